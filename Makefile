@@ -1,0 +1,21 @@
+# The two commands a new user needs: `make demo` and `make test`.
+.PHONY: setup demo test bench clean
+
+setup:
+	bash scripts/setup.sh
+
+## Runs the portal: own PostGIS cluster, real territory, synthetic households, API on :8000.
+demo: setup
+	.venv/bin/geoportal demo
+
+## Runs the whole test suite against a real PostGIS, HTTP server and browser.
+test:
+	GEOPORTAL_SETUP_BROWSER=1 bash scripts/setup.sh
+	.venv/bin/python -m pytest -q
+
+bench: setup
+	.venv/bin/python bench/ingesta.py
+
+clean:
+	-.venv/bin/geoportal db down
+	rm -rf .geoportal

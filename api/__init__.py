@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI) and the Leaflet web front end it serves."""

@@ -1,0 +1,202 @@
+"""The project's own embedded PostgreSQL + PostGIS cluster.
+
+It lives in ``<home>/pg`` (``home`` defaults to ``./.geoportal``), listens only on
+127.0.0.1 at its own port and never touches the system cluster. ``initdb`` and
+``postgres`` refuse to run as root, so when we are root the server runs as the
+unprivileged ``postgres`` OS user; if that user cannot reach ``<home>`` (a clone
+under ``/root``, which is 0700), the data folder moves to ``/var/lib/geoportal/<id>``.
+
+Passwords are generated once and kept in ``<home>/secretos.json`` (mode 0600).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SUPERUSER = "geoportal"
+PUBLIC_ROLE = "geoportal_publico"
+DATABASE = "geoportal"
+
+# Tuned for bulk loads on a 2-core, 24 GiB machine; a dev cluster, so commits need not wait.
+SERVER_OPTIONS = {
+    "listen_addresses": "127.0.0.1",
+    "unix_socket_directories": "",
+    "shared_buffers": "1GB",
+    "work_mem": "64MB",
+    "maintenance_work_mem": "1GB",
+    "max_wal_size": "8GB",
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+    "synchronous_commit": "off",
+    "jit": "off",
+}
+
+
+class ClusterError(RuntimeError):
+    """Raised with a Spanish message a user can act on."""
+
+
+def pg_bindir() -> Path:
+    """Newest installed PostgreSQL whose PostGIS extension is present."""
+    candidates = []
+    for bindir in Path("/usr/lib/postgresql").glob("*/bin"):
+        version = bindir.parent.name
+        if (Path("/usr/share/postgresql") / version / "extension" / "postgis.control").exists():
+            candidates.append((float(version), bindir))
+    if not candidates:
+        raise ClusterError(
+            "No se encontró PostgreSQL con PostGIS. Ejecute `make setup` "
+            "(instala postgresql-15 y postgresql-15-postgis-3) o defina GEOPORTAL_DATABASE_URL."
+        )
+    return max(candidates)[1]
+
+
+@dataclass
+class Cluster:
+    home: Path
+    port: int
+
+    def __post_init__(self) -> None:
+        self.home = Path(self.home).resolve()
+
+    # -- where things live -------------------------------------------------------------
+    @property
+    def as_root(self) -> bool:
+        return os.geteuid() == 0
+
+    @property
+    def os_user(self) -> str:
+        return "postgres" if self.as_root else pwd.getpwuid(os.geteuid()).pw_name
+
+    @property
+    def data_dir(self) -> Path:
+        inside = self.home / "pg"
+        if not self.as_root or self._reachable_by_os_user(self.home):
+            return inside
+        digest = hashlib.sha1(str(self.home).encode()).hexdigest()[:12]
+        return Path("/var/lib/geoportal") / digest / "pg"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir.parent / "postgres.log"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.home / "secretos.json"
+
+    def _reachable_by_os_user(self, path: Path) -> bool:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = subprocess.run(
+            ["runuser", "-u", self.os_user, "--", "test", "-x", str(path)], capture_output=True
+        )
+        return probe.returncode == 0
+
+    # -- commands ----------------------------------------------------------------------
+    def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
+        if self.as_root:
+            args = ["runuser", "-u", self.os_user, "--", *args]
+        result = subprocess.run(args, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise ClusterError(
+                f"Falló `{' '.join(args[-3:])}`: {result.stderr.strip() or result.stdout.strip()}"
+                f" (registro del servidor: {self.log_file})"
+            )
+        return result
+
+    def secrets(self) -> dict[str, str]:
+        if self.secrets_file.exists():
+            return json.loads(self.secrets_file.read_text())
+        self.home.mkdir(parents=True, exist_ok=True)
+        values = {SUPERUSER: secrets.token_urlsafe(18), PUBLIC_ROLE: secrets.token_urlsafe(18)}
+        fd = os.open(self.secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(values, fh)
+        return values
+
+    def initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def running(self) -> bool:
+        if not self.initialized():
+            return False
+        bindir = pg_bindir()
+        return self._run([str(bindir / "pg_ctl"), "-D", str(self.data_dir), "status"], check=False).returncode == 0
+
+    def init(self) -> None:
+        if self.initialized():
+            return
+        bindir = pg_bindir()
+        data = self.data_dir
+        data.parent.mkdir(parents=True, exist_ok=True)
+        data.mkdir(mode=0o700, exist_ok=True)
+        pwfile = data.parent / ".pwfile"
+        pwfile.write_text(self.secrets()[SUPERUSER] + "\n")
+        if self.as_root:
+            shutil.chown(data.parent, self.os_user)
+            shutil.chown(data, self.os_user)
+            shutil.chown(pwfile, self.os_user)
+        os.chmod(pwfile, 0o600)
+        try:
+            self._run([
+                str(bindir / "initdb"), "-D", str(data), "-U", SUPERUSER, f"--pwfile={pwfile}",
+                "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8",
+            ])
+        finally:
+            pwfile.unlink(missing_ok=True)
+        with open(data / "postgresql.conf", "a") as conf:
+            conf.write("\n# geoportal\n")
+            for key, value in {**SERVER_OPTIONS, "port": str(self.port)}.items():
+                conf.write(f"{key} = '{value}'\n")
+
+    def start(self) -> None:
+        self.init()
+        if self.running():
+            return
+        bindir = pg_bindir()
+        if self.as_root:
+            self.log_file.touch()
+            shutil.chown(self.log_file, self.os_user)
+        self._run([
+            str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
+            "-w", "-t", "60", "start",
+        ])
+        self._create_database()
+
+    def stop(self) -> None:
+        if self.running():
+            self._run([str(pg_bindir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.log_file.unlink(missing_ok=True)
+
+    def _create_database(self) -> None:
+        import psycopg
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = psycopg.connect(self.url("postgres"), autocommit=True)
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        with conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+
+    def url(self, database: str = DATABASE) -> str:
+        password = self.secrets()[SUPERUSER]
+        return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{self.port}/{database}"

@@ -1,0 +1,1 @@
+"""Vector tiles (PostGIS ST_AsMVT), TileJSON and raster tiles."""
