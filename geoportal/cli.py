@@ -12,6 +12,14 @@ from geoportal.settings import get_settings
 app = typer.Typer(help="Geoportal del Sistema de Protección Social «Vamos!».", no_args_is_help=True)
 db_app = typer.Typer(help="Base de datos PostGIS (clúster embebido o GEOPORTAL_DATABASE_URL).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+territorio_app = typer.Typer(help="Territorio real: departamentos, distritos, censo 2022.", no_args_is_help=True)
+app.add_typer(territorio_app, name="territorio")
+oferta_app = typer.Typer(help="Puntos de entrega de servicios (reales y sintéticos).", no_args_is_help=True)
+app.add_typer(oferta_app, name="oferta")
+catalogo_app = typer.Typer(help="Catálogo de servicios (datos editables en YAML).", no_args_is_help=True)
+app.add_typer(catalogo_app, name="catalogo")
+ingestar_app = typer.Typer(help="Carga archivos FIPS y de puntos (CSV, GeoJSON, GeoPackage) con cuarentena.", no_args_is_help=True)
+app.add_typer(ingestar_app, name="ingestar")
 console = Console()
 
 
@@ -85,10 +93,162 @@ def db_reset(si: bool = typer.Option(False, "--si", help="Confirma sin preguntar
     console.print("[green]Esquema recreado vacío.[/]")
 
 
+def _progress():
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+def _run_with_bar(title: str, work):
+    """Run ``work(callback)`` under a progress bar; the callback takes (stage, fraction)."""
+    with _progress() as progress:
+        task = progress.add_task(title, total=1.0)
+
+        def callback(stage: str, fraction: float) -> None:
+            progress.update(task, completed=fraction, description=f"{title}: {stage}")
+
+        result = work(callback)
+        progress.update(task, completed=1.0, description=title)
+    return result
+
+
+@territorio_app.command("cargar")
+def territorio_cargar() -> None:
+    """Carga departamentos, distritos (polígonos 2012 + censo 2022) y localidades reales."""
+    from geoportal.db import connect
+    from geoportal.territory import load_territory
+
+    with connect() as conn:
+        counts = load_territory(conn)
+    for table, n in counts.items():
+        console.print(f"  {table}: {n}")
+    console.print("[green]Territorio cargado.[/] Fuente: DGEEC/INE Paraguay (ver geoportal/datos/FUENTES.md).")
+
+
+@oferta_app.command("cargar")
+def oferta_cargar(semilla: int = typer.Option(1, help="Semilla de los puntos sintéticos.")) -> None:
+    """Genera el archivo de puntos (escuelas MEC y salud reales + sintéticos) y lo ingesta."""
+    from geoportal.puntos import write_points
+
+    path = get_settings().home / "datos" / f"puntos-s{semilla}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = write_points(path, semilla=semilla)
+    console.print(f"Archivo de puntos: {path} ({n} filas)")
+    _ingest(path, "puntos")
+
+
+@catalogo_app.command("validar")
+def catalogo_validar(archivo: Path = typer.Argument(None, help="Catálogo YAML (por defecto el configurado).")) -> None:
+    """Valida un catálogo; los errores nombran archivo, entrada y campo."""
+    from geoportal.catalog import CatalogError, load_catalog
+
+    try:
+        catalog = load_catalog(archivo)
+    except CatalogError as exc:
+        _fail(str(exc))
+    console.print(f"[green]Catálogo válido:[/] {len(catalog.servicios)} servicios, "
+                  f"{len(catalog.categorias)} categorías, {len(catalog.tipos_punto)} tipos de punto.")
+
+
+@catalogo_app.command("mostrar")
+def catalogo_mostrar(archivo: Path = typer.Argument(None, help="Catálogo YAML (por defecto el configurado).")) -> None:
+    """Muestra los paquetes núcleo / ampliado / diferenciado por categoría."""
+    from rich.table import Table
+
+    from geoportal.catalog import CatalogError, load_catalog
+
+    try:
+        catalog = load_catalog(archivo)
+    except CatalogError as exc:
+        _fail(str(exc))
+    table = Table(title="Catálogo de servicios (por defecto documentado, editable)")
+    for column in ("Logro", "Categoría", "Código", "Servicio", "Paquete", "Institución", "Punto", "Radio km (u/r)"):
+        table.add_column(column)
+    for cat in catalog.categorias:
+        for s in (s for s in catalog.servicios if cat.codigo in s.categorias):
+            radius = f"{s.radio_km.urbana:g}/{s.radio_km.rural:g}" if s.radio_km else "—"
+            table.add_row(str(cat.logro), cat.codigo, s.codigo, s.nombre, s.paquete, s.institucion, s.punto_tipo or "—", radius)
+    console.print(table)
+
+
+def _ingest(path: Path, kind: str):
+    from geoportal.db import connect
+    from geoportal.ingest import FileError, ingest_file
+
+    try:
+        with connect() as conn:
+            report = _run_with_bar(f"Ingesta de {kind}", lambda cb: ingest_file(path, kind, conn, progress=cb))
+    except FileError as exc:
+        _fail(f"{exc} No se cargó ninguna fila.")
+    fmt = lambda n: f"{n:,}".replace(",", ".")  # noqa: E731
+    if report.ya_cargado:
+        console.print(f"[yellow]Este archivo ya se cargó (lote {report.lote_id}); no se cambió nada.[/]")
+    console.print(f"{path.name}: leídas {fmt(report.leidas)} = nuevas {fmt(report.nuevas)} + actualizadas "
+                  f"{fmt(report.actualizadas)} + sin cambio {fmt(report.sin_cambio)} + cuarentena {fmt(report.cuarentena)}")
+    for motivo, n in sorted(report.motivos.items(), key=lambda kv: -kv[1]):
+        console.print(f"  cuarentena · {motivo}: {fmt(n)}")
+    if report.cuarentena:
+        console.print(f"  Detalle por fila: tabla nominal.cuarentena, lote {report.lote_id}.")
+    return report
+
+
+@ingestar_app.command("hogares")
+def ingestar_hogares(archivo: Path = typer.Argument(..., help="CSV, GeoJSON o GeoPackage de hogares FIPS.")) -> None:
+    """Carga hogares FIPS (ver docs/FORMATOS.md)."""
+    _ingest(archivo, "hogares")
+
+
+@ingestar_app.command("personas")
+def ingestar_personas(archivo: Path = typer.Argument(..., help="CSV, GeoJSON o GeoPackage de personas FIPS.")) -> None:
+    """Carga personas FIPS; sus hogares deben estar cargados."""
+    _ingest(archivo, "personas")
+
+
+@ingestar_app.command("puntos")
+def ingestar_puntos(archivo: Path = typer.Argument(..., help="CSV, GeoJSON o GeoPackage de puntos de entrega.")) -> None:
+    """Carga puntos de entrega de servicios."""
+    _ingest(archivo, "puntos")
+
+
+@app.command("sintetico")
+def sintetico(
+    ambito: str = typer.Option("pilotos", help="pilotos, pais o códigos de distrito 2022 separados por coma."),
+    semilla: int = typer.Option(1, help="Semilla: la misma semilla da los mismos archivos."),
+    salida: Path = typer.Option(None, help="Carpeta de salida (por defecto .geoportal/datos/sintetico-...)."),
+    cargar: bool = typer.Option(True, help="Ingestar los archivos generados por la vía normal de ingesta."),
+) -> None:
+    """Genera hogares y personas FIPS SINTÉTICOS calibrados al censo 2022 y (por defecto) los carga."""
+    import pandas as pd
+
+    from geoportal.db import connect
+    from geoportal.synthetic import generate
+
+    scope = ambito if ambito in ("pilotos", "pais") else [c.strip() for c in ambito.split(",")]
+    salida = salida or get_settings().home / "datos" / f"sintetico-{ambito.replace(',', '_')}-s{semilla}"
+    salida.mkdir(parents=True, exist_ok=True)
+    with connect() as conn:
+        puntos = pd.DataFrame(
+            conn.execute("SELECT punto_id, tipo, zona, capacidad, lat, lon FROM oferta.punto_entrega").fetchall(),
+            columns=["punto_id", "tipo", "zona", "capacidad", "lat", "lon"],
+        )
+    if puntos.empty:
+        _fail("No hay puntos de entrega cargados. Ejecute `geoportal oferta cargar` primero.")
+    counts = _run_with_bar("Generando datos sintéticos",
+                           lambda cb: generate(scope, semilla, salida, puntos=puntos, progreso=cb))
+    console.print(f"Archivos sintéticos en {salida}: {counts}")
+    if cargar:
+        _ingest(salida / "hogares.csv", "hogares")
+        _ingest(salida / "personas.csv", "personas")
+
+
 @app.command("demo")
 def demo() -> None:
     """Prepara todo (base, territorio, catálogo, datos sintéticos) y sirve el geoportal."""
     db_up()
+    territorio_cargar()
+    oferta_cargar(semilla=1)
+    sintetico(ambito="pilotos", semilla=1, salida=None, cargar=True)
     servir(host=None, port=None)
 
 

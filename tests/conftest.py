@@ -74,3 +74,13 @@ def db_url() -> str:
 def conn(db_url):
     with psycopg.connect(db_url) as connection:
         yield connection
+
+
+@pytest.fixture(scope="session")
+def territorio(db_url) -> str:
+    """The real territory loaded once into the test database."""
+    from geoportal.territory import load_territory
+
+    with psycopg.connect(db_url) as connection:
+        load_territory(connection)
+    return db_url

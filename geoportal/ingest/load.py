@@ -1,0 +1,392 @@
+"""Ingest FIPS households, persons and service delivery points into PostGIS.
+
+Guarantees:
+- every row read is either loaded (new, updated or unchanged) or quarantined with its
+  reason in ``nominal.cuarentena``; ``read = new + updated + unchanged + quarantined``;
+- one file is one transaction: a failure half-way leaves the database as it was;
+- loading the same file twice changes nothing (same bytes: recognised by SHA-256 and
+  skipped; same rows in other bytes: the upsert finds nothing to change).
+
+Rows reach the tables by COPY into a temporary table and one set-based upsert.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+from pyproj import Transformer
+
+from geoportal.catalog import Catalogo, default_catalog
+from geoportal.ingest import validate as v
+from geoportal.ingest.readers import FileError, file_sha256, read_table
+from geoportal.settings import get_settings
+
+Kind = Literal["hogares", "personas", "puntos"]
+Progress = Callable[[str, float], None]
+
+# UTM 21S: metric distances for the district tolerance (the Chaco is zone 20S; the scale
+# error there, < 0.5 %, is irrelevant for a tolerance of a few kilometres).
+_TO_METRES = Transformer.from_crs(4326, 32721, always_xy=True)
+
+
+@dataclass
+class Report:
+    tipo: str
+    archivo: str
+    leidas: int = 0
+    nuevas: int = 0
+    actualizadas: int = 0
+    sin_cambio: int = 0
+    cuarentena: int = 0
+    motivos: dict[str, int] = field(default_factory=dict)
+    lote_id: int | None = None
+    ya_cargado: bool = False
+
+    @property
+    def cargadas(self) -> int:
+        return self.nuevas + self.actualizadas + self.sin_cambio
+
+    def cuadra(self) -> bool:
+        return self.leidas == self.cargadas + self.cuarentena
+
+
+@dataclass
+class Territory:
+    districts: pd.DataFrame  # codigo -> codigo_2012, dpto
+    polygons: dict[str, shapely.Geometry]  # codigo_2012 -> polygon
+    departments: dict[str, shapely.Geometry]
+    country: shapely.Geometry
+    tree: shapely.STRtree
+    tree_codes: np.ndarray
+
+    @classmethod
+    def from_db(cls, conn: psycopg.Connection) -> "Territory":
+        districts = pd.DataFrame(
+            conn.execute("SELECT codigo, codigo_2012, dpto FROM territorio.distrito").fetchall(),
+            columns=["codigo", "codigo_2012", "dpto"],
+        )
+        if districts.empty:
+            raise FileError("El territorio no está cargado. Ejecute `geoportal territorio cargar` primero.")
+        polys = conn.execute(
+            "SELECT codigo_2012, ST_AsBinary(geom) FROM territorio.distrito_cartografico"
+        ).fetchall()
+        depts = conn.execute("SELECT codigo, ST_AsBinary(geom) FROM territorio.departamento").fetchall()
+        polygons = {code: shapely.from_wkb(bytes(wkb)) for code, wkb in polys}
+        departments = {code: shapely.from_wkb(bytes(wkb)) for code, wkb in depts}
+        for geom in [*polygons.values(), *departments.values()]:
+            shapely.prepare(geom)
+        country = shapely.union_all(list(departments.values()))
+        shapely.prepare(country)
+        codes = np.array(list(polygons))
+        return cls(districts, polygons, departments, country, shapely.STRtree(list(polygons.values())), codes)
+
+    def locate(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """2012 polygon code containing each point ('' when none)."""
+        out = np.full(len(lon), "", dtype=object)
+        if len(lon):
+            points = shapely.points(lon, lat)
+            src, dst = self.tree.query(points, predicate="within")
+            out[src] = self.tree_codes[dst]
+        return out
+
+
+def distance_m(geom: shapely.Geometry, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Metric distance from points to a polygon (0 inside)."""
+    projected = shapely.transform(geom, lambda xy: np.column_stack(_TO_METRES.transform(xy[:, 0], xy[:, 1])))
+    x, y = _TO_METRES.transform(lon, lat)
+    return shapely.distance(projected, shapely.points(x, y))
+
+
+# ----------------------------------------------------------------------------- validation
+def _check_location(frame, checked, territory: Territory, declared_2012: np.ndarray, dpto: np.ndarray):
+    """Coordinates parse, lie in Paraguay and (if declared) in or near their district."""
+    lon, lat = v.parse_coordinates(frame, checked)
+    tolerance = get_settings().tolerancia_distrito_m
+    outside = np.zeros(len(frame), dtype=bool)
+    located = np.full(len(frame), "", dtype=object)
+    for code in pd.unique(declared_2012[checked.ok]):
+        rows = np.flatnonzero((declared_2012 == code) & checked.ok)
+        geom = territory.polygons.get(code) if code else None
+        geom = geom if geom is not None else territory.departments.get(dpto[rows[0]])
+        inside = shapely.contains_xy(geom, lon[rows], lat[rows])
+        located[rows[inside]] = code
+        outside[rows[~inside]] = True
+    v.check_in_paraguay(lon, lat, territory.country, checked, outside)
+    rows = np.flatnonzero(outside & checked.ok)
+    if rows.size:
+        located[rows] = territory.locate(lon[rows], lat[rows])
+        for code in pd.unique(declared_2012[rows]):
+            sub = rows[declared_2012[rows] == code]
+            geom = territory.polygons.get(code) if code else None
+            geom = geom if geom is not None else territory.departments[dpto[sub[0]]]
+            dist = distance_m(geom, lon[sub], lat[sub])
+            far = sub[dist > tolerance]
+            mask = np.zeros(len(frame), dtype=bool)
+            mask[far] = True
+            detail = np.full(len(frame), "", dtype=object)
+            detail[far] = [
+                f"el punto está a {d / 1000:.1f} km del distrito declarado (tolerancia {tolerance / 1000:.1f} km)"
+                for d in dist[dist > tolerance]
+            ]
+            checked.flag(mask, "fuera_del_distrito", detail)
+    return lon, lat, located
+
+
+def _check_zona(frame, checked) -> np.ndarray:
+    zona = frame["zona"].str.lower().to_numpy(dtype=object)
+    checked.flag(~np.isin(zona, ["urbana", "rural"]), "valor_invalido", "'zona' debe ser urbana o rural")
+    return zona
+
+
+def _origen(frame, checked, default: str) -> np.ndarray:
+    if "origen" not in frame:
+        return np.full(len(frame), default, dtype=object)
+    origen = frame["origen"].str.lower().replace("", default).to_numpy(dtype=object)
+    valid = np.isin(origen, ["fips", "sintetico"]) | pd.Series(origen).str.startswith("real:").to_numpy()
+    checked.flag(~valid, "valor_invalido", "'origen' debe ser fips, sintetico o real:<fuente>")
+    return origen
+
+
+def validate_households(frame: pd.DataFrame, territory: Territory, catalog: Catalogo, today: date):
+    checked = v.Checked.empty(len(frame))
+    required = ["hogar_id", "codigo_distrito", "localidad", "zona", "fecha_relevamiento"]
+    v.check_required(frame, required, checked)
+    v.check_duplicates(frame["hogar_id"], checked)
+    districts = territory.districts.set_index("codigo")
+    code = frame["codigo_distrito"].str.zfill(4).to_numpy(dtype=object)
+    known = np.isin(code, districts.index.to_numpy())
+    checked.flag(~known, "distrito_desconocido", "código de distrito desconocido (se espera el código 2022 de 4 dígitos)")
+    declared = np.full(len(frame), "", dtype=object)
+    dpto = np.full(len(frame), "", dtype=object)
+    declared[known] = districts.loc[code[known], "codigo_2012"].fillna("").to_numpy(dtype=object)
+    dpto[known] = districts.loc[code[known], "dpto"].to_numpy(dtype=object)
+    zona = _check_zona(frame, checked)
+    surveyed = v.parse_dates(frame["fecha_relevamiento"])
+    bad_date = np.isnat(surveyed) | (surveyed > np.datetime64(today))
+    checked.flag(bad_date, "fecha_invalida", "'fecha_relevamiento' no es una fecha válida o está en el futuro")
+    servicios = v.parse_service_lists(frame.get("servicios", pd.Series([""] * len(frame))), catalog.codigos_fips("hogar"), checked)
+    origen = _origen(frame, checked, "fips")
+    lon, lat, located = _check_location(frame, checked, territory, declared, dpto)
+    clean = pd.DataFrame({
+        "hogar_id": frame["hogar_id"], "codigo_distrito": code, "codigo_2012": located,
+        "localidad": frame["localidad"], "zona": zona,
+        "fecha_relevamiento": pd.Series(surveyed).dt.strftime("%Y-%m-%d"),
+        "servicios": servicios, "origen": origen, "lon": lon, "lat": lat,
+    })
+    return clean, checked
+
+
+def validate_persons(frame: pd.DataFrame, known_households: pd.Index, catalog: Catalogo, today: date):
+    checked = v.Checked.empty(len(frame))
+    required = ["persona_id", "hogar_id", "nombres", "apellidos", "sexo", "fecha_nacimiento"]
+    v.check_required(frame, required, checked)
+    v.check_duplicates(frame["persona_id"], checked)
+    sexo = frame["sexo"].str.upper().replace({"MUJER": "F", "HOMBRE": "M"}).to_numpy(dtype=object)
+    checked.flag(~np.isin(sexo, ["F", "M"]), "valor_invalido", "'sexo' debe ser F o M")
+    born = v.parse_dates(frame["fecha_nacimiento"])
+    checked.flag(np.isnat(born), "fecha_invalida", "'fecha_nacimiento' no es una fecha válida")
+    age_days = (np.datetime64(today) - born).astype("timedelta64[D]").astype(float)
+    age_bad = ~np.isnat(born) & ((age_days < 0) | (age_days > 120.5 * 365.25))
+    checked.flag(age_bad, "edad_fuera_de_rango")
+    flags = {f: v.parse_flags(frame, f, checked) for f in ("embarazada", "discapacidad", "indigena")}
+    age_years = age_days / 365.25
+    implausible = flags["embarazada"] & ((sexo != "F") | (age_years < 9) | (age_years > 60))
+    checked.flag(implausible, "valor_invalido", "'embarazada' = si no es posible para el sexo o la edad declarados")
+    servicios = v.parse_service_lists(frame.get("servicios", pd.Series([""] * len(frame))), catalog.codigos_fips("persona"), checked)
+    origen = _origen(frame, checked, "fips")
+    orphan = ~frame["hogar_id"].isin(known_households).to_numpy()
+    checked.flag(orphan, "persona_sin_hogar", "el hogar_id no existe en la base (cargue primero los hogares)")
+    yes_no = {f: np.where(flags[f], "t", "f") for f in flags}
+    clean = pd.DataFrame({
+        "persona_id": frame["persona_id"], "hogar_id": frame["hogar_id"],
+        "nombres": frame["nombres"], "apellidos": frame["apellidos"], "sexo": sexo,
+        "fecha_nacimiento": pd.Series(born).dt.strftime("%Y-%m-%d"),
+        **yes_no, "servicios": servicios, "origen": origen,
+    })
+    return clean, checked
+
+
+def validate_points(frame: pd.DataFrame, territory: Territory, catalog: Catalogo):
+    checked = v.Checked.empty(len(frame))
+    required = ["punto_id", "tipo", "nombre", "zona", "capacidad", "origen"]
+    v.check_required(frame, required, checked)
+    v.check_duplicates(frame["punto_id"], checked)
+    tipo = frame["tipo"].str.lower().to_numpy(dtype=object)
+    checked.flag(~np.isin(tipo, list(catalog.tipos_punto)), "tipo_desconocido",
+                 f"tipo desconocido; los válidos son: {', '.join(catalog.tipos_punto)}")
+    zona = _check_zona(frame, checked)
+    capacidad = pd.to_numeric(frame["capacidad"], errors="coerce").to_numpy(dtype=float)
+    checked.flag(~(capacidad > 0) | (capacidad != np.floor(capacidad)), "valor_invalido", "'capacidad' debe ser un entero mayor que 0")
+    origen = frame["origen"].str.lower().to_numpy(dtype=object)
+    valid_origin = (origen == "sintetico") | pd.Series(origen).str.match(r"^real:\S+$").to_numpy()
+    checked.flag(~valid_origin, "valor_invalido", "'origen' debe ser sintetico o real:<fuente>")
+    lon, lat = v.parse_coordinates(frame, checked)
+    candidates = checked.ok.copy()
+    v.check_in_paraguay(lon, lat, territory.country, checked, candidates)
+    located = np.full(len(frame), "", dtype=object)
+    rows = np.flatnonzero(checked.ok)
+    located[rows] = territory.locate(lon[rows], lat[rows])
+    institucion = np.array([catalog.tipos_punto[t].institucion if t in catalog.tipos_punto else "" for t in tipo], dtype=object)
+    clean = pd.DataFrame({
+        "punto_id": frame["punto_id"], "tipo": tipo, "nombre": frame["nombre"], "institucion": institucion,
+        "zona": zona, "codigo_2012": located, "capacidad": np.nan_to_num(capacidad).astype(np.int64),
+        "origen": origen, "lon": lon, "lat": lat,
+    })
+    return clean, checked
+
+
+# ----------------------------------------------------------------------------- loading
+TARGETS = {
+    "hogares": ("nominal.hogar", "hogar_id", [
+        ("hogar_id", "text"), ("codigo_distrito", "text"), ("codigo_2012", "text"), ("localidad", "text"),
+        ("zona", "text"), ("fecha_relevamiento", "date"), ("servicios", "text[]"), ("origen", "text"),
+        ("lon", "float8"), ("lat", "float8"),
+    ]),
+    "personas": ("nominal.persona", "persona_id", [
+        ("persona_id", "text"), ("hogar_id", "text"), ("nombres", "text"), ("apellidos", "text"),
+        ("sexo", "text"), ("fecha_nacimiento", "date"), ("embarazada", "boolean"), ("discapacidad", "boolean"),
+        ("indigena", "boolean"), ("servicios", "text[]"), ("origen", "text"),
+    ]),
+    "puntos": ("oferta.punto_entrega", "punto_id", [
+        ("punto_id", "text"), ("tipo", "text"), ("nombre", "text"), ("institucion", "text"), ("zona", "text"),
+        ("codigo_2012", "text"), ("capacidad", "integer"), ("origen", "text"), ("lon", "float8"), ("lat", "float8"),
+    ]),
+}
+
+
+def _copy_frame(cur: psycopg.Cursor, table: str, frame: pd.DataFrame, chunk: int = 500_000) -> None:
+    """COPY a frame as CSV; empty strings become NULL only in nullable text columns we choose."""
+    columns = ", ".join(frame.columns)
+    with cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv, NULL '\\N')") as copy:
+        for start in range(0, len(frame), chunk):
+            buffer = io.StringIO()
+            frame.iloc[start:start + chunk].to_csv(buffer, index=False, header=False, na_rep="\\N")
+            copy.write(buffer.getvalue().encode("utf-8"))
+
+
+def household_ids(conn: psycopg.Connection) -> pd.Index:
+    """Every loaded hogar_id, streamed with COPY (millions of rows nationally)."""
+    buffer = io.BytesIO()
+    with conn.cursor().copy("COPY (SELECT hogar_id FROM nominal.hogar) TO STDOUT (FORMAT csv)") as copy:
+        for block in copy:
+            buffer.write(block)
+    buffer.seek(0)
+    if buffer.getbuffer().nbytes == 0:
+        return pd.Index([], dtype=object)
+    return pd.Index(pd.read_csv(buffer, header=None, dtype=str, keep_default_na=False)[0])
+
+
+def _upsert_sql(kind: Kind, lote_id: int) -> str:
+    table, key, columns = TARGETS[kind]
+    names = [c for c, _ in columns]
+    updatable = [c for c in names if c != key]
+    set_clause = ", ".join(f"{c} = excluded.{c}" for c in updatable)
+    changed = f"({', '.join('t.' + c for c in updatable)}) IS DISTINCT FROM ({', '.join('excluded.' + c for c in updatable)})"
+    return (
+        f"WITH up AS (INSERT INTO {table} AS t ({', '.join(names)}, lote_id) "
+        f"SELECT {', '.join(names)}, {int(lote_id)} FROM pg_temp.entrada "
+        f"ON CONFLICT ({key}) DO UPDATE SET {set_clause}, lote_id = excluded.lote_id WHERE {changed} "
+        f"RETURNING (xmax = 0) AS nueva) "
+        f"SELECT count(*) FILTER (WHERE nueva), count(*) FILTER (WHERE NOT nueva) FROM up"
+    )
+
+
+def ingest_file(
+    path: Path | str,
+    kind: Kind,
+    conn: psycopg.Connection,
+    catalog: Catalogo | None = None,
+    today: date | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Validate and load one file in one transaction; return the report."""
+    path = Path(path)
+    catalog = catalog or default_catalog()
+    today = today or date.today()
+    step = progress or (lambda stage, fraction: None)
+    report = Report(tipo=kind, archivo=path.name)
+
+    sha = file_sha256(path)
+    previous = conn.execute(
+        "SELECT lote_id FROM nominal.lote_ingesta WHERE tipo = %s AND sha256 = %s ORDER BY lote_id LIMIT 1",
+        (kind, sha),
+    ).fetchone()
+    conn.rollback()
+    step("leyendo", 0.05)
+    frame = read_table(path)
+    report.leidas = len(frame)
+    if previous:
+        report.ya_cargado, report.lote_id, report.sin_cambio = True, previous[0], len(frame)
+        return _settle_previous(report, conn)
+
+    step("validando", 0.2)
+    if kind == "hogares":
+        v.require_columns(frame, ["hogar_id", "codigo_distrito", "localidad", "zona", "fecha_relevamiento", "lat", "lon"], kind, path.name)
+        clean, checked = validate_households(frame, Territory.from_db(conn), catalog, today)
+    elif kind == "personas":
+        v.require_columns(frame, ["persona_id", "hogar_id", "nombres", "apellidos", "sexo", "fecha_nacimiento"], kind, path.name)
+        known = household_ids(conn)
+        clean, checked = validate_persons(frame, known, catalog, today)
+    else:
+        v.require_columns(frame, ["punto_id", "tipo", "nombre", "zona", "capacidad", "origen", "lat", "lon"], kind, path.name)
+        clean, checked = validate_points(frame, Territory.from_db(conn), catalog)
+    conn.rollback()
+
+    ok = checked.ok
+    report.cuarentena = int((~ok).sum())
+    report.motivos = pd.Series(checked.motivo[~ok]).value_counts().to_dict() if report.cuarentena else {}
+    table, _, columns = TARGETS[kind]
+    good = clean.loc[ok]
+    if "codigo_2012" in good:
+        good = good.assign(codigo_2012=good["codigo_2012"].replace("", None))
+
+    step("cargando", 0.4)
+    with conn.transaction():
+        lote_id = conn.execute("SELECT nextval(pg_get_serial_sequence('nominal.lote_ingesta', 'lote_id'))").fetchone()[0]
+        with conn.cursor() as cur:
+            cur.execute(
+                "CREATE TEMP TABLE entrada (" + ", ".join(f"{c} {t}" for c, t in columns) + ") ON COMMIT DROP"
+            )
+            _copy_frame(cur, "pg_temp.entrada", good)
+            step("actualizando tablas", 0.7)
+            new, updated = cur.execute(_upsert_sql(kind, lote_id)).fetchone()
+            report.nuevas, report.actualizadas = int(new), int(updated)
+            report.sin_cambio = len(good) - report.nuevas - report.actualizadas
+            cur.execute(
+                "INSERT INTO nominal.lote_ingesta (lote_id, tipo, archivo, sha256, filas_leidas, filas_nuevas,"
+                " filas_actualizadas, filas_sin_cambio, filas_cuarentena) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                (lote_id, kind, path.name, sha, report.leidas, report.nuevas, report.actualizadas,
+                 report.sin_cambio, report.cuarentena),
+            )
+            if report.cuarentena:
+                rows = np.flatnonzero(~ok)
+                quarantine = pd.DataFrame({
+                    "lote_id": lote_id, "fila": rows + 1, "motivo": checked.motivo[rows],
+                    "detalle": checked.detalle[rows],
+                    "datos": [json.dumps(r, ensure_ascii=False) for r in frame.iloc[rows].to_dict("records")],
+                })
+                _copy_frame(cur, "nominal.cuarentena", quarantine)
+    report.lote_id = lote_id
+    step("listo", 1.0)
+    return report
+
+
+def _settle_previous(report: Report, conn: psycopg.Connection) -> Report:
+    """Same bytes as an earlier batch: report that batch's quarantine, change nothing."""
+    rows = conn.execute(
+        "SELECT motivo, count(*) FROM nominal.cuarentena WHERE lote_id = %s GROUP BY motivo", (report.lote_id,)
+    ).fetchall()
+    conn.rollback()
+    report.motivos = {m: int(n) for m, n in rows}
+    report.cuarentena = sum(report.motivos.values())
+    report.sin_cambio = report.leidas - report.cuarentena
+    return report

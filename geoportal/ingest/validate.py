@@ -1,0 +1,166 @@
+"""Row validation: every row either becomes a clean, typed record or gets a reason.
+
+Checks are vectorized over the whole frame. A row keeps the *first* reason it fails;
+the reasons and their Spanish wording are listed in ``MOTIVOS`` (and docs/FORMATOS.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+
+MOTIVOS = {
+    "campo_faltante": "falta un campo obligatorio",
+    "valor_invalido": "valor no válido",
+    "coordenadas_faltantes": "faltan las coordenadas",
+    "coordenadas_invalidas": "coordenadas no numéricas",
+    "coma_decimal": "coordenada con coma decimal; use punto decimal (p. ej. -25.28)",
+    "lat_lon_invertidas": "latitud y longitud parecen invertidas (intercambiadas caen en Paraguay)",
+    "fuera_de_paraguay": "el punto cae fuera de Paraguay",
+    "fuera_del_distrito": "el punto cae fuera del distrito declarado, más allá de la tolerancia",
+    "distrito_desconocido": "código de distrito desconocido",
+    "id_duplicado": "identificador repetido en el archivo",
+    "fecha_invalida": "fecha no válida",
+    "edad_fuera_de_rango": "edad fuera de rango (0 a 120 años)",
+    "servicio_desconocido": "código de servicio desconocido o que no corresponde a la unidad",
+    "persona_sin_hogar": "la persona no pertenece a ningún hogar cargado",
+    "tipo_desconocido": "tipo de punto de entrega desconocido",
+}
+
+# Generous bounding box of Paraguay; the polygon test comes after it.
+PY_LON = (-62.7, -54.2)
+PY_LAT = (-27.7, -19.2)
+
+TRUE_WORDS = {"si", "sí", "s", "1", "true", "verdadero", "x"}
+FALSE_WORDS = {"no", "n", "0", "false", "falso", ""}
+
+
+@dataclass
+class Checked:
+    """Outcome of validation: a reason per row (None = clean) and parsed columns."""
+
+    motivo: np.ndarray  # object array of reason codes or None
+    detalle: np.ndarray  # object array of Spanish details
+
+    @classmethod
+    def empty(cls, n: int) -> "Checked":
+        return cls(np.full(n, None, dtype=object), np.full(n, "", dtype=object))
+
+    def flag(self, mask, motivo: str, detalle=None) -> None:
+        """Give ``motivo`` to rows in ``mask`` that have no reason yet."""
+        mask = np.asarray(mask, dtype=bool) & (self.motivo == None)  # noqa: E711
+        self.motivo[mask] = motivo
+        if detalle is None:
+            self.detalle[mask] = MOTIVOS[motivo]
+        elif isinstance(detalle, str):
+            self.detalle[mask] = detalle
+        else:
+            self.detalle[mask] = np.asarray(detalle, dtype=object)[mask]
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.motivo == None  # noqa: E711
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], kind: str, filename: str) -> None:
+    from geoportal.ingest.readers import FileError
+
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise FileError(
+            f"{filename}: faltan columnas obligatorias para {kind}: {', '.join(missing)}. "
+            f"Columnas encontradas: {', '.join(frame.columns)}"
+        )
+
+
+def check_required(frame: pd.DataFrame, columns: list[str], checked: Checked) -> None:
+    for column in columns:
+        empty = frame[column].to_numpy() == ""
+        checked.flag(empty, "campo_faltante", f"falta el campo obligatorio '{column}'")
+
+
+def check_duplicates(ids: pd.Series, checked: Checked) -> None:
+    """Later occurrences of an id are quarantined; the first one stays."""
+    values = ids.to_numpy(dtype=object)
+    dup = ids.duplicated(keep="first").to_numpy() & (values != "")
+    if not dup.any():
+        return
+    first = pd.Series(np.arange(1, len(ids) + 1)).groupby(values).transform("first").to_numpy()
+    detail = np.full(len(ids), "", dtype=object)
+    detail[dup] = [f"identificador repetido; ya aparece en la fila {f}" for f in first[dup]]
+    checked.flag(dup, "id_duplicado", detail)
+
+
+def parse_coordinates(frame: pd.DataFrame, checked: Checked) -> tuple[np.ndarray, np.ndarray]:
+    lon_txt = frame["lon"].to_numpy(dtype=object) if "lon" in frame else np.full(len(frame), "", dtype=object)
+    lat_txt = frame["lat"].to_numpy(dtype=object) if "lat" in frame else np.full(len(frame), "", dtype=object)
+    missing = (lon_txt == "") | (lat_txt == "")
+    checked.flag(missing, "coordenadas_faltantes")
+    lon = pd.to_numeric(pd.Series(lon_txt), errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(pd.Series(lat_txt), errors="coerce").to_numpy(dtype=float)
+    bad = ~missing & (np.isnan(lon) | np.isnan(lat) | ~np.isfinite(lon) | ~np.isfinite(lat))
+    comma = bad & (
+        pd.Series(lon_txt).str.contains(",", regex=False).to_numpy()
+        | pd.Series(lat_txt).str.contains(",", regex=False).to_numpy()
+    )
+    checked.flag(comma, "coma_decimal")
+    checked.flag(bad, "coordenadas_invalidas")
+    return lon, lat
+
+
+def check_in_paraguay(lon, lat, country: shapely.Geometry, checked: Checked, candidates: np.ndarray) -> None:
+    """Among ``candidates`` rows, flag swapped coordinates and points outside the country."""
+    idx = np.flatnonzero(candidates & checked.ok)
+    if idx.size == 0:
+        return
+    inside = shapely.contains_xy(country, lon[idx], lat[idx])
+    swapped = ~inside & shapely.contains_xy(country, lat[idx], lon[idx])
+    mask = np.zeros(len(lon), dtype=bool)
+    mask[idx[swapped]] = True
+    checked.flag(mask, "lat_lon_invertidas")
+    mask[:] = False
+    mask[idx[~inside & ~swapped]] = True
+    checked.flag(mask, "fuera_de_paraguay")
+
+
+def parse_dates(values: pd.Series) -> np.ndarray:
+    """ISO ``AAAA-MM-DD`` or ``DD/MM/AAAA``; NaT when neither parses."""
+    iso = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+    rest = iso.isna() & (values != "")
+    if rest.any():
+        iso[rest] = pd.to_datetime(values[rest], format="%d/%m/%Y", errors="coerce")
+    return iso.to_numpy(dtype="datetime64[ns]")
+
+
+def parse_flags(frame: pd.DataFrame, column: str, checked: Checked) -> np.ndarray:
+    if column not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    words = frame[column].str.lower()
+    truthy = words.isin(TRUE_WORDS).to_numpy()
+    falsy = words.isin(FALSE_WORDS).to_numpy()
+    checked.flag(~truthy & ~falsy, "valor_invalido", f"'{column}' debe ser si o no")
+    return truthy
+
+
+def parse_service_lists(values: pd.Series, allowed: frozenset[str], checked: Checked) -> np.ndarray:
+    """Normalize 'A; b|C' to the Postgres array literal '{A,B,C}'; flag unknown codes.
+
+    Each distinct string is checked once: a national file has millions of rows but only
+    a few thousand distinct combinations.
+    """
+    uniques, inverse = np.unique(values.to_numpy(dtype=object), return_inverse=True)
+    literals = np.empty(len(uniques), dtype=object)
+    problems = np.full(len(uniques), None, dtype=object)
+    for i, text in enumerate(uniques):
+        codes = [c.strip().upper() for c in str(text).replace("|", ";").replace(",", ";").split(";")]
+        codes = [c for c in codes if c]
+        unknown = sorted(set(codes) - allowed)
+        if unknown:
+            problems[i] = f"servicio desconocido o que no corresponde: {', '.join(unknown)}"
+        literals[i] = "{" + ",".join(dict.fromkeys(codes)) + "}"
+    bad = problems[inverse]
+    checked.flag(bad != None, "servicio_desconocido", bad)  # noqa: E711
+    return literals[inverse]
