@@ -78,6 +78,9 @@ class TipoPunto(_Strict):
     nombre: str
     institucion: str
     capacidad_unidad: str
+    # What the capacity serves, for the 2SFCA demand: persons to whom one of the type's
+    # services applies, or households.
+    demanda: Literal["personas", "hogares"] = "personas"
 
 
 class Servicio(_Strict):

@@ -242,6 +242,44 @@ def sintetico(
         _ingest(salida / "personas.csv", "personas")
 
 
+@app.command("calcular")
+def calcular(
+    distrito: str = typer.Option(None, help="Recalcular solo este distrito (código 2022), p. ej. tras una contrarreferencia."),
+    fecha_corte: str = typer.Option(None, help="Fecha de corte para las edades, AAAA-MM-DD (por defecto hoy)."),
+) -> None:
+    """Calcula estatus, acceso, Logros, brechas y publica los agregados protegidos."""
+    from datetime import date
+
+    from geoportal.db import connect
+    from geoportal.pipeline import compute_all, compute_district
+
+    try:
+        corte = date.fromisoformat(fecha_corte) if fecha_corte else None
+    except ValueError:
+        _fail(f"Fecha de corte no válida: '{fecha_corte}' (use AAAA-MM-DD).")
+    with connect() as conn:
+        if distrito:
+            try:
+                result = compute_district(conn, distrito.zfill(4), fecha_corte=corte)
+            except LookupError as exc:
+                _fail(str(exc))
+        else:
+            result = _run_with_bar("Cálculo nacional", lambda cb: compute_all(conn, fecha_corte=corte, progress=cb))
+    fmt = lambda n: f"{n:,}".replace(",", ".")  # noqa: E731
+    console.print(f"[green]Publicado data_version {result['data_version']}[/]: "
+                  f"{fmt(result['hogares'])} hogares, {fmt(result['personas'])} personas.")
+    console.print("Segundos por etapa: " + ", ".join(f"{k} {v:.2f}" for k, v in result["segundos"].items()))
+    if "perdida" in result:
+        from rich.table import Table
+
+        table = Table(title="Pérdida de información por el control de divulgación")
+        for column in result["perdida"].columns:
+            table.add_column(column)
+        for row in result["perdida"].itertuples(index=False):
+            table.add_row(*(str(x) for x in row))
+        console.print(table)
+
+
 @app.command("demo")
 def demo() -> None:
     """Prepara todo (base, territorio, catálogo, datos sintéticos) y sirve el geoportal."""
@@ -249,6 +287,7 @@ def demo() -> None:
     territorio_cargar()
     oferta_cargar(semilla=1)
     sintetico(ambito="pilotos", semilla=1, salida=None, cargar=True)
+    calcular(distrito=None, fecha_corte=None)
     servir(host=None, port=None)
 
 

@@ -1,0 +1,160 @@
+"""Aggregation of unit indicators into H3 cells and territories.
+
+Every published number is a *count of units* (or a sum, for means) over a set of records.
+A computation first builds, per unit, a boolean indicator for every measure (``Measures``),
+then sums them into **fine cells**: (2022 district, 2012 polygon, H3 resolution-8 cell).
+Every coarser level is a sum of fine cells, so children always add up to their parents
+before disclosure control:
+
+    nivel      codigo                      parent
+    h3_8       H3 index (res 8)            h3_7
+    h3_7 ...   down to h3_5                pais
+    distrito   2012 polygon code           departamento
+    departamento  2-digit code             pais
+    pais       'PY'                        —
+
+Besides each count, the sum of its records' permanent keys (24-bit integers, see
+``geoportal.disclosure``) is carried along, so protection is a function of the record set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import h3
+import numpy as np
+import pandas as pd
+
+from geoportal.catalog import Catalogo
+
+FINE_RES = 8
+H3_LEVELS = (8, 7, 6, 5)
+KEY_BITS = 24
+KEY_MOD = 1 << KEY_BITS
+FINE_KEYS = ["codigo_distrito", "codigo_2012", "dpto", "h3_8"]
+
+
+def record_keys(ids: pd.Series, secret: str) -> np.ndarray:
+    """Permanent pseudo-random 24-bit key of each record (SipHash of its id, keyed by a secret)."""
+    hashed = pd.util.hash_array(ids.astype(str).to_numpy(dtype=object), hash_key=secret[:16].ljust(16, "0"))
+    return (hashed >> np.uint64(64 - KEY_BITS)).astype(np.int64)
+
+
+def h3_cells(lon: np.ndarray, lat: np.ndarray, res: int = FINE_RES) -> np.ndarray:
+    return np.fromiter(
+        (h3.str_to_int(h3.latlng_to_cell(y, x, res)) for x, y in zip(lon.tolist(), lat.tolist())),
+        dtype=np.int64, count=len(lon),
+    )
+
+
+def parent_cells(cells: np.ndarray, res: int) -> np.ndarray:
+    uniques, inverse = np.unique(cells, return_inverse=True)
+    parents = np.fromiter((h3.cell_to_parent(int(c), res) for c in uniques.tolist()), dtype=np.int64, count=len(uniques))
+    return parents[inverse]
+
+
+@dataclass
+class Measures:
+    """Named per-unit indicators; ``counts`` are booleans, ``sums`` floats (for means)."""
+
+    names: list[str] = field(default_factory=list)
+    unit: list[str] = field(default_factory=list)
+    values: list[np.ndarray] = field(default_factory=list)
+    sum_names: list[str] = field(default_factory=list)
+    sum_values: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, name: str, unit: str, indicator: np.ndarray) -> None:
+        self.names.append(name)
+        self.unit.append(unit)
+        self.values.append(np.asarray(indicator, dtype=bool))
+
+    def add_sum(self, name: str, value: np.ndarray) -> None:
+        self.sum_names.append(name)
+        self.sum_values.append(np.asarray(value, dtype=float))
+
+
+def measure_names(catalog: Catalogo) -> tuple[list[str], list[str]]:
+    """Column names of counts and sums, in a stable order derived from the catalog."""
+    counts = ["hogares", "hogares_urbanos", "personas", "entornos"]
+    for cat in sorted(catalog.categorias, key=lambda c: c.logro):
+        counts += [f"l{cat.logro}_universo", f"l{cat.logro}_protegidos", f"l{cat.logro}_ampliado"]
+    for s in catalog.servicios:
+        c = s.codigo.lower()
+        counts += [f"{c}_aplica", f"{c}_cubiertos", f"{c}_sin_oferta", f"{c}_con_oferta"]
+    sums = []
+    for tipo in catalog.tipos_punto:
+        sums += [f"dist_{tipo}_km_suma", f"acceso_{tipo}_suma"]
+    return counts, sums
+
+
+def fine_contributions(units_keys: dict[str, pd.DataFrame], measures: Measures, keys: dict[str, np.ndarray],
+                       counts_order: list[str], sums_order: list[str]) -> pd.DataFrame:
+    """Sum indicators (and record keys) of every unit into its fine cell.
+
+    ``units_keys[unit]`` gives, per unit of that type, its fine-cell columns (FINE_KEYS).
+    Returns one row per fine cell with count, key-sum (``k_<name>``) and sum columns.
+    """
+    frames = []
+    all_keys = pd.concat([f[FINE_KEYS] for f in units_keys.values()], ignore_index=True).drop_duplicates()
+    all_keys = all_keys.sort_values(FINE_KEYS).reset_index(drop=True)
+    index = pd.MultiIndex.from_frame(all_keys)
+    n = len(all_keys)
+    out = {name: np.zeros(n, dtype=np.int64) for name in counts_order}
+    out.update({f"k_{name}": np.zeros(n, dtype=np.int64) for name in counts_order})
+    out.update({name: np.zeros(n, dtype=float) for name in sums_order})
+    group = {u: index.get_indexer(pd.MultiIndex.from_frame(f[FINE_KEYS])) for u, f in units_keys.items()}
+    for name, unit, indicator in zip(measures.names, measures.unit, measures.values):
+        g = group[unit]
+        out[name] = np.bincount(g, weights=indicator, minlength=n).astype(np.int64)
+        out[f"k_{name}"] = np.bincount(g, weights=keys[unit] * indicator, minlength=n).astype(np.int64) % KEY_MOD
+    for name, value in zip(measures.sum_names, measures.sum_values):
+        out[name] = np.bincount(group["hogar"], weights=value, minlength=n)
+    frames.append(pd.DataFrame(out))
+    return pd.concat([all_keys, *frames], axis=1)
+
+
+def level_keys(fine: pd.DataFrame) -> dict[str, np.ndarray]:
+    """For each fine cell, its code at every level."""
+    cells8 = fine["h3_8"].to_numpy(dtype=np.int64)
+    keys = {"h3_8": cells8}
+    for res in H3_LEVELS[1:]:
+        keys[f"h3_{res}"] = parent_cells(cells8, res)
+    keys["distrito"] = fine["codigo_2012"].fillna("").to_numpy(dtype=object)
+    keys["departamento"] = fine["dpto"].to_numpy(dtype=object)
+    keys["pais"] = np.full(len(fine), "PY", dtype=object)
+    return keys
+
+
+PARENT_LEVEL = {"h3_8": "h3_7", "h3_7": "h3_6", "h3_6": "h3_5", "h3_5": "pais",
+                "distrito": "departamento", "departamento": "pais", "pais": None}
+
+
+def h3_code(value) -> str:
+    return h3.int_to_str(int(value))
+
+
+def aggregate_levels(fine: pd.DataFrame, counts_order: list[str], sums_order: list[str]) -> pd.DataFrame:
+    """All levels from fine cells: one row per (nivel, codigo) with its parent code."""
+    keys = level_keys(fine)
+    value_columns = counts_order + [f"k_{c}" for c in counts_order] + sums_order
+    frames = []
+    for level, codes in keys.items():
+        if level == "distrito":
+            mask = codes != ""
+        else:
+            mask = np.ones(len(codes), dtype=bool)
+        parent_level = PARENT_LEVEL[level]
+        frame = fine.loc[mask, value_columns].copy()
+        frame["codigo"] = codes[mask]
+        frame["padre"] = keys[parent_level][mask] if parent_level else None
+        grouped = frame.groupby(["codigo"], sort=True).agg({**{c: "sum" for c in value_columns}, "padre": "first"})
+        grouped = grouped.reset_index()
+        for c in counts_order:
+            grouped[f"k_{c}"] = grouped[f"k_{c}"] % KEY_MOD
+        grouped.insert(0, "nivel", level)
+        if level.startswith("h3_"):
+            grouped["codigo"] = grouped["codigo"].map(h3_code)
+            if parent_level and parent_level.startswith("h3_"):
+                grouped["padre"] = grouped["padre"].map(h3_code)
+        frames.append(grouped)
+    return pd.concat(frames, ignore_index=True)

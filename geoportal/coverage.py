@@ -1,0 +1,234 @@
+"""Protection status and concurrent coverage (the 10 Logros), per unit.
+
+For every unit (person, household, entorno) and every catalog service this module says
+whether the service *applies* (catalog rules) and whether the unit is *covered*:
+
+- persons and households: the FIPS answer (codes listed in ``servicios``), overridden by
+  the newest administrative record or contrarreferencia in ``nominal.estatus_evento``;
+- entorno (a declared localidad of a district): ``origen_estatus: oferta`` services are
+  covered when a delivery point of the type lies within the catchment of the
+  localidad's centre; ``fips`` ones when most of its households report them.
+
+Status is then ``cubierto`` (applies and covered), ``no cubierto`` (applies, not covered)
+or ``no aplica``. A unit is *protected* in its category (cobertura concurrente) when it
+is covered by every núcleo service of the category that applies to it.
+
+Everything is computed on whole arrays; ``Units`` holds the inputs, ``Status`` the result.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from geoportal.catalog import Catalogo
+
+ENTORNO_MAJORITY = 0.5
+
+
+def _copy_out(conn: psycopg.Connection, query: str, params: tuple = ()) -> pd.DataFrame:
+    """Run ``query`` through COPY ... TO STDOUT and parse it with pandas (fast for millions)."""
+    sql = psycopg.sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(
+        psycopg.sql.SQL(query) if not params else psycopg.sql.SQL(query).format(*map(psycopg.sql.Literal, params))
+    )
+    buffer = io.BytesIO()
+    with conn.cursor().copy(sql) as copy:
+        for block in copy:
+            buffer.write(block)
+    buffer.seek(0)
+    return pd.read_csv(buffer, dtype_backend="numpy_nullable", keep_default_na=False, na_values=[""]) if buffer.getbuffer().nbytes else pd.DataFrame()
+
+
+@dataclass
+class Units:
+    """Households, persons and points of one computation (the whole country or a district)."""
+
+    hogares: pd.DataFrame
+    personas: pd.DataFrame
+    puntos: pd.DataFrame
+    eventos: pd.DataFrame
+    fecha_corte: date
+
+    @classmethod
+    def from_db(cls, conn: psycopg.Connection, fecha_corte: date | None = None, distrito: str | None = None) -> "Units":
+        where = "" if distrito is None else " WHERE codigo_distrito = {}"
+        params = () if distrito is None else (distrito,)
+        hogares = _copy_out(
+            conn,
+            "SELECT h.hogar_id, h.codigo_distrito, h.codigo_2012, d.dpto, h.localidad, h.zona, h.lon, h.lat,"
+            " array_to_string(h.servicios, ';') AS servicios FROM nominal.hogar h"
+            " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + where.replace("codigo_distrito", "h.codigo_distrito"),
+            params,
+        )
+        personas = _copy_out(
+            conn,
+            "SELECT p.persona_id, p.hogar_id, p.sexo, p.fecha_nacimiento, p.embarazada, p.discapacidad, p.indigena,"
+            " array_to_string(p.servicios, ';') AS servicios FROM nominal.persona p"
+            + ("" if distrito is None else " JOIN nominal.hogar h USING (hogar_id) WHERE h.codigo_distrito = {}"),
+            params,
+        )
+        puntos = _copy_out(conn, "SELECT punto_id, tipo, zona, capacidad, lon, lat, origen FROM oferta.punto_entrega")
+        eventos = _copy_out(
+            conn,
+            "SELECT DISTINCT ON (unidad, unidad_id, servicio) unidad, unidad_id, servicio, cubierto, fecha, fuente"
+            " FROM nominal.estatus_evento ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC",
+        )
+        return cls(hogares, personas, puntos, eventos, fecha_corte or date.today())
+
+
+def _frame_defaults(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    for column, default in columns.items():
+        if column not in frame:
+            frame[column] = default
+    return frame
+
+
+def covered_matrix(listed: pd.Series, codes: list[str]) -> np.ndarray:
+    """Boolean (n, len(codes)): is code j listed in row i's ';'-joined services.
+
+    Distinct strings are parsed once (a country has millions of rows, few combinations).
+    """
+    values = listed.fillna("").astype(str).to_numpy(dtype=object)
+    uniques, inverse = np.unique(values, return_inverse=True)
+    table = np.zeros((len(uniques), len(codes)), dtype=bool)
+    position = {c: j for j, c in enumerate(codes)}
+    for i, text in enumerate(uniques):
+        for code in text.split(";"):
+            j = position.get(code.strip())
+            if j is not None:
+                table[i, j] = True
+    return table[inverse]
+
+
+def apply_events(covered: np.ndarray, ids: pd.Series, codes: list[str], eventos: pd.DataFrame, unidad: str) -> np.ndarray:
+    """Newest administrative record / contrarreferencia wins over the FIPS answer."""
+    if eventos is None or eventos.empty:
+        return covered
+    ev = eventos[eventos["unidad"] == unidad]
+    if ev.empty:
+        return covered
+    row = pd.Index(ids).get_indexer(ev["unidad_id"])
+    col = pd.Index(codes).get_indexer(ev["servicio"])
+    keep = (row >= 0) & (col >= 0)
+    covered = covered.copy()
+    covered[row[keep], col[keep]] = ev["cubierto"].to_numpy(dtype=bool)[keep]
+    return covered
+
+
+def ages_in_years(born: pd.Series, at: date) -> np.ndarray:
+    born = pd.to_datetime(born)
+    at_ts = pd.Timestamp(at)
+    years = at_ts.year - born.dt.year.to_numpy()
+    before_birthday = (born.dt.month.to_numpy() > at_ts.month) | (
+        (born.dt.month.to_numpy() == at_ts.month) & (born.dt.day.to_numpy() > at_ts.day)
+    )
+    return (years - before_birthday).astype(np.int16)
+
+
+@dataclass
+class Status:
+    """Per-unit applicability, coverage and Logro membership/protection."""
+
+    unidad: str
+    codes: list[str]
+    aplica: np.ndarray  # (n, s) bool
+    cubierto: np.ndarray  # (n, s) bool; only meaningful where aplica
+    universo: dict[int, np.ndarray] = field(default_factory=dict)  # logro -> bool (n,)
+    protegido: dict[int, np.ndarray] = field(default_factory=dict)
+    completo_ampliado: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def estado(self, i: int, code: str) -> str:
+        j = self.codes.index(code)
+        if not self.aplica[i, j]:
+            return "no aplica"
+        return "cubierto" if self.cubierto[i, j] else "no cubierto"
+
+
+def _concurrent(catalog: Catalogo, status: Status, category: str, in_universe: np.ndarray) -> None:
+    logro = catalog.categoria(category).logro
+    status.universo[logro] = in_universe
+    for target, packages in ((status.protegido, ("nucleo",)), (status.completo_ampliado, ("nucleo", "ampliado"))):
+        ok = in_universe.copy()
+        for s in catalog.servicios:
+            if s.paquete in packages and category in s.categorias and s.codigo in status.codes:
+                j = status.codes.index(s.codigo)
+                ok &= ~status.aplica[:, j] | status.cubierto[:, j]
+        target[logro] = ok
+
+
+def person_status(catalog: Catalogo, personas: pd.DataFrame, eventos: pd.DataFrame, at: date) -> Status:
+    services = catalog.servicios_de("persona")
+    codes = [s.codigo for s in services]
+    people = pd.DataFrame({
+        "edad": ages_in_years(personas["fecha_nacimiento"], at),
+        "sexo": personas["sexo"].astype(str).to_numpy(),
+        "embarazada": personas["embarazada"].to_numpy(dtype=bool),
+        "discapacidad": personas["discapacidad"].to_numpy(dtype=bool),
+        "indigena": personas["indigena"].to_numpy(dtype=bool),
+    })
+    aplica = np.column_stack([s.aplica.applies(people) for s in services]) if services else np.zeros((len(people), 0), bool)
+    cubierto = covered_matrix(personas["servicios"], codes)
+    cubierto = apply_events(cubierto, personas["persona_id"], codes, eventos, "persona")
+    status = Status("persona", codes, aplica, cubierto)
+    for cat in catalog.categorias:
+        if cat.universo == "persona":
+            _concurrent(catalog, status, cat.codigo, cat.regla.applies(people))
+    status.edad = people["edad"].to_numpy()  # type: ignore[attr-defined]
+    return status
+
+
+def household_status(catalog: Catalogo, hogares: pd.DataFrame, eventos: pd.DataFrame) -> Status:
+    services = catalog.servicios_de("hogar")
+    codes = [s.codigo for s in services]
+    aplica = np.ones((len(hogares), len(codes)), dtype=bool)
+    cubierto = covered_matrix(hogares["servicios"], codes)
+    cubierto = apply_events(cubierto, hogares["hogar_id"], codes, eventos, "hogar")
+    status = Status("hogar", codes, aplica, cubierto)
+    for cat in catalog.categorias:
+        if cat.universo == "hogar":
+            _concurrent(catalog, status, cat.codigo, np.ones(len(hogares), dtype=bool))
+    return status
+
+
+def entorno_units(hogares: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """One entorno per (district, declared localidad); returns units and each household's unit."""
+    keys = hogares["codigo_distrito"].astype(str) + "|" + hogares["localidad"].astype(str)
+    codes, inverse = np.unique(keys.to_numpy(dtype=object), return_inverse=True)
+    n = len(codes)
+    count = np.bincount(inverse, minlength=n)
+    urban = np.bincount(inverse, weights=(hogares["zona"].to_numpy() == "urbana"), minlength=n)
+    units = pd.DataFrame({
+        "entorno_id": codes,
+        "lon": np.bincount(inverse, weights=hogares["lon"].to_numpy(dtype=float), minlength=n) / count,
+        "lat": np.bincount(inverse, weights=hogares["lat"].to_numpy(dtype=float), minlength=n) / count,
+        "zona": np.where(urban * 2 >= count, "urbana", "rural"),
+        "hogares": count,
+    })
+    return units, inverse
+
+
+def entorno_status(catalog: Catalogo, units: pd.DataFrame, household_of: np.ndarray, hogares: pd.DataFrame,
+                   within_reach: dict[str, np.ndarray]) -> Status:
+    """``within_reach[code]``: bool per entorno unit, a point of the service's type in its catchment."""
+    services = catalog.servicios_de("entorno")
+    codes = [s.codigo for s in services]
+    n = len(units)
+    aplica = np.ones((n, len(codes)), dtype=bool)
+    cubierto = np.zeros((n, len(codes)), dtype=bool)
+    reported = covered_matrix(hogares["servicios"], codes)
+    for j, s in enumerate(services):
+        if s.origen_estatus == "oferta":
+            cubierto[:, j] = within_reach[s.codigo]
+        else:
+            share = np.bincount(household_of, weights=reported[:, j], minlength=n) / units["hogares"].to_numpy()
+            cubierto[:, j] = share > ENTORNO_MAJORITY
+    status = Status("entorno", codes, aplica, cubierto)
+    for cat in catalog.categorias:
+        if cat.universo == "entorno":
+            _concurrent(catalog, status, cat.codigo, np.ones(n, dtype=bool))
+    return status

@@ -1,0 +1,488 @@
+"""``geoportal calcular``: status -> access -> Logros -> aggregates -> disclosure -> public.
+
+A full run recomputes the country and replaces the calculo and publico tables in one
+transaction. ``compute_district`` recomputes one 2022 district (after a
+contrarreferencia, say): it subtracts the district's stored contribution from every
+aggregate it touches, adds the new one, re-protects only the affected areas and their
+siblings, and publishes a new ``data_version``. It never reads the rest of the country.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Callable
+
+import h3
+import numpy as np
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+from geoportal import aggregate as agg
+from geoportal import disclosure
+from geoportal.access import accessibility, nearest_by_type
+from geoportal.catalog import Catalogo, default_catalog
+from geoportal.coverage import Units, entorno_status, entorno_units, household_status, person_status
+from geoportal.settings import Settings, get_settings
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass
+class Timing:
+    stages: dict[str, float] = field(default_factory=dict)
+    _last: float = field(default_factory=time.perf_counter)
+
+    def mark(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.stages[stage] = round(now - self._last, 3)
+        self._last = now
+
+
+# ----------------------------------------------------------------------------- measures
+def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
+    """Per-unit indicators, record keys and fine-cell keys of every unit type."""
+    hh = units.hogares.reset_index(drop=True)
+    pp = units.personas.reset_index(drop=True)
+    counts_order, sums_order = agg.measure_names(catalog)
+    urban = (hh["zona"] == "urbana").to_numpy()
+    lon, lat = hh["lon"].to_numpy(float), hh["lat"].to_numpy(float)
+    polygon = hh["codigo_2012"].astype("string").fillna("D" + hh["codigo_distrito"].astype(str))
+    fine_h = pd.DataFrame({
+        "codigo_distrito": hh["codigo_distrito"].astype(str).to_numpy(),
+        "codigo_2012": polygon.astype(str).to_numpy(),
+        "dpto": np.where(polygon.str.startswith("D"), hh["dpto"].astype(str), polygon.str[:2]),
+        "h3_8": agg.h3_cells(lon, lat) if len(hh) else np.zeros(0, np.int64),
+    })
+    of_person = pd.Index(hh["hogar_id"]).get_indexer(pp["hogar_id"])
+
+    p_status = person_status(catalog, pp, units.eventos, units.fecha_corte)
+    h_status = household_status(catalog, hh, units.eventos)
+    entornos, entorno_of = entorno_units(hh)
+
+    demand = {}
+    for tipo, spec in catalog.tipos_punto.items():
+        if spec.demanda == "hogares":
+            demand[tipo] = np.ones(len(hh))
+        else:
+            cols = [p_status.codes.index(s.codigo) for s in catalog.servicios
+                    if s.punto_tipo == tipo and s.unidad == "persona"]
+            wants = p_status.aplica[:, cols].any(axis=1) if cols else np.zeros(len(pp), bool)
+            demand[tipo] = np.bincount(of_person, weights=wants, minlength=len(hh))
+    access = accessibility(catalog, lon, lat, urban, demand, units.puntos, ratios)
+    e_urban = (entornos["zona"] == "urbana").to_numpy()
+    e_dist = nearest_by_type(entornos["lon"].to_numpy(), entornos["lat"].to_numpy(), units.puntos, catalog.tipos_punto)
+    reach_e = {}
+    for s in catalog.servicios_de("entorno"):
+        if s.punto_tipo:
+            reach_e[s.codigo] = e_dist[s.punto_tipo] <= np.where(e_urban, s.radio_km.urbana, s.radio_km.rural)
+    e_status = entorno_status(catalog, entornos, entorno_of, hh, reach_e)
+
+    m = agg.Measures()
+    m.add("hogares", "hogar", np.ones(len(hh), bool))
+    m.add("hogares_urbanos", "hogar", urban)
+    m.add("personas", "persona", np.ones(len(pp), bool))
+    m.add("entornos", "entorno", np.ones(len(entornos), bool))
+    by_unit = {"persona": p_status, "hogar": h_status, "entorno": e_status}
+    for cat in sorted(catalog.categorias, key=lambda c: c.logro):
+        st = by_unit[cat.universo]
+        m.add(f"l{cat.logro}_universo", cat.universo, st.universo[cat.logro])
+        m.add(f"l{cat.logro}_protegidos", cat.universo, st.protegido[cat.logro])
+        m.add(f"l{cat.logro}_ampliado", cat.universo, st.completo_ampliado[cat.logro])
+    for s in catalog.servicios:
+        st = by_unit[s.unidad]
+        j = st.codes.index(s.codigo)
+        applies, covered = st.aplica[:, j], st.aplica[:, j] & st.cubierto[:, j]
+        if s.unidad == "entorno":
+            reach = reach_e.get(s.codigo, np.ones(len(entornos), bool))
+        else:
+            reach_h = access.within_reach(catalog, s.codigo, urban)
+            reach = reach_h[of_person] if s.unidad == "persona" else reach_h
+        gap = applies & ~covered
+        c = s.codigo.lower()
+        m.add(f"{c}_aplica", s.unidad, applies)
+        m.add(f"{c}_cubiertos", s.unidad, covered)
+        m.add(f"{c}_sin_oferta", s.unidad, gap & ~reach)
+        m.add(f"{c}_con_oferta", s.unidad, gap & reach)
+    for tipo in catalog.tipos_punto:
+        dist = access.distancia_km[tipo]
+        m.add_sum(f"dist_{tipo}_km_suma", np.where(np.isfinite(dist), dist, 0.0))
+        m.add_sum(f"acceso_{tipo}_suma", access.indice_2sfca[tipo])
+
+    keys = {
+        "hogar": agg.record_keys(hh["hogar_id"], secret),
+        "persona": agg.record_keys(pp["persona_id"], secret),
+        "entorno": agg.record_keys(entornos["entorno_id"], secret),
+    }
+    first_household = pd.Series(np.arange(len(hh))).groupby(entorno_of).first().to_numpy()
+    fine_keys = {
+        "hogar": fine_h,
+        "persona": fine_h.iloc[of_person].reset_index(drop=True),
+        "entorno": fine_h.iloc[first_household].reset_index(drop=True),
+    }
+    fine = agg.fine_contributions(fine_keys, m, keys, counts_order, sums_order)
+    return fine, access.ratio, {"persona": p_status, "hogar": h_status, "entorno": e_status}
+
+
+# ----------------------------------------------------------------------------- storage
+def _copy(cur: psycopg.Cursor, table: str, frame: pd.DataFrame) -> None:
+    buffer = io.BytesIO()
+    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buffer,
+                    pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    columns = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
+    with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(sql.SQL(table), columns)) as copy:
+        copy.write(buffer.getvalue())
+
+
+def _wide_table_ddl(table: str, head: list[tuple[str, str]], counts: list[str], sums: list[str],
+                    with_keys: bool, count_type: str = "bigint") -> sql.Composed:
+    cols = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in head]
+    cols += [sql.SQL("{} " + count_type).format(sql.Identifier(c)) for c in counts]
+    if with_keys:
+        cols += [sql.SQL("{} bigint").format(sql.Identifier(f"k_{c}")) for c in counts]
+    cols += [sql.SQL("{} double precision").format(sql.Identifier(s)) for s in sums]
+    return sql.SQL("CREATE TABLE {} ({})").format(sql.SQL(table), sql.SQL(", ").join(cols))
+
+
+def data_version(conn: psycopg.Connection, settings: Settings, catalog_bytes: bytes, metas_bytes: bytes) -> str:
+    """Changes whenever ingested data, status events, points, catalog, targets or SDC parameters change."""
+    state = conn.execute(
+        "SELECT (SELECT coalesce(max(lote_id), 0) FROM nominal.lote_ingesta),"
+        " (SELECT count(*) FROM nominal.estatus_evento), (SELECT coalesce(max(evento_id), 0) FROM nominal.estatus_evento),"
+        " (SELECT count(*) FROM nominal.hogar), (SELECT count(*) FROM nominal.persona),"
+        " (SELECT count(*) FROM oferta.punto_entrega)"
+    ).fetchone()
+    digest = hashlib.sha256(json.dumps([list(state), settings.umbral_hogares, settings.base_redondeo]).encode())
+    digest.update(catalog_bytes)
+    digest.update(metas_bytes)
+    return digest.hexdigest()[:16]
+
+
+def secret_key(settings: Settings) -> str:
+    if settings.clave_secreta:
+        return settings.clave_secreta
+    path = settings.home / "clave_sdc"
+    if not path.exists():
+        import secrets
+
+        settings.home.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(8))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_targets(settings: Settings) -> pd.DataFrame:
+    metas = pd.read_csv(settings.metas, dtype={"ambito": str})
+    metas["ambito"] = metas["ambito"].str.strip()
+    return metas
+
+
+def _names_and_geometry(conn: psycopg.Connection, protected: pd.DataFrame) -> pd.DataFrame:
+    """Name, census population and geometry (WKT for H3, joined in SQL for territories)."""
+    census = pd.DataFrame(conn.execute(
+        "SELECT d.codigo, d.codigo_2012, d.dpto, d.nombre, d.pob_total FROM territorio.distrito d"
+    ).fetchall(), columns=["codigo", "codigo_2012", "dpto", "nombre", "pob_total"])
+    census["poligono"] = census["codigo_2012"].fillna("D" + census["codigo"])
+    pob = {
+        "distrito": census.groupby("poligono")["pob_total"].sum(),
+        "departamento": census.groupby("dpto")["pob_total"].sum(),
+        "pais": pd.Series({"PY": census["pob_total"].sum()}),
+    }
+    names = {
+        "distrito": census.groupby("poligono")["nombre"].agg(lambda s: " / ".join(sorted(s))),
+        "departamento": pd.Series(dict(conn.execute("SELECT codigo, nombre FROM territorio.departamento").fetchall())),
+        "pais": pd.Series({"PY": "Paraguay"}),
+    }
+    out = protected.copy()
+    out["nombre"] = None
+    out["pob_censo"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    out["geom_wkt"] = None
+    for level in ("distrito", "departamento", "pais"):
+        rows = out["nivel"] == level
+        out.loc[rows, "nombre"] = out.loc[rows, "codigo"].map(names[level]).to_numpy()
+        out.loc[rows, "pob_censo"] = out.loc[rows, "codigo"].map(pob[level]).astype("Int64").to_numpy()
+    hexes = out["nivel"].str.startswith("h3_").to_numpy()
+    out.loc[hexes, "nombre"] = "Hexágono H3 " + out.loc[hexes, "codigo"]
+    out.loc[hexes, "geom_wkt"] = [_hex_wkt(c) for c in out.loc[hexes, "codigo"]]
+    return out
+
+
+def _hex_wkt(cell: str) -> str:
+    ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(cell)]
+    ring.append(ring[0])
+    return "POLYGON((" + ",".join(f"{x:.6f} {y:.6f}" for x, y in ring) + "))"
+
+
+def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Settings, version: str) -> pd.DataFrame:
+    """Protected, named, geo-located rows with shares, means, targets and progress."""
+    counts, sums = agg.measure_names(catalog)
+    T = settings.umbral_hogares
+    protected = disclosure.protect(agregado, counts, T, settings.base_redondeo)
+    out = _names_and_geometry(conn, protected)
+    for cat in catalog.categorias:
+        n = cat.logro
+        out[f"l{n}_pct"] = disclosure.share(out[f"l{n}_protegidos"], out[f"l{n}_universo"], T)
+        out[f"l{n}_ampliado_pct"] = disclosure.share(out[f"l{n}_ampliado"], out[f"l{n}_universo"], T)
+    for s in catalog.servicios:
+        c = s.codigo.lower()
+        out[f"{c}_pct"] = disclosure.share(out[f"{c}_cubiertos"], out[f"{c}_aplica"], T)
+    hogares = agregado["hogares"].to_numpy(dtype=float)
+    visible = ~out["reservado"].to_numpy()
+    for tipo in catalog.tipos_punto:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"dist_{tipo}_km"] = np.where(visible & (hogares > 0), np.round(agregado[f"dist_{tipo}_km_suma"] / hogares, 1), np.nan)
+            out[f"acceso_{tipo}"] = np.where(visible & (hogares > 0), np.round(agregado[f"acceso_{tipo}_suma"] / hogares, 3), np.nan)
+    survey = out["personas"].astype("Float64") / out["pob_censo"].astype("Float64") * 100
+    out["relevamiento_pct"] = survey.round(1)
+    metas = load_targets(settings)
+    for cat in catalog.categorias:
+        n = cat.logro
+        goal = pd.Series(np.nan, index=out.index)
+        by_scope = metas[metas["logro"] == n].set_index("ambito")["meta_pct"]
+        territorial = out["nivel"].isin(["distrito", "departamento", "pais"])
+        goal[territorial] = by_scope.get("PY", np.nan)
+        dpto = np.where(out["nivel"] == "departamento", out["codigo"], out["codigo"].str[:2])
+        goal[territorial & (out["nivel"] != "pais")] = pd.Series(dpto).map(by_scope).fillna(goal).to_numpy()[territorial & (out["nivel"] != "pais")]
+        district = out["nivel"] == "distrito"
+        goal[district] = out.loc[district, "codigo"].map(by_scope).fillna(goal[district])
+        out[f"l{n}_meta"] = goal
+        out[f"l{n}_avance"] = (out[f"l{n}_pct"].astype(float) / goal * 100).round(1)
+    out["data_version"] = version
+    return out
+
+
+def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
+    rows = [
+        ("hogares", "Hogares relevados", "conteo", "hogares", None, None, None),
+        ("hogares_urbanos", "Hogares urbanos relevados", "conteo", "hogares", None, None, None),
+        ("personas", "Personas relevadas", "conteo", "personas", None, None, None),
+        ("entornos", "Localidades (entornos) relevadas", "conteo", "entornos", None, None, None),
+        ("relevamiento_pct", "Personas relevadas sobre población censal 2022 (%)", "porcentaje", "%", None, None, None),
+    ]
+    unit_word = {"persona": "personas", "hogar": "hogares", "entorno": "entornos"}
+    for cat in sorted(catalog.categorias, key=lambda c: c.logro):
+        n, u = cat.logro, unit_word[cat.universo]
+        rows += [
+            (f"l{n}_universo", f"Logro {n}: {cat.nombre} identificados", "conteo", u, n, None, None),
+            (f"l{n}_protegidos", f"Logro {n}: en protección concurrente (núcleo)", "conteo", u, n, None, "nucleo"),
+            (f"l{n}_ampliado", f"Logro {n}: con núcleo y ampliado completos", "conteo", u, n, None, "ampliado"),
+            (f"l{n}_pct", f"Logro {n}: cobertura concurrente del paquete núcleo (%)", "porcentaje", "%", n, None, "nucleo"),
+            (f"l{n}_ampliado_pct", f"Logro {n}: núcleo + ampliado completos (%)", "porcentaje", "%", n, None, "ampliado"),
+            (f"l{n}_meta", f"Logro {n}: meta (%)", "meta", "%", n, None, None),
+            (f"l{n}_avance", f"Logro {n}: avance respecto de la meta (%)", "avance", "%", n, None, None),
+        ]
+    for s in catalog.servicios:
+        c, u = s.codigo.lower(), unit_word[s.unidad]
+        rows += [
+            (f"{c}_aplica", f"{s.nombre}: unidades a las que aplica", "conteo", u, None, s.codigo, s.paquete),
+            (f"{c}_cubiertos", f"{s.nombre}: cubiertas", "conteo", u, None, s.codigo, s.paquete),
+            (f"{c}_sin_oferta", f"{s.nombre}: brecha sin oferta al alcance (inversión)", "conteo", u, None, s.codigo, s.paquete),
+            (f"{c}_con_oferta", f"{s.nombre}: brecha con oferta al alcance (derivación)", "conteo", u, None, s.codigo, s.paquete),
+            (f"{c}_pct", f"{s.nombre}: cobertura (%)", "porcentaje", "%", None, s.codigo, s.paquete),
+        ]
+    for tipo, spec in catalog.tipos_punto.items():
+        rows += [
+            (f"dist_{tipo}_km", f"Distancia media al {spec.nombre} más cercano (km)", "media", "km", None, None, None),
+            (f"acceso_{tipo}", f"Accesibilidad 2SFCA a {spec.nombre} ({spec.capacidad_unidad} por unidad de demanda)", "media", "índice", None, None, None),
+        ]
+    return pd.DataFrame(rows, columns=["columna", "etiqueta", "tipo", "unidad", "logro", "servicio", "paquete"])
+
+
+def public_columns(catalog: Catalogo) -> list[tuple[str, str]]:
+    types = {"conteo": "integer", "porcentaje": "real", "media": "real", "meta": "real", "avance": "real"}
+    return [(r.columna, types[r.tipo]) for r in measure_dictionary(catalog).itertuples()]
+
+
+PUBLIC_HEAD = [("nivel", "text NOT NULL"), ("codigo", "text NOT NULL"), ("padre", "text"), ("nombre", "text"),
+               ("reservado", "boolean NOT NULL"), ("primaria", "boolean NOT NULL"), ("pob_censo", "integer"),
+               ("data_version", "text NOT NULL")]
+
+
+def _write_public(cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo) -> None:
+    columns = [c for c, _ in PUBLIC_HEAD] + [c for c, _ in public_columns(catalog)]
+    staged = frame[columns + ["geom_wkt"]]
+    cur.execute("CREATE TEMP TABLE publicar (LIKE publico.cobertura INCLUDING DEFAULTS, geom_wkt text) ON COMMIT DROP")
+    cur.execute("ALTER TABLE publicar DROP COLUMN geom")
+    _copy(cur, "pg_temp.publicar", staged)
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    cur.execute(sql.SQL(
+        "INSERT INTO publico.cobertura ({names}, geom) SELECT {names}, CASE"
+        " WHEN p.geom_wkt IS NOT NULL THEN ST_GeomFromText(p.geom_wkt, 4326)"
+        " WHEN p.nivel = 'distrito' THEN (SELECT geom FROM territorio.distrito_cartografico d WHERE d.codigo_2012 = p.codigo)"
+        " WHEN p.nivel = 'departamento' THEN (SELECT geom FROM territorio.departamento d WHERE d.codigo = p.codigo)"
+        " WHEN p.nivel = 'pais' THEN (SELECT ST_Multi(ST_Union(geom)) FROM territorio.departamento) END"
+        " FROM pg_temp.publicar p"
+    ).format(names=names))
+    cur.execute("DROP TABLE pg_temp.publicar")
+
+
+def _record_version(cur, version: str, ambito: str, settings: Settings, loss: pd.DataFrame | None) -> None:
+    cur.execute("UPDATE publico.version SET vigente = false WHERE vigente")
+    cur.execute(
+        "INSERT INTO publico.version (data_version, ambito, parametros, notas) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (data_version) DO UPDATE SET vigente = true, calculado_en = now(), ambito = excluded.ambito",
+        (version, ambito, json.dumps({"umbral_hogares": settings.umbral_hogares, "base_redondeo": settings.base_redondeo}),
+         f"Cifras protegidas: áreas con menos de {settings.umbral_hogares} hogares reservadas (y las necesarias "
+         f"para que no se deduzcan); conteos redondeados a múltiplos de {settings.base_redondeo} con clave por celda, "
+         "por lo que los totales no suman exactamente. Hogares y personas de la demostración: sintéticos."),
+    )
+    if loss is not None:
+        cur.execute("DELETE FROM publico.sdc_perdida WHERE data_version = %s", (version,))
+        _copy(cur, "publico.sdc_perdida", loss.assign(data_version=version)[
+            ["data_version", "nivel", "zona", "areas", "areas_reservadas_pct", "hogares_en_reservadas_pct",
+             "cifras_cambiadas_pct", "cambio_absoluto_medio"]])
+
+
+def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, settings: Settings | None = None,
+                fecha_corte: date | None = None, progress: Progress | None = None) -> dict:
+    """Recompute the whole country and replace calculo/publico tables atomically."""
+    catalog = catalog or default_catalog()
+    settings = settings or get_settings()
+    step = progress or (lambda s, f: None)
+    timing = Timing()
+    step("leyendo hogares y personas", 0.05)
+    units = Units.from_db(conn, fecha_corte)
+    conn.rollback()
+    timing.mark("lectura")
+    step("estatus, acceso y Logros", 0.25)
+    fine, ratios, _ = unit_measures(catalog, units, secret_key(settings))
+    timing.mark("estatus_acceso_logros")
+    step("agregando H3 y territorios", 0.6)
+    counts, sums = agg.measure_names(catalog)
+    agregado = agg.aggregate_levels(fine, counts, sums) if len(fine) else pd.DataFrame(columns=["nivel", "codigo", "padre", *counts])
+    timing.mark("agregacion")
+    step("control de divulgación", 0.7)
+    version = data_version(conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes())
+    public = public_frame(conn, agregado, catalog, settings, version)
+    loss = disclosure.information_loss(agregado, public, counts)
+    timing.mark("proteccion")
+    step("publicando", 0.85)
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS calculo.contribucion, calculo.agregado, publico.cobertura")
+        cur.execute(_wide_table_ddl("calculo.contribucion", [(k, "text") for k in agg.FINE_KEYS[:3]] + [("h3_8", "bigint")],
+                                    counts, sums, with_keys=True))
+        cur.execute(_wide_table_ddl("calculo.agregado", [("nivel", "text"), ("codigo", "text"), ("padre", "text")],
+                                    counts, sums, with_keys=True))
+        cur.execute(sql.SQL("CREATE TABLE publico.cobertura ({}, geom geometry(Geometry, 4326))").format(
+            sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t))
+                               for n, t in PUBLIC_HEAD + public_columns(catalog))))
+        _copy(cur, "calculo.contribucion", fine)
+        _copy(cur, "calculo.agregado", agregado)
+        _write_public(cur, public, catalog)
+        cur.execute("CREATE INDEX ON calculo.contribucion (codigo_distrito)")
+        cur.execute("CREATE UNIQUE INDEX ON calculo.agregado (nivel, codigo)")
+        cur.execute("CREATE INDEX ON calculo.agregado (nivel, padre)")
+        cur.execute("CREATE UNIQUE INDEX ON publico.cobertura (nivel, codigo)")
+        cur.execute("CREATE INDEX ON publico.cobertura USING gist (geom)")
+        cur.execute("GRANT SELECT ON publico.cobertura TO geoportal_publico")
+        cur.execute("DELETE FROM calculo.punto_ratio")
+        ratio_rows = pd.concat([pd.DataFrame({"punto_id": r.index, "tipo": t, "ratio": r.to_numpy()})
+                                for t, r in ratios.items()], ignore_index=True)
+        _copy(cur, "calculo.punto_ratio", ratio_rows)
+        cur.execute("DELETE FROM publico.medida")
+        dictionary = measure_dictionary(catalog)
+        dictionary["logro"] = dictionary["logro"].astype("Int64")
+        _copy(cur, "publico.medida", dictionary)
+        _record_version(cur, version, "pais", settings, loss)
+    timing.mark("escritura")
+    step("listo", 1.0)
+    return {"data_version": version, "hogares": len(units.hogares), "personas": len(units.personas),
+            "areas": len(agregado), "segundos": timing.stages, "perdida": loss}
+
+
+def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | None = None,
+                     settings: Settings | None = None, fecha_corte: date | None = None) -> dict:
+    """Recompute one 2022 district and update only the aggregates it touches."""
+    catalog = catalog or default_catalog()
+    settings = settings or get_settings()
+    timing = Timing()
+    exists = conn.execute("SELECT to_regclass('publico.cobertura') IS NOT NULL").fetchone()[0]
+    if not exists:
+        raise LookupError("Todavía no hay un cálculo nacional: ejecute `geoportal calcular` sin --distrito.")
+    if not conn.execute("SELECT 1 FROM territorio.distrito WHERE codigo = %s", (codigo,)).fetchone():
+        raise LookupError(f"Distrito desconocido: {codigo}")
+    counts, sums = agg.measure_names(catalog)
+    value_columns = counts + [f"k_{c}" for c in counts] + sums
+    units = Units.from_db(conn, fecha_corte, distrito=codigo)
+    ratio_rows = conn.execute("SELECT punto_id, tipo, ratio FROM calculo.punto_ratio").fetchall()
+    ratios = {t: g.set_index("punto_id")["ratio"] for t, g in
+              pd.DataFrame(ratio_rows, columns=["punto_id", "tipo", "ratio"]).groupby("tipo")}
+    timing.mark("lectura")
+    if len(units.hogares):
+        new, _, _ = unit_measures(catalog, units, secret_key(settings), ratios)
+    else:
+        new = pd.DataFrame(columns=agg.FINE_KEYS + value_columns)
+    timing.mark("estatus_acceso_logros")
+    old = _read_frame(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = %s", (codigo,))
+    old["h3_8"] = old["h3_8"].astype(np.int64)
+    delta = pd.concat([new.assign(_s=1), old.assign(_s=-1)], ignore_index=True)
+    for c in value_columns:
+        delta[c] = delta[c].astype(float) * delta["_s"]
+    delta = delta.groupby(agg.FINE_KEYS, as_index=False)[value_columns].sum()
+    delta_levels = agg.aggregate_levels(delta, counts, sums)
+    timing.mark("delta")
+
+    with conn.transaction(), conn.cursor() as cur:
+        touched = delta_levels[["nivel", "codigo"]]
+        current = _read_keys(cur, "calculo.agregado", touched)
+        merged = pd.concat([current.assign(_o=0), delta_levels.assign(_o=1)], ignore_index=True)
+        merged["padre"] = merged.groupby(["nivel", "codigo"])["padre"].transform("first")
+        updated = merged.groupby(["nivel", "codigo", "padre"], as_index=False, dropna=False)[value_columns].sum()
+        for c in counts:
+            updated[c] = updated[c].round().astype(np.int64)
+            updated[f"k_{c}"] = updated[f"k_{c}"].round().astype(np.int64) % agg.KEY_MOD
+        updated = updated[(updated["hogares"] > 0) | (updated["personas"] > 0) | (updated["entornos"] > 0)]
+        _delete_keys(cur, "calculo.agregado", touched)
+        _copy(cur, "calculo.agregado", updated[["nivel", "codigo", "padre", *value_columns]])
+        cur.execute("DELETE FROM calculo.contribucion WHERE codigo_distrito = %s", (codigo,))
+        _copy(cur, "calculo.contribucion", new[agg.FINE_KEYS + value_columns])
+        # Re-protect every area whose sibling group changed (complementary suppression is per group).
+        groups = pd.concat([touched.merge(updated[["nivel", "codigo", "padre"]], how="left")[["nivel", "padre"]],
+                            current[["nivel", "padre"]]]).dropna().drop_duplicates()
+        family = _read_groups(cur, groups)
+        version = data_version(conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes())
+        public = public_frame(conn, family, catalog, settings, version)
+        _delete_keys(cur, "publico.cobertura", pd.concat([family[["nivel", "codigo"]], touched]).drop_duplicates())
+        _write_public(cur, public, catalog)
+        _record_version(cur, version, f"distrito {codigo}", settings, None)
+    timing.mark("publicacion")
+    return {"data_version": version, "hogares": len(units.hogares), "personas": len(units.personas),
+            "areas_actualizadas": len(family), "segundos": timing.stages}
+
+
+def _read_frame(conn, query, params=()) -> pd.DataFrame:
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+
+def _stage_keys(cur, frame: pd.DataFrame, columns: list[str]) -> None:
+    cur.execute("DROP TABLE IF EXISTS pg_temp.claves")
+    cur.execute("CREATE TEMP TABLE claves (" + ", ".join(f"{c} text" for c in columns) + ")")
+    _copy(cur, "pg_temp.claves", frame[columns].astype(str))
+
+
+def _read_keys(cur, table: str, keys: pd.DataFrame) -> pd.DataFrame:
+    _stage_keys(cur, keys, ["nivel", "codigo"])
+    cur.execute(f"SELECT t.* FROM {table} t JOIN pg_temp.claves k USING (nivel, codigo)")
+    return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+
+def _read_groups(cur, groups: pd.DataFrame) -> pd.DataFrame:
+    _stage_keys(cur, groups, ["nivel", "padre"])
+    cur.execute("SELECT t.* FROM calculo.agregado t JOIN pg_temp.claves k USING (nivel, padre)"
+                " UNION SELECT t.* FROM calculo.agregado t WHERE t.nivel = 'pais'")
+    frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    return frame.sort_values(["nivel", "codigo"]).reset_index(drop=True)
+
+
+def _delete_keys(cur, table: str, keys: pd.DataFrame) -> None:
+    _stage_keys(cur, keys, ["nivel", "codigo"])
+    cur.execute(f"DELETE FROM {table} t USING pg_temp.claves k WHERE t.nivel = k.nivel AND t.codigo = k.codigo")
