@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import h3
+from h3.api import basic_int as h3i
 import numpy as np
 import pandas as pd
 
@@ -42,14 +43,14 @@ def record_keys(ids: pd.Series, secret: str) -> np.ndarray:
 
 def h3_cells(lon: np.ndarray, lat: np.ndarray, res: int = FINE_RES) -> np.ndarray:
     return np.fromiter(
-        (h3.str_to_int(h3.latlng_to_cell(y, x, res)) for x, y in zip(lon.tolist(), lat.tolist())),
+        (h3i.latlng_to_cell(y, x, res) for x, y in zip(lon.tolist(), lat.tolist())),
         dtype=np.int64, count=len(lon),
     )
 
 
 def parent_cells(cells: np.ndarray, res: int) -> np.ndarray:
     uniques, inverse = np.unique(cells, return_inverse=True)
-    parents = np.fromiter((h3.cell_to_parent(int(c), res) for c in uniques.tolist()), dtype=np.int64, count=len(uniques))
+    parents = np.fromiter((h3i.cell_to_parent(c, res) for c in uniques.tolist()), dtype=np.int64, count=len(uniques))
     return parents[inverse]
 
 
@@ -133,28 +134,37 @@ def h3_code(value) -> str:
     return h3.int_to_str(int(value))
 
 
+def group_sum(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum the rows of ``values`` by code; returns (unique codes, sums, first row of each code)."""
+    uniques, inverse = np.unique(codes, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.r_[0, np.flatnonzero(np.diff(inverse[order])) + 1] if len(order) else np.zeros(0, np.int64)
+    sums = np.add.reduceat(values[order], starts, axis=0) if len(order) else np.zeros((0, values.shape[1]))
+    return uniques, sums, order[starts]
+
+
 def aggregate_levels(fine: pd.DataFrame, counts_order: list[str], sums_order: list[str]) -> pd.DataFrame:
     """All levels from fine cells: one row per (nivel, codigo) with its parent code."""
     keys = level_keys(fine)
-    value_columns = counts_order + [f"k_{c}" for c in counts_order] + sums_order
+    key_columns = [f"k_{c}" for c in counts_order]
+    values = fine[counts_order + key_columns + sums_order].to_numpy(dtype=np.float64)
+    n_counts = len(counts_order)
     frames = []
     for level, codes in keys.items():
-        if level == "distrito":
-            mask = codes != ""
-        else:
-            mask = np.ones(len(codes), dtype=bool)
+        uniques, sums, first = group_sum(codes, values)
         parent_level = PARENT_LEVEL[level]
-        frame = fine.loc[mask, value_columns].copy()
-        frame["codigo"] = codes[mask]
-        frame["padre"] = keys[parent_level][mask] if parent_level else None
-        grouped = frame.groupby(["codigo"], sort=True).agg({**{c: "sum" for c in value_columns}, "padre": "first"})
-        grouped = grouped.reset_index()
-        for c in counts_order:
-            grouped[f"k_{c}"] = grouped[f"k_{c}"] % KEY_MOD
-        grouped.insert(0, "nivel", level)
+        parents = keys[parent_level][first] if parent_level else np.full(len(uniques), None, dtype=object)
         if level.startswith("h3_"):
-            grouped["codigo"] = grouped["codigo"].map(h3_code)
+            uniques = np.array([h3_code(c) for c in uniques], dtype=object)
             if parent_level and parent_level.startswith("h3_"):
-                grouped["padre"] = grouped["padre"].map(h3_code)
-        frames.append(grouped)
+                parents = np.array([h3_code(c) for c in parents], dtype=object)
+        counts = np.rint(sums[:, :n_counts]).astype(np.int64)
+        key_sums = np.rint(sums[:, n_counts:2 * n_counts]).astype(np.int64) % KEY_MOD
+        frame = pd.concat([
+            pd.DataFrame({"nivel": level, "codigo": uniques, "padre": parents}),
+            pd.DataFrame(counts, columns=counts_order),
+            pd.DataFrame(key_sums, columns=key_columns),
+            pd.DataFrame(sums[:, 2 * n_counts:], columns=sums_order),
+        ], axis=1)
+        frames.append(frame)
     return pd.concat(frames, ignore_index=True)

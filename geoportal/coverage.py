@@ -25,23 +25,37 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import psycopg
+from psycopg import sql
 
 from geoportal.catalog import Catalogo
 
 ENTORNO_MAJORITY = 0.5
 
 
-def _copy_out(conn: psycopg.Connection, query: str, params: tuple = ()) -> pd.DataFrame:
-    """Run ``query`` through COPY ... TO STDOUT and parse it with pandas (fast for millions)."""
-    sql = psycopg.sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(
-        psycopg.sql.SQL(query) if not params else psycopg.sql.SQL(query).format(*map(psycopg.sql.Literal, params))
-    )
+NUMERIC = {"lon": float, "lat": float, "capacidad": float, "ratio": float}
+BOOLEAN = ("embarazada", "discapacidad", "indigena", "cubierto")
+
+
+def copy_out(conn: psycopg.Connection, query: str, params: tuple = ()) -> pd.DataFrame:
+    """Run ``query`` through COPY ... TO STDOUT and parse it with pandas (fast for millions).
+
+    Every column is text (codes keep their leading zeros) except the known numeric and
+    boolean ones.
+    """
+    statement = sql.SQL(query).format(*map(sql.Literal, params)) if params else sql.SQL(query)
     buffer = io.BytesIO()
-    with conn.cursor().copy(sql) as copy:
+    with conn.cursor().copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(statement)) as copy:
         for block in copy:
             buffer.write(block)
     buffer.seek(0)
-    return pd.read_csv(buffer, dtype_backend="numpy_nullable", keep_default_na=False, na_values=[""]) if buffer.getbuffer().nbytes else pd.DataFrame()
+    header = buffer.readline().decode().strip().split(",")
+    buffer.seek(0)
+    dtypes = {c: NUMERIC.get(c, str) for c in header}
+    frame = pd.read_csv(buffer, dtype=dtypes, keep_default_na=False, na_values={c: [""] for c in NUMERIC})
+    for column in BOOLEAN:
+        if column in frame:
+            frame[column] = frame[column].to_numpy() == "t"
+    return frame
 
 
 @dataclass
@@ -58,22 +72,22 @@ class Units:
     def from_db(cls, conn: psycopg.Connection, fecha_corte: date | None = None, distrito: str | None = None) -> "Units":
         where = "" if distrito is None else " WHERE codigo_distrito = {}"
         params = () if distrito is None else (distrito,)
-        hogares = _copy_out(
+        hogares = copy_out(
             conn,
-            "SELECT h.hogar_id, h.codigo_distrito, h.codigo_2012, d.dpto, h.localidad, h.zona, h.lon, h.lat,"
-            " array_to_string(h.servicios, ';') AS servicios FROM nominal.hogar h"
+            "SELECT h.hogar_id, h.codigo_distrito, coalesce(h.codigo_2012, '') AS codigo_2012, d.dpto, h.localidad,"
+            " h.zona, h.lon, h.lat, array_to_string(h.servicios, ';') AS servicios FROM nominal.hogar h"
             " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + where.replace("codigo_distrito", "h.codigo_distrito"),
             params,
         )
-        personas = _copy_out(
+        personas = copy_out(
             conn,
             "SELECT p.persona_id, p.hogar_id, p.sexo, p.fecha_nacimiento, p.embarazada, p.discapacidad, p.indigena,"
             " array_to_string(p.servicios, ';') AS servicios FROM nominal.persona p"
             + ("" if distrito is None else " JOIN nominal.hogar h USING (hogar_id) WHERE h.codigo_distrito = {}"),
             params,
         )
-        puntos = _copy_out(conn, "SELECT punto_id, tipo, zona, capacidad, lon, lat, origen FROM oferta.punto_entrega")
-        eventos = _copy_out(
+        puntos = copy_out(conn, "SELECT punto_id, tipo, zona, capacidad, lon, lat, origen FROM oferta.punto_entrega")
+        eventos = copy_out(
             conn,
             "SELECT DISTINCT ON (unidad, unidad_id, servicio) unidad, unidad_id, servicio, cubierto, fecha, fuente"
             " FROM nominal.estatus_evento ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC",

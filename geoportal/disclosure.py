@@ -52,12 +52,10 @@ def complementary_suppression(frame: pd.DataFrame, reserved: np.ndarray, thresho
     that share a parent are siblings. Reserving more is never undone.
     """
     reserved = np.asarray(reserved, dtype=bool).copy()
-    levels = frame["nivel"].to_numpy()
-    parents = frame["padre"].astype(str).to_numpy()
     hogares = frame["hogares"].to_numpy(dtype=np.int64)
-    key = pd.Series(levels.astype(str)) + "|" + pd.Series(parents)
-    order = np.lexsort((hogares, key.to_numpy()))
-    groups = key.to_numpy()[order]
+    group_of, _ = pd.factorize(pd.MultiIndex.from_arrays([frame["nivel"].astype(str), frame["padre"].fillna("").astype(str)]))
+    order = np.lexsort((hogares, group_of))
+    groups = group_of[order]
     bounds = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1], True])
     for start, end in zip(bounds[:-1], bounds[1:]):
         rows = order[start:end]  # siblings, smallest first

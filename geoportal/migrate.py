@@ -27,10 +27,10 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(settings: Settings | None = None) -> None:
+def upgrade(settings: Settings | None = None, url: str | None = None) -> None:
     """Bring the schema to the newest revision and let the public role log in."""
     settings = settings or get_settings()
-    url = database_url(settings)
+    url = url or database_url(settings)
     command.upgrade(alembic_config(url), "head")
     with psycopg.connect(url, autocommit=True) as conn:
         can_create_roles = conn.execute(

@@ -54,7 +54,7 @@ def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
     counts_order, sums_order = agg.measure_names(catalog)
     urban = (hh["zona"] == "urbana").to_numpy()
     lon, lat = hh["lon"].to_numpy(float), hh["lat"].to_numpy(float)
-    polygon = hh["codigo_2012"].astype("string").fillna("D" + hh["codigo_distrito"].astype(str))
+    polygon = hh["codigo_2012"].where(hh["codigo_2012"] != "", "D" + hh["codigo_distrito"])
     fine_h = pd.DataFrame({
         "codigo_distrito": hh["codigo_distrito"].astype(str).to_numpy(),
         "codigo_2012": polygon.astype(str).to_numpy(),
@@ -422,10 +422,12 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
     timing.mark("estatus_acceso_logros")
     old = _read_frame(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = %s", (codigo,))
     old["h3_8"] = old["h3_8"].astype(np.int64)
-    delta = pd.concat([new.assign(_s=1), old.assign(_s=-1)], ignore_index=True)
-    for c in value_columns:
-        delta[c] = delta[c].astype(float) * delta["_s"]
-    delta = delta.groupby(agg.FINE_KEYS, as_index=False)[value_columns].sum()
+    both = pd.concat([new[agg.FINE_KEYS + value_columns], old[agg.FINE_KEYS + value_columns]], ignore_index=True)
+    sign = np.r_[np.ones(len(new)), -np.ones(len(old))]
+    fine_key = pd.MultiIndex.from_frame(both[agg.FINE_KEYS])
+    _, summed, first = agg.group_sum(pd.factorize(fine_key)[0], both[value_columns].to_numpy(float) * sign[:, None])
+    delta = pd.concat([both[agg.FINE_KEYS].iloc[first].reset_index(drop=True),
+                       pd.DataFrame(summed, columns=value_columns)], axis=1)
     delta_levels = agg.aggregate_levels(delta, counts, sums)
     timing.mark("delta")
 
