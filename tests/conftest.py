@@ -84,3 +84,59 @@ def territorio(db_url) -> str:
     with psycopg.connect(db_url) as connection:
         load_territory(connection)
     return db_url
+
+
+@pytest.fixture(scope="session")
+def make_database(db_url):
+    """Factory of fresh, migrated databases with the real territory, on the test server."""
+    from geoportal import migrate
+    from geoportal.territory import load_territory
+
+    base = make_url(db_url)
+
+    def make(suffix: str) -> str:
+        name = f"{base.database}_{suffix}"
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = base.set(database=name).render_as_string(hide_password=False)
+        migrate.upgrade(url=url)
+        with psycopg.connect(url) as connection:
+            load_territory(connection)
+        return url
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def pilotos(make_database, tmp_path_factory):
+    """Real territory and points, synthetic FIPS for the four pilot districts, computed.
+
+    Returns a dict with the database URL and the folder of the generated input files,
+    which independent recomputations in the tests read directly.
+    """
+    from datetime import date
+
+    from geoportal.ingest import ingest_file
+    from geoportal.pipeline import compute_all
+    from geoportal.puntos import write_points
+    from geoportal.synthetic import generate
+
+    url = make_database("pilotos")
+    folder = tmp_path_factory.mktemp("pilotos")
+    write_points(folder / "puntos.csv", semilla=3)
+    with psycopg.connect(url) as connection:
+        ingest_file(folder / "puntos.csv", "puntos", connection)
+        import pandas as pd
+
+        points = pd.read_csv(folder / "puntos.csv", dtype={"codigo_distrito": str})
+        generate("pilotos", 7, folder, puntos=points, hoy=FECHA_CORTE)
+        ingest_file(folder / "hogares.csv", "hogares", connection, today=FECHA_CORTE)
+        ingest_file(folder / "personas.csv", "personas", connection, today=FECHA_CORTE)
+        compute_all(connection, fecha_corte=FECHA_CORTE)
+    return {"url": url, "folder": folder}
+
+
+from datetime import date as _date  # noqa: E402
+
+FECHA_CORTE = _date(2026, 1, 1)
