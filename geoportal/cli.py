@@ -280,6 +280,61 @@ def calcular(
         console.print(table)
 
 
+@app.command("simular")
+def simular(
+    distrito: str = typer.Option(..., help="Distrito 2022 (código de 4 dígitos), p. ej. 1116."),
+    agregar: list[str] = typer.Option(None, "--agregar", help="Punto nuevo tipo:lon,lat:capacidad[:zona], "
+                                      "p. ej. usf:-57.60,-25.71:300 (repetible)."),
+    quitar: list[str] = typer.Option(None, "--quitar", help="punto_id de oferta.punto_entrega a quitar (repetible)."),
+    fecha_corte: str = typer.Option(None, help="Fecha de corte para las edades, AAAA-MM-DD (por defecto hoy)."),
+) -> None:
+    """Simula agregar o quitar puntos de entrega en un distrito, SIN guardar nada."""
+    from datetime import date
+
+    import pandas as pd
+    from rich.table import Table
+
+    from geoportal.db import connect
+    from geoportal.whatif import PuntoNuevo, simulate
+
+    if not agregar and not quitar:
+        _fail("Indique al menos un --agregar tipo:lon,lat:capacidad o un --quitar PUNTO_ID.")
+    try:
+        corte = date.fromisoformat(fecha_corte) if fecha_corte else None
+    except ValueError:
+        _fail(f"Fecha de corte no válida: '{fecha_corte}' (use AAAA-MM-DD).")
+    try:
+        nuevos = [PuntoNuevo.desde_texto(t) for t in agregar or []]
+        with connect() as conn:
+            result = simulate(conn, distrito, agregar=nuevos, quitar=quitar or [], fecha_corte=corte)
+    except ValueError as exc:
+        _fail(str(exc))
+    fmt = lambda n: "—" if pd.isna(n) else f"{int(n):,}".replace(",", ".")
+    num = lambda x: "—" if pd.isna(x) else f"{x:.3f}".replace(".", ",")
+    a = result.attrs
+    console.print(f"[bold]Simulación: no se guardó nada en la base de datos.[/] Distrito {a['distrito']} "
+                  f"({a['nombre']}): {fmt(a['hogares'])} hogares, {fmt(a['personas'])} personas, "
+                  f"{fmt(a['entornos'])} entornos; fecha de corte {a['fecha_corte']}.")
+    for punto_id, p in zip(a["agregados"], nuevos):
+        console.print(f"  + {punto_id}: {p.tipo} en lon {p.lon:g}, lat {p.lat:g}, capacidad {fmt(p.capacidad)}")
+    for punto_id in a["quitados"]:
+        console.print(f"  − {punto_id}")
+    table = Table(title="Antes → después (la cobertura registrada de personas y hogares no cambia)")
+    for column in ("Servicio", "Punto", "Aplica", "Cubiertos", "Sin oferta", "Con oferta", "Acceso 2SFCA", "Cambio"):
+        table.add_column(column)
+
+    def arrow(before, after, show=fmt) -> str:
+        return "—" if pd.isna(before) and pd.isna(after) else f"{show(before)} → {show(after)}"
+
+    for r in result.itertuples(index=False):
+        cubiertos = fmt(r.cubiertos) if r.cubiertos == r.cubiertos_despues else arrow(r.cubiertos, r.cubiertos_despues)
+        table.add_row(r.servicio, r.punto_tipo if isinstance(r.punto_tipo, str) else "—", fmt(r.aplica), cubiertos,
+                      arrow(r.brecha_sin_oferta_antes, r.brecha_sin_oferta_despues),
+                      arrow(r.brecha_con_oferta_antes, r.brecha_con_oferta_despues),
+                      arrow(r.acceso_medio_antes, r.acceso_medio_despues, num), r.cambio)
+    console.print(table)
+
+
 @app.command("demo")
 def demo() -> None:
     """Prepara todo (base, territorio, catálogo, datos sintéticos) y sirve el geoportal."""

@@ -18,44 +18,17 @@ Everything is computed on whole arrays; ``Units`` holds the inputs, ``Status`` t
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import pandas as pd
 import psycopg
-from psycopg import sql
 
 from geoportal.catalog import Catalogo
+from geoportal.dbcopy import copy_out
 
 ENTORNO_MAJORITY = 0.5
-
-
-NUMERIC = {"lon": float, "lat": float, "capacidad": float, "ratio": float}
-BOOLEAN = ("embarazada", "discapacidad", "indigena", "cubierto")
-
-
-def copy_out(conn: psycopg.Connection, query: str, params: tuple = ()) -> pd.DataFrame:
-    """Run ``query`` through COPY ... TO STDOUT and parse it with pandas (fast for millions).
-
-    Every column is text (codes keep their leading zeros) except the known numeric and
-    boolean ones.
-    """
-    statement = sql.SQL(query).format(*map(sql.Literal, params)) if params else sql.SQL(query)
-    buffer = io.BytesIO()
-    with conn.cursor().copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(statement)) as copy:
-        for block in copy:
-            buffer.write(block)
-    buffer.seek(0)
-    header = buffer.readline().decode().strip().split(",")
-    buffer.seek(0)
-    dtypes = {c: NUMERIC.get(c, str) for c in header}
-    frame = pd.read_csv(buffer, dtype=dtypes, keep_default_na=False, na_values={c: [""] for c in NUMERIC})
-    for column in BOOLEAN:
-        if column in frame:
-            frame[column] = frame[column].to_numpy() == "t"
-    return frame
 
 
 @dataclass

@@ -2,9 +2,16 @@
 
 Method (parameters in ``Settings``: ``umbral_hogares`` T = 10, ``base_redondeo`` B = 5):
 
-1. **Threshold (primary suppression).** An area (H3 cell, district, department) with
-   fewer than T households is *reservado*: none of its counts is published (shown as
-   "reservado" / "< 10").
+1. **Threshold (primary suppression), randomised by the cell key.** An area (H3 cell,
+   district, department) with fewer than T + u households is *reservado*, where u in
+   0 .. B - 1 is drawn from the cell key of its households (``threshold_offset``, a fixed
+   function of the record set, independent of the rounding in 3): fewer than T is always
+   reserved, T .. T + B - 2 sometimes, never more. None of its counts is published
+   (shown as "reservado"). A fixed threshold would let an attacker recover exact counts
+   below T: an area that turns from reserved to published when one household is added
+   had exactly T - 1; a reserved area known to hold fewer than T whose T - 1 listed
+   reserved sub-cells each hold at least one household holds exactly T - 1 (one each).
+   With the random threshold both only bound the count to T - 1 .. T + B - 2.
 2. **Complementary suppression.** Within every published parent (H3 res 5 in the country,
    res r+1 cells in their res r parent, districts in their department, departments in the
    country), the reserved children must together hold at least T households and be at
@@ -41,8 +48,25 @@ def cell_key_round(counts: np.ndarray, key_sums: np.ndarray, base: int) -> np.nd
     return counts - remainder + np.where(up, base, 0)
 
 
-def primary_suppression(hogares: np.ndarray, threshold: int) -> np.ndarray:
-    return np.asarray(hogares) < threshold
+def threshold_offset(key_sums: np.ndarray, spread: int) -> np.ndarray:
+    """u in 0 .. spread - 1 per area, from its key-sum, decorrelated from ``cell_key_round``.
+
+    The 24-bit key-sum is scrambled with a 64-bit multiplicative hash (Weyl/golden-ratio
+    constant); its top 32 bits, scaled to ``spread``, are uniform and, jointly with the
+    rounding's frac(k / 2^24), equidistributed.
+    """
+    keys = np.asarray(key_sums, dtype=np.int64) % KEY_MOD
+    mixed = keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return ((mixed >> np.uint64(32)) * np.uint64(spread) >> np.uint64(32)).astype(np.int64)
+
+
+def primary_suppression(hogares: np.ndarray, threshold: int, key_sums: np.ndarray | None = None,
+                        spread: int = 1) -> np.ndarray:
+    """Areas with fewer than ``threshold + u`` households, u from ``threshold_offset`` (0 without keys)."""
+    hogares = np.asarray(hogares)
+    if key_sums is None or spread <= 1:
+        return hogares < threshold
+    return hogares < threshold + threshold_offset(key_sums, spread)
 
 
 def complementary_suppression(frame: pd.DataFrame, reserved: np.ndarray, threshold: int) -> np.ndarray:
@@ -77,7 +101,8 @@ def protect(agregado: pd.DataFrame, counts: list[str], threshold: int, base: int
     Returns columns nivel, codigo, padre, reservado, primaria, the rounded counts
     (nullable Int64) and, for each Logro and service, the published share in percent.
     """
-    primary = primary_suppression(agregado["hogares"].to_numpy(), threshold)
+    keys = agregado["k_hogares"].to_numpy() if "k_hogares" in agregado else None
+    primary = primary_suppression(agregado["hogares"].to_numpy(), threshold, keys, spread=base)
     reserved = complementary_suppression(agregado, primary, threshold)
     out = agregado[["nivel", "codigo", "padre"]].copy()
     out["reservado"] = reserved

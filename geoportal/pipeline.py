@@ -10,7 +10,6 @@ siblings, and publishes a new ``data_version``. It never reads the rest of the c
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -21,14 +20,13 @@ import h3
 import numpy as np
 import pandas as pd
 import psycopg
-import pyarrow as pa
-import pyarrow.csv as pacsv
 from psycopg import sql
 
 from geoportal import aggregate as agg
 from geoportal import disclosure
 from geoportal.access import accessibility, nearest_by_type
 from geoportal.catalog import Catalogo, default_catalog
+from geoportal.dbcopy import copy_in
 from geoportal.coverage import Units, entorno_status, entorno_units, household_status, person_status
 from geoportal.settings import Settings, get_settings
 
@@ -132,15 +130,6 @@ def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
 
 
 # ----------------------------------------------------------------------------- storage
-def _copy(cur: psycopg.Cursor, table: str, frame: pd.DataFrame) -> None:
-    buffer = io.BytesIO()
-    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buffer,
-                    pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    columns = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
-    with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(sql.SQL(table), columns)) as copy:
-        copy.write(buffer.getvalue())
-
-
 def _wide_table_ddl(table: str, head: list[tuple[str, str]], counts: list[str], sums: list[str],
                     with_keys: bool, count_type: str = "bigint") -> sql.Composed:
     cols = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in head]
@@ -310,7 +299,7 @@ def _write_public(cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo) -
     staged = frame[columns + ["geom_wkt"]]
     cur.execute("CREATE TEMP TABLE publicar (LIKE publico.cobertura INCLUDING DEFAULTS, geom_wkt text) ON COMMIT DROP")
     cur.execute("ALTER TABLE publicar DROP COLUMN geom")
-    _copy(cur, "pg_temp.publicar", staged)
+    copy_in(cur, "pg_temp.publicar", staged)
     names = sql.SQL(", ").join(map(sql.Identifier, columns))
     cur.execute(sql.SQL(
         "INSERT INTO publico.cobertura ({names}, geom) SELECT {names}, CASE"
@@ -335,7 +324,7 @@ def _record_version(cur, version: str, ambito: str, settings: Settings, loss: pd
     )
     if loss is not None:
         cur.execute("DELETE FROM publico.sdc_perdida WHERE data_version = %s", (version,))
-        _copy(cur, "publico.sdc_perdida", loss.assign(data_version=version)[
+        copy_in(cur, "publico.sdc_perdida", loss.assign(data_version=version)[
             ["data_version", "nivel", "zona", "areas", "areas_reservadas_pct", "hogares_en_reservadas_pct",
              "cifras_cambiadas_pct", "cambio_absoluto_medio"]])
 
@@ -373,8 +362,8 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
         cur.execute(sql.SQL("CREATE TABLE publico.cobertura ({}, geom geometry(Geometry, 4326))").format(
             sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t))
                                for n, t in PUBLIC_HEAD + public_columns(catalog))))
-        _copy(cur, "calculo.contribucion", fine)
-        _copy(cur, "calculo.agregado", agregado)
+        copy_in(cur, "calculo.contribucion", fine)
+        copy_in(cur, "calculo.agregado", agregado)
         _write_public(cur, public, catalog)
         cur.execute("CREATE INDEX ON calculo.contribucion (codigo_distrito)")
         cur.execute("CREATE UNIQUE INDEX ON calculo.agregado (nivel, codigo)")
@@ -385,11 +374,11 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
         cur.execute("DELETE FROM calculo.punto_ratio")
         ratio_rows = pd.concat([pd.DataFrame({"punto_id": r.index, "tipo": t, "ratio": r.to_numpy()})
                                 for t, r in ratios.items()], ignore_index=True)
-        _copy(cur, "calculo.punto_ratio", ratio_rows)
+        copy_in(cur, "calculo.punto_ratio", ratio_rows)
         cur.execute("DELETE FROM publico.medida")
         dictionary = measure_dictionary(catalog)
         dictionary["logro"] = dictionary["logro"].astype("Int64")
-        _copy(cur, "publico.medida", dictionary)
+        copy_in(cur, "publico.medida", dictionary)
         _record_version(cur, version, "pais", settings, loss)
     timing.mark("escritura")
     step("listo", 1.0)
@@ -442,9 +431,9 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
             updated[f"k_{c}"] = updated[f"k_{c}"].round().astype(np.int64) % agg.KEY_MOD
         updated = updated[(updated["hogares"] > 0) | (updated["personas"] > 0) | (updated["entornos"] > 0)]
         _delete_keys(cur, "calculo.agregado", touched)
-        _copy(cur, "calculo.agregado", updated[["nivel", "codigo", "padre", *value_columns]])
+        copy_in(cur, "calculo.agregado", updated[["nivel", "codigo", "padre", *value_columns]])
         cur.execute("DELETE FROM calculo.contribucion WHERE codigo_distrito = %s", (codigo,))
-        _copy(cur, "calculo.contribucion", new[agg.FINE_KEYS + value_columns])
+        copy_in(cur, "calculo.contribucion", new[agg.FINE_KEYS + value_columns])
         # Re-protect every area whose sibling group changed (complementary suppression is per group).
         groups = pd.concat([touched.merge(updated[["nivel", "codigo", "padre"]], how="left")[["nivel", "padre"]],
                             current[["nivel", "padre"]]]).dropna().drop_duplicates()
@@ -468,7 +457,7 @@ def _read_frame(conn, query, params=()) -> pd.DataFrame:
 def _stage_keys(cur, frame: pd.DataFrame, columns: list[str]) -> None:
     cur.execute("DROP TABLE IF EXISTS pg_temp.claves")
     cur.execute("CREATE TEMP TABLE claves (" + ", ".join(f"{c} text" for c in columns) + ")")
-    _copy(cur, "pg_temp.claves", frame[columns].astype(str))
+    copy_in(cur, "pg_temp.claves", frame[columns].astype(str))
 
 
 def _read_keys(cur, table: str, keys: pd.DataFrame) -> pd.DataFrame:

@@ -97,19 +97,19 @@ Names
 from __future__ import annotations
 
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import shapely
-from scipy.special import ndtr
 
 from geoportal import geodesia
 from geoportal.catalog import Catalogo, default_catalog
@@ -167,8 +167,26 @@ _SIN_PUNTO = {
     "ENT_CAMINO": (0.88, 0.32, 0.70, False),
 }
 _SIN_PUNTO_DEFECTO = (0.50, 0.40, 0.80, False)
-_RHO_HOGAR = 0.6
-_RHO_PERSONA = 0.5
+# Share of a status draw taken from the household's deprivation uniform (correlation).
+_MEZCLA_HOGAR = 0.6
+_MEZCLA_PERSONA = 0.5
+
+
+def _tabla_edad(tramos) -> np.ndarray:
+    t = np.zeros(EDAD_MAXIMA + 1)
+    for a0, a1, rate in tramos:
+        t[a0 : a1 + 1] = rate
+    return t
+
+
+# Pregnancy prevalence (women) and disability prevalence by single year of age.
+_TASA_EMBARAZO = _tabla_edad(
+    ((15, 19, 0.035), (20, 24, 0.06), (25, 29, 0.055), (30, 34, 0.04), (35, 39, 0.022), (40, 44, 0.007))
+)
+_TASA_DISCAPACIDAD = _tabla_edad(
+    ((0, 4, 0.015), (5, 14, 0.035), (15, 29, 0.04), (30, 44, 0.05), (45, 59, 0.09), (60, 74, 0.17),
+     (75, EDAD_MAXIMA, 0.32))
+)
 
 # Synthetic names (Zipf-like weights by list position).
 _NOMBRES_F = (
@@ -197,15 +215,7 @@ _APELLIDOS = (
 
 
 # ---------------------------------------------------------------------------- inputs
-@dataclass(frozen=True)
-class _Insumos:
-    """Real inputs read once per process: census, crosswalk, polygons, schools, places."""
-
-    censo: pd.DataFrame
-    poligonos: dict[str, object]  # poly key ("0101" or "D:01") -> prepared shapely geometry
-    area_km2: dict[str, float]
-    escuelas: pd.DataFrame  # lon, lat, nombre, urbana, indigena
-    lugares: pd.DataFrame  # lon, lat, nombre
+_MINUSCULAS = {"de", "del", "la", "las", "los", "y", "e", "el", "en"}
 
 
 def _norm(text: str) -> str:
@@ -213,81 +223,156 @@ def _norm(text: str) -> str:
     return " ".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())
 
 
-_MINUSCULAS = {"de", "del", "la", "las", "los", "y", "e", "el", "en"}
-
-
 def _titulo(text: str) -> str:
-    """MEC upper-case locality names -> title case; no comma (kept out of CSV quoting)."""
+    """MEC upper-case locality names -> title case, without commas or quotes (CSV-safe)."""
     words = str(text).replace(",", " -").replace('"', "").split()
-    out = []
-    for i, w in enumerate(words):
-        lw = w.lower()
-        out.append(lw if i and lw in _MINUSCULAS else lw[:1].upper() + lw[1:])
+    out = [
+        lw if i and lw in _MINUSCULAS else lw[:1].upper() + lw[1:]
+        for i, lw in enumerate(w.lower() for w in words)
+    ]
     return " ".join(out) or "Sin nombre"
 
 
+def _limpio(text: str) -> str:
+    return " ".join(str(text).replace(",", " -").replace('"', "").split()) or "Sin nombre"
+
+
 def _area_km2(geom) -> float:
-    lat0 = shapely.centroid(geom).y
+    lat0 = shapely.get_coordinates(shapely.centroid(geom))[0, 1]
     return float(shapely.area(geom)) * (111.32**2) * float(np.cos(np.radians(lat0)))
+
+
+def _inside(geom, lon, lat) -> np.ndarray:
+    return shapely.contains_xy(geom, np.asarray(lon, float), np.asarray(lat, float))
+
+
+@dataclass(frozen=True)
+class _Insumos:
+    """Real inputs and settlement seeds of all 263 districts, built once per process."""
+
+    censo: pd.DataFrame  # census + crosswalk + poly key, seat, urban/indigenous shares
+    poligonos: dict[str, object]  # "0101" (2012 district) or "D:01" (department) -> geometry
+    semillas: pd.DataFrame  # codigo, lon, lat, nombre, w_u, w_r, w_i, esc_u, esc_r, esc_i
 
 
 @lru_cache(maxsize=1)
 def _insumos() -> _Insumos:
     import geopandas as gpd
 
-    censo = pd.read_csv(
-        DATA_DIR / "censo2022_distritos.csv", dtype={"codigo": str, "dpto": str}, encoding="utf-8"
-    )
+    censo = pd.read_csv(DATA_DIR / "censo2022_distritos.csv", dtype={"codigo": str, "dpto": str})
     cw = pd.read_csv(
-        DATA_DIR / "crosswalk_2022_2012.csv",
-        dtype={"codigo_2022": str, "codigo_2012": str, "dpto": str},
-        encoding="utf-8",
-    )
-    cw = cw.rename(columns={"lat_cabecera": "lat_geocod", "lon_cabecera": "lon_geocod"})
+        DATA_DIR / "crosswalk_2022_2012.csv", dtype={"codigo_2022": str, "codigo_2012": str}
+    ).rename(columns={"lat_cabecera": "lat_geocod", "lon_cabecera": "lon_geocod"})
     censo = censo.merge(
         cw[["codigo_2022", "codigo_2012", "relacion", "lat_geocod", "lon_geocod"]],
         left_on="codigo", right_on="codigo_2022", how="left", validate="one_to_one",
     )
-    censo["poly"] = np.where(
-        censo["codigo_2012"].notna() & (censo["codigo_2012"].astype(str) != ""),
-        censo["codigo_2012"].astype(str),
-        "D:" + censo["dpto"],
-    )
+    has_2012 = censo["codigo_2012"].fillna("").astype(str).str.len() == 4
+    censo["poly"] = np.where(has_2012, censo["codigo_2012"].fillna("").astype(str), "D:" + censo["dpto"])
 
     dist = gpd.read_file(DATA_DIR / "distritos.geojson")
     dep = gpd.read_file(DATA_DIR / "departamentos.geojson")
-    poligonos: dict[str, object] = {}
-    for key, geom in zip(dist["codigo"].astype(str), dist.geometry.values):
-        poligonos[key] = geom
-    for key, geom in zip(dep["DPTO"].astype(str), dep.geometry.values):
-        poligonos["D:" + key] = geom
+    poligonos: dict[str, object] = dict(zip(dist["codigo"].astype(str), dist.geometry.values))
+    poligonos.update(zip("D:" + dep["DPTO"].astype(str), dep.geometry.values))
     for geom in poligonos.values():
         shapely.prepare(geom)
-    area = {k: _area_km2(g) for k, g in poligonos.items()}
+        # Build GEOS's lazy point-in-area index now, so threads only ever read it.
+        x, y = shapely.get_coordinates(geom.representative_point())[0]
+        shapely.contains_xy(geom, x, y)
     missing = sorted(set(censo["poly"]) - set(poligonos))
     if missing:
-        raise ValueError(f"polígonos inexistentes en los datos: {missing}")
+        raise ValueError(f"faltan polígonos en los datos: {missing}")
 
     esc = pd.read_csv(
-        DATA_DIR / "escuelas_mec.csv",
-        usecols=["barrio_localidad", "zona", "lat", "lon"],
+        DATA_DIR / "escuelas_mec.csv", usecols=["barrio_localidad", "zona", "lat", "lon"],
         dtype={"barrio_localidad": str, "zona": str},
-        encoding="utf-8",
     ).dropna(subset=["lat", "lon"])
-    escuelas = pd.DataFrame({
-        "lon": esc["lon"].to_numpy(float),
-        "lat": esc["lat"].to_numpy(float),
-        "nombre": [_titulo(x) for x in esc["barrio_localidad"].fillna("")],
-        "urbana": esc["zona"].str.upper().eq("URBANA").to_numpy(),
-        "indigena": esc["barrio_localidad"].fillna("").str.upper().str.contains("INDIG").to_numpy(),
-    })
-    geo = pd.read_csv(DATA_DIR / "localidades_geonames.csv", encoding="utf-8")
-    lugares = pd.DataFrame({
-        "lon": geo["lon"].to_numpy(float),
-        "lat": geo["lat"].to_numpy(float),
-        "nombre": [str(x).replace(",", " -") for x in geo["name"]],
-    })
-    return _Insumos(censo=censo, poligonos=poligonos, area_km2=area, escuelas=escuelas, lugares=lugares)
+    barrio = esc["barrio_localidad"].fillna("")
+    geo = pd.read_csv(DATA_DIR / "localidades_geonames.csv")
+    # Candidate seeds: kind 1 = school, 2 = GeoNames place.
+    c_lon = np.concatenate([esc["lon"].to_numpy(float), geo["lon"].to_numpy(float)])
+    c_lat = np.concatenate([esc["lat"].to_numpy(float), geo["lat"].to_numpy(float)])
+    c_name = np.array([_titulo(x) for x in barrio] + [_limpio(x) for x in geo["name"]], dtype=object)
+    c_kind = np.r_[np.ones(len(esc), np.int8), np.full(len(geo), 2, np.int8)]
+    c_urb = np.r_[esc["zona"].str.upper().eq("URBANA").to_numpy(), np.zeros(len(geo), bool)]
+    c_ind = np.r_[barrio.str.upper().str.contains("INDIG").to_numpy(), np.zeros(len(geo), bool)]
+    pools = {k: np.flatnonzero(_inside(g, c_lon, c_lat)) for k, g in poligonos.items()
+             if k in set(censo["poly"])}
+
+    # District seats, always inside the district's polygon.
+    n = len(censo)
+    seat = np.full((n, 2), np.nan)
+    for i, row in enumerate(censo.itertuples(index=False)):
+        geom, pool = poligonos[row.poly], pools[row.poly]
+        cands = ([(row.lon_geocod, row.lat_geocod)] if row.relacion != "mismo_distrito" else [])
+        cands.append((row.lon_cabecera, row.lat_cabecera))
+        cands = [(float(a), float(b)) for a, b in cands if pd.notna(a) and pd.notna(b)]
+        good = [c for c in cands if _inside(geom, [c[0]], [c[1]])[0]]
+        if good:
+            seat[i] = good[0]
+            continue
+        # A GeoNames place named like the district; else the urban school or place
+        # nearest the (misplaced) seat; else the school nearest a point of the polygon.
+        named = [j for j in pool if c_kind[j] == 2 and _norm(c_name[j]) == _norm(row.distrito_nombre)]
+        urban = pool[c_urb[pool] | (c_kind[pool] == 2)]
+        ref = cands[0] if cands else tuple(shapely.get_coordinates(geom.representative_point())[0])
+        if named:
+            seat[i] = c_lon[named[0]], c_lat[named[0]]
+        elif cands and len(urban):
+            k = urban[np.argmin(geodesia.haversine_km(ref[0], ref[1], c_lon[urban], c_lat[urban]))]
+            seat[i] = c_lon[k], c_lat[k]
+        elif len(pool):
+            k = pool[np.argmin(geodesia.haversine_km(ref[0], ref[1], c_lon[pool], c_lat[pool]))]
+            seat[i] = c_lon[k], c_lat[k]
+        else:
+            seat[i] = ref
+    censo["seat_lon"], censo["seat_lat"] = seat[:, 0], seat[:, 1]
+
+    # Seeds of each district: its seat plus the candidates of its polygon that are nearer
+    # its seat than the seat of any other district sharing the polygon.
+    poly_arr = censo["poly"].to_numpy()
+    parts = []
+    for i, row in enumerate(censo.itertuples(index=False)):
+        geom, pool = poligonos[row.poly], pools[row.poly]
+        rivals = np.flatnonzero(poly_arr == row.poly)
+        if row.poly.startswith("D:"):
+            rivals = np.union1d(rivals, np.flatnonzero(_inside(geom, seat[:, 0], seat[:, 1])))
+        keep = np.ones(len(pool), dtype=bool)
+        if len(rivals) > 1 and len(pool):
+            _, near = geodesia.nearest_km(c_lon[pool], c_lat[pool], seat[rivals, 0], seat[rivals, 1])
+            keep = rivals[near] == i
+            if keep.sum() < 3:
+                dist = geodesia.haversine_km(seat[i, 0], seat[i, 1], c_lon[pool], c_lat[pool])
+                keep[np.argsort(dist, kind="stable")[:10]] = True
+        mine = pool[keep]
+        lon = np.r_[seat[i, 0], c_lon[mine]]
+        lat = np.r_[seat[i, 1], c_lat[mine]]
+        kind = np.r_[0, c_kind[mine]]
+        urb = np.r_[False, c_urb[mine]]
+        ind = np.r_[False, c_ind[mine]]
+        dseat = geodesia.haversine_km(seat[i, 0], seat[i, 1], lon, lat)
+        w_u = np.where(urb, np.exp(-dseat / 15.0), 0.0) + np.where(kind == 2, 3.0, 0.0)
+        w_u[0] = 3.0 + 0.1 * w_u[1:].sum()
+        w_r = np.where((kind == 1) & ~urb, 1.0, 0.0)
+        if w_r.sum() == 0:  # no rural school: rural households spread over every seed
+            w_r = np.where(kind == 1, 0.5, 1.0)
+        parts.append(pd.DataFrame({
+            "codigo": row.codigo, "lon": lon, "lat": lat,
+            "nombre": np.r_[np.array([_limpio(row.distrito_nombre)], dtype=object), c_name[mine]],
+            "w_u": w_u, "w_r": w_r, "w_i": w_r * (1.0 + 20.0 * ind),
+            "esc_u": np.where(kind == 0, 1.0, 0.5), "esc_r": 2.0, "esc_i": 0.8,
+        }))
+    semillas = pd.concat(parts, ignore_index=True)
+
+    # Urban share from the density of the polygon (all 2022 districts on it together).
+    pob_poly = censo.groupby("poly")["pob_total"].transform("sum").to_numpy(float)
+    area = np.array([_area_km2(poligonos[k]) for k in poly_arr])
+    dens = pob_poly / np.maximum(area, 1e-6)
+    urb = 0.12 + 0.86 / (1.0 + np.exp(-2.5 * (np.log10(np.maximum(dens, 1e-3)) - 2.0)))
+    urb = np.where(censo["dpto"].to_numpy() == "00", 1.0, urb)
+    censo["urbana"] = np.where(np.char.startswith(poly_arr.astype(str), "D:"), 0.3, urb)
+    censo["indigena"] = [_INDIGENA_DPTO.get(x, _INDIGENA_RESTO) for x in censo["dpto"]]
+    return _Insumos(censo=censo, poligonos=poligonos, semillas=semillas)
 
 
 def _seleccion(ambito: str | Sequence[str], censo: pd.DataFrame) -> pd.DataFrame:
@@ -308,144 +393,7 @@ def _seleccion(ambito: str | Sequence[str], censo: pd.DataFrame) -> pd.DataFrame
             "ámbito inválido: use 'pilotos', 'pais' o una lista de códigos de distrito del censo 2022"
             + (f" (desconocidos: {', '.join(unknown)})" if unknown else "")
         )
-    # Keep census order (deterministic whatever the order given).
-    return censo[censo["codigo"].isin(codes)].reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------- seeds
-@dataclass
-class _Semillas:
-    """Settlement seeds of the selected districts, sorted by district position ``d``."""
-
-    d: np.ndarray
-    lon: np.ndarray
-    lat: np.ndarray
-    nombre: np.ndarray  # object array of locality names
-    w_urbana: np.ndarray
-    w_rural: np.ndarray
-    w_indigena: np.ndarray
-    escala_urbana: np.ndarray  # km
-    escala_rural: np.ndarray
-    escala_indigena: np.ndarray
-
-
-def _inside(geom, lon, lat) -> np.ndarray:
-    return shapely.contains_xy(geom, np.asarray(lon, float), np.asarray(lat, float))
-
-
-def _semillas(sel: pd.DataFrame, ins: _Insumos) -> tuple[_Semillas, np.ndarray, np.ndarray]:
-    """Seeds per selected district; also returns the (checked) seat lon/lat per district."""
-    censo = ins.censo
-    esc, lug = ins.escuelas, ins.lugares
-    # Seats of every census district (needed to split shared polygons).
-    all_seat_lon = np.full(len(censo), np.nan)
-    all_seat_lat = np.full(len(censo), np.nan)
-    pools: dict[str, dict[str, np.ndarray]] = {}
-
-    def pool(key: str) -> dict[str, np.ndarray]:
-        if key not in pools:
-            geom = ins.poligonos[key]
-            ie = np.flatnonzero(_inside(geom, esc["lon"], esc["lat"]))
-            il = np.flatnonzero(_inside(geom, lug["lon"], lug["lat"]))
-            pools[key] = {"esc": ie, "lug": il}
-        return pools[key]
-
-    for i, row in enumerate(censo.itertuples(index=False)):
-        geom = ins.poligonos[row.poly]
-        candidates = []
-        if row.relacion != "mismo_distrito":
-            candidates.append((row.lon_geocod, row.lat_geocod))
-        candidates.append((row.lon_cabecera, row.lat_cabecera))
-        seat = None
-        for lon, lat in candidates:
-            if pd.notna(lon) and pd.notna(lat) and _inside(geom, [lon], [lat])[0]:
-                seat = (float(lon), float(lat))
-                break
-        if seat is None:
-            p = pool(row.poly)
-            # A GeoNames place named like the district, else the nearest urban school or
-            # place to the (wrong) seat, else any school, else a point of the polygon.
-            names = lug["nombre"].to_numpy()[p["lug"]]
-            match = [j for j, n in zip(p["lug"], names) if _norm(n) == _norm(row.distrito_nombre)]
-            ref = next(((float(lo), float(la)) for lo, la in candidates if pd.notna(lo) and pd.notna(la)), None)
-            urb = np.concatenate([p["esc"][esc["urbana"].to_numpy()[p["esc"]]]])
-            if match:
-                seat = (float(lug["lon"].iat[match[0]]), float(lug["lat"].iat[match[0]]))
-            elif ref is not None and (len(urb) or len(p["lug"])):
-                cand_lon = np.concatenate([esc["lon"].to_numpy()[urb], lug["lon"].to_numpy()[p["lug"]]])
-                cand_lat = np.concatenate([esc["lat"].to_numpy()[urb], lug["lat"].to_numpy()[p["lug"]]])
-                k = int(np.argmin(geodesia.haversine_km(ref[0], ref[1], cand_lon, cand_lat)))
-                seat = (float(cand_lon[k]), float(cand_lat[k]))
-            elif len(p["esc"]):
-                rp = shapely.get_coordinates(geom.representative_point())[0]
-                e = p["esc"]
-                k = int(np.argmin(geodesia.haversine_km(rp[0], rp[1], esc["lon"].to_numpy()[e], esc["lat"].to_numpy()[e])))
-                seat = (float(esc["lon"].iat[e[k]]), float(esc["lat"].iat[e[k]]))
-            else:
-                rp = shapely.get_coordinates(geom.representative_point())[0]
-                seat = (float(rp[0]), float(rp[1]))
-        all_seat_lon[i], all_seat_lat[i] = seat
-
-    pos = {c: i for i, c in enumerate(censo["codigo"])}
-    parts = []
-    seat_lon = np.empty(len(sel))
-    seat_lat = np.empty(len(sel))
-    for d, row in enumerate(sel.itertuples(index=False)):
-        i = pos[row.codigo]
-        slon, slat = all_seat_lon[i], all_seat_lat[i]
-        seat_lon[d], seat_lat[d] = slon, slat
-        p = pool(row.poly)
-        geom = ins.poligonos[row.poly]
-        # Districts competing for this polygon's seeds: those mapped to it, plus (for a
-        # department polygon) every district whose seat lies in it.
-        same = np.flatnonzero(censo["poly"].to_numpy() == row.poly)
-        if row.poly.startswith("D:"):
-            same = np.union1d(same, np.flatnonzero(_inside(geom, all_seat_lon, all_seat_lat)))
-        p_lon = np.concatenate([esc["lon"].to_numpy()[p["esc"]], lug["lon"].to_numpy()[p["lug"]]])
-        p_lat = np.concatenate([esc["lat"].to_numpy()[p["esc"]], lug["lat"].to_numpy()[p["lug"]]])
-        keep = np.ones(len(p_lon), dtype=bool)
-        if len(same) > 1 and len(p_lon):
-            _, nearest = geodesia.nearest_km(p_lon, p_lat, all_seat_lon[same], all_seat_lat[same])
-            keep = same[nearest] == i
-            if keep.sum() < 3:
-                dist = geodesia.haversine_km(slon, slat, p_lon, p_lat)
-                keep[np.argsort(dist, kind="stable")[:10]] = True
-        ne = len(p["esc"])
-        ke, kl = keep[:ne], keep[ne:]
-        e_idx, l_idx = p["esc"][ke], p["lug"][kl]
-        lon = np.concatenate([[slon], esc["lon"].to_numpy()[e_idx], lug["lon"].to_numpy()[l_idx]])
-        lat = np.concatenate([[slat], esc["lat"].to_numpy()[e_idx], lug["lat"].to_numpy()[l_idx]])
-        nombre = np.concatenate([
-            np.array([str(row.distrito_nombre).replace(",", " -")], dtype=object),
-            esc["nombre"].to_numpy(dtype=object)[e_idx],
-            lug["nombre"].to_numpy(dtype=object)[l_idx],
-        ])
-        n_e, n_l = len(e_idx), len(l_idx)
-        kind = np.concatenate([[0], np.ones(n_e, int), np.full(n_l, 2)])  # 0 seat 1 school 2 place
-        urb_school = np.concatenate([[False], esc["urbana"].to_numpy()[e_idx], np.zeros(n_l, bool)])
-        ind_school = np.concatenate([[False], esc["indigena"].to_numpy()[e_idx], np.zeros(n_l, bool)])
-        dseat = geodesia.haversine_km(slon, slat, lon, lat)
-        w_u = np.where(urb_school, np.exp(-dseat / 15.0), 0.0) + np.where(kind == 2, 3.0, 0.0)
-        w_u[0] = 3.0 + 0.1 * w_u[1:].sum()
-        w_r = np.where((kind == 1) & ~urb_school, 1.0, 0.0)
-        if w_r.sum() == 0:  # no rural school: spread rural households over every seed
-            w_r = np.where(kind == 0, 1.0, np.where(kind == 1, 0.5, 1.0))
-        w_i = w_r * (1.0 + 20.0 * ind_school)
-        esc_u = np.where(kind == 0, 1.0, 0.5)
-        parts.append(pd.DataFrame({
-            "d": d, "lon": lon, "lat": lat, "nombre": nombre, "w_u": w_u, "w_r": w_r, "w_i": w_i,
-            "esc_u": esc_u, "esc_r": 2.0, "esc_i": 0.8,
-        }))
-    s = pd.concat(parts, ignore_index=True)
-    semillas = _Semillas(
-        d=s["d"].to_numpy(np.int64), lon=s["lon"].to_numpy(float), lat=s["lat"].to_numpy(float),
-        nombre=s["nombre"].to_numpy(dtype=object),
-        w_urbana=s["w_u"].to_numpy(float), w_rural=s["w_r"].to_numpy(float),
-        w_indigena=s["w_i"].to_numpy(float),
-        escala_urbana=s["esc_u"].to_numpy(float), escala_rural=s["esc_r"].to_numpy(float),
-        escala_indigena=s["esc_i"].to_numpy(float),
-    )
-    return semillas, seat_lon, seat_lat
+    return censo[censo["codigo"].isin(codes)].reset_index(drop=True)  # census order
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -470,57 +418,512 @@ def _group_rank(sorted_groups: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
-    run_start = np.repeat(starts, np.diff(np.r_[starts, n]))
-    return np.arange(n) - run_start
+    return np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
 
 
 def _edad_pesos(lam: np.ndarray, mujer: bool) -> np.ndarray:
-    """(D, 86) weights for ages 15..100 given the decline rate per district."""
+    """(D, 86) weights of ages 15..100 given each district's decline rate ``lam``."""
     a = np.arange(15, EDAD_MAXIMA + 1, dtype=float)
-    hazard_a = 6e-5 * (0.7 if mujer else 1.3)
-    g = 0.088
-    surv = np.exp(-(hazard_a / g) * (np.exp(g * a) - np.exp(g * 15.0)))
+    hazard0, g = 6e-5 * (0.7 if mujer else 1.3), 0.088
+    surv = np.exp(-(hazard0 / g) * (np.exp(g * a) - np.exp(g * 15.0)))
     return np.exp(-lam[:, None] * (a - 15.0)[None, :]) * surv[None, :]
 
 
-def _resolver_lambda(n014: np.ndarray, n15_h: np.ndarray, n15_m: np.ndarray,
-                     mediana: np.ndarray) -> np.ndarray:
+def _resolver_lambda(n014, n15_h, n15_m, mediana) -> np.ndarray:
     """Bisection (vectorized over districts) so the interpolated median is ``mediana + 0.5``."""
     total = n014 + n15_h + n15_m
     m = np.clip(mediana.astype(int), 15, EDAD_MAXIMA)
     ages = np.arange(15, EDAD_MAXIMA + 1)
-    below = (ages[None, :] < m[:, None]).astype(float) + 0.5 * (ages[None, :] == m[:, None])
+    below = (ages[None, :] < m[:, None]) + 0.5 * (ages[None, :] == m[:, None])
 
     def excess(lam):
         wh, wm = _edad_pesos(lam, False), _edad_pesos(lam, True)
-        ph = wh / wh.sum(1, keepdims=True)
-        pm = wm / wm.sum(1, keepdims=True)
-        under = n014 + n15_h * (ph * below).sum(1) + n15_m * (pm * below).sum(1)
-        return under / total - 0.5
+        under_h = (wh * below).sum(1) / wh.sum(1)
+        under_m = (wm * below).sum(1) / wm.sum(1)
+        return (n014 + n15_h * under_h + n15_m * under_m) / total - 0.5
 
-    lo = np.full(len(total), -0.08)
-    hi = np.full(len(total), 0.25)
+    lo, hi = np.full(len(total), -0.08), np.full(len(total), 0.25)
     for _ in range(50):
         mid = (lo + hi) / 2
-        pos = excess(mid) > 0  # too young: decrease lambda
-        hi = np.where(pos, mid, hi)
-        lo = np.where(pos, lo, mid)
+        young = excess(mid) > 0  # too young: lower lambda
+        hi, lo = np.where(young, mid, hi), np.where(young, lo, mid)
     return (lo + hi) / 2
 
 
-def _fecha_menos_anios(hoy: date, years: int) -> date:
+def _menos_anios(hoy: date, years: int) -> date:
     try:
         return hoy.replace(year=hoy.year - years)
     except ValueError:  # 29 February
         return hoy.replace(year=hoy.year - years, day=28)
 
 
-def _zipf(n: int) -> np.ndarray:
+def _zipf_cdf(n: int) -> np.ndarray:
     w = 1.0 / (np.arange(n) + 3.0)
-    return w / w.sum()
+    return np.cumsum(w) / w.sum()
+
+
+def _draw(rng: np.random.Generator, cdf: np.ndarray, size: int) -> np.ndarray:
+    return np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), len(cdf) - 1)
+
+
+def _id_bytes(prefijo: np.ndarray, numero: np.ndarray, digitos: int, sep: bytes = b"") -> np.ndarray:
+    """Fixed-width ASCII ids ``prefijo[i] + sep + zero-padded numero[i]`` as an (n, w) uint8 array."""
+    pre = np.asarray(prefijo, dtype=np.uint8)
+    width = pre.shape[1] + len(sep) + digitos
+    out = np.empty((len(numero), width), dtype=np.uint8)
+    out[:, : pre.shape[1]] = pre
+    if sep:
+        out[:, pre.shape[1] : pre.shape[1] + len(sep)] = np.frombuffer(sep, np.uint8)
+    num = np.asarray(numero, dtype=np.int64)
+    if len(num) and (num.max() >= 10**digitos or num.min() < 0):
+        raise ValueError("numeración fuera de rango para los identificadores")
+    for k in range(digitos):
+        out[:, width - 1 - k] = 48 + (num // 10**k) % 10
+    return out
+
+
+def _id_array(ids: np.ndarray) -> pa.Array:
+    n, width = ids.shape
+    fixed = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(width), n, [None, pa.py_buffer(np.ascontiguousarray(ids))]
+    )
+    return fixed.cast(pa.binary()).cast(pa.string())
+
+
+def _dict_column(indices: np.ndarray, labels: Sequence[str]) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.asarray(indices, dtype=np.int32), pa.int32()), pa.array(list(labels), pa.string())
+    )
+
+
+def _bits_column(bits: np.ndarray, codes: Sequence[str]) -> pa.DictionaryArray:
+    """Bit sets of service codes -> ``;``-joined labels (only the combinations present)."""
+    present = np.flatnonzero(np.bincount(bits, minlength=1))
+    remap = np.zeros(int(present[-1]) + 1, dtype=np.int32)
+    remap[present] = np.arange(len(present), dtype=np.int32)
+    labels = [";".join(c for j, c in enumerate(codes) if int(b) >> j & 1) for b in present]
+    return _dict_column(remap[bits], labels)
+
+
+def _date_column(days: np.ndarray) -> pa.Array:
+    return pa.array(np.asarray(days, dtype=np.int32), pa.int32()).view(pa.date32())
+
+
+# ---------------------------------------------------------------------------- stages
+@dataclass
+class _Personas:
+    d: np.ndarray  # district position in the selection (int32)
+    sexo: np.ndarray  # 0 = M, 1 = F (int8)
+    edad: np.ndarray  # completed years at ``hoy`` (int16)
+
+
+@dataclass
+class _Hogares:
+    d: np.ndarray  # district position (int32), sorted
+    urbana: np.ndarray  # bool
+    indigena: np.ndarray  # bool
+    tamano: np.ndarray  # members (int32)
+    inicio: np.ndarray  # position of the head in the person arrays (int64)
+    semilla: np.ndarray  # settlement seed (row of the batch's seed table)
+
+
+def _poblacion(sel: pd.DataFrame, rng: np.random.Generator) -> _Personas:
+    """Persons by district, sex and single year, matching the census bands exactly."""
+    D, A = len(sel), EDAD_MAXIMA + 1
+
+    def col(c: str) -> np.ndarray:
+        return sel[c].to_numpy(np.int64)
+
+    tot = {0: col("pob_hombres"), 1: col("pob_mujeres")}
+    n5 = {0: col("pob_5ymas_hombres"), 1: col("pob_5ymas_mujeres")}
+    n15 = {0: col("pob_15ymas_hombres"), 1: col("pob_15ymas_mujeres")}
+    n014 = tot[0] - n15[0] + tot[1] - n15[1]
+    lam = _resolver_lambda(n014, n15[0], n15[1], sel["edad_mediana"].to_numpy(float))
+    lam_c = np.clip(lam, -0.01, 0.03)
+    counts = np.zeros((D, 2, A), dtype=np.int64)
+    for s in (0, 1):
+        bands = (
+            (np.arange(0, 5), tot[s] - n5[s], np.exp(-lam_c[:, None] * np.arange(5)[None, :])),
+            (np.arange(5, 15), n5[s] - n15[s], np.exp(-lam_c[:, None] * np.arange(10)[None, :])),
+            (np.arange(15, A), n15[s], _edad_pesos(lam, mujer=s == 1)),
+        )
+        for ages, n, w in bands:
+            if (n < 0).any():
+                raise ValueError("censo inconsistente: un grupo de edad es negativo")
+            counts[:, s, ages] = rng.multinomial(n, w / w.sum(1, keepdims=True))
+    flat = counts.reshape(-1)
+    grid_d, grid_s, grid_a = np.meshgrid(np.arange(D), np.arange(2), np.arange(A), indexing="ij")
+    return _Personas(
+        d=np.repeat(grid_d.reshape(-1).astype(np.int32), flat),
+        sexo=np.repeat(grid_s.reshape(-1).astype(np.int8), flat),
+        edad=np.repeat(grid_a.reshape(-1).astype(np.int16), flat),
+    )
+
+
+@dataclass
+class _SemillasLote:
+    """Seeds of a batch of districts, sorted by district position ``d``."""
+
+    d: np.ndarray
+    tabla: pd.DataFrame
+
+
+def _semillas_lote(sel: pd.DataFrame, ins: _Insumos) -> _SemillasLote:
+    sem = ins.semillas[ins.semillas["codigo"].isin(sel["codigo"])]
+    pos = pd.Series(np.arange(len(sel)), index=sel["codigo"].to_numpy())
+    s_d = pos.reindex(sem["codigo"].to_numpy()).to_numpy(np.int64)
+    order = np.argsort(s_d, kind="stable")
+    return _SemillasLote(d=s_d[order], tabla=sem.iloc[order].reset_index(drop=True))
+
+
+def _formar_hogares(sel: pd.DataFrame, per: _Personas, sem: _SemillasLote,
+                    rng: np.random.Generator) -> tuple[_Personas, _Hogares]:
+    """Group persons into households; return persons reordered by household, head first.
+
+    Households get their zone, indigenous status and settlement seed first and are then
+    numbered by district and seed, as a listing by locality would be.
+    """
+    D, N = len(sel), len(per.d)
+    pob = sel["pob_total"].to_numpy(np.int64)
+    urb_share = sel["urbana"].to_numpy(float)
+    ind_share = sel["indigena"].to_numpy(float)
+    mean_size = 3.0 + 0.5 * (1.0 - urb_share) + 1.8 * ind_share
+    adult = per.edad >= 18
+    adults = np.bincount(per.d[adult], minlength=D)
+    H_d = np.clip(np.rint(pob / mean_size).astype(np.int64), 1, adults)
+    H = int(H_d.sum())
+    h_d = np.repeat(np.arange(D, dtype=np.int32), H_d)
+    h_start_d = np.r_[0, np.cumsum(H_d)]
+    urbana = rng.random(H) < urb_share[h_d]
+    # 0.8: indigenous households are larger, so a household share of 0.8 x the target
+    # gives about the target share of persons.
+    p_ind_rural = np.minimum(0.95, 0.8 * ind_share / np.maximum(1.0 - urb_share, 1e-6))
+    indigena = ~urbana & (rng.random(H) < p_ind_rural[h_d])
+    seed = np.empty(H, dtype=np.int64)
+    for mask, wcol in ((urbana, "w_u"), (~urbana & ~indigena, "w_r"), (indigena, "w_i")):
+        idx = np.flatnonzero(mask)
+        seed[idx] = _grouped_choice(rng, sem.d, sem.tabla[wcol].to_numpy(float), h_d[idx])
+    by_seed = np.argsort(seed, kind="stable")  # seeds are sorted by district too
+    urbana, indigena, seed = urbana[by_seed], indigena[by_seed], seed[by_seed]
+    del by_seed
+
+    # sizes: 1 + Gamma-Poisson extra members, exact per district (multinomial)
+    w = rng.gamma(7.0, 1.0, H) * np.where(urbana, 1.0, 1.25) * np.where(indigena, 1.5, 1.0)
+    extra = np.empty(H, dtype=np.int64)
+    for d in range(D):
+        sl = slice(h_start_d[d], h_start_d[d + 1])
+        extra[sl] = rng.multinomial(pob[d] - H_d[d], w[sl] / w[sl].sum())
+    tamano = (1 + extra).astype(np.int32)
+    del w, extra
+
+    # heads: weighted sampling without replacement (Efraimidis-Spirakis) among adults
+    adult_idx = np.flatnonzero(adult)
+    w_age = np.interp(np.arange(EDAD_MAXIMA + 1), [18, 20, 25, 30, 65, 80, 100], [0.1, 0.3, 0.75, 1.0, 1.0, 0.9, 0.8])
+    w_head = w_age[per.edad[adult_idx]] * np.where(per.sexo[adult_idx] == 0, 1.7, 1.0)
+    key = per.d[adult_idx] + (1.0 - rng.random(len(adult_idx)) ** (1.0 / w_head)) * 0.999
+    ranked = adult_idx[np.argsort(key)]
+    del key, w_head
+    rank = _group_rank(per.d[ranked])
+    heads = ranked[rank < H_d[per.d[ranked]]]  # by district, H_d each: head of household k
+    del ranked, rank, adult_idx
+    is_head = np.zeros(N, dtype=bool)
+    is_head[heads] = True
+
+    # other members fill the remaining places of their district by noisy age keys
+    slots = np.repeat(np.arange(H, dtype=np.int32), tamano - 1)  # sorted by household
+    head_age = per.edad[heads].astype(np.float64)
+    slot_key = head_age[slots] + rng.normal(0.0, 7.0, len(slots))
+    members = np.flatnonzero(~is_head)
+    age_m = per.edad[members].astype(np.float64)
+    u = rng.random(len(members))
+    shift = np.select(
+        [age_m < 18, age_m < 30, age_m < 65],
+        [27.0, np.where(u < 0.6, 27.0, 0.0), np.where(u < 0.15, 27.0, 0.0)],
+        np.where(u < 0.4, -27.0, 0.0),
+    )
+    mem_key = age_m + shift + rng.normal(0.0, 7.0, len(members))
+    del age_m, u, shift
+
+    def norm(k):
+        return np.clip((k + 60.0) / 260.0, 0.0, 0.999999)
+
+    o_slots = np.argsort(h_d[slots] + norm(slot_key))
+    o_mem = np.argsort(per.d[members] + norm(mem_key))
+    slot_person = np.empty(len(slots), dtype=np.int64)
+    slot_person[o_slots] = members[o_mem]
+    del o_slots, o_mem, slot_key, mem_key, members
+    if not (per.d[slot_person] == h_d[slots]).all():
+        raise AssertionError("miembro asignado a un hogar de otro distrito")
+    del slots
+
+    inicio = np.r_[0, np.cumsum(tamano[:-1], dtype=np.int64)]
+    first = np.zeros(N, dtype=bool)
+    first[inicio] = True
+    order = np.empty(N, dtype=np.int64)
+    order[inicio] = heads
+    order[~first] = slot_person
+    del slot_person, heads
+    per = _Personas(d=per.d[order], sexo=per.sexo[order], edad=per.edad[order])
+    return per, _Hogares(d=h_d, urbana=urbana, indigena=indigena, tamano=tamano, inicio=inicio, semilla=seed)
+
+
+def _ubicar(sel: pd.DataFrame, ins: _Insumos, hog: _Hogares, sem: _SemillasLote,
+            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Household coordinates around their seed, always inside the district polygon."""
+    tabla = sem.tabla
+    s_lon, s_lat = tabla["lon"].to_numpy(float), tabla["lat"].to_numpy(float)
+    H = len(hog.d)
+    seed = hog.semilla
+    scale = np.where(
+        hog.urbana, tabla["esc_u"].to_numpy(float)[seed],
+        np.where(hog.indigena, tabla["esc_i"].to_numpy(float)[seed], tabla["esc_r"].to_numpy(float)[seed]),
+    )
+    lon_out, lat_out = np.empty(H), np.empty(H)
+    polys = [ins.poligonos[k] for k in sel["poly"]]
+    todo = np.arange(H)
+    tries = 14
+    for attempt in range(tries):
+        if len(todo) == 0:
+            break
+        if attempt < tries - 1:
+            r = np.minimum(rng.exponential(1.0, len(todo)), 4.0) * scale[todo] * (0.7**attempt)
+            theta = rng.uniform(0.0, 2.0 * np.pi, len(todo))
+            dlon, dlat = geodesia.offset_deg(r * np.sin(theta), r * np.cos(theta), s_lat[seed[todo]])
+        else:  # last resort: the seed itself
+            dlon = dlat = np.zeros(len(todo))
+        lon = np.round(s_lon[seed[todo]] + dlon, 6)
+        lat = np.round(s_lat[seed[todo]] + dlat, 6)
+        ok = np.zeros(len(todo), dtype=bool)
+        bounds = np.searchsorted(hog.d[todo], np.arange(len(sel) + 1))
+        for d in np.flatnonzero(np.diff(bounds)):
+            sl = slice(bounds[d], bounds[d + 1])
+            ok[sl] = _inside(polys[d], lon[sl], lat[sl])
+        lon_out[todo[ok]], lat_out[todo[ok]] = lon[ok], lat[ok]
+        todo = todo[~ok]
+    for d in np.unique(hog.d[todo]):  # seed on the border after rounding
+        rp = np.round(shapely.get_coordinates(polys[d].representative_point())[0], 6)
+        if not _inside(polys[d], [rp[0]], [rp[1]])[0]:
+            raise RuntimeError(f"no se pudo ubicar hogares dentro del distrito {sel['codigo'].iat[d]}")
+        t = todo[hog.d[todo] == d]
+        lon_out[t], lat_out[t] = rp[0], rp[1]
+    return lon_out, lat_out
+
+
+def _prob_hogar(serv, dist_km, hog: _Hogares, chaco: np.ndarray) -> np.ndarray:
+    """Marginal coverage probability of ``serv`` for each household (before age factors)."""
+    rural = ~hog.urbana
+    if serv.punto_tipo:
+        near, far, f_rur, f_ind = _CON_PUNTO.get(serv.codigo, _CON_PUNTO_DEFECTO)
+        R = np.where(rural, serv.radio_km.rural, serv.radio_km.urbana)
+        p = far + (near - far) / (1.0 + (dist_km / R) ** 2)
+        p = p * np.where(rural, f_rur, 1.0)
+    else:
+        pu, pr, f_ind, _ = _SIN_PUNTO.get(serv.codigo, _SIN_PUNTO_DEFECTO)
+        p = np.where(rural, pr, pu)
+    p = p * np.where(hog.indigena, f_ind, 1.0)
+    if serv.codigo in ("AGUA", "ENT_CAMINO"):
+        p = p * np.where(chaco & rural, 0.7, 1.0)
+    elif serv.codigo == "VIVIENDA":
+        p = p * np.where(hog.tamano >= 6, 0.7, 1.0)
+    return p
+
+
+def _factor_edad(codigo: str) -> np.ndarray:
+    f = np.ones(EDAD_MAXIMA + 1)
+    if codigo == "INSCRIPCION_NAC":
+        f[0] = 0.78  # late registration of babies
+    elif codigo == "CEDULA":
+        f[:10], f[10:18] = 0.6, 0.88
+    elif codigo == "EDUC_INICIAL":
+        f[4] = 0.75
+    return f
+
+
+def _pro_pobre(codigo: str, punto_tipo) -> bool:
+    return (not punto_tipo) and _SIN_PUNTO.get(codigo, _SIN_PUNTO_DEFECTO)[3]
+
+
+def _cubiertos(rng: np.random.Generator, p: np.ndarray, v_hogar: np.ndarray, mezcla: float,
+               pro_pobre: bool) -> np.ndarray:
+    """Covered draws with marginal probability ``p``, correlated within households.
+
+    The uniform compared with ``p`` is the household's deprivation uniform ``v_hogar``
+    (reversed for pro-poor programmes) with probability ``mezcla``, else a fresh one; a
+    mixture of uniforms is uniform, so the marginal stays exactly ``p``.
+    """
+    n = len(p)
+    v = 1.0 - v_hogar if pro_pobre else v_hogar
+    u = np.where(rng.random(n) < mezcla, v, rng.random(n))
+    return u < p
 
 
 # ---------------------------------------------------------------------------- generator
+@dataclass(frozen=True)
+class _Contexto:
+    """What every batch of districts shares: catalog services, points, names, dates."""
+
+    hoy: date
+    serv_p: tuple
+    serv_h: tuple
+    puntos: dict[str, tuple[np.ndarray, np.ndarray]]  # tipo -> (lon, lat)
+    labels_nombres: list[str]
+    labels_apellidos: list[str]
+
+
+_LOTE_PERSONAS = 400_000  # districts are processed in batches of about this many persons
+
+
+def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Generator):
+    """Households and persons of a batch of whole districts, as two Arrow tables."""
+    D = len(sel)
+    sem = _semillas_lote(sel, ins)
+    per = _poblacion(sel, rng)
+    per, hog = _formar_hogares(sel, per, sem, rng)
+    N, H = len(per.d), len(hog.d)
+    hh = np.repeat(np.arange(H, dtype=np.int32), hog.tamano)
+    lon, lat = _ubicar(sel, ins, hog, sem, rng)
+
+    # ------------------------------------------------------------ dates and attributes
+    hoy = ctx.hoy
+    epoch = date(1970, 1, 1)
+    survey = ((hoy - epoch).days - rng.integers(1, 331, H)).astype(np.int32)
+    upper = np.array([(_menos_anios(hoy, a) - epoch).days for a in range(EDAD_MAXIMA + 1)])
+    lower = np.array([(_menos_anios(hoy, a + 1) - epoch).days + 1 for a in range(EDAD_MAXIMA + 1)])
+    span = (upper - lower + 1)[per.edad]
+    babies = np.flatnonzero(per.edad == 0)  # born on or before the survey date
+    span[babies] = np.minimum(upper[0], survey[hh[babies]]) - lower[0] + 1
+    nacimiento = (lower[per.edad] + (rng.random(N) * span).astype(np.int64)).astype(np.int32)
+
+    mujer = per.sexo == 1
+    indigena = hog.indigena[hh]
+    embarazada = rng.random(N) < _TASA_EMBARAZO[per.edad] * mujer * np.where(indigena, 1.4, 1.0)
+    discapacidad = rng.random(N) < _TASA_DISCAPACIDAD[per.edad]
+
+    # ------------------------------------------------------------ service statuses
+    chaco = np.isin(sel["dpto"].to_numpy(str), _CHACO)[hog.d]
+    privacion = rng.random(H)  # household deprivation uniform (higher = more deprived)
+    xyz = geodesia.unit_vectors(lon, lat)
+    dist_cache: dict[str, np.ndarray] = {}
+
+    def distancia(tipo: str, need: np.ndarray) -> np.ndarray:
+        """km from households to the nearest point of ``tipo``; inf if none or not ``need``."""
+        if tipo not in dist_cache:
+            dist_cache[tipo] = np.full(H, np.inf)
+        out = dist_cache[tipo]
+        todo = np.flatnonzero(need & np.isinf(out))
+        p_lon, p_lat = ctx.puntos.get(tipo, (np.zeros(0), np.zeros(0)))
+        if len(todo) and len(p_lon):
+            out[todo] = geodesia.nearest_km_xyz(xyz[todo], p_lon, p_lat)[0]
+        return out
+
+    marco = pd.DataFrame(
+        {"edad": per.edad, "sexo": pd.Categorical.from_codes(per.sexo, ["M", "F"]),
+         "embarazada": embarazada, "discapacidad": discapacidad, "indigena": indigena},
+        copy=False,
+    )
+    aplica = [np.flatnonzero(serv.aplica.applies(marco)) for serv in ctx.serv_p]
+    del marco
+    # Households that need each point type (the distance query is the costly part).
+    necesita: dict[str, np.ndarray] = {}
+    for serv, rows in zip(ctx.serv_p, aplica):
+        if serv.punto_tipo and len(rows):
+            need = necesita.setdefault(serv.punto_tipo, np.zeros(H, dtype=bool))
+            need[hh[rows]] = True
+    bits_p = np.zeros(N, dtype=np.int32)
+    for j, (serv, rows) in enumerate(zip(ctx.serv_p, aplica)):
+        if not len(rows):
+            continue
+        h = hh[rows]
+        dist = distancia(serv.punto_tipo, necesita[serv.punto_tipo]) if serv.punto_tipo else None
+        p = _prob_hogar(serv, dist, hog, chaco)[h] * _factor_edad(serv.codigo)[per.edad[rows]]
+        covered = _cubiertos(rng, p, privacion[h], _MEZCLA_PERSONA, _pro_pobre(serv.codigo, serv.punto_tipo))
+        bits_p[rows[covered]] |= np.int32(1 << j)
+    del aplica, necesita
+
+    head = hog.inicio
+    marco_h = pd.DataFrame(
+        {"edad": per.edad[head], "sexo": pd.Categorical.from_codes(per.sexo[head], ["M", "F"]),
+         "embarazada": embarazada[head], "discapacidad": discapacidad[head], "indigena": hog.indigena},
+        copy=False,
+    )
+    bits_h = np.zeros(H, dtype=np.int32)
+    for j, serv in enumerate(ctx.serv_h):
+        applies = serv.aplica.applies(marco_h)
+        rows = np.flatnonzero(applies)
+        if not len(rows):
+            continue
+        dist = distancia(serv.punto_tipo, applies) if serv.punto_tipo else None
+        p = _prob_hogar(serv, dist, hog, chaco)[rows]
+        covered = _cubiertos(rng, p, privacion[rows], _MEZCLA_HOGAR, _pro_pobre(serv.codigo, serv.punto_tipo))
+        bits_h[rows[covered]] |= np.int32(1 << j)
+    dist_cache.clear()
+
+    # ------------------------------------------------------------ names
+    nf, nm, ns = len(_NOMBRES_F), len(_NOMBRES_M), len(_APELLIDOS)
+    nombre_idx = np.empty(N, dtype=np.int64)
+    for idx, n_names, offset in ((np.flatnonzero(mujer), nf, 0), (np.flatnonzero(~mujer), nm, nf * (nf + 1))):
+        cdf = _zipf_cdf(n_names)
+        a = _draw(rng, cdf, len(idx))
+        b = _draw(rng, cdf, len(idx))
+        b = np.where(b == a, (b + 1) % n_names, b)
+        b = np.where(rng.random(len(idx)) < 0.55, b, -1)  # 55 % have a second given name
+        nombre_idx[idx] = offset + a * (n_names + 1) + (b + 1)
+    cdf_s = _zipf_cdf(ns)
+    s_hog = _draw(rng, cdf_s, H)
+    s1 = _draw(rng, cdf_s, N)
+    keep = rng.random(N) < 0.75  # most members carry the head's first surname
+    keep[head] = True
+    s1 = np.where(keep, s_hog[hh], s1)
+    s2 = _draw(rng, cdf_s, N)
+    s2 = np.where(s2 == s1, (s2 + 1) % ns, s2)
+
+    # ------------------------------------------------------------ tables
+    codigos = sel["codigo"].to_numpy(str)
+    pref_d = np.frombuffer("".join("H" + c for c in codigos).encode("ascii"), np.uint8).reshape(D, 5)
+    serial = np.arange(H) - np.searchsorted(hog.d, np.arange(D))[hog.d] + 1
+    hid = _id_bytes(pref_d[hog.d], serial, 6)
+    pid = _id_bytes(hid[hh], np.arange(N) - hog.inicio[hh] + 1, 2, b"-")
+    hogares = pa.table({
+        "hogar_id": _id_array(hid),
+        "codigo_distrito": _dict_column(hog.d, codigos),
+        "localidad": _dict_column(hog.semilla, sem.tabla["nombre"].tolist()),
+        "zona": _dict_column(hog.urbana, ["rural", "urbana"]),
+        "fecha_relevamiento": _date_column(survey),
+        "lat": pa.array(lat),
+        "lon": pa.array(lon),
+        "servicios": _bits_column(bits_h, [s.codigo for s in ctx.serv_h]),
+        "origen": _dict_column(np.zeros(H, np.int8), ["sintetico"]),
+    })
+    personas = pa.table({
+        "persona_id": _id_array(pid),
+        "hogar_id": _id_array(hid[hh]),
+        "nombres": _dict_column(nombre_idx, ctx.labels_nombres),
+        "apellidos": _dict_column(s1 * ns + s2, ctx.labels_apellidos),
+        "sexo": _dict_column(per.sexo, ["M", "F"]),
+        "fecha_nacimiento": _date_column(nacimiento),
+        "embarazada": _dict_column(embarazada, ["no", "si"]),
+        "discapacidad": _dict_column(discapacidad, ["no", "si"]),
+        "indigena": _dict_column(indigena, ["no", "si"]),
+        "servicios": _bits_column(bits_p, [s.codigo for s in ctx.serv_p]),
+        "origen": _dict_column(np.zeros(N, np.int8), ["sintetico"]),
+    })
+    return hogares, personas
+
+
+def _lotes(pob: np.ndarray, limite: int) -> list[np.ndarray]:
+    """Consecutive groups of districts with about ``limite`` persons each (at least one)."""
+    groups, current, acc = [], [], 0
+    for i, n in enumerate(pob):
+        if current and acc + n > limite:
+            groups.append(np.array(current))
+            current, acc = [], 0
+        current.append(i)
+        acc += int(n)
+    if current:
+        groups.append(np.array(current))
+    return groups
+
+
 def generate(
     ambito: str | list[str],
     semilla: int,
@@ -529,382 +932,107 @@ def generate(
     hoy: date | None = None,
     progreso: Progreso | None = None,
 ) -> dict:
-    """Write ``salida/hogares.csv`` and ``salida/personas.csv`` (synthetic FIPS) and return counts.
+    """Write ``salida/hogares.csv`` and ``salida/personas.csv`` (synthetic FIPS); return counts.
 
     ``ambito``: ``"pilotos"`` (1116, 1602, 0607, 0218), ``"pais"`` (263 districts) or a list
     (or comma-separated string) of 2022 census district codes. ``puntos``: delivery points
     with columns ``punto_id, tipo, zona, capacidad, lat, lon``. ``hoy``: reference date of
-    the ages (default 2026-01-01). ``progreso(etapa, fraccion)`` is called between stages.
+    the ages (default 2026-01-01). ``progreso(etapa, fraccion)`` is called as batches end.
     """
     hoy = hoy or FECHA_REFERENCIA
     salida = Path(salida)
-    salida.mkdir(parents=True, exist_ok=True)
-
-    def avance(etapa: str, frac: float) -> None:
-        if progreso is not None:
-            progreso(etapa, frac)
-
-    rng = np.random.Generator(np.random.PCG64(semilla))
-    catalogo = default_catalog()
+    catalogo: Catalogo = default_catalog()
     ins = _insumos()
     sel = _seleccion(ambito, ins.censo)
-    D = len(sel)
-    avance("datos", 0.05)
+    if progreso is not None:
+        progreso("datos", 0.02)
 
-    # ------------------------------------------------------------ persons: sex and age
-    pob = sel["pob_total"].to_numpy(np.int64)
-    n5 = {"h": sel["pob_5ymas_hombres"].to_numpy(np.int64), "m": sel["pob_5ymas_mujeres"].to_numpy(np.int64)}
-    n15 = {"h": sel["pob_15ymas_hombres"].to_numpy(np.int64), "m": sel["pob_15ymas_mujeres"].to_numpy(np.int64)}
-    tot = {"h": sel["pob_hombres"].to_numpy(np.int64), "m": sel["pob_mujeres"].to_numpy(np.int64)}
-    n014 = (tot["h"] - n15["h"]) + (tot["m"] - n15["m"])
-    lam = _resolver_lambda(n014, n15["h"], n15["m"], sel["edad_mediana"].to_numpy(float))
-    lam_c = np.clip(lam, -0.01, 0.03)
-    A = EDAD_MAXIMA + 1
-    counts = np.zeros((D, 2, A), dtype=np.int64)  # sex 0 = M (hombre), 1 = F (mujer)
-    for s, key in enumerate(("h", "m")):
-        n04 = tot[key] - n5[key]
-        n514 = n5[key] - n15[key]
-        a04 = np.arange(0, 5)
-        a514 = np.arange(5, 15)
-        p04 = np.exp(-lam_c[:, None] * a04[None, :])
-        p514 = np.exp(-lam_c[:, None] * (a514 - 5)[None, :])
-        p15 = _edad_pesos(lam, mujer=(s == 1))
-        for ages, n, p in ((a04, n04, p04), (a514, n514, p514), (np.arange(15, A), n15[key], p15)):
-            if (n < 0).any():
-                raise ValueError("censo inconsistente: grupo de edad negativo")
-            counts[:, s, ages] = rng.multinomial(n, p / p.sum(1, keepdims=True))
-    flat = counts.reshape(-1)
-    cell = np.repeat(np.arange(flat.size, dtype=np.int64), flat)
-    p_d = (cell // (2 * A)).astype(np.int32)
-    p_sex = ((cell // A) % 2).astype(np.int8)
-    p_age = (cell % A).astype(np.int16)
-    del cell
-    N = len(p_d)
-    avance("personas", 0.15)
-
-    # ------------------------------------------------------------ households per district
-    dpto = sel["dpto"].to_numpy(str)
-    dens = np.array([
-        sel_pop / ins.area_km2[k] if ins.area_km2[k] > 0 else 1.0
-        for k, sel_pop in zip(sel["poly"], ins.censo.groupby("poly")["pob_total"].sum().reindex(sel["poly"]).to_numpy())
-    ])
-    urb_share = 0.12 + 0.86 / (1.0 + np.exp(-2.5 * (np.log10(np.maximum(dens, 1e-3)) - 2.0)))
-    urb_share = np.where(dpto == "00", 1.0, urb_share)
-    urb_share = np.where(sel["poly"].str.startswith("D:").to_numpy(), 0.3, urb_share)
-    ind_share = np.array([_INDIGENA_DPTO.get(x, _INDIGENA_RESTO) for x in dpto])
-    mean_size = 3.0 + 0.5 * (1.0 - urb_share) + 1.8 * ind_share
-    adults = np.bincount(p_d[p_age >= 18], minlength=D)
-    H_d = np.clip(np.rint(pob / mean_size).astype(np.int64), 1, adults)
-    H = int(H_d.sum())
-    h_d = np.repeat(np.arange(D, dtype=np.int32), H_d)
-    h_urb = rng.random(H) < urb_share[h_d]
-    p_ind_rural = np.minimum(0.95, ind_share / np.maximum(1.0 - urb_share, 1e-6))
-    h_ind = ~h_urb & (rng.random(H) < p_ind_rural[h_d])
-
-    # sizes: 1 + Gamma-Poisson extra members, exact district totals
-    w_size = rng.gamma(5.0, 1.0, H) * np.where(h_urb, 1.0, 1.25) * np.where(h_ind, 1.5, 1.0)
-    extra_d = pob - H_d
-    draw_d = np.repeat(np.arange(D, dtype=np.int32), extra_d)
-    extra_h = np.bincount(_grouped_choice(rng, h_d, w_size, draw_d), minlength=H)
-    del draw_d
-    size = 1 + extra_h
-
-    # heads: weighted sampling without replacement (Efraimidis-Spirakis) among adults
-    adult_idx = np.flatnonzero(p_age >= 18)
-    w_head = np.interp(p_age[adult_idx], [18, 20, 25, 30, 65, 80, 100], [0.1, 0.3, 0.75, 1.0, 1.0, 0.9, 0.8])
-    w_head = w_head * np.where(p_sex[adult_idx] == 0, 1.7, 1.0)
-    key = p_d[adult_idx] + (1.0 - rng.random(len(adult_idx)) ** (1.0 / w_head)) * 0.999
-    order = np.argsort(key, kind="stable")
-    ranked = adult_idx[order]
-    rank = _group_rank(p_d[ranked])
-    heads = ranked[rank < H_d[p_d[ranked]]]  # sorted by district, H_d per district
-    del adult_idx, w_head, key, order, ranked, rank
-    hh = np.full(N, -1, dtype=np.int64)
-    hh[heads] = np.arange(H)
-    head_age = p_age[heads].astype(float)
-
-    # other members fill the remaining places by matching noisy age keys
-    slots = np.repeat(np.arange(H, dtype=np.int64), size - 1)
-    slot_key = head_age[slots] + rng.normal(0.0, 7.0, len(slots))
-    members = np.flatnonzero(hh < 0)
-    age_m = p_age[members].astype(float)
-    u = rng.random(len(members))
-    shift = np.where(
-        age_m < 18, 27.0,
-        np.where(age_m < 30, np.where(u < 0.6, 27.0, 0.0),
-                 np.where(age_m < 65, np.where(u < 0.15, 27.0, 0.0), np.where(u < 0.4, -27.0, 0.0))),
+    pts = puntos if puntos is not None else pd.DataFrame({"tipo": [], "lat": [], "lon": []})
+    por_tipo = {
+        str(t): (g["lon"].to_numpy(float), g["lat"].to_numpy(float))
+        for t, g in pts.groupby("tipo", sort=True)
+    }
+    fips_p, fips_h = catalogo.codigos_fips("persona"), catalogo.codigos_fips("hogar")
+    nf, nm = _NOMBRES_F, _NOMBRES_M
+    ctx = _Contexto(
+        hoy=hoy,
+        serv_p=tuple(s for s in catalogo.servicios if s.codigo in fips_p),
+        serv_h=tuple(s for s in catalogo.servicios if s.codigo in fips_h),
+        puntos=por_tipo,
+        labels_nombres=[a if b < 0 else f"{a} {nf[b]}" for a in nf for b in range(-1, len(nf))]
+        + [a if b < 0 else f"{a} {nm[b]}" for a in nm for b in range(-1, len(nm))],
+        labels_apellidos=[f"{a} {b}" for a in _APELLIDOS for b in _APELLIDOS],
     )
-    mem_key = age_m + shift + rng.normal(0.0, 7.0, len(members))
-    norm = lambda k: np.clip((k + 60.0) / 260.0, 0.0, 0.999999)  # noqa: E731
-    o_slots = np.argsort(h_d[slots] + norm(slot_key), kind="stable")
-    o_mem = np.argsort(p_d[members] + norm(mem_key), kind="stable")
-    hh[members[o_mem]] = slots[o_slots]
-    del slots, slot_key, members, age_m, u, shift, mem_key, o_slots, o_mem
-    assert (hh >= 0).all() and (h_d[hh] == p_d).all()
 
-    # order persons: by household, head first, then oldest first
-    is_head = np.zeros(N, dtype=bool)
-    is_head[heads] = True
-    sort_key = hh * 256 + np.where(is_head, 0, 1 + (EDAD_MAXIMA + 10 - p_age.astype(np.int64)))
-    order = np.argsort(sort_key, kind="stable")
-    del sort_key
-    p_d, p_sex, p_age, hh, is_head = p_d[order], p_sex[order], p_age[order], hh[order], is_head[order]
-    del order, heads
-    h_start = np.searchsorted(hh, np.arange(H))
-    member_no = (np.arange(N) - h_start[hh] + 1).astype(np.int32)
-    head_pos = h_start  # the head is the first member
-    avance("hogares", 0.35)
-
-    # ------------------------------------------------------------ locations
-    sem, seat_lon, seat_lat = _semillas(sel, ins)
-    seed = np.empty(H, dtype=np.int64)
-    scale = np.empty(H)
-    groups = (
-        (h_urb, sem.w_urbana, sem.escala_urbana),
-        (~h_urb & ~h_ind, sem.w_rural, sem.escala_rural),
-        (h_ind, sem.w_indigena, sem.escala_indigena),
-    )
-    for mask, w, esc in groups:
-        idx = np.flatnonzero(mask)
-        seed[idx] = _grouped_choice(rng, sem.d, w, h_d[idx])
-        scale[idx] = esc[seed[idx]]
-    h_lon = np.empty(H)
-    h_lat = np.empty(H)
-    todo = np.arange(H)
-    polys = [ins.poligonos[k] for k in sel["poly"]]
-    for attempt in range(14):
-        if len(todo) == 0:
-            break
-        r = np.minimum(rng.exponential(1.0, len(todo)), 4.0) * scale[todo] * (0.7**attempt)
-        theta = rng.uniform(0.0, 2.0 * np.pi, len(todo))
-        base_lat = sem.lat[seed[todo]]
-        dlon, dlat = geodesia.offset_deg(r * np.sin(theta), r * np.cos(theta), base_lat)
-        if attempt == 13:
-            dlon, dlat = 0.0, 0.0
-        lon = np.round(sem.lon[seed[todo]] + dlon, 6)
-        lat = np.round(base_lat + dlat, 6)
-        ok = np.zeros(len(todo), dtype=bool)
-        td = h_d[todo]
-        tb = np.searchsorted(td, np.arange(D + 1))
-        for d in np.flatnonzero(np.diff(tb)):
-            sl = slice(tb[d], tb[d + 1])
-            ok[sl] = _inside(polys[d], lon[sl], lat[sl])
-        h_lon[todo[ok]], h_lat[todo[ok]] = lon[ok], lat[ok]
-        todo = todo[~ok]
-    if len(todo):  # seed on the border after rounding: use a point inside the polygon
-        for d in np.unique(h_d[todo]):
-            rp = shapely.get_coordinates(polys[d].representative_point())[0]
-            sel_t = todo[h_d[todo] == d]
-            h_lon[sel_t], h_lat[sel_t] = np.round(rp[0], 6), np.round(rp[1], 6)
-            if not _inside(polys[d], [h_lon[sel_t[0]]], [h_lat[sel_t[0]]])[0]:
-                raise RuntimeError(f"no se pudo ubicar hogares dentro del distrito {sel['codigo'].iat[d]}")
-    localidad_idx = seed
-    avance("ubicacion", 0.5)
-
-    # ------------------------------------------------------------ dates and attributes
-    survey = np.datetime64(hoy) - rng.integers(1, 331, H).astype("timedelta64[D]")
-    ages = np.arange(A)
-    upper = np.array([_fecha_menos_anios(hoy, int(a)) for a in ages], dtype="datetime64[D]")
-    lower = np.array([_fecha_menos_anios(hoy, int(a) + 1) + timedelta(days=1) for a in ages], dtype="datetime64[D]")
-    lo_p = lower[p_age]
-    hi_p = np.minimum(upper[p_age], survey[hh])  # babies are born by the survey date
-    span = (hi_p - lo_p).astype(np.int64) + 1
-    birth = lo_p + (rng.random(N) * span).astype(np.int64).astype("timedelta64[D]")
-    del lo_p, hi_p, span
-
-    p_ind = h_ind[hh]
-    mujer = p_sex == 1
-    preg_rate = np.interp(p_age, [15, 19.99, 20, 24.99, 25, 29.99, 30, 34.99, 35, 39.99, 40, 44],
-                          [0.035, 0.035, 0.06, 0.06, 0.055, 0.055, 0.04, 0.04, 0.022, 0.022, 0.007, 0.007])
-    preg_rate = np.where(mujer & (p_age >= 15) & (p_age <= 44), preg_rate * np.where(p_ind, 1.4, 1.0), 0.0)
-    embarazada = rng.random(N) < preg_rate
-    dis_rate = np.interp(p_age, [0, 4, 5, 14, 15, 29, 30, 44, 45, 59, 60, 74, 75, 100],
-                         [0.015, 0.015, 0.035, 0.035, 0.04, 0.04, 0.05, 0.05, 0.09, 0.09, 0.17, 0.17, 0.32, 0.32])
-    discapacidad = rng.random(N) < dis_rate
-    del preg_rate, dis_rate
-    avance("atributos", 0.55)
-
-    # ------------------------------------------------------------ service statuses
-    rural_h = ~h_urb
-    chaco_h = np.isin(dpto, _CHACO)[h_d]
-    depriv = rng.standard_normal(H)
-    xyz = geodesia.unit_vectors(h_lon, h_lat)
-    dist_cache: dict[str, np.ndarray] = {}
-    pts = puntos if puntos is not None else pd.DataFrame(columns=["tipo", "lat", "lon"])
-
-    def distancia(tipo: str, need: np.ndarray) -> np.ndarray:
-        """km from each household to the nearest point of ``tipo`` (inf if none / not needed)."""
-        if tipo not in dist_cache:
-            out = np.full(H, np.inf)
-            sub = pts[pts["tipo"] == tipo]
-            idx = np.flatnonzero(need)
-            if len(sub) and len(idx):
-                out[idx] = geodesia.nearest_km_xyz(
-                    xyz[idx], sub["lon"].to_numpy(float), sub["lat"].to_numpy(float)
-                )[0]
-            dist_cache[tipo] = out
-        return dist_cache[tipo]
-
-    def cubre(serv, h_idx, rho, extra_factor=None):
-        """Boolean coverage for rows living in households ``h_idx``."""
-        rural = rural_h[h_idx]
-        indig = h_ind[h_idx]
-        if serv.punto_tipo:
-            near, far, f_rur, f_ind = _CON_PUNTO.get(serv.codigo, _CON_PUNTO_DEFECTO)
-            need = np.zeros(H, dtype=bool)
-            need[h_idx] = True
-            d = distancia(serv.punto_tipo, need)[h_idx]
-            R = np.where(rural, serv.radio_km.rural, serv.radio_km.urbana)
-            p = far + (near - far) / (1.0 + (d / R) ** 2)
-            p = p * np.where(rural, f_rur, 1.0) * np.where(indig, f_ind, 1.0)
-            pro_poor = False
-        else:
-            pu, pr, f_ind, pro_poor = _SIN_PUNTO.get(serv.codigo, _SIN_PUNTO_DEFECTO)
-            p = np.where(rural, pr, pu) * np.where(indig, f_ind, 1.0)
-        if extra_factor is not None:
-            p = p * extra_factor
-        p = np.clip(p, 0.0, 0.999)
-        z = depriv[h_idx]
-        v = rho * z + np.sqrt(1.0 - rho**2) * rng.standard_normal(len(h_idx))
-        if pro_poor:
-            v = -v
-        return ndtr(v) < p
-
-    def codificar(codes: list[str], bits: np.ndarray) -> pa.Array:
-        present = np.flatnonzero(np.bincount(bits, minlength=1))
-        remap = np.full(int(bits.max(initial=0)) + 1, -1, dtype=np.int32)
-        remap[present] = np.arange(len(present), dtype=np.int32)
-        labels = [";".join(c for j, c in enumerate(codes) if b >> j & 1) for b in present]
-        return pa.DictionaryArray.from_arrays(pa.array(remap[bits], pa.int32()), pa.array(labels, pa.string()))
-
-    persona_servicios = [s for s in catalogo.servicios if s.codigo in catalogo.codigos_fips("persona")]
-    marco = pd.DataFrame({
-        "edad": p_age, "sexo": np.where(mujer, "F", "M"), "embarazada": embarazada,
-        "discapacidad": discapacidad, "indigena": p_ind,
-    })
-    bits_p = np.zeros(N, dtype=np.int64)
-    codes_p = []
-    for j, serv in enumerate(persona_servicios):
-        rows = np.flatnonzero(serv.aplica.applies(marco))
-        codes_p.append(serv.codigo)
-        if len(rows) == 0:
-            continue
-        edad = p_age[rows]
-        factor = None
-        if serv.codigo == "INSCRIPCION_NAC":
-            factor = np.where(edad == 0, 0.78, 1.0)
-        elif serv.codigo == "CEDULA":
-            factor = np.where(edad < 10, 0.6, np.where(edad < 18, 0.88, 1.0))
-        elif serv.codigo == "EDUC_INICIAL":
-            factor = np.where(edad == 4, 0.75, 1.0)
-        ok = cubre(serv, hh[rows], _RHO_PERSONA, factor)
-        bits_p[rows[ok]] |= 1 << j
-        avance("servicios", 0.55 + 0.25 * (j + 1) / len(persona_servicios))
-    del marco
-
-    hogar_servicios = [s for s in catalogo.servicios if s.codigo in catalogo.codigos_fips("hogar")]
-    marco_h = pd.DataFrame({
-        "edad": p_age[head_pos], "sexo": np.where(mujer[head_pos], "F", "M"),
-        "embarazada": embarazada[head_pos], "discapacidad": discapacidad[head_pos], "indigena": h_ind,
-    })
-    bits_h = np.zeros(H, dtype=np.int64)
-    codes_h = []
-    for j, serv in enumerate(hogar_servicios):
-        rows = np.flatnonzero(serv.aplica.applies(marco_h))
-        codes_h.append(serv.codigo)
-        if len(rows) == 0:
-            continue
-        factor = None
-        if serv.codigo in ("AGUA", "ENT_CAMINO"):
-            factor = np.where(chaco_h[rows] & rural_h[rows], 0.7, 1.0)
-        elif serv.codigo == "VIVIENDA":
-            factor = np.where(size[rows] >= 6, 0.7, 1.0)
-        ok = cubre(serv, rows, _RHO_HOGAR, factor)
-        bits_h[rows[ok]] |= 1 << j
-    del marco_h, xyz, dist_cache
-    avance("servicios", 0.82)
-
-    # ------------------------------------------------------------ names
-    nf, nm, ap = (pa.array(x, pa.string()) for x in (_NOMBRES_F, _NOMBRES_M, _APELLIDOS))
-    off_m = len(_NOMBRES_F)
-    all_names = pa.concat_arrays([nf, nm])
-    pf, pm, pa_w = _zipf(len(_NOMBRES_F)), _zipf(len(_NOMBRES_M)), _zipf(len(_APELLIDOS))
-
-    def given() -> np.ndarray:
-        f = rng.choice(len(_NOMBRES_F), size=N, p=pf)
-        m = rng.choice(len(_NOMBRES_M), size=N, p=pm) + off_m
-        return np.where(mujer, f, m)
-
-    g1 = given()
-    g2 = given()
-    g2 = np.where(g2 == g1, np.where(mujer, (g2 + 1) % off_m, off_m + (g2 - off_m + 1) % len(_NOMBRES_M)), g2)
-    two = rng.random(N) < 0.55
-    n1 = all_names.take(pa.array(g1))
-    n12 = pc.binary_join_element_wise(n1, all_names.take(pa.array(g2)), " ")
-    nombres = pc.if_else(pa.array(two), n12, n1)
-    del g1, g2, two, n1, n12
-    sur_h = rng.choice(len(_APELLIDOS), size=H, p=pa_w)
-    s1 = rng.choice(len(_APELLIDOS), size=N, p=pa_w)
-    s1 = np.where(is_head | (rng.random(N) < 0.75), sur_h[hh], s1)
-    s2 = rng.choice(len(_APELLIDOS), size=N, p=pa_w)
-    s2 = np.where(s2 == s1, (s2 + 1) % len(_APELLIDOS), s2)
-    apellidos = pc.binary_join_element_wise(ap.take(pa.array(s1)), ap.take(pa.array(s2)), " ")
-    del s1, s2, sur_h
-    avance("nombres", 0.88)
-
-    # ------------------------------------------------------------ write
-    codigos = sel["codigo"].to_numpy(str)
-    serial = (np.arange(H) - np.searchsorted(h_d, np.arange(D))[h_d] + 1).astype(np.int64)
-    prefix = pa.array(["H" + c for c in codigos], pa.string()).take(pa.array(h_d))
-    hogar_id = pc.binary_join_element_wise(
-        prefix, pc.utf8_lpad(pc.cast(pa.array(serial), pa.string()), 6, "0"), ""
-    )
-    si_no = pa.array(["no", "si"], pa.string())
-    sexo = pa.array(["M", "F"], pa.string()).take(pa.array(p_sex.astype(np.int8)))
-    hogares = pa.table({
-        "hogar_id": hogar_id,
-        "codigo_distrito": pa.array(codigos, pa.string()).take(pa.array(h_d)),
-        "localidad": pa.array(sem.nombre.tolist(), pa.string()).take(pa.array(localidad_idx)),
-        "zona": pa.array(["rural", "urbana"], pa.string()).take(pa.array(h_urb.astype(np.int8))),
-        "fecha_relevamiento": pa.array(survey, pa.date32()),
-        "lat": pa.array(h_lat),
-        "lon": pa.array(h_lon),
-        "servicios": codificar(codes_h, bits_h).cast(pa.string()),
-        "origen": pa.array(np.full(H, "sintetico", dtype=object), pa.string()),
-    })
-    personas = pa.table({
-        "persona_id": pc.binary_join_element_wise(
-            hogar_id.take(pa.array(hh)),
-            pc.utf8_lpad(pc.cast(pa.array(member_no), pa.string()), 2, "0"),
-            "-",
-        ),
-        "hogar_id": hogar_id.take(pa.array(hh)),
-        "nombres": nombres,
-        "apellidos": apellidos,
-        "sexo": sexo,
-        "fecha_nacimiento": pa.array(birth, pa.date32()),
-        "embarazada": si_no.take(pa.array(embarazada.astype(np.int8))),
-        "discapacidad": si_no.take(pa.array(discapacidad.astype(np.int8))),
-        "indigena": si_no.take(pa.array(p_ind.astype(np.int8))),
-        "servicios": codificar(codes_p, bits_p).cast(pa.string()),
-        "origen": pa.array(np.full(N, "sintetico", dtype=object), pa.string()),
-    })
-    assert tuple(hogares.column_names) == COLUMNAS_HOGARES
-    assert tuple(personas.column_names) == COLUMNAS_PERSONAS
-    avance("escritura", 0.9)
-    opts = pa_csv.WriteOptions(quoting_style="none", quoting_header="none", batch_size=65536)
+    salida.mkdir(parents=True, exist_ok=True)
     ruta_h, ruta_p = salida / "hogares.csv", salida / "personas.csv"
-    pa_csv.write_csv(hogares, ruta_h, opts)
-    avance("escritura", 0.93)
-    pa_csv.write_csv(personas, ruta_p, opts)
-    avance("listo", 1.0)
+    opts = pa_csv.WriteOptions(quoting_style="none", quoting_header="none", batch_size=1 << 16)
+    pob = sel["pob_total"].to_numpy(np.int64)
+    total, done, n_h = int(pob.sum()), 0, 0
+    lotes = _lotes(pob, _LOTE_PERSONAS)
+
+    def calcular(k: int) -> tuple[pa.Table, pa.Table]:
+        # Batch k draws from its own stream: PCG64(semilla) jumped k times, so the result
+        # does not depend on how many batches run at once.
+        rng = np.random.Generator(np.random.PCG64(semilla).jumped(k))
+        return _lote(sel.iloc[lotes[k]].reset_index(drop=True), ins, ctx, rng)
+
+    # Batches are computed by two threads (numpy, shapely, scipy and Arrow release the
+    # GIL) and written in order by a third; at most three batches are held in memory.
+    writers: dict[str, pa_csv.CSVWriter] = {}
+    n_calc = int(__import__("os").environ.get("NCALC", 2)) if len(lotes) > 1 else 1
+    with ThreadPoolExecutor(max_workers=n_calc) as calc, ThreadPoolExecutor(max_workers=1) as escritor:
+        futures = deque(calc.submit(calcular, k) for k in range(min(n_calc, len(lotes))))
+        siguiente, pending = len(futures), None
+        try:
+            while futures:
+                hogares, personas = futures.popleft().result()
+                if siguiente < len(lotes):
+                    futures.append(calc.submit(calcular, siguiente))
+                    siguiente += 1
+                if not writers:
+                    writers["h"] = pa_csv.CSVWriter(ruta_h, _plain_schema(hogares.schema), write_options=opts)
+                    writers["p"] = pa_csv.CSVWriter(ruta_p, _plain_schema(personas.schema), write_options=opts)
+                if pending is not None:
+                    pending.result()
+                pending = escritor.submit(_write, writers, hogares, personas)
+                n_h += hogares.num_rows
+                done += personas.num_rows
+                if progreso is not None:
+                    progreso("hogares y personas", 0.02 + 0.96 * done / total)
+            if pending is not None:
+                pending.result()
+        finally:
+            for f in futures:
+                f.cancel()
+            for w in writers.values():
+                w.close()
+    if progreso is not None:
+        progreso("listo", 1.0)
     return {
         "ambito": ambito if isinstance(ambito, str) else list(ambito),
         "semilla": int(semilla),
         "fecha_referencia": hoy.isoformat(),
-        "distritos": D,
-        "hogares": H,
-        "personas": N,
+        "distritos": len(sel),
+        "hogares": n_h,
+        "personas": done,
         "hogares_csv": str(ruta_h),
         "personas_csv": str(ruta_p),
     }
+
+
+def _plain_schema(schema: pa.Schema) -> pa.Schema:
+    """Dictionary columns are written as their plain values."""
+    return pa.schema([
+        pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+        for f in schema
+    ])
+
+
+def _write(writers: dict, hogares: pa.Table, personas: pa.Table) -> None:
+    for key, table in (("h", hogares), ("p", personas)):
+        table = pa.table({
+            name: col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col
+            for name, col in zip(table.column_names, table.columns)
+        })
+        writers[key].write_table(table)

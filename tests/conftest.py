@@ -115,7 +115,6 @@ def pilotos(make_database, tmp_path_factory):
     Returns a dict with the database URL and the folder of the generated input files,
     which independent recomputations in the tests read directly.
     """
-    from datetime import date
 
     from geoportal.ingest import ingest_file
     from geoportal.pipeline import compute_all

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import geopandas as gpd
@@ -219,3 +218,27 @@ def test_points_are_labelled_real_or_synthetic_and_unknown_types_quarantined(ter
     assert report.motivos == {"tipo_desconocido": 1, "valor_invalido": 2}
     got = dict(conn.execute("SELECT punto_id, origen FROM oferta.punto_entrega WHERE punto_id LIKE 'T-%%'").fetchall())
     assert got == {"T-USF-1": "sintetico", "T-ESC-1": "real:mec-2014"}
+
+
+def test_a_failure_during_a_first_bulk_load_leaves_the_table_empty(make_database, tmp_path):
+    # An empty table takes the bulk path (TRUNCATE, indexes dropped, COPY, indexes rebuilt):
+    # a failure must undo all of it, indexes included.
+    url = make_database("carga_masiva")
+    with psycopg.connect(url) as conn:
+        conn.execute("""
+            CREATE FUNCTION pg_temp.rechazar() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.hogar_id = 'BULK-700' THEN RAISE EXCEPTION 'fallo simulado'; END IF; RETURN NEW; END $$;
+            CREATE TRIGGER rechazar BEFORE INSERT ON nominal.hogar FOR EACH ROW EXECUTE FUNCTION pg_temp.rechazar();
+        """)
+        conn.commit()
+        path = write_csv(tmp_path / "h.csv", [household(f"BULK-{i}") for i in range(1000)], HOUSEHOLD_COLUMNS)
+        with psycopg.connect(url) as other, pytest.raises(psycopg.errors.RaiseException):
+            ingest_file(path, "hogares", other, today=TODAY)
+        assert count(conn, "nominal.hogar") == 0
+        assert count(conn, "nominal.lote_ingesta") == 0
+        indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'hogar'")}
+        assert indexes == {"hogar_pkey", "hogar_codigo_distrito_idx"}
+        conn.execute("DROP TRIGGER rechazar ON nominal.hogar")
+        conn.commit()
+        report = ingest_file(path, "hogares", conn, today=TODAY)
+        assert report.nuevas == 1000 and count(conn, "nominal.hogar") == 1000

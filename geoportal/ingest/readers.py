@@ -13,6 +13,7 @@ import hashlib
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 
 class FileError(ValueError):
@@ -73,14 +74,18 @@ def _read_csv(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(
             path, sep=_separator(path, encoding), dtype=str, encoding=encoding,
-            keep_default_na=False, na_filter=False, engine="c", skipinitialspace=True,
+            keep_default_na=False, engine="pyarrow",
         )
-    except pd.errors.ParserError as exc:
+    except (pd.errors.ParserError, pa.ArrowInvalid) as exc:
         raise FileError(f"{path.name}: CSV mal formado ({exc}). No se cargó ninguna fila.") from None
     except pd.errors.EmptyDataError:
         raise FileError(f"{path.name}: el archivo está vacío.") from None
     for column in frame.columns:
-        frame[column] = frame[column].str.strip()
+        values = frame[column].fillna("")
+        # Trimming copies millions of strings: only when some value needs it.
+        if values.str.match(r"^\s|.*\s$").any():
+            values = values.str.strip()
+        frame[column] = values
     return frame
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 MOTIVOS = {
@@ -44,14 +46,18 @@ class Checked:
 
     motivo: np.ndarray  # object array of reason codes or None
     detalle: np.ndarray  # object array of Spanish details
+    ok: np.ndarray  # bool: no reason so far
 
     @classmethod
     def empty(cls, n: int) -> "Checked":
-        return cls(np.full(n, None, dtype=object), np.full(n, "", dtype=object))
+        return cls(np.full(n, None, dtype=object), np.full(n, "", dtype=object), np.ones(n, dtype=bool))
 
     def flag(self, mask, motivo: str, detalle=None) -> None:
         """Give ``motivo`` to rows in ``mask`` that have no reason yet."""
-        mask = np.asarray(mask, dtype=bool) & (self.motivo == None)  # noqa: E711
+        mask = np.asarray(mask, dtype=bool) & self.ok
+        if not mask.any():
+            return
+        self.ok &= ~mask
         self.motivo[mask] = motivo
         if detalle is None:
             self.detalle[mask] = MOTIVOS[motivo]
@@ -59,10 +65,6 @@ class Checked:
             self.detalle[mask] = detalle
         else:
             self.detalle[mask] = np.asarray(detalle, dtype=object)[mask]
-
-    @property
-    def ok(self) -> np.ndarray:
-        return self.motivo == None  # noqa: E711
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], kind: str, filename: str) -> None:
@@ -76,35 +78,64 @@ def require_columns(frame: pd.DataFrame, columns: list[str], kind: str, filename
         )
 
 
+def isin(values, allowed) -> np.ndarray:
+    """Hash-based membership with Arrow (numpy's isin sorts object arrays: slow for millions)."""
+    array = values.array if isinstance(values, pd.Series) else np.asarray(values, dtype=object)
+    value_set = allowed if isinstance(allowed, pa.Array) else pa.array([str(a) for a in allowed], type=pa.string())
+    return pc.is_in(pa.array(array, type=pa.string(), from_pandas=True), value_set=value_set).to_numpy(zero_copy_only=False)
+
+
+def per_unique(values: pd.Series, function) -> np.ndarray:
+    """Apply ``function`` to each distinct value once and spread the results (object array).
+
+    Codes, zones, flags, dates and service lists repeat millions of times nationally.
+    """
+    inverse, uniques = pd.factorize(values)
+    results = np.empty(len(uniques), dtype=object)
+    results[:] = [function(u) for u in uniques]
+    return results[inverse]
+
+
+def is_empty(values: pd.Series) -> np.ndarray:
+    return (values == "").to_numpy(dtype=bool)
+
+
 def check_required(frame: pd.DataFrame, columns: list[str], checked: Checked) -> None:
     for column in columns:
-        empty = frame[column].to_numpy() == ""
-        checked.flag(empty, "campo_faltante", f"falta el campo obligatorio '{column}'")
+        checked.flag(is_empty(frame[column]), "campo_faltante", f"falta el campo obligatorio '{column}'")
 
 
 def check_duplicates(ids: pd.Series, checked: Checked) -> None:
     """Later occurrences of an id are quarantined; the first one stays."""
-    values = ids.to_numpy(dtype=object)
-    dup = ids.duplicated(keep="first").to_numpy() & (values != "")
+    dup = ids.duplicated(keep="first").to_numpy() & ~is_empty(ids)
     if not dup.any():
         return
-    first = pd.Series(np.arange(1, len(ids) + 1)).groupby(values).transform("first").to_numpy()
+    codes = pd.factorize(ids)[0]
+    first = pd.Series(np.arange(1, len(ids) + 1)).groupby(codes).transform("first").to_numpy()
     detail = np.full(len(ids), "", dtype=object)
     detail[dup] = [f"identificador repetido; ya aparece en la fila {f}" for f in first[dup]]
     checked.flag(dup, "id_duplicado", detail)
 
 
+def to_float(values: pd.Series) -> np.ndarray:
+    """Text to float; NaN where it does not parse (fast Arrow cast when all rows parse)."""
+    try:
+        return pc.cast(pa.array(values.array, type=pa.string(), from_pandas=True), pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+
+
 def parse_coordinates(frame: pd.DataFrame, checked: Checked) -> tuple[np.ndarray, np.ndarray]:
-    lon_txt = frame["lon"].to_numpy(dtype=object) if "lon" in frame else np.full(len(frame), "", dtype=object)
-    lat_txt = frame["lat"].to_numpy(dtype=object) if "lat" in frame else np.full(len(frame), "", dtype=object)
-    missing = (lon_txt == "") | (lat_txt == "")
+    blank = pd.Series([""] * len(frame), dtype="str")
+    lon_txt = frame["lon"] if "lon" in frame else blank
+    lat_txt = frame["lat"] if "lat" in frame else blank
+    missing = is_empty(lon_txt) | is_empty(lat_txt)
     checked.flag(missing, "coordenadas_faltantes")
-    lon = pd.to_numeric(pd.Series(lon_txt), errors="coerce").to_numpy(dtype=float)
-    lat = pd.to_numeric(pd.Series(lat_txt), errors="coerce").to_numpy(dtype=float)
+    lon, lat = to_float(lon_txt), to_float(lat_txt)
     bad = ~missing & (np.isnan(lon) | np.isnan(lat) | ~np.isfinite(lon) | ~np.isfinite(lat))
     comma = bad & (
-        pd.Series(lon_txt).str.contains(",", regex=False).to_numpy()
-        | pd.Series(lat_txt).str.contains(",", regex=False).to_numpy()
+        lon_txt.str.contains(",", regex=False).to_numpy(dtype=bool)
+        | lat_txt.str.contains(",", regex=False).to_numpy(dtype=bool)
     )
     checked.flag(comma, "coma_decimal")
     checked.flag(bad, "coordenadas_invalidas")
@@ -127,20 +158,22 @@ def check_in_paraguay(lon, lat, country: shapely.Geometry, checked: Checked, can
 
 
 def parse_dates(values: pd.Series) -> np.ndarray:
-    """ISO ``AAAA-MM-DD`` or ``DD/MM/AAAA``; NaT when neither parses."""
-    iso = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
-    rest = iso.isna() & (values != "")
+    """ISO ``AAAA-MM-DD`` or ``DD/MM/AAAA``; NaT when neither parses (each distinct text once)."""
+    inverse, uniques = pd.factorize(values)
+    texts = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+    iso = pd.to_datetime(texts, format="%Y-%m-%d", errors="coerce")
+    rest = iso.isna() & (texts != "")
     if rest.any():
-        iso[rest] = pd.to_datetime(values[rest], format="%d/%m/%Y", errors="coerce")
-    return iso.to_numpy(dtype="datetime64[ns]")
+        iso[rest] = pd.to_datetime(texts[rest], format="%d/%m/%Y", errors="coerce")
+    return iso.to_numpy(dtype="datetime64[ns]")[inverse]
 
 
 def parse_flags(frame: pd.DataFrame, column: str, checked: Checked) -> np.ndarray:
     if column not in frame:
         return np.zeros(len(frame), dtype=bool)
-    words = frame[column].str.lower()
-    truthy = words.isin(TRUE_WORDS).to_numpy()
-    falsy = words.isin(FALSE_WORDS).to_numpy()
+    word = per_unique(frame[column], lambda w: "t" if str(w).lower() in TRUE_WORDS else
+                      ("f" if str(w).lower() in FALSE_WORDS else "?"))
+    truthy, falsy = word == "t", word == "f"
     checked.flag(~truthy & ~falsy, "valor_invalido", f"'{column}' debe ser si o no")
     return truthy
 
@@ -151,7 +184,7 @@ def parse_service_lists(values: pd.Series, allowed: frozenset[str], checked: Che
     Each distinct string is checked once: a national file has millions of rows but only
     a few thousand distinct combinations.
     """
-    uniques, inverse = np.unique(values.to_numpy(dtype=object), return_inverse=True)
+    inverse, uniques = pd.factorize(values)
     literals = np.empty(len(uniques), dtype=object)
     problems = np.full(len(uniques), None, dtype=object)
     for i, text in enumerate(uniques):
