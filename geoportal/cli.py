@@ -335,6 +335,32 @@ def simular(
     console.print(table)
 
 
+@app.command("brechas")
+def brechas(
+    distrito: str = typer.Option(..., help="Código del distrito (polígono), p. ej. 1116."),
+    paquete: str = typer.Option("nucleo", help="nucleo, ampliado, diferenciado o todos."),
+) -> None:
+    """Lista priorizada de brechas del distrito: qué servicio falta, cuántos y dónde (cifras públicas)."""
+    from rich.table import Table
+
+    from geoportal.brechas import ranked_gaps
+    from geoportal.db import connect
+
+    with connect() as conn:
+        try:
+            gaps = ranked_gaps(conn, distrito.zfill(4), None if paquete == "todos" else paquete)
+        except LookupError as exc:
+            _fail(str(exc))
+    table = Table(title=f"Brechas de {gaps.attrs['distrito']} ({paquete}); cifras protegidas (múltiplos de 5)")
+    for column in ("Servicio", "Unidad", "Brecha", "Sin oferta (inversión)", "Con oferta (derivación)", "Cobertura %", "Dónde (H3 res. 7)"):
+        table.add_column(column)
+    shown = lambda x: "reservado" if x is None or x != x else str(x)  # noqa: E731
+    for row in gaps.itertuples():
+        table.add_row(row.nombre, row.unidad, shown(row.brecha), shown(row.sin_oferta), shown(row.con_oferta),
+                      shown(row.cobertura_pct), row.donde or "—")
+    console.print(table)
+
+
 @app.command("demo")
 def demo() -> None:
     """Prepara todo (base, territorio, catálogo, datos sintéticos) y sirve el geoportal."""

@@ -39,7 +39,7 @@ class Units:
     personas: pd.DataFrame
     puntos: pd.DataFrame
     eventos: pd.DataFrame
-    fecha_corte: date
+    fecha_corte: date | None  # None: each person's age at their household's survey date
 
     @classmethod
     def from_db(cls, conn: psycopg.Connection, fecha_corte: date | None = None, distrito: str | None = None) -> "Units":
@@ -48,7 +48,7 @@ class Units:
         hogares = copy_out(
             conn,
             "SELECT h.hogar_id, h.codigo_distrito, coalesce(h.codigo_2012, '') AS codigo_2012, d.dpto, h.localidad,"
-            " h.zona, h.lon, h.lat, array_to_string(h.servicios, ';') AS servicios FROM nominal.hogar h"
+            " h.zona, h.fecha_relevamiento, h.lon, h.lat, array_to_string(h.servicios, ';') AS servicios FROM nominal.hogar h"
             " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + where.replace("codigo_distrito", "h.codigo_distrito"),
             params,
         )
@@ -65,7 +65,7 @@ class Units:
             "SELECT DISTINCT ON (unidad, unidad_id, servicio) unidad, unidad_id, servicio, cubierto, fecha, fuente"
             " FROM nominal.estatus_evento ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC",
         )
-        return cls(hogares, personas, puntos, eventos, fecha_corte or date.today())
+        return cls(hogares, personas, puntos, eventos, fecha_corte)
 
 
 def _frame_defaults(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
@@ -107,12 +107,13 @@ def apply_events(covered: np.ndarray, ids: pd.Series, codes: list[str], eventos:
     return covered
 
 
-def ages_in_years(born: pd.Series, at: date) -> np.ndarray:
-    born = pd.to_datetime(born)
-    at_ts = pd.Timestamp(at)
-    years = at_ts.year - born.dt.year.to_numpy()
-    before_birthday = (born.dt.month.to_numpy() > at_ts.month) | (
-        (born.dt.month.to_numpy() == at_ts.month) & (born.dt.day.to_numpy() > at_ts.day)
+def ages_in_years(born: pd.Series, at) -> np.ndarray:
+    """Completed years at ``at`` (one date, or one per person)."""
+    born = pd.Series(pd.to_datetime(born))
+    at = pd.Series(pd.to_datetime(at), index=born.index) if not isinstance(at, date) else pd.Series(pd.Timestamp(at), index=born.index)
+    years = at.dt.year.to_numpy() - born.dt.year.to_numpy()
+    before_birthday = (born.dt.month.to_numpy() > at.dt.month.to_numpy()) | (
+        (born.dt.month.to_numpy() == at.dt.month.to_numpy()) & (born.dt.day.to_numpy() > at.dt.day.to_numpy())
     )
     return (years - before_birthday).astype(np.int16)
 
@@ -148,7 +149,8 @@ def _concurrent(catalog: Catalogo, status: Status, category: str, in_universe: n
         target[logro] = ok
 
 
-def person_status(catalog: Catalogo, personas: pd.DataFrame, eventos: pd.DataFrame, at: date) -> Status:
+def person_status(catalog: Catalogo, personas: pd.DataFrame, eventos: pd.DataFrame, at) -> Status:
+    """``at``: the date ages refer to, one for all or one per person (the survey date)."""
     services = catalog.servicios_de("persona")
     codes = [s.codigo for s in services]
     people = pd.DataFrame({

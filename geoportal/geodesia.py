@@ -91,3 +91,50 @@ def offset_deg(east_km, north_km, lat) -> tuple[np.ndarray, np.ndarray]:
     d_lat = np.asarray(north_km, dtype=np.float64) / km_per_deg
     d_lon = np.asarray(east_km, dtype=np.float64) / (km_per_deg * np.cos(np.radians(lat)))
     return d_lon, d_lat
+
+
+class NearestIndex:
+    """Reusable nearest-destination index (cKDTree over unit vectors); queries are thread-safe.
+
+    :meth:`query_clustered` answers exactly, and much faster, for sources that cluster
+    around known anchors (households around their settlement): with ``c1``, ``c2`` the
+    chords from an anchor to its first and second nearest destinations and ``r`` the chord
+    from a source to its anchor, if ``r <= (c2 - c1) / 2`` the triangle inequality
+    (``|s-q| >= c2 - r >= c1 + r >= |s-p1|`` for every other destination ``q``) proves the
+    anchor's nearest destination ``p1`` is also the source's; only the other sources go
+    through the tree.
+    """
+
+    def __init__(self, dst_lon, dst_lat):
+        self.xyz = unit_vectors(dst_lon, dst_lat)
+        self.tree = cKDTree(self.xyz) if len(self.xyz) else None
+
+    def __len__(self) -> int:
+        return len(self.xyz)
+
+    def query_xyz(self, src_xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(km, idx) to the nearest destination of each source unit vector (inf, -1 if none)."""
+        src = np.asarray(src_xyz, dtype=np.float64).reshape(-1, 3)
+        if self.tree is None or len(src) == 0:
+            return np.full(len(src), np.inf), np.full(len(src), -1, dtype=np.int64)
+        chord, idx = self.tree.query(src, k=1, workers=-1)
+        return chord_to_km(chord), np.asarray(idx, dtype=np.int64)
+
+    def query_clustered(self, src_xyz: np.ndarray, anchor_xyz: np.ndarray,
+                        anchor_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`query_xyz`; ``anchor_of[i]`` is the row of ``anchor_xyz`` near source i."""
+        src = np.asarray(src_xyz, dtype=np.float64).reshape(-1, 3)
+        if self.tree is None or len(src) == 0 or len(self) < 2:
+            return self.query_xyz(src)
+        c, i = self.tree.query(np.asarray(anchor_xyz, dtype=np.float64).reshape(-1, 3), k=2, workers=-1)
+        margin = (c[:, 1] - c[:, 0]) / 2.0
+        nearest = i[:, 0].astype(np.int64)
+        anchor_of = np.asarray(anchor_of, dtype=np.int64)
+        to_anchor = np.sqrt(((src - anchor_xyz[anchor_of]) ** 2).sum(axis=1))
+        idx = nearest[anchor_of]
+        chord = np.sqrt(((src - self.xyz[idx]) ** 2).sum(axis=1))
+        rest = np.flatnonzero(to_anchor > margin[anchor_of])
+        if len(rest):
+            chord_r, idx_r = self.tree.query(src[rest], k=1, workers=-1)
+            chord[rest], idx[rest] = chord_r, idx_r
+        return chord_to_km(chord), idx

@@ -28,6 +28,7 @@ from geoportal.access import accessibility, nearest_by_type
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.dbcopy import copy_in
 from geoportal.coverage import Units, entorno_status, entorno_units, household_status, person_status
+from geoportal.metas import load_targets, target_for
 from geoportal.settings import Settings, get_settings
 
 Progress = Callable[[str, float], None]
@@ -45,6 +46,29 @@ class Timing:
 
 
 # ----------------------------------------------------------------------------- measures
+def ages_reference(fecha_corte: date | None, hogares: pd.DataFrame, of_person: np.ndarray):
+    """Ages refer to the cut-off date if given, else to each household's FIPS interview
+    (the answers describe the person at that moment)."""
+    if fecha_corte is not None:
+        return fecha_corte
+    return hogares["fecha_relevamiento"].to_numpy()[of_person]
+
+
+def demand_by_type(catalog: Catalogo, p_status, of_person: np.ndarray, n_households: int) -> dict[str, np.ndarray]:
+    """2SFCA demand per household and point type, in the unit of the type's capacity:
+    households, or persons to whom one of the type's services applies."""
+    demand = {}
+    known = of_person >= 0
+    for tipo, spec in catalog.tipos_punto.items():
+        if spec.demanda == "hogares":
+            demand[tipo] = np.ones(n_households)
+            continue
+        cols = [p_status.codes.index(s.codigo) for s in catalog.servicios if s.punto_tipo == tipo and s.unidad == "persona"]
+        wants = p_status.aplica[:, cols].any(axis=1) if cols else np.zeros(len(of_person), bool)
+        demand[tipo] = np.bincount(of_person[known], weights=wants[known], minlength=n_households)
+    return demand
+
+
 def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
     """Per-unit indicators, record keys and fine-cell keys of every unit type."""
     hh = units.hogares.reset_index(drop=True)
@@ -61,19 +85,11 @@ def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
     })
     of_person = pd.Index(hh["hogar_id"]).get_indexer(pp["hogar_id"])
 
-    p_status = person_status(catalog, pp, units.eventos, units.fecha_corte)
+    p_status = person_status(catalog, pp, units.eventos, ages_reference(units.fecha_corte, hh, of_person))
     h_status = household_status(catalog, hh, units.eventos)
     entornos, entorno_of = entorno_units(hh)
 
-    demand = {}
-    for tipo, spec in catalog.tipos_punto.items():
-        if spec.demanda == "hogares":
-            demand[tipo] = np.ones(len(hh))
-        else:
-            cols = [p_status.codes.index(s.codigo) for s in catalog.servicios
-                    if s.punto_tipo == tipo and s.unidad == "persona"]
-            wants = p_status.aplica[:, cols].any(axis=1) if cols else np.zeros(len(pp), bool)
-            demand[tipo] = np.bincount(of_person, weights=wants, minlength=len(hh))
+    demand = demand_by_type(catalog, p_status, of_person, len(hh))
     access = accessibility(catalog, lon, lat, urban, demand, units.puntos, ratios)
     e_urban = (entornos["zona"] == "urbana").to_numpy()
     e_dist = nearest_by_type(entornos["lon"].to_numpy(), entornos["lat"].to_numpy(), units.puntos, catalog.tipos_punto)
@@ -167,12 +183,6 @@ def secret_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def load_targets(settings: Settings) -> pd.DataFrame:
-    metas = pd.read_csv(settings.metas, dtype={"ambito": str})
-    metas["ambito"] = metas["ambito"].str.strip()
-    return metas
-
-
 def _names_and_geometry(conn: psycopg.Connection, protected: pd.DataFrame) -> pd.DataFrame:
     """Name, census population and geometry (WKT for H3, joined in SQL for territories)."""
     census = pd.DataFrame(conn.execute(
@@ -230,17 +240,10 @@ def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Sett
             out[f"acceso_{tipo}"] = np.where(visible & (hogares > 0), np.round(agregado[f"acceso_{tipo}_suma"] / hogares, 3), np.nan)
     survey = out["personas"].astype("Float64") / out["pob_censo"].astype("Float64") * 100
     out["relevamiento_pct"] = survey.round(1)
-    metas = load_targets(settings)
+    metas = load_targets(settings.metas)
     for cat in catalog.categorias:
         n = cat.logro
-        goal = pd.Series(np.nan, index=out.index)
-        by_scope = metas[metas["logro"] == n].set_index("ambito")["meta_pct"]
-        territorial = out["nivel"].isin(["distrito", "departamento", "pais"])
-        goal[territorial] = by_scope.get("PY", np.nan)
-        dpto = np.where(out["nivel"] == "departamento", out["codigo"], out["codigo"].str[:2])
-        goal[territorial & (out["nivel"] != "pais")] = pd.Series(dpto).map(by_scope).fillna(goal).to_numpy()[territorial & (out["nivel"] != "pais")]
-        district = out["nivel"] == "distrito"
-        goal[district] = out.loc[district, "codigo"].map(by_scope).fillna(goal[district])
+        goal = target_for(metas, n, out["nivel"], out["codigo"].astype(str))
         out[f"l{n}_meta"] = goal
         out[f"l{n}_avance"] = (out[f"l{n}_pct"].astype(float) / goal * 100).round(1)
     out["data_version"] = version

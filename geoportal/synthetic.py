@@ -765,7 +765,7 @@ class _Contexto:
     hoy: date
     serv_p: tuple
     serv_h: tuple
-    puntos: dict[str, tuple[np.ndarray, np.ndarray]]  # tipo -> (lon, lat)
+    puntos: dict[str, geodesia.NearestIndex]  # point type -> index of its points
     labels_nombres: list[str]
     labels_apellidos: list[str]
 
@@ -803,6 +803,7 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
     chaco = np.isin(sel["dpto"].to_numpy(str), _CHACO)[hog.d]
     privacion = rng.random(H)  # household deprivation uniform (higher = more deprived)
     xyz = geodesia.unit_vectors(lon, lat)
+    seed_xyz = geodesia.unit_vectors(sem.tabla["lon"].to_numpy(float), sem.tabla["lat"].to_numpy(float))
     dist_cache: dict[str, np.ndarray] = {}
 
     def distancia(tipo: str, need: np.ndarray) -> np.ndarray:
@@ -810,10 +811,10 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
         if tipo not in dist_cache:
             dist_cache[tipo] = np.full(H, np.inf)
         out = dist_cache[tipo]
+        index = ctx.puntos.get(tipo)
         todo = np.flatnonzero(need & np.isinf(out))
-        p_lon, p_lat = ctx.puntos.get(tipo, (np.zeros(0), np.zeros(0)))
-        if len(todo) and len(p_lon):
-            out[todo] = geodesia.nearest_km_xyz(xyz[todo], p_lon, p_lat)[0]
+        if index is not None and len(index) and len(todo):
+            out[todo] = index.query_clustered(xyz[todo], seed_xyz, hog.semilla[todo])[0]
         return out
 
     marco = pd.DataFrame(
@@ -949,7 +950,7 @@ def generate(
 
     pts = puntos if puntos is not None else pd.DataFrame({"tipo": [], "lat": [], "lon": []})
     por_tipo = {
-        str(t): (g["lon"].to_numpy(float), g["lat"].to_numpy(float))
+        str(t): geodesia.NearestIndex(g["lon"].to_numpy(float), g["lat"].to_numpy(float))
         for t, g in pts.groupby("tipo", sort=True)
     }
     fips_p, fips_h = catalogo.codigos_fips("persona"), catalogo.codigos_fips("hogar")
@@ -991,8 +992,8 @@ def generate(
                     futures.append(calc.submit(calcular, siguiente))
                     siguiente += 1
                 if not writers:
-                    writers["h"] = pa_csv.CSVWriter(ruta_h, _plain_schema(hogares.schema), write_options=opts)
-                    writers["p"] = pa_csv.CSVWriter(ruta_p, _plain_schema(personas.schema), write_options=opts)
+                    writers["h"] = pa_csv.CSVWriter(ruta_h, hogares.schema, write_options=opts)
+                    writers["p"] = pa_csv.CSVWriter(ruta_p, personas.schema, write_options=opts)
                 if pending is not None:
                     pending.result()
                 pending = escritor.submit(_write, writers, hogares, personas)
@@ -1021,18 +1022,7 @@ def generate(
     }
 
 
-def _plain_schema(schema: pa.Schema) -> pa.Schema:
-    """Dictionary columns are written as their plain values."""
-    return pa.schema([
-        pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
-        for f in schema
-    ])
-
-
 def _write(writers: dict, hogares: pa.Table, personas: pa.Table) -> None:
-    for key, table in (("h", hogares), ("p", personas)):
-        table = pa.table({
-            name: col.cast(col.type.value_type) if pa.types.is_dictionary(col.type) else col
-            for name, col in zip(table.column_names, table.columns)
-        })
-        writers[key].write_table(table)
+    # Dictionary columns are written as their values (Arrow decodes them per batch).
+    writers["h"].write_table(hogares)
+    writers["p"].write_table(personas)

@@ -54,7 +54,7 @@ from geoportal.catalog import Catalogo, default_catalog
 from geoportal.coverage import Units, person_status
 from geoportal.dbcopy import copy_out
 from geoportal.geodesia import nearest_km, nearest_km_xyz, unit_vectors
-from geoportal.pipeline import unit_measures
+from geoportal.pipeline import ages_reference, demand_by_type, unit_measures
 from geoportal.settings import get_settings
 
 # Record keys only matter for disclosure control, which a simulation never publishes.
@@ -173,21 +173,13 @@ def _ratios_guardados(conn) -> dict[str, pd.Series]:
 
 
 def demanda(catalog: Catalogo, hogares: pd.DataFrame, personas: pd.DataFrame, eventos: pd.DataFrame,
-            fecha_corte: date) -> dict[str, np.ndarray]:
-    """2SFCA demand per household and point type, as ``pipeline.unit_measures`` counts it."""
+            fecha_corte: date | None) -> dict[str, np.ndarray]:
+    """2SFCA demand per household and point type, exactly as ``pipeline.unit_measures`` counts it."""
     hh = hogares.reset_index(drop=True)
     of_person = pd.Index(hh["hogar_id"]).get_indexer(personas["hogar_id"])
-    estado = person_status(catalog, personas.reset_index(drop=True), eventos, fecha_corte)
-    out = {}
-    for tipo, spec in catalog.tipos_punto.items():
-        if spec.demanda == "hogares":
-            out[tipo] = np.ones(len(hh))
-            continue
-        cols = [estado.codes.index(s.codigo) for s in catalog.servicios if s.punto_tipo == tipo and s.unidad == "persona"]
-        wants = estado.aplica[:, cols].any(axis=1) if cols else np.zeros(len(personas), bool)
-        ok = of_person >= 0
-        out[tipo] = np.bincount(of_person[ok], weights=wants[ok], minlength=len(hh))
-    return out
+    at = ages_reference(fecha_corte, hh, np.maximum(of_person, 0))
+    estado = person_status(catalog, personas.reset_index(drop=True), eventos, at)
+    return demand_by_type(catalog, estado, of_person, len(hh))
 
 
 def _hogares_cerca(conn, puntos: pd.DataFrame, radio_km: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -198,7 +190,7 @@ def _hogares_cerca(conn, puntos: pd.DataFrame, radio_km: float) -> tuple[pd.Data
             float(puntos["lat"].min() - lat_pad), float(puntos["lat"].max() + lat_pad))
     hogares = copy_out(
         conn,
-        "SELECT h.hogar_id, h.zona, h.lon, h.lat FROM nominal.hogar h"
+        "SELECT h.hogar_id, h.zona, h.fecha_relevamiento, h.lon, h.lat FROM nominal.hogar h"
         " WHERE h.lon BETWEEN {} AND {} AND h.lat BETWEEN {} AND {}", caja,
     )
     personas = copy_out(

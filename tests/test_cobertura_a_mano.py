@@ -153,3 +153,29 @@ def test_contrarreferencia_updates_one_district_incrementally(hand):
     assert (row["usf_adscripcion_cubiertos"], row["usf_adscripcion_con_oferta"]) == (5, 0)
     assert district_row(hand, "pais", "PY")["usf_adscripcion_cubiertos"] == 5
     assert result["data_version"] != before
+
+
+def test_targets_apply_the_most_specific_scope_and_give_progress(hand):
+    with psycopg.connect(hand) as conn:
+        rows = {r[0]: r[1:] for r in conn.execute(
+            "SELECT nivel, l3_meta, l1_meta, l10_meta, l3_pct, l3_avance FROM publico.cobertura"
+            " WHERE (nivel, codigo) IN (('distrito', '1116'), ('departamento', '11'), ('pais', 'PY'))"
+        )}
+    # metas.csv: PY L3 = 80, L1 = 90, L10 = 60; district 1116 overrides L3 with 85.
+    assert rows["distrito"][:3] == (85.0, 90.0, 60.0)
+    assert rows["departamento"][:3] == (80.0, 90.0, 60.0)
+    assert rows["pais"][:3] == (80.0, 90.0, 60.0)
+    # Only 3 households: below the threshold, so no share and no progress is published.
+    assert rows["distrito"][3] is None and rows["distrito"][4] is None
+
+
+def test_a_bad_targets_file_names_file_row_and_column(tmp_path):
+    from geoportal.metas import MetasError, load_targets
+
+    bad = tmp_path / "metas.csv"
+    bad.write_text("ambito,logro,meta_pct\nPY,3,80\n1116,11,50\n", encoding="utf-8")
+    with pytest.raises(MetasError, match=r"metas.csv, fila 3, columna 'logro': debe ser un entero de 1 a 10"):
+        load_targets(bad)
+    bad.write_text("ambito,logro,meta_pct\nPY,3,ochenta\n", encoding="utf-8")
+    with pytest.raises(MetasError, match=r"fila 2, columna 'meta_pct'"):
+        load_targets(bad)
