@@ -1,11 +1,38 @@
-"""FastAPI application factory."""
+"""FastAPI application factory.
+
+Until the map viewer lands this serves a Spanish status page with the current
+``data_version`` and the protected national figures, read with the public role (which
+cannot read nominal data).
+"""
 
 from __future__ import annotations
 
+import html
+
+import psycopg
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
 from geoportal import __version__
+from geoportal.db import public_database_url
+
+
+def _current_version() -> dict | None:
+    try:
+        with psycopg.connect(public_database_url(), connect_timeout=5) as conn:
+            version = conn.execute(
+                "SELECT data_version, calculado_en, notas FROM publico.version WHERE vigente"
+            ).fetchone()
+            if version is None:
+                return None
+            national = conn.execute(
+                "SELECT hogares, personas, relevamiento_pct FROM publico.cobertura WHERE nivel = 'pais'"
+            ).fetchone()
+    except psycopg.Error:
+        return None
+    return {"data_version": version[0], "calculado_en": version[1].isoformat(), "notas": version[2],
+            "hogares": national[0] if national else None, "personas": national[1] if national else None,
+            "relevamiento_pct": national[2] if national else None}
 
 
 def create_app() -> FastAPI:
@@ -13,15 +40,28 @@ def create_app() -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def inicio() -> str:
+        info = _current_version()
+        if info is None:
+            body = "<p>Todavía no hay cifras publicadas. Ejecute <code>geoportal calcular</code>.</p>"
+        else:
+            fmt = lambda n: "reservado" if n is None else f"{n:,}".replace(",", ".")  # noqa: E731
+            body = (
+                f"<p>Versión de datos <b id='data-version'>{html.escape(info['data_version'])}</b>, "
+                f"calculada el {html.escape(info['calculado_en'][:16])}.</p>"
+                f"<p>Hogares relevados: <b>{fmt(info['hogares'])}</b>; personas: <b>{fmt(info['personas'])}</b>.</p>"
+                f"<p class='nota'>{html.escape(info['notas'])}</p>"
+            )
         return (
             "<!doctype html><html lang='es'><head><meta charset='utf-8'>"
-            "<title>Geoportal SPS</title></head><body><h1>Geoportal del Sistema de Protección Social</h1>"
-            "<p>El visor de mapas está en construcción. Datos de hogares y personas: <b>sintéticos</b>.</p>"
-            "</body></html>"
+            "<title>Geoportal SPS «Vamos!»</title></head><body>"
+            "<h1>Geoportal del Sistema de Protección Social</h1>"
+            "<p>El visor de mapas está en construcción. Hogares y personas de esta instalación: "
+            "<b>datos sintéticos</b>; territorio y escuelas: datos reales (INE, MEC).</p>"
+            f"{body}</body></html>"
         )
 
     @app.get("/salud")
     def salud() -> dict:
-        return {"estado": "ok", "version": __version__}
+        return {"estado": "ok", "version": __version__, "datos": _current_version()}
 
     return app
