@@ -1,0 +1,84 @@
+"""Benchmark: national recompute of status, access, Logros and protected aggregates.
+
+    .venv/bin/python bench/calculo.py          # after bench/ingesta.py has loaded the country
+
+Prints seconds per stage and peak memory for ``geoportal calcular``, then the one-district
+incremental update after a contrarreferencia, and compares our nearest-facility step
+(3-D k-d tree on the sphere) with the usual peer, geopandas ``sjoin_nearest`` in UTM 21S,
+on the same households and USF in the same run. Targets (issue 4): full recompute under
+60 s on 2 cores; one-district update under 2 s.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import geopandas as gpd  # noqa: E402
+import numpy as np  # noqa: E402
+import psycopg  # noqa: E402
+
+from bench.comun import bench_url, cpu_count, peak_rss_gb, stage  # noqa: E402
+from geoportal.coverage import Units  # noqa: E402
+from geoportal.geodesia import nearest_km  # noqa: E402
+from geoportal.pipeline import compute_all, compute_district  # noqa: E402
+
+DISTRICT = "1116"
+
+
+def main() -> None:
+    url = bench_url(fresh=False)
+    with psycopg.connect(url) as conn:
+        households = conn.execute("SELECT count(*) FROM nominal.hogar").fetchone()[0]
+        if households == 0:
+            sys.exit("La base de benchmark está vacía: ejecute primero bench/ingesta.py")
+        print(f"Benchmark de cálculo ({households:,} hogares, {cpu_count()} núcleos)".replace(",", "."))
+        results: dict[str, float] = {}
+        with stage("cálculo nacional completo", results):
+            outcome = compute_all(conn)
+        for name, seconds in outcome["segundos"].items():
+            print(f"      {name:<38} {seconds:8.2f} s")
+        print(f"  áreas publicadas: {outcome['areas']:,}".replace(",", "."))
+
+        person = conn.execute(
+            "SELECT p.persona_id FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id)"
+            " WHERE h.codigo_distrito = %s AND NOT ('USF_ADSCRIPCION' = ANY (p.servicios)) LIMIT 1", (DISTRICT,)
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
+            " VALUES ('persona', %s, 'USF_ADSCRIPCION', true, %s, 'contrarreferencia (benchmark)')",
+            (person, date.today()),
+        )
+        conn.commit()
+        with stage(f"actualización incremental del distrito {DISTRICT}", results):
+            incremental = compute_district(conn, DISTRICT)
+        for name, seconds in incremental["segundos"].items():
+            print(f"      {name:<38} {seconds:8.2f} s")
+
+        units = Units.from_db(conn, date.today())
+    usf = units.puntos[units.puntos["tipo"] == "usf"]
+    lon, lat = units.hogares["lon"].to_numpy(float), units.hogares["lat"].to_numpy(float)
+    start = time.perf_counter()
+    ours, _ = nearest_km(lon, lat, usf["lon"].to_numpy(float), usf["lat"].to_numpy(float))
+    ours_s = time.perf_counter() - start
+    start = time.perf_counter()
+    h = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326).to_crs(32721)
+    u = gpd.GeoDataFrame(geometry=gpd.points_from_xy(usf["lon"], usf["lat"]), crs=4326).to_crs(32721)
+    peer = gpd.sjoin_nearest(h, u, distance_col="d")
+    peer_km = peer.groupby(level=0)["d"].min().to_numpy() / 1000
+    peer_s = time.perf_counter() - start
+    diff = np.abs(ours - peer_km) / np.maximum(peer_km, 1e-9)
+    print(f"  vecino más cercano (hogar → USF), {len(lon):,} hogares × {len(usf):,} USF:".replace(",", "."))
+    print(f"      propio (k-d tree 3-D, esfera)   {ours_s:8.2f} s")
+    print(f"      par geopandas.sjoin_nearest     {peer_s:8.2f} s (UTM 21S)")
+    print(f"      razón par / propio               {peer_s / ours_s:8.1f}x; diferencia mediana de distancia "
+          f"{np.median(diff) * 100:.2f} % (esfera vs. proyección UTM)")
+    print(f"  memoria pico: {peak_rss_gb():.2f} GB")
+
+
+if __name__ == "__main__":
+    main()
