@@ -130,9 +130,11 @@ class NearestIndex:
         margin = (c[:, 1] - c[:, 0]) / 2.0
         nearest = i[:, 0].astype(np.int64)
         anchor_of = np.asarray(anchor_of, dtype=np.int64)
-        to_anchor = np.sqrt(((src - anchor_xyz[anchor_of]) ** 2).sum(axis=1))
+        diff = src - anchor_xyz[anchor_of]
+        to_anchor = np.sqrt(np.einsum("ij,ij->i", diff, diff))
         idx = nearest[anchor_of]
-        chord = np.sqrt(((src - self.xyz[idx]) ** 2).sum(axis=1))
+        diff = src - self.xyz[idx]
+        chord = np.sqrt(np.einsum("ij,ij->i", diff, diff))
         rest = np.flatnonzero(to_anchor > margin[anchor_of])
         if len(rest):
             chord_r, idx_r = self.tree.query(src[rest], k=1, workers=-1)

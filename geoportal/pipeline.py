@@ -293,7 +293,7 @@ def public_columns(catalog: Catalogo) -> list[tuple[str, str]]:
 
 
 PUBLIC_HEAD = [("nivel", "text NOT NULL"), ("codigo", "text NOT NULL"), ("padre", "text"), ("nombre", "text"),
-               ("reservado", "boolean NOT NULL"), ("primaria", "boolean NOT NULL"), ("pob_censo", "integer"),
+               ("reservado", "boolean NOT NULL"), ("pob_censo", "integer"),
                ("data_version", "text NOT NULL")]
 
 
@@ -321,11 +321,19 @@ def _record_version(cur, version: str, ambito: str, settings: Settings, loss: pd
         "INSERT INTO publico.version (data_version, ambito, parametros, notas) VALUES (%s, %s, %s, %s)"
         " ON CONFLICT (data_version) DO UPDATE SET vigente = true, calculado_en = now(), ambito = excluded.ambito",
         (version, ambito, json.dumps({"umbral_hogares": settings.umbral_hogares, "base_redondeo": settings.base_redondeo}),
-         f"Cifras protegidas: áreas con menos de {settings.umbral_hogares} hogares reservadas (y las necesarias "
-         f"para que no se deduzcan); conteos redondeados a múltiplos de {settings.base_redondeo} con clave por celda, "
+         f"Cifras protegidas: se reservan las áreas con menos de {settings.umbral_hogares} hogares, a veces algunas "
+         f"con pocos más, y las necesarias para que no se deduzcan; conteos redondeados a múltiplos de {settings.base_redondeo} con clave por celda, "
          "por lo que los totales no suman exactamente. Hogares y personas de la demostración: sintéticos."),
     )
-    if loss is not None:
+    if loss is None:
+        # A district update changes few areas: carry the last full computation's figures.
+        cur.execute(
+            "INSERT INTO publico.sdc_perdida SELECT %(v)s, nivel, zona, areas, areas_reservadas_pct,"
+            " hogares_en_reservadas_pct, cifras_cambiadas_pct, cambio_absoluto_medio FROM publico.sdc_perdida"
+            " WHERE data_version = (SELECT p.data_version FROM publico.sdc_perdida p JOIN publico.version v"
+            " USING (data_version) WHERE p.data_version <> %(v)s ORDER BY v.calculado_en DESC LIMIT 1)"
+            " ON CONFLICT DO NOTHING", {"v": version})
+    else:
         cur.execute("DELETE FROM publico.sdc_perdida WHERE data_version = %s", (version,))
         copy_in(cur, "publico.sdc_perdida", loss.assign(data_version=version)[
             ["data_version", "nivel", "zona", "areas", "areas_reservadas_pct", "hogares_en_reservadas_pct",
@@ -356,6 +364,7 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
     loss = disclosure.information_loss(agregado, public, counts)
     timing.mark("proteccion")
     step("publicando", 0.85)
+    conn.commit()  # the block below is then a real transaction, committed at its end
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS calculo.contribucion, calculo.agregado, publico.cobertura")
         cur.execute(_wide_table_ddl("calculo.contribucion", [(k, "text") for k in agg.FINE_KEYS[:3]] + [("h3_8", "bigint")],
@@ -423,6 +432,7 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
     delta_levels = agg.aggregate_levels(delta, counts, sums)
     timing.mark("delta")
 
+    conn.commit()  # the block below is then a real transaction, committed at its end
     with conn.transaction(), conn.cursor() as cur:
         touched = delta_levels[["nivel", "codigo"]]
         current = _read_keys(cur, "calculo.agregado", touched)

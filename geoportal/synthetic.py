@@ -3,14 +3,17 @@
 This module owns the generator of **synthetic** Fichas de Información de Protección Social
 (FIPS). Nothing it writes describes a real household or person: every row carries
 ``origen = sintetico``. Only the district totals and the places come from real data
-(``geoportal/datos``, see ``FUENTES.md``); everything else is a documented model. The files
-follow ``docs/FORMATOS.md`` exactly and are loaded with ``geoportal ingestar``.
+(``geoportal/datos``, see ``FUENTES.md``); everything else is the documented model below.
+The files follow ``docs/FORMATOS.md`` exactly (UTF-8, no quoting needed: no value holds a
+comma or a quote) and are loaded with ``geoportal ingestar``.
 
-Public API: :func:`generate`. Same ``semilla`` and ``ambito`` (and the same ``puntos`` and
-``hoy``) give byte-identical files; all randomness comes from one
-``numpy.random.Generator(PCG64(semilla))`` consumed in a fixed order. Everything is
-vectorized over persons and households (Python loops only over districts, polygons and
-catalog services), so the whole country (6.1 M persons) takes seconds.
+Public API: :func:`generate`. Same ``semilla``, ``ambito``, ``puntos`` and ``hoy`` give
+byte-identical files. Districts are processed in batches of about 400 000 persons (census
+order); batch ``k`` draws from ``Generator(PCG64(semilla).jumped(k))``, so the output does
+not depend on how many batches run at once (two compute threads and one writer thread;
+numpy, shapely, scipy and Arrow release the GIL). Everything is vectorized over persons and
+households (Python loops only over districts, polygons, seeds' districts and catalog
+services): the whole country (6.1 M persons) takes about 10-15 s and 0.5 GB.
 
 Modelling assumptions (all synthetic unless said otherwise)
 -----------------------------------------------------------
@@ -18,75 +21,84 @@ Population (real totals, modelled detail)
     * Persons per 2022 census district = ``pob_total`` of ``censo2022_distritos.csv``
       exactly; men and women = ``pob_hombres`` / ``pob_mujeres`` exactly; the 0-4, 5-14 and
       15+ groups by sex equal the census ``pob_*`` columns exactly (0-4 = total - 5+,
-      5-14 = 5+ - 15+).
+      5-14 = 5+ - 15+), all as completed years at the reference date ``hoy``.
     * Single years inside those bands follow a declining pyramid: weight
       ``exp(-lambda*(edad-15)) * S(edad)`` for 15-100 years, with a Gompertz survival
       ``S`` (hazard ``6e-5*exp(0.088*edad)``, x1.3 men, x0.7 women), and a milder
       ``exp(-lambda_c*edad)`` inside 0-4 and 5-14. ``lambda`` is solved per district so the
-      interpolated median age is ``edad_mediana + 0.5`` (the census gives completed years).
-      Ages are capped at 100.
-    * Ages are completed years at the reference date ``hoy`` (default 2026-01-01, fixed so
-      runs are reproducible); the birth date is a uniform day consistent with that age.
-      Babies (age 0) are born on or before their household's survey date.
+      interpolated median age is ``edad_mediana + 0.5`` (the census gives completed
+      years); the generated medians match the census within a year. Ages are capped at 100.
+    * ``hoy`` defaults to 2026-01-01 (fixed, so runs are reproducible); the birth date is a
+      uniform day consistent with the age at ``hoy``. Babies are born on or before their
+      household's survey date.
+    * The FIPS describes a person at the interview, so pregnancy and service
+      applicability use the completed years at the household's ``fecha_relevamiento``
+      (the coverage engine's default), which can be one less than at ``hoy``.
     * Pregnancy: women 15-44, prevalence by age 3.5 % (15-19), 6 % (20-24), 5.5 % (25-29),
-      4 % (30-34), 2.2 % (35-39), 0.7 % (40-44), x1.4 for indigenous women (about 3.5 %
-      overall). Disability: 1.5 % (0-4) rising to 32 % (75+), about 6-7 % overall.
-    * Indigenous status is a household attribute, rural households only. Department shares
-      (Boquerón 40 %, Presidente Hayes 30 %, Alto Paraguay 20 %, Canindeyú 7 %, Amambay
-      5 %, Concepción, San Pedro, Caaguazú 2 %, Alto Paraná 1.5 %, Guairá, Caazapá 1 %,
-      Itapúa 0.5 %, the rest 0.2 %) approximate the 2022 census indigenous total (about
-      140 000, 2.3 %); they are not district figures.
+      4 % (30-34), 2.2 % (35-39), 0.7 % (40-44), x1.4 for indigenous women (about 3.9 %
+      overall). Disability: 1.5 % (0-4) rising to 32 % (75+), about 7 % overall.
+    * Indigenous status is a household attribute of rural households. Department shares
+      of persons (Boquerón 40 %, Presidente Hayes 30 %, Alto Paraguay 20 %, Canindeyú 7 %,
+      Amambay 5 %, Concepción, San Pedro, Caaguazú 2 %, Alto Paraná 1.5 %, Guairá,
+      Caazapá 1 %, Itapúa 0.5 %, the rest 0.2 %) approximate the 2022 census indigenous
+      total (about 140 000, 2.3 %); they are not district figures.
 
 Households
-    * Urban share per district from population density of its 2012 polygon (logistic in
-      log10 persons/km²; 100 % in Asunción; 30 % where there is no polygon); about 60 %
-      nationally, close to the census.
+    * Urban share per district from the population density of its 2012 polygon (logistic
+      in log10 persons/km²; 100 % in Asunción; 30 % where there is no polygon): about 60 %
+      of persons nationally, close to the census.
     * Number of households = population / mean size, mean size
-      ``3.0 + 0.5*(1 - urban share) + 1.8*indigenous share`` (about 3.2 and 1.9 M households
-      nationally). Sizes: 1 + a Gamma(5)-Poisson number of extra members (larger for rural
-      x1.25 and indigenous x1.5 households), so about 15 % live alone and a few have 10+.
-    * Every household gets one head aged 18+ (drawn among the district's adults, weights
-      rising with age to 30, men x1.7). The other members fill the remaining places of the
-      same district by matching noisy age keys: children go to households whose head is
-      about 27 years older, partners to heads of similar age, some elderly to younger
-      heads. So every person belongs to exactly one household of its district and every
-      household has someone 18+.
+      ``3.0 + 0.5*(1 - urban share) + 1.8*indigenous share``: about 1.9 M households of 3.2
+      persons nationally (3.0 urban, 3.6 rural). Sizes: 1 + a Gamma(7)-Poisson number of
+      extra members (weights x1.25 rural, x1.5 indigenous), drawn as one multinomial per
+      district so the total is exact; about 15 % live alone, under 1 % have 10+.
+    * Each household first gets its zone, indigenous status and settlement seed, and is
+      numbered by district and seed (as a listing by locality would be). Then one head
+      aged 18+ is drawn among the district's adults (weighted sampling without
+      replacement; weights rising with age to 30, men x1.7: about 59 % male heads). The
+      other members fill the remaining places of the same district by matching noisy age
+      keys: children go to households whose head is about 27 years older, partners to
+      heads of similar age, some elderly to younger heads. So every person belongs to
+      exactly one household of its own district and every household has someone 18+.
 
 Locations
     * District 2022 -> 2012 polygon via ``crosswalk_2022_2012.csv``; without ``codigo_2012``
-      the department polygon. New districts share their parent polygon: the seeds in a
+      the department polygon. New districts share their parent's polygon: the seeds of a
       shared polygon are split by nearest district seat (a Voronoi split), so each new
       district clusters around its own seat.
-    * Settlement seeds: the district seat (census ``lat/lon_cabecera``, the crosswalk's
-      geocoded seat for new districts; replaced by the nearest urban school or GeoNames
-      place when it falls outside the polygon), the real MEC schools and GeoNames places
-      inside the polygon. Urban households go to the seat (1 km scale), urban schools
-      (weight falling with distance to the seat, 15 km) and places (0.5 km scale); rural
-      households to rural schools (2 km scale); indigenous households favour schools of
-      indigenous communities ("COM. INDIG..."; 0.8 km scale).
-    * Offsets: uniform direction, exponential distance (capped at 4 scales); points outside
+    * Settlement seeds: the district seat (census ``lat/lon_cabecera``, or the crosswalk's
+      geocoded seat for new districts; when it falls outside the polygon, a GeoNames place
+      with the district's name, else the urban school or place nearest to it), the real
+      MEC schools and GeoNames places inside the polygon. Urban households go to the seat
+      (1 km scale), urban schools (weight falling with distance to the seat, 15 km) and
+      places (0.5 km scale); rural households to rural schools (2 km scale); indigenous
+      households favour schools of indigenous communities ("COM INDIG...", 0.8 km scale).
+    * Offsets: uniform direction, exponential distance capped at 4 scales; points outside
       the polygon are redrawn with shrinking distance, finally placed on the seed. Every
-      household lies inside its polygon after rounding to 6 decimals (about 0.1 m).
-    * ``localidad`` = the seed's name (school ``barrio_localidad``, GeoNames name, or the
-      district name for the seat); ``zona`` = the household's drawn zone.
+      household lies strictly inside its polygon after rounding to 6 decimals (~0.1 m).
+    * ``localidad`` = the seed's name (school ``barrio_localidad`` in title case, GeoNames
+      name, or the district name for the seat); ``zona`` = the household's drawn zone.
     * ``fecha_relevamiento``: uniform over the 330 days before ``hoy``.
 
 Service statuses (``servicios``)
     * Only codes of ``Catalogo.codigos_fips(unidad)`` whose ``aplica`` rule holds for the
-      person (households: their head) are drawn, so listed codes always apply.
+      person (households: for their head) are drawn, so every listed code applies.
     * Place-based services: probability ``p_far + (p_near - p_far) / (1 + (d/R)^2)``, with
-      ``d`` the great-circle distance (``geodesia.nearest_km``) from the household to the
+      ``d`` the great-circle distance (:mod:`geoportal.geodesia`) from the household to the
       nearest point of the service's ``punto_tipo`` in ``puntos`` and ``R`` the catalog
-      radius for the household's zone; times a rural factor (< 1) and an indigenous
-      factor. No point of that type -> ``p_far``. Other services use urban / rural
-      probabilities (pensions, Tekoporã, water, electricity, roads...), with indigenous and
-      Chaco factors and age modifiers (late birth registration at age 0, fewer cédulas
-      under 10, less pre-school at 4). Levels aim at published orders of magnitude (birth
-      registration ~90 %, cédula ~80 %, vaccines 70-85 % near a USF, pension 65+ ~50 %),
+      radius for the household's zone; times a rural factor (< 1) and an indigenous factor.
+      No point of that type: ``p_far``. Other services use urban / rural probabilities
+      (pensions, Tekoporã, water, electricity, sanitation, housing, roads), with indigenous
+      and Chaco factors; age modifiers: late birth registration at age 0, fewer cédulas
+      under 10, less pre-school at 4. Codes not listed in the tables below get generic
+      defaults, so an edited catalog still works. Levels aim at published orders of
+      magnitude (birth registration ~90 %, cédula ~80 %, vaccines 70-85 % near a USF and
+      ~45 % far away, basic school ~95 %, pension 65+ ~50 %, Tekoporã ~9 % of households),
       not at official figures.
-    * Statuses of one household are correlated through a latent deprivation score
-      (Gaussian copula, rho 0.6 households / 0.5 persons); pro-poor programmes (Tekoporã,
-      Abrazo, disability pension) are more likely where deprivation is higher.
+    * Statuses in one household are correlated: with probability 0.5 (persons) / 0.6
+      (households) a draw uses the household's deprivation uniform instead of a fresh
+      one (a mixture of uniforms is uniform, so the marginals stay exact); pro-poor
+      programmes (Tekoporã, Abrazo, disability pension) use it reversed.
 
 Names
     Drawn with Zipf-like weights from short lists of common Paraguayan Spanish and Guaraní
@@ -457,13 +469,21 @@ def _menos_anios(hoy: date, years: int) -> date:
         return hoy.replace(year=hoy.year - years, day=28)
 
 
-def _zipf_cdf(n: int) -> np.ndarray:
+_URNA = 10_000
+
+
+def _urna(n: int) -> np.ndarray:
+    """Indices 0..n-1 repeated by Zipf-like weights 1/(k+3), quantized to 1/10 000.
+
+    Drawing ``urna[rng.integers(0, len(urna), size)]`` is a fast categorical draw.
+    """
     w = 1.0 / (np.arange(n) + 3.0)
-    return np.cumsum(w) / w.sum()
+    counts = np.maximum(1, np.floor(w / w.sum() * _URNA)).astype(np.int64)
+    return np.repeat(np.arange(n), counts)
 
 
-def _draw(rng: np.random.Generator, cdf: np.ndarray, size: int) -> np.ndarray:
-    return np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), len(cdf) - 1)
+def _draw(rng: np.random.Generator, urna: np.ndarray, size: int) -> np.ndarray:
+    return urna[rng.integers(0, len(urna), size)]
 
 
 def _id_bytes(prefijo: np.ndarray, numero: np.ndarray, digitos: int, sep: bytes = b"") -> np.ndarray:
@@ -483,11 +503,12 @@ def _id_bytes(prefijo: np.ndarray, numero: np.ndarray, digitos: int, sep: bytes 
 
 
 def _id_array(ids: np.ndarray) -> pa.Array:
+    """(n, w) ASCII bytes -> Arrow string array, sharing the bytes (no copy, no cast)."""
     n, width = ids.shape
-    fixed = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(width), n, [None, pa.py_buffer(np.ascontiguousarray(ids))]
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    return pa.Array.from_buffers(
+        pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(ids))]
     )
-    return fixed.cast(pa.binary()).cast(pa.string())
 
 
 def _dict_column(indices: np.ndarray, labels: Sequence[str]) -> pa.DictionaryArray:
@@ -503,6 +524,21 @@ def _bits_column(bits: np.ndarray, codes: Sequence[str]) -> pa.DictionaryArray:
     remap[present] = np.arange(len(present), dtype=np.int32)
     labels = [";".join(c for j, c in enumerate(codes) if int(b) >> j & 1) for b in present]
     return _dict_column(remap[bits], labels)
+
+
+def _edad_en(nacimiento: np.ndarray, fecha: np.ndarray) -> np.ndarray:
+    """Completed years at ``fecha`` of persons born on ``nacimiento`` (days since 1970)."""
+    born = np.asarray(nacimiento).astype("datetime64[D]")
+    at = np.asarray(fecha).astype("datetime64[D]")
+
+    def parts(d):
+        month = d.astype("datetime64[M]")
+        year = month.astype("datetime64[Y]")
+        return (year.astype(np.int64), (month - year).astype(np.int64) * 32 + (d - month).astype(np.int64))
+
+    by, bmd = parts(born)
+    ay, amd = parts(at)
+    return (ay - by - (bmd > amd)).astype(np.int16)
 
 
 def _date_column(days: np.ndarray) -> pa.Array:
@@ -751,10 +787,10 @@ def _cubiertos(rng: np.random.Generator, p: np.ndarray, v_hogar: np.ndarray, mez
     (reversed for pro-poor programmes) with probability ``mezcla``, else a fresh one; a
     mixture of uniforms is uniform, so the marginal stays exactly ``p``.
     """
-    n = len(p)
     v = 1.0 - v_hogar if pro_pobre else v_hogar
-    u = np.where(rng.random(n) < mezcla, v, rng.random(n))
-    return u < p
+    u = rng.random(len(p))
+    # Below ``mezcla`` take the household's uniform; above it, rescale u to a fresh uniform.
+    return np.where(u < mezcla, v, (u - mezcla) / (1.0 - mezcla)) < p
 
 
 # ---------------------------------------------------------------------------- generator
@@ -793,10 +829,13 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
     babies = np.flatnonzero(per.edad == 0)  # born on or before the survey date
     span[babies] = np.minimum(upper[0], survey[hh[babies]]) - lower[0] + 1
     nacimiento = (lower[per.edad] + (rng.random(N) * span).astype(np.int64)).astype(np.int32)
+    # The FIPS answers describe the person at the interview: pregnancy and services use
+    # the completed years at the household's survey date (as the coverage engine does).
+    edad = _edad_en(nacimiento, survey[hh])
 
     mujer = per.sexo == 1
     indigena = hog.indigena[hh]
-    embarazada = rng.random(N) < _TASA_EMBARAZO[per.edad] * mujer * np.where(indigena, 1.4, 1.0)
+    embarazada = rng.random(N) < _TASA_EMBARAZO[edad] * mujer * np.where(indigena, 1.4, 1.0)
     discapacidad = rng.random(N) < _TASA_DISCAPACIDAD[per.edad]
 
     # ------------------------------------------------------------ service statuses
@@ -818,7 +857,7 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
         return out
 
     marco = pd.DataFrame(
-        {"edad": per.edad, "sexo": pd.Categorical.from_codes(per.sexo, ["M", "F"]),
+        {"edad": edad, "sexo": pd.Categorical.from_codes(per.sexo, ["M", "F"]),
          "embarazada": embarazada, "discapacidad": discapacidad, "indigena": indigena},
         copy=False,
     )
@@ -836,14 +875,14 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
             continue
         h = hh[rows]
         dist = distancia(serv.punto_tipo, necesita[serv.punto_tipo]) if serv.punto_tipo else None
-        p = _prob_hogar(serv, dist, hog, chaco)[h] * _factor_edad(serv.codigo)[per.edad[rows]]
+        p = _prob_hogar(serv, dist, hog, chaco)[h] * _factor_edad(serv.codigo)[edad[rows]]
         covered = _cubiertos(rng, p, privacion[h], _MEZCLA_PERSONA, _pro_pobre(serv.codigo, serv.punto_tipo))
         bits_p[rows[covered]] |= np.int32(1 << j)
     del aplica, necesita
 
     head = hog.inicio
     marco_h = pd.DataFrame(
-        {"edad": per.edad[head], "sexo": pd.Categorical.from_codes(per.sexo[head], ["M", "F"]),
+        {"edad": edad[head], "sexo": pd.Categorical.from_codes(per.sexo[head], ["M", "F"]),
          "embarazada": embarazada[head], "discapacidad": discapacidad[head], "indigena": hog.indigena},
         copy=False,
     )
@@ -863,19 +902,19 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
     nf, nm, ns = len(_NOMBRES_F), len(_NOMBRES_M), len(_APELLIDOS)
     nombre_idx = np.empty(N, dtype=np.int64)
     for idx, n_names, offset in ((np.flatnonzero(mujer), nf, 0), (np.flatnonzero(~mujer), nm, nf * (nf + 1))):
-        cdf = _zipf_cdf(n_names)
-        a = _draw(rng, cdf, len(idx))
-        b = _draw(rng, cdf, len(idx))
+        urna = _urna(n_names)
+        a = _draw(rng, urna, len(idx))
+        b = _draw(rng, urna, len(idx))
         b = np.where(b == a, (b + 1) % n_names, b)
         b = np.where(rng.random(len(idx)) < 0.55, b, -1)  # 55 % have a second given name
         nombre_idx[idx] = offset + a * (n_names + 1) + (b + 1)
-    cdf_s = _zipf_cdf(ns)
-    s_hog = _draw(rng, cdf_s, H)
-    s1 = _draw(rng, cdf_s, N)
+    urna_s = _urna(ns)
+    s_hog = _draw(rng, urna_s, H)
+    s1 = _draw(rng, urna_s, N)
     keep = rng.random(N) < 0.75  # most members carry the head's first surname
     keep[head] = True
     s1 = np.where(keep, s_hog[hh], s1)
-    s2 = _draw(rng, cdf_s, N)
+    s2 = _draw(rng, urna_s, N)
     s2 = np.where(s2 == s1, (s2 + 1) % ns, s2)
 
     # ------------------------------------------------------------ tables
@@ -884,8 +923,9 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
     serial = np.arange(H) - np.searchsorted(hog.d, np.arange(D))[hog.d] + 1
     hid = _id_bytes(pref_d[hog.d], serial, 6)
     pid = _id_bytes(hid[hh], np.arange(N) - hog.inicio[hh] + 1, 2, b"-")
+    hogar_id = _id_array(hid)
     hogares = pa.table({
-        "hogar_id": _id_array(hid),
+        "hogar_id": hogar_id,
         "codigo_distrito": _dict_column(hog.d, codigos),
         "localidad": _dict_column(hog.semilla, sem.tabla["nombre"].tolist()),
         "zona": _dict_column(hog.urbana, ["rural", "urbana"]),
@@ -897,7 +937,7 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
     })
     personas = pa.table({
         "persona_id": _id_array(pid),
-        "hogar_id": _id_array(hid[hh]),
+        "hogar_id": hogar_id.take(pa.array(hh)),
         "nombres": _dict_column(nombre_idx, ctx.labels_nombres),
         "apellidos": _dict_column(s1 * ns + s2, ctx.labels_apellidos),
         "sexo": _dict_column(per.sexo, ["M", "F"]),

@@ -153,6 +153,10 @@ def test_contrarreferencia_updates_one_district_incrementally(hand):
     assert (row["usf_adscripcion_cubiertos"], row["usf_adscripcion_con_oferta"]) == (5, 0)
     assert district_row(hand, "pais", "PY")["usf_adscripcion_cubiertos"] == 5
     assert result["data_version"] != before
+    with psycopg.connect(hand) as conn:
+        current = conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0]
+        carried = conn.execute("SELECT count(*) FROM publico.sdc_perdida WHERE data_version = %s", (current,)).fetchone()[0]
+    assert current == result["data_version"] and carried > 0
 
 
 def test_targets_apply_the_most_specific_scope_and_give_progress(hand):
