@@ -173,6 +173,8 @@ def catalogo_mostrar(archivo: Path = typer.Argument(None, help="Catálogo YAML (
 
 
 def _ingest(path: Path, kind: str):
+    import psycopg
+
     from geoportal.db import connect
     from geoportal.ingest import FileError, ingest_file
 
@@ -181,6 +183,9 @@ def _ingest(path: Path, kind: str):
             report = _run_with_bar(f"Ingesta de {kind}", lambda cb: ingest_file(path, kind, conn, progress=cb))
     except FileError as exc:
         _fail(f"{exc} No se cargó ninguna fila.")
+    except psycopg.Error as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        _fail(f"La base de datos rechazó la carga ({first_line}); se deshizo todo el lote, no se cargó ninguna fila.")
     fmt = lambda n: f"{n:,}".replace(",", ".")  # noqa: E731
     if report.ya_cargado:
         console.print(f"[yellow]Este archivo ya se cargó (lote {report.lote_id}); no se cambió nada.[/]")

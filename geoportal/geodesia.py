@@ -53,7 +53,9 @@ def nearest_km(src_lon, src_lat, dst_lon, dst_lat, k: int = 1) -> tuple[np.ndarr
     return nearest_km_xyz(unit_vectors(src_lon, src_lat), dst_lon, dst_lat, k=k)
 
 
-def nearest_km_xyz(src_xyz: np.ndarray, dst_lon, dst_lat, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def nearest_km_xyz(
+    src_xyz: np.ndarray, dst_lon, dst_lat, k: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """As :func:`nearest_km`, with the sources already as :func:`unit_vectors`.
 
     Lets a caller convert millions of sources once and query several destination sets.
@@ -76,8 +78,13 @@ def nearest_km_xyz(src_xyz: np.ndarray, dst_lon, dst_lat, k: int = 1) -> tuple[n
 
 def haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
     """Great-circle distance (km) between paired points, by the haversine formula."""
-    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(a, dtype=np.float64)) for a in (lon1, lat1, lon2, lat2))
-    h = np.sin((lat2 - lat1) / 2.0) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2.0) ** 2
+    lon1, lat1, lon2, lat2 = (
+        np.radians(np.asarray(a, dtype=np.float64)) for a in (lon1, lat1, lon2, lat2)
+    )
+    h = (
+        np.sin((lat2 - lat1) / 2.0) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2.0) ** 2
+    )
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
@@ -120,13 +127,16 @@ class NearestIndex:
         chord, idx = self.tree.query(src, k=1, workers=-1)
         return chord_to_km(chord), np.asarray(idx, dtype=np.int64)
 
-    def query_clustered(self, src_xyz: np.ndarray, anchor_xyz: np.ndarray,
-                        anchor_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def query_clustered(
+        self, src_xyz: np.ndarray, anchor_xyz: np.ndarray, anchor_of: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`query_xyz`; ``anchor_of[i]`` is the row of ``anchor_xyz`` near source i."""
         src = np.asarray(src_xyz, dtype=np.float64).reshape(-1, 3)
         if self.tree is None or len(src) == 0 or len(self) < 2:
             return self.query_xyz(src)
-        c, i = self.tree.query(np.asarray(anchor_xyz, dtype=np.float64).reshape(-1, 3), k=2, workers=-1)
+        c, i = self.tree.query(
+            np.asarray(anchor_xyz, dtype=np.float64).reshape(-1, 3), k=2, workers=-1
+        )
         margin = (c[:, 1] - c[:, 0]) / 2.0
         nearest = i[:, 0].astype(np.int64)
         anchor_of = np.asarray(anchor_of, dtype=np.int64)

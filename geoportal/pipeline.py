@@ -24,6 +24,7 @@ from psycopg import sql
 
 from geoportal import aggregate as agg
 from geoportal import disclosure
+from geoportal.audit import log_access
 from geoportal.access import accessibility, nearest_by_type
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.dbcopy import copy_in
@@ -392,6 +393,7 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
         dictionary["logro"] = dictionary["logro"].astype("Int64")
         copy_in(cur, "publico.medida", dictionary)
         _record_version(cur, version, "pais", settings, loss)
+        log_access(conn, "calcular", "PY", {"data_version": version, "hogares": len(units.hogares)})
     timing.mark("escritura")
     step("listo", 1.0)
     return {"data_version": version, "hogares": len(units.hogares), "personas": len(units.personas),
@@ -456,6 +458,7 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
         _delete_keys(cur, "publico.cobertura", pd.concat([family[["nivel", "codigo"]], touched]).drop_duplicates())
         _write_public(cur, public, catalog)
         _record_version(cur, version, f"distrito {codigo}", settings, None)
+        log_access(conn, "calcular", codigo, {"data_version": version, "hogares": len(units.hogares)})
     timing.mark("publicacion")
     return {"data_version": version, "hogares": len(units.hogares), "personas": len(units.personas),
             "areas_actualizadas": len(family), "segundos": timing.stages}

@@ -53,13 +53,14 @@ Households
       extra members (weights x1.25 rural, x1.5 indigenous), drawn as one multinomial per
       district so the total is exact; about 15 % live alone, under 1 % have 10+.
     * Each household first gets its zone, indigenous status and settlement seed, and is
-      numbered by district and seed (as a listing by locality would be). Then one head
-      aged 18+ is drawn among the district's adults (weighted sampling without
-      replacement; weights rising with age to 30, men x1.7: about 59 % male heads). The
-      other members fill the remaining places of the same district by matching noisy age
-      keys: children go to households whose head is about 27 years older, partners to
-      heads of similar age, some elderly to younger heads. So every person belongs to
-      exactly one household of its own district and every household has someone 18+.
+      numbered by district and seed (as a listing by locality would be). Then one head,
+      aged 19+ at ``hoy`` (so 18+ at the interview), is drawn among the district's adults
+      (weighted sampling without replacement; weights rising with age to 30, men x1.7:
+      about 59 % male heads). The other members fill the remaining places of the same
+      district by matching noisy age keys: children go to households whose head is about
+      27 years older, partners to heads of similar age, some elderly to younger heads. So
+      every person belongs to exactly one household of its own district and every
+      household has someone 18+.
 
 Locations
     * District 2022 -> 2012 polygon via ``crosswalk_2022_2012.csv``; without ``codigo_2012``
@@ -132,20 +133,46 @@ FECHA_REFERENCIA = date(2026, 1, 1)
 EDAD_MAXIMA = 100
 
 COLUMNAS_HOGARES = (
-    "hogar_id", "codigo_distrito", "localidad", "zona", "fecha_relevamiento",
-    "lat", "lon", "servicios", "origen",
+    "hogar_id",
+    "codigo_distrito",
+    "localidad",
+    "zona",
+    "fecha_relevamiento",
+    "lat",
+    "lon",
+    "servicios",
+    "origen",
 )
 COLUMNAS_PERSONAS = (
-    "persona_id", "hogar_id", "nombres", "apellidos", "sexo", "fecha_nacimiento",
-    "embarazada", "discapacidad", "indigena", "servicios", "origen",
+    "persona_id",
+    "hogar_id",
+    "nombres",
+    "apellidos",
+    "sexo",
+    "fecha_nacimiento",
+    "embarazada",
+    "discapacidad",
+    "indigena",
+    "servicios",
+    "origen",
 )
 
 Progreso = Callable[[str, float], None]
 
 # ---------------------------------------------------------------------------- parameters
 _INDIGENA_DPTO = {
-    "16": 0.40, "15": 0.30, "17": 0.20, "14": 0.07, "13": 0.05, "01": 0.02, "02": 0.02,
-    "05": 0.02, "10": 0.015, "04": 0.01, "06": 0.01, "07": 0.005,
+    "16": 0.40,
+    "15": 0.30,
+    "17": 0.20,
+    "14": 0.07,
+    "13": 0.05,
+    "01": 0.02,
+    "02": 0.02,
+    "05": 0.02,
+    "10": 0.015,
+    "04": 0.01,
+    "06": 0.01,
+    "07": 0.005,
 }
 _INDIGENA_RESTO = 0.002
 _CHACO = ("15", "16", "17")
@@ -160,7 +187,7 @@ _CON_PUNTO = {
     "EDUC_INICIAL": (0.72, 0.35, 0.85, 0.70),
     "ESCOLAR_BASICA": (0.97, 0.80, 0.97, 0.85),
     "ESCOLAR_MEDIA": (0.82, 0.50, 0.85, 0.60),
-    "CEDULA": (0.93, 0.72, 0.95, 0.75),
+    "CEDULA": (0.96, 0.80, 0.95, 0.75),
     "USF_ADSCRIPCION": (0.72, 0.25, 0.95, 0.85),
     "FORMACION_LABORAL": (0.12, 0.03, 0.70, 0.50),
     "SEGURO_SOCIAL": (0.38, 0.08, 0.55, 0.30),
@@ -193,36 +220,166 @@ def _tabla_edad(tramos) -> np.ndarray:
 
 # Pregnancy prevalence (women) and disability prevalence by single year of age.
 _TASA_EMBARAZO = _tabla_edad(
-    ((15, 19, 0.035), (20, 24, 0.06), (25, 29, 0.055), (30, 34, 0.04), (35, 39, 0.022), (40, 44, 0.007))
+    (
+        (15, 19, 0.035),
+        (20, 24, 0.06),
+        (25, 29, 0.055),
+        (30, 34, 0.04),
+        (35, 39, 0.022),
+        (40, 44, 0.007),
+    )
 )
 _TASA_DISCAPACIDAD = _tabla_edad(
-    ((0, 4, 0.015), (5, 14, 0.035), (15, 29, 0.04), (30, 44, 0.05), (45, 59, 0.09), (60, 74, 0.17),
-     (75, EDAD_MAXIMA, 0.32))
+    (
+        (0, 4, 0.015),
+        (5, 14, 0.035),
+        (15, 29, 0.04),
+        (30, 44, 0.05),
+        (45, 59, 0.09),
+        (60, 74, 0.17),
+        (75, EDAD_MAXIMA, 0.32),
+    )
 )
 
 # Synthetic names (Zipf-like weights by list position).
 _NOMBRES_F = (
-    "María", "Ana", "Rosa", "Juana", "Carmen", "Graciela", "Liz", "Fátima", "Sofía", "Camila",
-    "Araceli", "Mirian", "Gladys", "Ramona", "Lourdes", "Nélida", "Zunilda", "Celeste",
-    "Belén", "Mónica", "Verónica", "Noelia", "Jazmín", "Valeria", "Leticia", "Perla",
-    "Dahiana", "Estela", "Natalia", "Lucía", "Antonia", "Mercedes", "Concepción", "Asunción",
-    "Ñandutí", "Yvoty", "Arasy", "Jasy", "Mainumby", "Ñasaindy", "Arami", "Aguĩ",
+    "María",
+    "Ana",
+    "Rosa",
+    "Juana",
+    "Carmen",
+    "Graciela",
+    "Liz",
+    "Fátima",
+    "Sofía",
+    "Camila",
+    "Araceli",
+    "Mirian",
+    "Gladys",
+    "Ramona",
+    "Lourdes",
+    "Nélida",
+    "Zunilda",
+    "Celeste",
+    "Belén",
+    "Mónica",
+    "Verónica",
+    "Noelia",
+    "Jazmín",
+    "Valeria",
+    "Leticia",
+    "Perla",
+    "Dahiana",
+    "Estela",
+    "Natalia",
+    "Lucía",
+    "Antonia",
+    "Mercedes",
+    "Concepción",
+    "Asunción",
+    "Ñandutí",
+    "Yvoty",
+    "Arasy",
+    "Jasy",
+    "Mainumby",
+    "Ñasaindy",
+    "Arami",
+    "Aguĩ",
 )
 _NOMBRES_M = (
-    "José", "Juan", "Carlos", "Luis", "Miguel", "Jorge", "Ramón", "Víctor", "Pedro", "Hugo",
-    "Derlis", "Óscar", "Francisco", "Fernando", "Rubén", "Néstor", "Ángel", "Sebastián",
-    "Matías", "Diego", "Édgar", "Rodrigo", "Julio", "Aníbal", "Gustavo", "Marcelo",
-    "Nicolás", "Andrés", "Martín", "Iván", "Tomás", "Cristian", "Blas", "Celestino",
-    "Arandu", "Kuarahy", "Tupã", "Ñamandu", "Yrupẽ", "Mbaracayú",
+    "José",
+    "Juan",
+    "Carlos",
+    "Luis",
+    "Miguel",
+    "Jorge",
+    "Ramón",
+    "Víctor",
+    "Pedro",
+    "Hugo",
+    "Derlis",
+    "Óscar",
+    "Francisco",
+    "Fernando",
+    "Rubén",
+    "Néstor",
+    "Ángel",
+    "Sebastián",
+    "Matías",
+    "Diego",
+    "Édgar",
+    "Rodrigo",
+    "Julio",
+    "Aníbal",
+    "Gustavo",
+    "Marcelo",
+    "Nicolás",
+    "Andrés",
+    "Martín",
+    "Iván",
+    "Tomás",
+    "Cristian",
+    "Blas",
+    "Celestino",
+    "Arandu",
+    "Kuarahy",
+    "Tupã",
+    "Ñamandu",
+    "Yrupẽ",
+    "Mbaracayú",
 )
 _APELLIDOS = (
-    "González", "Benítez", "Martínez", "López", "Giménez", "Vera", "Duarte", "Ramírez",
-    "Villalba", "Fernández", "Rodríguez", "Acosta", "Gómez", "Báez", "Ortiz", "Cáceres",
-    "Rojas", "Núñez", "Ayala", "Franco", "Ríos", "Cabrera", "Sánchez", "Aquino", "Peña",
-    "Cañete", "Acuña", "Ibáñez", "Ybañez", "Muñoz", "Britez", "Insfrán", "Galeano",
-    "Ocampos", "Caballero", "Yegros", "Zárate", "Paredes", "Mendoza", "Espínola", "Servín",
-    "Riquelme", "Escobar", "Ojeda", "Toledo", "Arévalo", "Cardozo", "Ñamandú", "Mbaracayú",
-    "Yg̃atimi", "Aguĩ",
+    "González",
+    "Benítez",
+    "Martínez",
+    "López",
+    "Giménez",
+    "Vera",
+    "Duarte",
+    "Ramírez",
+    "Villalba",
+    "Fernández",
+    "Rodríguez",
+    "Acosta",
+    "Gómez",
+    "Báez",
+    "Ortiz",
+    "Cáceres",
+    "Rojas",
+    "Núñez",
+    "Ayala",
+    "Franco",
+    "Ríos",
+    "Cabrera",
+    "Sánchez",
+    "Aquino",
+    "Peña",
+    "Cañete",
+    "Acuña",
+    "Ibáñez",
+    "Ybañez",
+    "Muñoz",
+    "Britez",
+    "Insfrán",
+    "Galeano",
+    "Ocampos",
+    "Caballero",
+    "Yegros",
+    "Zárate",
+    "Paredes",
+    "Mendoza",
+    "Espínola",
+    "Servín",
+    "Riquelme",
+    "Escobar",
+    "Ojeda",
+    "Toledo",
+    "Arévalo",
+    "Cardozo",
+    "Ñamandú",
+    "Mbaracayú",
+    "Yg̃atimi",
+    "Aguĩ",
 )
 
 
@@ -277,10 +434,15 @@ def _insumos() -> _Insumos:
     ).rename(columns={"lat_cabecera": "lat_geocod", "lon_cabecera": "lon_geocod"})
     censo = censo.merge(
         cw[["codigo_2022", "codigo_2012", "relacion", "lat_geocod", "lon_geocod"]],
-        left_on="codigo", right_on="codigo_2022", how="left", validate="one_to_one",
+        left_on="codigo",
+        right_on="codigo_2022",
+        how="left",
+        validate="one_to_one",
     )
     has_2012 = censo["codigo_2012"].fillna("").astype(str).str.len() == 4
-    censo["poly"] = np.where(has_2012, censo["codigo_2012"].fillna("").astype(str), "D:" + censo["dpto"])
+    censo["poly"] = np.where(
+        has_2012, censo["codigo_2012"].fillna("").astype(str), "D:" + censo["dpto"]
+    )
 
     dist = gpd.read_file(DATA_DIR / "distritos.geojson")
     dep = gpd.read_file(DATA_DIR / "departamentos.geojson")
@@ -296,7 +458,8 @@ def _insumos() -> _Insumos:
         raise ValueError(f"faltan polígonos en los datos: {missing}")
 
     esc = pd.read_csv(
-        DATA_DIR / "escuelas_mec.csv", usecols=["barrio_localidad", "zona", "lat", "lon"],
+        DATA_DIR / "escuelas_mec.csv",
+        usecols=["barrio_localidad", "zona", "lat", "lon"],
         dtype={"barrio_localidad": str, "zona": str},
     ).dropna(subset=["lat", "lon"])
     barrio = esc["barrio_localidad"].fillna("")
@@ -304,19 +467,21 @@ def _insumos() -> _Insumos:
     # Candidate seeds: kind 1 = school, 2 = GeoNames place.
     c_lon = np.concatenate([esc["lon"].to_numpy(float), geo["lon"].to_numpy(float)])
     c_lat = np.concatenate([esc["lat"].to_numpy(float), geo["lat"].to_numpy(float)])
-    c_name = np.array([_titulo(x) for x in barrio] + [_limpio(x) for x in geo["name"]], dtype=object)
+    c_name = np.array(
+        [_titulo(x) for x in barrio] + [_limpio(x) for x in geo["name"]], dtype=object
+    )
     c_kind = np.r_[np.ones(len(esc), np.int8), np.full(len(geo), 2, np.int8)]
     c_urb = np.r_[esc["zona"].str.upper().eq("URBANA").to_numpy(), np.zeros(len(geo), bool)]
     c_ind = np.r_[barrio.str.upper().str.contains("INDIG").to_numpy(), np.zeros(len(geo), bool)]
-    pools = {k: np.flatnonzero(_inside(g, c_lon, c_lat)) for k, g in poligonos.items()
-             if k in set(censo["poly"])}
+    used = set(censo["poly"])
+    pools = {k: np.flatnonzero(_inside(g, c_lon, c_lat)) for k, g in poligonos.items() if k in used}
 
     # District seats, always inside the district's polygon.
     n = len(censo)
     seat = np.full((n, 2), np.nan)
     for i, row in enumerate(censo.itertuples(index=False)):
         geom, pool = poligonos[row.poly], pools[row.poly]
-        cands = ([(row.lon_geocod, row.lat_geocod)] if row.relacion != "mismo_distrito" else [])
+        cands = [(row.lon_geocod, row.lat_geocod)] if row.relacion != "mismo_distrito" else []
         cands.append((row.lon_cabecera, row.lat_cabecera))
         cands = [(float(a), float(b)) for a, b in cands if pd.notna(a) and pd.notna(b)]
         good = [c for c in cands if _inside(geom, [c[0]], [c[1]])[0]]
@@ -325,7 +490,9 @@ def _insumos() -> _Insumos:
             continue
         # A GeoNames place named like the district; else the urban school or place
         # nearest the (misplaced) seat; else the school nearest a point of the polygon.
-        named = [j for j in pool if c_kind[j] == 2 and _norm(c_name[j]) == _norm(row.distrito_nombre)]
+        named = [
+            j for j in pool if c_kind[j] == 2 and _norm(c_name[j]) == _norm(row.distrito_nombre)
+        ]
         urban = pool[c_urb[pool] | (c_kind[pool] == 2)]
         ref = cands[0] if cands else tuple(shapely.get_coordinates(geom.representative_point())[0])
         if named:
@@ -351,7 +518,9 @@ def _insumos() -> _Insumos:
             rivals = np.union1d(rivals, np.flatnonzero(_inside(geom, seat[:, 0], seat[:, 1])))
         keep = np.ones(len(pool), dtype=bool)
         if len(rivals) > 1 and len(pool):
-            _, near = geodesia.nearest_km(c_lon[pool], c_lat[pool], seat[rivals, 0], seat[rivals, 1])
+            _, near = geodesia.nearest_km(
+                c_lon[pool], c_lat[pool], seat[rivals, 0], seat[rivals, 1]
+            )
             keep = rivals[near] == i
             if keep.sum() < 3:
                 dist = geodesia.haversine_km(seat[i, 0], seat[i, 1], c_lon[pool], c_lat[pool])
@@ -368,12 +537,24 @@ def _insumos() -> _Insumos:
         w_r = np.where((kind == 1) & ~urb, 1.0, 0.0)
         if w_r.sum() == 0:  # no rural school: rural households spread over every seed
             w_r = np.where(kind == 1, 0.5, 1.0)
-        parts.append(pd.DataFrame({
-            "codigo": row.codigo, "lon": lon, "lat": lat,
-            "nombre": np.r_[np.array([_limpio(row.distrito_nombre)], dtype=object), c_name[mine]],
-            "w_u": w_u, "w_r": w_r, "w_i": w_r * (1.0 + 20.0 * ind),
-            "esc_u": np.where(kind == 0, 1.0, 0.5), "esc_r": 2.0, "esc_i": 0.8,
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "codigo": row.codigo,
+                    "lon": lon,
+                    "lat": lat,
+                    "nombre": np.r_[
+                        np.array([_limpio(row.distrito_nombre)], dtype=object), c_name[mine]
+                    ],
+                    "w_u": w_u,
+                    "w_r": w_r,
+                    "w_i": w_r * (1.0 + 20.0 * ind),
+                    "esc_u": np.where(kind == 0, 1.0, 0.5),
+                    "esc_r": 2.0,
+                    "esc_i": 0.8,
+                }
+            )
+        )
     semillas = pd.concat(parts, ignore_index=True)
 
     # Urban share from the density of the polygon (all 2022 districts on it together).
@@ -409,8 +590,9 @@ def _seleccion(ambito: str | Sequence[str], censo: pd.DataFrame) -> pd.DataFrame
 
 
 # ---------------------------------------------------------------------------- helpers
-def _grouped_choice(rng: np.random.Generator, item_group: np.ndarray, weights: np.ndarray,
-                    draw_group: np.ndarray) -> np.ndarray:
+def _grouped_choice(
+    rng: np.random.Generator, item_group: np.ndarray, weights: np.ndarray, draw_group: np.ndarray
+) -> np.ndarray:
     """For each draw, an item of the draw's group with probability ∝ weight.
 
     ``item_group`` must be sorted; every group drawn from needs a positive total weight.
@@ -486,7 +668,9 @@ def _draw(rng: np.random.Generator, urna: np.ndarray, size: int) -> np.ndarray:
     return urna[rng.integers(0, len(urna), size)]
 
 
-def _id_bytes(prefijo: np.ndarray, numero: np.ndarray, digitos: int, sep: bytes = b"") -> np.ndarray:
+def _id_bytes(
+    prefijo: np.ndarray, numero: np.ndarray, digitos: int, sep: bytes = b""
+) -> np.ndarray:
     """Fixed-width ASCII ids ``prefijo[i] + sep + zero-padded numero[i]`` as an (n, w) uint8 array."""
     pre = np.asarray(prefijo, dtype=np.uint8)
     width = pre.shape[1] + len(sep) + digitos
@@ -513,17 +697,16 @@ def _id_array(ids: np.ndarray) -> pa.Array:
 
 def _dict_column(indices: np.ndarray, labels: Sequence[str]) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(
-        pa.array(np.asarray(indices, dtype=np.int32), pa.int32()), pa.array(list(labels), pa.string())
+        pa.array(np.asarray(indices, dtype=np.int32), pa.int32()),
+        pa.array(list(labels), pa.string()),
     )
 
 
 def _bits_column(bits: np.ndarray, codes: Sequence[str]) -> pa.DictionaryArray:
     """Bit sets of service codes -> ``;``-joined labels (only the combinations present)."""
-    present = np.flatnonzero(np.bincount(bits, minlength=1))
-    remap = np.zeros(int(present[-1]) + 1, dtype=np.int32)
-    remap[present] = np.arange(len(present), dtype=np.int32)
+    present, index = np.unique(bits, return_inverse=True)
     labels = [";".join(c for j, c in enumerate(codes) if int(b) >> j & 1) for b in present]
-    return _dict_column(remap[bits], labels)
+    return _dict_column(index, labels)
 
 
 def _edad_en(nacimiento: np.ndarray, fecha: np.ndarray) -> np.ndarray:
@@ -534,7 +717,10 @@ def _edad_en(nacimiento: np.ndarray, fecha: np.ndarray) -> np.ndarray:
     def parts(d):
         month = d.astype("datetime64[M]")
         year = month.astype("datetime64[Y]")
-        return (year.astype(np.int64), (month - year).astype(np.int64) * 32 + (d - month).astype(np.int64))
+        return (
+            year.astype(np.int64),
+            (month - year).astype(np.int64) * 32 + (d - month).astype(np.int64),
+        )
 
     by, bmd = parts(born)
     ay, amd = parts(at)
@@ -612,8 +798,9 @@ def _semillas_lote(sel: pd.DataFrame, ins: _Insumos) -> _SemillasLote:
     return _SemillasLote(d=s_d[order], tabla=sem.iloc[order].reset_index(drop=True))
 
 
-def _formar_hogares(sel: pd.DataFrame, per: _Personas, sem: _SemillasLote,
-                    rng: np.random.Generator) -> tuple[_Personas, _Hogares]:
+def _formar_hogares(
+    sel: pd.DataFrame, per: _Personas, sem: _SemillasLote, rng: np.random.Generator
+) -> tuple[_Personas, _Hogares]:
     """Group persons into households; return persons reordered by household, head first.
 
     Households get their zone, indigenous status and settlement seed first and are then
@@ -624,7 +811,8 @@ def _formar_hogares(sel: pd.DataFrame, per: _Personas, sem: _SemillasLote,
     urb_share = sel["urbana"].to_numpy(float)
     ind_share = sel["indigena"].to_numpy(float)
     mean_size = 3.0 + 0.5 * (1.0 - urb_share) + 1.8 * ind_share
-    adult = per.edad >= 18
+    # Heads are 19+ at ``hoy`` so they are 18+ at the survey date too.
+    adult = per.edad >= 19
     adults = np.bincount(per.d[adult], minlength=D)
     H_d = np.clip(np.rint(pob / mean_size).astype(np.int64), 1, adults)
     H = int(H_d.sum())
@@ -654,7 +842,11 @@ def _formar_hogares(sel: pd.DataFrame, per: _Personas, sem: _SemillasLote,
 
     # heads: weighted sampling without replacement (Efraimidis-Spirakis) among adults
     adult_idx = np.flatnonzero(adult)
-    w_age = np.interp(np.arange(EDAD_MAXIMA + 1), [18, 20, 25, 30, 65, 80, 100], [0.1, 0.3, 0.75, 1.0, 1.0, 0.9, 0.8])
+    w_age = np.interp(
+        np.arange(EDAD_MAXIMA + 1),
+        [19, 20, 25, 30, 65, 80, 100],
+        [0.2, 0.3, 0.75, 1.0, 1.0, 0.9, 0.8],
+    )
     w_head = w_age[per.edad[adult_idx]] * np.where(per.sexo[adult_idx] == 0, 1.7, 1.0)
     key = per.d[adult_idx] + (1.0 - rng.random(len(adult_idx)) ** (1.0 / w_head)) * 0.999
     ranked = adult_idx[np.argsort(key)]
@@ -700,19 +892,25 @@ def _formar_hogares(sel: pd.DataFrame, per: _Personas, sem: _SemillasLote,
     order[~first] = slot_person
     del slot_person, heads
     per = _Personas(d=per.d[order], sexo=per.sexo[order], edad=per.edad[order])
-    return per, _Hogares(d=h_d, urbana=urbana, indigena=indigena, tamano=tamano, inicio=inicio, semilla=seed)
+    return per, _Hogares(
+        d=h_d, urbana=urbana, indigena=indigena, tamano=tamano, inicio=inicio, semilla=seed
+    )
 
 
-def _ubicar(sel: pd.DataFrame, ins: _Insumos, hog: _Hogares, sem: _SemillasLote,
-            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _ubicar(
+    sel: pd.DataFrame, ins: _Insumos, hog: _Hogares, sem: _SemillasLote, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Household coordinates around their seed, always inside the district polygon."""
     tabla = sem.tabla
     s_lon, s_lat = tabla["lon"].to_numpy(float), tabla["lat"].to_numpy(float)
     H = len(hog.d)
     seed = hog.semilla
     scale = np.where(
-        hog.urbana, tabla["esc_u"].to_numpy(float)[seed],
-        np.where(hog.indigena, tabla["esc_i"].to_numpy(float)[seed], tabla["esc_r"].to_numpy(float)[seed]),
+        hog.urbana,
+        tabla["esc_u"].to_numpy(float)[seed],
+        np.where(
+            hog.indigena, tabla["esc_i"].to_numpy(float)[seed], tabla["esc_r"].to_numpy(float)[seed]
+        ),
     )
     lon_out, lat_out = np.empty(H), np.empty(H)
     polys = [ins.poligonos[k] for k in sel["poly"]]
@@ -724,7 +922,9 @@ def _ubicar(sel: pd.DataFrame, ins: _Insumos, hog: _Hogares, sem: _SemillasLote,
         if attempt < tries - 1:
             r = np.minimum(rng.exponential(1.0, len(todo)), 4.0) * scale[todo] * (0.7**attempt)
             theta = rng.uniform(0.0, 2.0 * np.pi, len(todo))
-            dlon, dlat = geodesia.offset_deg(r * np.sin(theta), r * np.cos(theta), s_lat[seed[todo]])
+            dlon, dlat = geodesia.offset_deg(
+                r * np.sin(theta), r * np.cos(theta), s_lat[seed[todo]]
+            )
         else:  # last resort: the seed itself
             dlon = dlat = np.zeros(len(todo))
         lon = np.round(s_lon[seed[todo]] + dlon, 6)
@@ -739,7 +939,9 @@ def _ubicar(sel: pd.DataFrame, ins: _Insumos, hog: _Hogares, sem: _SemillasLote,
     for d in np.unique(hog.d[todo]):  # seed on the border after rounding
         rp = np.round(shapely.get_coordinates(polys[d].representative_point())[0], 6)
         if not _inside(polys[d], [rp[0]], [rp[1]])[0]:
-            raise RuntimeError(f"no se pudo ubicar hogares dentro del distrito {sel['codigo'].iat[d]}")
+            raise RuntimeError(
+                f"no se pudo ubicar hogares dentro del distrito {sel['codigo'].iat[d]}"
+            )
         t = todo[hog.d[todo] == d]
         lon_out[t], lat_out[t] = rp[0], rp[1]
     return lon_out, lat_out
@@ -769,7 +971,7 @@ def _factor_edad(codigo: str) -> np.ndarray:
     if codigo == "INSCRIPCION_NAC":
         f[0] = 0.78  # late registration of babies
     elif codigo == "CEDULA":
-        f[:10], f[10:18] = 0.6, 0.88
+        f[:10], f[10:18] = 0.55, 0.85
     elif codigo == "EDUC_INICIAL":
         f[4] = 0.75
     return f
@@ -779,8 +981,9 @@ def _pro_pobre(codigo: str, punto_tipo) -> bool:
     return (not punto_tipo) and _SIN_PUNTO.get(codigo, _SIN_PUNTO_DEFECTO)[3]
 
 
-def _cubiertos(rng: np.random.Generator, p: np.ndarray, v_hogar: np.ndarray, mezcla: float,
-               pro_pobre: bool) -> np.ndarray:
+def _cubiertos(
+    rng: np.random.Generator, p: np.ndarray, v_hogar: np.ndarray, mezcla: float, pro_pobre: bool
+) -> np.ndarray:
     """Covered draws with marginal probability ``p``, correlated within households.
 
     The uniform compared with ``p`` is the household's deprivation uniform ``v_hogar``
@@ -842,7 +1045,9 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
     chaco = np.isin(sel["dpto"].to_numpy(str), _CHACO)[hog.d]
     privacion = rng.random(H)  # household deprivation uniform (higher = more deprived)
     xyz = geodesia.unit_vectors(lon, lat)
-    seed_xyz = geodesia.unit_vectors(sem.tabla["lon"].to_numpy(float), sem.tabla["lat"].to_numpy(float))
+    seed_xyz = geodesia.unit_vectors(
+        sem.tabla["lon"].to_numpy(float), sem.tabla["lat"].to_numpy(float)
+    )
     dist_cache: dict[str, np.ndarray] = {}
 
     def distancia(tipo: str, need: np.ndarray) -> np.ndarray:
@@ -857,8 +1062,13 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
         return out
 
     marco = pd.DataFrame(
-        {"edad": edad, "sexo": pd.Categorical.from_codes(per.sexo, ["M", "F"]),
-         "embarazada": embarazada, "discapacidad": discapacidad, "indigena": indigena},
+        {
+            "edad": edad,
+            "sexo": pd.Categorical.from_codes(per.sexo, ["M", "F"]),
+            "embarazada": embarazada,
+            "discapacidad": discapacidad,
+            "indigena": indigena,
+        },
         copy=False,
     )
     aplica = [np.flatnonzero(serv.aplica.applies(marco)) for serv in ctx.serv_p]
@@ -869,24 +1079,31 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
         if serv.punto_tipo and len(rows):
             need = necesita.setdefault(serv.punto_tipo, np.zeros(H, dtype=bool))
             need[hh[rows]] = True
-    bits_p = np.zeros(N, dtype=np.int32)
+    bits_p = np.zeros(N, dtype=np.int64)
     for j, (serv, rows) in enumerate(zip(ctx.serv_p, aplica)):
         if not len(rows):
             continue
         h = hh[rows]
         dist = distancia(serv.punto_tipo, necesita[serv.punto_tipo]) if serv.punto_tipo else None
         p = _prob_hogar(serv, dist, hog, chaco)[h] * _factor_edad(serv.codigo)[edad[rows]]
-        covered = _cubiertos(rng, p, privacion[h], _MEZCLA_PERSONA, _pro_pobre(serv.codigo, serv.punto_tipo))
-        bits_p[rows[covered]] |= np.int32(1 << j)
+        covered = _cubiertos(
+            rng, p, privacion[h], _MEZCLA_PERSONA, _pro_pobre(serv.codigo, serv.punto_tipo)
+        )
+        bits_p[rows[covered]] |= np.int64(1) << j
     del aplica, necesita
 
     head = hog.inicio
     marco_h = pd.DataFrame(
-        {"edad": edad[head], "sexo": pd.Categorical.from_codes(per.sexo[head], ["M", "F"]),
-         "embarazada": embarazada[head], "discapacidad": discapacidad[head], "indigena": hog.indigena},
+        {
+            "edad": edad[head],
+            "sexo": pd.Categorical.from_codes(per.sexo[head], ["M", "F"]),
+            "embarazada": embarazada[head],
+            "discapacidad": discapacidad[head],
+            "indigena": hog.indigena,
+        },
         copy=False,
     )
-    bits_h = np.zeros(H, dtype=np.int32)
+    bits_h = np.zeros(H, dtype=np.int64)
     for j, serv in enumerate(ctx.serv_h):
         applies = serv.aplica.applies(marco_h)
         rows = np.flatnonzero(applies)
@@ -894,14 +1111,19 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
             continue
         dist = distancia(serv.punto_tipo, applies) if serv.punto_tipo else None
         p = _prob_hogar(serv, dist, hog, chaco)[rows]
-        covered = _cubiertos(rng, p, privacion[rows], _MEZCLA_HOGAR, _pro_pobre(serv.codigo, serv.punto_tipo))
-        bits_h[rows[covered]] |= np.int32(1 << j)
+        covered = _cubiertos(
+            rng, p, privacion[rows], _MEZCLA_HOGAR, _pro_pobre(serv.codigo, serv.punto_tipo)
+        )
+        bits_h[rows[covered]] |= np.int64(1) << j
     dist_cache.clear()
 
     # ------------------------------------------------------------ names
     nf, nm, ns = len(_NOMBRES_F), len(_NOMBRES_M), len(_APELLIDOS)
     nombre_idx = np.empty(N, dtype=np.int64)
-    for idx, n_names, offset in ((np.flatnonzero(mujer), nf, 0), (np.flatnonzero(~mujer), nm, nf * (nf + 1))):
+    for idx, n_names, offset in (
+        (np.flatnonzero(mujer), nf, 0),
+        (np.flatnonzero(~mujer), nm, nf * (nf + 1)),
+    ):
         urna = _urna(n_names)
         a = _draw(rng, urna, len(idx))
         b = _draw(rng, urna, len(idx))
@@ -919,35 +1141,41 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
 
     # ------------------------------------------------------------ tables
     codigos = sel["codigo"].to_numpy(str)
-    pref_d = np.frombuffer("".join("H" + c for c in codigos).encode("ascii"), np.uint8).reshape(D, 5)
+    pref_d = np.frombuffer("".join("H" + c for c in codigos).encode("ascii"), np.uint8).reshape(
+        D, 5
+    )
     serial = np.arange(H) - np.searchsorted(hog.d, np.arange(D))[hog.d] + 1
     hid = _id_bytes(pref_d[hog.d], serial, 6)
     pid = _id_bytes(hid[hh], np.arange(N) - hog.inicio[hh] + 1, 2, b"-")
     hogar_id = _id_array(hid)
-    hogares = pa.table({
-        "hogar_id": hogar_id,
-        "codigo_distrito": _dict_column(hog.d, codigos),
-        "localidad": _dict_column(hog.semilla, sem.tabla["nombre"].tolist()),
-        "zona": _dict_column(hog.urbana, ["rural", "urbana"]),
-        "fecha_relevamiento": _date_column(survey),
-        "lat": pa.array(lat),
-        "lon": pa.array(lon),
-        "servicios": _bits_column(bits_h, [s.codigo for s in ctx.serv_h]),
-        "origen": _dict_column(np.zeros(H, np.int8), ["sintetico"]),
-    })
-    personas = pa.table({
-        "persona_id": _id_array(pid),
-        "hogar_id": hogar_id.take(pa.array(hh)),
-        "nombres": _dict_column(nombre_idx, ctx.labels_nombres),
-        "apellidos": _dict_column(s1 * ns + s2, ctx.labels_apellidos),
-        "sexo": _dict_column(per.sexo, ["M", "F"]),
-        "fecha_nacimiento": _date_column(nacimiento),
-        "embarazada": _dict_column(embarazada, ["no", "si"]),
-        "discapacidad": _dict_column(discapacidad, ["no", "si"]),
-        "indigena": _dict_column(indigena, ["no", "si"]),
-        "servicios": _bits_column(bits_p, [s.codigo for s in ctx.serv_p]),
-        "origen": _dict_column(np.zeros(N, np.int8), ["sintetico"]),
-    })
+    hogares = pa.table(
+        {
+            "hogar_id": hogar_id,
+            "codigo_distrito": _dict_column(hog.d, codigos),
+            "localidad": _dict_column(hog.semilla, sem.tabla["nombre"].tolist()),
+            "zona": _dict_column(hog.urbana, ["rural", "urbana"]),
+            "fecha_relevamiento": _date_column(survey),
+            "lat": pa.array(lat),
+            "lon": pa.array(lon),
+            "servicios": _bits_column(bits_h, [s.codigo for s in ctx.serv_h]),
+            "origen": _dict_column(np.zeros(H, np.int8), ["sintetico"]),
+        }
+    )
+    personas = pa.table(
+        {
+            "persona_id": _id_array(pid),
+            "hogar_id": hogar_id.take(pa.array(hh)),
+            "nombres": _dict_column(nombre_idx, ctx.labels_nombres),
+            "apellidos": _dict_column(s1 * ns + s2, ctx.labels_apellidos),
+            "sexo": _dict_column(per.sexo, ["M", "F"]),
+            "fecha_nacimiento": _date_column(nacimiento),
+            "embarazada": _dict_column(embarazada, ["no", "si"]),
+            "discapacidad": _dict_column(discapacidad, ["no", "si"]),
+            "indigena": _dict_column(indigena, ["no", "si"]),
+            "servicios": _bits_column(bits_p, [s.codigo for s in ctx.serv_p]),
+            "origen": _dict_column(np.zeros(N, np.int8), ["sintetico"]),
+        }
+    )
     return hogares, personas
 
 
@@ -994,6 +1222,8 @@ def generate(
         for t, g in pts.groupby("tipo", sort=True)
     }
     fips_p, fips_h = catalogo.codigos_fips("persona"), catalogo.codigos_fips("hogar")
+    if max(len(fips_p), len(fips_h)) > 62:
+        raise ValueError("el catálogo tiene más de 62 servicios FIPS por unidad")
     nf, nm = _NOMBRES_F, _NOMBRES_M
     ctx = _Contexto(
         hoy=hoy,
@@ -1021,8 +1251,11 @@ def generate(
     # Batches are computed by two threads (numpy, shapely, scipy and Arrow release the
     # GIL) and written in order by a third; at most three batches are held in memory.
     writers: dict[str, pa_csv.CSVWriter] = {}
-    n_calc = int(__import__("os").environ.get("NCALC", 2)) if len(lotes) > 1 else 1
-    with ThreadPoolExecutor(max_workers=n_calc) as calc, ThreadPoolExecutor(max_workers=1) as escritor:
+    n_calc = 2 if len(lotes) > 1 else 1
+    with (
+        ThreadPoolExecutor(max_workers=n_calc) as calc,
+        ThreadPoolExecutor(max_workers=1) as escritor,
+    ):
         futures = deque(calc.submit(calcular, k) for k in range(min(n_calc, len(lotes))))
         siguiente, pending = len(futures), None
         try:

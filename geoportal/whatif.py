@@ -50,6 +50,7 @@ from psycopg.pq import TransactionStatus
 
 from geoportal import aggregate as agg
 from geoportal.access import demand_cells, two_step_fca, type_radius
+from geoportal.audit import log_access
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.coverage import Units, person_status
 from geoportal.dbcopy import copy_out
@@ -285,7 +286,8 @@ def simulate(conn: psycopg.Connection, distrito: str, agregar: Iterable[PuntoNue
              catalog: Catalogo | None = None) -> pd.DataFrame:
     """Measures of one district with the stored points (antes) and a modified set (después).
 
-    Nothing is written: everything is read in a read-only transaction that is rolled back.
+    Nothing is written but one audit-log row: everything is read in a read-only transaction
+    that is rolled back.
     Returns one row per place-based service of the catalog (services with ``punto_tipo``)
     and one per entorno Logro (``LOGRO_10``: entornos in concurrent protection), with
     columns ``COLUMNAS``. For persons and households ``cubiertos`` is the same before and
@@ -414,6 +416,9 @@ def simulate(conn: psycopg.Connection, distrito: str, agregar: Iterable[PuntoNue
         "distrito": info["codigo"], "nombre": info["nombre"], "hogares": int(tot_a["hogares"]),
         "personas": int(tot_a["personas"]), "entornos": int(tot_a["entornos"]),
         "agregados": nuevos["punto_id"].tolist(), "quitados": quitar, "ratios_recalculados": recalculados,
-        "fecha_corte": units.fecha_corte.isoformat(),
+        "fecha_corte": units.fecha_corte.isoformat() if units.fecha_corte else "fecha de relevamiento de cada hogar",
     })
+    # The simulation read nominal households and persons: leave it in the audit log.
+    with conn.transaction():
+        log_access(conn, "simular", info["codigo"], {"agregar": len(agregar), "quitar": quitar})
     return out

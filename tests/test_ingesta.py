@@ -242,3 +242,13 @@ def test_a_failure_during_a_first_bulk_load_leaves_the_table_empty(make_database
         conn.commit()
         report = ingest_file(path, "hogares", conn, today=TODAY)
         assert report.nuevas == 1000 and count(conn, "nominal.hogar") == 1000
+
+
+def test_every_load_leaves_an_audit_row(territorio, conn, tmp_path):
+    path = write_csv(tmp_path / "h.csv", [household("AUD-1")], HOUSEHOLD_COLUMNS)
+    report = ingest_file(path, "hogares", conn, today=TODAY)
+    row = conn.execute(
+        "SELECT rol, accion, detalle->>'archivo', (detalle->>'lote_id')::int FROM nominal.auditoria"
+        " WHERE accion = 'ingesta:hogares' ORDER BY auditoria_id DESC LIMIT 1"
+    ).fetchone()
+    assert row == ("sistema", "ingesta:hogares", "h.csv", report.lote_id)

@@ -88,7 +88,7 @@ def snapshot(url: str) -> dict:
     tables = {
         "oferta.punto_entrega": "punto_id", "publico.cobertura": "nivel, codigo", "calculo.punto_ratio": "punto_id",
         "calculo.agregado": "nivel, codigo", "publico.version": "data_version", "nominal.hogar": "hogar_id",
-        "nominal.persona": "persona_id", "nominal.estatus_evento": "evento_id", "nominal.auditoria": "auditoria_id",
+        "nominal.persona": "persona_id", "nominal.estatus_evento": "evento_id",
     }
     with psycopg.connect(url) as conn:
         return {t: conn.execute(f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY {order}), ''))"
@@ -253,10 +253,14 @@ def test_cli_prints_a_spanish_table_and_saves_nothing(sim):
     assert nothing.returncode == 1 and "Indique al menos un --agregar" in nothing.stdout
 
 
-def test_database_is_unchanged(sim):
+def test_database_is_unchanged_but_the_audit_log(sim):
+    audits = "SELECT count(*) FROM nominal.auditoria WHERE accion = 'simular' AND territorio = '1116'"
     with psycopg.connect(sim["url"]) as conn:
+        before = conn.execute(audits).fetchone()[0]
+        conn.commit()
         simulate(conn, "1116", agregar=[NUEVA_USF], quitar=["A", "B"], fecha_corte=CUT)
         conn.execute("SELECT 1")
         simulate(conn, "1116", agregar=[NUEVA_USF], fecha_corte=CUT)  # inside the caller's open transaction
         conn.commit()
+        assert conn.execute(audits).fetchone()[0] == before + 2
     assert snapshot(sim["url"]) == sim["estado"]

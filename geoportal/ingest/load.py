@@ -27,6 +27,7 @@ from psycopg import sql
 import shapely
 from pyproj import Transformer
 
+from geoportal.audit import log_access
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.dbcopy import copy_in
 from geoportal.ingest import validate as v
@@ -356,6 +357,8 @@ def ingest_file(
     step = progress or (lambda stage, fraction: None)
     report = Report(tipo=kind, archivo=path.name)
 
+    if not path.is_file():
+        raise FileError(f"No existe el archivo {path}")
     sha = file_sha256(path)
     previous = conn.execute(
         "SELECT lote_id FROM nominal.lote_ingesta WHERE tipo = %s AND sha256 = %s ORDER BY lote_id LIMIT 1",
@@ -412,6 +415,8 @@ def ingest_file(
                 (lote_id, kind, path.name, sha, report.leidas, report.nuevas, report.actualizadas,
                  report.sin_cambio, report.cuarentena),
             )
+            log_access(conn, f"ingesta:{kind}", detalle={"archivo": path.name, "lote_id": lote_id,
+                                                          "leidas": report.leidas, "cuarentena": report.cuarentena})
             if report.cuarentena:
                 rows = np.flatnonzero(~ok)
                 quarantine = pd.DataFrame({
