@@ -7,9 +7,10 @@ Modelling assumptions
 ---------------------
 * Distances are **great-circle distances on a sphere** of mean Earth radius
   ``R = 6371.0088 km`` (IUGG mean radius R1). Against the true geodesic on the WGS84
-  ellipsoid this errs by at most about 0.5 % anywhere on Earth (about 0.3 % at Paraguay's
-  latitudes, 19°S to 28°S), i.e. under 50 m on a 10 km service radius: far below the
-  uncertainty of the household and delivery-point coordinates themselves.
+  ellipsoid this errs by at most about 0.5 % anywhere on Earth; at Paraguay's latitudes
+  (19°S to 28°S) north-south distances come out 0.35-0.45 % long and east-west ones about
+  0.2 % short, i.e. under 50 m on a 10 km service radius: far below the uncertainty of the
+  household and delivery-point coordinates themselves.
 * Distances are **never** measured in degrees: at 25°S one degree of longitude is about
   101 km but one degree of latitude is about 111 km, so a Euclidean distance in degrees
   would distort east-west distances by about 10 % and a radius in degrees would be an
