@@ -111,8 +111,16 @@ def distance_m(geom: shapely.Geometry, lon: np.ndarray, lat: np.ndarray) -> np.n
 
 
 # ----------------------------------------------------------------------------- validation
-def iso_dates(values: np.ndarray) -> np.ndarray:
-    return np.datetime_as_string(values.astype("datetime64[D]"), unit="D")
+def _groups(codes: np.ndarray, mask: np.ndarray):
+    """(code, row indices) for each code among rows in ``mask``: one sort, not one scan per code."""
+    rows = np.flatnonzero(mask)
+    if rows.size == 0:
+        return
+    group, uniques = pd.factorize(codes[rows])
+    order = np.argsort(group, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0, True])
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        yield uniques[group[order[start]]], rows[order[start:end]]
 
 
 def _check_location(frame, checked, territory: Territory, declared_2012: np.ndarray, dpto: np.ndarray):
@@ -121,8 +129,7 @@ def _check_location(frame, checked, territory: Territory, declared_2012: np.ndar
     tolerance = get_settings().tolerancia_distrito_m
     outside = np.zeros(len(frame), dtype=bool)
     located = np.full(len(frame), "", dtype=object)
-    for code in pd.unique(declared_2012[checked.ok]):
-        rows = np.flatnonzero((declared_2012 == code) & checked.ok)
+    for code, rows in _groups(declared_2012, checked.ok):
         geom = territory.polygons.get(code) if code else None
         geom = geom if geom is not None else territory.departments.get(dpto[rows[0]])
         inside = shapely.contains_xy(geom, lon[rows], lat[rows])
@@ -132,8 +139,8 @@ def _check_location(frame, checked, territory: Territory, declared_2012: np.ndar
     rows = np.flatnonzero(outside & checked.ok)
     if rows.size:
         located[rows] = territory.locate(lon[rows], lat[rows])
-        for code in pd.unique(declared_2012[rows]):
-            sub = rows[declared_2012[rows] == code]
+        for code, sub in _groups(declared_2012[rows], np.ones(len(rows), bool)):
+            sub = rows[sub]
             geom = territory.polygons.get(code) if code else None
             geom = geom if geom is not None else territory.departments[dpto[sub[0]]]
             dist = distance_m(geom, lon[sub], lat[sub])
@@ -179,7 +186,7 @@ def validate_households(frame: pd.DataFrame, territory: Territory, catalog: Cata
     declared[known] = districts.loc[code[known], "codigo_2012"].fillna("").to_numpy(dtype=object)
     dpto[known] = districts.loc[code[known], "dpto"].to_numpy(dtype=object)
     zona = _check_zona(frame, checked)
-    surveyed = v.parse_dates(frame["fecha_relevamiento"])
+    surveyed, surveyed_iso = v.parse_dates(frame["fecha_relevamiento"])
     bad_date = np.isnat(surveyed) | (surveyed > np.datetime64(today))
     checked.flag(bad_date, "fecha_invalida", "'fecha_relevamiento' no es una fecha válida o está en el futuro")
     servicios = v.parse_service_lists(frame.get("servicios", pd.Series([""] * len(frame))), catalog.codigos_fips("hogar"), checked)
@@ -188,7 +195,7 @@ def validate_households(frame: pd.DataFrame, territory: Territory, catalog: Cata
     clean = pd.DataFrame({
         "hogar_id": frame["hogar_id"], "codigo_distrito": code, "codigo_2012": located,
         "localidad": frame["localidad"], "zona": zona,
-        "fecha_relevamiento": iso_dates(surveyed),
+        "fecha_relevamiento": surveyed_iso,
         "servicios": servicios, "origen": origen, "lon": lon, "lat": lat,
     })
     return clean, checked
@@ -201,7 +208,7 @@ def validate_persons(frame: pd.DataFrame, known_households: pa.Array, catalog: C
     v.check_duplicates(frame["persona_id"], checked)
     sexo = v.per_unique(frame["sexo"], lambda x: {"MUJER": "F", "HOMBRE": "M"}.get(x.upper(), x.upper()))
     checked.flag(~v.isin(sexo, ["F", "M"]), "valor_invalido", "'sexo' debe ser F o M")
-    born = v.parse_dates(frame["fecha_nacimiento"])
+    born, born_iso = v.parse_dates(frame["fecha_nacimiento"])
     checked.flag(np.isnat(born), "fecha_invalida", "'fecha_nacimiento' no es una fecha válida")
     age_days = (np.datetime64(today) - born).astype("timedelta64[D]").astype(float)
     age_bad = ~np.isnat(born) & ((age_days < 0) | (age_days > 120.5 * 365.25))
@@ -214,12 +221,11 @@ def validate_persons(frame: pd.DataFrame, known_households: pa.Array, catalog: C
     origen = _origen(frame, checked, "fips")
     orphan = ~v.isin(frame["hogar_id"], known_households)
     checked.flag(orphan, "persona_sin_hogar", "el hogar_id no existe en la base (cargue primero los hogares)")
-    yes_no = {f: np.where(flags[f], "t", "f") for f in flags}
     clean = pd.DataFrame({
         "persona_id": frame["persona_id"], "hogar_id": frame["hogar_id"],
         "nombres": frame["nombres"], "apellidos": frame["apellidos"], "sexo": sexo,
-        "fecha_nacimiento": iso_dates(born),
-        **yes_no, "servicios": servicios, "origen": origen,
+        "fecha_nacimiento": born_iso,
+        **flags, "servicios": servicios, "origen": origen,
     })
     return clean, checked
 
@@ -273,13 +279,10 @@ TARGETS = {
 
 
 def household_ids(conn: psycopg.Connection) -> pa.Array:
-    """Every loaded hogar_id, streamed with COPY (millions of rows nationally)."""
-    buffer = io.BytesIO()
-    with conn.cursor().copy("COPY (SELECT hogar_id FROM nominal.hogar) TO STDOUT") as copy:
-        for block in copy:
-            buffer.write(block)
-    text = buffer.getvalue().decode("utf-8")
-    return pa.array(text.split("\n")[:-1] if text else [], type=pa.string())
+    """Every loaded hogar_id as an Arrow array (one aggregated value: COPY TO would hand
+    the client millions of one-row messages)."""
+    text = conn.execute("SELECT string_agg(hogar_id, E'\\n') FROM nominal.hogar").fetchone()[0]
+    return pa.array(text.split("\n") if text else [], type=pa.string())
 
 
 def _merge(cur: psycopg.Cursor, kind: Kind, lote_id: int) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 class FileError(ValueError):
@@ -83,7 +84,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
     for column in frame.columns:
         values = frame[column].fillna("")
         # Trimming copies millions of strings: only when some value needs it.
-        if values.str.match(r"^\s|.*\s$").any():
+        array = pa.array(values.array, type=pa.string(), from_pandas=True)
+        if any(pc.any(test(array, pattern=blank)).as_py()
+               for test in (pc.starts_with, pc.ends_with) for blank in (" ", "\t", "\r", "\xa0")):
             values = values.str.strip()
         frame[column] = values
     return frame

@@ -80,20 +80,30 @@ def require_columns(frame: pd.DataFrame, columns: list[str], kind: str, filename
 
 def isin(values, allowed) -> np.ndarray:
     """Hash-based membership with Arrow (numpy's isin sorts object arrays: slow for millions)."""
+    if isinstance(values, pd.Categorical):
+        return isin(np.asarray(values.categories, dtype=object), allowed)[values.codes]
     array = values.array if isinstance(values, pd.Series) else np.asarray(values, dtype=object)
     value_set = allowed if isinstance(allowed, pa.Array) else pa.array([str(a) for a in allowed], type=pa.string())
     return pc.is_in(pa.array(array, type=pa.string(), from_pandas=True), value_set=value_set).to_numpy(zero_copy_only=False)
 
 
-def per_unique(values: pd.Series, function) -> np.ndarray:
-    """Apply ``function`` to each distinct value once and spread the results (object array).
+def per_unique(values: pd.Series, function) -> pd.Categorical:
+    """Apply ``function`` to each distinct value once and spread the results.
 
-    Codes, zones, flags, dates and service lists repeat millions of times nationally.
+    Codes, zones, flags, dates and service lists repeat millions of times nationally; a
+    Categorical keeps one copy of each result (and reaches COPY without conversion).
     """
     inverse, uniques = pd.factorize(values)
     results = np.empty(len(uniques), dtype=object)
     results[:] = [function(u) for u in uniques]
-    return results[inverse]
+    return categorical(results, inverse)
+
+
+def categorical(results: np.ndarray, inverse: np.ndarray) -> pd.Categorical:
+    """``results[inverse]`` as a Categorical (results may repeat or be NaN)."""
+    result_codes, categories = pd.factorize(results, use_na_sentinel=True)
+    codes = np.where(inverse >= 0, result_codes[np.maximum(inverse, 0)], -1)
+    return pd.Categorical.from_codes(codes, categories=categories)
 
 
 def is_empty(values: pd.Series) -> np.ndarray:
@@ -107,6 +117,9 @@ def check_required(frame: pd.DataFrame, columns: list[str], checked: Checked) ->
 
 def check_duplicates(ids: pd.Series, checked: Checked) -> None:
     """Later occurrences of an id are quarantined; the first one stays."""
+    array = pa.array(ids.array, type=pa.string(), from_pandas=True)
+    if pc.count_distinct(array).as_py() == len(array):  # the usual case, in one hash pass
+        return
     dup = ids.duplicated(keep="first").to_numpy() & ~is_empty(ids)
     if not dup.any():
         return
@@ -157,15 +170,19 @@ def check_in_paraguay(lon, lat, country: shapely.Geometry, checked: Checked, can
     checked.flag(mask, "fuera_de_paraguay")
 
 
-def parse_dates(values: pd.Series) -> np.ndarray:
-    """ISO ``AAAA-MM-DD`` or ``DD/MM/AAAA``; NaT when neither parses (each distinct text once)."""
+def parse_dates(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """ISO ``AAAA-MM-DD`` or ``DD/MM/AAAA`` -> (datetime64 with NaT where neither parses,
+    ISO text for the database). Each distinct text is parsed once."""
     inverse, uniques = pd.factorize(values)
     texts = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
-    iso = pd.to_datetime(texts, format="%Y-%m-%d", errors="coerce")
-    rest = iso.isna() & (texts != "")
+    parsed = pd.to_datetime(texts, format="%Y-%m-%d", errors="coerce")
+    rest = parsed.isna() & (texts != "")
     if rest.any():
-        iso[rest] = pd.to_datetime(texts[rest], format="%d/%m/%Y", errors="coerce")
-    return iso.to_numpy(dtype="datetime64[ns]")[inverse]
+        parsed[rest] = pd.to_datetime(texts[rest], format="%d/%m/%Y", errors="coerce")
+    days = parsed.to_numpy(dtype="datetime64[ns]")
+    iso = np.datetime_as_string(days.astype("datetime64[D]"), unit="D").astype(object)
+    iso[np.isnat(days)] = None
+    return days[inverse], categorical(iso, inverse)
 
 
 def parse_flags(frame: pd.DataFrame, column: str, checked: Checked) -> np.ndarray:
@@ -194,6 +211,10 @@ def parse_service_lists(values: pd.Series, allowed: frozenset[str], checked: Che
         if unknown:
             problems[i] = f"servicio desconocido o que no corresponde: {', '.join(unknown)}"
         literals[i] = "{" + ",".join(dict.fromkeys(codes)) + "}"
-    bad = problems[inverse]
-    checked.flag(bad != None, "servicio_desconocido", bad)  # noqa: E711
-    return literals[inverse]
+    flagged = np.flatnonzero(problems != None)  # noqa: E711
+    if flagged.size:
+        bad = np.isin(inverse, flagged)
+        detail = np.full(len(inverse), "", dtype=object)
+        detail[bad] = problems[inverse[bad]]
+        checked.flag(bad, "servicio_desconocido", detail)
+    return categorical(literals, inverse)
