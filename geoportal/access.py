@@ -8,7 +8,7 @@
 - **Two-step floating catchment area** (2SFCA, Luo & Wang 2003), per point type, so an
   overloaded point counts for less: step 1, each point's ratio ``R_j = capacity_j /
   demand within its catchment``; step 2, each unit's index ``A_i = Σ R_j`` over the points
-  within its catchment. Demand is counted at H3 resolution-9 cells (about 0.1 km²), by
+  within its catchment. Demand is counted at H3 resolution-8 cells (about 0.7 km²), by
   the unit of the type's capacity (households for USF, persons otherwise). An index of
   1 means one unit of capacity per unit of demand.
 """
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import h3
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from geoportal.aggregate import h3_cells
 from geoportal.catalog import Catalogo
 from geoportal.geodesia import EARTH_RADIUS_KM, chord_to_km, nearest_km_xyz, unit_vectors
 
@@ -75,13 +75,11 @@ def two_step_fca(
     """
     if len(supply_lon) == 0 or len(demand_lon) == 0:
         return np.zeros(len(demand_lon)), np.zeros(len(supply_lon))
-    tree = cKDTree(unit_vectors(demand_lon, demand_lat))
-    supply_xyz = unit_vectors(supply_lon, supply_lat)
-    neighbours = tree.query_ball_point(supply_xyz, r=km_to_chord(max(radius)), workers=-1)
-    lengths = np.fromiter((len(n) for n in neighbours), dtype=np.int64, count=len(neighbours))
-    j = np.repeat(np.arange(len(supply_lon)), lengths)
-    i = np.concatenate([np.asarray(n, dtype=np.int64) for n in neighbours]) if lengths.sum() else np.zeros(0, np.int64)
-    d = chord_to_km(np.linalg.norm(tree.data[i] - supply_xyz[j], axis=1))
+    demand_tree = cKDTree(unit_vectors(demand_lon, demand_lat))
+    supply_tree = cKDTree(unit_vectors(supply_lon, supply_lat))
+    pairs = demand_tree.sparse_distance_matrix(supply_tree, km_to_chord(max(radius)), output_type="ndarray")
+    i, j = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+    d = chord_to_km(pairs["v"])
     keep = d <= np.where(demand_urban[i], radius[0], radius[1])
     i, j = i[keep], j[keep]
     if ratio is None:
@@ -90,11 +88,15 @@ def two_step_fca(
     return np.bincount(i, weights=ratio[j], minlength=len(demand_lon)), ratio
 
 
-def demand_cells(lon: np.ndarray, lat: np.ndarray, urban: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
-    """Group units into (H3 res-9 cell, zone) demand locations; returns (group of unit, locations)."""
-    cells = np.fromiter((h3.latlng_to_cell(y, x, 9) for x, y in zip(lon.tolist(), lat.tolist())), dtype=object, count=len(lon))
-    key = pd.Series(cells).astype(str) + np.where(urban, "u", "r")
-    codes, group = np.unique(key.to_numpy(dtype=object), return_inverse=True)
+def demand_cells(lon: np.ndarray, lat: np.ndarray, urban: np.ndarray,
+                 cells: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group units into (H3 res-8 cell, zone) demand locations; returns (group of unit, locations).
+
+    ``cells``: the units' res-8 cells as integers, when the caller already has them.
+    """
+    if cells is None:
+        cells = h3_cells(lon, lat)
+    group, codes = pd.factorize(np.asarray(cells, dtype=np.int64) * 2 + np.asarray(urban, dtype=np.int64))
     n = len(codes)
     count = np.bincount(group, minlength=n)
     locations = pd.DataFrame({
@@ -107,7 +109,7 @@ def demand_cells(lon: np.ndarray, lat: np.ndarray, urban: np.ndarray) -> tuple[n
 
 def accessibility(catalog: Catalogo, lon: np.ndarray, lat: np.ndarray, urban: np.ndarray,
                   demand_by_type: dict[str, np.ndarray], puntos: pd.DataFrame,
-                  ratios: dict[str, pd.Series] | None = None) -> Access:
+                  ratios: dict[str, pd.Series] | None = None, cells: np.ndarray | None = None) -> Access:
     """Nearest distance and 2SFCA index per unit for every point type of the catalog.
 
     With ``ratios`` (from a national run) step 1 is not recomputed: a district-only
@@ -115,7 +117,7 @@ def accessibility(catalog: Catalogo, lon: np.ndarray, lat: np.ndarray, urban: np
     """
     tipos = list(catalog.tipos_punto)
     distances = nearest_by_type(lon, lat, puntos, tipos)
-    group, locations = demand_cells(lon, lat, urban)
+    group, locations = demand_cells(lon, lat, urban, cells)
     indices, out_ratios = {}, {}
     for tipo in tipos:
         sub = puntos[puntos["tipo"] == tipo]

@@ -21,10 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import hashlib
+
 import h3
 from h3.api import basic_int as h3i
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from geoportal.catalog import Catalogo
 
@@ -36,9 +40,53 @@ FINE_KEYS = ["codigo_distrito", "codigo_2012", "dpto", "h3_8"]
 
 
 def record_keys(ids: pd.Series, secret: str) -> np.ndarray:
-    """Permanent pseudo-random 24-bit key of each record (SipHash of its id, keyed by a secret)."""
-    hashed = pd.util.hash_array(ids.astype(str).to_numpy(dtype=object), hash_key=secret[:16].ljust(16, "0"))
-    return (hashed >> np.uint64(64 - KEY_BITS)).astype(np.int64)
+    """Permanent pseudo-random 24-bit key of each record: a keyed hash of its id.
+
+    The id's UTF-8 bytes (padded to 8-byte words) are folded with a splitmix64-style
+    mixer seeded by the secret, all in numpy: the same id always gets the same key, and
+    without the secret nobody can compute them.
+    """
+    array = pa.array(ids.array if isinstance(ids, pd.Series) else ids, type=pa.string(), from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    n = len(array)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    width = max(8, -(-int(pc.max(pc.binary_length(array)).as_py()) // 8) * 8)
+    padded = pc.utf8_rpad(array, width=width, padding="\x00")
+    if isinstance(padded, pa.ChunkedArray):
+        padded = padded.combine_chunks()
+    data = np.frombuffer(padded.buffers()[2], dtype=np.uint8)
+    offsets = np.frombuffer(padded.buffers()[1], dtype=np.int32)[: n + 1]
+    # Non-ASCII ids are longer in bytes than in characters: rebuild exact-width rows.
+    if offsets[-1] - offsets[0] != n * width:
+        starts, ends = offsets[:-1], offsets[1:]
+        rows = np.zeros((n, int((ends - starts).max())), dtype=np.uint8)
+        for i in range(n):  # rare: only ids with multi-byte characters
+            rows[i, : ends[i] - starts[i]] = data[starts[i]:ends[i]]
+        width = -(-rows.shape[1] // 8) * 8
+        words = np.zeros((n, width), dtype=np.uint8)
+        words[:, : rows.shape[1]] = rows
+    else:
+        words = data[offsets[0]: offsets[0] + n * width].reshape(n, width)
+    words = np.ascontiguousarray(words).view(np.uint64)
+    lengths = pc.binary_length(array).to_numpy(zero_copy_only=False).astype(np.int64)
+    seed = np.uint64(int.from_bytes(hashlib.blake2b(secret.encode(), digest_size=8).digest(), "little"))
+    h = np.full(n, seed, dtype=np.uint64) ^ lengths.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            # Only the id's own words: the key must not depend on the longest id of the batch.
+            h = np.where(j * 8 < lengths, _mix(h ^ words[:, j]), h)
+        h = _mix(h ^ seed)
+    return (h >> np.uint64(64 - KEY_BITS)).astype(np.int64)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (wrapping uint64 arithmetic)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 def h3_cells(lon: np.ndarray, lat: np.ndarray, res: int = FINE_RES) -> np.ndarray:
@@ -88,30 +136,35 @@ def measure_names(catalog: Catalogo) -> tuple[list[str], list[str]]:
     return counts, sums
 
 
-def fine_contributions(units_keys: dict[str, pd.DataFrame], measures: Measures, keys: dict[str, np.ndarray],
-                       counts_order: list[str], sums_order: list[str]) -> pd.DataFrame:
+def fine_cells(fine_of_household: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Number the distinct fine cells of the households: (cell of each household, cells)."""
+    district, _ = pd.factorize(fine_of_household["codigo_distrito"].astype(str) + "|" + fine_of_household["codigo_2012"].astype(str))
+    cell, _ = pd.MultiIndex.from_arrays([district, fine_of_household["h3_8"].to_numpy(np.int64)]).factorize()
+    first = np.full(cell.max() + 1 if len(cell) else 0, -1, dtype=np.int64)
+    first[cell[::-1]] = np.arange(len(cell))[::-1]
+    return cell, fine_of_household.iloc[first][FINE_KEYS].reset_index(drop=True)
+
+
+def fine_contributions(cells: pd.DataFrame, groups: dict[str, np.ndarray], measures: Measures,
+                       keys: dict[str, np.ndarray], counts_order: list[str], sums_order: list[str]) -> pd.DataFrame:
     """Sum indicators (and record keys) of every unit into its fine cell.
 
-    ``units_keys[unit]`` gives, per unit of that type, its fine-cell columns (FINE_KEYS).
-    Returns one row per fine cell with count, key-sum (``k_<name>``) and sum columns.
+    ``cells`` lists the fine cells (FINE_KEYS columns); ``groups[unit]`` gives each unit's
+    row in it. Returns one row per fine cell with count, key-sum (``k_<name>``) and sum
+    columns.
     """
-    frames = []
-    all_keys = pd.concat([f[FINE_KEYS] for f in units_keys.values()], ignore_index=True).drop_duplicates()
-    all_keys = all_keys.sort_values(FINE_KEYS).reset_index(drop=True)
-    index = pd.MultiIndex.from_frame(all_keys)
-    n = len(all_keys)
+    n = len(cells)
     out = {name: np.zeros(n, dtype=np.int64) for name in counts_order}
     out.update({f"k_{name}": np.zeros(n, dtype=np.int64) for name in counts_order})
     out.update({name: np.zeros(n, dtype=float) for name in sums_order})
-    group = {u: index.get_indexer(pd.MultiIndex.from_frame(f[FINE_KEYS])) for u, f in units_keys.items()}
     for name, unit, indicator in zip(measures.names, measures.unit, measures.values):
-        g = group[unit]
-        out[name] = np.bincount(g, weights=indicator, minlength=n).astype(np.int64)
-        out[f"k_{name}"] = np.bincount(g, weights=keys[unit] * indicator, minlength=n).astype(np.int64) % KEY_MOD
+        g, key = groups[unit], keys[unit]
+        rows = np.flatnonzero(indicator)  # sparse indicators: sum only the units that count
+        out[name] = np.bincount(g[rows], minlength=n).astype(np.int64)
+        out[f"k_{name}"] = np.bincount(g[rows], weights=key[rows], minlength=n).astype(np.int64) % KEY_MOD
     for name, value in zip(measures.sum_names, measures.sum_values):
-        out[name] = np.bincount(group["hogar"], weights=value, minlength=n)
-    frames.append(pd.DataFrame(out))
-    return pd.concat([all_keys, *frames], axis=1)
+        out[name] = np.bincount(groups["hogar"], weights=value, minlength=n)
+    return pd.concat([cells.reset_index(drop=True), pd.DataFrame(out)], axis=1)
 
 
 def level_keys(fine: pd.DataFrame) -> dict[str, np.ndarray]:

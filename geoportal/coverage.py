@@ -80,8 +80,7 @@ def covered_matrix(listed: pd.Series, codes: list[str]) -> np.ndarray:
 
     Distinct strings are parsed once (a country has millions of rows, few combinations).
     """
-    values = listed.fillna("").astype(str).to_numpy(dtype=object)
-    uniques, inverse = np.unique(values, return_inverse=True)
+    inverse, uniques = pd.factorize(listed.fillna(""))
     table = np.zeros((len(uniques), len(codes)), dtype=bool)
     position = {c: j for j, c in enumerate(codes)}
     for i, text in enumerate(uniques):
@@ -107,10 +106,16 @@ def apply_events(covered: np.ndarray, ids: pd.Series, codes: list[str], eventos:
     return covered
 
 
+def parse_dates_once(values: pd.Series) -> pd.Series:
+    """to_datetime of each distinct text once (birth dates repeat a lot)."""
+    inverse, uniques = pd.factorize(values)
+    return pd.Series(pd.to_datetime(pd.Series(np.asarray(uniques, dtype=object))).to_numpy()[inverse])
+
+
 def ages_in_years(born: pd.Series, at) -> np.ndarray:
     """Completed years at ``at`` (one date, or one per person)."""
-    born = pd.Series(pd.to_datetime(born))
-    at = pd.Series(pd.to_datetime(at), index=born.index) if not isinstance(at, date) else pd.Series(pd.Timestamp(at), index=born.index)
+    born = parse_dates_once(born) if not np.issubdtype(np.asarray(born).dtype, np.datetime64) else pd.Series(born)
+    at = parse_dates_once(pd.Series(at)) if not isinstance(at, date) else pd.Series(pd.Timestamp(at), index=born.index)
     years = at.dt.year.to_numpy() - born.dt.year.to_numpy()
     before_birthday = (born.dt.month.to_numpy() > at.dt.month.to_numpy()) | (
         (born.dt.month.to_numpy() == at.dt.month.to_numpy()) & (born.dt.day.to_numpy() > at.dt.day.to_numpy())
@@ -187,7 +192,8 @@ def household_status(catalog: Catalogo, hogares: pd.DataFrame, eventos: pd.DataF
 def entorno_units(hogares: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """One entorno per (district, declared localidad); returns units and each household's unit."""
     keys = hogares["codigo_distrito"].astype(str) + "|" + hogares["localidad"].astype(str)
-    codes, inverse = np.unique(keys.to_numpy(dtype=object), return_inverse=True)
+    inverse, codes = pd.factorize(keys)
+    codes = np.asarray(codes, dtype=object)
     n = len(codes)
     count = np.bincount(inverse, minlength=n)
     urban = np.bincount(inverse, weights=(hogares["zona"].to_numpy() == "urbana"), minlength=n)

@@ -20,6 +20,8 @@ import h3
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg import sql
 
 from geoportal import aggregate as agg
@@ -47,6 +49,13 @@ class Timing:
 
 
 # ----------------------------------------------------------------------------- measures
+def index_in(values: pd.Series, universe: pd.Series) -> np.ndarray:
+    """Position of each value in ``universe`` (-1 when absent), hashed by Arrow."""
+    found = pc.index_in(pa.array(values.array, type=pa.string(), from_pandas=True),
+                        value_set=pa.array(universe.array, type=pa.string(), from_pandas=True))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def ages_reference(fecha_corte: date | None, hogares: pd.DataFrame, of_person: np.ndarray):
     """Ages refer to the cut-off date if given, else to each household's FIPS interview
     (the answers describe the person at that moment)."""
@@ -84,14 +93,14 @@ def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
         "dpto": np.where(polygon.str.startswith("D"), hh["dpto"].astype(str), polygon.str[:2]),
         "h3_8": agg.h3_cells(lon, lat) if len(hh) else np.zeros(0, np.int64),
     })
-    of_person = pd.Index(hh["hogar_id"]).get_indexer(pp["hogar_id"])
+    of_person = index_in(pp["hogar_id"], hh["hogar_id"])
 
     p_status = person_status(catalog, pp, units.eventos, ages_reference(units.fecha_corte, hh, of_person))
     h_status = household_status(catalog, hh, units.eventos)
     entornos, entorno_of = entorno_units(hh)
 
     demand = demand_by_type(catalog, p_status, of_person, len(hh))
-    access = accessibility(catalog, lon, lat, urban, demand, units.puntos, ratios)
+    access = accessibility(catalog, lon, lat, urban, demand, units.puntos, ratios, cells=fine_h["h3_8"].to_numpy())
     e_urban = (entornos["zona"] == "urbana").to_numpy()
     e_dist = nearest_by_type(entornos["lon"].to_numpy(), entornos["lat"].to_numpy(), units.puntos, catalog.tipos_punto)
     reach_e = {}
@@ -136,13 +145,11 @@ def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
         "persona": agg.record_keys(pp["persona_id"], secret),
         "entorno": agg.record_keys(entornos["entorno_id"], secret),
     }
-    first_household = pd.Series(np.arange(len(hh))).groupby(entorno_of).first().to_numpy()
-    fine_keys = {
-        "hogar": fine_h,
-        "persona": fine_h.iloc[of_person].reset_index(drop=True),
-        "entorno": fine_h.iloc[first_household].reset_index(drop=True),
-    }
-    fine = agg.fine_contributions(fine_keys, m, keys, counts_order, sums_order)
+    first_household = np.full(len(entornos), -1, dtype=np.int64)
+    first_household[entorno_of[::-1]] = np.arange(len(hh))[::-1]
+    cell_of, cells = agg.fine_cells(fine_h)
+    groups = {"hogar": cell_of, "persona": cell_of[of_person], "entorno": cell_of[first_household]}
+    fine = agg.fine_contributions(cells, groups, m, keys, counts_order, sums_order)
     return fine, access.ratio, {"persona": p_status, "hogar": h_status, "entorno": e_status}
 
 
