@@ -48,7 +48,8 @@ class Units:
         hogares = copy_out(
             conn,
             "SELECT h.hogar_id, h.codigo_distrito, coalesce(h.codigo_2012, '') AS codigo_2012, d.dpto, h.localidad,"
-            " h.zona, h.fecha_relevamiento, h.lon, h.lat, array_to_string(h.servicios, ';') AS servicios FROM nominal.hogar h"
+            " h.zona, h.fecha_relevamiento, h.lon, h.lat, h.h3_8, array_to_string(h.servicios, ';') AS servicios"
+            " FROM nominal.hogar h"
             " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + where.replace("codigo_distrito", "h.codigo_distrito"),
             params,
         )

@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 NUMERIC = {"lon": float, "lat": float, "capacidad": float, "ratio": float}
+INTEGER = ("h3_8",)
 BOOLEAN = ("embarazada", "discapacidad", "indigena", "cubierto")
 CHUNK_ROWS = 1_000_000
 
@@ -64,8 +65,17 @@ def copy_out(conn: psycopg.Connection, query: str, params: tuple = ()) -> pd.Dat
                 buffer.write(block)
         data = buffer.getvalue()
     header = data[: data.find(b"\n")].decode().split(",")
-    types = {c: pa.float64() if c in NUMERIC else pa.bool_() if c in BOOLEAN else pa.string() for c in header}
+    types = {c: pa.float64() if c in NUMERIC else pa.bool_() if c in BOOLEAN else pa.int64() if c in INTEGER
+             else pa.string() for c in header}
     table = pacsv.read_csv(io.BytesIO(data), convert_options=pacsv.ConvertOptions(
         column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False,
         true_values=["t", "true"], false_values=["f", "false"]))
     return table.to_pandas()
+
+
+def connect_like(conn: psycopg.Connection) -> psycopg.Connection:
+    """A new connection to the same database as ``conn``, with the same credentials."""
+    params = conn.info.get_parameters()
+    if conn.info.password:
+        params["password"] = conn.info.password
+    return psycopg.connect(**params)

@@ -10,6 +10,7 @@ siblings, and publishes a new ``data_version``. It never reads the rest of the c
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 import json
 import time
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from geoportal import disclosure
 from geoportal.audit import log_access
 from geoportal.access import accessibility, nearest_by_type
 from geoportal.catalog import Catalogo, default_catalog
-from geoportal.dbcopy import copy_in
+from geoportal.dbcopy import connect_like, copy_in
 from geoportal.coverage import Units, entorno_status, entorno_units, household_status, person_status
 from geoportal.metas import load_targets, target_for
 from geoportal.settings import Settings, get_settings
@@ -91,7 +92,7 @@ def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
         "codigo_distrito": hh["codigo_distrito"].astype(str).to_numpy(),
         "codigo_2012": polygon.astype(str).to_numpy(),
         "dpto": np.where(polygon.str.startswith("D"), hh["dpto"].astype(str), polygon.str[:2]),
-        "h3_8": agg.h3_cells(lon, lat) if len(hh) else np.zeros(0, np.int64),
+        "h3_8": hh["h3_8"].to_numpy(np.int64) if "h3_8" in hh else agg.h3_cells(lon, lat),
     })
     of_person = index_in(pp["hogar_id"], hh["hogar_id"])
 
@@ -305,21 +306,21 @@ PUBLIC_HEAD = [("nivel", "text NOT NULL"), ("codigo", "text NOT NULL"), ("padre"
                ("data_version", "text NOT NULL")]
 
 
-def _write_public(cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo) -> None:
+def _write_public(cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo, table: str = "publico.cobertura") -> None:
     columns = [c for c, _ in PUBLIC_HEAD] + [c for c, _ in public_columns(catalog)]
     staged = frame[columns + ["geom_wkt"]]
-    cur.execute("CREATE TEMP TABLE publicar (LIKE publico.cobertura INCLUDING DEFAULTS, geom_wkt text) ON COMMIT DROP")
+    cur.execute(f"CREATE TEMP TABLE publicar (LIKE {table} INCLUDING DEFAULTS, geom_wkt text) ON COMMIT DROP")
     cur.execute("ALTER TABLE publicar DROP COLUMN geom")
     copy_in(cur, "pg_temp.publicar", staged)
     names = sql.SQL(", ").join(map(sql.Identifier, columns))
     cur.execute(sql.SQL(
-        "INSERT INTO publico.cobertura ({names}, geom) SELECT {names}, CASE"
+        "INSERT INTO {table} ({names}, geom) SELECT {names}, CASE"
         " WHEN p.geom_wkt IS NOT NULL THEN ST_GeomFromText(p.geom_wkt, 4326)"
         " WHEN p.nivel = 'distrito' THEN (SELECT geom FROM territorio.distrito_cartografico d WHERE d.codigo_2012 = p.codigo)"
         " WHEN p.nivel = 'departamento' THEN (SELECT geom FROM territorio.departamento d WHERE d.codigo = p.codigo)"
         " WHEN p.nivel = 'pais' THEN (SELECT ST_Multi(ST_Union(geom)) FROM territorio.departamento) END"
         " FROM pg_temp.publicar p"
-    ).format(names=names))
+    ).format(names=names, table=sql.SQL(table)))
     cur.execute("DROP TABLE pg_temp.publicar")
 
 
@@ -372,25 +373,27 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
     loss = disclosure.information_loss(agregado, public, counts)
     timing.mark("proteccion")
     step("publicando", 0.85)
-    conn.commit()  # the block below is then a real transaction, committed at its end
+    conn.commit()
+    # The three wide tables are built side by side on their own connections (COPY is
+    # single-threaded per session), then swapped in with the rest in one transaction:
+    # readers see the old publication or the new one, never a mix.
+    builders = [
+        lambda cur: _build_table(cur, "calculo.contribucion_nueva", _wide_table_ddl(
+            "calculo.contribucion_nueva", [(k, "text") for k in agg.FINE_KEYS[:3]] + [("h3_8", "bigint")],
+            counts, sums, with_keys=True), fine, ["(codigo_distrito)"]),
+        lambda cur: _build_table(cur, "calculo.agregado_nuevo", _wide_table_ddl(
+            "calculo.agregado_nuevo", [("nivel", "text"), ("codigo", "text"), ("padre", "text")],
+            counts, sums, with_keys=True), agregado, ["UNIQUE (nivel, codigo)", "(nivel, padre)"]),
+        lambda cur: _build_public(cur, public, catalog),
+    ]
+    with ThreadPoolExecutor(max_workers=len(builders)) as pool:
+        for future in [pool.submit(_on_own_connection, conn, build) for build in builders]:
+            future.result()
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS calculo.contribucion, calculo.agregado, publico.cobertura")
-        cur.execute(_wide_table_ddl("calculo.contribucion", [(k, "text") for k in agg.FINE_KEYS[:3]] + [("h3_8", "bigint")],
-                                    counts, sums, with_keys=True))
-        cur.execute(_wide_table_ddl("calculo.agregado", [("nivel", "text"), ("codigo", "text"), ("padre", "text")],
-                                    counts, sums, with_keys=True))
-        cur.execute(sql.SQL("CREATE TABLE publico.cobertura ({}, geom geometry(Geometry, 4326))").format(
-            sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t))
-                               for n, t in PUBLIC_HEAD + public_columns(catalog))))
-        copy_in(cur, "calculo.contribucion", fine)
-        copy_in(cur, "calculo.agregado", agregado)
-        _write_public(cur, public, catalog)
-        cur.execute("CREATE INDEX ON calculo.contribucion (codigo_distrito)")
-        cur.execute("CREATE UNIQUE INDEX ON calculo.agregado (nivel, codigo)")
-        cur.execute("CREATE INDEX ON calculo.agregado (nivel, padre)")
-        cur.execute("CREATE UNIQUE INDEX ON publico.cobertura (nivel, codigo)")
-        cur.execute("CREATE INDEX ON publico.cobertura USING gist (geom)")
-        cur.execute("GRANT SELECT ON publico.cobertura TO geoportal_publico")
+        cur.execute("ALTER TABLE calculo.contribucion_nueva RENAME TO contribucion")
+        cur.execute("ALTER TABLE calculo.agregado_nuevo RENAME TO agregado")
+        cur.execute("ALTER TABLE publico.cobertura_nueva RENAME TO cobertura")
         cur.execute("DELETE FROM calculo.punto_ratio")
         ratio_rows = pd.concat([pd.DataFrame({"punto_id": r.index, "tipo": t, "ratio": r.to_numpy()})
                                 for t, r in ratios.items()], ignore_index=True)
@@ -405,6 +408,31 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
     step("listo", 1.0)
     return {"data_version": version, "hogares": len(units.hogares), "personas": len(units.personas),
             "areas": len(agregado), "segundos": timing.stages, "perdida": loss}
+
+
+def _on_own_connection(conn: psycopg.Connection, build) -> None:
+    with connect_like(conn) as other, other.cursor() as cur:
+        build(cur)
+
+
+def _build_table(cur: psycopg.Cursor, table: str, ddl: sql.Composed, frame: pd.DataFrame, indexes: list[str]) -> None:
+    cur.execute(f"DROP TABLE IF EXISTS {table}")
+    cur.execute(ddl)
+    copy_in(cur, table, frame)
+    for index in indexes:
+        unique = "UNIQUE " if index.startswith("UNIQUE") else ""
+        cur.execute(f"CREATE {unique}INDEX ON {table} {index.removeprefix('UNIQUE ')}")
+
+
+def _build_public(cur: psycopg.Cursor, public: pd.DataFrame, catalog: Catalogo) -> None:
+    cur.execute("DROP TABLE IF EXISTS publico.cobertura_nueva")
+    cur.execute(sql.SQL("CREATE TABLE publico.cobertura_nueva ({}, geom geometry(Geometry, 4326))").format(
+        sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t))
+                           for n, t in PUBLIC_HEAD + public_columns(catalog))))
+    _write_public(cur, public, catalog, "publico.cobertura_nueva")
+    cur.execute("CREATE UNIQUE INDEX ON publico.cobertura_nueva (nivel, codigo)")
+    cur.execute("CREATE INDEX ON publico.cobertura_nueva USING gist (geom)")
+    cur.execute("GRANT SELECT ON publico.cobertura_nueva TO geoportal_publico")
 
 
 def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | None = None,

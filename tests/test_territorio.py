@@ -208,8 +208,8 @@ def test_reload_keeps_rows_that_reference_the_territory(cargado, db_url):
     with psycopg.connect(db_url) as conn:
         conn.execute(
             """INSERT INTO nominal.hogar (hogar_id, codigo_distrito, codigo_2012, localidad, zona,
-                   fecha_relevamiento, origen, lote_id, lon, lat)
-               VALUES ('t-1', '1116', '1116', 'Centro', 'urbana', '2025-01-01', 'sintetico', 0, -57.56, -25.50)"""
+                   fecha_relevamiento, origen, lote_id, lon, lat, h3_8)
+               VALUES ('t-1', '1116', '1116', 'Centro', 'urbana', '2025-01-01', 'sintetico', 0, -57.56, -25.50, 0)"""
         )
         load_territory(conn)  # nested: runs as a savepoint of this transaction
         assert (

@@ -27,6 +27,7 @@ from psycopg import sql
 import shapely
 from pyproj import Transformer
 
+from geoportal.aggregate import h3_cells
 from geoportal.audit import log_access
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.dbcopy import copy_in
@@ -197,8 +198,15 @@ def validate_households(frame: pd.DataFrame, territory: Territory, catalog: Cata
         "localidad": frame["localidad"], "zona": zona,
         "fecha_relevamiento": surveyed_iso,
         "servicios": servicios, "origen": origen, "lon": lon, "lat": lat,
+        "h3_8": _cells(lon, lat, checked.ok),
     })
     return clean, checked
+
+
+def _cells(lon: np.ndarray, lat: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    cells = np.zeros(len(lon), dtype=np.int64)
+    cells[ok] = h3_cells(lon[ok], lat[ok])
+    return cells
 
 
 def validate_persons(frame: pd.DataFrame, known_households: pa.Array, catalog: Catalogo, today: date):
@@ -264,7 +272,7 @@ TARGETS = {
     "hogares": ("nominal.hogar", "hogar_id", [
         ("hogar_id", "text"), ("codigo_distrito", "text"), ("codigo_2012", "text"), ("localidad", "text"),
         ("zona", "text"), ("fecha_relevamiento", "date"), ("servicios", "text[]"), ("origen", "text"),
-        ("lon", "float8"), ("lat", "float8"),
+        ("lon", "float8"), ("lat", "float8"), ("h3_8", "bigint"),
     ]),
     "personas": ("nominal.persona", "persona_id", [
         ("persona_id", "text"), ("hogar_id", "text"), ("nombres", "text"), ("apellidos", "text"),

@@ -121,6 +121,8 @@ CREATE TABLE nominal.hogar (
     lote_id             integer NOT NULL,
     lon                 double precision NOT NULL,
     lat                 double precision NOT NULL,
+    -- H3 resolution-8 cell of the dwelling, computed once at ingest (aggregation reuses it).
+    h3_8                bigint NOT NULL,
     geom                geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lon, lat), 4326)) STORED
 );
 CREATE INDEX ON nominal.hogar (codigo_distrito);
