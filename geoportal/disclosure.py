@@ -104,14 +104,11 @@ def protect(agregado: pd.DataFrame, counts: list[str], threshold: int, base: int
     keys = agregado["k_hogares"].to_numpy() if "k_hogares" in agregado else None
     primary = primary_suppression(agregado["hogares"].to_numpy(), threshold, keys, spread=base)
     reserved = complementary_suppression(agregado, primary, threshold)
-    out = agregado[["nivel", "codigo", "padre"]].copy()
-    out["reservado"] = reserved
-    out["primaria"] = primary
-    for name in counts:
-        rounded = cell_key_round(agregado[name].to_numpy(), agregado[f"k_{name}"].to_numpy(), base)
-        out[name] = pd.array(np.where(reserved, 0, rounded), dtype="Int64")
-        out.loc[reserved, name] = pd.NA
-    return out
+    head = agregado[["nivel", "codigo", "padre"]].reset_index(drop=True).assign(reservado=reserved, primaria=primary)
+    rounded = cell_key_round(agregado[counts].to_numpy(np.int64), agregado[[f"k_{c}" for c in counts]].to_numpy(np.int64), base)
+    rounded[reserved] = 0
+    values = pd.DataFrame({name: pd.arrays.IntegerArray(rounded[:, j], reserved.copy()) for j, name in enumerate(counts)})
+    return pd.concat([head, values], axis=1).set_axis(agregado.index)
 
 
 def share(numerator: pd.Series, denominator: pd.Series, threshold: int) -> pd.Series:
