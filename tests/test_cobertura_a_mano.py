@@ -22,8 +22,7 @@ import psycopg
 import pytest
 from pyproj import Geod
 
-from geoportal.ingest import ingest_file
-from geoportal.pipeline import compute_all
+from tests.conftest import load_hand_fixture
 
 CUT = date(2026, 1, 1)
 A = (-57.600, -25.7152)
@@ -48,23 +47,16 @@ PERSONS = [
 def hand(make_database, tmp_path_factory):
     url = make_database("a_mano")
     folder = tmp_path_factory.mktemp("a_mano")
-    pd.DataFrame([
-        ["A", "usf", "USF de prueba", "urbana", 2, A[1], A[0], "sintetico"],
-        ["B", "escuela", "Escuela de prueba", "urbana", 50, B[1], B[0], "sintetico"],
-    ], columns=["punto_id", "tipo", "nombre", "zona", "capacidad", "lat", "lon", "origen"]).to_csv(folder / "puntos.csv", index=False)
-    pd.DataFrame([
-        [h, "1116", loc, zona, "2025-10-01", lat, lon, srv, "sintetico"] for h, (lon, lat, zona, loc, srv) in HOUSEHOLDS.items()
-    ], columns=["hogar_id", "codigo_distrito", "localidad", "zona", "fecha_relevamiento", "lat", "lon", "servicios", "origen"]
-    ).to_csv(folder / "hogares.csv", index=False)
-    pd.DataFrame([
-        [p, h, "Nombre", "Apellido", sex, born, preg, "no", "no", srv, "sintetico"] for p, h, sex, born, preg, srv in PERSONS
-    ], columns=["persona_id", "hogar_id", "nombres", "apellidos", "sexo", "fecha_nacimiento", "embarazada",
-                "discapacidad", "indigena", "servicios", "origen"]).to_csv(folder / "personas.csv", index=False)
-    with psycopg.connect(url) as conn:
-        for kind in ("puntos", "hogares", "personas"):
-            report = ingest_file(folder / f"{kind}.csv", kind, conn, today=CUT)
-            assert report.cuarentena == 0, report.motivos
-        compute_all(conn, fecha_corte=CUT)
+    load_hand_fixture(
+        url, folder,
+        points=[["A", "usf", "USF de prueba", "urbana", 2, A[1], A[0], "sintetico"],
+                ["B", "escuela", "Escuela de prueba", "urbana", 50, B[1], B[0], "sintetico"]],
+        households=[[h, "1116", loc, zona, "2025-10-01", lat, lon, srv, "sintetico"]
+                    for h, (lon, lat, zona, loc, srv) in HOUSEHOLDS.items()],
+        persons=[[p, h, "Nombre", "Apellido", sex, born, preg, "no", "no", srv, "sintetico"]
+                 for p, h, sex, born, preg, srv in PERSONS],
+        cut=CUT,
+    )
     return url
 
 

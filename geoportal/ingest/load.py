@@ -12,7 +12,6 @@ Rows reach the tables by COPY into a temporary table and one set-based upsert.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 from datetime import date
