@@ -15,6 +15,7 @@ test:
 
 bench: setup
 	.venv/bin/python bench/ingesta.py
+	.venv/bin/python bench/calculo.py
 
 clean:
 	-.venv/bin/geoportal db down
