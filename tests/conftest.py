@@ -32,6 +32,9 @@ def pytest_configure(config):
     home = Path(tempfile.mkdtemp(prefix="geoportal-test-"))
     os.chmod(home, 0o755)
     os.environ["GEOPORTAL_HOME"] = str(home)
+    # A fixed record-key secret makes the disclosure-control results, and so the attack
+    # tests, the same on every run (a deployment generates its own secret).
+    os.environ.setdefault("GEOPORTAL_CLAVE_SECRETA", "clave-fija-de-las-pruebas")
     _STATE["home"] = home
     external = os.environ.get("GEOPORTAL_DATABASE_URL")
     if external:
