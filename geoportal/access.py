@@ -50,8 +50,7 @@ class Access:
         s = catalog.servicio(code)
         if not s.punto_tipo:
             return np.ones(len(urban), dtype=bool)
-        radius = np.where(urban, s.radio_km.urbana, s.radio_km.rural)
-        return self.distancia_km[s.punto_tipo] <= radius
+        return self.distancia_km[s.punto_tipo] <= s.radius_km(urban)
 
 
 def nearest_by_type(lon, lat, puntos: pd.DataFrame, tipos) -> dict[str, np.ndarray]:

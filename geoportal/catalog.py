@@ -96,6 +96,10 @@ class Servicio(_Strict):
     capacidad_unidad: str | None = None
     origen_estatus: Literal["fips", "oferta"] = "fips"
 
+    def radius_km(self, urban: np.ndarray) -> np.ndarray:
+        """Catchment of each unit by its zone (urban or rural radius of the catalog)."""
+        return np.where(urban, self.radio_km.urbana, self.radio_km.rural)
+
     @model_validator(mode="after")
     def _place_needs_radius(self) -> "Servicio":
         if self.punto_tipo and self.radio_km is None:

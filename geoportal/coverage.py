@@ -43,21 +43,21 @@ class Units:
 
     @classmethod
     def from_db(cls, conn: psycopg.Connection, fecha_corte: date | None = None, distrito: str | None = None) -> "Units":
-        where = "" if distrito is None else " WHERE codigo_distrito = {}"
+        only = "" if distrito is None else " WHERE h.codigo_distrito = {}"
         params = () if distrito is None else (distrito,)
         hogares = copy_out(
             conn,
             "SELECT h.hogar_id, h.codigo_distrito, coalesce(h.codigo_2012, '') AS codigo_2012, d.dpto, h.localidad,"
             " h.zona, h.fecha_relevamiento, h.lon, h.lat, h.h3_8, array_to_string(h.servicios, ';') AS servicios"
             " FROM nominal.hogar h"
-            " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + where.replace("codigo_distrito", "h.codigo_distrito"),
+            " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + only,
             params,
         )
         personas = copy_out(
             conn,
             "SELECT p.persona_id, p.hogar_id, p.sexo, p.fecha_nacimiento, p.embarazada, p.discapacidad, p.indigena,"
             " array_to_string(p.servicios, ';') AS servicios FROM nominal.persona p"
-            + ("" if distrito is None else " JOIN nominal.hogar h USING (hogar_id) WHERE h.codigo_distrito = {}"),
+            + ("" if distrito is None else " JOIN nominal.hogar h USING (hogar_id)" + only),
             params,
         )
         puntos = copy_out(conn, "SELECT punto_id, tipo, zona, capacidad, lon, lat, origen FROM oferta.punto_entrega")
@@ -67,13 +67,6 @@ class Units:
             " FROM nominal.estatus_evento ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC",
         )
         return cls(hogares, personas, puntos, eventos, fecha_corte)
-
-
-def _frame_defaults(frame: pd.DataFrame, columns: dict) -> pd.DataFrame:
-    for column, default in columns.items():
-        if column not in frame:
-            frame[column] = default
-    return frame
 
 
 def covered_matrix(listed: pd.Series, codes: list[str]) -> np.ndarray:
@@ -173,7 +166,6 @@ def person_status(catalog: Catalogo, personas: pd.DataFrame, eventos: pd.DataFra
     for cat in catalog.categorias:
         if cat.universo == "persona":
             _concurrent(catalog, status, cat.codigo, cat.regla.applies(people))
-    status.edad = people["edad"].to_numpy()  # type: ignore[attr-defined]
     return status
 
 

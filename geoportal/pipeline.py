@@ -107,7 +107,7 @@ def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
     reach_e = {}
     for s in catalog.servicios_de("entorno"):
         if s.punto_tipo:
-            reach_e[s.codigo] = e_dist[s.punto_tipo] <= np.where(e_urban, s.radio_km.urbana, s.radio_km.rural)
+            reach_e[s.codigo] = e_dist[s.punto_tipo] <= s.radius_km(e_urban)
     e_status = entorno_status(catalog, entornos, entorno_of, hh, reach_e)
 
     m = agg.Measures()
@@ -500,10 +500,14 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
             "areas_actualizadas": len(family), "segundos": timing.stages}
 
 
+def _fetch_frame(cur: psycopg.Cursor) -> pd.DataFrame:
+    return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+
 def _read_frame(conn, query, params=()) -> pd.DataFrame:
     with conn.cursor() as cur:
         cur.execute(query, params)
-        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+        return _fetch_frame(cur)
 
 
 def _stage_keys(cur, frame: pd.DataFrame, columns: list[str]) -> None:
@@ -515,14 +519,14 @@ def _stage_keys(cur, frame: pd.DataFrame, columns: list[str]) -> None:
 def _read_keys(cur, table: str, keys: pd.DataFrame) -> pd.DataFrame:
     _stage_keys(cur, keys, ["nivel", "codigo"])
     cur.execute(f"SELECT t.* FROM {table} t JOIN pg_temp.claves k USING (nivel, codigo)")
-    return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    return _fetch_frame(cur)
 
 
 def _read_groups(cur, groups: pd.DataFrame) -> pd.DataFrame:
     _stage_keys(cur, groups, ["nivel", "padre"])
     cur.execute("SELECT t.* FROM calculo.agregado t JOIN pg_temp.claves k USING (nivel, padre)"
                 " UNION SELECT t.* FROM calculo.agregado t WHERE t.nivel = 'pais'")
-    frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    frame = _fetch_frame(cur)
     return frame.sort_values(["nivel", "codigo"]).reset_index(drop=True)
 
 

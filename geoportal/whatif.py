@@ -371,7 +371,7 @@ def simulate(conn: psycopg.Connection, distrito: str, agregar: Iterable[PuntoNue
             estado = st_a[s.unidad]
             j = estado.codes.index(s.codigo)
             brecha = estado.aplica[:, j] & ~estado.cubierto[:, j]
-            radio = np.where(urban, s.radio_km.urbana, s.radio_km.rural)
+            radio = s.radius_km(urban)
             alcance = {k: dist[k][t] <= radio for k in ("antes", "despues")}
             if s.unidad == "persona":
                 alcance = {k: v[of_person] for k, v in alcance.items()}
