@@ -123,6 +123,7 @@ def prepared(pilotos):
         stored = conn.execute("SELECT count(*) FROM publico.leyenda").fetchone()[0]
     assert first["leyendas"] == second["leyendas"] == stored > 0
     assert first["geometrias"] == second["geometrias"] > 0
+    assert second["nuevas"] == 0  # nothing changed: nothing rebuilt
     return pilotos["url"]
 
 

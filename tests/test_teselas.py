@@ -286,7 +286,9 @@ def test_zz_a_new_publication_drops_the_cache_and_tiles_show_the_new_values(serv
     z, x, y = row["tile"]
     assert httpx.get(old_template.format(z=z, x=x, y=y)).status_code == 404
     with psycopg.connect(base_url) as conn:
-        preparar_publicacion(conn)
+        result = preparar_publicacion(conn)
+    assert result["data_version"] == new_version
+    assert result["nuevas"] < result["geometrias"]  # a district update rebuilds only what changed
     time.sleep(1.2)
     prepared = get_tile(server, "servicios", row["tile"], v=new_version)
     feature = next(f for f in features(prepared, "servicios") if f["properties"]["codigo"] == row["codigo"])

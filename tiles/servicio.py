@@ -30,7 +30,7 @@ from fastapi import HTTPException
 from psycopg_pool import AsyncConnectionPool
 
 from capas.catalogo import Capa, CapaError, read_dictionary, resolve_measures
-from tiles.consultas import tile_sql, tolerance
+from tiles.consultas import stored_zoom, tile_sql, tolerance
 
 VERSION_TTL = 1.0
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -227,7 +227,7 @@ class Teselas:
         xmin, ymin, xmax, ymax = TMS.xy_bounds(morecantile.Tile(x, y, z))
         west, south, east, north = TMS.bounds(morecantile.Tile(x, y, z))
         pad = (east - west) * BUFFER_FRACTION
-        params = {"fuente": capa.fuente, "nivel": nivel, "z": z, "xmin": xmin, "ymin": ymin, "xmax": xmax,
+        params = {"fuente": capa.fuente, "nivel": nivel, "z_stored": stored_zoom(nivel, z), "xmin": xmin, "ymin": ymin, "xmax": xmax,
                   "ymax": ymax, "margin": (xmax - xmin) * BUFFER_FRACTION, "tolerance": tolerance(z),
                   "west": west - pad, "south": max(south - pad, -90), "east": east + pad, "north": min(north + pad, 90)}
         try:
