@@ -232,6 +232,9 @@ def main() -> None:
         for server, paths in ((ours, ours_paths), (tipg, tipg_paths)):
             for c in (1, 16):
                 base = server.start()  # a fresh process: our cache is empty ("first request after publication")
+                # A server that has been up for a while: connections open, layer state loaded.
+                httpx.get(base + ("/capas" if server is ours else "/collections"), timeout=60)
+                time.sleep(1)
                 results[(server.name, "frío", c)] = cold(base, paths, c)
                 results[(server.name, "caliente", c)] = warm(base, paths, c, args.segundos)
                 server.stop()
