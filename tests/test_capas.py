@@ -197,3 +197,13 @@ def test_unknown_layer_is_404_in_spanish(server):
     response = httpx.get(f"{server}/capas/no_existe")
     assert response.status_code == 404 and "Capa desconocida" in response.json()["detail"]
     assert httpx.get(f"{server}/capas/no_existe/tilejson.json").status_code == 404
+
+
+def test_the_cli_validates_the_layer_folder_with_the_same_messages(tmp_path):
+    folder = copy_with(tmp_path, "avance.yaml", lambda c: c.update(rampa="jet"))
+    cli = [sys.executable, "-m", "geoportal.cli", "capas", "validar", str(folder), "--sin-base"]
+    bad = subprocess.run(cli, capture_output=True, text=True)
+    assert bad.returncode != 0
+    assert "avance.yaml, capa 'avance' (n.º 1), campo 'rampa': rampa desconocida" in bad.stdout + bad.stderr
+    good = subprocess.run(cli[:-2] + [str(CARPETA), "--sin-base"], capture_output=True, text=True)
+    assert good.returncode == 0 and "Capas válidas" in good.stdout
