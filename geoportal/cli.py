@@ -172,17 +172,45 @@ def catalogo_mostrar(archivo: Path = typer.Argument(None, help="Catálogo YAML (
     console.print(table)
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _quiet_psycopg() -> None:
+    """psycopg logs English warnings (e.g. a failed rollback on a lost connection) that
+    would print beside our Spanish error: the error we print says all the user needs."""
+    import logging
+
+    logger = logging.getLogger("psycopg")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+
 def _ingest(path: Path, kind: str):
     import psycopg
 
-    from geoportal.db import connect
+    from geoportal.cluster import ClusterError
+    from geoportal.db import database_url
     from geoportal.ingest import FileError, ingest_file
 
+    _quiet_psycopg()
     try:
-        with connect() as conn:
+        conn = psycopg.connect(database_url())
+    except ClusterError as exc:
+        _fail(f"{_sentence(str(exc))} No se cargó ninguna fila.")
+    except psycopg.OperationalError:
+        _fail("No se pudo conectar a la base de datos; no se cargó ninguna fila. "
+              "Revise GEOPORTAL_DATABASE_URL o ejecute `geoportal db up`.")
+    try:
+        with conn:
             report = _run_with_bar(f"Ingesta de {kind}", lambda cb: ingest_file(path, kind, conn, progress=cb))
     except FileError as exc:
-        _fail(f"{exc} No se cargó ninguna fila.")
+        _fail(f"{_sentence(str(exc))} No se cargó ninguna fila.")
+    except psycopg.OperationalError:
+        _fail("Se perdió la conexión con la base de datos durante la carga; la transacción se deshizo "
+              "y no se cargó ninguna fila. Revise que la base esté en marcha (`geoportal db status`) "
+              "y vuelva a intentarlo.")
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         _fail(f"La base de datos rechazó la carga ({first_line}); se deshizo todo el lote, no se cargó ninguna fila.")

@@ -30,7 +30,22 @@ MOTIVOS = {
     "servicio_desconocido": "código de servicio desconocido o que no corresponde a la unidad",
     "persona_sin_hogar": "la persona no pertenece a ningún hogar cargado",
     "tipo_desconocido": "tipo de punto de entrega desconocido",
+    "caracteres_invalidos": "caracteres inválidos (de control, p. ej. NUL)",
+    "texto_demasiado_largo": "texto más largo que el máximo del campo",
+    "fila_mal_formada": "fila mal formada (número de columnas distinto del encabezado)",
 }
+
+# Longest text accepted per field (characters; docs/FORMATOS.md). Real names are far
+# shorter: the longest MEC school name has 149 characters, the longest locality 48.
+LIMITES = {
+    "hogar_id": 64, "persona_id": 64, "punto_id": 64,
+    "localidad": 100, "nombres": 100, "apellidos": 100, "nombre": 200,
+    "origen": 60, "servicios": 500,
+}
+
+# C0 controls (tab, newline and NUL included), DEL and the C1 controls that mis-decoded
+# text leaves behind: never part of a name, and NUL cannot be stored by PostgreSQL.
+CONTROL = r"[\x00-\x1f\x7f-\x9f]"
 
 # Generous bounding box of Paraguay; the polygon test comes after it.
 PY_LON = (-62.7, -54.2)
@@ -74,7 +89,7 @@ def require_columns(frame: pd.DataFrame, columns: list[str], kind: str, filename
     if missing:
         raise FileError(
             f"{filename}: faltan columnas obligatorias para {kind}: {', '.join(missing)}. "
-            f"Columnas encontradas: {', '.join(frame.columns)}"
+            f"Columnas encontradas: {', '.join(frame.columns) or '(ninguna)'}."
         )
 
 
@@ -104,6 +119,39 @@ def categorical(results: np.ndarray, inverse: np.ndarray) -> pd.Categorical:
     result_codes, categories = pd.factorize(results, use_na_sentinel=True)
     codes = np.where(inverse >= 0, result_codes[np.maximum(inverse, 0)], -1)
     return pd.Categorical.from_codes(codes, categories=categories)
+
+
+def _arrow(values: pd.Series) -> pa.Array:
+    return pa.array(values.array, type=pa.string(), from_pandas=True)
+
+
+def check_characters(frame: pd.DataFrame, checked: Checked) -> None:
+    """Rows with a control character in any column (one RE2 scan per column)."""
+    for column in frame.columns:
+        hit = pc.match_substring_regex(_arrow(frame[column]), CONTROL)
+        if pc.any(hit).as_py():
+            checked.flag(hit.to_numpy(zero_copy_only=False), "caracteres_invalidos",
+                         f"el campo '{column}' contiene caracteres de control (p. ej. NUL o salto de línea)")
+
+
+def check_lengths(frame: pd.DataFrame, checked: Checked) -> None:
+    """Rows whose text exceeds the limit of its field (``LIMITES``)."""
+    for column, limit in LIMITES.items():
+        if column not in frame:
+            continue
+        length = pc.utf8_length(_arrow(frame[column]))
+        if (pc.max(length).as_py() or 0) > limit:
+            long = pc.greater(length, limit).to_numpy(zero_copy_only=False)
+            lengths = length.to_numpy(zero_copy_only=False)
+            detail = np.full(len(frame), "", dtype=object)
+            detail[long] = [f"'{column}' tiene {n:,} caracteres; el máximo es {limit}".replace(",", ".")
+                            for n in lengths[long]]
+            checked.flag(long, "texto_demasiado_largo", detail)
+
+
+def check_text(frame: pd.DataFrame, checked: Checked) -> None:
+    check_characters(frame, checked)
+    check_lengths(frame, checked)
 
 
 def is_empty(values: pd.Series) -> np.ndarray:
