@@ -34,3 +34,108 @@ def test_public_role_cannot_write_public_tables(db_url):
     with psycopg.connect(public_database_url()) as public:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             public.execute("DELETE FROM territorio.distrito")
+
+
+# ------------------------------------------------------------------ the shared public role
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from sqlalchemy.engine import make_url  # noqa: E402
+
+
+def _geoportal(*args, url, home, **env):
+    full = {**os.environ, "GEOPORTAL_DATABASE_URL": url, "GEOPORTAL_HOME": str(home), "COLUMNS": "300", **env}
+    for name in ("GEOPORTAL_PUBLIC_PASSWORD", "GEOPORTAL_PUBLIC_DATABASE_URL"):
+        if name not in env:
+            full.pop(name, None)
+    return subprocess.run([sys.executable, "-m", "geoportal.cli", *args], capture_output=True, text=True,
+                          env=full, timeout=300)
+
+
+def _logs_in(url: str, password: str) -> bool:
+    public = make_url(url).set(username="geoportal_publico", password=password).render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(public, connect_timeout=10):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture
+def second_checkout(db_url, tmp_path):
+    """Another database on the test server, as a second checkout would create it, with its
+    own (empty) state folder; the role's password is put back afterwards."""
+    from geoportal.db import public_password
+
+    name = f"{make_url(db_url).database}_otra_copia"
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    current = public_password()
+    yield make_url(db_url).set(database=name).render_as_string(hide_password=False), tmp_path / "estado", current
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        admin.execute(psycopg.sql.SQL("ALTER ROLE geoportal_publico PASSWORD {}").format(psycopg.sql.Literal(current)))
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_db_up_on_a_shared_server_never_changes_the_public_role_password(second_checkout):
+    url, home, current = second_checkout
+    result = _geoportal("db", "up", url=url, home=home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _logs_in(url, current)  # every other database's public API keeps working
+    said = " ".join(result.stdout.split())
+    assert "ya existe en este servidor" in said and "no se la cambió" in said
+    assert "GEOPORTAL_PUBLIC_PASSWORD" in said and "geoportal db rotar-clave" in said
+    # Told the password, the second checkout can use the role; again nothing changes.
+    told = _geoportal("db", "up", url=url, home=home, GEOPORTAL_PUBLIC_PASSWORD=current)
+    assert told.returncode == 0 and "Aviso" not in told.stdout, told.stdout
+    assert _logs_in(url, current)
+
+
+def test_rotating_the_public_password_stores_it_and_says_where(second_checkout):
+    url, home, current = second_checkout
+    result = _geoportal("db", "rotar-clave", "--si", url=url, home=home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    secrets_file = home / "secretos.json"
+    server = make_url(url)
+    stored = json.loads(secrets_file.read_text())[f"geoportal_publico@{server.host}:{server.port}"]
+    assert f"La nueva está en {secrets_file}" in result.stdout
+    assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+    assert stored != current and _logs_in(url, stored) and not _logs_in(url, current)
+    # This checkout now knows the password: db up is quiet and does not rotate it again.
+    again = _geoportal("db", "up", url=url, home=home)
+    assert again.returncode == 0 and "Aviso" not in again.stdout, again.stdout
+    assert _logs_in(url, stored)
+
+
+def test_rotating_is_refused_when_the_password_is_set_from_outside(second_checkout):
+    url, home, current = second_checkout
+    result = _geoportal("db", "rotar-clave", "--si", url=url, home=home, GEOPORTAL_PUBLIC_PASSWORD=current)
+    assert result.returncode == 1 and "GEOPORTAL_PUBLIC_PASSWORD" in result.stdout
+    assert _logs_in(url, current)
+
+
+def test_the_first_database_on_a_server_gives_the_role_its_password(make_database, db_url, tmp_path):
+    # A role left NOLOGIN (as the migration creates it on a new server) gets a password once.
+    from geoportal import migrate
+    from geoportal.db import public_password
+    from geoportal.settings import Settings
+
+    current = public_password()
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        admin.execute("ALTER ROLE geoportal_publico NOLOGIN PASSWORD NULL")
+    try:
+        settings = Settings(database_url=db_url, home=tmp_path)
+        role = migrate.upgrade(settings, url=db_url)
+        stored = json.loads((tmp_path / "secretos.json").read_text())
+        (password,) = stored.values()
+        assert (role.estado, role.guardada_en) == ("habilitado", tmp_path / "secretos.json")
+        assert _logs_in(db_url, password)
+        assert migrate.upgrade(settings, url=db_url).estado == "existente"
+        assert _logs_in(db_url, password)
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as admin:
+            admin.execute(psycopg.sql.SQL("ALTER ROLE geoportal_publico LOGIN PASSWORD {}").format(
+                psycopg.sql.Literal(current)))
