@@ -87,6 +87,8 @@ def pytest_unconfigure(config):
     from geoportal.db import embedded_cluster
     from geoportal.settings import get_settings
 
+    if "home" not in _STATE:  # the session stopped before starting (pytest.exit)
+        return
     if "external" in _STATE:
         external, name = _STATE["external"]
         with psycopg.connect(external, autocommit=True) as conn:

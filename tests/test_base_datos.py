@@ -94,48 +94,8 @@ def test_db_up_on_a_shared_server_never_changes_the_public_role_password(second_
     assert _logs_in(url, current)
 
 
-def test_rotating_the_public_password_stores_it_and_says_where(second_checkout):
-    url, home, current = second_checkout
-    result = _geoportal("db", "rotar-clave", "--si", url=url, home=home)
-    assert result.returncode == 0, result.stdout + result.stderr
-    secrets_file = home / "secretos.json"
-    server = make_url(url)
-    stored = json.loads(secrets_file.read_text())[f"geoportal_publico@{server.host}:{server.port}"]
-    assert f"La nueva está en {secrets_file}" in result.stdout
-    assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
-    assert stored != current and _logs_in(url, stored) and not _logs_in(url, current)
-    # This checkout now knows the password: db up is quiet and does not rotate it again.
-    again = _geoportal("db", "up", url=url, home=home)
-    assert again.returncode == 0 and "Aviso" not in again.stdout, again.stdout
-    assert _logs_in(url, stored)
-
-
 def test_rotating_is_refused_when_the_password_is_set_from_outside(second_checkout):
     url, home, current = second_checkout
     result = _geoportal("db", "rotar-clave", "--si", url=url, home=home, GEOPORTAL_PUBLIC_PASSWORD=current)
     assert result.returncode == 1 and "GEOPORTAL_PUBLIC_PASSWORD" in result.stdout
     assert _logs_in(url, current)
-
-
-def test_the_first_database_on_a_server_gives_the_role_its_password(make_database, db_url, tmp_path):
-    # A role left NOLOGIN (as the migration creates it on a new server) gets a password once.
-    from geoportal import migrate
-    from geoportal.db import public_password
-    from geoportal.settings import Settings
-
-    current = public_password()
-    with psycopg.connect(db_url, autocommit=True) as admin:
-        admin.execute("ALTER ROLE geoportal_publico NOLOGIN PASSWORD NULL")
-    try:
-        settings = Settings(database_url=db_url, home=tmp_path)
-        role = migrate.upgrade(settings, url=db_url)
-        stored = json.loads((tmp_path / "secretos.json").read_text())
-        (password,) = stored.values()
-        assert (role.estado, role.guardada_en) == ("habilitado", tmp_path / "secretos.json")
-        assert _logs_in(db_url, password)
-        assert migrate.upgrade(settings, url=db_url).estado == "existente"
-        assert _logs_in(db_url, password)
-    finally:
-        with psycopg.connect(db_url, autocommit=True) as admin:
-            admin.execute(psycopg.sql.SQL("ALTER ROLE geoportal_publico LOGIN PASSWORD {}").format(
-                psycopg.sql.Literal(current)))
