@@ -53,11 +53,14 @@ def _restore_public_role(external: str) -> None:
     from geoportal.cluster import PUBLIC_ROLE
 
     before = _STATE.get("public_role_before", "login")
-    with psycopg.connect(external, autocommit=True) as conn:
-        if before is None:
-            conn.execute(f"DROP ROLE IF EXISTS {PUBLIC_ROLE}")
-        elif before == "nologin":
-            conn.execute(f"ALTER ROLE {PUBLIC_ROLE} NOLOGIN PASSWORD NULL")
+    try:
+        with psycopg.connect(external, autocommit=True) as conn:
+            if before is None:
+                conn.execute(f"DROP ROLE IF EXISTS {PUBLIC_ROLE}")
+            elif before == "nologin":
+                conn.execute(f"ALTER ROLE {PUBLIC_ROLE} NOLOGIN PASSWORD NULL")
+    except psycopg.Error as exc:  # e.g. another database on the server now depends on the role
+        print(f"Aviso: no se pudo devolver el rol {PUBLIC_ROLE} a su estado anterior: {exc}")
 
 
 def pytest_configure(config):

@@ -226,10 +226,42 @@ def _read_csv(path: Path) -> Reading:
     return reading
 
 
+def utf8_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 bytes of all values, value offsets) of a string chunk, without copying."""
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset: chunk.offset + len(chunk) + 1]
+    data = chunk.buffers()[2]
+    if data is None or len(chunk) == 0:
+        return np.zeros(0, np.uint8), offsets
+    return np.frombuffer(data, dtype=np.uint8), offsets
+
+
+_BLANK = np.zeros(256, dtype=bool)
+_BLANK[[0x20, 0x09, 0x0A, 0x0D]] = True
+
+
+def _needs_trim(column: pa.ChunkedArray) -> bool:
+    """Does a value start or end with a blank (space, tab, CR, LF or NBSP, C2 A0)?
+    Looks only at each value's first and last bytes."""
+    for chunk in column.chunks:
+        data, offsets = utf8_bytes(chunk)
+        starts, ends = offsets[:-1], offsets[1:]
+        filled = ends > starts
+        first, last = starts[filled], ends[filled] - 1
+        if _BLANK[data[first]].any() or _BLANK[data[last]].any():
+            return True
+        nbsp_first = data[first] == 0xC2
+        if nbsp_first.any() and (data[np.minimum(first[nbsp_first] + 1, data.size - 1)] == 0xA0).any():
+            return True
+        nbsp_last = (data[last] == 0xA0) & (last > 0)
+        if nbsp_last.any() and (data[last[nbsp_last] - 1] == 0xC2).any():
+            return True
+    return False
+
+
 def _stripped(column: pa.ChunkedArray) -> pa.ChunkedArray:
     # Trimming copies millions of strings: only when some value needs it.
-    if any(pc.any(test(column, pattern=blank)).as_py()
-           for test in (pc.starts_with, pc.ends_with) for blank in (" ", "\t", "\r", "\n", "\xa0")):
+    if _needs_trim(column):
         column = pc.utf8_trim(column, characters=" \t\r\n\xa0")
     return column
 

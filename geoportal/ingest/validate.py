@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
+from geoportal.ingest.readers import utf8_bytes
+
 MOTIVOS = {
     "campo_faltante": "falta un campo obligatorio",
     "valor_invalido": "valor no válido",
@@ -128,16 +130,6 @@ def _arrow(values: pd.Series) -> pa.ChunkedArray:
     return pa.chunked_array([pa.array(array, type=pa.string(), from_pandas=True)])
 
 
-def _text_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(UTF-8 bytes of all values, value offsets) of a string chunk, without copying."""
-    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset: chunk.offset + len(chunk) + 1]
-    data = chunk.buffers()[2]
-    if data is None or len(chunk) == 0:
-        return np.zeros(0, np.uint8), offsets
-    return np.frombuffer(data, dtype=np.uint8)[offsets[0]: offsets[-1]], offsets
-
-
 def _may_have_control(column: pa.ChunkedArray) -> bool:
     """One pass over the raw UTF-8 bytes, in blocks (the usual case: none found).
 
@@ -147,7 +139,8 @@ def _may_have_control(column: pa.ChunkedArray) -> bool:
     block = 1 << 20
     scratch = np.empty(block + 1, dtype=bool)
     for chunk in column.chunks:
-        data, _ = _text_bytes(chunk)
+        data, offsets = utf8_bytes(chunk)
+        data = data[offsets[0]: offsets[-1]] if data.size else data
         for start in range(0, data.size, block):
             part = data[start: start + block + 1]  # one byte of overlap for the C1 pairs
             if part.min() < 0x20:
@@ -180,7 +173,7 @@ def check_lengths(frame: pd.DataFrame, checked: Checked) -> None:
             continue
         array = _arrow(frame[column])
         # A value has at most as many characters as bytes: count characters only if needed.
-        if max((int(np.diff(_text_bytes(c)[1]).max(initial=0)) for c in array.chunks), default=0) <= limit:
+        if max((int(np.diff(utf8_bytes(c)[1]).max(initial=0)) for c in array.chunks), default=0) <= limit:
             continue
         length = pc.utf8_length(array)
         long = pc.greater(length, limit).to_numpy(zero_copy_only=False)
