@@ -178,11 +178,13 @@ def test_a_lost_connection_gives_only_the_spanish_error_and_loads_nothing(make_d
     with psycopg.connect(url) as conn:
         conn.execute("""
             CREATE FUNCTION public.cortar() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN IF NEW.hogar_id = 'LOST-300' THEN PERFORM pg_terminate_backend(pg_backend_pid());
+            BEGIN IF NEW.hogar_id = 'LOST-3' THEN PERFORM pg_terminate_backend(pg_backend_pid());
                   PERFORM pg_sleep(5); END IF; RETURN NEW; END $$;
             CREATE TRIGGER cortar BEFORE INSERT ON nominal.hogar FOR EACH ROW EXECUTE FUNCTION public.cortar();
         """)
-    path = write_csv(tmp_path / "h.csv", [household(f"LOST-{i}") for i in range(600)], HOUSEHOLD_COLUMNS)
+    # Large enough that the client is still sending COPY data when the server goes away
+    # (then psycopg logs its own English warning while giving up the COPY).
+    path = write_csv(tmp_path / "h.csv", [household(f"LOST-{i}") for i in range(60_000)], HOUSEHOLD_COLUMNS)
     result = cli("ingestar", "hogares", str(path), url=url)
     assert_clean_failure(result, "Se perdió la conexión con la base de datos")
     assert result.stderr == ""
