@@ -6,8 +6,8 @@ embedded cluster (``geoportal.cluster``) is started on demand.
 The public role ``geoportal_publico`` is one role per *server* (PostgreSQL roles are
 cluster-wide), shared by every geoportal database on it. Its password comes from, in
 order: ``GEOPORTAL_PUBLIC_DATABASE_URL``, ``GEOPORTAL_PUBLIC_PASSWORD``, or the state
-folder's ``secretos.json`` (key ``geoportal_publico`` for the embedded cluster,
-``geoportal_publico@host:puerto`` for another server), where ``geoportal db up`` stores it
+folder's ``secretos.json`` (key ``geoportal_publico`` for the embedded cluster, even
+when named by a URL, ``geoportal_publico@host:puerto`` for another server), where ``geoportal db up`` stores it
 when it gives the role its first password and ``geoportal db rotar-clave`` when it rotates it.
 """
 
@@ -52,7 +52,10 @@ def public_secret_key(settings: Settings | None = None) -> str:
     if not settings.database_url:
         return PUBLIC_ROLE
     url = make_url(settings.database_url)
-    return f"{PUBLIC_ROLE}@{url.host or 'localhost'}:{url.port or 5432}"
+    host, port = url.host or "localhost", url.port or 5432
+    if host in ("127.0.0.1", "localhost") and port == embedded_cluster(settings).port:
+        return PUBLIC_ROLE  # a URL that names this checkout's own embedded cluster
+    return f"{PUBLIC_ROLE}@{host}:{port}"
 
 
 def public_password(settings: Settings | None = None) -> str | None:
