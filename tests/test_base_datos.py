@@ -1,7 +1,12 @@
 """The database: embedded PostGIS, schemas and the roles that guard nominal data."""
 
+import os
+import subprocess
+import sys
+
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 
 def test_postgis_is_installed(conn):
@@ -37,12 +42,6 @@ def test_public_role_cannot_write_public_tables(db_url):
 
 
 # ------------------------------------------------------------------ the shared public role
-import json  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-
-from sqlalchemy.engine import make_url  # noqa: E402
 
 
 def _geoportal(*args, url, home, **env):
@@ -51,7 +50,7 @@ def _geoportal(*args, url, home, **env):
         if name not in env:
             full.pop(name, None)
     return subprocess.run([sys.executable, "-m", "geoportal.cli", *args], capture_output=True, text=True,
-                          env=full, timeout=300)
+                          env=full, timeout=300, check=False)
 
 
 def _logs_in(url: str, password: str) -> bool:

@@ -96,7 +96,7 @@ def check_readable(path: Path) -> None:
         raise FileError(f"{path.name}: el archivo está vacío.")
 
 
-def check_text(path: Path) -> None:
+def check_not_binary(path: Path) -> None:
     """Refuse files that are not text: spreadsheets, archives, UTF-16, binary noise.
 
     A single NUL byte in a name does not make a file binary (that row is quarantined);
@@ -181,7 +181,7 @@ def _malformed_detail(expected: int, actual: int) -> str:
 
 
 def _read_csv(path: Path) -> Reading:
-    check_text(path)
+    check_not_binary(path)
     encoding = detect_encoding(path)
     sep, names = _header(path, encoding)
     invalid: list = []
@@ -219,6 +219,9 @@ def _read_csv(path: Path) -> Reading:
             fila += 1
         used.add(fila)
         malformed.append(MalformedRow(fila, text, _malformed_detail(expected, actual)))
+    if malformed and frame.empty:
+        raise FileError(f"{path.name}: ninguna fila tiene las {len(names)} columnas del encabezado "
+                        f"(separador '{sep}'); revise el separador y las comillas.")
     reading = Reading(frame, malformed)
     if malformed and max(used) > reading.rows:  # row numbers past the end (quoted newlines): renumber
         for i, m in enumerate(sorted(malformed, key=lambda m: m.fila)):
