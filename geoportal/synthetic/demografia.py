@@ -1,0 +1,128 @@
+"""Persons by district, sex and single year of age; ages and dates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from geoportal.synthetic.parametros import EDAD_MAXIMA, _tabla_edad
+
+# Pregnancy prevalence (women) and disability prevalence by single year of age.
+_TASA_EMBARAZO = _tabla_edad(
+    (
+        (15, 19, 0.035),
+        (20, 24, 0.06),
+        (25, 29, 0.055),
+        (30, 34, 0.04),
+        (35, 39, 0.022),
+        (40, 44, 0.007),
+    )
+)
+_TASA_DISCAPACIDAD = _tabla_edad(
+    (
+        (0, 4, 0.015),
+        (5, 14, 0.035),
+        (15, 29, 0.04),
+        (30, 44, 0.05),
+        (45, 59, 0.09),
+        (60, 74, 0.17),
+        (75, EDAD_MAXIMA, 0.32),
+    )
+)
+
+
+def _edad_pesos(lam: np.ndarray, mujer: bool) -> np.ndarray:
+    """(D, 86) weights of ages 15..100 given each district's decline rate ``lam``."""
+    a = np.arange(15, EDAD_MAXIMA + 1, dtype=float)
+    hazard0, g = 6e-5 * (0.7 if mujer else 1.3), 0.088
+    surv = np.exp(-(hazard0 / g) * (np.exp(g * a) - np.exp(g * 15.0)))
+    return np.exp(-lam[:, None] * (a - 15.0)[None, :]) * surv[None, :]
+
+
+def _resolver_lambda(n014, n15_h, n15_m, mediana) -> np.ndarray:
+    """Bisection (vectorized over districts) so the interpolated median is ``mediana + 0.5``."""
+    total = n014 + n15_h + n15_m
+    m = np.clip(mediana.astype(int), 15, EDAD_MAXIMA)
+    ages = np.arange(15, EDAD_MAXIMA + 1)
+    below = (ages[None, :] < m[:, None]) + 0.5 * (ages[None, :] == m[:, None])
+
+    def excess(lam):
+        wh, wm = _edad_pesos(lam, False), _edad_pesos(lam, True)
+        under_h = (wh * below).sum(1) / wh.sum(1)
+        under_m = (wm * below).sum(1) / wm.sum(1)
+        return (n014 + n15_h * under_h + n15_m * under_m) / total - 0.5
+
+    lo, hi = np.full(len(total), -0.08), np.full(len(total), 0.25)
+    for _ in range(50):
+        mid = (lo + hi) / 2
+        young = excess(mid) > 0  # too young: lower lambda
+        hi, lo = np.where(young, mid, hi), np.where(young, lo, mid)
+    return (lo + hi) / 2
+
+
+def _menos_anios(hoy: date, years: int) -> date:
+    try:
+        return hoy.replace(year=hoy.year - years)
+    except ValueError:  # 29 February
+        return hoy.replace(year=hoy.year - years, day=28)
+
+
+def _edad_en(nacimiento: np.ndarray, fecha: np.ndarray) -> np.ndarray:
+    """Completed years at ``fecha`` of persons born on ``nacimiento`` (days since 1970)."""
+    born = np.asarray(nacimiento).astype("datetime64[D]")
+    at = np.asarray(fecha).astype("datetime64[D]")
+
+    def parts(d):
+        month = d.astype("datetime64[M]")
+        year = month.astype("datetime64[Y]")
+        return (
+            year.astype(np.int64),
+            (month - year).astype(np.int64) * 32 + (d - month).astype(np.int64),
+        )
+
+    by, bmd = parts(born)
+    ay, amd = parts(at)
+    return (ay - by - (bmd > amd)).astype(np.int16)
+
+
+@dataclass
+class _Personas:
+    d: np.ndarray  # district position in the selection (int32)
+    sexo: np.ndarray  # 0 = M, 1 = F (int8)
+    edad: np.ndarray  # completed years at ``hoy`` (int16)
+
+
+def _poblacion(sel: pd.DataFrame, rng: np.random.Generator) -> _Personas:
+    """Persons by district, sex and single year, matching the census bands exactly."""
+    D, A = len(sel), EDAD_MAXIMA + 1
+
+    def col(c: str) -> np.ndarray:
+        return sel[c].to_numpy(np.int64)
+
+    tot = {0: col("pob_hombres"), 1: col("pob_mujeres")}
+    n5 = {0: col("pob_5ymas_hombres"), 1: col("pob_5ymas_mujeres")}
+    n15 = {0: col("pob_15ymas_hombres"), 1: col("pob_15ymas_mujeres")}
+    n014 = tot[0] - n15[0] + tot[1] - n15[1]
+    lam = _resolver_lambda(n014, n15[0], n15[1], sel["edad_mediana"].to_numpy(float))
+    lam_c = np.clip(lam, -0.01, 0.03)
+    counts = np.zeros((D, 2, A), dtype=np.int64)
+    for s in (0, 1):
+        bands = (
+            (np.arange(0, 5), tot[s] - n5[s], np.exp(-lam_c[:, None] * np.arange(5)[None, :])),
+            (np.arange(5, 15), n5[s] - n15[s], np.exp(-lam_c[:, None] * np.arange(10)[None, :])),
+            (np.arange(15, A), n15[s], _edad_pesos(lam, mujer=s == 1)),
+        )
+        for ages, n, w in bands:
+            if (n < 0).any():
+                raise ValueError("censo inconsistente: un grupo de edad es negativo")
+            counts[:, s, ages] = rng.multinomial(n, w / w.sum(1, keepdims=True))
+    flat = counts.reshape(-1)
+    grid_d, grid_s, grid_a = np.meshgrid(np.arange(D), np.arange(2), np.arange(A), indexing="ij")
+    return _Personas(
+        d=np.repeat(grid_d.reshape(-1).astype(np.int32), flat),
+        sexo=np.repeat(grid_s.reshape(-1).astype(np.int8), flat),
+        edad=np.repeat(grid_a.reshape(-1).astype(np.int16), flat),
+    )
