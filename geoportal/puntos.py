@@ -41,6 +41,14 @@ Synthetic points (``origen = sintetico``; no layer with coordinates exists for t
 * ``identificaciones``: near the seat of each department capital and of each district
   over 50,000 inhabitants.
 * ``snpp``: two per department, at the capital and the most populous other district.
+* **Every district seat is served**: the seat of each 2022 district (the one the
+  synthetic households cluster around, :mod:`geoportal.synthetic.lugares`) that has no
+  USF, Registro Civil or Identificaciones office within 0.6 x the smallest urban
+  catchment radius of the catalog services of that type (SNPP: of the rural radius) gets
+  one at ~150 m from the seat (named "... sede <distrito> 1").
+
+Names (schools, health facilities, districts) are repaired with
+:func:`geoportal.nombres.reparar_texto` ("Ð" read as "Ñ").
 
 District seats: the census seat (MIC viewer) when it lies inside the district polygon;
 about 50 do not (some by tens of km), so then the urban MEC school closest to the mean of
@@ -62,6 +70,7 @@ import shapely
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
+from geoportal.nombres import reparar_texto
 from geoportal.settings import DATA_DIR
 from geoportal.territory import read_census
 
@@ -274,7 +283,7 @@ def _real_schools(inp: _Inputs) -> pd.DataFrame:
     capacidad = np.rint(base * (1 + 0.5 * (s["n_instituciones"].to_numpy() - 1))).astype(int)
     nombre = s["nombre_rue2026"].where(
         s["nombre_rue2026"].fillna("").str.strip() != "", s["nombre"]
-    )
+    ).map(reparar_texto)
     return pd.DataFrame(
         {
             "punto_id": "mec:" + s["codigo"],
@@ -311,7 +320,7 @@ def _real_health(inp: _Inputs) -> pd.DataFrame:
         {
             "punto_id": "mspbs:" + salud["id"].astype(str).str.zfill(3),
             "tipo": "hospital",
-            "nombre": salud["nombre"].str.strip(),
+            "nombre": salud["nombre"].map(reparar_texto),
             "institucion": "MSPBS",
             "capacidad": np.rint(lo_hi[:, 0] + u * (lo_hi[:, 1] - lo_hi[:, 0])).astype(int),
             "lat": salud["lat"].to_numpy(),
@@ -335,7 +344,7 @@ def _real_health(inp: _Inputs) -> pd.DataFrame:
         {
             "punto_id": "mic:" + hosp["establecimiento_id"].astype(str).str.zfill(3),
             "tipo": "hospital",
-            "nombre": hosp["nombre"].where(already, "HOSPITAL " + hosp["nombre"]),
+            "nombre": hosp["nombre"].where(already, "HOSPITAL " + hosp["nombre"]).map(reparar_texto),
             "institucion": "MSPBS",
             "capacidad": np.rint(300 + u * 1200).astype(int),
             "lat": hosp["lat"].to_numpy(),
@@ -353,7 +362,7 @@ def _real_health(inp: _Inputs) -> pd.DataFrame:
         {
             "punto_id": "mic:" + ips["establecimiento_id"].astype(str).str.zfill(3),
             "tipo": "ips",
-            "nombre": ips["nombre"].where(has_ips, "IPS " + ips["nombre"]),
+            "nombre": ips["nombre"].where(has_ips, "IPS " + ips["nombre"]).map(reparar_texto),
             "institucion": "IPS",
             "capacidad": np.rint(insured / 10).astype(int) * 10,
             "lat": ips["lat"].to_numpy(),
@@ -539,13 +548,85 @@ def _synthetic(inp: _Inputs, rng: np.random.Generator) -> pd.DataFrame:
             names=names,
         )
     )
+    frames.append(_seat_service(inp, rng, pd.concat(frames, ignore_index=True)))
     return pd.concat(frames, ignore_index=True)
+
+
+# Types whose office every district seat must have within reach, and the reach: the
+# smallest urban catchment radius of the catalog services delivered there (snpp: the
+# rural one, a training centre serves a region). A seat without one gets one.
+_SEAT_TYPES = {
+    "usf": ("MSPBS", "USF (sintética)", "urbana"),
+    "registro_civil": ("REGISTRO_CIVIL", "Registro Civil (sintético)", "urbana"),
+    "identificaciones": ("IDENTIFICACIONES", "Identificaciones (sintética)", "urbana"),
+    "snpp": ("MTESS", "Centro SNPP (sintético)", "rural"),
+}
+
+
+def _seat_radius_km(tipo: str, zona: str) -> float:
+    from geoportal.catalog import default_catalog
+
+    radios = [
+        getattr(s.radio_km, zona) for s in default_catalog().servicios if s.punto_tipo == tipo
+    ]
+    return float(min(radios)) if radios else 5.0
+
+
+def _seat_service(inp: _Inputs, rng: np.random.Generator, synth: pd.DataFrame) -> pd.DataFrame:
+    """Offices added at the district seats (the ones the synthetic households cluster
+    around, :mod:`geoportal.synthetic.lugares`) that have none of a type within reach."""
+    from geoportal.synthetic.lugares import _insumos
+
+    censo = _insumos().censo
+    geoms = inp.polys["geometry"].to_numpy()
+    s_lon = censo["seat_lon"].to_numpy(float)
+    s_lat = censo["seat_lat"].to_numpy(float)
+    s_poly = _locate(geoms, s_lon, s_lat)
+    ok = s_poly >= 0
+    s_lon, s_lat, s_poly = s_lon[ok], s_lat[ok], s_poly[ok]
+    names = np.array([reparar_texto(n) for n in censo["distrito_nombre"].to_numpy()[ok]])
+    xy = _metres(s_lon, s_lat)
+    frames = []
+    for tipo, (institucion, prefix, zona) in _SEAT_TYPES.items():
+        have = synth[synth["tipo"] == tipo]
+        reach_m = 0.6 * _seat_radius_km(tipo, zona) * 1000.0
+        dist = (
+            cKDTree(_metres(have["lon"], have["lat"])).query(xy)[0]
+            if len(have)
+            else np.full(len(xy), np.inf)
+        )
+        need = np.flatnonzero(dist > reach_m)
+        if not len(need):
+            continue
+        lon, lat = _place(rng, inp, s_poly[need], s_lon[need], s_lat[need], 150.0)
+        frames.append(
+            _frame(
+                tipo,
+                institucion,
+                prefix + " sede",
+                s_poly[need],
+                np.ones(len(need), int),
+                lon,
+                lat,
+                capacidad=rng.integers(30, 121, len(need)) * 10,
+                inp=inp,
+                names=names[need],
+            )
+        )
+    out = pd.concat(frames, ignore_index=True) if frames else synth.iloc[:0]
+    # ids continue after the existing ones of each type
+    out = out.copy()
+    for tipo, idx in out.groupby("tipo").groups.items():
+        first = int((synth["tipo"] == tipo).sum())
+        out.loc[idx, "punto_id"] = [f"{tipo}:sint:{first + k:06d}" for k in range(1, len(idx) + 1)]
+    return out
 
 
 def _frame(
     tipo, institucion, prefix, poly, numero, lon, lat, capacidad, inp, names=None
 ) -> pd.DataFrame:
     names = inp.polys["nombre"].to_numpy()[poly] if names is None else names
+    names = [reparar_texto(n) for n in names]
     df = pd.DataFrame(
         {
             "tipo": tipo,

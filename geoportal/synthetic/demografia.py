@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from geoportal.synthetic.parametros import EDAD_MAXIMA, _tabla_edad
 
-# Pregnancy prevalence (women) and disability prevalence by single year of age.
-_TASA_EMBARAZO = _tabla_edad(
+# Age-specific fertility rates of Paraguay (births per woman per year), rounded from the
+# UN World Population Prospects 2022 estimates for 2020-2025 (TFR about 2.4; adolescent
+# rate about 70 per 1,000). Only the SHAPE is used: the level is set per district so
+# that births per year equal the district's age-0 cohort (census-calibrated), and the
+# women pregnant at the interview are ``_GESTACION`` x births per year (a pregnancy lasts
+# about 0.75 year; about 7 % are not yet declared in the first weeks). So pregnant /
+# age 0 is about 0.70. Indigenous women: x1.4 (higher fertility, 2012 indigenous census).
+_ASFR = _tabla_edad(
     (
-        (15, 19, 0.035),
-        (20, 24, 0.06),
-        (25, 29, 0.055),
-        (30, 34, 0.04),
-        (35, 39, 0.022),
-        (40, 44, 0.007),
+        (15, 19, 0.070),
+        (20, 24, 0.135),
+        (25, 29, 0.120),
+        (30, 34, 0.090),
+        (35, 39, 0.052),
+        (40, 44, 0.016),
+        (45, 49, 0.003),
     )
 )
+_GESTACION = 0.70
+_FACTOR_INDIGENA = 1.4
 _TASA_DISCAPACIDAD = _tabla_edad(
     (
         (0, 4, 0.015),
@@ -63,11 +71,41 @@ def _resolver_lambda(n014, n15_h, n15_m, mediana) -> np.ndarray:
     return (lo + hi) / 2
 
 
-def _menos_anios(hoy: date, years: int) -> date:
-    try:
-        return hoy.replace(year=hoy.year - years)
-    except ValueError:  # 29 February
-        return hoy.replace(year=hoy.year - years, day=28)
+def prob_embarazo(
+    d: np.ndarray, edad: np.ndarray, mujer: np.ndarray, indigena: np.ndarray, D: int
+) -> np.ndarray:
+    """Probability of being pregnant at the interview, by the fertility schedule.
+
+    Scaled per district (positions ``d``) so that the expected pregnant women are
+    ``_GESTACION`` x the district's persons aged 0 (births of one year).
+    """
+    w = _ASFR[edad] * mujer * np.where(indigena, _FACTOR_INDIGENA, 1.0)
+    nacimientos = np.bincount(d[edad == 0], minlength=D).astype(float)
+    k = _GESTACION * nacimientos / np.maximum(np.bincount(d, weights=w, minlength=D), 1e-9)
+    return np.minimum(0.6, w * k[d])
+
+
+def _dias(y: np.ndarray, m: np.ndarray, dia: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of (year, month, day); a missing 29 February becomes the 28th."""
+    mes = ((y - 1970) * 12 + (m - 1)).astype("datetime64[M]")
+    largo = ((mes + 1).astype("datetime64[D]") - mes.astype("datetime64[D]")).astype(np.int64)
+    return (mes.astype("datetime64[D]").astype(np.int64) + np.minimum(dia, largo) - 1).astype(
+        np.int64
+    )
+
+
+def fechas_nacimiento(rng: np.random.Generator, edad: np.ndarray, fecha: np.ndarray) -> np.ndarray:
+    """Birth dates (days since 1970) uniform among those giving ``edad`` completed years at
+    ``fecha`` (each person's interview date): never after the interview."""
+    f = np.asarray(fecha).astype("datetime64[D]")
+    mes = f.astype("datetime64[M]")
+    y = f.astype("datetime64[Y]").astype(np.int64) + 1970
+    m = (mes - f.astype("datetime64[Y]").astype("datetime64[M]")).astype(np.int64) + 1
+    dia = (f - mes.astype("datetime64[D]")).astype(np.int64) + 1
+    edad = np.asarray(edad, dtype=np.int64)
+    upper = _dias(y - edad, m, dia)  # the birthday falls on the interview date
+    lower = _dias(y - edad - 1, m, dia) + 1
+    return (lower + (rng.random(len(edad)) * (upper - lower + 1)).astype(np.int64)).astype(np.int32)
 
 
 def _edad_en(nacimiento: np.ndarray, fecha: np.ndarray) -> np.ndarray:
@@ -92,7 +130,7 @@ def _edad_en(nacimiento: np.ndarray, fecha: np.ndarray) -> np.ndarray:
 class _Personas:
     d: np.ndarray  # district position in the selection (int32)
     sexo: np.ndarray  # 0 = M, 1 = F (int8)
-    edad: np.ndarray  # completed years at ``hoy`` (int16)
+    edad: np.ndarray  # completed years at the household's interview date (int16)
 
 
 def _poblacion(sel: pd.DataFrame, rng: np.random.Generator) -> _Personas:

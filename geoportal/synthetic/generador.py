@@ -17,10 +17,10 @@ from geoportal import geodesia
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.synthetic.demografia import (
     _TASA_DISCAPACIDAD,
-    _TASA_EMBARAZO,
-    _edad_en,
-    _menos_anios,
+    _Personas,
     _poblacion,
+    fechas_nacimiento,
+    prob_embarazo,
 )
 from geoportal.synthetic.escritura import (
     _bits_column,
@@ -30,10 +30,11 @@ from geoportal.synthetic.escritura import (
     _id_bytes,
     _write,
 )
-from geoportal.synthetic.hogares import _formar_hogares
+from geoportal.synthetic.hogares import _formar_hogares, _Hogares
 from geoportal.synthetic.lugares import _Insumos, _insumos, _seleccion, _semillas_lote, _ubicar
 from geoportal.synthetic.nombres_personas import _APELLIDOS, _NOMBRES_F, _NOMBRES_M, _draw, _urna
-from geoportal.synthetic.parametros import _CHACO, EDAD_MAXIMA, FECHA_REFERENCIA, Progreso
+from geoportal.synthetic.parametros import _CHACO, FECHA_REFERENCIA, Progreso
+from geoportal.synthetic.relevamiento import Cobertura, cuotas, relevados
 from geoportal.synthetic.servicios import (
     _MEZCLA_HOGAR,
     _MEZCLA_PERSONA,
@@ -41,6 +42,7 @@ from geoportal.synthetic.servicios import (
     _factor_edad,
     _pro_pobre,
     _prob_hogar,
+    efectos_distrito,
 )
 
 
@@ -50,6 +52,7 @@ class _Contexto:
     """What every batch of districts shares: catalog services, points, names, dates."""
 
     hoy: date
+    semilla: int
     serv_p: tuple
     serv_h: tuple
     puntos: dict[str, geodesia.NearestIndex]  # point type -> index of its points
@@ -64,30 +67,58 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
     """Households and persons of a batch of whole districts, as two Arrow tables."""
     D = len(sel)
     sem = _semillas_lote(sel, ins)
+    # The full population of the batch, calibrated to the census (ages are completed years
+    # at each household's interview date) ...
     per = _poblacion(sel, rng)
     per, hog = _formar_hogares(sel, per, sem, rng)
-    N, H = len(per.d), len(hog.d)
-    hh = np.repeat(np.arange(H, dtype=np.int32), hog.tamano)
+    H = len(hog.d)
     lon, lat = _ubicar(sel, ins, hog, sem, rng)
+    serial = np.arange(H) - np.searchsorted(hog.d, np.arange(D))[hog.d] + 1  # full listing
+    hh = np.repeat(np.arange(H, dtype=np.int32), hog.tamano)
+    p_embarazo = prob_embarazo(per.d, per.edad, per.sexo == 1, hog.indigena[hh], D)
+    # ... of which only the surveyed households are written (survey coverage model).
+    keep = relevados(
+        rng,
+        sel["cobertura"].to_numpy(float),
+        hog.d,
+        hog.semilla,
+        len(sem.tabla),
+        lon,
+        lat,
+        sem.tabla["lon"].to_numpy(float),
+        sem.tabla["lat"].to_numpy(float),
+    )
+    if not keep.all():
+        per_keep = keep[hh]
+        per = _Personas(d=per.d[per_keep], sexo=per.sexo[per_keep], edad=per.edad[per_keep])
+        p_embarazo = p_embarazo[per_keep]
+        tamano = hog.tamano[keep]
+        hog = _Hogares(
+            d=hog.d[keep],
+            urbana=hog.urbana[keep],
+            indigena=hog.indigena[keep],
+            tamano=tamano,
+            inicio=np.cumsum(np.r_[0, tamano], dtype=np.int64)[:-1],
+            semilla=hog.semilla[keep],
+        )
+        lon, lat, serial = lon[keep], lat[keep], serial[keep]
+        H = len(hog.d)
+        hh = np.repeat(np.arange(H, dtype=np.int32), hog.tamano)
+    N = len(per.d)
 
     # ------------------------------------------------------------ dates and attributes
-    hoy = ctx.hoy
     epoch = date(1970, 1, 1)
-    survey = ((hoy - epoch).days - rng.integers(1, 331, H)).astype(np.int32)
-    upper = np.array([(_menos_anios(hoy, a) - epoch).days for a in range(EDAD_MAXIMA + 1)])
-    lower = np.array([(_menos_anios(hoy, a + 1) - epoch).days + 1 for a in range(EDAD_MAXIMA + 1)])
-    span = (upper - lower + 1)[per.edad]
-    babies = np.flatnonzero(per.edad == 0)  # born on or before the survey date
-    span[babies] = np.minimum(upper[0], survey[hh[babies]]) - lower[0] + 1
-    nacimiento = (lower[per.edad] + (rng.random(N) * span).astype(np.int64)).astype(np.int32)
-    # The FIPS answers describe the person at the interview: pregnancy and services use
-    # the completed years at the household's survey date (as the coverage engine does).
-    edad = _edad_en(nacimiento, survey[hh])
+    survey = ((ctx.hoy - epoch).days - rng.integers(1, 331, H)).astype(np.int32)
+    # Births consistent with the interview: the drawn age is the completed years at the
+    # household's interview date, and nobody is born after it.
+    nacimiento = fechas_nacimiento(rng, per.edad, survey[hh])
+    edad = per.edad
 
     mujer = per.sexo == 1
     indigena = hog.indigena[hh]
-    embarazada = rng.random(N) < _TASA_EMBARAZO[edad] * mujer * np.where(indigena, 1.4, 1.0)
-    discapacidad = rng.random(N) < _TASA_DISCAPACIDAD[per.edad]
+    embarazada = rng.random(N) < p_embarazo
+    discapacidad = rng.random(N) < _TASA_DISCAPACIDAD[edad]
+    efectos = efectos_distrito(ctx.semilla, sel["codigo"].tolist())
 
     # ------------------------------------------------------------ service statuses
     chaco = np.isin(sel["dpto"].to_numpy(str), _CHACO)[hog.d]
@@ -133,7 +164,7 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
             continue
         h = hh[rows]
         dist = distancia(serv.punto_tipo, necesita[serv.punto_tipo]) if serv.punto_tipo else None
-        p = _prob_hogar(serv, dist, hog, chaco)[h] * _factor_edad(serv.codigo)[edad[rows]]
+        p = _prob_hogar(serv, dist, hog, chaco, efectos)[h] * _factor_edad(serv.codigo)[edad[rows]]
         covered = _cubiertos(
             rng, p, privacion[h], _MEZCLA_PERSONA, _pro_pobre(serv.codigo, serv.punto_tipo)
         )
@@ -158,7 +189,7 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
         if not len(rows):
             continue
         dist = distancia(serv.punto_tipo, applies) if serv.punto_tipo else None
-        p = _prob_hogar(serv, dist, hog, chaco)[rows]
+        p = _prob_hogar(serv, dist, hog, chaco, efectos)[rows]
         covered = _cubiertos(
             rng, p, privacion[rows], _MEZCLA_HOGAR, _pro_pobre(serv.codigo, serv.punto_tipo)
         )
@@ -192,7 +223,6 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
     pref_d = np.frombuffer("".join("H" + c for c in codigos).encode("ascii"), np.uint8).reshape(
         D, 5
     )
-    serial = np.arange(H) - np.searchsorted(hog.d, np.arange(D))[hog.d] + 1
     hid = _id_bytes(pref_d[hog.d], serial, 6)
     pid = _id_bytes(hid[hh], np.arange(N) - hog.inicio[hh] + 1, 2, b"-")
     hogar_id = _id_array(hid)
@@ -248,19 +278,25 @@ def generate(
     puntos: pd.DataFrame | None,
     hoy: date | None = None,
     progreso: Progreso | None = None,
+    cobertura: Cobertura = 1.0,
 ) -> dict:
     """Write ``salida/hogares.csv`` and ``salida/personas.csv`` (synthetic FIPS); return counts.
 
     ``ambito``: ``"pilotos"`` (1116, 1602, 0607, 0218), ``"pais"`` (263 districts) or a list
     (or comma-separated string) of 2022 census district codes. ``puntos``: delivery points
     with columns ``punto_id, tipo, zona, capacidad, lat, lon``. ``hoy``: reference date of
-    the ages (default 2026-01-01). ``progreso(etapa, fraccion)`` is called as batches end.
+    the survey period: interviews fall in the 330 days before it (default 2026-01-01).
+    ``cobertura``: surveyed share, a number for every district (default 1.0: the whole
+    census), or a coverage file path, or ``None`` for the shipped model
+    (:mod:`geoportal.synthetic.relevamiento`). ``progreso(etapa, fraccion)`` is called as
+    batches end.
     """
     hoy = hoy or FECHA_REFERENCIA
     salida = Path(salida)
     catalogo: Catalogo = default_catalog()
     ins = _insumos()
-    sel = _seleccion(ambito, ins.censo)
+    sel = _seleccion(ambito, ins.censo).copy()
+    sel["cobertura"] = cuotas(sel["codigo"].tolist(), int(semilla), cobertura)
     if progreso is not None:
         progreso("datos", 0.02)
 
@@ -275,6 +311,7 @@ def generate(
     nf, nm = _NOMBRES_F, _NOMBRES_M
     ctx = _Contexto(
         hoy=hoy,
+        semilla=int(semilla),
         serv_p=tuple(s for s in catalogo.servicios if s.codigo in fips_p),
         serv_h=tuple(s for s in catalogo.servicios if s.codigo in fips_h),
         puntos=por_tipo,
@@ -287,7 +324,7 @@ def generate(
     ruta_h, ruta_p = salida / "hogares.csv", salida / "personas.csv"
     opts = pa_csv.WriteOptions(quoting_style="none", quoting_header="none", batch_size=1 << 16)
     pob = sel["pob_total"].to_numpy(np.int64)
-    total, done, n_h = int(pob.sum()), 0, 0
+    total, done, n_h, censados, hechos = int(pob.sum()), 0, 0, 0, 0
     lotes = _lotes(pob, _LOTE_PERSONAS)
 
     def calcular(k: int) -> tuple[pa.Table, pa.Table]:
@@ -320,8 +357,10 @@ def generate(
                 pending = escritor.submit(_write, writers, hogares, personas)
                 n_h += hogares.num_rows
                 done += personas.num_rows
+                censados += int(pob[lotes[hechos]].sum())
+                hechos += 1
                 if progreso is not None:
-                    progreso("hogares y personas", 0.02 + 0.96 * done / total)
+                    progreso("hogares y personas", 0.02 + 0.96 * censados / total)
             if pending is not None:
                 pending.result()
         finally:
@@ -338,6 +377,8 @@ def generate(
         "distritos": len(sel),
         "hogares": n_h,
         "personas": done,
+        "personas_censo": total,
+        "cobertura_pct": round(100.0 * done / max(total, 1), 1),
         "hogares_csv": str(ruta_h),
         "personas_csv": str(ruta_p),
     }

@@ -47,6 +47,52 @@ class _Hogares:
     semilla: np.ndarray  # settlement seed (row of the batch's seed table)
 
 
+# Indigenous status follows the locality (MODELLED): households drawn to a seed of an
+# indigenous community (MEC school locality "COM INDIG ...", urban or rural) are
+# indigenous with probability ``_P_IND_COMUNIDAD``; the rest of the district's indigenous
+# target lives in rural non-community places (dispersed or near schools). A community
+# takes at most ``_HOGARES_COMUNIDAD`` households on average.
+_P_IND_COMUNIDAD = 0.92
+_HOGARES_COMUNIDAD = 150
+
+
+def _comunidades_y_semillas(rng, D, h_d, urbana, ind_share, sem):
+    """Indigenous status and settlement seed of each household (in district order)."""
+    H = len(h_d)
+    tabla = sem.tabla
+    com = tabla["comunidad"].to_numpy(bool)
+    s_urb = tabla["urbana"].to_numpy(bool)
+    H_d = np.bincount(h_d, minlength=D).astype(float)
+    H_u = np.bincount(h_d[urbana], minlength=D).astype(float)
+    H_r = H_d - H_u
+    # 0.8: indigenous households are larger, so a household share of 0.8 x the target
+    # gives about the target share of persons.
+    target = 0.8 * ind_share * H_d
+    n_cu = np.bincount(sem.d[com & s_urb], minlength=D).astype(float)
+    n_cr = np.bincount(sem.d[com & ~s_urb], minlength=D).astype(float)
+    want = target / _P_IND_COMUNIDAD
+    c_u = np.minimum.reduce(
+        [want * n_cu / np.maximum(n_cu + n_cr, 1.0), 0.5 * H_u, _HOGARES_COMUNIDAD * n_cu]
+    )
+    c_r = np.minimum.reduce([want - c_u, 0.9 * H_r, _HOGARES_COMUNIDAD * n_cr])
+    q = np.where(urbana, c_u[h_d] / np.maximum(H_u[h_d], 1.0), c_r[h_d] / np.maximum(H_r[h_d], 1.0))
+    en_comunidad = rng.random(H) < q
+    resto = np.clip((target - _P_IND_COMUNIDAD * (c_u + c_r)) / np.maximum(H_r - c_r, 1.0), 0, 0.95)
+    p_ind = np.where(en_comunidad, _P_IND_COMUNIDAD, np.where(urbana, 0.0, resto[h_d]))
+    indigena = rng.random(H) < p_ind
+    seed = np.empty(H, dtype=np.int64)
+    groups = (
+        (urbana & ~en_comunidad, tabla["w_u"].to_numpy(float)),
+        (~urbana & ~en_comunidad, tabla["w_r"].to_numpy(float)),
+        (urbana & en_comunidad, (com & s_urb).astype(float)),
+        (~urbana & en_comunidad, (com & ~s_urb).astype(float)),
+    )
+    for mask, weights in groups:
+        idx = np.flatnonzero(mask)
+        seed[idx] = _grouped_choice(rng, sem.d, weights, h_d[idx])
+    return indigena, seed
+
+
 def _formar_hogares(
     sel: pd.DataFrame, per: _Personas, sem: _SemillasLote, rng: np.random.Generator
 ) -> tuple[_Personas, _Hogares]:
@@ -60,22 +106,15 @@ def _formar_hogares(
     urb_share = sel["urbana"].to_numpy(float)
     ind_share = sel["indigena"].to_numpy(float)
     mean_size = 3.0 + 0.5 * (1.0 - urb_share) + 1.8 * ind_share
-    # Heads are 19+ at ``hoy`` so they are 18+ at the survey date too.
-    adult = per.edad >= 19
+    # Heads are 18+ at the interview (ages are completed years at the interview date).
+    adult = per.edad >= 18
     adults = np.bincount(per.d[adult], minlength=D)
     H_d = np.clip(np.rint(pob / mean_size).astype(np.int64), 1, adults)
     H = int(H_d.sum())
     h_d = np.repeat(np.arange(D, dtype=np.int32), H_d)
     h_start_d = np.r_[0, np.cumsum(H_d)]
     urbana = rng.random(H) < urb_share[h_d]
-    # 0.8: indigenous households are larger, so a household share of 0.8 x the target
-    # gives about the target share of persons.
-    p_ind_rural = np.minimum(0.95, 0.8 * ind_share / np.maximum(1.0 - urb_share, 1e-6))
-    indigena = ~urbana & (rng.random(H) < p_ind_rural[h_d])
-    seed = np.empty(H, dtype=np.int64)
-    for mask, wcol in ((urbana, "w_u"), (~urbana & ~indigena, "w_r"), (indigena, "w_i")):
-        idx = np.flatnonzero(mask)
-        seed[idx] = _grouped_choice(rng, sem.d, sem.tabla[wcol].to_numpy(float), h_d[idx])
+    indigena, seed = _comunidades_y_semillas(rng, D, h_d, urbana, ind_share, sem)
     by_seed = np.argsort(seed, kind="stable")  # seeds are sorted by district too
     urbana, indigena, seed = urbana[by_seed], indigena[by_seed], seed[by_seed]
     del by_seed
@@ -93,7 +132,7 @@ def _formar_hogares(
     adult_idx = np.flatnonzero(adult)
     w_age = np.interp(
         np.arange(EDAD_MAXIMA + 1),
-        [19, 20, 25, 30, 65, 80, 100],
+        [18, 20, 25, 30, 65, 80, 100],
         [0.2, 0.3, 0.75, 1.0, 1.0, 0.9, 0.8],
     )
     w_head = w_age[per.edad[adult_idx]] * np.where(per.sexo[adult_idx] == 0, 1.7, 1.0)

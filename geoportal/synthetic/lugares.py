@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -13,18 +12,14 @@ import pandas as pd
 import shapely
 
 from geoportal import geodesia
+from geoportal.nombres import clave, nombre_de_lugar
 from geoportal.settings import DATA_DIR
-from geoportal.synthetic.parametros import _INDIGENA_DPTO, _INDIGENA_RESTO, PILOTOS
+from geoportal.synthetic.parametros import _CHACO, _INDIGENA_DPTO, _INDIGENA_RESTO, PILOTOS
 
 if TYPE_CHECKING:
     from geoportal.synthetic.hogares import _Hogares
 
 _MINUSCULAS = {"de", "del", "la", "las", "los", "y", "e", "el", "en"}
-
-
-def _norm(text: str) -> str:
-    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    return " ".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())
 
 
 def _titulo(text: str) -> str:
@@ -39,6 +34,39 @@ def _titulo(text: str) -> str:
 
 def _limpio(text: str) -> str:
     return " ".join(str(text).replace(",", " -").replace('"', "").split()) or "Sin nombre"
+
+
+# Share of the (non-community) rural households living dispersed, away from any school or
+# named place: estancias, ranchos and small parajes (MODELLED; the census publishes no
+# district figure). The Chaco is mostly dispersed settlement.
+_DISPERSO = 0.12
+_DISPERSO_CHACO = 0.35
+_KM2_POR_PARAJE = 60.0
+
+
+def _parajes(geom, codigo: str, seat: np.ndarray, rivals: np.ndarray, i: int, n_rivals: int):
+    """Dispersed rural seeds: points uniform over the district's part of its polygon.
+
+    One per ``_KM2_POR_PARAJE`` km² (4 to 150), drawn with a generator seeded by the
+    district code, so the settlement geography is the same for every ``semilla``.
+    """
+    area = _area_km2(geom) / max(n_rivals, 1)
+    k = int(np.clip(round(area / _KM2_POR_PARAJE), 4, 150))
+    rng = np.random.default_rng(int(codigo) + 7_919)
+    x0, y0, x1, y1 = shapely.bounds(geom)
+    out_lon, out_lat = [], []
+    for _ in range(40):
+        lon = rng.uniform(x0, x1, 8 * k)
+        lat = rng.uniform(y0, y1, 8 * k)
+        ok = _inside(geom, lon, lat)
+        if len(rivals) > 1 and ok.any():
+            _, near = geodesia.nearest_km(lon[ok], lat[ok], seat[rivals, 0], seat[rivals, 1])
+            ok[np.flatnonzero(ok)[rivals[near] != i]] = False
+        out_lon.append(lon[ok])
+        out_lat.append(lat[ok])
+        if sum(len(x) for x in out_lon) >= k:
+            break
+    return np.concatenate(out_lon)[:k], np.concatenate(out_lat)[:k]
 
 
 def _area_km2(geom) -> float:
@@ -102,9 +130,16 @@ def _insumos() -> _Insumos:
     # Candidate seeds: kind 1 = school, 2 = GeoNames place.
     c_lon = np.concatenate([esc["lon"].to_numpy(float), geo["lon"].to_numpy(float)])
     c_lat = np.concatenate([esc["lat"].to_numpy(float), geo["lat"].to_numpy(float)])
+    # Names repaired at load time (geoportal.nombres: "Ð" read as "Ñ"); a placeholder such
+    # as "LOCALIDAD A CONFIRMAR" is not a place: its seed borrows a real name below.
+    nombres = [nombre_de_lugar(x) for x in barrio] + [nombre_de_lugar(x) for x in geo["name"]]
+    c_real = np.array([x is not None for x in nombres])
     c_name = np.array(
-        [_titulo(x) for x in barrio] + [_limpio(x) for x in geo["name"]], dtype=object
+        [_titulo(x) if x else "" for x in nombres[: len(esc)]]
+        + [_limpio(x) if x else "" for x in nombres[len(esc) :]],
+        dtype=object,
     )
+    c_pop = np.r_[np.zeros(len(esc)), geo["poblacion_geonames"].fillna(0).to_numpy(float)]
     c_kind = np.r_[np.ones(len(esc), np.int8), np.full(len(geo), 2, np.int8)]
     c_urb = np.r_[esc["zona"].str.upper().eq("URBANA").to_numpy(), np.zeros(len(geo), bool)]
     c_ind = np.r_[barrio.str.upper().str.contains("INDIG").to_numpy(), np.zeros(len(geo), bool)]
@@ -126,7 +161,7 @@ def _insumos() -> _Insumos:
         # A GeoNames place named like the district; else the urban school or place
         # nearest the (misplaced) seat; else the school nearest a point of the polygon.
         named = [
-            j for j in pool if c_kind[j] == 2 and _norm(c_name[j]) == _norm(row.distrito_nombre)
+            j for j in pool if c_kind[j] == 2 and clave(c_name[j]) == clave(row.distrito_nombre)
         ]
         urban = pool[c_urb[pool] | (c_kind[pool] == 2)]
         ref = cands[0] if cands else tuple(shapely.get_coordinates(geom.representative_point())[0])
@@ -143,8 +178,10 @@ def _insumos() -> _Insumos:
     censo["seat_lon"], censo["seat_lat"] = seat[:, 0], seat[:, 1]
 
     # Seeds of each district: its seat plus the candidates of its polygon that are nearer
-    # its seat than the seat of any other district sharing the polygon.
+    # its seat than the seat of any other district sharing the polygon, plus dispersed
+    # rural seeds (parajes).
     poly_arr = censo["poly"].to_numpy()
+    dpto = censo["dpto"].to_numpy(str)
     parts = []
     for i, row in enumerate(censo.itertuples(index=False)):
         geom, pool = poligonos[row.poly], pools[row.poly]
@@ -161,32 +198,53 @@ def _insumos() -> _Insumos:
                 dist = geodesia.haversine_km(seat[i, 0], seat[i, 1], c_lon[pool], c_lat[pool])
                 keep[np.argsort(dist, kind="stable")[:10]] = True
         mine = pool[keep]
-        lon = np.r_[seat[i, 0], c_lon[mine]]
-        lat = np.r_[seat[i, 1], c_lat[mine]]
-        kind = np.r_[0, c_kind[mine]]
-        urb = np.r_[False, c_urb[mine]]
-        ind = np.r_[False, c_ind[mine]]
+        seat_name = nombre_de_lugar(row.distrito_nombre) or str(row.distrito_nombre)
+        p_lon, p_lat = _parajes(geom, row.codigo, seat, rivals, i, len(rivals))
+        lon = np.r_[seat[i, 0], c_lon[mine], p_lon]
+        lat = np.r_[seat[i, 1], c_lat[mine], p_lat]
+        kind = np.r_[0, c_kind[mine], np.full(len(p_lon), 3, np.int8)]
+        urb = np.r_[True, c_urb[mine], np.zeros(len(p_lon), bool)]
+        com = np.r_[False, c_ind[mine], np.zeros(len(p_lon), bool)]
+        real = np.r_[True, c_real[mine], np.zeros(len(p_lon), bool)]
+        name = np.r_[np.array([_limpio(seat_name)], dtype=object), c_name[mine], [""] * len(p_lon)]
+        # Placeholders and parajes take the name of the nearest real place of the district
+        # that is not an indigenous community (the compañía they belong to).
+        donor = np.flatnonzero(real & ~com)
+        fill = np.flatnonzero(~real)
+        if len(fill):
+            _, k = geodesia.nearest_km(lon[fill], lat[fill], lon[donor], lat[donor])
+            name[fill] = name[donor[k]]
+        pop = np.r_[0.0, c_pop[mine], np.zeros(len(p_lon))]
         dseat = geodesia.haversine_km(seat[i, 0], seat[i, 1], lon, lat)
-        w_u = np.where(urb, np.exp(-dseat / 15.0), 0.0) + np.where(kind == 2, 3.0, 0.0)
+        # Urban households: the seat, urban schools (fewer far from the seat) and GeoNames
+        # towns by their population; never a rural school, a paraje or a far hamlet.
+        w_u = np.where(urb & (kind == 1), np.exp(-dseat / 15.0), 0.0)
+        w_u += np.where(kind == 2, np.minimum(pop, 50_000.0) / 2_000.0 * np.exp(-dseat / 30.0), 0.0)
         w_u[0] = 3.0 + 0.1 * w_u[1:].sum()
-        w_r = np.where((kind == 1) & ~urb, 1.0, 0.0)
+        # Rural households: nucleated around rural schools and small places, or dispersed
+        # over the parajes (a share ``_DISPERSO`` of the non-community rural weight).
+        w_r = np.where(((kind == 1) & ~urb) | ((kind == 2) & (pop < 2_000.0)), 1.0, 0.0)
         if w_r.sum() == 0:  # no rural school: rural households spread over every seed
-            w_r = np.where(kind == 1, 0.5, 1.0)
+            w_r = np.where(kind == 1, 0.5, np.where(kind == 3, 0.0, 1.0))
+        w_r[com] = 0.0
+        if w_r.sum() == 0:  # only community schools: rural households at the other seeds
+            w_r = np.where(com, 0.0, 1.0)
+        share = _DISPERSO_CHACO if dpto[i] in _CHACO else _DISPERSO
+        if len(p_lon):
+            w_r[kind == 3] = share / (1.0 - share) * w_r.sum() / len(p_lon)
         parts.append(
             pd.DataFrame(
                 {
                     "codigo": row.codigo,
                     "lon": lon,
                     "lat": lat,
-                    "nombre": np.r_[
-                        np.array([_limpio(row.distrito_nombre)], dtype=object), c_name[mine]
-                    ],
-                    "w_u": w_u,
+                    "nombre": name,
+                    "comunidad": com,
+                    "urbana": urb,
+                    "w_u": np.where(com, 0.0, w_u),
                     "w_r": w_r,
-                    "w_i": w_r * (1.0 + 20.0 * ind),
-                    "esc_u": np.where(kind == 0, 1.0, 0.5),
-                    "esc_r": 2.0,
-                    "esc_i": 0.8,
+                    "esc_u": np.select([com, kind == 0], [0.8, 1.0], 0.5),
+                    "esc_r": np.select([com, kind == 3], [0.8, 1.5], 2.0),
                 }
             )
         )
@@ -249,11 +307,7 @@ def _ubicar(
     H = len(hog.d)
     seed = hog.semilla
     scale = np.where(
-        hog.urbana,
-        tabla["esc_u"].to_numpy(float)[seed],
-        np.where(
-            hog.indigena, tabla["esc_i"].to_numpy(float)[seed], tabla["esc_r"].to_numpy(float)[seed]
-        ),
+        hog.urbana, tabla["esc_u"].to_numpy(float)[seed], tabla["esc_r"].to_numpy(float)[seed]
     )
     lon_out, lat_out = np.empty(H), np.empty(H)
     polys = [ins.poligonos[k] for k in sel["poly"]]

@@ -62,3 +62,16 @@ def _tabla_edad(tramos) -> np.ndarray:
     for a0, a1, rate in tramos:
         t[a0 : a1 + 1] = rate
     return t
+
+
+def uniforme_hash(semilla: int, claves: np.ndarray, sal: int) -> np.ndarray:
+    """Uniform [0, 1) per (semilla, integer key, sal) (splitmix64).
+
+    Used for per-district draws, so they do not depend on how districts are batched.
+    """
+    z = np.asarray(claves, dtype=np.uint64) * np.uint64(1_000_003)
+    z = z + np.uint64((semilla * 0x9E3779B97F4A7C15 + sal * 0xD1B54A32D192ED03) % 2**64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(2**53)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
+from scipy.special import expit, ndtri
 
 from geoportal.synthetic.hogares import _Hogares
-from geoportal.synthetic.parametros import EDAD_MAXIMA
+from geoportal.synthetic.parametros import EDAD_MAXIMA, uniforme_hash
 
 # Place-based services: (p_near, p_far, rural factor, indigenous factor).
 _CON_PUNTO = {
@@ -41,7 +44,34 @@ _MEZCLA_HOGAR = 0.6
 _MEZCLA_PERSONA = 0.5
 
 
-def _prob_hogar(serv, dist_km, hog: _Hogares, chaco: np.ndarray) -> np.ndarray:
+# District level (MODELLED; no open district indicator of these services was found in the
+# data bundle): every district has its own level of each service, a random effect on the
+# logit scale added to the urban / rural rate: a development component shared by all
+# the district's services (sd ``_SD_DISTRITO``; reversed for pro-poor programmes, which
+# reach more households where the others reach fewer) plus one per service (sd
+# ``_SD_SERVICIO``). Drawn from a hash of (semilla, district, service), independent of
+# the batches. With sd 0.57 in all, a 90 % rate ranges about 80-96 % across districts.
+_SD_DISTRITO = 0.45
+_SD_SERVICIO = 0.35
+
+
+def efectos_distrito(semilla: int, codigos: list[str]) -> dict[str, np.ndarray]:
+    """Logit shift per service code (looked up lazily) and district position."""
+    claves = np.array([int(c) for c in codigos], dtype=np.int64)
+    comun = _SD_DISTRITO * ndtri(np.clip(uniforme_hash(semilla, claves, 11), 1e-9, 1 - 1e-9))
+
+    class _Efectos(dict):
+        def __missing__(self, codigo: str) -> np.ndarray:
+            sal = 1_000 + zlib.crc32(codigo.encode())
+            u = np.clip(uniforme_hash(semilla, claves, sal), 1e-9, 1 - 1e-9)
+            signo = -1.0 if _SIN_PUNTO.get(codigo, _SIN_PUNTO_DEFECTO)[3] else 1.0
+            self[codigo] = signo * comun + _SD_SERVICIO * ndtri(u)
+            return self[codigo]
+
+    return _Efectos()
+
+
+def _prob_hogar(serv, dist_km, hog: _Hogares, chaco: np.ndarray, efectos=None) -> np.ndarray:
     """Marginal coverage probability of ``serv`` for each household (before age factors)."""
     rural = ~hog.urbana
     if serv.punto_tipo:
@@ -57,6 +87,9 @@ def _prob_hogar(serv, dist_km, hog: _Hogares, chaco: np.ndarray) -> np.ndarray:
         p = p * np.where(chaco & rural, 0.7, 1.0)
     elif serv.codigo == "VIVIENDA":
         p = p * np.where(hog.tamano >= 6, 0.7, 1.0)
+    if efectos is not None:
+        p = np.clip(p, 1e-6, 1 - 1e-6)
+        p = expit(np.log(p / (1.0 - p)) + efectos[serv.codigo][hog.d])
     return p
 
 
