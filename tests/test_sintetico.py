@@ -137,7 +137,13 @@ def generado(tmp_path_factory, puntos_prueba):
     folder = tmp_path_factory.mktemp("sintetico")
     stages = []
     counts = generate(
-        AMBITO, 5, folder, puntos_prueba, hoy=HOY, progreso=lambda s, f: stages.append(f)
+        AMBITO,
+        5,
+        folder,
+        puntos_prueba,
+        hoy=HOY,
+        progreso=lambda s, f: stages.append(f),
+        cobertura=1.0,  # the whole census: the full synthetic population is written
     )
     hogares = pd.read_csv(
         folder / "hogares.csv", dtype=str, keep_default_na=False, encoding="utf-8"
@@ -256,9 +262,9 @@ def test_every_person_in_one_household_of_the_district_with_an_adult(generado):
 def test_attributes_are_plausible(generado):
     p = generado["personas"]
     preg = p["embarazada"] == "si"
-    assert (p.loc[preg, "sexo"] == "F").all() and p.loc[preg, "edad"].between(15, 44).all()
-    women = (p["sexo"] == "F") & p["edad"].between(15, 44)
-    assert 0.02 < preg[women].mean() < 0.06
+    assert (p.loc[preg, "sexo"] == "F").all() and p.loc[preg, "edad"].between(15, 49).all()
+    women = (p["sexo"] == "F") & p["edad"].between(15, 49)
+    assert 0.04 < preg[women].mean() < 0.10
     dis = p["discapacidad"] == "si"
     assert 0.04 < dis.mean() < 0.12
     assert dis[p["edad"] >= 65].mean() > dis[p["edad"] < 15].mean()

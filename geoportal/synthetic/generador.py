@@ -82,7 +82,7 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
         sel["cobertura"].to_numpy(float),
         hog.d,
         hog.semilla,
-        len(sem.tabla),
+        pd.factorize(pd.Series(sem.d).astype(str) + "|" + sem.tabla["nombre"])[0],
         lon,
         lat,
         sem.tabla["lon"].to_numpy(float),

@@ -96,7 +96,7 @@ def relevados(
     share: np.ndarray,
     h_d: np.ndarray,
     semilla: np.ndarray,
-    n_semillas: int,
+    localidad: np.ndarray,
     lon: np.ndarray,
     lat: np.ndarray,
     s_lon: np.ndarray,
@@ -105,17 +105,20 @@ def relevados(
     """Surveyed households (bool): whole localidades in random order, then one sector.
 
     ``h_d``: district position of each household (sorted); ``semilla``: its seed row;
+    ``localidad``: group number of each seed (seeds of one district with one name);
     ``share``: surveyed share per district; ``s_lon``/``s_lat``: seed points.
     """
     H, D = len(h_d), len(share)
     if H == 0 or (share >= 1.0).all():
         return np.ones(H, dtype=bool)
-    orden_semilla = rng.random(n_semillas)  # field-work order of the localidades
+    n_semillas = len(s_lon)
+    orden_localidad = rng.random(int(localidad.max()) + 1)  # field-work order of localidades
+    orden_semilla = rng.random(n_semillas)  # and of the places of one localidad
     giro = rng.uniform(0.0, 2.0 * np.pi, n_semillas)  # where the sector of the last one starts
     rumbo = np.mod(
         np.arctan2(lat - s_lat[semilla], lon - s_lon[semilla]) - giro[semilla], 2 * np.pi
     )
-    orden = np.lexsort((rumbo, orden_semilla[semilla], h_d))
+    orden = np.lexsort((rumbo, orden_semilla[semilla], orden_localidad[localidad[semilla]], h_d))
     H_d = np.bincount(h_d, minlength=D)
     inicio = np.r_[0, np.cumsum(H_d)[:-1]]
     rango = np.empty(H, dtype=np.int64)
