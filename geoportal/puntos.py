@@ -30,10 +30,11 @@ is urban, which keeps whole metropolitan districts urban; otherwise ``rural``.
 
 Synthetic points (``origen = sintetico``; no layer with coordinates exists for them):
 
-* ``usf``: the real files hold no USF, so a network of ``USF_TOTAL`` units is allocated
-  per district polygon, one each plus the rest proportional to the 2022 census
-  population (mapped to polygons with the crosswalk), placed at a few hundred metres
-  from randomly chosen real schools / GeoNames places / the seat of that polygon.
+* ``usf``: the real files hold no USF, so a network of ``USF_TOTAL`` units is built: one
+  at about 150 m from every 2022 district seat, the rest allocated per district polygon
+  proportional to the 2022 census population (mapped to polygons with the crosswalk),
+  placed at a few hundred metres from randomly chosen real schools / GeoNames places /
+  the seat of that polygon.
 * ``registro_civil``: one per 2022 district with a polygon link, near its seat, plus one
   more per full 100,000 inhabitants near urban schools. Nueva Asunción gets none: its
   only seat coordinate is a wrong geocode near the city of Asunción (FUENTES.md), and the
@@ -438,24 +439,27 @@ def _synthetic(inp: _Inputs, rng: np.random.Generator) -> pd.DataFrame:
     pop_poly = np.bincount(linked["poly"], weights=linked["pob_total"], minlength=n_poly)
     frames = []
 
-    # USF: one per polygon plus the rest by population.
-    need = 1 + _largest_remainder(pop_poly, USF_TOTAL - n_poly)
+    # USF: one at every district seat, the rest by population (random places).
+    s_poly, s_lon, s_lat, _ = _seats_2022(inp)
+    u_lon, u_lat = _place(rng, inp, s_poly, s_lon, s_lat, sigma_m=150.0)
+    need = _largest_remainder(pop_poly, USF_TOTAL - len(s_poly))
     schools, places = inp.schools, inp.places
     cand_poly = np.concatenate([schools["poly"], places["poly"], np.arange(n_poly)])
     cand_lon = np.concatenate([schools["lon"], places["lon"], seats["lon"]])
     cand_lat = np.concatenate([schools["lat"], places["lat"], seats["lat"]])
-    poly, numero, lon, lat = _pick_anchors(rng, cand_poly, cand_lon, cand_lat, need)
+    poly, _, lon, lat = _pick_anchors(rng, cand_poly, cand_lon, cand_lat, need)
     lon, lat = _place(rng, inp, poly, lon, lat, sigma_m=300.0)
+    all_poly = np.concatenate([s_poly, poly])
     frames.append(
         _frame(
             "usf",
             "MSPBS",
             "USF (sintética)",
-            poly,
-            numero,
-            lon,
-            lat,
-            capacidad=rng.integers(70, 121, len(poly)) * 10,
+            all_poly,
+            pd.Series(all_poly).groupby(all_poly).cumcount().to_numpy() + 1,
+            np.concatenate([u_lon, lon]),
+            np.concatenate([u_lat, lat]),
+            capacidad=rng.integers(70, 121, len(all_poly)) * 10,
             inp=inp,
         )
     )
@@ -572,19 +576,23 @@ def _seat_radius_km(tipo: str, zona: str) -> float:
     return float(min(radios)) if radios else 5.0
 
 
-def _seat_service(inp: _Inputs, rng: np.random.Generator, synth: pd.DataFrame) -> pd.DataFrame:
-    """Offices added at the district seats (the ones the synthetic households cluster
-    around, :mod:`geoportal.synthetic.lugares`) that have none of a type within reach."""
+def _seats_2022(inp: _Inputs):
+    """Seat of every 2022 district as the synthetic households use it: polygon, lon, lat, name."""
     from geoportal.synthetic.lugares import _insumos
 
     censo = _insumos().censo
-    geoms = inp.polys["geometry"].to_numpy()
     s_lon = censo["seat_lon"].to_numpy(float)
     s_lat = censo["seat_lat"].to_numpy(float)
-    s_poly = _locate(geoms, s_lon, s_lat)
+    s_poly = _locate(inp.polys["geometry"].to_numpy(), s_lon, s_lat)
     ok = s_poly >= 0
-    s_lon, s_lat, s_poly = s_lon[ok], s_lat[ok], s_poly[ok]
     names = np.array([reparar_texto(n) for n in censo["distrito_nombre"].to_numpy()[ok]])
+    return s_poly[ok], s_lon[ok], s_lat[ok], names
+
+
+def _seat_service(inp: _Inputs, rng: np.random.Generator, synth: pd.DataFrame) -> pd.DataFrame:
+    """Offices added at the district seats (the ones the synthetic households cluster
+    around, :mod:`geoportal.synthetic.lugares`) that have none of a type within reach."""
+    s_poly, s_lon, s_lat, names = _seats_2022(inp)
     xy = _metres(s_lon, s_lat)
     frames = []
     for tipo, (institucion, prefix, zona) in _SEAT_TYPES.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -85,27 +86,34 @@ def prob_embarazo(
     return np.minimum(0.6, w * k[d])
 
 
-def _dias(y: np.ndarray, m: np.ndarray, dia: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 of (year, month, day); a missing 29 February becomes the 28th."""
-    mes = ((y - 1970) * 12 + (m - 1)).astype("datetime64[M]")
-    largo = ((mes + 1).astype("datetime64[D]") - mes.astype("datetime64[D]")).astype(np.int64)
-    return (mes.astype("datetime64[D]").astype(np.int64) + np.minimum(dia, largo) - 1).astype(
-        np.int64
-    )
+def tabla_nacimientos(hoy: date, dias_antes: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last birth day (days since 1970) giving ``edad`` completed years at the
+    interview ``hoy - k`` days, as two (dias_antes + 1, EDAD_MAXIMA + 1) tables [k, edad]."""
+    epoch = date(1970, 1, 1)
+    lower = np.empty((dias_antes + 1, EDAD_MAXIMA + 1), dtype=np.int64)
+    upper = np.empty_like(lower)
+    for k in range(dias_antes + 1):
+        fecha = hoy - timedelta(days=k)
+        for a in range(EDAD_MAXIMA + 1):
+            upper[k, a] = (_menos_anios(fecha, a) - epoch).days  # birthday on the interview
+            lower[k, a] = (_menos_anios(fecha, a + 1) - epoch).days + 1
+    return lower, upper
 
 
-def fechas_nacimiento(rng: np.random.Generator, edad: np.ndarray, fecha: np.ndarray) -> np.ndarray:
-    """Birth dates (days since 1970) uniform among those giving ``edad`` completed years at
-    ``fecha`` (each person's interview date): never after the interview."""
-    f = np.asarray(fecha).astype("datetime64[D]")
-    mes = f.astype("datetime64[M]")
-    y = f.astype("datetime64[Y]").astype(np.int64) + 1970
-    m = (mes - f.astype("datetime64[Y]").astype("datetime64[M]")).astype(np.int64) + 1
-    dia = (f - mes.astype("datetime64[D]")).astype(np.int64) + 1
-    edad = np.asarray(edad, dtype=np.int64)
-    upper = _dias(y - edad, m, dia)  # the birthday falls on the interview date
-    lower = _dias(y - edad - 1, m, dia) + 1
+def fechas_nacimiento(
+    rng: np.random.Generator, edad: np.ndarray, k: np.ndarray, tablas: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Birth dates (days since 1970), uniform among those giving ``edad`` completed years at
+    each person's interview (``k`` days before ``hoy``): nobody is born after it."""
+    lower, upper = tablas[0][k, edad], tablas[1][k, edad]
     return (lower + (rng.random(len(edad)) * (upper - lower + 1)).astype(np.int64)).astype(np.int32)
+
+
+def _menos_anios(hoy: date, years: int) -> date:
+    try:
+        return hoy.replace(year=hoy.year - years)
+    except ValueError:  # 29 February
+        return hoy.replace(year=hoy.year - years, day=28)
 
 
 def _edad_en(nacimiento: np.ndarray, fecha: np.ndarray) -> np.ndarray:

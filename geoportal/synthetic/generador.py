@@ -21,6 +21,7 @@ from geoportal.synthetic.demografia import (
     _poblacion,
     fechas_nacimiento,
     prob_embarazo,
+    tabla_nacimientos,
 )
 from geoportal.synthetic.escritura import (
     _bits_column,
@@ -53,6 +54,7 @@ class _Contexto:
 
     hoy: date
     semilla: int
+    nacimientos: tuple[np.ndarray, np.ndarray]  # birth-day bounds by interview day and age
     serv_p: tuple
     serv_h: tuple
     puntos: dict[str, geodesia.NearestIndex]  # point type -> index of its points
@@ -60,6 +62,7 @@ class _Contexto:
     labels_apellidos: list[str]
 
 
+_DIAS_RELEVAMIENTO = 330  # interviews fall in the 330 days before ``hoy``
 _LOTE_PERSONAS = 400_000  # districts are processed in batches of about this many persons
 
 
@@ -108,10 +111,11 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
 
     # ------------------------------------------------------------ dates and attributes
     epoch = date(1970, 1, 1)
-    survey = ((ctx.hoy - epoch).days - rng.integers(1, 331, H)).astype(np.int32)
+    antes = rng.integers(1, _DIAS_RELEVAMIENTO + 1, H)  # interview: days before ``hoy``
+    survey = ((ctx.hoy - epoch).days - antes).astype(np.int32)
     # Births consistent with the interview: the drawn age is the completed years at the
     # household's interview date, and nobody is born after it.
-    nacimiento = fechas_nacimiento(rng, per.edad, survey[hh])
+    nacimiento = fechas_nacimiento(rng, per.edad, antes[hh], ctx.nacimientos)
     edad = per.edad
 
     mujer = per.sexo == 1
@@ -312,6 +316,7 @@ def generate(
     ctx = _Contexto(
         hoy=hoy,
         semilla=int(semilla),
+        nacimientos=tabla_nacimientos(hoy, _DIAS_RELEVAMIENTO),
         serv_p=tuple(s for s in catalogo.servicios if s.codigo in fips_p),
         serv_h=tuple(s for s in catalogo.servicios if s.codigo in fips_h),
         puntos=por_tipo,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-from scipy.special import expit, ndtri
+from scipy.special import ndtri
 
 from geoportal.synthetic.hogares import _Hogares
 from geoportal.synthetic.parametros import EDAD_MAXIMA, uniforme_hash
@@ -87,9 +87,9 @@ def _prob_hogar(serv, dist_km, hog: _Hogares, chaco: np.ndarray, efectos=None) -
         p = p * np.where(chaco & rural, 0.7, 1.0)
     elif serv.codigo == "VIVIENDA":
         p = p * np.where(hog.tamano >= 6, 0.7, 1.0)
-    if efectos is not None:
-        p = np.clip(p, 1e-6, 1 - 1e-6)
-        p = expit(np.log(p / (1.0 - p)) + efectos[serv.codigo][hog.d])
+    if efectos is not None:  # logit(p) + effect, as odds x exp(effect)
+        e = np.exp(efectos[serv.codigo])[hog.d]
+        p = p * e / (1.0 - p + p * e)
     return p
 
 
