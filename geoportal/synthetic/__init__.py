@@ -7,13 +7,27 @@ This package owns the generator of **synthetic** Fichas de Información de Prote
 The files follow ``docs/FORMATOS.md`` exactly (UTF-8, no quoting needed: no value holds a
 comma or a quote) and are loaded with ``geoportal ingestar``.
 
-Public API: :func:`generate`. Same ``semilla``, ``ambito``, ``puntos`` and ``hoy`` give
-byte-identical files. Districts are processed in batches of about 400 000 persons (census
+Public API: :func:`generate`. Same ``semilla``, ``ambito``, ``puntos``, ``hoy`` and
+``cobertura`` give byte-identical files. Districts are processed in batches of about 400 000 persons (census
 order); batch ``k`` draws from ``Generator(PCG64(semilla).jumped(k))``, so the output does
 not depend on how many batches run at once (two compute threads and one writer thread;
 numpy, shapely, scipy and Arrow release the GIL). Everything is vectorized over persons and
 households (Python loops only over districts, polygons, seeds' districts and catalog
 services): the whole country (6.1 M persons) takes about 10-15 s and 0.5 GB.
+
+Modules: ``lugares`` (real inputs, seats, settlement seeds, household places),
+``demografia`` (persons, ages, births, fertility), ``hogares`` (households, heads,
+members, indigenous communities), ``servicios`` (statuses, district effects),
+``relevamiento`` (survey coverage), ``nombres_personas``, ``escritura`` (Arrow columns),
+``generador`` (batches and threads), ``parametros`` (shared constants).
+
+Full population, surveyed sample
+    The generator builds the FULL synthetic population of each district, calibrated to
+    the census (below), and writes only its surveyed part (:mod:`.relevamiento`: a share
+    per district from ``geoportal/catalogo/cobertura_relevamiento.csv``, clustered by
+    localidad). ``generate(..., cobertura=1.0)`` (the default of the function; the CLI
+    default is the shipped file) writes the whole census. The surveyed households are
+    exactly households of the full population (same id, place, members).
 
 Modelling assumptions (all synthetic unless said otherwise)
 -----------------------------------------------------------
@@ -21,27 +35,33 @@ Population (real totals, modelled detail)
     * Persons per 2022 census district = ``pob_total`` of ``censo2022_distritos.csv``
       exactly; men and women = ``pob_hombres`` / ``pob_mujeres`` exactly; the 0-4, 5-14 and
       15+ groups by sex equal the census ``pob_*`` columns exactly (0-4 = total - 5+,
-      5-14 = 5+ - 15+), all as completed years at the reference date ``hoy``.
+      5-14 = 5+ - 15+), all as completed years at each household's interview date
+      (``fecha_relevamiento``; the FIPS describes a person at the interview, as the
+      coverage engine reads it), for the full population (``cobertura=1.0``).
     * Single years inside those bands follow a declining pyramid: weight
       ``exp(-lambda*(edad-15)) * S(edad)`` for 15-100 years, with a Gompertz survival
       ``S`` (hazard ``6e-5*exp(0.088*edad)``, x1.3 men, x0.7 women), and a milder
       ``exp(-lambda_c*edad)`` inside 0-4 and 5-14. ``lambda`` is solved per district so the
       interpolated median age is ``edad_mediana + 0.5`` (the census gives completed
       years); the generated medians match the census within a year. Ages are capped at 100.
-    * ``hoy`` defaults to 2026-01-01 (fixed, so runs are reproducible); the birth date is a
-      uniform day consistent with the age at ``hoy``. Babies are born on or before their
-      household's survey date.
-    * The FIPS describes a person at the interview, so pregnancy and service
-      applicability use the completed years at the household's ``fecha_relevamiento``
-      (the coverage engine's default), which can be one less than at ``hoy``.
-    * Pregnancy: women 15-44, prevalence by age 3.5 % (15-19), 6 % (20-24), 5.5 % (25-29),
-      4 % (30-34), 2.2 % (35-39), 0.7 % (40-44), x1.4 for indigenous women (about 3.9 %
-      overall). Disability: 1.5 % (0-4) rising to 32 % (75+), about 7 % overall.
-    * Indigenous status is a household attribute of rural households. Department shares
-      of persons (Boquerón 40 %, Presidente Hayes 30 %, Alto Paraguay 20 %, Canindeyú 7 %,
-      Amambay 5 %, Concepción, San Pedro, Caaguazú 2 %, Alto Paraná 1.5 %, Guairá,
-      Caazapá 1 %, Itapúa 0.5 %, the rest 0.2 %) approximate the 2022 census indigenous
-      total (about 140 000, 2.3 %); they are not district figures.
+    * ``hoy`` defaults to 2026-01-01 (fixed, so runs are reproducible): interviews fall in
+      the 330 days before it. The birth date is a uniform day among those giving the
+      drawn age at the interview, so nobody is born after the interview and the persons
+      aged 0 at the interview are one census birth cohort (not 1.5 as when babies born
+      after the interview were pushed before it).
+    * Pregnancy: an age-specific fertility schedule for Paraguay (UN World Population
+      Prospects 2022, 2020-2025, rounded; women 15-49; x1.4 indigenous), scaled per
+      district so that pregnant women at the interview = 0.70 x the district's persons
+      aged 0 (a pregnancy lasts ~0.75 year; some early ones not declared).
+      Disability: 1.5 % (0-4) rising to 32 % (75+), about 7 % overall.
+    * Indigenous status follows the locality: households of an indigenous community's
+      locality ("COM INDIG ..." in the MEC register, urban or rural) are indigenous with
+      probability 0.92; the rest of the district's target lives in rural non-community
+      places. Targets: department shares of persons (Boquerón 40 %, Presidente Hayes 30 %,
+      Alto Paraguay 20 %, Canindeyú 7 %, Amambay 5 %, Concepción, San Pedro, Caaguazú 2 %,
+      Alto Paraná 1.5 %, Guairá, Caazapá 1 %, Itapúa 0.5 %, the rest 0.2 %) approximate
+      the 2022 census indigenous total (about 140 000, 2.3 %); they are not district
+      figures.
 
 Households
     * Urban share per district from the population density of its 2012 polygon (logistic
@@ -52,9 +72,9 @@ Households
       persons nationally (3.0 urban, 3.6 rural). Sizes: 1 + a Gamma(7)-Poisson number of
       extra members (weights x1.25 rural, x1.5 indigenous), drawn as one multinomial per
       district so the total is exact; about 15 % live alone, under 1 % have 10+.
-    * Each household first gets its zone, indigenous status and settlement seed, and is
+    * Each household first gets its zone, settlement seed and indigenous status, and is
       numbered by district and seed (as a listing by locality would be). Then one head,
-      aged 19+ at ``hoy`` (so 18+ at the interview), is drawn among the district's adults
+      aged 18+ at the interview, is drawn among the district's adults
       (weighted sampling without replacement; weights rising with age to 30, men x1.7:
       about 59 % male heads). The other members fill the remaining places of the same
       district by matching noisy age keys: children go to households whose head is about
@@ -70,15 +90,23 @@ Locations
     * Settlement seeds: the district seat (census ``lat/lon_cabecera``, or the crosswalk's
       geocoded seat for new districts; when it falls outside the polygon, a GeoNames place
       with the district's name, else the urban school or place nearest to it), the real
-      MEC schools and GeoNames places inside the polygon. Urban households go to the seat
-      (1 km scale), urban schools (weight falling with distance to the seat, 15 km) and
-      places (0.5 km scale); rural households to rural schools (2 km scale); indigenous
-      households favour schools of indigenous communities ("COM INDIG...", 0.8 km scale).
+      MEC schools and GeoNames places inside the polygon, and dispersed rural seeds
+      (*parajes*: one per 60 km², uniform over the district's part of the polygon, fixed
+      per district). Urban households go to the seat (1 km scale), urban schools (weight
+      falling with distance to the seat, 15 km) and GeoNames towns (by population, falling
+      with distance, 30 km; 0.5 km scale) - never to rural schools, parajes or hamlets;
+      rural households to rural schools and small places (2 km scale) or, 12 % of them
+      (35 % in the Chaco), to parajes (1.5 km scale), so remote estancias far from any
+      school exist; community households to their community (0.8 km scale).
     * Offsets: uniform direction, exponential distance capped at 4 scales; points outside
       the polygon are redrawn with shrinking distance, finally placed on the seed. Every
       household lies strictly inside its polygon after rounding to 6 decimals (~0.1 m).
-    * ``localidad`` = the seed's name (school ``barrio_localidad`` in title case, GeoNames
-      name, or the district name for the seat); ``zona`` = the household's drawn zone.
+    * ``localidad`` = the real name of the seed's place (school ``barrio_localidad`` in
+      title case, GeoNames name, or the district name for the seat), repaired with
+      :mod:`geoportal.nombres` ("Ð" read as "Ñ"). A placeholder ("LOCALIDAD A CONFIRMAR")
+      is never a localidad: such a seed, and each paraje, takes the name of the nearest
+      real place of its district that is not an indigenous community. ``zona`` = the
+      household's drawn zone.
     * ``fecha_relevamiento``: uniform over the 330 days before ``hoy``.
 
 Service statuses (``servicios``)
@@ -96,6 +124,10 @@ Service statuses (``servicios``)
       magnitude (birth registration ~90 %, cédula ~80 %, vaccines 70-85 % near a USF and
       ~45 % far away, basic school ~95 %, pension 65+ ~50 %, Tekoporã ~9 % of households),
       not at official figures.
+    * District level: a documented random effect on the logit scale per district and
+      service (a shared development component, sd 0.45, reversed for pro-poor
+      programmes, plus sd 0.35 per service), so districts differ as on a real map
+      (:mod:`.servicios`). No open district indicator of these services was found.
     * Statuses in one household are correlated: with probability 0.5 (persons) / 0.6
       (households) a draw uses the household's deprivation uniform instead of a fresh
       one (a mixture of uniforms is uniform, so the marginals stay exact); pro-poor
