@@ -307,3 +307,34 @@ def test_coverage_file_errors_are_clear(tmp_path):
         cuotas(["1116"], 1, 1.5)
     with pytest.raises(ValueError, match="No existe el archivo"):
         cuotas(["1116"], 1, tmp_path / "no-existe.csv")
+
+
+def test_partial_survey_is_reproducible_for_a_seed(tmp_path, puntos):
+    for name in ("a", "b"):
+        generate(["1116", "1216"], 4, tmp_path / name, puntos, cobertura=None)
+    for f in ("hogares.csv", "personas.csv"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+def test_cli_offers_the_coverage_options_and_refuses_an_unknown_demo_scope():
+    import os
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "geoportal.cli", *args],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "COLUMNS": "200", "TERM": "dumb"},
+        )
+
+    help_text = run("sintetico", "--help").stdout
+    assert "--cobertura-relevamiento" in help_text and "--cobertura-archivo" in help_text
+    assert "--ambito" in run("demo", "--help").stdout
+    bad = run("demo", "--ambito", "luna")
+    assert bad.returncode != 0
+    assert "--ambito debe ser pais o pilotos" in bad.stdout + bad.stderr
+    assert "Traceback" not in bad.stdout + bad.stderr
