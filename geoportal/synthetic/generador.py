@@ -17,7 +17,6 @@ from geoportal import geodesia
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.synthetic.demografia import (
     _TASA_DISCAPACIDAD,
-    _Personas,
     _poblacion,
     fechas_nacimiento,
     prob_embarazo,
@@ -31,7 +30,7 @@ from geoportal.synthetic.escritura import (
     _id_bytes,
     _write,
 )
-from geoportal.synthetic.hogares import _formar_hogares, _Hogares
+from geoportal.synthetic.hogares import _formar_hogares, submuestra
 from geoportal.synthetic.lugares import _Insumos, _insumos, _seleccion, _semillas_lote, _ubicar
 from geoportal.synthetic.nombres_personas import _APELLIDOS, _NOMBRES_F, _NOMBRES_M, _draw, _urna
 from geoportal.synthetic.parametros import _CHACO, FECHA_REFERENCIA, Progreso
@@ -85,25 +84,15 @@ def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Gener
         sel["cobertura"].to_numpy(float),
         hog.d,
         hog.semilla,
-        pd.factorize(pd.Series(sem.d).astype(str) + "|" + sem.tabla["nombre"])[0],
+        pd.MultiIndex.from_arrays([sem.d, sem.tabla["nombre"]]).factorize()[0],
         lon,
         lat,
         sem.tabla["lon"].to_numpy(float),
         sem.tabla["lat"].to_numpy(float),
     )
     if not keep.all():
-        per_keep = keep[hh]
-        per = _Personas(d=per.d[per_keep], sexo=per.sexo[per_keep], edad=per.edad[per_keep])
-        p_embarazo = p_embarazo[per_keep]
-        tamano = hog.tamano[keep]
-        hog = _Hogares(
-            d=hog.d[keep],
-            urbana=hog.urbana[keep],
-            indigena=hog.indigena[keep],
-            tamano=tamano,
-            inicio=np.cumsum(np.r_[0, tamano], dtype=np.int64)[:-1],
-            semilla=hog.semilla[keep],
-        )
+        p_embarazo = p_embarazo[keep[hh]]
+        per, hog = submuestra(per, hog, keep)
         lon, lat, serial = lon[keep], lat[keep], serial[keep]
         H = len(hog.d)
         hh = np.repeat(np.arange(H, dtype=np.int32), hog.tamano)

@@ -183,3 +183,18 @@ def _formar_hogares(
     return per, _Hogares(
         d=h_d, urbana=urbana, indigena=indigena, tamano=tamano, inicio=inicio, semilla=seed
     )
+
+
+def submuestra(per: _Personas, hog: _Hogares, keep: np.ndarray) -> tuple[_Personas, _Hogares]:
+    """The households ``keep`` (bool per household) with their members, in the same order."""
+    hh = np.repeat(np.arange(len(hog.d)), hog.tamano)
+    k = keep[hh]
+    tamano = hog.tamano[keep]
+    return _Personas(d=per.d[k], sexo=per.sexo[k], edad=per.edad[k]), _Hogares(
+        d=hog.d[keep],
+        urbana=hog.urbana[keep],
+        indigena=hog.indigena[keep],
+        tamano=tamano,
+        inicio=np.cumsum(np.r_[0, tamano], dtype=np.int64)[:-1],
+        semilla=hog.semilla[keep],
+    )
