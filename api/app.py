@@ -40,7 +40,7 @@ def _current_version() -> dict | None:
 def create_app() -> FastAPI:
     from contextlib import asynccontextmanager
 
-    from api import ogc
+    from api import descargas, ogc
 
     @asynccontextmanager
     async def lifespan(app):
@@ -52,6 +52,7 @@ def create_app() -> FastAPI:
                               "puntos de entrega y territorio. Errores en application/problem+json (RFC 9457).")
     errores.install(app)
     app.include_router(ogc.router)
+    app.include_router(descargas.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def inicio() -> str:
