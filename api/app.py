@@ -8,6 +8,7 @@ cannot read nominal data).
 from __future__ import annotations
 
 import html
+from contextlib import asynccontextmanager
 
 import psycopg
 from fastapi import FastAPI
@@ -38,8 +39,6 @@ def _current_version() -> dict | None:
 
 
 def create_app() -> FastAPI:
-    from contextlib import asynccontextmanager
-
     from api import descargas, ogc
 
     @asynccontextmanager
@@ -51,6 +50,7 @@ def create_app() -> FastAPI:
                   description="API pública del geoportal: solo cifras protegidas (control de divulgación), "
                               "puntos de entrega y territorio. Errores en application/problem+json (RFC 9457).")
     errores.install(app)
+    _add_map_layers(app)
     app.include_router(ogc.router)
     app.include_router(descargas.router)
 
@@ -91,3 +91,24 @@ def create_app() -> FastAPI:
         return {"estado": "listo", "data_version": version["data_version"], "calculado_en": version["calculado_en"]}
 
     return app
+
+
+def _add_map_layers(app: FastAPI) -> None:
+    """Layer catalog (validated now: a bad capas/*.yaml stops the start-up) and vector tiles."""
+    from api import capas as capas_api
+    from capas import default_capas
+    from tiles import router as tiles_router
+    from tiles.servicio import Teselas
+
+    app.state.teselas = Teselas(default_capas())
+    app.include_router(capas_api.router)
+    app.include_router(tiles_router.router)
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application):
+        async with previous(application) as state:
+            yield state
+        await application.state.teselas.close()
+
+    app.router.lifespan_context = lifespan
