@@ -39,7 +39,7 @@ def _current_version() -> dict | None:
 
 
 def create_app() -> FastAPI:
-    from api import descargas, ogc
+    from api import descargas, indicadores, ogc, servicios
 
     @asynccontextmanager
     async def lifespan(app):
@@ -53,6 +53,8 @@ def create_app() -> FastAPI:
     _add_map_layers(app)
     app.include_router(ogc.router)
     app.include_router(descargas.router)
+    app.include_router(indicadores.router)
+    app.include_router(servicios.router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def inicio() -> str:
