@@ -27,4 +27,4 @@ def preparar_publicacion(conn, capas: dict[str, Capa] | None = None) -> dict:
     leyendas = store_breaks(conn, capas)
     geometrias = store_geometries(conn, capas)
     return {"data_version": geometrias["data_version"], "leyendas": leyendas,
-            "geometrias": geometrias["geometrias"], "segundos": round(time.perf_counter() - start, 2)}
+            "geometrias": geometrias["geometrias"], "nuevas": geometrias["nuevas"], "segundos": round(time.perf_counter() - start, 2)}
