@@ -56,6 +56,16 @@ def create_app() -> FastAPI:
     app.include_router(indicadores.router)
     app.include_router(servicios.router)
 
+    def _openapi() -> dict:
+        from fastapi.openapi.utils import get_openapi
+
+        if app.openapi_schema is None:
+            app.openapi_schema = ogc.openapi_30(get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = _openapi
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def inicio() -> str:
         info = _current_version()

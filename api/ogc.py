@@ -243,3 +243,42 @@ def item(request: Request, collectionId: str = Path(..., max_length=64),
         return _features_html(f"{fuente.titulo}: {featureId}", [feature], links)
     feature["links"] = links
     return _json(feature, GEOJSON)
+
+
+def openapi_30(schema: dict) -> dict:
+    """FastAPI's OpenAPI 3.1 document rewritten as 3.0.3 (the version OGC API Features
+    Part 1 names, and the one GDAL's OAPIF driver and QGIS read): nullable instead of a
+    ``null`` type, ``enum`` instead of ``const``, one ``example`` instead of ``examples``,
+    boolean exclusive bounds."""
+
+    def fix(node):
+        if isinstance(node, list):
+            return [fix(x) for x in node]
+        if not isinstance(node, dict):
+            return node
+        node = {k: fix(v) for k, v in node.items()}
+        for key in ("anyOf", "oneOf"):
+            options = node.get(key)
+            if isinstance(options, list) and any(o == {"type": "null"} for o in options):
+                rest = [o for o in options if o != {"type": "null"}]
+                node.pop(key)
+                if len(rest) == 1:
+                    node = {**rest[0], **node}
+                else:
+                    node[key] = rest
+                node["nullable"] = True
+        if "const" in node:
+            node["enum"] = [node.pop("const")]
+        if isinstance(node.get("examples"), list) and "type" in node:
+            examples = node.pop("examples")
+            if examples:
+                node["example"] = examples[0]
+        for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            if isinstance(node.get(bound), (int, float)) and not isinstance(node.get(bound), bool):
+                node[plain] = node.pop(bound)
+                node[bound] = True
+        return node
+
+    out = fix(schema)
+    out["openapi"] = "3.0.3"
+    return out
