@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import html
 import json
-from urllib.parse import urlencode
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -208,7 +208,7 @@ def items(
                   _link(href(offset + limit, "html"), "next", "text/html", "Página siguiente (HTML)")]
     if offset > 0:
         links.append(_link(href(max(0, offset - limit)), "prev", GEOJSON, "Página anterior"))
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     if _wants_html(request, f):
         return _features_html(fuente.titulo, [json.loads(r[0]) for r in rows], links)
     head = json.dumps({"type": "FeatureCollection", "numberMatched": matched, "numberReturned": len(rows),
