@@ -37,14 +37,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-import psycopg  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import httpx
+import numpy as np
+import psycopg
+from sqlalchemy.engine import make_url
 
-from bench.comun import OUT, bench_url, cpu_count  # noqa: E402
-from capas import default_capas, preparar_publicacion  # noqa: E402
-from geoportal.db import public_password  # noqa: E402
+from bench.comun import OUT, bench_url, cpu_count
+from capas import default_capas, preparar_publicacion
+from geoportal.db import public_password
 
 CAPA = "logros"
 ZOOMS = range(5, 15)

@@ -86,7 +86,7 @@ def test_the_app_refuses_to_start_with_a_bad_catalog(tmp_path):
     """create_app validates capas/ at start-up: a bad file stops uvicorn with the message."""
     folder = copy_with(tmp_path, "brechas.yaml", lambda c: c.update(niveles=[]))
     result = subprocess.run([sys.executable, "-c", "from api.app import create_app; create_app()"],
-                            capture_output=True, text=True, env={**os.environ, "GEOPORTAL_CAPAS": str(folder)})
+                            capture_output=True, text=True, check=False, env={**os.environ, "GEOPORTAL_CAPAS": str(folder)})
     assert result.returncode != 0
     assert "brechas.yaml, capa 'brechas' (n.º 1), campo 'niveles'" in result.stderr
 
@@ -202,8 +202,8 @@ def test_unknown_layer_is_404_in_spanish(server):
 def test_the_cli_validates_the_layer_folder_with_the_same_messages(tmp_path):
     folder = copy_with(tmp_path, "avance.yaml", lambda c: c.update(rampa="jet"))
     cli = [sys.executable, "-m", "geoportal.cli", "capas", "validar", str(folder), "--sin-base"]
-    bad = subprocess.run(cli, capture_output=True, text=True)
+    bad = subprocess.run(cli, capture_output=True, text=True, check=False)
     assert bad.returncode != 0
     assert "avance.yaml, capa 'avance' (n.º 1), campo 'rampa': rampa desconocida" in bad.stdout + bad.stderr
-    good = subprocess.run(cli[:-2] + [str(CARPETA), "--sin-base"], capture_output=True, text=True)
+    good = subprocess.run(cli[:-2] + [str(CARPETA), "--sin-base"], capture_output=True, text=True, check=False)
     assert good.returncode == 0 and "Capas válidas" in good.stdout

@@ -287,7 +287,6 @@ def test_zz_a_new_publication_drops_the_cache_and_tiles_show_the_new_values(serv
     """Runs last in this module: it publishes a new version (one status event more)."""
     from capas import preparar_publicacion
     from geoportal.pipeline import compute_district
-
     from tests.conftest import FECHA_CORTE
 
     row = area_with_tile(base_url, "nivel = 'distrito' AND NOT reservado", 8)

@@ -29,7 +29,7 @@ import psycopg
 from fastapi import HTTPException
 from psycopg_pool import AsyncConnectionPool
 
-from capas.catalogo import Capa, CapaError, read_dictionary, resolve_measures
+from capas.catalogo import Capa, CapaError, read_dictionary, resolve_layer
 from tiles.consultas import stored_zoom, tile_sql, tolerance
 
 VERSION_TTL = 1.0
@@ -162,7 +162,7 @@ class Teselas:
                     row = await (await conn.execute(
                         "SELECT (SELECT data_version FROM publico.version WHERE vigente),"
                         " (SELECT data_version FROM publico.tesela_estado)")).fetchone()
-            except (psycopg.Error, OSError, TimeoutError, Exception) as error:  # noqa: BLE001 - pool timeouts too
+            except (psycopg.Error, OSError, TimeoutError, Exception) as error:
                 if self.estado is not None:  # database down: keep serving what we know
                     self._checked = time.monotonic()
                     return self.estado
@@ -190,7 +190,7 @@ class Teselas:
                     (schema, table)).fetchall()}
             for capa in self.capas.values():
                 try:
-                    estado.medidas[capa.id] = resolve_measures(capa, dictionary)
+                    estado.medidas[capa.id] = resolve_layer(conn, capa, dictionary)
                 except CapaError as error:
                     estado.errores[capa.id] = str(error)
         return estado
@@ -251,7 +251,7 @@ class Teselas:
                 row = await (await conn.execute(query, params)).fetchone()
         except HTTPException:
             raise
-        except Exception as error:  # noqa: BLE001 - connection lost, pool timeout
+        except Exception as error:
             raise HTTPException(503, detail=SIN_BASE) from error
         self.consultas += 1
         return bytes(row[0]) if row and row[0] else b""
