@@ -1,0 +1,109 @@
+// Every request the viewer makes to the map service, and the one place that turns the
+// service's JSON into the shapes the rest of the viewer uses.
+
+async function pedir(url) {
+  const respuesta = await fetch(url, { headers: { Accept: "application/json" } });
+  if (!respuesta.ok) {
+    let detalle = `${respuesta.status}`;
+    try { detalle = (await respuesta.json()).detail || detalle; } catch { /* no JSON body */ }
+    throw new Error(detalle);
+  }
+  return respuesta.json();
+}
+
+const lista = (v) => (Array.isArray(v) ? v : v && typeof v === "object" ? Object.values(v) : []);
+
+function normalizarNiveles(niveles) {
+  return lista(niveles).map((n) => ({
+    nivel: n.nivel ?? n.id ?? n.nombre,
+    zmin: n.zoom_min ?? n.minzoom ?? n.zmin ?? 0,
+    zmax: n.zoom_max ?? n.maxzoom ?? n.zmax ?? 22,
+  })).sort((a, b) => a.zmin - b.zmin);
+}
+
+function normalizarMedidas(medidas) {
+  return lista(medidas).map((m) => (typeof m === "string" ? { columna: m, etiqueta: m, unidad: "" } : {
+    columna: m.columna ?? m.id ?? m.nombre,
+    etiqueta: m.etiqueta ?? m.titulo ?? m.columna,
+    unidad: m.unidad ?? "",
+    tipo: m.tipo ?? "",
+    logro: m.logro ?? null,
+    servicio: m.servicio ?? null,
+  }));
+}
+
+/** Class breaks and colours of a measure at a level: {cortes: [..n+1 edges], colores: [..n]}. */
+function normalizarLeyenda(leyenda) {
+  // Accepts {medida: {nivel: {...}}}, {medida: {...}} or a list of {medida, nivel, ...}.
+  const tabla = {};
+  const poner = (medida, nivel, c) => {
+    if (!c) return;
+    const cortes = c.cortes ?? c.breaks ?? c.limites;
+    const colores = c.colores ?? c.colors ?? c.rampa;
+    if (!cortes || !colores) return;
+    (tabla[medida] ??= {})[nivel ?? "*"] = { cortes, colores, fijos: Boolean(c.fijos ?? c.fijo) };
+  };
+  if (Array.isArray(leyenda)) {
+    for (const c of leyenda) poner(c.medida ?? c.columna, c.nivel, c);
+  } else if (leyenda && typeof leyenda === "object") {
+    for (const [medida, v] of Object.entries(leyenda)) {
+      if (v && (v.cortes || v.breaks)) poner(medida, null, v);
+      else for (const [nivel, c] of Object.entries(v || {})) poner(medida, nivel, c);
+    }
+  }
+  return tabla;
+}
+
+function normalizarCapa(c) {
+  const medidas = normalizarMedidas(c.medidas);
+  return {
+    id: c.id,
+    titulo: c.titulo ?? c.title ?? c.id,
+    descripcion: c.descripcion ?? c.description ?? "",
+    niveles: normalizarNiveles(c.niveles),
+    medidas,
+    medidaDefecto: c.medida_defecto ?? c.medida_por_defecto ?? medidas[0]?.columna ?? null,
+    leyendas: normalizarLeyenda(c.leyenda ?? c.clasificacion ?? c.clases),
+    reservadoTexto: c.reservado ?? c.texto_reservado ?? "Reservado: muy pocos hogares para publicar cifras",
+    atribucion: lista(c.atribucion ?? c.attribution).map(String),
+    geometria: c.geometria ?? c.tipo_geometria ?? (/punto/.test(c.id) ? "punto" : "area"),
+    base: Boolean(c.base ?? c.mapa_base ?? /territorio/.test(c.id)),
+    tilejson: c.tilejson ?? `/capas/${encodeURIComponent(c.id)}/tilejson.json`,
+  };
+}
+
+export async function catalogo() {
+  const crudo = await pedir("/capas");
+  const capas = lista(crudo.capas ?? crudo).map(normalizarCapa);
+  return {
+    capas,
+    dataVersion: crudo.data_version ?? null,
+    fecha: crudo.calculado_en ?? crudo.fecha ?? null,
+    sintetico: crudo.sintetico ?? crudo.datos_sinteticos ?? true,
+    etiquetaSintetico: crudo.etiqueta_sintetico ?? null,
+    atribucion: lista(crudo.atribucion).map(String),
+  };
+}
+
+export async function tilejson(capa) {
+  return pedir(capa.tilejson);
+}
+
+export const perfil = (codigo) => pedir(`/api/territorios/${encodeURIComponent(codigo)}`);
+
+export const buscar = (q) => pedir(`/api/buscar?q=${encodeURIComponent(q)}`).then((r) => lista(r.resultados ?? r.features ?? r));
+
+export function serviciosCercanos(lat, lon, tipo, n = 10) {
+  const p = new URLSearchParams({ lat: lat.toFixed(6), lon: lon.toFixed(6), n: String(n) });
+  if (tipo) p.set("tipo", tipo);
+  return pedir(`/api/servicios/cercanos?${p}`).then((r) => lista(r.puntos ?? r.resultados ?? r.features ?? r));
+}
+
+export function urlDescarga(capa, formato, nivel, territorio) {
+  const p = new URLSearchParams();
+  if (nivel) p.set("nivel", nivel);
+  if (territorio?.nivel === "departamento") p.set("departamento", territorio.codigo);
+  if (territorio?.nivel === "distrito") p.set("distrito", territorio.codigo);
+  const q = p.toString();
+  return `/descargas/${encodeURIComponent(capa)}.${formato}${q ? `?${q}` : ""}`;
+}
