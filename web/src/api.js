@@ -32,25 +32,16 @@ function normalizarMedidas(medidas) {
   }));
 }
 
-/** Class breaks and colours of a measure at a level: {cortes: [..n+1 edges], colores: [..n]}. */
-function normalizarLeyenda(leyenda) {
-  // Accepts {medida: {nivel: {...}}}, {medida: {...}} or a list of {medida, nivel, ...}.
+/**
+ * Legends by measure and level: {medida: {nivel: {cortes, colores, categorias?, metodo}}}.
+ * Breaks follow mapclassify: k-1 inner breaks, k colours (class 1 is v <= b1, last v > b(k-1)).
+ */
+function leyendas(c) {
   const tabla = {};
-  const poner = (medida, nivel, c) => {
-    if (!c) return;
-    const cortes = c.cortes ?? c.breaks ?? c.limites;
-    const colores = c.colores ?? c.colors ?? c.rampa;
-    if (!cortes || !colores) return;
-    (tabla[medida] ??= {})[nivel ?? "*"] = { cortes, colores, fijos: Boolean(c.fijos ?? c.fijo) };
-  };
-  if (Array.isArray(leyenda)) {
-    for (const c of leyenda) poner(c.medida ?? c.columna, c.nivel, c);
-  } else if (leyenda && typeof leyenda === "object") {
-    for (const [medida, v] of Object.entries(leyenda)) {
-      if (v && (v.cortes || v.breaks)) poner(medida, null, v);
-      else for (const [nivel, c] of Object.entries(v || {})) poner(medida, nivel, c);
-    }
+  for (const m of lista(c.medidas)) {
+    if (m && typeof m === "object" && m.leyenda) tabla[m.columna] = m.leyenda;
   }
+  if (c.leyenda && c.clasificacion?.campo) tabla[c.clasificacion.campo] = c.leyenda;
   return tabla;
 }
 
@@ -58,16 +49,18 @@ function normalizarCapa(c) {
   const medidas = normalizarMedidas(c.medidas);
   return {
     id: c.id,
-    titulo: c.titulo ?? c.title ?? c.id,
-    descripcion: c.descripcion ?? c.description ?? "",
+    titulo: c.titulo ?? c.id,
+    descripcion: c.descripcion ?? "",
     niveles: normalizarNiveles(c.niveles),
     medidas,
-    medidaDefecto: c.medida_defecto ?? c.medida_por_defecto ?? medidas[0]?.columna ?? null,
-    leyendas: normalizarLeyenda(c.leyenda ?? c.clasificacion ?? c.clases),
-    reservadoTexto: c.reservado ?? c.texto_reservado ?? "Reservado: muy pocos hogares para publicar cifras",
-    atribucion: lista(c.atribucion ?? c.attribution).map(String),
-    geometria: c.geometria ?? c.tipo_geometria ?? (/punto/.test(c.id) ? "punto" : "area"),
-    base: Boolean(c.base ?? c.mapa_base ?? /territorio/.test(c.id)),
+    medidaDefecto: c.medida_inicial ?? medidas[0]?.columna ?? null,
+    leyendas: leyendas(c),
+    campoCategoria: c.clasificacion?.metodo === "categorias" ? c.clasificacion.campo : null,
+    reservadoTexto: c.texto_reservado ?? "Reservado: muy pocos hogares para publicar cifras.",
+    etiquetaSintetica: c.etiqueta_sintetica ?? null,
+    atribucion: lista(c.atribucion).map(String),
+    geometria: c.geometria === "punto" ? "punto" : "area",
+    base: c.id === "territorio",
     tilejson: c.tilejson ?? `/capas/${encodeURIComponent(c.id)}/tilejson.json`,
   };
 }
@@ -78,9 +71,7 @@ export async function catalogo() {
   return {
     capas,
     dataVersion: crudo.data_version ?? null,
-    fecha: crudo.calculado_en ?? crudo.fecha ?? null,
-    sintetico: crudo.sintetico ?? crudo.datos_sinteticos ?? true,
-    etiquetaSintetico: crudo.etiqueta_sintetico ?? null,
+    fecha: crudo.calculado_en ?? null,
     atribucion: lista(crudo.atribucion).map(String),
   };
 }

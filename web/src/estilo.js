@@ -10,15 +10,12 @@ export const SIN_DATO = "#f4f2ee";
 export const RESERVADO = "url(#rayado-reservado)";
 export const BORDE = "#5b5b5b";
 
-/** Index of the class of `valor` in edges `cortes` (n+1 edges, n classes), or -1. */
+/** Class of `valor` given inner breaks `cortes` (mapclassify: v <= b1 is class 0), or -1. */
 export function clase(valor, cortes) {
   if (valor === null || valor === undefined || Number.isNaN(Number(valor))) return -1;
   const v = Number(valor);
-  const n = cortes.length - 1;
-  for (let i = 0; i < n; i += 1) {
-    if (v <= cortes[i + 1]) return i;
-  }
-  return n - 1;
+  const i = cortes.findIndex((b) => v <= b);
+  return i === -1 ? cortes.length : i;
 }
 
 export function esReservado(p) {
@@ -31,14 +28,14 @@ export function estiloArea(p, medida, leyenda) {
   if (esReservado(p)) return { ...base, fillColor: RESERVADO, fillOpacity: 1, className: "reservado" };
   const v = p[medida];
   if (v === null || v === undefined || !leyenda) return { ...base, fillColor: SIN_DATO, className: "sin-dato" };
-  const i = clase(v, leyenda.cortes);
-  return { ...base, fillColor: leyenda.colores[Math.max(0, i)], className: `clase-${i}` };
+  const i = Math.min(clase(v, leyenda.cortes), leyenda.colores.length - 1);
+  return { ...base, fillColor: leyenda.colores[i], className: `clase-${i}` };
 }
 
 export const RESALTE = { weight: 3, color: "#e6007e", opacity: 1, fill: true, fillColor: "#e6007e", fillOpacity: 0.35, className: "resaltado" };
 
-/** Fallback legend when the catalog gives no stored breaks: equal steps over 0–100 for percentages. */
+/** Fallback when the catalog has no stored breaks for a percentage: fixed 20-point steps. */
 export function leyendaPorDefecto(medida) {
-  if (medida?.unidad === "%") return { cortes: [0, 20, 40, 60, 80, 100], colores: RAMPA_COBERTURA, fijos: true };
+  if (medida?.unidad === "%") return { cortes: [20, 40, 60, 80], colores: RAMPA_COBERTURA, metodo: "fijo" };
   return null;
 }

@@ -25,6 +25,8 @@ function nivelEnZoom(capa, z) {
 }
 
 function leyendaDe(capa, medida, nivel) {
+  if (capa.campoCategoria) return capa.leyendas[capa.campoCategoria]?.[nivel] ?? null;
+  if (!medida) return null;
   const porMedida = capa.leyendas[medida.columna];
   return porMedida?.[nivel] ?? porMedida?.["*"] ?? leyendaPorDefecto(medida);
 }
@@ -37,14 +39,22 @@ function denominador(columna) {
   return base !== columna ? `${base}_aplica` : null;
 }
 
+function popupPunto(p) {
+  const filas = [["Tipo", TIPOS_PUNTO[p.tipo] ?? p.tipo], ["Institución", p.institucion],
+    ["Origen", p.origen && (String(p.origen).startsWith("real") ? `dato real (${String(p.origen).slice(5)})` : "punto sintético")]]
+    .filter(([, v]) => v).map(([k, v]) => `<tr><th scope="row">${k}</th><td>${escapar(v)}</td></tr>`).join("");
+  return `<div class="popup"><h3>${escapar(p.nombre ?? p.codigo)}</h3><table class="cifras">${filas}</table></div>`;
+}
+
 function popupHtml(p, capa, nivel) {
+  if (nivel === "punto") return popupPunto(p);
   const medidas = capa.medidas;
   const nombre = p.nombre ?? p.codigo;
   const filas = [];
   if (p.reservado === true || p.reservado === "true") {
     filas.push(`<p class="reservado-texto"><b>Reservado.</b> ${escapar(capa.reservadoTexto)}</p>`);
   } else {
-    const principal = medidas.find((m) => m.columna === vista.medida.columna);
+    const principal = medidas.find((m) => m.columna === vista.medida?.columna);
     const orden = [principal, ...medidas.filter((m) => m !== principal)].filter(Boolean);
     for (const m of orden) {
       if (!(m.columna in p)) continue;
@@ -68,7 +78,9 @@ async function ponerCapa(id, medidaCol) {
   vista.capa = capa;
   vista.medida = capa.medidas.find((m) => m.columna === medidaCol) ?? capa.medidas.find((m) => m.columna === capa.medidaDefecto) ?? capa.medidas[0];
   $("capa").value = capa.id;
-  $("medida").innerHTML = capa.medidas.map((m) => `<option value="${escapar(m.columna)}">${escapar(m.etiqueta)}</option>`).join("");
+  $("medida").innerHTML = capa.medidas.length
+    ? capa.medidas.map((m) => `<option value="${escapar(m.columna)}">${escapar(m.etiqueta)}</option>`).join("")
+    : '<option value="">Por tipo de punto</option>';
   $("medida").value = vista.medida?.columna ?? "";
   $("medida").disabled = capa.medidas.length < 2;
   $("descripcion-capa").textContent = capa.descripcion;
@@ -78,12 +90,21 @@ async function ponerCapa(id, medidaCol) {
   if (vista.tematica) mapa.removeLayer(vista.tematica);
   const medida = vista.medida;
   vista.tematica = capa.geometria === "punto"
-    ? capaPuntos(mapa, vista.urlTeselas, (p) => colorDeTipo(p.tipo), (p, ll) => abrirPopup(p, ll, "punto"))
+    ? capaPuntos(mapa, vista.urlTeselas, colorDePunto(capa), (p, ll) => abrirPopup(p, ll, "punto"))
     : capaTematica(mapa, vista.urlTeselas, medida?.columna, (z) => leyendaDe(capa, medida, nivelEnZoom(capa, z)),
       (p, ll) => abrirPopup(p, ll));
   vista.tematica.on("load", () => document.body.setAttribute("data-teselas", "cargadas"));
   actualizarNivel();
   actualizarAtribucion(tj);
+}
+
+function colorDePunto(capa) {
+  const l = leyendaDe(capa, null, "punto");
+  const campo = capa.campoCategoria ?? "tipo";
+  return (p) => {
+    const i = l?.categorias?.indexOf(String(p[campo])) ?? -1;
+    return i >= 0 ? l.colores[i] : colorDeTipo(p[campo]);
+  };
 }
 
 let atribucionActual = null;
@@ -99,10 +120,12 @@ function actualizarNivel() {
   const nivel = vista.capa.geometria === "punto" ? "punto" : nivelEnZoom(vista.capa, mapa.getZoom());
   vista.nivel = nivel;
   $("nivel-actual").textContent = nombreNivel(nivel);
-  if (vista.medida) {
-    dibujarLeyenda($("leyenda"), { medida: vista.medida, leyenda: vista.capa.geometria === "punto" ? null : leyendaDe(vista.capa, vista.medida, nivel),
-      nivel, reservadoTexto: vista.capa.reservadoTexto });
-  }
+  const puntos = vista.capa.geometria === "punto";
+  dibujarLeyenda($("leyenda"), {
+    medida: vista.medida ?? { etiqueta: puntos ? "Puntos de entrega por tipo" : vista.capa.titulo, unidad: "" },
+    leyenda: leyendaDe(vista.capa, vista.medida, nivel), nivel, reservadoTexto: vista.capa.reservadoTexto,
+    nombreCategoria: (c) => TIPOS_PUNTO[c] ?? c, areas: !puntos,
+  });
   const t = vista.territorio;
   $("descarga-ambito").textContent = t ? ` (${t.nombre ?? t.codigo})` : " (todo el país)";
   $("descargas").innerHTML = FORMATOS.map(([f, n]) =>
@@ -208,8 +231,9 @@ async function iniciar() {
   const cat = vista.cat;
   if (cat.dataVersion) $("data-version").textContent = cat.dataVersion;
   if (cat.fecha) $("data-fecha").textContent = fecha(cat.fecha);
-  $("aviso-sintetico").hidden = cat.sintetico === false;
-  if (cat.etiquetaSintetico) $("aviso-sintetico").textContent = cat.etiquetaSintetico;
+  const etiqueta = cat.capas.find((c) => c.etiquetaSintetica)?.etiquetaSintetica;
+  $("aviso-sintetico").hidden = !etiqueta;
+  if (etiqueta) $("aviso-sintetico").title = etiqueta;
   const tematicas = cat.capas.filter((c) => !c.base);
   $("capa").innerHTML = tematicas.map((c) => `<option value="${escapar(c.id)}">${escapar(c.titulo)}</option>`).join("");
   const base = cat.capas.find((c) => c.base);
