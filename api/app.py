@@ -7,6 +7,8 @@ nominal data).
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 import psycopg
 from fastapi import FastAPI
 
@@ -35,6 +37,7 @@ def _current_version() -> dict | None:
 
 def create_app() -> FastAPI:
     app = FastAPI(title="Geoportal SPS «Vamos!»", version=__version__)
+    _add_map_layers(app)
 
     visor.registrar(app)  # the web viewer at / (api/visor.py)
 
@@ -43,3 +46,24 @@ def create_app() -> FastAPI:
         return {"estado": "ok", "version": __version__, "datos": _current_version()}
 
     return app
+
+
+def _add_map_layers(app: FastAPI) -> None:
+    """Layer catalog (validated now: a bad capas/*.yaml stops the start-up) and vector tiles."""
+    from api import capas as capas_api
+    from capas import default_capas
+    from tiles import router as tiles_router
+    from tiles.servicio import Teselas
+
+    app.state.teselas = Teselas(default_capas())
+    app.include_router(capas_api.router)
+    app.include_router(tiles_router.router)
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application):
+        async with previous(application) as state:
+            yield state
+        await application.state.teselas.close()
+
+    app.router.lifespan_context = lifespan
