@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 import psycopg
 from fastapi import FastAPI
 
-from api import visor
+from api import errores, visor
+from api.base import close_pool, conexion, version_vigente
 from geoportal import __version__
 from geoportal.db import public_database_url
 
@@ -36,14 +37,38 @@ def _current_version() -> dict | None:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="Geoportal SPS «Vamos!»", version=__version__)
+    from contextlib import asynccontextmanager
+
+    from api import descargas, ogc
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        close_pool()
+
+    app = FastAPI(title="Geoportal SPS «Vamos!»", version=__version__, lifespan=lifespan,
+                  description="API pública del geoportal: solo cifras protegidas (control de divulgación), "
+                              "puntos de entrega y territorio. Errores en application/problem+json (RFC 9457).")
+    errores.install(app)
+    app.include_router(ogc.router)
+    app.include_router(descargas.router)
     _add_map_layers(app)
 
     visor.registrar(app)  # the web viewer at / (api/visor.py)
 
-    @app.get("/salud")
+    @app.get("/salud", summary="El servicio está vivo", tags=["estado"])
     def salud() -> dict:
         return {"estado": "ok", "version": __version__, "datos": _current_version()}
+
+    @app.get("/listo", summary="Base de datos alcanzable y una versión publicada", tags=["estado"])
+    def listo() -> dict:
+        from api.base import BaseNoDisponible
+
+        with conexion() as conn:
+            version = version_vigente(conn)
+        if version is None:
+            raise BaseNoDisponible("todavía no hay cifras publicadas (ejecute geoportal calcular)")
+        return {"estado": "listo", "data_version": version["data_version"], "calculado_en": version["calculado_en"]}
 
     return app
 
