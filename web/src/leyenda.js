@@ -21,8 +21,8 @@ export function dibujarLeyenda(elemento, { medida, leyenda, nivel, reservadoText
   } else {
     filas.push('<li class="nota">Sin clases publicadas para este indicador.</li>');
   }
-  if (areas) filas.push(`<li class="fila-reservado"><span class="muestra muestra-reservado"></span><span><b>Reservado</b>: ${escapar(reservadoTexto)}</span></li>`);
-  if (areas) filas.push('<li class="fila-sin-dato"><span class="muestra muestra-sin-dato"></span><span><b>Sin datos</b>: territorio aún no relevado</span></li>');
+  if (areas) filas.push(`<li class="fila-reservado"><span class="muestra muestra-reservado"></span><span><b>Reservado</b>: ${escapar(reservadoTexto.replace(/^Reservado:\s*/i, ""))}</span></li>`);
+  if (areas) filas.push('<li class="fila-sin-dato"><span class="muestra muestra-sin-dato"></span><span><b>Sin dato</b>: sin relevamiento o sin unidades para este indicador</span></li>');
   elemento.innerHTML = `
     <p class="leyenda-titulo">${escapar(medida?.etiqueta ?? "")}</p>
     <p class="nota">Nivel: ${escapar(nombreNivel(nivel))}${leyenda?.metodo === "fijo" ? " · cortes fijos, comparables entre territorios" : ""}</p>

@@ -95,7 +95,7 @@ async function ponerCapa(id, medidaCol) {
       (p, ll) => abrirPopup(p, ll));
   vista.tematica.on("load", () => document.body.setAttribute("data-teselas", "cargadas"));
   actualizarNivel();
-  actualizarAtribucion(tj);
+  actualizarAtribucion();
 }
 
 function colorDePunto(capa) {
@@ -107,16 +107,15 @@ function colorDePunto(capa) {
   };
 }
 
-let atribucionActual = null;
-function actualizarAtribucion(tj) {
-  const textos = [...new Set([...(vista.cat.atribucion ?? []), ...(vista.capa.atribucion ?? []), tj.attribution].filter(Boolean))];
-  if (atribucionActual) mapa.attributionControl.removeAttribution(atribucionActual);
-  atribucionActual = textos.map(escapar).join(" · ");
-  mapa.attributionControl.addAttribution(atribucionActual);
-  $("atribucion-fuentes").innerHTML = `Fuentes: ${atribucionActual}`;
+// The map shows the short credit; every source with its licence is listed in the footer.
+const CREDITO = 'Datos: INE, MEC, MSPBS, GeoNames, H3 · <a href="#pie">fuentes</a>';
+function actualizarAtribucion() {
+  const textos = [...new Set([...(vista.cat.atribucion ?? []), ...(vista.capa.atribucion ?? [])])];
+  $("atribucion-fuentes").innerHTML = textos.map((t) => `<li>${escapar(t)}</li>`).join("");
 }
 
 function actualizarNivel() {
+  if (!vista.capa) return;
   const nivel = vista.capa.geometria === "punto" ? "punto" : nivelEnZoom(vista.capa, mapa.getZoom());
   vista.nivel = nivel;
   $("nivel-actual").textContent = nombreNivel(nivel);
@@ -178,6 +177,7 @@ function verCeldas(celdas, brecha) {
 }
 
 function guardar({ nuevo = false } = {}) {
+  if (!vista.capa) return;
   const c = mapa.getCenter();
   guardarEstado({ capa: vista.capa?.id, medida: vista.medida?.columna, z: mapa.getZoom(), lat: c.lat, lon: c.lng,
     t: vista.territorio?.codigo }, { nuevo });
@@ -236,12 +236,14 @@ async function iniciar() {
   if (etiqueta) $("aviso-sintetico").title = etiqueta;
   const tematicas = cat.capas.filter((c) => !c.base);
   $("capa").innerHTML = tematicas.map((c) => `<option value="${escapar(c.id)}">${escapar(c.titulo)}</option>`).join("");
+  mapa.attributionControl.addAttribution(CREDITO);
   const base = cat.capas.find((c) => c.base);
   if (base) capasBase(mapa, (await api.tilejson(base)).tiles[0]);
   $("capa").addEventListener("change", async () => { await ponerCapa($("capa").value); guardar({ nuevo: true }); });
   $("medida").addEventListener("change", async () => { await ponerCapa(vista.capa.id, $("medida").value); guardar({ nuevo: true }); });
   const inicial = leerEstado();
-  await aplicarEstado({ ...inicial, capa: inicial.capa ?? tematicas[0]?.id });
+  const porDefecto = tematicas.find((c) => c.id === "logros") ?? tematicas[0];
+  await aplicarEstado({ ...inicial, capa: inicial.capa ?? porDefecto?.id });
   guardar();
   document.body.setAttribute("data-listo", "si");
 }
