@@ -13,6 +13,7 @@ pipeline publishes) whenever the database is reachable.
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -189,8 +190,11 @@ def _cargar_yaml(path: Path):
 
 
 def load_capas(carpeta: Path | str | None = None) -> dict[str, Capa]:
-    """Read and validate every layer file; raise CapaError with a precise Spanish message."""
-    carpeta = Path(carpeta) if carpeta else CARPETA
+    """Read and validate every layer file; raise CapaError with a precise Spanish message.
+
+    The folder is ``carpeta``, else ``GEOPORTAL_CAPAS``, else this package's folder.
+    """
+    carpeta = Path(carpeta or os.environ.get("GEOPORTAL_CAPAS") or CARPETA)
     comun_path = carpeta / "_comun.yaml"
     comun = (_cargar_yaml(comun_path) or {}) if comun_path.exists() else {}
     defectos = comun.get("defectos") or {}

@@ -112,6 +112,7 @@ class Teselas:
         self.estado: Estado | None = None
         self._checked = float("-inf")
         self._lock = asyncio.Lock()
+        self._pool_lock = asyncio.Lock()
         self.consultas = 0  # tiles rendered by PostGIS (cache misses), for tests and benchmarks
 
     # ------------------------------------------------------------------ connections
@@ -124,7 +125,7 @@ class Teselas:
 
     async def _pool(self) -> AsyncConnectionPool:
         if self.pool is None:
-            async with self._lock:
+            async with self._pool_lock:
                 if self.pool is None:
                     size = int(os.environ.get("GEOPORTAL_TESELAS_CONEXIONES", "8"))
                     pool = AsyncConnectionPool(self.url(), min_size=1, max_size=size, timeout=5, open=False,
