@@ -37,9 +37,7 @@ def _current_version() -> dict | None:
 
 
 def create_app() -> FastAPI:
-    from contextlib import asynccontextmanager
-
-    from api import descargas, ogc
+    from api import descargas, indicadores, ogc, servicios
 
     @asynccontextmanager
     async def lifespan(app):
@@ -50,9 +48,11 @@ def create_app() -> FastAPI:
                   description="API pública del geoportal: solo cifras protegidas (control de divulgación), "
                               "puntos de entrega y territorio. Errores en application/problem+json (RFC 9457).")
     errores.install(app)
+    _add_map_layers(app)
     app.include_router(ogc.router)
     app.include_router(descargas.router)
-    _add_map_layers(app)
+    app.include_router(indicadores.router)
+    app.include_router(servicios.router)
 
     visor.registrar(app)  # the web viewer at / (api/visor.py)
 

@@ -70,60 +70,54 @@ def csv_line(values) -> str:
 
 
 def _resolve(capa: str, nivel: str | None, conn: psycopg.Connection, medidas_param: str | None):
-    """(source, columns, headers) of a layer; the layer's measures or the ones asked for."""
-    table = fuentes()
-    chosen = None
-    if medidas_param:
-        chosen = [m.strip() for m in medidas_param.split(",") if m.strip()]
-    layer_measures = _capa_medidas(capa)
-    if layer_measures is not None or capa == "cobertura":
-        if nivel is None:
-            nivel = "distrito"
-        if nivel not in NIVELES:
-            raise HTTPException(400, detail=f"El parámetro 'nivel' debe ser uno de: {', '.join(NIVELES)}.")
+    """(source, columns, headers, labels) of a layer: the layer's measures or the ones asked for.
+
+    ``capa`` is a layer of the ``capas/`` catalog (``logros``, ``brechas``, ``puntos``,
+    ``territorio`` …) or one of the plain sources ``cobertura`` (every published measure),
+    ``puntos_entrega``, ``departamentos``, ``distritos``.
+    """
+    from capas import default_capas
+
+    catalog = default_capas()
+    chosen = [m.strip() for m in medidas_param.split(",") if m.strip()] if medidas_param else None
+    layer = catalog.get(capa)
+    if layer is not None and layer.fuente == "publico.punto_entrega":
+        capa = "puntos_entrega"
+    elif layer is not None and layer.fuente == "publico.territorio":
+        if nivel not in (None, "departamento", "distrito"):
+            raise HTTPException(400, detail=f"La capa '{capa}' tiene los niveles departamento y distrito.")
+        capa = "departamentos" if nivel == "departamento" else "distritos"
+        nivel = None
+    if (layer is not None and layer.fuente == "publico.cobertura") or capa == "cobertura":
+        nivel = nivel or "distrito"
+        allowed = [n.nivel for n in layer.niveles] if layer is not None else [n for n in NIVELES]
+        if nivel not in allowed:
+            raise HTTPException(400, detail=f"El parámetro 'nivel' debe ser uno de: {', '.join(allowed)}.")
         fuente = _cobertura(nivel)
-        if chosen is None and layer_measures is not None:
-            chosen = layer_measures
-        if chosen is not None and layer_measures is not None and capa != "cobertura":
-            outside = [m for m in chosen if m not in layer_measures]
+        if layer is not None:
+            from capas import resolve_measures
+            from capas.catalogo import read_dictionary
+
+            offered = [r["columna"] for r in resolve_measures(layer, read_dictionary(conn))]
+            outside = [m for m in chosen or [] if m not in offered]
             if outside:
-                raise HTTPException(400, detail=f"La capa '{capa}' no ofrece la medida: {', '.join(outside)}.")
+                raise HTTPException(400, detail=f"La capa '{capa}' no ofrece la medida: {', '.join(outside)} "
+                                                f"(ofrece: {', '.join(offered)}).")
+            chosen = chosen or offered
         columns = fuente.columnas(conn, chosen)
     elif capa in ("puntos_entrega", "departamentos", "distritos"):
         if nivel is not None:
             raise HTTPException(400, detail=f"La capa '{capa}' no admite el parámetro 'nivel'.")
         if chosen is not None:
             raise HTTPException(400, detail=f"La capa '{capa}' no tiene medidas; quite el parámetro 'medidas'.")
-        fuente = table[capa]
+        fuente = fuentes()[capa]
         columns = fuente.columnas(conn)
     else:
-        raise HTTPException(404, detail=f"No existe la capa '{capa}'. Capas descargables: {', '.join(_capas())}.")
+        names = [*catalog, "cobertura", "puntos_entrega", "departamentos", "distritos"]
+        raise HTTPException(404, detail=f"No existe la capa '{capa}'. Capas descargables: {', '.join(names)}.")
     labels = {m.columna: (m.etiqueta, m.unidad, m.tipo) for m in medidas(conn)}
     headers = [HEAD_LABELS.get(name) or labels.get(name, (name,))[0] for name, _ in columns]
     return fuente, columns, headers, labels
-
-
-def _capa_medidas(capa: str) -> list[str] | None:
-    """Measures of a layer of the capas/ catalog (None when it is not a coverage layer)."""
-    try:
-        from capas import catalogo_capas  # the layer catalog (branch t13-teselas)
-    except ImportError:
-        return None
-    layer = catalogo_capas().get(capa)
-    if layer is None or not getattr(layer, "medidas", None):
-        return None
-    return [m if isinstance(m, str) else getattr(m, "columna", getattr(m, "id", str(m))) for m in layer.medidas]
-
-
-def _capas() -> list[str]:
-    names = ["cobertura", "puntos_entrega", "departamentos", "distritos"]
-    try:
-        from capas import catalogo_capas
-
-        names = [c for c in catalogo_capas() if _capa_medidas(c) is not None] + names
-    except ImportError:
-        pass
-    return names
 
 
 def _rows(query, params, itersize: int = CHUNK) -> Iterator[tuple]:
