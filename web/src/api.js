@@ -80,14 +80,23 @@ export async function tilejson(capa) {
   return pedir(capa.tilejson);
 }
 
+export const indicadores = (nivel, codigo) =>
+  pedir(`/api/indicadores?nivel=${encodeURIComponent(nivel)}&codigo=${encodeURIComponent(codigo)}`);
+
+export const listo = () => pedir("/listo");
+
+/** GeoJSON feature of one H3 cell (OGC API Features collection of its resolution). */
+export const celda = (codigo, nivel = "h3_7") =>
+  pedir(`/ogc/collections/cobertura_${nivel}/items/${encodeURIComponent(codigo)}`);
+
 export const perfil = (codigo) => pedir(`/api/territorios/${encodeURIComponent(codigo)}`);
 
-export const buscar = (q) => pedir(`/api/buscar?q=${encodeURIComponent(q)}`).then((r) => lista(r.resultados ?? r.features ?? r));
+export const buscar = (q) => pedir(`/api/buscar?q=${encodeURIComponent(q)}`).then((r) => r.resultados ?? []);
 
 export function serviciosCercanos(lat, lon, tipo, n = 10) {
   const p = new URLSearchParams({ lat: lat.toFixed(6), lon: lon.toFixed(6), n: String(n) });
   if (tipo) p.set("tipo", tipo);
-  return pedir(`/api/servicios/cercanos?${p}`).then((r) => lista(r.puntos ?? r.resultados ?? r.features ?? r));
+  return pedir(`/api/servicios/cercanos?${p}`).then((r) => r.puntos ?? []);
 }
 
 export function urlDescarga(capa, formato, nivel, territorio) {

@@ -24,15 +24,10 @@ export function conectarBusqueda(entrada, listaEl, alElegir) {
     let r;
     try { r = await buscar(q); } catch (e) { r = []; }
     if (mio !== pedido) return;
-    resultados = r.map((x) => ({
-      ...x,
-      nombre: x.nombre ?? x.properties?.nombre,
-      nivel: x.nivel ?? x.tipo ?? x.properties?.nivel,
-      codigo: x.codigo ?? x.properties?.codigo,
-    }));
+    resultados = r;
     listaEl.innerHTML = resultados.length ? resultados.map((x, i) => `<li id="resultado-${i}" role="option" aria-selected="false" data-i="${i}">
         <b>${escapar(x.nombre)}</b> <span class="nota">${escapar(nombreNivel(x.nivel))}${
-          x.departamento ? ` · ${escapar(x.departamento.nombre ?? x.departamento)}` : ""}${x.distrito ? ` · ${escapar(x.distrito.nombre ?? x.distrito)}` : ""}</span></li>`).join("")
+          x.en ? ` · ${escapar(x.en)}` : ""}</span></li>`).join("")
       : '<li class="nota" role="option" aria-disabled="true">Sin resultados</li>';
     entrada.setAttribute("aria-expanded", "true");
     activo = -1;

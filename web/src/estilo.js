@@ -32,8 +32,6 @@ export function estiloArea(p, medida, leyenda) {
   return { ...base, fillColor: leyenda.colores[i], className: `clase-${i}` };
 }
 
-export const RESALTE = { weight: 3, color: "#e6007e", opacity: 1, fill: true, fillColor: "#e6007e", fillOpacity: 0.35, className: "resaltado" };
-
 /** Fallback when the catalog has no stored breaks for a percentage: fixed 20-point steps. */
 export function leyendaPorDefecto(medida) {
   if (medida?.unidad === "%") return { cortes: [20, 40, 60, 80], colores: RAMPA_COBERTURA, metodo: "fijo" };

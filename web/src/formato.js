@@ -38,3 +38,6 @@ export const NIVELES = {
   punto: "Punto de entrega",
 };
 export const nombreNivel = (n) => NIVELES[n] ?? n ?? "—";
+
+/** "identificadas" for personas, "identificados" for hogares and entornos. */
+export const identificados = (unidad) => `${unidad ?? ""} ${unidad === "personas" ? "identificadas" : "identificados"}`.trim();

@@ -3,10 +3,10 @@
 
 import * as api from "./api.js";
 import { leyendaPorDefecto } from "./estilo.js";
-import { conUnidad, escapar, fecha, nombreNivel, numero } from "./formato.js";
+import { conUnidad, escapar, fecha, identificados, nombreNivel, numero } from "./formato.js";
 import { dibujarLeyenda } from "./leyenda.js";
 import { guardarEstado, leerEstado } from "./estado.js";
-import { L, PARAGUAY, capaPuntos, capaTematica, capasBase, crearMapa, resaltar } from "./mapa.js";
+import { L, PARAGUAY, capaPuntos, capaTematica, capasBase, crearMapa } from "./mapa.js";
 import { mostrarPerfil } from "./perfil.js";
 import { conectarBusqueda } from "./busqueda.js";
 import { colorDeTipo, conectarServicios } from "./servicios.js";
@@ -16,7 +16,7 @@ const FORMATOS = [["geojson", "GeoJSON"], ["csv", "CSV (Excel)"], ["gpkg", "GeoP
 const TIPOS_PUNTO = { usf: "Unidad de Salud de la Familia", hospital: "Hospital / centro con parto", escuela: "Local escolar (MEC)",
   registro_civil: "Registro Civil", identificaciones: "Identificaciones", ips: "IPS", snpp: "Formación laboral (SNPP)" };
 
-const vista = { cat: null, capa: null, medida: null, tematica: null, territorio: null, resaltadas: [], urlTeselas: null };
+const vista = { cat: null, capa: null, medida: null, tematica: null, territorio: null, resalte: null, urlTeselas: null, calculadoEn: null };
 window.geoportal = vista; // inspected by the browser tests and handy in the console
 
 function nivelEnZoom(capa, z) {
@@ -31,14 +31,6 @@ function leyendaDe(capa, medida, nivel) {
   return porMedida?.[nivel] ?? porMedida?.["*"] ?? leyendaPorDefecto(medida);
 }
 
-// Denominator of a measure, by the dictionary's naming: lN_pct -> lN_universo, svc_pct -> svc_aplica.
-function denominador(columna) {
-  const logro = columna.match(/^(l\d+)_/);
-  if (logro) return `${logro[1]}_universo`;
-  const base = columna.replace(/_(pct|cubiertos|sin_oferta|con_oferta)$/, "");
-  return base !== columna ? `${base}_aplica` : null;
-}
-
 function popupPunto(p) {
   const filas = [["Tipo", TIPOS_PUNTO[p.tipo] ?? p.tipo], ["Institución", p.institucion],
     ["Origen", p.origen && (String(p.origen).startsWith("real") ? `dato real (${String(p.origen).slice(5)})` : "punto sintético")]]
@@ -48,29 +40,21 @@ function popupPunto(p) {
 
 function popupHtml(p, capa, nivel) {
   if (nivel === "punto") return popupPunto(p);
-  const medidas = capa.medidas;
-  const nombre = p.nombre ?? p.codigo;
-  const filas = [];
-  if (p.reservado === true || p.reservado === "true") {
-    filas.push(`<p class="reservado-texto"><b>Reservado.</b> ${escapar(capa.reservadoTexto)}</p>`);
-  } else {
-    const principal = medidas.find((m) => m.columna === vista.medida?.columna);
-    const orden = [principal, ...medidas.filter((m) => m !== principal)].filter(Boolean);
-    for (const m of orden) {
-      if (!(m.columna in p)) continue;
-      const den = denominador(m.columna);
-      const denTexto = den && p[den] != null && den !== m.columna
-        ? ` <span class="nota">de ${numero(p[den])} ${escapar(medidas.find((x) => x.columna === den)?.unidad ?? "")} identificados</span>` : "";
-      filas.push(`<tr${m === principal ? ' class="principal"' : ""}><th scope="row">${escapar(m.etiqueta)}</th><td>${conUnidad(p[m.columna], m.unidad)}${denTexto}</td></tr>`);
-    }
-    if ("relevamiento_pct" in p && !medidas.some((m) => m.columna === "relevamiento_pct")) {
-      filas.push(`<tr><th scope="row">Cobertura del relevamiento</th><td>${numero(p.relevamiento_pct, "%")} de la población censal</td></tr>`);
-    }
-  }
-  const tabla = filas.length && !filas[0].startsWith("<p") ? `<table class="cifras">${filas.join("")}</table>` : filas.join("");
+  const nombre = escapar(p.nombre ?? p.codigo);
   const perfil = ["departamento", "distrito"].includes(nivel) && p.codigo
     ? `<button type="button" class="abrir-perfil" data-codigo="${escapar(p.codigo)}">Ver perfil del ${nivel}</button>` : "";
-  return `<div class="popup"><h3>${escapar(nombre)}</h3><p class="nota">${escapar(nombreNivel(nivel))}</p>${tabla}${perfil}</div>`;
+  const cabeza = `<h3>${nombre}</h3><p class="nota">${escapar(nombreNivel(nivel))}</p>`;
+  if (p.reservado === true || p.reservado === "true") {
+    return `<div class="popup">${cabeza}<p class="reservado-texto"><b>Reservado.</b> ${escapar(capa.reservadoTexto.replace(/^Reservado:\s*/i, ""))}</p>${perfil}</div>`;
+  }
+  const principal = capa.medidas.find((m) => m.columna === vista.medida?.columna);
+  const otras = capa.medidas.filter((m) => m !== principal && m.columna in p);
+  const fila = (m) => `<tr><th scope="row">${escapar(m.etiqueta)}</th><td>${conUnidad(p[m.columna], m.unidad)}</td></tr>`;
+  return `<div class="popup">${cabeza}
+    ${principal ? `<p class="cifra-principal"><span>${escapar(principal.etiqueta)}</span> <b>${conUnidad(p[principal.columna], principal.unidad)}</b></p>` : ""}
+    <div class="popup-extra"></div>
+    ${otras.length ? `<details><summary>Otros indicadores de la capa (${otras.length})</summary><table class="cifras">${otras.map(fila).join("")}</table></details>` : ""}
+    ${perfil}</div>`;
 }
 
 async function ponerCapa(id, medidaCol) {
@@ -131,9 +115,34 @@ function actualizarNivel() {
     `<a class="boton" download href="${escapar(api.urlDescarga(vista.capa.id, f, nivel === "punto" ? null : nivel, t))}">${n}</a>`).join("");
 }
 
-function abrirPopup(p, latlng, nivel = vista.nivel) {
+// Numerator and denominator of the selected measure, as /api/indicadores publishes them.
+function denominadorHtml(d, medida) {
+  if (!medida) return "";
+  const entrada = medida.logro ? d.logros?.find((l) => l.logro === medida.logro)
+    : medida.servicio ? d.servicios?.find((x) => x.servicio === medida.servicio) : null;
+  if (!entrada || entrada.denominador == null) return "";
+  const cubiertos = medida.logro ? "en protección concurrente" : "con el servicio";
+  return `<p class="denominador">${entrada.numerador != null ? `${numero(entrada.numerador)} ${cubiertos} ` : ""}de <b>${numero(entrada.denominador)}</b> ${
+    escapar(identificados(entrada.unidad))}${medida.logro ? ` (${escapar(entrada.nombre ?? `Logro ${medida.logro}`)})` : ""}</p>`;
+}
+
+async function abrirPopup(p, latlng, nivel = vista.nivel) {
   if (servicios.alClicMapa(latlng)) return;
-  L.popup({ maxWidth: 320, autoPanPadding: [20, 20] }).setLatLng(latlng).setContent(popupHtml(p, vista.capa, nivel)).openOn(mapa);
+  const popup = L.popup({ maxWidth: 340, autoPanPadding: [20, 20] }).setLatLng(latlng)
+    .setContent(popupHtml(p, vista.capa, nivel)).openOn(mapa);
+  if (nivel === "punto" || !p.codigo || p.reservado === true) return;
+  const medida = vista.medida;
+  const extra = [];
+  try {
+    extra.push(denominadorHtml(await api.indicadores(nivel, p.codigo), medida));
+    if (["departamento", "distrito"].includes(nivel)) {
+      const r = (await api.perfil(p.codigo)).relevamiento;
+      if (r?.relevamiento_pct != null) extra.push(`<p class="nota">Relevamiento FIPS: ${numero(r.relevamiento_pct, "%")} de la población censal 2022.</p>`);
+      if (r?.aviso) extra.push(`<p class="aviso-relevamiento">${escapar(r.aviso)}</p>`);
+    }
+  } catch { /* the figures from the tile are still shown */ }
+  // setContent, not the DOM: Leaflet re-renders a popup from its content on update.
+  if (popup.isOpen()) popup.setContent(popupHtml(p, vista.capa, nivel).replace('<div class="popup-extra"></div>', `<div class="popup-extra">${extra.join("")}</div>`));
 }
 
 async function abrirPerfil(codigo, { historial = true } = {}) {
@@ -147,13 +156,9 @@ async function abrirPerfil(codigo, { historial = true } = {}) {
   }
   vista.territorio = { codigo: p.codigo ?? codigo, nivel: p.nivel, nombre: p.nombre };
   document.body.classList.add("con-perfil");
-  mostrarPerfil($("perfil"), p, {
-    dataVersion: vista.cat.dataVersion,
-    alCerrar: cerrarPerfil,
-    alVerEnMapa: verCeldas,
-  });
+  mostrarPerfil($("perfil"), p, { calculadoEn: vista.calculadoEn, alCerrar: cerrarPerfil, alVerEnMapa: verCeldas });
   $("perfil").focus();
-  if (p.bbox) mapa.fitBounds([[p.bbox[1], p.bbox[0]], [p.bbox[3], p.bbox[2]]]);
+  setTimeout(() => mapa.invalidateSize(), 50);
   actualizarNivel();
   guardar({ nuevo: historial });
 }
@@ -162,18 +167,29 @@ function cerrarPerfil() {
   vista.territorio = null;
   $("perfil").hidden = true;
   document.body.classList.remove("con-perfil");
+  quitarResalte();
+  setTimeout(() => mapa.invalidateSize(), 50);
   actualizarNivel();
   guardar({ nuevo: true });
 }
 
-function verCeldas(celdas, brecha) {
-  if (!vista.tematica?.setFeatureStyle) return;
-  vista.resaltadas = resaltar(vista.tematica, celdas, vista.resaltadas);
-  const b = brecha?.bbox ?? vista.perfilBbox;
-  const zH3 = vista.capa.niveles.find((n) => n.nivel.startsWith("h3"))?.zmin;
-  if (b) mapa.fitBounds([[b[1], b[0]], [b[3], b[2]]], { maxZoom: 13 });
-  if (zH3 && mapa.getZoom() < zH3) mapa.setZoom(zH3);
-  document.body.setAttribute("data-resaltadas", String(celdas.length));
+function quitarResalte() {
+  if (vista.resalte) mapa.removeLayer(vista.resalte);
+  vista.resalte = null;
+  document.body.removeAttribute("data-resaltadas");
+}
+
+// "Ver en el mapa": outline the H3 cells of a gap (geometries from the OGC API) and zoom to them.
+async function verCeldas(celdas) {
+  quitarResalte();
+  const features = (await Promise.all(celdas.map((c) => api.celda(c).catch(() => null)))).filter(Boolean);
+  if (!features.length) return;
+  vista.resalte = L.geoJSON({ type: "FeatureCollection", features }, {
+    pane: "resalte", interactive: false,
+    style: { color: "#e6007e", weight: 3, opacity: 1, fill: true, fillColor: "#e6007e", fillOpacity: 0.15, className: "resaltado" },
+  }).addTo(mapa);
+  mapa.fitBounds(vista.resalte.getBounds().pad(0.3), { maxZoom: 12 });
+  document.body.setAttribute("data-resaltadas", String(features.length));
 }
 
 function guardar({ nuevo = false } = {}) {
@@ -191,6 +207,7 @@ async function aplicarEstado(e, { historial = false } = {}) {
 }
 
 const mapa = crearMapa($("mapa"));
+vista.mapa = mapa;
 mapa.fitBounds(PARAGUAY);
 const servicios = conectarServicios(mapa, {
   botonMio: $("cerca-mio"), botonClic: $("cerca-clic"), selectTipo: $("tipo-servicio"), estadoEl: $("servicios-estado"), listaEl: $("servicios"),
@@ -215,9 +232,8 @@ $("plegar").addEventListener("click", () => {
 $("tipo-servicio").innerHTML += Object.entries(TIPOS_PUNTO).map(([k, v]) => `<option value="${k}">${escapar(v)}</option>`).join("");
 
 conectarBusqueda($("buscar"), $("resultados"), (r) => {
-  if (r.bbox) mapa.fitBounds([[r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]]);
-  else if (r.lat != null && r.lon != null) mapa.setView([r.lat, r.lon], r.nivel === "localidad" ? 12 : 9);
-  else if (r.geometry?.coordinates) mapa.setView([r.geometry.coordinates[1], r.geometry.coordinates[0]], 10);
+  if (r.bbox && r.nivel !== "localidad") mapa.fitBounds([[r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]]);
+  if (r.nivel === "localidad" && r.centroide) mapa.setView([r.centroide[1], r.centroide[0]], 12);
   if (["departamento", "distrito"].includes(r.nivel)) abrirPerfil(r.codigo);
 });
 
@@ -230,7 +246,7 @@ async function iniciar() {
   }
   const cat = vista.cat;
   if (cat.dataVersion) $("data-version").textContent = cat.dataVersion;
-  if (cat.fecha) $("data-fecha").textContent = fecha(cat.fecha);
+  api.listo().then((l) => { vista.calculadoEn = l.calculado_en; $("data-fecha").textContent = fecha(l.calculado_en); }).catch(() => {});
   const etiqueta = cat.capas.find((c) => c.etiquetaSintetica)?.etiquetaSintetica;
   $("aviso-sintetico").hidden = !etiqueta;
   if (etiqueta) $("aviso-sintetico").title = etiqueta;

@@ -4,7 +4,7 @@
 import L from "./leaflet-global.js";
 import "leaflet.vectorgrid/src/Leaflet.VectorGrid.js";
 import "leaflet.vectorgrid/src/Leaflet.VectorGrid.Protobuf.js";
-import { BORDE, RESALTE, SIN_DATO, estiloArea } from "./estilo.js";
+import { BORDE, SIN_DATO, estiloArea } from "./estilo.js";
 
 export const PARAGUAY = L.latLngBounds([-27.61, -62.65], [-19.29, -54.26]);
 
@@ -17,11 +17,12 @@ export function crearMapa(elemento) {
     preferCanvas: false, keyboard: true,
   });
   mapa.attributionControl.setPrefix('<a href="https://leafletjs.com" title="Biblioteca de mapas">Leaflet</a>');
-  for (const [nombre, z] of [["base", 200], ["tematica", 400], ["limites", 450], ["puntos", 600]]) {
+  for (const [nombre, z] of [["base", 200], ["tematica", 400], ["limites", 450], ["resalte", 500], ["puntos", 600]]) {
     mapa.createPane(nombre).style.zIndex = String(z);
   }
   mapa.getPane("base").style.pointerEvents = "none";
   mapa.getPane("limites").style.pointerEvents = "none";
+  mapa.getPane("resalte").style.pointerEvents = "none";
   return mapa;
 }
 
@@ -51,12 +52,16 @@ export function capasBase(mapa, urlTeselas) {
  * Clicking a feature calls `alElegir(properties, latlng)`.
  */
 export function capaTematica(mapa, urlTeselas, medida, leyendaDe, alElegir) {
+  const dibujados = new Set(); // codes of the features drawn (read by the browser tests)
   const capa = capaTeselas(urlTeselas, {
     pane: "tematica",
     interactive: true,
-    getFeatureId: (f) => f.properties.codigo,
-    vectorTileLayerStyles: todasLasCapas((p, z) => estiloArea(p, medida, leyendaDe(z))),
+    vectorTileLayerStyles: todasLasCapas((p, z) => {
+      dibujados.add(p.codigo);
+      return estiloArea(p, medida, leyendaDe(z));
+    }),
   });
+  capa.dibujados = dibujados;
   capa.on("click", (e) => {
     L.DomEvent.stop(e);
     alElegir(e.layer.properties, e.latlng);
@@ -81,13 +86,6 @@ export function capaPuntos(mapa, urlTeselas, colorDe, alElegir) {
   capa.on("click", (e) => { L.DomEvent.stop(e); alElegir(e.layer.properties, e.latlng); });
   capa.addTo(mapa);
   return capa;
-}
-
-/** Outline the given feature codes (e.g. the H3 cells of a gap) wherever their tiles are drawn. */
-export function resaltar(capa, codigos, anteriores = []) {
-  for (const c of anteriores) capa.resetFeatureStyle(c);
-  for (const c of codigos) capa.setFeatureStyle(c, RESALTE);
-  return codigos;
 }
 
 export { L };

@@ -27,14 +27,9 @@ export function conectarServicios(mapa, { botonMio, botonClic, selectTipo, estad
     grupo.clearLayers();
     L.circleMarker([lat, lon], { pane: "puntos", radius: 7, color: "#000", weight: 2, fillColor: "#fff", fillOpacity: 1 })
       .bindTooltip(origen).addTo(grupo);
-    const normal = puntos.map((p) => ({
-      ...p,
-      ...(p.properties ?? {}),
-      lat: p.lat ?? p.geometry?.coordinates?.[1],
-      lon: p.lon ?? p.geometry?.coordinates?.[0],
-    }));
+    const normal = puntos;
     normal.forEach((p) => {
-      const km = p.distancia_km ?? (p.distancia_m != null ? p.distancia_m / 1000 : p.distancia);
+      const km = p.distancia_km;
       p.km = km;
       if (p.lat != null && p.lon != null) {
         L.circleMarker([p.lat, p.lon], { pane: "puntos", radius: 6, color: "#fff", weight: 1.5, fillColor: colorDeTipo(p.tipo), fillOpacity: 1 })
