@@ -215,9 +215,10 @@ const servicios = conectarServicios(mapa, {
 mapa.on("click", (e) => servicios.alClicMapa(e.latlng));
 mapa.on("zoomend", actualizarNivel);
 mapa.on("moveend", () => guardar());
-mapa.on("popupopen", (e) => {
-  const boton = e.popup.getElement().querySelector(".abrir-perfil");
-  if (boton) boton.addEventListener("click", () => { mapa.closePopup(); abrirPerfil(boton.dataset.codigo); });
+// Delegated: a popup's content is re-rendered when its denominators arrive.
+mapa.getContainer().addEventListener("click", (e) => {
+  const boton = e.target.closest?.(".abrir-perfil");
+  if (boton) { mapa.closePopup(); abrirPerfil(boton.dataset.codigo); }
 });
 window.addEventListener("popstate", () => aplicarEstado(leerEstado()));
 
