@@ -8,6 +8,7 @@ read with the public role, so it is right even before the script runs.
 from __future__ import annotations
 
 import html
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -15,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from geoportal.db import public_database_url
+from api.base import BaseNoDisponible, conexion, version_vigente
 
 DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 
@@ -30,14 +31,15 @@ SIN_CONSTRUIR = (
 
 
 def _version() -> tuple[str, str]:
+    """Current data_version and its date, through the API's public-role pool."""
     try:
-        with psycopg.connect(public_database_url(), connect_timeout=5) as conn:
-            row = conn.execute("SELECT data_version, calculado_en FROM publico.version WHERE vigente").fetchone()
-    except psycopg.Error:
-        row = None
-    if row is None:
+        with conexion() as conn:
+            version = version_vigente(conn)
+    except (BaseNoDisponible, psycopg.Error):
+        version = None
+    if version is None:
         return "sin publicar", "—"
-    return row[0], row[1].strftime("%d/%m/%Y")
+    return version["data_version"], datetime.fromisoformat(version["calculado_en"]).strftime("%d/%m/%Y")
 
 
 def registrar(app: FastAPI) -> None:

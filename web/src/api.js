@@ -62,6 +62,8 @@ function normalizarCapa(c) {
     geometria: c.geometria === "punto" ? "punto" : "area",
     base: c.id === "territorio",
     tilejson: c.tilejson ?? `/capas/${encodeURIComponent(c.id)}/tilejson.json`,
+    tiles: c.tiles ?? null, // the versioned tile URL, as in the TileJSON
+
   };
 }
 
@@ -76,8 +78,9 @@ export async function catalogo() {
   };
 }
 
-export async function tilejson(capa) {
-  return pedir(capa.tilejson);
+/** Tile URL template of a layer: the catalog carries it; the TileJSON is the fallback. */
+export async function urlTeselas(capa) {
+  return capa.tiles ?? (await pedir(capa.tilejson)).tiles[0];
 }
 
 export const indicadores = (nivel, codigo) =>

@@ -68,9 +68,9 @@ async function ponerCapa(id, medidaCol) {
   $("medida").value = vista.medida?.columna ?? "";
   $("medida").disabled = capa.medidas.length < 2;
   $("descripcion-capa").textContent = capa.descripcion;
-  const tj = await api.tilejson(capa);
+  const url = await api.urlTeselas(capa);
   if (vista.capa !== capa) return; // a newer choice arrived meanwhile
-  vista.urlTeselas = tj.tiles[0];
+  vista.urlTeselas = url;
   if (vista.tematica) mapa.removeLayer(vista.tematica);
   const medida = vista.medida;
   vista.tematica = capa.geometria === "punto"
@@ -78,6 +78,10 @@ async function ponerCapa(id, medidaCol) {
     : capaTematica(mapa, vista.urlTeselas, medida?.columna, (z) => leyendaDe(capa, medida, nivelEnZoom(capa, z)),
       (p, ll) => abrirPopup(p, ll));
   vista.tematica.on("load", () => document.body.setAttribute("data-teselas", "cargadas"));
+  // First vector features on screen (bench/visor.py reads this mark).
+  vista.tematica.on("tileload", () => {
+    if (vista.tematica.dibujados?.size && !performance.getEntriesByName("primer-mapa").length) performance.mark("primer-mapa");
+  });
   actualizarNivel();
   actualizarAtribucion();
 }
@@ -255,7 +259,7 @@ async function iniciar() {
   $("capa").innerHTML = tematicas.map((c) => `<option value="${escapar(c.id)}">${escapar(c.titulo)}</option>`).join("");
   mapa.attributionControl.addAttribution(CREDITO);
   const base = cat.capas.find((c) => c.base);
-  if (base) capasBase(mapa, (await api.tilejson(base)).tiles[0]);
+  if (base) capasBase(mapa, await api.urlTeselas(base));
   $("capa").addEventListener("change", async () => { await ponerCapa($("capa").value); guardar({ nuevo: true }); });
   $("medida").addEventListener("change", async () => { await ponerCapa(vista.capa.id, $("medida").value); guardar({ nuevo: true }); });
   const inicial = leerEstado();
