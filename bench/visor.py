@@ -62,8 +62,9 @@ def main() -> None:
     parser.add_argument("--url", help="base de datos (por defecto geoportal_bench o la propia)")
     parser.add_argument("--veces", type=int, default=5)
     args = parser.parse_args()
-    from capas import preparar_publicacion
     from playwright.sync_api import sync_playwright
+
+    from capas import preparar_publicacion
 
     url = args.url or _database()
     with psycopg.connect(url) as conn:

@@ -158,7 +158,7 @@ def pagina(chromium, server):
     yield pagina
     pagina.page.close()
     assert pagina.errores == [], f"errores en la consola del navegador: {pagina.errores}"
-    fuera = [u for u in pagina.pedidos if not (u.startswith("http://127.0.0.1:") or u.startswith("data:"))]
+    fuera = [u for u in pagina.pedidos if not u.startswith(("http://127.0.0.1:", "data:"))]
     assert fuera == [], f"la página pidió recursos fuera de 127.0.0.1: {fuera}"
 
 
