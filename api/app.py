@@ -83,6 +83,7 @@ def _add_map_layers(app: FastAPI) -> None:
     app.state.teselas = Teselas(default_capas())
     app.include_router(capas_api.router)
     app.include_router(tiles_router.router)
+    app.add_middleware(tiles_router.FastPath, service=app.state.teselas)
     previous = app.router.lifespan_context
 
     @asynccontextmanager

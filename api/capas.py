@@ -34,7 +34,7 @@ def _legends(url: str, version: str) -> list[dict]:
                            " WHERE data_version = %s", (version,))
         names = [d.name for d in cur.description]
         rows = [dict(zip(names, r)) for r in cur.fetchall()]
-        return rows or compute_legends(conn)
+        return rows or compute_legends(conn, strict=False)
 
 
 async def _estado_con_leyendas(request: Request) -> Estado:
@@ -43,7 +43,7 @@ async def _estado_con_leyendas(request: Request) -> Estado:
     if estado.leyendas is None:
         try:
             estado.leyendas = await asyncio.to_thread(_legends, service.url(), estado.version)
-        except psycopg.OperationalError as error:
+        except psycopg.Error as error:
             raise HTTPException(503, detail=SIN_BASE) from error
     return estado
 

@@ -11,10 +11,24 @@ from __future__ import annotations
 
 import time
 
-from capas.catalogo import Capa, CapaError, default_capas, load_capas, resolve_measures, validate_against_db
+from capas.catalogo import (
+    Capa,
+    CapaError,
+    default_capas,
+    load_capas,
+    resolve_measures,
+    validate_against_db,
+)
 
-__all__ = ["Capa", "CapaError", "default_capas", "load_capas", "resolve_measures", "validate_against_db",
-           "preparar_publicacion"]
+__all__ = [
+    "Capa",
+    "CapaError",
+    "default_capas",
+    "load_capas",
+    "preparar_publicacion",
+    "resolve_measures",
+    "validate_against_db",
+]
 
 
 def preparar_publicacion(conn, capas: dict[str, Capa] | None = None) -> dict:
@@ -27,4 +41,4 @@ def preparar_publicacion(conn, capas: dict[str, Capa] | None = None) -> dict:
     leyendas = store_breaks(conn, capas)
     geometrias = store_geometries(conn, capas)
     return {"data_version": geometrias["data_version"], "leyendas": leyendas,
-            "geometrias": geometrias["geometrias"], "segundos": round(time.perf_counter() - start, 2)}
+            "geometrias": geometrias["geometrias"], "nuevas": geometrias["nuevas"], "segundos": round(time.perf_counter() - start, 2)}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -70,7 +71,7 @@ class Clasificacion(_Estricto):
     campo: str | None = None
 
     @model_validator(mode="after")
-    def _coherente(self) -> "Clasificacion":
+    def _coherente(self) -> Clasificacion:
         if self.metodo == "fijo":
             if not self.cortes or len(self.cortes) > 8:
                 raise ValueError("con metodo fijo hay que dar entre 1 y 8 cortes")
@@ -121,9 +122,9 @@ class Capa(_Estricto):
         return names
 
     @model_validator(mode="after")
-    def _coherente(self) -> "Capa":
-        zooms = sorted((n.zoom for n in self.niveles))
-        for (a0, a1), (b0, b1) in zip(zooms, zooms[1:]):
+    def _coherente(self) -> Capa:
+        zooms = sorted(n.zoom for n in self.niveles)
+        for (_, a1), (b0, _) in pairwise(zooms):
             if b0 <= a1:
                 raise ValueError("los rangos de zoom de los niveles se superponen: cada zoom muestra un solo nivel")
         if len({n.nivel for n in self.niveles}) != len(self.niveles):
@@ -209,7 +210,7 @@ def load_capas(carpeta: Path | str | None = None) -> dict[str, Capa]:
             raise CapaError(f"{path.name}, campo 'capas': falta la lista de capas")
         unknown = set(raw) - {"capas"}
         if unknown:
-            raise CapaError(f"{path.name}, campo '{sorted(unknown)[0]}': campo desconocido")
+            raise CapaError(f"{path.name}, campo '{min(unknown)}': campo desconocido")
         for i, entry in enumerate(raw["capas"]):
             ident = entry.get("id", "?") if isinstance(entry, dict) else "?"
             where = f"{path.name}, capa '{ident}' (n.º {i + 1})"
@@ -266,24 +267,36 @@ def read_dictionary(conn) -> list[dict]:
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def validate_against_db(conn, capas: dict[str, Capa] | None = None) -> dict[str, list[dict]]:
-    """Resolve every layer's measures and check its source columns; CapaError if anything is missing."""
+def resolve_layer(conn, capa: Capa, dictionary: list[dict]) -> list[dict]:
+    """One layer's measures, after checking that its source has every column it needs."""
+    schema, table = capa.fuente.split(".")
+    columns = {r[0] for r in conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+        (schema, table)).fetchall()}
+    if not columns:
+        raise CapaError(f"capa '{capa.id}', campo 'fuente': {capa.fuente} no existe o el rol no la puede leer")
+    rows = resolve_measures(capa, dictionary)
+    wanted = {"codigo", "nombre", "nivel", "geom", *capa.propiedades, *(r["columna"] for r in rows)}
+    if capa.clasificacion.campo:
+        wanted.add(capa.clasificacion.campo)
+    missing = sorted(wanted - columns)
+    if missing:
+        raise CapaError(f"capa '{capa.id}', campo 'fuente': a {capa.fuente} le faltan las columnas {', '.join(missing)}")
+    return rows
+
+
+def validate_against_db(conn, capas: dict[str, Capa] | None = None, strict: bool = True) -> dict[str, list[dict]]:
+    """Resolve every layer's measures and check its source columns.
+
+    ``strict``: CapaError at the first bad layer; otherwise bad layers are left out.
+    """
     capas = capas or default_capas()
     dictionary = read_dictionary(conn)
     resolved = {}
     for capa in capas.values():
-        schema, table = capa.fuente.split(".")
-        columns = {r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
-            (schema, table)).fetchall()}
-        if not columns:
-            raise CapaError(f"capa '{capa.id}', campo 'fuente': {capa.fuente} no existe o el rol no la puede leer")
-        rows = resolve_measures(capa, dictionary)
-        wanted = {"codigo", "nombre", "nivel", "geom", *capa.propiedades, *(r["columna"] for r in rows)}
-        if capa.clasificacion.campo:
-            wanted.add(capa.clasificacion.campo)
-        missing = sorted(wanted - columns)
-        if missing:
-            raise CapaError(f"capa '{capa.id}', campo 'fuente': a {capa.fuente} le faltan las columnas {', '.join(missing)}")
-        resolved[capa.id] = rows
+        try:
+            resolved[capa.id] = resolve_layer(conn, capa, dictionary)
+        except CapaError:
+            if strict:
+                raise
     return resolved

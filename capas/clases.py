@@ -48,7 +48,7 @@ def colours(rampa: str, k: int) -> list[str]:
         lo = int(np.floor(p))
         hi = min(lo + 1, len(stops) - 1)
         c = rgb[lo] + (rgb[hi] - rgb[lo]) * (p - lo)
-        out.append("#" + "".join(f"{int(round(v)):02x}" for v in c))
+        out.append("#" + "".join(f"{int(np.rint(v)):02x}" for v in c))
     return out
 
 
@@ -78,12 +78,18 @@ def breaks(capa: Capa, values: np.ndarray) -> list[float]:
     return [b for b in inner if b < values[-1]]
 
 
-def compute_legends(conn, capas: dict[str, Capa] | None = None) -> list[dict]:
-    """Every layer's legend rows for the published data (reads ``publico`` only)."""
+def compute_legends(conn, capas: dict[str, Capa] | None = None, strict: bool = True) -> list[dict]:
+    """Every layer's legend rows for the published data (reads ``publico`` only).
+
+    ``strict``: a layer that does not match the publication raises CapaError; otherwise
+    it is left without legend (the API marks it as not servable).
+    """
     capas = capas or default_capas()
-    resolved = validate_against_db(conn, capas)
+    resolved = validate_against_db(conn, capas, strict=strict)
     rows = []
     for capa in capas.values():
+        if capa.id not in resolved:
+            continue
         spec = capa.clasificacion
         if spec.metodo == "ninguna":
             continue

@@ -86,7 +86,7 @@ def test_the_app_refuses_to_start_with_a_bad_catalog(tmp_path):
     """create_app validates capas/ at start-up: a bad file stops uvicorn with the message."""
     folder = copy_with(tmp_path, "brechas.yaml", lambda c: c.update(niveles=[]))
     result = subprocess.run([sys.executable, "-c", "from api.app import create_app; create_app()"],
-                            capture_output=True, text=True, env={**os.environ, "GEOPORTAL_CAPAS": str(folder)})
+                            capture_output=True, text=True, check=False, env={**os.environ, "GEOPORTAL_CAPAS": str(folder)})
     assert result.returncode != 0
     assert "brechas.yaml, capa 'brechas' (n.º 1), campo 'niveles'" in result.stderr
 
@@ -123,6 +123,7 @@ def prepared(pilotos):
         stored = conn.execute("SELECT count(*) FROM publico.leyenda").fetchone()[0]
     assert first["leyendas"] == second["leyendas"] == stored > 0
     assert first["geometrias"] == second["geometrias"] > 0
+    assert second["nuevas"] == 0  # nothing changed: nothing rebuilt
     return pilotos["url"]
 
 
@@ -196,3 +197,13 @@ def test_unknown_layer_is_404_in_spanish(server):
     response = httpx.get(f"{server}/capas/no_existe")
     assert response.status_code == 404 and "Capa desconocida" in response.json()["detail"]
     assert httpx.get(f"{server}/capas/no_existe/tilejson.json").status_code == 404
+
+
+def test_the_cli_validates_the_layer_folder_with_the_same_messages(tmp_path):
+    folder = copy_with(tmp_path, "avance.yaml", lambda c: c.update(rampa="jet"))
+    cli = [sys.executable, "-m", "geoportal.cli", "capas", "validar", str(folder), "--sin-base"]
+    bad = subprocess.run(cli, capture_output=True, text=True, check=False)
+    assert bad.returncode != 0
+    assert "avance.yaml, capa 'avance' (n.º 1), campo 'rampa': rampa desconocida" in bad.stdout + bad.stderr
+    good = subprocess.run(cli[:-2] + [str(CARPETA), "--sin-base"], capture_output=True, text=True, check=False)
+    assert good.returncode == 0 and "Capas válidas" in good.stdout

@@ -232,6 +232,11 @@ def test_versioned_tiles_are_immutable_and_unversioned_short_lived(server, base_
     plain = get_tile(server, "logros", row["tile"])
     assert plain.headers["cache-control"] == "public, max-age=60"
     assert plain.headers["etag"] == etag and plain.content == versioned.content
+    assert plain.headers["content-type"] == "application/vnd.mapbox-vector-tile"  # a cache hit
+    assert plain.headers["content-encoding"] == "gzip"
+    identity = httpx.get(
+        f"{server}/tiles/logros/{z}/{x}/{y}.mvt", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in identity.headers and identity.content == plain.content
 
 
 def test_if_none_match_with_the_etag_answers_304_without_a_body(server, base_url):
@@ -251,11 +256,37 @@ def test_a_version_that_is_not_current_is_404_naming_the_current_one(server, bas
     assert current_version(base_url) in response.json()["detail"]
 
 
+def test_y_with_the_public_role_locked_out_cached_tiles_are_served_and_it_recovers(server, base_url):
+    from geoportal.cluster import PUBLIC_ROLE
+
+    row = area_with_tile(base_url, "nivel = 'distrito' AND NOT reservado", 8)
+    cached = get_tile(server, "logros", row["tile"])
+    assert cached.status_code == 200
+    z, x, y = row["tile"]
+    uncached = (z, x + 1, y)  # a neighbour never asked for
+    name = make_url(base_url).database
+    with psycopg.connect(base_url, autocommit=True) as admin:
+        try:
+            admin.execute(f'ALTER ROLE "{PUBLIC_ROLE}" NOLOGIN')
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s AND datname = %s",
+                          (PUBLIC_ROLE, name))
+            time.sleep(1.2)
+            again = get_tile(server, "logros", row["tile"])
+            assert again.status_code == 200 and again.content == cached.content
+            down = get_tile(server, "logros", uncached)
+            assert down.status_code == 503 and "no está disponible" in down.json()["detail"]
+        finally:
+            admin.execute(f'ALTER ROLE "{PUBLIC_ROLE}" LOGIN')
+    deadline = time.monotonic() + 30
+    while get_tile(server, "logros", uncached).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert get_tile(server, "logros", uncached).status_code in (200, 204)
+
+
 def test_zz_a_new_publication_drops_the_cache_and_tiles_show_the_new_values(server, base_url):
     """Runs last in this module: it publishes a new version (one status event more)."""
     from capas import preparar_publicacion
     from geoportal.pipeline import compute_district
-
     from tests.conftest import FECHA_CORTE
 
     row = area_with_tile(base_url, "nivel = 'distrito' AND NOT reservado", 8)
@@ -286,7 +317,9 @@ def test_zz_a_new_publication_drops_the_cache_and_tiles_show_the_new_values(serv
     z, x, y = row["tile"]
     assert httpx.get(old_template.format(z=z, x=x, y=y)).status_code == 404
     with psycopg.connect(base_url) as conn:
-        preparar_publicacion(conn)
+        result = preparar_publicacion(conn)
+    assert result["data_version"] == new_version
+    assert result["nuevas"] < result["geometrias"]  # a district update rebuilds only what changed
     time.sleep(1.2)
     prepared = get_tile(server, "servicios", row["tile"], v=new_version)
     feature = next(f for f in features(prepared, "servicios") if f["properties"]["codigo"] == row["codigo"])

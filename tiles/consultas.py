@@ -11,6 +11,7 @@ Values never live there: a tile joins the geometry with its source row
 
 from __future__ import annotations
 
+import json
 import time
 
 from psycopg import sql
@@ -28,6 +29,9 @@ def tolerance(z: int) -> float:
     return WORLD / (EXTENT * 2 ** z)
 
 
+SIMPLIFY_MAX_ZOOM = 11  # beyond it a grid unit is under 5 m: the z-11 geometry is used
+
+
 def geometry_plan(capas: dict[str, Capa]) -> dict[tuple[str, str], list[int] | None]:
     """(source, level) → the zooms to simplify for, or None for one unsimplified copy."""
     plan: dict[tuple[str, str], set[int] | None] = {}
@@ -35,46 +39,75 @@ def geometry_plan(capas: dict[str, Capa]) -> dict[tuple[str, str], list[int] | N
         for level in capa.niveles:
             key = (capa.fuente, level.nivel)
             if level.nivel in SIMPLIFIED_LEVELS:
-                plan.setdefault(key, set()).update(range(level.zoom[0], level.zoom[1] + 1))
+                zooms = range(min(level.zoom[0], SIMPLIFY_MAX_ZOOM), min(level.zoom[1], SIMPLIFY_MAX_ZOOM) + 1)
+                plan.setdefault(key, set()).update(zooms)
             else:
                 plan[key] = None
     return {k: (sorted(v) if v is not None else None) for k, v in plan.items()}
 
 
+def stored_zoom(nivel: str, z: int) -> int:
+    """The zoom whose simplified geometry a tile at zoom z uses (-1 rows match any zoom)."""
+    return min(z, SIMPLIFY_MAX_ZOOM) if nivel in SIMPLIFIED_LEVELS else -1
+
+
 def store_geometries(conn, capas: dict[str, Capa] | None = None) -> dict:
-    """Rebuild ``publico.tesela_geom`` for the current data_version (idempotent). Commits."""
+    """Bring ``publico.tesela_geom`` up to date with the current publication. Commits.
+
+    Incremental and idempotent: a (source, level, code) is (re)built only when it is new
+    or its source geometry changed (md5 ``huella``), or when the layer zooms changed;
+    rows of areas no longer published are dropped. A district update thus costs little,
+    and running it twice does nothing the second time.
+    """
     capas = capas or default_capas()
     row = conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()
     if row is None:
-        return {"data_version": None, "geometrias": 0}
+        return {"data_version": None, "geometrias": 0, "nuevas": 0}
     start = time.perf_counter()
-    total = 0
+    plan = geometry_plan(capas)
+    plan_json = {f"{f}|{n}": z for (f, n), z in plan.items()}
+    previous = conn.execute("SELECT plan FROM publico.tesela_estado").fetchone()
+    previous = previous[0] if previous else {}
+    built = 0
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute("DELETE FROM publico.tesela_geom")
-        for (fuente, nivel), zooms in geometry_plan(capas).items():
+        cur.execute("DELETE FROM publico.tesela_geom WHERE NOT (fuente || '|' || nivel = ANY (%s))", (list(plan_json),))
+        for (fuente, nivel), zooms in plan.items():
             source = sql.SQL(fuente)
-            if zooms is None:
-                cur.execute(sql.SQL(
-                    "INSERT INTO publico.tesela_geom (fuente, nivel, codigo, z, geom)"
-                    " SELECT %s, nivel, codigo, -1, ST_Transform(geom, 3857) FROM {}"
-                    " WHERE nivel = %s AND geom IS NOT NULL").format(source), (fuente, nivel))
+            if previous.get(f"{fuente}|{nivel}", "absent") != zooms:
+                cur.execute("DELETE FROM publico.tesela_geom WHERE fuente = %s AND nivel = %s", (fuente, nivel))
             else:
                 cur.execute(sql.SQL(
-                    "INSERT INTO publico.tesela_geom (fuente, nivel, codigo, z, geom)"
-                    " SELECT %s, s.nivel, s.codigo, z, ST_SimplifyPreserveTopology(s.g, %s / (2 ^ z))"
-                    " FROM (SELECT nivel, codigo, ST_Transform(geom, 3857) AS g FROM {}"
-                    "       WHERE nivel = %s AND geom IS NOT NULL) s, unnest(%s::int[]) AS z").format(source),
-                    (fuente, WORLD / EXTENT, nivel, zooms))
-            total += cur.rowcount
+                    "DELETE FROM publico.tesela_geom g WHERE g.fuente = %s AND g.nivel = %s AND NOT EXISTS"
+                    " (SELECT 1 FROM {} s WHERE s.nivel = g.nivel AND s.codigo = g.codigo"
+                    "  AND md5(ST_AsEWKB(s.geom)) = g.huella)").format(source), (fuente, nivel))
+            missing = sql.SQL(
+                "SELECT nivel, codigo, md5(ST_AsEWKB(geom)) AS huella, ST_Transform(geom, 3857) AS g FROM {} s"
+                " WHERE s.nivel = %s AND s.geom IS NOT NULL AND NOT EXISTS (SELECT 1 FROM publico.tesela_geom t"
+                " WHERE t.fuente = %s AND t.nivel = s.nivel AND t.codigo = s.codigo)").format(source)
+            if zooms is None:
+                cur.execute(sql.SQL(
+                    "INSERT INTO publico.tesela_geom (fuente, nivel, codigo, z, huella, geom)"
+                    " SELECT %s, nivel, codigo, -1, huella, g FROM ({}) m").format(missing), (fuente, nivel, fuente))
+            else:
+                cur.execute(sql.SQL(
+                    "INSERT INTO publico.tesela_geom (fuente, nivel, codigo, z, huella, geom)"
+                    " SELECT %s, m.nivel, m.codigo, z, m.huella, ST_SimplifyPreserveTopology(m.g, %s / (2 ^ z))"
+                    " FROM ({}) m, unnest(%s::int[]) AS z").format(missing),
+                    (fuente, WORLD / EXTENT, nivel, fuente, zooms))
+            built += cur.rowcount
         seconds = time.perf_counter() - start
         cur.execute(
-            "INSERT INTO publico.tesela_estado (data_version, preparado_en, segundos) VALUES (%s, now(), %s)"
-            " ON CONFLICT (unica) DO UPDATE SET data_version = excluded.data_version,"
-            " preparado_en = excluded.preparado_en, segundos = excluded.segundos", (row[0], seconds))
+            "INSERT INTO publico.tesela_estado (data_version, preparado_en, segundos, plan)"
+            " VALUES (%s, now(), %s, %s::jsonb) ON CONFLICT (unica) DO UPDATE SET"
+            " data_version = excluded.data_version, preparado_en = excluded.preparado_en,"
+            " segundos = excluded.segundos, plan = excluded.plan", (row[0], seconds, json.dumps(plan_json)))
+        total = cur.execute("SELECT count(*) FROM publico.tesela_geom").fetchone()[0]
     conn.commit()
-    conn.execute("ANALYZE publico.tesela_geom")
-    conn.commit()
-    return {"data_version": row[0], "geometrias": total, "segundos": round(time.perf_counter() - start, 2)}
+    if built:
+        conn.execute("ANALYZE publico.tesela_geom")
+        conn.commit()
+    return {"data_version": row[0], "geometrias": total, "nuevas": built,
+            "segundos": round(time.perf_counter() - start, 2)}
 
 
 def tile_sql(capa: Capa, nivel: str, measures: list[str], reservable: bool, prepared: bool) -> sql.Composed:
@@ -100,7 +133,7 @@ def tile_sql(capa: Capa, nivel: str, measures: list[str], reservable: bool, prep
         geom = sql.SQL("g.geom")
         source = sql.SQL(
             "FROM publico.tesela_geom g JOIN {fuente} s ON s.nivel = g.nivel AND s.codigo = g.codigo"
-            " WHERE g.fuente = %(fuente)s AND g.nivel = %(nivel)s AND g.z IN (%(z)s, -1)"
+            " WHERE g.fuente = %(fuente)s AND g.nivel = %(nivel)s AND g.z = %(z_stored)s"
             " AND g.geom && ST_Expand({env}, %(margin)s)").format(fuente=sql.SQL(capa.fuente), env=envelope)
     else:
         # Not yet prepared for this version (the post-publication step has not run): the

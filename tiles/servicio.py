@@ -29,8 +29,8 @@ import psycopg
 from fastapi import HTTPException
 from psycopg_pool import AsyncConnectionPool
 
-from capas.catalogo import Capa, CapaError, read_dictionary, resolve_measures
-from tiles.consultas import tile_sql, tolerance
+from capas.catalogo import Capa, CapaError, read_dictionary, resolve_layer
+from tiles.consultas import stored_zoom, tile_sql, tolerance
 
 VERSION_TTL = 1.0
 TMS = morecantile.tms.get("WebMercatorQuad")
@@ -53,6 +53,14 @@ class Estado:
     errores: dict[str, str] = field(default_factory=dict)          # capa → why it cannot be served
     columnas: dict[str, set[str]] = field(default_factory=dict)    # fuente → columns
     leyendas: list[dict] | None = None
+
+
+async def _warm_connection(conn) -> None:
+    """Load PostGIS and the tile tables' catalog entries into a new backend: its first tile
+    would otherwise pay for them (tens of milliseconds)."""
+    await conn.execute("SELECT ST_AsMVT(t.*, 'x') FROM (SELECT ST_AsMVTGeom(g.geom, ST_MakeEnvelope(0, 0, 1, 1, 3857))"
+                       " AS geom, s.codigo FROM publico.tesela_geom g JOIN publico.cobertura s USING (nivel, codigo)"
+                       " WHERE false) t")
 
 
 class LRU:
@@ -128,8 +136,9 @@ class Teselas:
             async with self._pool_lock:
                 if self.pool is None:
                     size = int(os.environ.get("GEOPORTAL_TESELAS_CONEXIONES", "8"))
-                    pool = AsyncConnectionPool(self.url(), min_size=1, max_size=size, timeout=5, open=False,
-                                               kwargs={"autocommit": True, "connect_timeout": 5})
+                    pool = AsyncConnectionPool(self.url(), min_size=size, max_size=size, timeout=5, open=False,
+                                               kwargs={"autocommit": True, "connect_timeout": 5},
+                                               configure=_warm_connection)
                     await pool.open(wait=False)
                     self.pool = pool
         return self.pool
@@ -153,7 +162,7 @@ class Teselas:
                     row = await (await conn.execute(
                         "SELECT (SELECT data_version FROM publico.version WHERE vigente),"
                         " (SELECT data_version FROM publico.tesela_estado)")).fetchone()
-            except (psycopg.Error, OSError, TimeoutError, Exception) as error:  # noqa: BLE001 - pool timeouts too
+            except (psycopg.Error, OSError, TimeoutError, Exception) as error:
                 if self.estado is not None:  # database down: keep serving what we know
                     self._checked = time.monotonic()
                     return self.estado
@@ -181,7 +190,7 @@ class Teselas:
                     (schema, table)).fetchall()}
             for capa in self.capas.values():
                 try:
-                    estado.medidas[capa.id] = resolve_measures(capa, dictionary)
+                    estado.medidas[capa.id] = resolve_layer(conn, capa, dictionary)
                 except CapaError as error:
                     estado.errores[capa.id] = str(error)
         return estado
@@ -192,6 +201,12 @@ class Teselas:
         for child in self.disk.iterdir():
             if child.is_dir() and child.name != version:
                 shutil.rmtree(child, ignore_errors=True)
+
+    def fresh_state(self) -> Estado | None:
+        """The current state if it was checked within VERSION_TTL seconds, else None."""
+        if self.estado is not None and time.monotonic() - self._checked < VERSION_TTL:
+            return self.estado
+        return None
 
     # ------------------------------------------------------------------ tiles
     async def tile(self, capa: Capa, z: int, x: int, y: int) -> tuple[Estado, Tile]:
@@ -227,7 +242,7 @@ class Teselas:
         xmin, ymin, xmax, ymax = TMS.xy_bounds(morecantile.Tile(x, y, z))
         west, south, east, north = TMS.bounds(morecantile.Tile(x, y, z))
         pad = (east - west) * BUFFER_FRACTION
-        params = {"fuente": capa.fuente, "nivel": nivel, "z": z, "xmin": xmin, "ymin": ymin, "xmax": xmax,
+        params = {"fuente": capa.fuente, "nivel": nivel, "z_stored": stored_zoom(nivel, z), "xmin": xmin, "ymin": ymin, "xmax": xmax,
                   "ymax": ymax, "margin": (xmax - xmin) * BUFFER_FRACTION, "tolerance": tolerance(z),
                   "west": west - pad, "south": max(south - pad, -90), "east": east + pad, "north": min(north + pad, 90)}
         try:
@@ -236,7 +251,7 @@ class Teselas:
                 row = await (await conn.execute(query, params)).fetchone()
         except HTTPException:
             raise
-        except Exception as error:  # noqa: BLE001 - connection lost, pool timeout
+        except Exception as error:
             raise HTTPException(503, detail=SIN_BASE) from error
         self.consultas += 1
         return bytes(row[0]) if row and row[0] else b""

@@ -35,16 +35,19 @@ CREATE TABLE publico.tesela_geom (
     nivel   text NOT NULL,
     codigo  text NOT NULL,
     z       smallint NOT NULL,          -- -1: the same geometry at every zoom (H3, points)
+    huella  text NOT NULL,              -- md5 of the source geometry: rebuilt only when it changes
     geom    geometry(Geometry, 3857) NOT NULL
 );
 CREATE INDEX tesela_geom_nivel ON publico.tesela_geom (fuente, nivel, z);
+CREATE INDEX tesela_geom_codigo ON publico.tesela_geom (fuente, nivel, codigo);
 CREATE INDEX tesela_geom_geom ON publico.tesela_geom USING gist (geom);
 
 CREATE TABLE publico.tesela_estado (
     unica         boolean PRIMARY KEY DEFAULT true CHECK (unica),
     data_version  text NOT NULL,
     preparado_en  timestamptz NOT NULL DEFAULT now(),
-    segundos      real NOT NULL
+    segundos      real NOT NULL,
+    plan          jsonb NOT NULL        -- (fuente, nivel) → zooms the geometries were simplified for
 );
 
 GRANT SELECT ON publico.territorio, publico.punto_entrega, publico.leyenda, publico.tesela_geom,
