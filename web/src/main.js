@@ -267,6 +267,22 @@ async function iniciar() {
   await aplicarEstado({ ...inicial, capa: inicial.capa ?? porDefecto?.id });
   guardar();
   document.body.setAttribute("data-listo", "si");
+  setInterval(vigilarVersion, 60_000);
+}
+
+// Tiles are requested with ?v=<data_version>; after a new publication the old version's
+// tiles answer 404, so the viewer offers to reload the view (its state is in the URL).
+async function vigilarVersion() {
+  let actual;
+  try { actual = (await api.listo()).data_version; } catch { return; }
+  if (!actual || actual === vista.cat.dataVersion || $("aviso-version")) return;
+  const aviso = document.createElement("p");
+  aviso.id = "aviso-version";
+  aviso.className = "aviso";
+  aviso.setAttribute("role", "status");
+  aviso.innerHTML = `Hay una nueva versión de datos (${escapar(actual)}). <button type="button">Actualizar el mapa</button>`;
+  aviso.querySelector("button").addEventListener("click", () => window.location.reload());
+  document.querySelector(".cabecera").append(aviso);
 }
 
 iniciar();
