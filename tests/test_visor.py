@@ -363,3 +363,40 @@ def test_phone_layout_at_360_pixels_is_usable(chromium, server):
     pagina.captura("visor-telefono-360.png")
     assert pagina.errores == []
     pagina.page.close()
+
+
+CONTRASTE_JS = """
+(selectors) => {
+  const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const fondo = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const out = [];
+  for (const s of selectors) {
+    for (const el of document.querySelectorAll(s)) {
+      if (!el.offsetParent || !el.textContent.trim()) continue;
+      const a = lum(rgb(getComputedStyle(el).color)), b = lum(fondo(el));
+      out.push([s, el.textContent.trim().slice(0, 30), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]);
+    }
+  }
+  return out;
+}
+"""
+
+
+def test_text_contrast_meets_wcag_aa(pagina):
+    page = pagina.abrir(f"/?capa=logros&t={VILLETA}")
+    page.wait_for_selector("#perfil .logro")
+    measured = page.evaluate(CONTRASTE_JS, [".cabecera h1", ".aviso", "label", ".nota", ".leyenda-clases li", "button",
+                                            ".pie span", ".logro-cifras", ".logro-titulo", ".brecha", ".fuentes summary"])
+    assert len(measured) > 30
+    low = [m for m in measured if m[2] < 4.5]
+    assert low == [], f"texto con contraste menor que 4,5:1 (WCAG AA): {low}"

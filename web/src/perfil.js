@@ -63,7 +63,7 @@ function cambio(p) {
 /** Render profile `p`; `alVerEnMapa(celdas, brecha)` shows the H3 cells of a gap. */
 export function mostrarPerfil(elemento, p, { alVerEnMapa, alCerrar, calculadoEn }) {
   const logros = [...(p.logros ?? [])].sort((a, b) => a.logro - b.logro);
-  const brechas = p.brechas ?? [];
+  const brechas = (p.brechas ?? []).filter((b) => b.brecha !== 0); // ranked by the API; no gap, no line
   elemento.innerHTML = `
     <div class="perfil-cabecera">
       <p class="nota solo-imprimir">Geoportal SPS «Vamos!» · Ficha territorial para la Mesa de Protección Social</p>
