@@ -54,6 +54,16 @@ def create_app() -> FastAPI:
     app.include_router(indicadores.router)
     app.include_router(servicios.router)
 
+    def _openapi() -> dict:
+        from fastapi.openapi.utils import get_openapi
+
+        if app.openapi_schema is None:
+            app.openapi_schema = ogc.openapi_30(get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = _openapi
+
     visor.registrar(app)  # the web viewer at / (api/visor.py)
 
     @app.get("/salud", summary="El servicio está vivo", tags=["estado"])

@@ -10,13 +10,14 @@ or bbox is a 400 problem wherever it is used.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import psycopg
 from fastapi import HTTPException
 from psycopg import sql
 
-from api.base import (CODIGO_DEPARTAMENTO, CODIGO_DISTRITO, HEAD_COLUMNS, NIVELES, medidas)
+from api.base import CODIGO_DEPARTAMENTO, CODIGO_DISTRITO, HEAD_COLUMNS, NIVELES, medidas
 from geoportal.catalog import default_catalog
 
 
@@ -43,7 +44,7 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     if len(values) == 6:
         values = [values[0], values[1], values[3], values[4]]
     west, south, east, north = values
-    if any(v != v or v in (float("inf"), float("-inf")) for v in values):
+    if not all(math.isfinite(v) for v in values):
         raise HTTPException(400, detail="El parámetro 'bbox' contiene valores no finitos.")
     if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90):
         raise HTTPException(400, detail="El parámetro 'bbox' está fuera del rango de longitud (-180 a 180) "

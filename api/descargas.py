@@ -21,9 +21,11 @@ Formats
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
-from typing import Iterator, Literal
+from collections.abc import Iterator
+from typing import Literal
 
 import psycopg
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -56,7 +58,7 @@ def csv_text(value) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return repr(value).replace(".", ",") if value == value else ""
+        return repr(value).replace(".", ",") if math.isfinite(value) else ""
     text = str(value)
     if text.startswith(FORMULA_START):
         text = "'" + text

@@ -184,6 +184,12 @@ def buscar(q: str = Query(..., min_length=2, max_length=100, description="Nombre
             " ST_X(l.geom), ST_Y(l.geom), ST_X(l.geom), ST_Y(l.geom) FROM territorio.localidad l"
             " LEFT JOIN territorio.distrito_cartografico c ON c.codigo_2012 = l.codigo_2012"
         ).fetchall()
+        if conn.execute("SELECT to_regclass('territorio.lugar') IS NOT NULL").fetchone()[0]:
+            # MEC localities (one point per district and locality name); GeoNames ones are above.
+            rows += conn.execute(
+                "SELECT 'localidad', l.lugar_id, l.nombre, c.nombre, l.lon, l.lat, l.lon, l.lat, l.lon, l.lat"
+                " FROM territorio.lugar l LEFT JOIN territorio.distrito_cartografico c ON c.codigo_2012 = l.codigo_2012"
+                " WHERE l.fuente = 'mec'").fetchall()
         # 2022 district names that differ from the cartographic one point to its polygon.
         extra = conn.execute(
             "SELECT d.codigo_2012, d.nombre FROM territorio.distrito d WHERE d.codigo_2012 IS NOT NULL").fetchall()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import html
 import json
-from urllib.parse import urlencode
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -208,7 +208,7 @@ def items(
                   _link(href(offset + limit, "html"), "next", "text/html", "Página siguiente (HTML)")]
     if offset > 0:
         links.append(_link(href(max(0, offset - limit)), "prev", GEOJSON, "Página anterior"))
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     if _wants_html(request, f):
         return _features_html(fuente.titulo, [json.loads(r[0]) for r in rows], links)
     head = json.dumps({"type": "FeatureCollection", "numberMatched": matched, "numberReturned": len(rows),
@@ -243,3 +243,42 @@ def item(request: Request, collectionId: str = Path(..., max_length=64),
         return _features_html(f"{fuente.titulo}: {featureId}", [feature], links)
     feature["links"] = links
     return _json(feature, GEOJSON)
+
+
+def openapi_30(schema: dict) -> dict:
+    """FastAPI's OpenAPI 3.1 document rewritten as 3.0.3 (the version OGC API Features
+    Part 1 names, and the one GDAL's OAPIF driver and QGIS read): nullable instead of a
+    ``null`` type, ``enum`` instead of ``const``, one ``example`` instead of ``examples``,
+    boolean exclusive bounds."""
+
+    def fix(node):
+        if isinstance(node, list):
+            return [fix(x) for x in node]
+        if not isinstance(node, dict):
+            return node
+        node = {k: fix(v) for k, v in node.items()}
+        for key in ("anyOf", "oneOf"):
+            options = node.get(key)
+            if isinstance(options, list) and any(o == {"type": "null"} for o in options):
+                rest = [o for o in options if o != {"type": "null"}]
+                node.pop(key)
+                if len(rest) == 1:
+                    node = {**rest[0], **node}
+                else:
+                    node[key] = rest
+                node["nullable"] = True
+        if "const" in node:
+            node["enum"] = [node.pop("const")]
+        if isinstance(node.get("examples"), list) and "type" in node:
+            examples = node.pop("examples")
+            if examples:
+                node["example"] = examples[0]
+        for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            if isinstance(node.get(bound), (int, float)) and not isinstance(node.get(bound), bool):
+                node[plain] = node.pop(bound)
+                node[bound] = True
+        return node
+
+    out = fix(schema)
+    out["openapi"] = "3.0.3"
+    return out
