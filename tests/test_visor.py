@@ -246,6 +246,7 @@ def test_clicking_villeta_shows_the_same_numbers_as_the_territory_profile(pagina
     page.wait_for_selector("body[data-resaltadas]")
     assert int(page.get_attribute("body", "data-resaltadas")) == len(profile["brechas"][0]["donde_h3_7"])
     assert page.locator(".leaflet-resalte-pane path.resaltado").count() == len(profile["brechas"][0]["donde_h3_7"])
+    page.wait_for_timeout(1500)  # the zoom animation to the cells' level
     pagina.esperar_teselas()
     pagina.captura("visor-perfil-distrito.png")
     # The printable sheet: only the profile.
@@ -354,13 +355,13 @@ def test_phone_layout_at_360_pixels_is_usable(chromium, server):
     assert width <= 360, "la página no debe desbordar a lo ancho en un teléfono"
     box = page.locator("#mapa").bounding_box()
     assert box["width"] >= 340 and box["height"] >= 300
+    pagina.captura("visor-telefono-360.png")
     page.click("#plegar")
     assert not page.locator("#capa").is_visible()
     page.click("#plegar")
     page.locator("#capa").focus()
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.id") == "medida"
-    pagina.captura("visor-telefono-360.png")
     assert pagina.errores == []
     pagina.page.close()
 
