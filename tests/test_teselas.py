@@ -256,7 +256,8 @@ def test_a_version_that_is_not_current_is_404_naming_the_current_one(server, bas
     assert current_version(base_url) in response.json()["detail"]
 
 
-def test_y_with_the_public_role_locked_out_cached_tiles_are_served_and_it_recovers(server, base_url):
+def test_y_with_the_database_unreachable_cached_tiles_are_served_and_it_recovers(server, base_url):
+    """The public role loses CONNECT on this module's own copy of the database (nothing shared)."""
     from geoportal.cluster import PUBLIC_ROLE
 
     row = area_with_tile(base_url, "nivel = 'distrito' AND NOT reservado", 8)
@@ -267,7 +268,7 @@ def test_y_with_the_public_role_locked_out_cached_tiles_are_served_and_it_recove
     name = make_url(base_url).database
     with psycopg.connect(base_url, autocommit=True) as admin:
         try:
-            admin.execute(f'ALTER ROLE "{PUBLIC_ROLE}" NOLOGIN')
+            admin.execute(f'REVOKE CONNECT ON DATABASE "{name}" FROM PUBLIC, "{PUBLIC_ROLE}"')
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s AND datname = %s",
                           (PUBLIC_ROLE, name))
             time.sleep(1.2)
@@ -276,7 +277,7 @@ def test_y_with_the_public_role_locked_out_cached_tiles_are_served_and_it_recove
             down = get_tile(server, "logros", uncached)
             assert down.status_code == 503 and "no está disponible" in down.json()["detail"]
         finally:
-            admin.execute(f'ALTER ROLE "{PUBLIC_ROLE}" LOGIN')
+            admin.execute(f'GRANT CONNECT ON DATABASE "{name}" TO PUBLIC')
     deadline = time.monotonic() + 30
     while get_tile(server, "logros", uncached).status_code == 503 and time.monotonic() < deadline:
         time.sleep(0.5)
