@@ -1,20 +1,18 @@
 """FastAPI application factory.
 
-Until the map viewer lands this serves a Spanish status page with the current
-``data_version`` and the protected national figures, read with the public role (which
-cannot read nominal data).
+``/`` is the web viewer (api/visor.py); ``/salud`` reports the current ``data_version``
+and the protected national figures, read with the public role (which cannot read
+nominal data).
 """
 
 from __future__ import annotations
 
-import html
 from contextlib import asynccontextmanager
 
 import psycopg
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
-from api import errores
+from api import errores, visor
 from api.base import close_pool, conexion, version_vigente
 from geoportal import __version__
 from geoportal.db import public_database_url
@@ -66,27 +64,7 @@ def create_app() -> FastAPI:
 
     app.openapi = _openapi
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def inicio() -> str:
-        info = _current_version()
-        if info is None:
-            body = "<p>Todavía no hay cifras publicadas. Ejecute <code>geoportal calcular</code>.</p>"
-        else:
-            fmt = lambda n: "reservado" if n is None else f"{n:,}".replace(",", ".")  # noqa: E731
-            body = (
-                f"<p>Versión de datos <b id='data-version'>{html.escape(info['data_version'])}</b>, "
-                f"calculada el {html.escape(info['calculado_en'][:16])}.</p>"
-                f"<p>Hogares relevados: <b>{fmt(info['hogares'])}</b>; personas: <b>{fmt(info['personas'])}</b>.</p>"
-                f"<p class='nota'>{html.escape(info['notas'])}</p>"
-            )
-        return (
-            "<!doctype html><html lang='es'><head><meta charset='utf-8'>"
-            "<title>Geoportal SPS «Vamos!»</title></head><body>"
-            "<h1>Geoportal del Sistema de Protección Social</h1>"
-            "<p>El visor de mapas está en construcción. Hogares y personas de esta instalación: "
-            "<b>datos sintéticos</b>; territorio y escuelas: datos reales (INE, MEC).</p>"
-            f"{body}</body></html>"
-        )
+    visor.registrar(app)  # the web viewer at / (api/visor.py)
 
     @app.get("/salud", summary="El servicio está vivo", tags=["estado"])
     def salud() -> dict:

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 want_browser=${GEOPORTAL_SETUP_BROWSER:-0}
 packages=(postgresql-15 postgresql-15-postgis-3 python3-venv)
 [ "$want_browser" = 1 ] && packages+=(chromium gdal-bin)  # gdal-bin: ogrinfo/ogr2ogr read the OGC API in the tests
+# Node.js builds the web viewer (web/); a Node already on PATH (with its npm) is enough.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -36,4 +38,19 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e '.[test,dev]'
   touch "$stamp"
+fi
+
+# The web viewer: npm packages pinned by web/package-lock.json, bundled by esbuild into
+# web/dist (served by the API at /). Rebuilt when its sources or the lockfile change.
+if command -v npm >/dev/null 2>&1; then
+  if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+    echo "==> Instalando los paquetes del visor (npm ci)"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [ ! -f web/dist/index.html ] || [ -n "$(find web/src web/build.mjs web/package-lock.json -newer web/dist/index.html 2>/dev/null | head -1)" ]; then
+    echo "==> Construyendo el visor web (web/dist)"
+    (cd web && npm run --silent build)
+  fi
+else
+  echo "AVISO: sin Node.js/npm no se construye el visor web (web/dist)." >&2
 fi

@@ -1,0 +1,30 @@
+// The legend of the layer shown: stored class breaks, plus "reservado" and "sin datos".
+
+import { escapar, nombreNivel, numero } from "./formato.js";
+
+export function dibujarLeyenda(elemento, { medida, leyenda, nivel, reservadoTexto, nombreCategoria = (c) => c, areas = true }) {
+  const filas = [];
+  const muestra = (color) => `<span class="muestra" style="background:${escapar(color)}"></span>`;
+  if (leyenda?.categorias?.length) {
+    leyenda.categorias.forEach((c, i) => filas.push(`<li>${muestra(leyenda.colores[i])}${escapar(nombreCategoria(c))}</li>`));
+  } else if (leyenda?.colores?.length) {
+    const { cortes, colores } = leyenda;
+    const f = (v) => numero(v, medida.unidad);
+    colores.forEach((color, i) => {
+      let texto;
+      if (!cortes.length) texto = "todos los valores";
+      else if (i === 0) texto = `hasta ${f(cortes[0])}`;
+      else if (i === cortes.length) texto = `más de ${f(cortes[i - 1])}`;
+      else texto = `más de ${f(cortes[i - 1])} hasta ${f(cortes[i])}`;
+      filas.push(`<li class="clase" data-clase="${i}">${muestra(color)}${texto}</li>`);
+    });
+  } else {
+    filas.push('<li class="nota">Sin clases publicadas para este indicador.</li>');
+  }
+  if (areas) filas.push(`<li class="fila-reservado"><span class="muestra muestra-reservado"></span><span><b>Reservado</b>: ${escapar(reservadoTexto.replace(/^Reservado:\s*/i, ""))}</span></li>`);
+  if (areas) filas.push('<li class="fila-sin-dato"><span class="muestra muestra-sin-dato"></span><span><b>Sin dato</b>: sin relevamiento o sin unidades para este indicador</span></li>');
+  elemento.innerHTML = `
+    <p class="leyenda-titulo">${escapar(medida?.etiqueta ?? "")}</p>
+    <p class="nota">Nivel: ${escapar(nombreNivel(nivel))}${leyenda?.metodo === "fijo" ? " · cortes fijos, comparables entre territorios" : ""}</p>
+    <ul class="leyenda-clases">${filas.join("")}</ul>`;
+}

@@ -1,0 +1,288 @@
+// Geoportal viewer: wires the catalog, the map, the legend, the profile, the search and
+// the service guide together, and keeps the view in the URL.
+
+import * as api from "./api.js";
+import { leyendaPorDefecto } from "./estilo.js";
+import { conUnidad, escapar, fecha, identificados, nombreNivel, numero } from "./formato.js";
+import { dibujarLeyenda } from "./leyenda.js";
+import { guardarEstado, leerEstado } from "./estado.js";
+import { L, PARAGUAY, capaPuntos, capaTematica, capasBase, crearMapa } from "./mapa.js";
+import { mostrarPerfil } from "./perfil.js";
+import { conectarBusqueda } from "./busqueda.js";
+import { colorDeTipo, conectarServicios } from "./servicios.js";
+
+const $ = (id) => document.getElementById(id);
+const FORMATOS = [["geojson", "GeoJSON"], ["csv", "CSV (Excel)"], ["gpkg", "GeoPackage"]];
+const TIPOS_PUNTO = { usf: "Unidad de Salud de la Familia", hospital: "Hospital / centro con parto", escuela: "Local escolar (MEC)",
+  registro_civil: "Registro Civil", identificaciones: "Identificaciones", ips: "IPS", snpp: "Formación laboral (SNPP)" };
+
+const vista = { cat: null, capa: null, medida: null, tematica: null, territorio: null, resalte: null, urlTeselas: null, calculadoEn: null };
+window.geoportal = vista; // inspected by the browser tests and handy in the console
+
+function nivelEnZoom(capa, z) {
+  const n = capa.niveles.find((x) => z >= x.zmin && z <= x.zmax) ?? capa.niveles[capa.niveles.length - 1];
+  return n?.nivel ?? null;
+}
+
+function leyendaDe(capa, medida, nivel) {
+  if (capa.campoCategoria) return capa.leyendas[capa.campoCategoria]?.[nivel] ?? null;
+  if (!medida) return null;
+  const porMedida = capa.leyendas[medida.columna];
+  return porMedida?.[nivel] ?? porMedida?.["*"] ?? leyendaPorDefecto(medida);
+}
+
+function popupPunto(p) {
+  const filas = [["Tipo", TIPOS_PUNTO[p.tipo] ?? p.tipo], ["Institución", p.institucion],
+    ["Origen", p.origen && (String(p.origen).startsWith("real") ? `dato real (${String(p.origen).slice(5)})` : "punto sintético")]]
+    .filter(([, v]) => v).map(([k, v]) => `<tr><th scope="row">${k}</th><td>${escapar(v)}</td></tr>`).join("");
+  return `<div class="popup"><h3>${escapar(p.nombre ?? p.codigo)}</h3><table class="cifras">${filas}</table></div>`;
+}
+
+function popupHtml(p, capa, nivel) {
+  if (nivel === "punto") return popupPunto(p);
+  const nombre = escapar(p.nombre ?? p.codigo);
+  const perfil = ["departamento", "distrito"].includes(nivel) && p.codigo
+    ? `<button type="button" class="abrir-perfil" data-codigo="${escapar(p.codigo)}">Ver perfil del ${nivel}</button>` : "";
+  const cabeza = `<h3>${nombre}</h3><p class="nota">${escapar(nombreNivel(nivel))}</p>`;
+  if (p.reservado === true || p.reservado === "true") {
+    return `<div class="popup">${cabeza}<p class="reservado-texto"><b>Reservado.</b> ${escapar(capa.reservadoTexto.replace(/^Reservado:\s*/i, ""))}</p>${perfil}</div>`;
+  }
+  const principal = capa.medidas.find((m) => m.columna === vista.medida?.columna);
+  const otras = capa.medidas.filter((m) => m !== principal && m.columna in p);
+  const fila = (m) => `<tr><th scope="row">${escapar(m.etiqueta)}</th><td>${conUnidad(p[m.columna], m.unidad)}</td></tr>`;
+  return `<div class="popup">${cabeza}
+    ${principal ? `<p class="cifra-principal"><span>${escapar(principal.etiqueta)}</span> <b>${conUnidad(p[principal.columna], principal.unidad)}</b></p>` : ""}
+    <div class="popup-extra"></div>
+    ${otras.length ? `<details><summary>Otros indicadores de la capa (${otras.length})</summary><table class="cifras">${otras.map(fila).join("")}</table></details>` : ""}
+    ${perfil}</div>`;
+}
+
+async function ponerCapa(id, medidaCol) {
+  const capa = vista.cat.capas.find((c) => c.id === id) ?? vista.cat.capas.find((c) => !c.base) ?? vista.cat.capas[0];
+  vista.capa = capa;
+  vista.medida = capa.medidas.find((m) => m.columna === medidaCol) ?? capa.medidas.find((m) => m.columna === capa.medidaDefecto) ?? capa.medidas[0];
+  $("capa").value = capa.id;
+  $("medida").innerHTML = capa.medidas.length
+    ? capa.medidas.map((m) => `<option value="${escapar(m.columna)}">${escapar(m.etiqueta)}</option>`).join("")
+    : '<option value="">Por tipo de punto</option>';
+  $("medida").value = vista.medida?.columna ?? "";
+  $("medida").disabled = capa.medidas.length < 2;
+  $("descripcion-capa").textContent = capa.descripcion;
+  const url = await api.urlTeselas(capa);
+  if (vista.capa !== capa) return; // a newer choice arrived meanwhile
+  vista.urlTeselas = url;
+  if (vista.tematica) mapa.removeLayer(vista.tematica);
+  const medida = vista.medida;
+  vista.tematica = capa.geometria === "punto"
+    ? capaPuntos(mapa, vista.urlTeselas, colorDePunto(capa), (p, ll) => abrirPopup(p, ll, "punto"))
+    : capaTematica(mapa, vista.urlTeselas, medida?.columna, (z) => leyendaDe(capa, medida, nivelEnZoom(capa, z)),
+      (p, ll) => abrirPopup(p, ll));
+  vista.tematica.on("load", () => document.body.setAttribute("data-teselas", "cargadas"));
+  // First vector features on screen (bench/visor.py reads this mark).
+  vista.tematica.on("tileload", () => {
+    if (vista.tematica.dibujados?.size && !performance.getEntriesByName("primer-mapa").length) performance.mark("primer-mapa");
+  });
+  actualizarNivel();
+  actualizarAtribucion();
+}
+
+function colorDePunto(capa) {
+  const l = leyendaDe(capa, null, "punto");
+  const campo = capa.campoCategoria ?? "tipo";
+  return (p) => {
+    const i = l?.categorias?.indexOf(String(p[campo])) ?? -1;
+    return i >= 0 ? l.colores[i] : colorDeTipo(p[campo]);
+  };
+}
+
+// The map shows the short credit; every source with its licence is listed in the footer.
+const CREDITO = 'Datos: INE, MEC, MSPBS, GeoNames, H3 · <a href="#pie">fuentes</a>';
+function actualizarAtribucion() {
+  const textos = [...new Set([...(vista.cat.atribucion ?? []), ...(vista.capa.atribucion ?? [])])];
+  $("atribucion-fuentes").innerHTML = textos.map((t) => `<li>${escapar(t)}</li>`).join("");
+}
+
+function actualizarNivel() {
+  if (!vista.capa) return;
+  const nivel = vista.capa.geometria === "punto" ? "punto" : nivelEnZoom(vista.capa, mapa.getZoom());
+  vista.nivel = nivel;
+  $("nivel-actual").textContent = nombreNivel(nivel);
+  const puntos = vista.capa.geometria === "punto";
+  dibujarLeyenda($("leyenda"), {
+    medida: vista.medida ?? { etiqueta: puntos ? "Puntos de entrega por tipo" : vista.capa.titulo, unidad: "" },
+    leyenda: leyendaDe(vista.capa, vista.medida, nivel), nivel, reservadoTexto: vista.capa.reservadoTexto,
+    nombreCategoria: (c) => TIPOS_PUNTO[c] ?? c, areas: !puntos,
+  });
+  const t = vista.territorio;
+  $("descarga-ambito").textContent = t ? ` (${t.nombre ?? t.codigo})` : " (todo el país)";
+  $("descargas").innerHTML = FORMATOS.map(([f, n]) =>
+    `<a class="boton" download href="${escapar(api.urlDescarga(vista.capa.id, f, nivel === "punto" ? null : nivel, t))}">${n}</a>`).join("");
+}
+
+// Numerator and denominator of the selected measure, as /api/indicadores publishes them.
+function denominadorHtml(d, medida) {
+  if (!medida) return "";
+  const entrada = medida.logro ? d.logros?.find((l) => l.logro === medida.logro)
+    : medida.servicio ? d.servicios?.find((x) => x.servicio === medida.servicio) : null;
+  if (!entrada || entrada.denominador == null) return "";
+  const cubiertos = medida.logro ? "en protección concurrente" : "con el servicio";
+  return `<p class="denominador">${entrada.numerador != null ? `${numero(entrada.numerador)} ${cubiertos} ` : ""}de <b>${numero(entrada.denominador)}</b> ${
+    escapar(identificados(entrada.unidad))}${medida.logro ? ` (${escapar(entrada.nombre ?? `Logro ${medida.logro}`)})` : ""}</p>`;
+}
+
+async function abrirPopup(p, latlng, nivel = vista.nivel) {
+  if (servicios.alClicMapa(latlng)) return;
+  const popup = L.popup({ maxWidth: 340, autoPanPadding: [20, 20] }).setLatLng(latlng)
+    .setContent(popupHtml(p, vista.capa, nivel)).openOn(mapa);
+  if (nivel === "punto" || !p.codigo || p.reservado === true) return;
+  const medida = vista.medida;
+  const extra = [];
+  try {
+    extra.push(denominadorHtml(await api.indicadores(nivel, p.codigo), medida));
+    if (["departamento", "distrito"].includes(nivel)) {
+      const r = (await api.perfil(p.codigo)).relevamiento;
+      if (r?.relevamiento_pct != null) extra.push(`<p class="nota">Relevamiento FIPS: ${numero(r.relevamiento_pct, "%")} de la población censal 2022.</p>`);
+      if (r?.aviso) extra.push(`<p class="aviso-relevamiento">${escapar(r.aviso)}</p>`);
+    }
+  } catch { /* the figures from the tile are still shown */ }
+  // setContent, not the DOM: Leaflet re-renders a popup from its content on update.
+  if (popup.isOpen()) popup.setContent(popupHtml(p, vista.capa, nivel).replace('<div class="popup-extra"></div>', `<div class="popup-extra">${extra.join("")}</div>`));
+}
+
+async function abrirPerfil(codigo, { historial = true } = {}) {
+  let p;
+  try {
+    p = await api.perfil(codigo);
+  } catch (e) {
+    $("perfil").hidden = false;
+    $("perfil").innerHTML = `<p role="alert">No se pudo abrir el perfil de ${escapar(codigo)}: ${escapar(e.message)}</p>`;
+    return;
+  }
+  vista.territorio = { codigo: p.codigo ?? codigo, nivel: p.nivel, nombre: p.nombre };
+  document.body.classList.add("con-perfil");
+  mostrarPerfil($("perfil"), p, { calculadoEn: vista.calculadoEn, alCerrar: cerrarPerfil, alVerEnMapa: verCeldas });
+  $("perfil").focus();
+  setTimeout(() => mapa.invalidateSize(), 50);
+  actualizarNivel();
+  guardar({ nuevo: historial });
+}
+
+function cerrarPerfil() {
+  vista.territorio = null;
+  $("perfil").hidden = true;
+  document.body.classList.remove("con-perfil");
+  quitarResalte();
+  setTimeout(() => mapa.invalidateSize(), 50);
+  actualizarNivel();
+  guardar({ nuevo: true });
+}
+
+function quitarResalte() {
+  if (vista.resalte) mapa.removeLayer(vista.resalte);
+  vista.resalte = null;
+  document.body.removeAttribute("data-resaltadas");
+}
+
+// "Ver en el mapa": outline the H3 cells of a gap (geometries from the OGC API) and zoom to them.
+async function verCeldas(celdas) {
+  quitarResalte();
+  const features = (await Promise.all(celdas.map((c) => api.celda(c).catch(() => null)))).filter(Boolean);
+  if (!features.length) return;
+  vista.resalte = L.geoJSON({ type: "FeatureCollection", features }, {
+    pane: "resalte", interactive: false,
+    style: { color: "#e6007e", weight: 3, opacity: 1, fill: true, fillColor: "#e6007e", fillOpacity: 0.15, className: "resaltado" },
+  }).addTo(mapa);
+  mapa.fitBounds(vista.resalte.getBounds().pad(0.3), { maxZoom: 12 });
+  document.body.setAttribute("data-resaltadas", String(features.length));
+}
+
+function guardar({ nuevo = false } = {}) {
+  if (!vista.capa) return;
+  const c = mapa.getCenter();
+  guardarEstado({ capa: vista.capa?.id, medida: vista.medida?.columna, z: mapa.getZoom(), lat: c.lat, lon: c.lng,
+    t: vista.territorio?.codigo }, { nuevo });
+}
+
+async function aplicarEstado(e, { historial = false } = {}) {
+  if (e.z !== undefined && e.lat !== undefined && e.lon !== undefined) mapa.setView([e.lat, e.lon], e.z, { animate: false });
+  if (!vista.capa || e.capa !== vista.capa.id || e.medida !== vista.medida?.columna) await ponerCapa(e.capa, e.medida);
+  if (e.t && e.t !== vista.territorio?.codigo) await abrirPerfil(e.t, { historial });
+  else if (!e.t && vista.territorio) { vista.territorio = null; $("perfil").hidden = true; document.body.classList.remove("con-perfil"); actualizarNivel(); }
+}
+
+const mapa = crearMapa($("mapa"));
+vista.mapa = mapa;
+mapa.fitBounds(PARAGUAY);
+const servicios = conectarServicios(mapa, {
+  botonMio: $("cerca-mio"), botonClic: $("cerca-clic"), selectTipo: $("tipo-servicio"), estadoEl: $("servicios-estado"), listaEl: $("servicios"),
+});
+mapa.on("click", (e) => servicios.alClicMapa(e.latlng));
+mapa.on("zoomend", actualizarNivel);
+mapa.on("moveend", () => guardar());
+// Delegated: a popup's content is re-rendered when its denominators arrive.
+mapa.getContainer().addEventListener("click", (e) => {
+  const boton = e.target.closest?.(".abrir-perfil");
+  if (boton) { mapa.closePopup(); abrirPerfil(boton.dataset.codigo); }
+});
+window.addEventListener("popstate", () => aplicarEstado(leerEstado()));
+
+$("plegar").addEventListener("click", () => {
+  const abierto = $("plegar").getAttribute("aria-expanded") === "true";
+  $("plegar").setAttribute("aria-expanded", String(!abierto));
+  $("plegar").textContent = abierto ? "Mostrar panel" : "Ocultar panel";
+  $("panel-contenido").hidden = abierto;
+  setTimeout(() => mapa.invalidateSize(), 50);
+});
+
+$("tipo-servicio").innerHTML += Object.entries(TIPOS_PUNTO).map(([k, v]) => `<option value="${k}">${escapar(v)}</option>`).join("");
+
+conectarBusqueda($("buscar"), $("resultados"), (r) => {
+  if (r.bbox && r.nivel !== "localidad") mapa.fitBounds([[r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]]);
+  if (r.nivel === "localidad" && r.centroide) mapa.setView([r.centroide[1], r.centroide[0]], 12);
+  if (["departamento", "distrito"].includes(r.nivel)) abrirPerfil(r.codigo);
+});
+
+async function iniciar() {
+  try {
+    vista.cat = await api.catalogo();
+  } catch (e) {
+    $("leyenda").innerHTML = `<p role="alert">No se pudo leer el catálogo de capas: ${escapar(e.message)}</p>`;
+    return;
+  }
+  const cat = vista.cat;
+  if (cat.dataVersion) $("data-version").textContent = cat.dataVersion;
+  api.listo().then((l) => { vista.calculadoEn = l.calculado_en; $("data-fecha").textContent = fecha(l.calculado_en); }).catch(() => {});
+  const etiqueta = cat.capas.find((c) => c.etiquetaSintetica)?.etiquetaSintetica;
+  $("aviso-sintetico").hidden = !etiqueta;
+  if (etiqueta) $("aviso-sintetico").title = etiqueta;
+  const tematicas = cat.capas.filter((c) => !c.base);
+  $("capa").innerHTML = tematicas.map((c) => `<option value="${escapar(c.id)}">${escapar(c.titulo)}</option>`).join("");
+  mapa.attributionControl.addAttribution(CREDITO);
+  const base = cat.capas.find((c) => c.base);
+  if (base) capasBase(mapa, await api.urlTeselas(base));
+  $("capa").addEventListener("change", async () => { await ponerCapa($("capa").value); guardar({ nuevo: true }); });
+  $("medida").addEventListener("change", async () => { await ponerCapa(vista.capa.id, $("medida").value); guardar({ nuevo: true }); });
+  const inicial = leerEstado();
+  const porDefecto = tematicas.find((c) => c.id === "logros") ?? tematicas[0];
+  await aplicarEstado({ ...inicial, capa: inicial.capa ?? porDefecto?.id });
+  guardar();
+  document.body.setAttribute("data-listo", "si");
+  setInterval(vigilarVersion, 60_000);
+}
+
+// Tiles are requested with ?v=<data_version>; after a new publication the old version's
+// tiles answer 404, so the viewer offers to reload the view (its state is in the URL).
+async function vigilarVersion() {
+  let actual;
+  try { actual = (await api.listo()).data_version; } catch { return; }
+  if (!actual || actual === vista.cat.dataVersion || $("aviso-version")) return;
+  const aviso = document.createElement("p");
+  aviso.id = "aviso-version";
+  aviso.className = "aviso";
+  aviso.setAttribute("role", "status");
+  aviso.innerHTML = `Hay una nueva versión de datos (${escapar(actual)}). <button type="button">Actualizar el mapa</button>`;
+  aviso.querySelector("button").addEventListener("click", () => window.location.reload());
+  document.querySelector(".cabecera").append(aviso);
+}
+
+iniciar();

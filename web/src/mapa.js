@@ -1,0 +1,91 @@
+// The Leaflet map: the project's own territory as base map, one thematic vector-tile
+// layer at a time (its level follows the zoom on the server), highlights and points.
+
+import L from "./leaflet-global.js";
+import "leaflet.vectorgrid/src/Leaflet.VectorGrid.js";
+import "leaflet.vectorgrid/src/Leaflet.VectorGrid.Protobuf.js";
+import { BORDE, SIN_DATO, estiloArea } from "./estilo.js";
+
+export const PARAGUAY = L.latLngBounds([-27.61, -62.65], [-19.29, -54.26]);
+
+// Every data layer inside a tile gets the same style function, whatever its name.
+const todasLasCapas = (estilo) => new Proxy({}, { get: () => estilo });
+
+export function crearMapa(elemento) {
+  const mapa = L.map(elemento, {
+    minZoom: 5, maxZoom: 14, zoomSnap: 1, maxBounds: PARAGUAY.pad(0.6), attributionControl: true,
+    preferCanvas: false, keyboard: true,
+  });
+  mapa.attributionControl.setPrefix('<a href="https://leafletjs.com" title="Biblioteca de mapas">Leaflet</a>');
+  for (const [nombre, z] of [["base", 200], ["tematica", 400], ["limites", 450], ["resalte", 500], ["puntos", 600]]) {
+    mapa.createPane(nombre).style.zIndex = String(z);
+  }
+  mapa.getPane("base").style.pointerEvents = "none";
+  mapa.getPane("limites").style.pointerEvents = "none";
+  mapa.getPane("resalte").style.pointerEvents = "none";
+  return mapa;
+}
+
+function capaTeselas(url, opciones) {
+  return L.vectorGrid.protobuf(url, { maxNativeZoom: 14, keepBuffer: 2, ...opciones });
+}
+
+/** Base map: territory fill below everything and boundaries above the thematic layer. */
+export function capasBase(mapa, urlTeselas) {
+  const relleno = capaTeselas(urlTeselas, {
+    pane: "base",
+    vectorTileLayerStyles: todasLasCapas(() => ({ fill: true, fillColor: SIN_DATO, fillOpacity: 1, stroke: false })),
+  });
+  const limites = capaTeselas(urlTeselas, {
+    pane: "limites",
+    vectorTileLayerStyles: todasLasCapas((p, z) => ({
+      fill: false, color: BORDE, opacity: 0.9, weight: z >= 9 ? 1.4 : 0.8,
+    })),
+  });
+  relleno.addTo(mapa);
+  limites.addTo(mapa);
+  return { relleno, limites };
+}
+
+/**
+ * Thematic layer of measure `medida`; `leyendaDe(z)` gives the legend of the level shown at z.
+ * Clicking a feature calls `alElegir(properties, latlng)`.
+ */
+export function capaTematica(mapa, urlTeselas, medida, leyendaDe, alElegir) {
+  const dibujados = new Set(); // codes of the features drawn (read by the browser tests)
+  const capa = capaTeselas(urlTeselas, {
+    pane: "tematica",
+    interactive: true,
+    vectorTileLayerStyles: todasLasCapas((p, z) => {
+      dibujados.add(p.codigo);
+      return estiloArea(p, medida, leyendaDe(z));
+    }),
+  });
+  capa.dibujados = dibujados;
+  capa.on("click", (e) => {
+    L.DomEvent.stop(e);
+    alElegir(e.layer.properties, e.latlng);
+  });
+  capa.on("mouseover", (e) => {
+    const p = e.layer.properties;
+    if (p?.nombre || p?.codigo) e.layer._path?.setAttribute("aria-label", p.nombre ?? p.codigo);
+  });
+  capa.addTo(mapa);
+  return capa;
+}
+
+/** Delivery points as circle markers (vector tiles of a point layer). */
+export function capaPuntos(mapa, urlTeselas, colorDe, alElegir) {
+  const capa = capaTeselas(urlTeselas, {
+    pane: "puntos",
+    interactive: true,
+    vectorTileLayerStyles: todasLasCapas((p, z) => ({
+      radius: z >= 11 ? 5 : 3, fill: true, fillColor: colorDe(p), fillOpacity: 0.95, color: "#ffffff", weight: 1,
+    })),
+  });
+  capa.on("click", (e) => { L.DomEvent.stop(e); alElegir(e.layer.properties, e.latlng); });
+  capa.addTo(mapa);
+  return capa;
+}
+
+export { L };

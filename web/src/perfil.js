@@ -1,0 +1,96 @@
+// Territory profile panel (/api/territorios/{codigo}): the 10 Logros against their metas,
+// ranked gaps with "ver en el mapa", survey coverage and its warning, change since the
+// previous version. Only figures present in the answer are shown.
+
+import { escapar, fecha, identificados, nombreNivel, numero } from "./formato.js";
+
+function barra(l) {
+  const reservado = l.porcentaje === null || l.porcentaje === undefined;
+  const ancho = reservado ? 0 : Math.max(0, Math.min(100, Number(l.porcentaje)));
+  const tieneMeta = l.meta !== null && l.meta !== undefined;
+  const valor = reservado ? "sin dato publicado" : numero(l.porcentaje, "%");
+  const marca = tieneMeta ? `<span class="meta" style="left:${Math.max(0, Math.min(100, Number(l.meta)))}%"></span>` : "";
+  const de = l.denominador !== null && l.denominador !== undefined
+    ? ` (${numero(l.numerador)} de ${numero(l.denominador)} ${escapar(identificados(l.unidad))})` : "";
+  return `<li class="logro" data-logro="${escapar(l.logro)}">
+    <div class="logro-titulo"><b>Logro ${escapar(l.logro)}</b> · ${escapar(l.nombre ?? "")}</div>
+    <div class="barra${reservado ? " barra-reservado" : ""}" role="img"
+         aria-label="Logro ${escapar(l.logro)}: ${valor}${tieneMeta ? `, meta ${numero(l.meta, "%")}` : ""}">
+      <span class="relleno" style="width:${ancho}%"></span>${marca}
+    </div>
+    <div class="logro-cifras"><span class="valor">${valor}</span>${de}${tieneMeta ? ` · meta ${numero(l.meta, "%")}` : ""}${
+      l.avance !== null && l.avance !== undefined ? ` · avance ${numero(l.avance, "%")} de la meta` : ""}</div>
+  </li>`;
+}
+
+function brecha(b, i) {
+  const celdas = b.donde_h3_7 ?? [];
+  const unidad = escapar(b.unidad ?? "");
+  return `<li class="brecha" data-servicio="${escapar(b.servicio)}">
+    <div><b>${escapar(b.nombre ?? b.servicio)}</b>${b.brecha != null ? `: <span class="cifra-brecha">${numero(b.brecha)}</span> ${unidad} sin el servicio` : ""}
+      <span class="nota">(${escapar(b.paquete ?? "")})</span></div>
+    <div class="nota">${b.sin_oferta != null ? `sin oferta al alcance (inversión): ${numero(b.sin_oferta)}` : ""}${
+      b.sin_oferta != null && b.con_oferta != null ? " · " : ""}${b.con_oferta != null ? `con oferta al alcance (derivación): ${numero(b.con_oferta)}` : ""}${
+      b.caso_principal ? ` · caso principal: ${escapar(b.caso_principal)}` : ""}</div>
+    ${celdas.length ? `<div class="nota">Dónde: ${celdas.map((c) => `${numero(c.brecha)} en la celda ${escapar(c.celda)}`).join("; ")}</div>
+      <button type="button" class="ver-en-mapa no-imprimir" data-brecha="${i}">Ver en el mapa (${celdas.length} hexágonos)</button>` : ""}
+  </li>`;
+}
+
+function relevamiento(p) {
+  const r = p.relevamiento ?? {};
+  const pct = r.relevamiento_pct;
+  return `<section class="relevamiento${r.aviso ? " con-aviso" : ""}">
+    <h3>Cobertura del relevamiento FIPS</h3>
+    <p>${pct != null ? `Personas relevadas: <b>${numero(pct, "%")}</b> de la población censal 2022.` : "Sin dato publicado."}</p>
+    ${r.aviso ? `<p class="aviso-relevamiento" role="alert">${escapar(r.aviso)}</p>` : ""}
+  </section>`;
+}
+
+function cambio(p) {
+  const c = p.cambio_desde_version_anterior;
+  if (!c) return "";
+  const filas = (c.logros ?? c.cambios ?? []).map((f) => {
+    const d = f.diferencia ?? f.cambio;
+    return `<li>Logro ${escapar(f.logro)}: ${d == null ? "sin dato" : `${d > 0 ? "+" : ""}${numero(d, "%")}`}</li>`;
+  });
+  return `<section class="cambio"><h3>Cambio desde la versión anterior</h3>
+    ${c.version_anterior ? `<p class="nota">Versión anterior: ${escapar(c.version_anterior)}.</p>` : ""}
+    ${c.disponible && filas.length ? `<ul>${filas.join("")}</ul>` : `<p class="nota">${escapar(c.motivo ?? "Sin datos de cambio.")}</p>`}
+  </section>`;
+}
+
+/** Render profile `p`; `alVerEnMapa(celdas, brecha)` shows the H3 cells of a gap. */
+export function mostrarPerfil(elemento, p, { alVerEnMapa, alCerrar, calculadoEn }) {
+  const logros = [...(p.logros ?? [])].sort((a, b) => a.logro - b.logro);
+  const brechas = (p.brechas ?? []).filter((b) => b.brecha !== 0); // ranked by the API; no gap, no line
+  elemento.innerHTML = `
+    <div class="perfil-cabecera">
+      <p class="nota solo-imprimir">Geoportal SPS «Vamos!» · Ficha territorial para la Mesa de Protección Social</p>
+      <h2 id="perfil-titulo">${escapar(p.nombre ?? p.codigo)}</h2>
+      <p class="nota">${escapar(nombreNivel(p.nivel))} · código ${escapar(p.codigo)}</p>
+      <div class="botones no-imprimir">
+        <button type="button" id="imprimir">Imprimir ficha</button>
+        <button type="button" id="cerrar-perfil">Cerrar perfil</button>
+      </div>
+    </div>
+    ${p.reservado ? `<p class="aviso-relevamiento">${escapar(p.reservado_texto ?? "Territorio reservado: no se publican cifras.")}</p>` : ""}
+    ${relevamiento(p)}
+    <section><h3>Los 10 Logros frente a sus metas</h3>
+      <p class="nota">Cobertura concurrente del paquete núcleo sobre las unidades identificadas por la FIPS; la marca negra es la meta.</p>
+      <ol class="logros">${logros.map(barra).join("")}</ol></section>
+    <section><h3>Brechas priorizadas</h3>
+      ${brechas.length ? `<ol class="brechas">${brechas.map(brecha).join("")}</ol>` : '<p class="nota">Sin brechas publicadas.</p>'}
+    </section>
+    ${cambio(p)}
+    <p class="nota pie-ficha">Versión de datos ${escapar(p.data_version ?? "")}${calculadoEn ? ` del ${escapar(fecha(calculadoEn))}` : ""}. ${escapar(p.nota_sdc ?? "")}</p>`;
+  elemento.hidden = false;
+  elemento.querySelector("#imprimir").addEventListener("click", () => window.print());
+  elemento.querySelector("#cerrar-perfil").addEventListener("click", alCerrar);
+  for (const boton of elemento.querySelectorAll(".ver-en-mapa")) {
+    boton.addEventListener("click", () => {
+      const b = brechas[Number(boton.dataset.brecha)];
+      alVerEnMapa(b.donde_h3_7.map((c) => c.celda), b);
+    });
+  }
+}
