@@ -29,9 +29,9 @@ equation, checked against the truth).
    with geometry and no figures.
 4. **Rounding** (``perturbation``): every count component is published as
    B * floor((n + o) / B) with a secret offset o per (area, measure), unbiased and
-   |error| <= B - 1; totals are sums of the rounded components, so each row is
-   consistent (covered + gaps = applies, persons = age groups, covered <= universe,
-   share <= 100 %). Consecutive releases of the same area reveal at most n + o, hence
+   |error| <= B - 1; parts are clipped to their rounded totals and the last part is the
+   rest, persons are the sum of the rounded age groups, so each row is consistent
+   (covered + gaps = applies, persons = age groups, covered <= universe, share <= 100 %). Consecutive releases of the same area reveal at most n + o, hence
    an interval of B values for n, however many releases (see ``perturbation``).
 5. **Means** (``dist_*``, ``acceso_*``) are computed only from protected quantities:
    the class-midpoint mean of the *rounded* counts of households per class of the
@@ -56,12 +56,11 @@ import numpy as np
 import pandas as pd
 
 from geoportal.aggregate import mean_classes
-from geoportal.disclosure.perturbation import (THRESHOLD_SALT, area_keys, offsets, perturb, round_with_offset,
-                                               row_structure)
+from geoportal.disclosure.perturbation import THRESHOLD_SALT, area_keys, offsets, perturb, round_with_offset
 from geoportal.disclosure.suppression import LISTED_ALWAYS, reserve
 
 __all__ = ["protect", "protected_means", "share", "information_loss", "coarse_loss", "round_with_offset",
-           "offsets", "area_keys", "row_structure", "reserve", "NOTA_SUMAS", "LISTED_ALWAYS"]
+           "offsets", "area_keys", "perturb", "reserve", "NOTA_SUMAS", "LISTED_ALWAYS"]
 
 NOTA_SUMAS = ("Las áreas no suman exactamente su área madre: cada cifra se redondea por separado y las "
               "áreas reservadas no se muestran.")
@@ -79,7 +78,7 @@ def protect(agregado: pd.DataFrame, counts: list[str], threshold: int, base: int
     hogares = agregado["hogares"].to_numpy(np.int64)
     primary = hogares < threshold + offsets(keys, THRESHOLD_SALT, base)
     reserved = reserve(agregado, primary, threshold, fine)
-    values = perturb(agregado, counts, row_structure(counts, age_groups), keys, base).to_numpy(np.int64).copy()
+    values = perturb(agregado, counts, age_groups, keys, base).to_numpy(np.int64).copy()
     values[reserved] = 0
     head = agregado[["nivel", "codigo", "padre"]].assign(reservado=reserved, primaria=primary)
     masked = pd.DataFrame({name: pd.arrays.IntegerArray(values[:, j], reserved.copy()) for j, name in enumerate(counts)})

@@ -17,16 +17,15 @@ whatever the number of releases. An unchanged area republishes the same value (t
 stability the cell key gives), and the same (area, measure) gives the same value in
 every tile, feature and download because it is stored once.
 
-Row consistency: only *components* are rounded; totals are sums of rounded components
-(``Structure``), so within a row covered + gaps = applies, protected <= universe,
-persons = the age groups (+ persons without an age group), and every share is <= 100 %.
+Row consistency (``perturb``): parts are clipped to their rounded totals and the last
+part is the rest, persons are the sum of the rounded age groups, so within a row
+covered + gaps = applies, protected <= universe, persons = the age groups (+ persons
+without an age group), and every share is <= 100 %.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 
@@ -55,63 +54,38 @@ def round_with_offset(counts: np.ndarray, offset: np.ndarray, base: int) -> np.n
     return base * ((counts + np.asarray(offset, dtype=np.int64)) // base)
 
 
-@dataclass
-class Structure:
-    """Totals as sums of parts (bottom-up order); hidden parts are derived from the truth."""
+def perturb(agregado: pd.DataFrame, counts: list[str], age_groups: list[str], keys: np.ndarray, base: int) -> pd.DataFrame:
+    """Rounded counts of every row, made consistent within the row.
 
-    sums: list[tuple[str, list[str]]] = field(default_factory=list)
+    Every count is rounded on its own (``round_with_offset``); then, top-down, each part is
+    clipped to what its total leaves: protected <= universe, complete <= protected,
+    urban households <= households, covered <= applies, gap without supply <= applies -
+    covered, and the gap with supply is the rest. Persons are the sum of the rounded age
+    groups plus the rounded persons without an age group. Clipping keeps every value a
+    multiple of B and within B - 1 of the truth, except the derived gap (within 3(B - 1))
+    and persons (within (B - 1) x (age groups + 1)).
+    """
+    def rounded(name: str, truth: np.ndarray) -> np.ndarray:
+        return round_with_offset(truth, offsets(keys, name, base), base)
 
-    @property
-    def totals(self) -> set[str]:
-        return {t for t, _ in self.sums}
-
-    def hidden(self, counts: list[str]) -> list[str]:
-        known = set(counts)
-        return [p for _, parts in self.sums for p in parts if p not in known]
-
-    def components(self, counts: list[str]) -> list[str]:
-        """Every count that is rounded on its own (not a total), hidden parts included."""
-        return [c for c in counts if c not in self.totals] + self.hidden(counts)
-
-
-def row_structure(counts: list[str], age_groups: list[str]) -> Structure:
-    """The identities a user checks within a row, from the count names of the catalog."""
+    out = {c: rounded(c, agregado[c].to_numpy(np.int64)) for c in counts}
     names = set(counts)
-    st = Structure()
     logros = sorted({int(c[1:].split("_")[0]) for c in counts if c.startswith("l") and c.endswith("_universo")})
     for n in logros:
-        st.sums.append((f"l{n}_protegidos", [f"l{n}_ampliado", f"_l{n}_solo_nucleo"]))
-        st.sums.append((f"l{n}_universo", [f"l{n}_protegidos", f"_l{n}_sin_proteccion"]))
+        out[f"l{n}_protegidos"] = np.minimum(out[f"l{n}_protegidos"], out[f"l{n}_universo"])
+        out[f"l{n}_ampliado"] = np.minimum(out[f"l{n}_ampliado"], out[f"l{n}_protegidos"])
     for c in counts:
-        if c.endswith("_aplica"):
-            stem = c.removesuffix("_aplica")
-            parts = [f"{stem}_cubiertos", f"{stem}_sin_oferta", f"{stem}_con_oferta"]
-            if all(p in names for p in parts):
-                st.sums.append((c, parts))
+        stem = c.removesuffix("_aplica")
+        if c.endswith("_aplica") and {f"{stem}_cubiertos", f"{stem}_sin_oferta", f"{stem}_con_oferta"} <= names:
+            covered = np.minimum(out[f"{stem}_cubiertos"], out[c])
+            without = np.minimum(out[f"{stem}_sin_oferta"], out[c] - covered)
+            out[f"{stem}_cubiertos"], out[f"{stem}_sin_oferta"] = covered, without
+            out[f"{stem}_con_oferta"] = out[c] - covered - without
     if {"hogares", "hogares_urbanos"} <= names:
-        st.sums.append(("hogares", ["hogares_urbanos", "_hogares_rurales"]))
+        out["hogares_urbanos"] = np.minimum(out["hogares_urbanos"], out["hogares"])
     if "personas" in names and age_groups:
-        st.sums.append(("personas", [*age_groups, "_personas_sin_grupo"]))
-    return st
-
-
-def truth_components(agregado: pd.DataFrame, st: Structure, counts: list[str]) -> pd.DataFrame:
-    """True value of every component: hidden parts are total minus the other parts."""
-    values = {c: agregado[c].to_numpy(np.int64) for c in counts}
-    for total, parts in st.sums:
-        hidden = [p for p in parts if p not in values]
-        rest = sum(values[p] for p in parts if p in values)
-        for p in hidden:  # one hidden part per identity by construction
-            values[p] = values[total] - rest
-            if (values[p] < 0).any():
-                raise ValueError(f"identidad rota en los datos: {total} < suma de {parts}")
-    return pd.DataFrame({c: values[c] for c in st.components(counts)}, index=agregado.index)
-
-
-def perturb(agregado: pd.DataFrame, counts: list[str], st: Structure, keys: np.ndarray, base: int) -> pd.DataFrame:
-    """Rounded components, and totals as their sums, for every count column."""
-    truth = truth_components(agregado, st, counts)
-    out = {c: round_with_offset(truth[c].to_numpy(), offsets(keys, c, base), base) for c in truth.columns}
-    for total, parts in st.sums:
-        out[total] = sum(out[p] for p in parts)
+        rest = agregado["personas"].to_numpy(np.int64) - sum(agregado[g].to_numpy(np.int64) for g in age_groups)
+        if (rest < 0).any():
+            raise ValueError("los grupos de edad suman más personas que las relevadas")
+        out["personas"] = sum(out[g] for g in age_groups) + rounded("_personas_sin_grupo", rest)
     return pd.DataFrame({c: out[c] for c in counts}, index=agregado.index)
