@@ -243,3 +243,18 @@ def judge(model: Model, true: pd.DataFrame, bounds: dict, column: str) -> Verdic
     return Verdict(int(small.sum()),
                    e.loc[pinned, what].assign(verdadero=t[pinned]).values.tolist(),
                    e.loc[narrow, what].assign(verdadero=t[narrow], min=lo[narrow], max=hi[narrow]).values.tolist())
+
+
+def villeta_subset(folder, res6_cells: int = 2):
+    """Villeta's pilot households (and persons) of its ``res6_cells`` most populated res-6 cells."""
+    import h3
+
+    hh = pd.read_csv(folder / "hogares.csv", dtype=str, keep_default_na=False)
+    hh = hh[hh["codigo_distrito"] == "1116"]
+    cell6 = [h3.latlng_to_cell(float(a), float(o), 6) for a, o in zip(hh["lat"], hh["lon"])]
+    keep = pd.Series(cell6).value_counts().sort_index().sort_values(ascending=False, kind="stable").index[:res6_cells]
+    hh = hh[np.isin(cell6, keep)]
+    pp = pd.read_csv(folder / "personas.csv", dtype=str, keep_default_na=False)
+    pp = pp[pp["hogar_id"].isin(hh["hogar_id"])]
+    points = pd.read_csv(folder / "puntos.csv", dtype=str, keep_default_na=False)
+    return hh, pp, points

@@ -212,24 +212,17 @@ def _border_layout(url: str) -> dict:
 
 @pytest.fixture(scope="module")
 def frontera(make_database, pilotos, tmp_path_factory):
-    """Villeta's pilot households, plus 25 of Villeta and 3 of its neighbour in one res-8 cell
+    """Villeta's pilot households of its two most populated res-6 cells, plus 25 of Villeta and 3 of its neighbour in one res-8 cell
     across their border, 40 more of Villeta and 12 of the neighbour in one cell wholly
     inside each district.
 
     The neighbour minus its inner cell is its 3 households of the crossing cell.
     """
-    import pandas as pd
-
     from tests.conftest import load_hand_fixture
 
     url = make_database("frontera")
     lay = _border_layout(url)
-    source = pilotos["folder"]
-    hh = pd.read_csv(source / "hogares.csv", dtype=str, keep_default_na=False)
-    hh = hh[hh["codigo_distrito"] == "1116"]
-    pp = pd.read_csv(source / "personas.csv", dtype=str, keep_default_na=False)
-    pp = pp[pp["hogar_id"].isin(hh["hogar_id"])]
-    points = pd.read_csv(source / "puntos.csv", dtype=str, keep_default_na=False)
+    hh, pp, points = ataque.villeta_subset(pilotos["folder"], res6_cells=2)
     households, persons = hh.values.tolist(), pp.values.tolist()
     from tests.conftest import HOUSEHOLD_COLUMNS, PERSON_COLUMNS, POINT_COLUMNS
 

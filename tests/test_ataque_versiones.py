@@ -1,6 +1,6 @@
 """Attacks across public releases, by an attacker who knows the events between them.
 
-Scenarios on Villeta (the pilot households, real points):
+Scenarios on Villeta (the pilot households of its most populated res-6 cell, real points):
 
 * **ten events in one cell**: ten successive Tekoporã grants to households of one res-8
   cell, each published as its own release (the worst case: batching is switched off by
@@ -21,7 +21,7 @@ import pytest
 
 from geoportal.pipeline import compute_all, compute_district, publish
 from geoportal.settings import Settings
-from tests.ataque import BASE, T, noise_bounds, read
+from tests.ataque import BASE, T, noise_bounds, read, villeta_subset
 
 CUT = date(2026, 1, 1)
 
@@ -49,12 +49,7 @@ def villeta(make_database, pilotos, tmp_path_factory):
     from tests.conftest import HOUSEHOLD_COLUMNS, PERSON_COLUMNS, POINT_COLUMNS, load_hand_fixture
 
     url = make_database("versiones")
-    source = pilotos["folder"]
-    hh = pd.read_csv(source / "hogares.csv", dtype=str, keep_default_na=False)
-    hh = hh[hh["codigo_distrito"] == "1116"]
-    pp = pd.read_csv(source / "personas.csv", dtype=str, keep_default_na=False)
-    pp = pp[pp["hogar_id"].isin(hh["hogar_id"])]
-    points = pd.read_csv(source / "puntos.csv", dtype=str, keep_default_na=False)
+    hh, pp, points = villeta_subset(pilotos["folder"], res6_cells=1)
     load_hand_fixture(url, tmp_path_factory.mktemp("versiones"), points[POINT_COLUMNS].values.tolist(),
                       hh[HOUSEHOLD_COLUMNS].values.tolist(), pp[PERSON_COLUMNS].values.tolist(), CUT)
     return url
