@@ -280,8 +280,11 @@ def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Sett
     return out
 
 
-# A public release lists reserved rows only at these levels (reserved res-7/8 cells: no row).
-LISTED = "(NOT reservado OR nivel IN ({}))".format(", ".join(f"'{lv}'" for lv in sorted(disclosure.LISTED_ALWAYS)))
+# A public release lists reserved rows only at these levels (reserved res-7/8 cells: no
+# row), and only where households live (a cell holding only a locality's point is not listed).
+LISTED = ("(NOT reservado OR (nivel IN ({}) AND EXISTS (SELECT 1 FROM calculo.agregado a"
+          " WHERE a.nivel = v.nivel AND a.codigo = v.codigo AND a.hogares > 0)))").format(
+    ", ".join(f"'{lv}'" for lv in sorted(disclosure.LISTED_ALWAYS)))
 
 
 def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
@@ -387,7 +390,7 @@ def _swap_release(cur, catalog: Catalogo, version: str) -> None:
                                 else sql.Identifier(c) for c, _ in PUBLIC_HEAD + public_columns(catalog))
     cur.execute("DROP TABLE IF EXISTS calculo.cobertura_viva, publico.cobertura")
     cur.execute("ALTER TABLE calculo.cobertura_viva_nueva RENAME TO cobertura_viva")
-    cur.execute(sql.SQL("CREATE TABLE publico.cobertura AS SELECT {}, geom FROM calculo.cobertura_viva WHERE {}"
+    cur.execute(sql.SQL("CREATE TABLE publico.cobertura AS SELECT {}, geom FROM calculo.cobertura_viva v WHERE {}"
                         " ORDER BY nivel, codigo").format(select, sql.SQL(LISTED)))
     cur.execute("ALTER TABLE publico.cobertura ALTER COLUMN data_version SET NOT NULL,"
                 " ALTER COLUMN nivel SET NOT NULL, ALTER COLUMN codigo SET NOT NULL, ALTER COLUMN reservado SET NOT NULL")

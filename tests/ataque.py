@@ -232,7 +232,8 @@ def judge(model: Model, true: pd.DataFrame, bounds: dict, column: str) -> Verdic
     t = true[column].to_numpy()
     unsound = (t < lo) | (t > hi)
     e = model.entities
-    assert not unsound.any(), f"{column}: the attacker's model is unsound: {e.loc[unsound, ['kind', 'nivel', 'codigo']].head()}"
+    assert not unsound.any(), (f"{column}: the attacker's model is unsound: "
+                               f"{e.loc[unsound, ['kind', 'nivel', 'codigo', 'reservado']].assign(t=t[unsound], lo=lo[unsound], hi=hi[unsound]).head(8)}")
     small = (t >= 1) & (t < T)
     pinned = small & (lo == hi)
     narrow = np.zeros(len(e), bool)
