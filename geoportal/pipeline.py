@@ -1,10 +1,12 @@
 """``geoportal calcular``: status -> access -> Logros -> aggregates -> disclosure -> public.
 
-A full run recomputes the country and replaces the calculo and publico tables in one
-transaction. ``compute_district`` recomputes one 2022 district (after a
-contrarreferencia, say): it subtracts the district's stored contribution from every
-aggregate it touches, adds the new one, re-protects only the affected areas and their
-siblings, and publishes a new ``data_version``. It never reads the rest of the country.
+A full run recomputes the country, replaces the calculo tables and publishes a release
+(``publico.*``) in one transaction. ``compute_district`` recomputes one 2022 district
+(after a contrarreferencia, say): it subtracts the district's stored contribution from
+every aggregate it touches and adds the new one (exact), re-protects the touched areas
+and their siblings in the live table of authorised roles (``calculo.cobertura_viva``),
+and publishes only when a batched release is due (``publish``, ``geoportal publicar``),
+re-protecting the whole country then. It never reads the rest of the country otherwise.
 """
 
 from __future__ import annotations
