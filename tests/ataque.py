@@ -238,8 +238,15 @@ def judge(model: Model, true: pd.DataFrame, bounds: dict, column: str) -> Verdic
     pinned = small & (lo == hi)
     narrow = np.zeros(len(e), bool)
     if column == "hogares":
-        reserved = (e["reservado"].to_numpy(dtype=bool) & (e["kind"] != "atomo").to_numpy()) & (t > 0)
+        # Reserved listed areas, and the unlisted remainders of reserved parents. (The
+        # remainder of a published parent holds at least T households by design: the
+        # attacker may narrow it as they narrow a published count, never below T.)
+        remainder_of_published = np.zeros(len(e), bool)
+        remainder_of_published[model.remainders] = True
+        reserved = (e["reservado"].to_numpy(dtype=bool) & (e["kind"] != "atomo").to_numpy()
+                    & ~remainder_of_published & (t > 0))
         narrow = reserved & (hi - lo + 1 < BASE)
+        assert (t[remainder_of_published] == 0).sum() + (t[remainder_of_published] >= T).sum() == remainder_of_published.sum()
     what = ["kind", "nivel", "codigo", "distrito"]
     return Verdict(int(small.sum()),
                    e.loc[pinned, what].assign(verdadero=t[pinned]).values.tolist(),

@@ -147,7 +147,8 @@ def test_releases_are_batched_and_record_every_parameter(villeta):
     url = villeta
     with psycopg.connect(url) as conn:
         current = conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0]
-        hogar = conn.execute("SELECT hogar_id FROM nominal.hogar ORDER BY hogar_id LIMIT 1").fetchone()[0]
+        hogar = conn.execute("SELECT hogar_id FROM nominal.hogar WHERE NOT ('VIVIENDA' = ANY (servicios))"
+                             " ORDER BY hogar_id LIMIT 1").fetchone()[0]
     add_event(url, hogar, "VIVIENDA")
     with psycopg.connect(url) as conn:
         result = compute_district(conn, "1116", fecha_corte=CUT)  # default cadence: one week

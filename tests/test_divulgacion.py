@@ -405,8 +405,9 @@ def test_parent_minus_published_children_isolates_only_groups_of_reserved_cells(
     true["nivel_padre"] = true["nivel"].map(parent_level)
     attacked = {}
     for (child, parent_level_, parent), group in true.dropna(subset=["nivel_padre"]).groupby(["nivel", "nivel_padre", "padre"]):
-        if (parent_level_, parent) not in shown or group["publicado"].all():
-            continue
+        group = group[group["hogares"] > 0]  # cells holding only a locality point are not listed
+        if (parent_level_, parent) not in shown or group["publicado"].all() or not group["publicado"].any():
+            continue  # (all children hidden: they hold exactly the published parent's households)
         hidden = group[~group["publicado"]]
         attacked[child] = attacked.get(child, 0) + 1
         assert hidden["hogares"].sum() >= T, (child, parent)

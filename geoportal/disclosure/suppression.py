@@ -58,9 +58,10 @@ def siblings(reserved: np.ndarray, hogares: np.ndarray, tree: Tree, threshold: i
     """Reserved children of each parent: >= threshold households and (listed levels) >= 2 areas."""
     g = tree.group
     n_groups = g.max() + 1 if len(g) else 0
-    res_n = np.bincount(g, reserved, minlength=n_groups)
+    occupied = hogares > 0  # a cell holding only a locality's point is not listed: it does not count
+    res_n = np.bincount(g, reserved & occupied, minlength=n_groups)
     res_h = np.bincount(g, np.where(reserved, hogares, 0), minlength=n_groups)
-    size = np.bincount(g, minlength=n_groups)
+    size = np.bincount(g, occupied, minlength=n_groups)
     listed = pd.Series(tree.nivel).isin(LISTED_ALWAYS).to_numpy()
     min_areas = np.bincount(g, listed, minlength=n_groups) > 0  # group of a listed level
     bad = (res_n > 0) & (res_n < size) & ((res_h < threshold) | (min_areas & (res_n < 2)))
@@ -70,7 +71,7 @@ def siblings(reserved: np.ndarray, hogares: np.ndarray, tree: Tree, threshold: i
         rows = order[starts[group]:starts[group + 1]]
         need_two = listed[rows[0]]
         while not reserved[rows].all():
-            hidden = rows[reserved[rows]]
+            hidden = rows[reserved[rows] & occupied[rows]]
             if hogares[hidden].sum() >= threshold and (len(hidden) >= 2 or not need_two):
                 break
             reserved[rows[~reserved[rows]][0]] = True
