@@ -13,8 +13,10 @@ before disclosure control:
     departamento  2-digit code             pais
     pais       'PY'                        —
 
-Besides each count, the sum of its records' permanent keys (24-bit integers, see
-``geoportal.disclosure``) is carried along, so protection is a function of the record set.
+Means (distance to the nearest point, 2SFCA accessibility) are published only through
+protected quantities, so besides each per-household sum the fine cells carry the number
+of households in each *class* of the value (``mean_classes``): the published mean is
+the class-midpoint mean of the perturbed class counts (``geoportal.disclosure``).
 """
 
 from __future__ import annotations
@@ -76,12 +78,12 @@ def record_keys(ids: pd.Series, secret: str) -> np.ndarray:
     with np.errstate(over="ignore"):
         for j in range(words.shape[1]):
             # Only the id's own words: the key must not depend on the longest id of the batch.
-            h = np.where(j * 8 < lengths, _mix(h ^ words[:, j]), h)
-        h = _mix(h ^ seed)
+            h = np.where(j * 8 < lengths, mix64(h ^ words[:, j]), h)
+        h = mix64(h ^ seed)
     return (h >> np.uint64(64 - KEY_BITS)).astype(np.int64)
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix64(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser (wrapping uint64 arithmetic)."""
     x = x + np.uint64(0x9E3779B97F4A7C15)
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -111,15 +113,18 @@ class Measures:
     values: list[np.ndarray] = field(default_factory=list)
     sum_names: list[str] = field(default_factory=list)
     sum_values: list[np.ndarray] = field(default_factory=list)
+    class_values: dict[str, np.ndarray] = field(default_factory=dict)  # raw values, for mean classes
 
     def add(self, name: str, unit: str, indicator: np.ndarray) -> None:
         self.names.append(name)
         self.unit.append(unit)
         self.values.append(np.asarray(indicator, dtype=bool))
 
-    def add_sum(self, name: str, value: np.ndarray) -> None:
+    def add_sum(self, name: str, value: np.ndarray, raw: np.ndarray | None = None) -> None:
+        """A per-household sum; ``raw`` (default ``value``) is what its mean classes bin."""
         self.sum_names.append(name)
         self.sum_values.append(np.asarray(value, dtype=float))
+        self.class_values[name] = np.asarray(value if raw is None else raw, dtype=float)
 
 
 def measure_names(catalog: Catalogo) -> tuple[list[str], list[str]]:
@@ -133,7 +138,52 @@ def measure_names(catalog: Catalogo) -> tuple[list[str], list[str]]:
     sums = []
     for tipo in catalog.tipos_punto:
         sums += [f"dist_{tipo}_km_suma", f"acceso_{tipo}_suma"]
+    # Class counts of every mean's value (not published; they feed the protected means).
+    counts += [name for s in sums for name in mean_classes(s)[2]]
     return counts, sums
+
+
+# Classes of the per-household values behind published means: distance in km (the last
+# class also holds "no point of that type at all") and the 2SFCA index on a ×4 grid.
+DIST_EDGES = np.array([0.5, 1, 2, 5, 10, 20, 50, 100], dtype=float)
+DIST_MIDS = np.array([0.25, 0.75, 1.5, 3.5, 7.5, 15, 35, 75, 150], dtype=float)
+ACCESS_EDGES = 4.0 ** np.arange(-5, 4)  # 1/1024 .. 64
+ACCESS_MIDS = np.r_[0.0, ACCESS_EDGES[0] / 2, np.sqrt(ACCESS_EDGES[:-1] * ACCESS_EDGES[1:]), ACCESS_EDGES[-1] * 2]
+
+
+def mean_classes(sum_name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(edges, class midpoints, class column names) of the value summed in ``sum_name``."""
+    stem = sum_name.removesuffix("_suma")
+    mids = DIST_MIDS if stem.startswith("dist_") else ACCESS_MIDS
+    edges = DIST_EDGES if stem.startswith("dist_") else ACCESS_EDGES
+    return edges, mids, [f"{stem}_c{k}" for k in range(len(mids))]
+
+
+def value_class(sum_name: str, value: np.ndarray) -> np.ndarray:
+    """Class index of each household's value (see ``mean_classes``)."""
+    edges, _, _ = mean_classes(sum_name)
+    value = np.asarray(value, dtype=float)
+    if sum_name.startswith("dist_"):
+        return np.digitize(np.where(np.isfinite(value), value, np.inf), edges)
+    return np.where(value > 0, np.digitize(value, edges) + 1, 0)
+
+
+def age_partition(catalog: Catalogo) -> list[str]:
+    """Universes of person categories whose age ranges tile 0 .. 130 (the age groups), or []."""
+    by_start = {}
+    for cat in catalog.categorias:
+        r = cat.regla
+        only_ages = r.sexo is None and r.embarazada is None and r.discapacidad is None and r.indigena is None
+        if cat.universo == "persona" and only_ages and r.edad_min is not None:
+            top = 130 if r.edad_max is None else r.edad_max
+            if top > by_start.get(r.edad_min, (None, -1))[1]:
+                by_start[r.edad_min] = (cat.logro, top)
+    chain, age = [], 0
+    while age in by_start:
+        logro, top = by_start[age]
+        chain.append(f"l{logro}_universo")
+        age = top + 1
+    return chain if age > 130 else []
 
 
 def fine_cells(fine_of_household: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -146,24 +196,28 @@ def fine_cells(fine_of_household: pd.DataFrame) -> tuple[np.ndarray, pd.DataFram
 
 
 def fine_contributions(cells: pd.DataFrame, groups: dict[str, np.ndarray], measures: Measures,
-                       keys: dict[str, np.ndarray], counts_order: list[str], sums_order: list[str]) -> pd.DataFrame:
-    """Sum indicators (and record keys) of every unit into its fine cell.
+                       counts_order: list[str], sums_order: list[str]) -> pd.DataFrame:
+    """Sum indicators of every unit into its fine cell, and class counts of every sum.
 
     ``cells`` lists the fine cells (FINE_KEYS columns); ``groups[unit]`` gives each unit's
-    row in it. Returns one row per fine cell with count, key-sum (``k_<name>``) and sum
-    columns.
+    row in it. Returns one row per fine cell with count and sum columns.
     """
     n = len(cells)
     out = {name: np.zeros(n, dtype=np.int64) for name in counts_order}
-    out.update({f"k_{name}": np.zeros(n, dtype=np.int64) for name in counts_order})
     out.update({name: np.zeros(n, dtype=float) for name in sums_order})
     for name, unit, indicator in zip(measures.names, measures.unit, measures.values):
-        g, key = groups[unit], keys[unit]
+        g = groups[unit]
         rows = np.flatnonzero(indicator)  # sparse indicators: sum only the units that count
         out[name] = np.bincount(g[rows], minlength=n).astype(np.int64)
-        out[f"k_{name}"] = np.bincount(g[rows], weights=key[rows], minlength=n).astype(np.int64) % KEY_MOD
+    g = groups["hogar"]
     for name, value in zip(measures.sum_names, measures.sum_values):
-        out[name] = np.bincount(groups["hogar"], weights=value, minlength=n)
+        out[name] = np.bincount(g, weights=value, minlength=n)
+        if getattr(measures, "class_values", None) and name in measures.class_values:
+            _, mids, names = mean_classes(name)
+            classes = value_class(name, measures.class_values[name])
+            both = np.bincount(g * len(mids) + classes, minlength=n * len(mids)).reshape(n, len(mids))
+            for k, column in enumerate(names):
+                out[column] = both[:, k].astype(np.int64)
     return pd.concat([cells.reset_index(drop=True), pd.DataFrame(out)], axis=1)
 
 
@@ -199,8 +253,7 @@ def group_sum(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nda
 def aggregate_levels(fine: pd.DataFrame, counts_order: list[str], sums_order: list[str]) -> pd.DataFrame:
     """All levels from fine cells: one row per (nivel, codigo) with its parent code."""
     keys = level_keys(fine)
-    key_columns = [f"k_{c}" for c in counts_order]
-    values = fine[counts_order + key_columns + sums_order].to_numpy(dtype=np.float64)
+    values = fine[counts_order + sums_order].to_numpy(dtype=np.float64)
     n_counts = len(counts_order)
     frames = []
     for level, codes in keys.items():
@@ -212,12 +265,10 @@ def aggregate_levels(fine: pd.DataFrame, counts_order: list[str], sums_order: li
             if parent_level and parent_level.startswith("h3_"):
                 parents = np.array([h3_code(c) for c in parents], dtype=object)
         counts = np.rint(sums[:, :n_counts]).astype(np.int64)
-        key_sums = np.rint(sums[:, n_counts:2 * n_counts]).astype(np.int64) % KEY_MOD
         frame = pd.concat([
             pd.DataFrame({"nivel": level, "codigo": uniques, "padre": parents}),
             pd.DataFrame(counts, columns=counts_order),
-            pd.DataFrame(key_sums, columns=key_columns),
-            pd.DataFrame(sums[:, 2 * n_counts:], columns=sums_order),
+            pd.DataFrame(sums[:, n_counts:], columns=sums_order),
         ], axis=1)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)

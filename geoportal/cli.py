@@ -409,7 +409,8 @@ def calcular(
         else:
             result = _run_with_bar("Cálculo nacional", lambda cb: compute_all(conn, fecha_corte=corte, progress=cb))
     fmt = lambda n: f"{n:,}".replace(",", ".")  # noqa: E731
-    console.print(f"[green]Publicado data_version {result['data_version']}[/]: "
+    verb = "Publicado" if result.get("publicada") else "Calculado (interno, sin publicar aún)"
+    console.print(f"[green]{verb} data_version {result['data_version']}[/]: "
                   f"{fmt(result['hogares'])} hogares, {fmt(result['personas'])} personas.")
     console.print("Segundos por etapa: " + ", ".join(f"{k} {v:.2f}" for k, v in result["segundos"].items()))
     if "perdida" in result:
@@ -421,6 +422,26 @@ def calcular(
         for row in result["perdida"].itertuples(index=False):
             table.add_row(*(str(x) for x in row))
         console.print(table)
+
+
+@app.command("publicar")
+def publicar(
+    forzar: bool = typer.Option(False, "--forzar", help="Publicar ya, aunque no se cumplan la cadencia ni el mínimo de cambios."),
+) -> None:
+    """Publica las actualizaciones pendientes (por lotes: cadencia y mínimo de registros cambiados)."""
+    from geoportal.db import connect
+    from geoportal.pipeline import publish
+
+    with connect() as conn:
+        try:
+            result = publish(conn, forzar=forzar)
+        except LookupError as exc:
+            _fail(str(exc))
+    if result["publicada"]:
+        console.print(f"[green]Publicado data_version {result['data_version']}[/].")
+    else:
+        console.print(f"Nada que publicar todavía; sigue vigente data_version {result['data_version']} "
+                      "(vea GEOPORTAL_PUBLICACION_CADENCIA_HORAS y GEOPORTAL_PUBLICACION_MIN_CAMBIOS).")
 
 
 @app.command("simular")

@@ -1,10 +1,12 @@
 """``geoportal calcular``: status -> access -> Logros -> aggregates -> disclosure -> public.
 
-A full run recomputes the country and replaces the calculo and publico tables in one
-transaction. ``compute_district`` recomputes one 2022 district (after a
-contrarreferencia, say): it subtracts the district's stored contribution from every
-aggregate it touches, adds the new one, re-protects only the affected areas and their
-siblings, and publishes a new ``data_version``. It never reads the rest of the country.
+A full run recomputes the country, replaces the calculo tables and publishes a release
+(``publico.*``) in one transaction. ``compute_district`` recomputes one 2022 district
+(after a contrarreferencia, say): it subtracts the district's stored contribution from
+every aggregate it touches and adds the new one (exact), re-protects the touched areas
+and their siblings in the live table of authorised roles (``calculo.cobertura_viva``),
+and publishes only when a batched release is due (``publish``, ``geoportal publicar``),
+re-protecting the whole country then. It never reads the rest of the country otherwise.
 """
 
 from __future__ import annotations
@@ -141,48 +143,60 @@ def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
         m.add(f"{c}_con_oferta", s.unidad, gap & reach)
     for tipo in catalog.tipos_punto:
         dist = access.distancia_km[tipo]
-        m.add_sum(f"dist_{tipo}_km_suma", np.where(np.isfinite(dist), dist, 0.0))
+        m.add_sum(f"dist_{tipo}_km_suma", np.where(np.isfinite(dist), dist, 0.0), raw=dist)
         m.add_sum(f"acceso_{tipo}_suma", access.indice_2sfca[tipo])
 
-    keys = {
-        "hogar": agg.record_keys(hh["hogar_id"], secret),
-        "persona": agg.record_keys(pp["persona_id"], secret),
-        "entorno": agg.record_keys(entornos["entorno_id"], secret),
-    }
     # An entorno lies in the fine cell of its reference point, with its medoid household's
     # district keys (the point may fall in a cell where no household lives).
     fine_e = fine_h.iloc[entornos["hogar_ref"].to_numpy()].reset_index(drop=True)
     fine_e["h3_8"] = agg.h3_cells(entornos["lon"].to_numpy(float), entornos["lat"].to_numpy(float))
     cell_of, cells = agg.fine_cells(pd.concat([fine_h, fine_e], ignore_index=True))
     groups = {"hogar": cell_of[:len(hh)], "persona": cell_of[:len(hh)][of_person], "entorno": cell_of[len(hh):]}
-    fine = agg.fine_contributions(cells, groups, m, keys, counts_order, sums_order)
+    fine = agg.fine_contributions(cells, groups, m, counts_order, sums_order)
     return fine, access.ratio, {"persona": p_status, "hogar": h_status, "entorno": e_status}
 
 
 # ----------------------------------------------------------------------------- storage
 def _wide_table_ddl(table: str, head: list[tuple[str, str]], counts: list[str], sums: list[str],
-                    with_keys: bool, count_type: str = "bigint") -> sql.Composed:
+                    count_type: str = "bigint") -> sql.Composed:
     cols = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in head]
     cols += [sql.SQL("{} " + count_type).format(sql.Identifier(c)) for c in counts]
-    if with_keys:
-        cols += [sql.SQL("{} bigint").format(sql.Identifier(f"k_{c}")) for c in counts]
     cols += [sql.SQL("{} double precision").format(sql.Identifier(s)) for s in sums]
     return sql.SQL("CREATE TABLE {} ({})").format(sql.SQL(table), sql.SQL(", ").join(cols))
 
 
-def data_version(conn: psycopg.Connection, settings: Settings, catalog_bytes: bytes, metas_bytes: bytes) -> str:
-    """Changes whenever ingested data, status events, points, catalog, targets or SDC parameters change."""
+def data_version(conn: psycopg.Connection, settings: Settings, catalog_bytes: bytes, metas_bytes: bytes,
+                 fecha_corte: date | None = None) -> tuple[str, dict]:
+    """Version and parameters of a computation: every input that changes a published number.
+
+    Data (ingest batches of households, persons and points; status events), the point
+    network itself, catalog, targets, the age reference (cut-off), SDC parameters and
+    secret (by a fingerprint that does not reveal it) and the code version.
+    """
+    import geoportal
+
     # Households, persons and points change only through ingest batches, statuses through
     # events: their identifiers say what changed without counting millions of rows.
-    state = conn.execute(
-        "SELECT (SELECT coalesce(max(lote_id), 0) FROM nominal.lote_ingesta),"
-        " (SELECT count(*) FROM nominal.lote_ingesta),"
+    lotes, ultimo, eventos, ultimo_evento = conn.execute(
+        "SELECT (SELECT count(*) FROM nominal.lote_ingesta), (SELECT coalesce(max(lote_id), 0) FROM nominal.lote_ingesta),"
         " (SELECT count(*) FROM nominal.estatus_evento), (SELECT coalesce(max(evento_id), 0) FROM nominal.estatus_evento)"
     ).fetchone()
-    digest = hashlib.sha256(json.dumps([list(state), settings.umbral_hogares, settings.base_redondeo]).encode())
-    digest.update(catalog_bytes)
-    digest.update(metas_bytes)
-    return digest.hexdigest()[:16]
+    puntos, red = conn.execute(
+        "SELECT count(*), coalesce(md5(string_agg(concat_ws('|', punto_id, tipo, zona, capacidad, lon, lat), ','"
+        " ORDER BY punto_id)), '') FROM oferta.punto_entrega").fetchone()
+    secret = secret_key(settings)
+    parametros = {
+        "datos": {"lotes_ingesta": lotes, "ultimo_lote": ultimo, "eventos_estatus": eventos, "ultimo_evento": ultimo_evento},
+        "red_de_puntos": {"puntos": puntos, "md5": red},
+        "catalogo_sha256": hashlib.sha256(catalog_bytes).hexdigest(),
+        "metas_sha256": hashlib.sha256(metas_bytes).hexdigest(),
+        "fecha_corte": fecha_corte.isoformat() if fecha_corte else "fecha de relevamiento de cada hogar",
+        "control_divulgacion": {"umbral_hogares": settings.umbral_hogares, "base_redondeo": settings.base_redondeo,
+                                "clave_huella": hashlib.sha256(("geoportal-sdc|" + secret).encode()).hexdigest()[:8]},
+        "codigo": geoportal.__version__,
+    }
+    digest = hashlib.sha256(json.dumps(parametros, sort_keys=True).encode()).hexdigest()[:16]
+    return digest, parametros
 
 
 def secret_key(settings: Settings) -> str:
@@ -234,11 +248,17 @@ def _hex_wkt(cell: str) -> str:
     return "POLYGON((" + ",".join(f"{x:.6f} {y:.6f}" for x, y in ring) + "))"
 
 
-def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Settings, version: str) -> pd.DataFrame:
-    """Protected, named, geo-located rows with shares, means, targets and progress."""
+def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Settings, version: str,
+                 fine: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Protected, named, geo-located rows with shares, means, targets and progress.
+
+    Every row, reserved fine cells included (the live table keeps them; a public release
+    drops them, ``LISTED``). ``fine`` enables the cross-hierarchy suppression rules.
+    """
     counts, sums = agg.measure_names(catalog)
     T = settings.umbral_hogares
-    protected = disclosure.protect(agregado, counts, T, settings.base_redondeo)
+    protected = disclosure.protect(agregado, counts, T, settings.base_redondeo, secret_key(settings),
+                                   agg.age_partition(catalog), fine)
     out = _names_and_geometry(conn, protected)
     for cat in catalog.categorias:
         n = cat.logro
@@ -247,12 +267,9 @@ def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Sett
     for s in catalog.servicios:
         c = s.codigo.lower()
         out[f"{c}_pct"] = disclosure.share(out[f"{c}_cubiertos"], out[f"{c}_aplica"], T)
-    hogares = agregado["hogares"].to_numpy(dtype=float)
     visible = ~out["reservado"].to_numpy()
-    for tipo in catalog.tipos_punto:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"dist_{tipo}_km"] = np.where(visible & (hogares > 0), np.round(agregado[f"dist_{tipo}_km_suma"] / hogares, 1), np.nan)
-            out[f"acceso_{tipo}"] = np.where(visible & (hogares > 0), np.round(agregado[f"acceso_{tipo}_suma"] / hogares, 3), np.nan)
+    for column, mean in disclosure.protected_means(out, sums).items():
+        out[column] = np.where(visible, mean, np.nan)
     survey = out["personas"].astype("Float64") / out["pob_censo"].astype("Float64") * 100
     out["relevamiento_pct"] = survey.round(1)
     metas = load_targets(settings.metas)
@@ -263,6 +280,13 @@ def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Sett
         out[f"l{n}_avance"] = (out[f"l{n}_pct"].astype(float) / goal * 100).round(1)
     out["data_version"] = version
     return out
+
+
+# A public release lists reserved rows only at these levels (reserved res-7/8 cells: no
+# row), and only where households live (a cell holding only a locality's point is not listed).
+LISTED = ("(NOT reservado OR (nivel IN ({}) AND EXISTS (SELECT 1 FROM calculo.agregado a"
+          " WHERE a.nivel = v.nivel AND a.codigo = v.codigo AND a.hogares > 0)))").format(
+    ", ".join(f"'{lv}'" for lv in sorted(disclosure.LISTED_ALWAYS)))
 
 
 def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
@@ -312,8 +336,11 @@ PUBLIC_HEAD = [("nivel", "text NOT NULL"), ("codigo", "text NOT NULL"), ("padre"
                ("data_version", "text NOT NULL")]
 
 
-def _write_public(cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo, table: str = "publico.cobertura") -> None:
-    columns = [c for c, _ in PUBLIC_HEAD] + [c for c, _ in public_columns(catalog)]
+LIVE_HEAD = PUBLIC_HEAD + [("primaria", "boolean NOT NULL")]
+
+
+def _write_public(cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo, table: str = "calculo.cobertura_viva") -> None:
+    columns = [c for c, _ in LIVE_HEAD] + [c for c, _ in public_columns(catalog)]
     staged = frame[columns + ["geom_wkt"]]
     cur.execute(f"CREATE TEMP TABLE publicar (LIKE {table} INCLUDING DEFAULTS, geom_wkt text) ON COMMIT DROP")
     cur.execute("ALTER TABLE publicar DROP COLUMN geom")
@@ -330,34 +357,98 @@ def _write_public(cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo, t
     cur.execute("DROP TABLE pg_temp.publicar")
 
 
-def _record_version(cur, version: str, ambito: str, settings: Settings, loss: pd.DataFrame | None) -> None:
+def _notes(settings: Settings) -> str:
+    return (f"Cifras protegidas: se reservan las áreas con menos de {settings.umbral_hogares} hogares, a veces algunas "
+            "con pocos más, y las necesarias para que no se deduzcan (los hexágonos finos reservados no se listan); "
+            f"los conteos se redondean a múltiplos de {settings.base_redondeo} y los totales son sumas de sus partes "
+            f"redondeadas. {disclosure.NOTA_SUMAS} Hogares y personas de la demostración: sintéticos.")
+
+
+def _record_release(cur, version: str, parametros: dict, settings: Settings, loss: pd.DataFrame) -> None:
+    """A public release: no area named, coarse loss in public, exact loss kept internal."""
     cur.execute("UPDATE publico.version SET vigente = false WHERE vigente")
     cur.execute(
-        "INSERT INTO publico.version (data_version, ambito, parametros, notas) VALUES (%s, %s, %s, %s)"
-        " ON CONFLICT (data_version) DO UPDATE SET vigente = true, calculado_en = now(), ambito = excluded.ambito",
-        (version, ambito, json.dumps({"umbral_hogares": settings.umbral_hogares, "base_redondeo": settings.base_redondeo}),
-         f"Cifras protegidas: se reservan las áreas con menos de {settings.umbral_hogares} hogares, a veces algunas "
-         f"con pocos más, y las necesarias para que no se deduzcan; conteos redondeados a múltiplos de {settings.base_redondeo} con clave por celda, "
-         "por lo que los totales no suman exactamente. Hogares y personas de la demostración: sintéticos."),
-    )
-    if loss is None:
-        # A district update changes few areas: carry the last full computation's figures.
-        cur.execute(
-            "INSERT INTO publico.sdc_perdida SELECT %(v)s, nivel, zona, areas, areas_reservadas_pct,"
-            " hogares_en_reservadas_pct, cifras_cambiadas_pct, cambio_absoluto_medio FROM publico.sdc_perdida"
-            " WHERE data_version = (SELECT p.data_version FROM publico.sdc_perdida p JOIN publico.version v"
-            " USING (data_version) WHERE p.data_version <> %(v)s ORDER BY v.calculado_en DESC LIMIT 1)"
-            " ON CONFLICT DO NOTHING", {"v": version})
-    else:
-        cur.execute("DELETE FROM publico.sdc_perdida WHERE data_version = %s", (version,))
-        copy_in(cur, "publico.sdc_perdida", loss.assign(data_version=version)[
-            ["data_version", "nivel", "zona", "areas", "areas_reservadas_pct", "hogares_en_reservadas_pct",
-             "cifras_cambiadas_pct", "cambio_absoluto_medio"]])
+        "INSERT INTO publico.version (data_version, ambito, parametros, notas) VALUES (%s, 'pais', %s, %s)"
+        " ON CONFLICT (data_version) DO UPDATE SET vigente = true, calculado_en = now(),"
+        " parametros = excluded.parametros, notas = excluded.notas",
+        (version, json.dumps(parametros), _notes(settings)))
+    for table, frame in (("publico.sdc_perdida", disclosure.coarse_loss(loss)), ("calculo.sdc_perdida", loss)):
+        cur.execute(f"DELETE FROM {table} WHERE data_version = %s", (version,))
+        copy_in(cur, table, frame.assign(data_version=version)[["data_version", *frame.columns]])
+    cur.execute("UPDATE calculo.actualizacion SET publicada_en = %s WHERE publicada_en IS NULL", (version,))
+
+
+def _log_update(cur, version: str, ambito: str, parametros: dict, cambios: int) -> None:
+    cur.execute("INSERT INTO calculo.actualizacion (data_version, ambito, parametros, cambios) VALUES (%s, %s, %s, %s)",
+                (version, ambito, json.dumps(parametros), int(cambios)))
+
+
+def _swap_release(cur, catalog: Catalogo, version: str) -> None:
+    """Replace the live table by calculo.cobertura_viva_nueva and publish its listed rows.
+
+    Every public row carries the release's version (per-row versions stay internal).
+    """
+    select = sql.SQL(", ").join(sql.Literal(version) + sql.SQL(" AS data_version") if c == "data_version"
+                                else sql.Identifier(c) for c, _ in PUBLIC_HEAD + public_columns(catalog))
+    cur.execute("DROP TABLE IF EXISTS calculo.cobertura_viva, publico.cobertura")
+    cur.execute("ALTER TABLE calculo.cobertura_viva_nueva RENAME TO cobertura_viva")
+    cur.execute(sql.SQL("CREATE TABLE publico.cobertura AS SELECT {}, geom FROM calculo.cobertura_viva v WHERE {}"
+                        " ORDER BY nivel, codigo").format(select, sql.SQL(LISTED)))
+    cur.execute("ALTER TABLE publico.cobertura ALTER COLUMN data_version SET NOT NULL,"
+                " ALTER COLUMN nivel SET NOT NULL, ALTER COLUMN codigo SET NOT NULL, ALTER COLUMN reservado SET NOT NULL")
+    cur.execute("CREATE UNIQUE INDEX ON publico.cobertura (nivel, codigo)")
+    cur.execute("CREATE INDEX ON publico.cobertura USING gist (geom)")
+    cur.execute("GRANT SELECT ON publico.cobertura TO geoportal_publico")
+
+
+def release_due(conn: psycopg.Connection, settings: Settings) -> bool:
+    """Enough time since the last public release and enough changed records pending."""
+    hours, pending = conn.execute(
+        "SELECT extract(epoch FROM now() - coalesce((SELECT max(calculado_en) FROM publico.version), '-infinity'))"
+        " / 3600, (SELECT coalesce(sum(cambios), 0) FROM calculo.actualizacion WHERE publicada_en IS NULL)").fetchone()
+    return pending > 0 and float(hours) >= settings.publicacion_cadencia_horas and pending >= settings.publicacion_min_cambios
+
+
+def publish(conn: psycopg.Connection, catalog: Catalogo | None = None, settings: Settings | None = None,
+            forzar: bool = False) -> dict:
+    """``geoportal publicar``: a public release of the current figures, nationally re-protected.
+
+    Publishes when ``release_due`` (or ``forzar``) and something is pending; otherwise does
+    nothing. The release carries the version of the latest computation.
+    """
+    catalog = catalog or default_catalog()
+    settings = settings or get_settings()
+    last = conn.execute("SELECT data_version, parametros, publicada_en FROM calculo.actualizacion"
+                        " ORDER BY actualizacion_id DESC LIMIT 1").fetchone()
+    if last is None:
+        raise LookupError("Todavía no hay un cálculo nacional: ejecute `geoportal calcular` sin --distrito.")
+    version, parametros, published = last
+    if published is not None or not (forzar or release_due(conn, settings)):
+        return {"publicada": False, "data_version": published or
+                conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0]}
+    counts, sums = agg.measure_names(catalog)
+    agregado = _read_frame(conn, "SELECT * FROM calculo.agregado ORDER BY nivel, codigo")
+    fine = _read_frame(conn, "SELECT * FROM calculo.contribucion")
+    for frame in (agregado, fine):
+        frame[counts] = frame[counts].astype(np.int64)
+    fine["h3_8"] = fine["h3_8"].astype(np.int64)
+    public = public_frame(conn, agregado, catalog, settings, version, fine)
+    loss = disclosure.information_loss(agregado, public, _public_counts(catalog))
+    conn.commit()
+    with conn.transaction(), conn.cursor() as cur:
+        _build_live(cur, public, catalog)
+        _swap_release(cur, catalog, version)
+        _record_release(cur, version, parametros, settings, loss)
+    return {"publicada": True, "data_version": version, "perdida": loss}
+
+
+def _public_counts(catalog: Catalogo) -> list[str]:
+    return [c for c, t in public_columns(catalog) if t == "integer"]
 
 
 def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, settings: Settings | None = None,
                 fecha_corte: date | None = None, progress: Progress | None = None) -> dict:
-    """Recompute the whole country and replace calculo/publico tables atomically."""
+    """Recompute the whole country, replace calculo tables and publish a release, atomically."""
     catalog = catalog or default_catalog()
     settings = settings or get_settings()
     step = progress or (lambda s, f: None)
@@ -371,35 +462,34 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
     timing.mark("estatus_acceso_logros")
     step("agregando H3 y territorios", 0.6)
     counts, sums = agg.measure_names(catalog)
-    agregado = agg.aggregate_levels(fine, counts, sums) if len(fine) else pd.DataFrame(columns=["nivel", "codigo", "padre", *counts])
+    agregado = agg.aggregate_levels(fine, counts, sums) if len(fine) else pd.DataFrame(columns=["nivel", "codigo", "padre", *counts, *sums])
     timing.mark("agregacion")
     step("control de divulgación", 0.7)
-    version = data_version(conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes())
-    public = public_frame(conn, agregado, catalog, settings, version)
-    loss = disclosure.information_loss(agregado, public, counts)
+    version, parametros = data_version(conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte)
+    public = public_frame(conn, agregado, catalog, settings, version, fine)
+    loss = disclosure.information_loss(agregado, public, _public_counts(catalog))
     timing.mark("proteccion")
     step("publicando", 0.85)
     conn.commit()
-    # The three wide tables are built side by side on their own connections (COPY is
+    # The wide tables are built side by side on their own connections (COPY is
     # single-threaded per session), then swapped in with the rest in one transaction:
     # readers see the old publication or the new one, never a mix.
     builders = [
         lambda cur: _build_table(cur, "calculo.contribucion_nueva", _wide_table_ddl(
             "calculo.contribucion_nueva", [(k, "text") for k in agg.FINE_KEYS[:3]] + [("h3_8", "bigint")],
-            counts, sums, with_keys=True), fine, ["(codigo_distrito)"]),
+            counts, sums), fine, ["(codigo_distrito)"]),
         lambda cur: _build_table(cur, "calculo.agregado_nuevo", _wide_table_ddl(
             "calculo.agregado_nuevo", [("nivel", "text"), ("codigo", "text"), ("padre", "text")],
-            counts, sums, with_keys=True), agregado, ["UNIQUE (nivel, codigo)", "(nivel, padre)"]),
-        lambda cur: _build_public(cur, public, catalog),
+            counts, sums), agregado, ["UNIQUE (nivel, codigo)", "(nivel, padre)"]),
+        lambda cur: _build_live(cur, public, catalog),
     ]
     with ThreadPoolExecutor(max_workers=len(builders)) as pool:
         for future in [pool.submit(_on_own_connection, conn, build) for build in builders]:
             future.result()
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS calculo.contribucion, calculo.agregado, publico.cobertura")
+        cur.execute("DROP TABLE IF EXISTS calculo.contribucion, calculo.agregado")
         cur.execute("ALTER TABLE calculo.contribucion_nueva RENAME TO contribucion")
         cur.execute("ALTER TABLE calculo.agregado_nuevo RENAME TO agregado")
-        cur.execute("ALTER TABLE publico.cobertura_nueva RENAME TO cobertura")
         cur.execute("DELETE FROM calculo.punto_ratio")
         ratio_rows = pd.concat([pd.DataFrame({"punto_id": r.index, "tipo": t, "ratio": r.to_numpy()})
                                 for t, r in ratios.items()], ignore_index=True)
@@ -408,12 +498,14 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
         dictionary = measure_dictionary(catalog)
         dictionary["logro"] = dictionary["logro"].astype("Int64")
         copy_in(cur, "publico.medida", dictionary)
-        _record_version(cur, version, "pais", settings, loss)
+        _log_update(cur, version, "pais", parametros, len(units.hogares) + len(units.personas))
+        _swap_release(cur, catalog, version)
+        _record_release(cur, version, parametros, settings, loss)
         log_access(conn, "calcular", "PY", {"data_version": version, "hogares": len(units.hogares)})
     timing.mark("escritura")
     step("listo", 1.0)
     return {"data_version": version, "hogares": len(units.hogares), "personas": len(units.personas),
-            "areas": len(agregado), "segundos": timing.stages, "perdida": loss}
+            "areas": len(agregado), "segundos": timing.stages, "perdida": loss, "publicada": True}
 
 
 def _on_own_connection(conn: psycopg.Connection, build) -> None:
@@ -430,30 +522,36 @@ def _build_table(cur: psycopg.Cursor, table: str, ddl: sql.Composed, frame: pd.D
         cur.execute(f"CREATE {unique}INDEX ON {table} {index.removeprefix('UNIQUE ')}")
 
 
-def _build_public(cur: psycopg.Cursor, public: pd.DataFrame, catalog: Catalogo) -> None:
-    cur.execute("DROP TABLE IF EXISTS publico.cobertura_nueva")
-    cur.execute(sql.SQL("CREATE TABLE publico.cobertura_nueva ({}, geom geometry(Geometry, 4326))").format(
+def _build_live(cur: psycopg.Cursor, public: pd.DataFrame, catalog: Catalogo) -> None:
+    """calculo.cobertura_viva_nueva: every protected row (reserved fine cells too), for authorised roles."""
+    cur.execute("DROP TABLE IF EXISTS calculo.cobertura_viva_nueva")
+    cur.execute(sql.SQL("CREATE TABLE calculo.cobertura_viva_nueva ({}, geom geometry(Geometry, 4326))").format(
         sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t))
-                           for n, t in PUBLIC_HEAD + public_columns(catalog))))
-    _write_public(cur, public, catalog, "publico.cobertura_nueva")
-    cur.execute("CREATE UNIQUE INDEX ON publico.cobertura_nueva (nivel, codigo)")
-    cur.execute("CREATE INDEX ON publico.cobertura_nueva USING gist (geom)")
-    cur.execute("GRANT SELECT ON publico.cobertura_nueva TO geoportal_publico")
+                           for n, t in LIVE_HEAD + public_columns(catalog))))
+    _write_public(cur, public, catalog, "calculo.cobertura_viva_nueva")
+    cur.execute("CREATE UNIQUE INDEX ON calculo.cobertura_viva_nueva (nivel, codigo)")
 
 
 def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | None = None,
                      settings: Settings | None = None, fecha_corte: date | None = None) -> dict:
-    """Recompute one 2022 district and update only the aggregates it touches."""
+    """Recompute one 2022 district: exact aggregates, live protected table, release if due.
+
+    The unprotected aggregates are updated exactly (subtract the stored contribution, add
+    the new one). The live table of authorised roles re-protects the touched areas and
+    their siblings with the rules within each hierarchy. The public store changes only
+    when a batched release is due (``release_due``), and then it is re-protected
+    nationally with every rule (``publish``).
+    """
     catalog = catalog or default_catalog()
     settings = settings or get_settings()
     timing = Timing()
-    exists = conn.execute("SELECT to_regclass('publico.cobertura') IS NOT NULL").fetchone()[0]
+    exists = conn.execute("SELECT to_regclass('calculo.cobertura_viva') IS NOT NULL").fetchone()[0]
     if not exists:
         raise LookupError("Todavía no hay un cálculo nacional: ejecute `geoportal calcular` sin --distrito.")
     if not conn.execute("SELECT 1 FROM territorio.distrito WHERE codigo = %s", (codigo,)).fetchone():
         raise LookupError(f"Distrito desconocido: {codigo}")
     counts, sums = agg.measure_names(catalog)
-    value_columns = counts + [f"k_{c}" for c in counts] + sums
+    value_columns = counts + sums
     units = Units.from_db(conn, fecha_corte, distrito=codigo)
     ratio_rows = conn.execute("SELECT punto_id, tipo, ratio FROM calculo.punto_ratio").fetchall()
     ratios = {t: g.set_index("punto_id")["ratio"] for t, g in
@@ -473,6 +571,8 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
     delta = pd.concat([both[agg.FINE_KEYS].iloc[first].reset_index(drop=True),
                        pd.DataFrame(summed, columns=value_columns)], axis=1)
     delta_levels = agg.aggregate_levels(delta, counts, sums)
+    # Changed records, at least: the largest number of unit changes of any one count.
+    cambios = int(np.abs(np.rint(delta[counts].to_numpy(float))).sum(axis=0).max()) if len(delta) else 0
     timing.mark("delta")
 
     conn.commit()  # the block below is then a real transaction, committed at its end
@@ -484,7 +584,6 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
         updated = merged.groupby(["nivel", "codigo", "padre"], as_index=False, dropna=False)[value_columns].sum()
         for c in counts:
             updated[c] = updated[c].round().astype(np.int64)
-            updated[f"k_{c}"] = updated[f"k_{c}"].round().astype(np.int64) % agg.KEY_MOD
         updated = updated[(updated["hogares"] > 0) | (updated["personas"] > 0) | (updated["entornos"] > 0)]
         _delete_keys(cur, "calculo.agregado", touched)
         copy_in(cur, "calculo.agregado", updated[["nivel", "codigo", "padre", *value_columns]])
@@ -494,15 +593,18 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
         groups = pd.concat([touched.merge(updated[["nivel", "codigo", "padre"]], how="left")[["nivel", "padre"]],
                             current[["nivel", "padre"]]]).dropna().drop_duplicates()
         family = _read_groups(cur, groups)
-        version = data_version(conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes())
-        public = public_frame(conn, family, catalog, settings, version)
-        _delete_keys(cur, "publico.cobertura", pd.concat([family[["nivel", "codigo"]], touched]).drop_duplicates())
-        _write_public(cur, public, catalog)
-        _record_version(cur, version, f"distrito {codigo}", settings, None)
+        version, parametros = data_version(conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(),
+                                           fecha_corte)
+        live = public_frame(conn, family, catalog, settings, version)
+        _delete_keys(cur, "calculo.cobertura_viva", pd.concat([family[["nivel", "codigo"]], touched]).drop_duplicates())
+        _write_public(cur, live, catalog)
+        _log_update(cur, version, f"distrito {codigo}", parametros, cambios)
         log_access(conn, "calcular", codigo, {"data_version": version, "hogares": len(units.hogares)})
+    timing.mark("actualizacion_interna")
+    released = publish(conn, catalog, settings)["publicada"]
     timing.mark("publicacion")
     return {"data_version": version, "hogares": len(units.hogares), "personas": len(units.personas),
-            "areas_actualizadas": len(family), "segundos": timing.stages}
+            "areas_actualizadas": len(family), "segundos": timing.stages, "publicada": released}
 
 
 def _fetch_frame(cur: psycopg.Cursor) -> pd.DataFrame:

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     # Disclosure control (see geoportal/disclosure.py).
     umbral_hogares: int = 10
     base_redondeo: int = 5
+    # Public releases (see geoportal/pipeline.py, publish): a district update is published
+    # once at least this many hours passed since the last release and at least this many
+    # records changed; `geoportal publicar --forzar` publishes now.
+    publicacion_cadencia_horas: float = 168.0
+    publicacion_min_cambios: int = 50
     # Ingest: how far (m) a household may lie outside its declared district.
     tolerancia_distrito_m: float = 2000.0
     # Secret that makes record keys unguessable; stored in the state folder when absent.

@@ -146,9 +146,17 @@ def test_contrarreferencia_updates_one_district_incrementally(hand):
     assert district_row(hand, "pais", "PY")["usf_adscripcion_cubiertos"] == 5
     assert result["data_version"] != before
     with psycopg.connect(hand) as conn:
+        # Public releases are batched: one contrarreferencia changes the live table only.
+        assert not result["publicada"]
+        assert conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0] == before
+        live = conn.execute("SELECT data_version FROM calculo.cobertura_viva WHERE nivel = 'distrito' AND codigo = '1116'").fetchone()[0]
+        assert live == result["data_version"]
+        from geoportal.pipeline import publish
+
+        assert publish(conn, forzar=True)["publicada"]
         current = conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0]
-        carried = conn.execute("SELECT count(*) FROM publico.sdc_perdida WHERE data_version = %s", (current,)).fetchone()[0]
-    assert current == result["data_version"] and carried > 0
+        loss = conn.execute("SELECT count(*) FROM publico.sdc_perdida WHERE data_version = %s", (current,)).fetchone()[0]
+    assert current == result["data_version"] and loss > 0
 
 
 def test_targets_apply_the_most_specific_scope_and_give_progress(hand):

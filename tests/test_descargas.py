@@ -76,7 +76,7 @@ def _from_tile(base: str, nivel: str, codigo: str) -> dict:
 
     feature = httpx.get(f"{base}/ogc/collections/cobertura_{nivel}/items/{codigo}").json()
     point = shapely.geometry.shape(feature["geometry"]).point_on_surface()
-    z = {"distrito": 8, "h3_8": 13}[nivel]
+    z = {"distrito": 8, "h3_6": 10, "h3_8": 13}[nivel]
     tile = morecantile.tms.get("WebMercatorQuad").tile(point.x, point.y, z)
     response = httpx.get(f"{base}/tiles/logros/{z}/{tile.x}/{tile.y}.mvt", timeout=60)
     assert response.status_code == 200, response.text
@@ -91,7 +91,7 @@ def _from_tile(base: str, nivel: str, codigo: str) -> dict:
 _labels_cache: list = []
 
 
-@pytest.mark.parametrize("nivel, reservado", [("distrito", False), ("h3_8", True), ("h3_8", False)])
+@pytest.mark.parametrize("nivel, reservado", [("distrito", False), ("h3_6", True), ("h3_8", False)])  # reserved res-7/8: not listed
 def test_one_area_has_the_same_numbers_in_every_format(api_server, pilotos, tmp_path, nivel, reservado):
     _labels_cache[:] = [_labels(pilotos["url"])]
     with psycopg.connect(pilotos["url"]) as conn:

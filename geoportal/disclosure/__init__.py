@@ -1,0 +1,145 @@
+"""Statistical disclosure control of every public number (one design, applied once per release).
+
+Parameters (``Settings``): threshold T = ``umbral_hogares`` (10), base B = ``base_redondeo``
+(5), the secret ``clave_secreta``; releases: ``publicacion_cadencia_horas``,
+``publicacion_min_cambios``. Threat model and attacks: ``tests/test_divulgacion.py``
+and ``tests/test_ataque.py`` (an interval-propagation solver over every published
+equation, checked against the truth).
+
+1. **Threshold.** An area with fewer than T + u households is *reservado*: no count,
+   share or mean of it is published. u in 0 .. B - 1 is a secret function of the area
+   (not of its records), so an area that turns from reserved to published when one
+   household arrives had T - 1 .. T + B - 2 households: never "exactly 9".
+   The threshold counts households, the unit that identifies a family. Person and
+   entorno counts of a published area come from at least T households; a small
+   sub-count inside it (2 pregnant women, 1 birth) is not suppressed but rounded like
+   every count (published 0 or 5, never 1–4, never the same interval twice narrower
+   than B), which is how census offices protect small cells of published areas.
+2. **Coordinated complementary suppression** (``suppression``): reserved areas never
+   stand alone in any way an area can be differenced — within the H3 tree, within
+   country → department → district, district minus the H3 cells inside it and H3 cell
+   minus the districts inside it (crossing cells included): the remainder is 0 or holds
+   at least T households. A reserved area's H3 children, districts, and the areas of
+   the other hierarchy wholly inside it are reserved too, so a reserved parent is never
+   the sum of published children.
+3. **What a reserved area shows.** Reserved hexagons of resolution 7 and 8 are **not
+   listed** (no row, no geometry: a new household no longer appears as a new small
+   hexagon); their households are in the published parent, whose reserved children
+   hold at least T. Reserved res-5/6 cells and territories are listed as "reservado"
+   with geometry and no figures.
+4. **Rounding** (``perturbation``): every count component is published as
+   B * floor((n + o) / B) with a secret offset o per (area, measure), unbiased and
+   |error| <= B - 1; parts are clipped to their rounded totals and the last part is the
+   rest, persons are the sum of the rounded age groups, so each row is consistent
+   (covered + gaps = applies, persons = age groups, covered <= universe, share <= 100 %). Consecutive releases of the same area reveal at most n + o, hence
+   an interval of B values for n, however many releases (see ``perturbation``).
+5. **Means** (``dist_*``, ``acceso_*``) are computed only from protected quantities:
+   the class-midpoint mean of the *rounded* counts of households per class of the
+   value (``aggregate.mean_classes``), over their own sum. They never divide by a true
+   count, so means × counts equations carry no information about it.
+6. **Shares** only where the published denominator is at least T.
+7. **Releases.** The public ``data_version`` advances only in batched releases
+   (``pipeline.publish``: a national computation, or pending district updates once the
+   cadence has passed and enough records changed); between them authorised roles read
+   the live protected table (``calculo.cobertura_viva``). A release names no area and
+   no cause (``ambito`` is always the country; every row carries the release's version).
+   Loss is public only coarsely (``publico.sdc_perdida``, whole percent); the exact
+   table is ``calculo.sdc_perdida``.
+
+Areas do not add up to their parent: each is rounded separately and reserved ones are
+not shown (``NOTA_SUMAS``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from geoportal.aggregate import mean_classes
+from geoportal.disclosure.perturbation import THRESHOLD_SALT, area_keys, offsets, perturb, round_with_offset
+from geoportal.disclosure.suppression import LISTED_ALWAYS, reserve
+
+__all__ = ["protect", "protected_means", "share", "information_loss", "coarse_loss", "round_with_offset",
+           "offsets", "area_keys", "perturb", "reserve", "NOTA_SUMAS", "LISTED_ALWAYS"]
+
+NOTA_SUMAS = ("Las áreas no suman exactamente su área madre: cada cifra se redondea por separado y las "
+              "áreas reservadas no se muestran.")
+
+
+def protect(agregado: pd.DataFrame, counts: list[str], threshold: int, base: int, secret: str,
+            age_groups: list[str], fine: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Protected values of every (nivel, codigo) row; reserved rows get NA counts.
+
+    Returns nivel, codigo, padre, reservado, primaria (internal) and the rounded counts
+    (nullable Int64). ``fine`` (fine-cell contributions) enables the cross-hierarchy rules.
+    """
+    agregado = agregado.reset_index(drop=True)
+    keys = area_keys(agregado["nivel"], agregado["codigo"], secret)
+    hogares = agregado["hogares"].to_numpy(np.int64)
+    primary = hogares < threshold + offsets(keys, THRESHOLD_SALT, base)
+    reserved = reserve(agregado, primary, threshold, fine)
+    values = perturb(agregado, counts, age_groups, keys, base).to_numpy(np.int64).copy()
+    values[reserved] = 0
+    head = agregado[["nivel", "codigo", "padre"]].assign(reservado=reserved, primaria=primary)
+    masked = pd.DataFrame({name: pd.arrays.IntegerArray(values[:, j], reserved.copy()) for j, name in enumerate(counts)})
+    return pd.concat([head, masked], axis=1)
+
+
+def protected_means(protected: pd.DataFrame, sums: list[str]) -> dict[str, np.ndarray]:
+    """Published mean per sum: class-midpoint mean of the rounded class counts (NaN if none)."""
+    out = {}
+    for name in sums:
+        _, mids, columns = mean_classes(name)
+        counts = protected[columns].to_numpy(dtype=float, na_value=np.nan)
+        total = counts.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (counts * mids).sum(axis=1) / total
+        mean = np.where(total > 0, mean, np.nan)
+        stem = name.removesuffix("_suma").removesuffix("_km")
+        out[stem if stem.startswith("acceso_") else stem + "_km"] = np.round(mean, 1 if name.startswith("dist_") else 3)
+    return out
+
+
+def share(numerator: pd.Series, denominator: pd.Series, threshold: int) -> pd.Series:
+    """Percentage with one decimal, only where the published denominator reaches the threshold."""
+    num = numerator.astype("Float64")
+    den = denominator.astype("Float64")
+    pct = (100.0 * num / den).round(1)
+    return pct.where(den >= threshold)
+
+
+def information_loss(agregado: pd.DataFrame, protected: pd.DataFrame, counts: list[str]) -> pd.DataFrame:
+    """Exact loss (internal): areas and households reserved, counts changed, mean absolute change.
+
+    By level and zone ('urbana' when most of an area's households are urban). Unlisted
+    reserved hexagons are counted as areas.
+    """
+    agregado = agregado.reset_index(drop=True)
+    protected = protected.reset_index(drop=True)
+    rows = []
+    zone = np.where(agregado["hogares_urbanos"] * 2 >= agregado["hogares"], "urbana", "rural")
+    truth = agregado[counts].to_numpy(dtype=float)
+    shown = protected[counts].to_numpy(dtype=float, na_value=np.nan)
+    hogares = agregado["hogares"].to_numpy()
+    for (level, z), idx in pd.Series(range(len(agregado))).groupby([agregado["nivel"].to_numpy(), zone]):
+        idx = idx.to_numpy()
+        res = protected["reservado"].to_numpy()[idx]
+        visible = idx[~res]
+        changed = shown[visible] != truth[visible]
+        rows.append({
+            "nivel": level, "zona": z, "areas": len(idx),
+            "areas_reservadas_pct": round(100 * res.mean(), 2) if len(idx) else 0.0,
+            "hogares_en_reservadas_pct": round(100 * hogares[idx][res].sum() / max(hogares[idx].sum(), 1), 2),
+            "cifras_cambiadas_pct": round(100 * changed.mean(), 2) if changed.size else 0.0,
+            "cambio_absoluto_medio": round(float(np.abs(shown[visible] - truth[visible]).mean()), 3) if changed.size else 0.0,
+        })
+    return pd.DataFrame(rows)
+
+
+def coarse_loss(exact: pd.DataFrame) -> pd.DataFrame:
+    """What is public of the loss: reserved shares of areas and households in whole percent."""
+    return pd.DataFrame({
+        "nivel": exact["nivel"], "zona": exact["zona"],
+        "areas_reservadas_pct": np.rint(exact["areas_reservadas_pct"]).astype(int),
+        "hogares_en_reservadas_pct": np.rint(exact["hogares_en_reservadas_pct"]).astype(int),
+    })
