@@ -64,4 +64,7 @@ def create_app() -> FastAPI:
     def salud() -> dict:
         return {"estado": "ok", "version": __version__, "datos": _current_version()}
 
+    from api import acceso
+
+    acceso.install(app)  # institutional access: login, sessions, nominal list, referrals (issue 15)
     return app

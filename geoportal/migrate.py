@@ -42,6 +42,9 @@ def upgrade(settings: Settings | None = None, url: str | None = None) -> None:
                     sql.Identifier(PUBLIC_ROLE), sql.Literal(public_password(settings))
                 )
             )
+            from geoportal.roles import ensure_logins
+
+            ensure_logins(conn, url, settings)
 
 
 def downgrade_all(settings: Settings | None = None) -> None:

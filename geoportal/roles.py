@@ -1,0 +1,75 @@
+"""The API's database roles for institutional access, and how it connects with them.
+
+- ``geoportal_nominal``: nominal data under Row-Level Security (policies in
+  ``sql/0007_roles.sql``); the API sets the session's districts and institution per
+  transaction, and with nothing set it sees no rows.
+- ``geoportal_acceso``: users, sessions and login attempts; no nominal data.
+
+Their passwords are kept like the public role's: ``GEOPORTAL_<ROL>_PASSWORD`` if set,
+else generated once into ``<home>/secretos.json`` (0600). ``ensure_logins`` gives a role
+its password only when that password does not already open a session, so running the
+migrations again never rotates a password a running API is using.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from geoportal.db import database_url, embedded_cluster
+from geoportal.settings import Settings, get_settings
+
+NOMINAL_ROLE = "geoportal_nominal"
+ACCESS_ROLE = "geoportal_acceso"
+API_ROLES = (NOMINAL_ROLE, ACCESS_ROLE)
+
+
+def role_password(role: str, settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    from_env = os.environ.get(f"GEOPORTAL_{role.removeprefix('geoportal_').upper()}_PASSWORD")
+    if from_env:
+        return from_env
+    cluster = embedded_cluster(settings)
+    values = cluster.secrets()
+    if role not in values:
+        values[role] = secrets.token_urlsafe(18)
+        tmp = cluster.secrets_file.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(values, fh)
+        os.replace(tmp, cluster.secrets_file)
+    return values[role]
+
+
+def role_url(role: str, settings: Settings | None = None) -> str:
+    """libpq URL of ``role`` on the configured database (``GEOPORTAL_<ROL>_DATABASE_URL`` wins)."""
+    settings = settings or get_settings()
+    explicit = os.environ.get(f"GEOPORTAL_{role.removeprefix('geoportal_').upper()}_DATABASE_URL")
+    if explicit:
+        return explicit
+    url = make_url(database_url(settings)).set(username=role, password=role_password(role, settings))
+    return url.render_as_string(hide_password=False)
+
+
+def _opens_session(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=5):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def ensure_logins(admin: psycopg.Connection, url: str, settings: Settings | None = None) -> None:
+    """Let the API roles log in, keeping any password that already works."""
+    settings = settings or get_settings()
+    for role in API_ROLES:
+        password = role_password(role, settings)
+        role_on_db = make_url(url).set(username=role, password=password).render_as_string(hide_password=False)
+        if _opens_session(role_on_db):
+            continue
+        admin.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
