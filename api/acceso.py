@@ -408,7 +408,7 @@ def audit_log(limite: int = 200, formato: str = "json", sesion: Sesion = Depends
 # ----------------------------------------------------------------------------- wiring
 def install(app: FastAPI) -> None:
     """Routers of institutional access and the problem+json handlers they rely on."""
-    from api import derivaciones
+    from api import alertas, derivaciones
 
     @app.exception_handler(AccesoError)
     async def _access_error(request: Request, exc: AccesoError) -> Response:
@@ -422,3 +422,4 @@ def install(app: FastAPI) -> None:
 
     app.include_router(router)
     app.include_router(derivaciones.router)
+    app.include_router(alertas.router)

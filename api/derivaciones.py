@@ -262,11 +262,15 @@ def recompute_district(distrito: str) -> dict:
     from geoportal.db import database_url
     from geoportal.pipeline import compute_district
 
+    from api.alertas import record_snapshot
+
     started = time.perf_counter()
     with psycopg.connect(database_url(), autocommit=False) as admin:
         admin.execute("SELECT pg_advisory_lock(hashtext('geoportal.compute_district'))")
         try:
+            record_snapshot(admin)  # the figures before, for the alerts' comparison
             result = compute_district(admin, distrito, fecha_corte=settings().fecha_corte)
+            record_snapshot(admin)
         finally:
             admin.rollback()
             admin.execute("SELECT pg_advisory_unlock(hashtext('geoportal.compute_district'))")

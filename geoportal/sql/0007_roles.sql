@@ -65,6 +65,17 @@ CREATE TABLE acceso.intento_ingreso (
 CREATE INDEX ON acceso.intento_ingreso (nombre, momento);
 CREATE INDEX ON acceso.intento_ingreso (ip, momento);
 
+-- Shares of each version (pais, departamento, distrito), so alerts can compare versions.
+CREATE TABLE acceso.cifra_version (
+    data_version  text NOT NULL,
+    nivel         text NOT NULL,
+    codigo        text NOT NULL,
+    columna       text NOT NULL,
+    valor         real NOT NULL,
+    registrada    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (data_version, nivel, codigo, columna)
+);
+
 -- ---------------------------------------------------------------- referrals
 ALTER TABLE nominal.derivacion DROP CONSTRAINT IF EXISTS derivacion_estado_check;
 UPDATE nominal.derivacion SET estado = CASE estado WHEN 'atendida' THEN 'entregada' WHEN 'rechazada' THEN 'no_entregada' ELSE estado END;
@@ -221,8 +232,10 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA territorio, oferta, publico GRANT SELECT ON T
 GRANT EXECUTE ON FUNCTION nominal.sesion_distritos(), nominal.sesion_institucion() TO geoportal_nominal;
 
 GRANT USAGE ON SCHEMA acceso, territorio TO geoportal_acceso;
-GRANT SELECT ON acceso.usuario, acceso.auditoria TO geoportal_acceso;
+GRANT SELECT ON acceso.usuario, acceso.auditoria, acceso.cifra_version TO geoportal_acceso;
 GRANT SELECT, INSERT, UPDATE ON acceso.sesion TO geoportal_acceso;
 GRANT SELECT, INSERT ON acceso.intento_ingreso TO geoportal_acceso;
 GRANT USAGE ON SEQUENCE acceso.intento_ingreso_intento_id_seq TO geoportal_acceso;
-GRANT SELECT ON ALL TABLES IN SCHEMA territorio TO geoportal_acceso;
+GRANT USAGE ON SCHEMA publico TO geoportal_acceso;
+GRANT SELECT ON ALL TABLES IN SCHEMA territorio, publico TO geoportal_acceso;
+ALTER DEFAULT PRIVILEGES IN SCHEMA publico GRANT SELECT ON TABLES TO geoportal_acceso;

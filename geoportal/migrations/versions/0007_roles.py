@@ -35,5 +35,6 @@ def downgrade() -> None:
     op.execute("REVOKE ALL ON ALL SEQUENCES IN SCHEMA nominal FROM geoportal_nominal")
     op.execute("REVOKE ALL ON SCHEMA nominal, territorio, oferta, publico FROM geoportal_nominal")
     op.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA territorio, oferta, publico REVOKE SELECT ON TABLES FROM geoportal_nominal")
-    op.execute("REVOKE ALL ON ALL TABLES IN SCHEMA territorio FROM geoportal_acceso")
-    op.execute("REVOKE ALL ON SCHEMA territorio FROM geoportal_acceso")
+    op.execute("ALTER DEFAULT PRIVILEGES IN SCHEMA publico REVOKE SELECT ON TABLES FROM geoportal_acceso")
+    op.execute("REVOKE ALL ON ALL TABLES IN SCHEMA territorio, publico FROM geoportal_acceso")
+    op.execute("REVOKE ALL ON SCHEMA territorio, publico FROM geoportal_acceso")
