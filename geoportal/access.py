@@ -49,7 +49,8 @@ class Access:
     def within_reach(self, catalog: Catalogo, code: str, urban: np.ndarray) -> np.ndarray:
         s = catalog.servicio(code)
         if not s.punto_tipo:
-            return np.ones(len(urban), dtype=bool)
+            # No place delivers it: the catalog says what its gap is (referral = "in reach").
+            return np.full(len(urban), s.brecha_sin_punto == "derivacion")
         return self.distancia_km[s.punto_tipo] <= s.radius_km(urban)
 
 

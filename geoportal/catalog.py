@@ -95,6 +95,10 @@ class Servicio(_Strict):
     radio_km: Radio | None = None
     capacidad_unidad: str | None = None
     origen_estatus: Literal["fips", "oferta"] = "fips"
+    # What a missing service is when no delivery point applies (no punto_tipo): an
+    # infrastructure investment (no water network to connect to) or a referral case
+    # (enrol the household in the programme). With a punto_tipo the distance decides.
+    brecha_sin_punto: Literal["inversion", "derivacion"] | None = None
 
     def radius_km(self, urban: np.ndarray) -> np.ndarray:
         """Catchment of each unit by its zone (urban or rural radius of the catalog)."""
@@ -106,6 +110,10 @@ class Servicio(_Strict):
             raise ValueError("un servicio con punto_tipo necesita radio_km {urbana, rural}")
         if self.origen_estatus == "oferta" and not self.punto_tipo:
             raise ValueError("origen_estatus 'oferta' necesita punto_tipo")
+        if not self.punto_tipo and self.brecha_sin_punto is None:
+            raise ValueError("un servicio sin punto_tipo necesita brecha_sin_punto (inversion o derivacion)")
+        if self.punto_tipo and self.brecha_sin_punto is not None:
+            raise ValueError("brecha_sin_punto solo vale para servicios sin punto_tipo (con punto decide la distancia)")
         return self
 
 

@@ -250,7 +250,9 @@ def sintetico(
 @app.command("calcular")
 def calcular(
     distrito: str = typer.Option(None, help="Recalcular solo este distrito (código 2022), p. ej. tras una contrarreferencia."),
-    fecha_corte: str = typer.Option(None, help="Fecha de corte para las edades, AAAA-MM-DD (por defecto hoy)."),
+    fecha_corte: str = typer.Option(None, help="Fecha de corte, AAAA-MM-DD: las edades se cuentan a esa fecha y solo valen los registros "
+    "administrativos y contrarreferencias hasta ella. Por defecto, la fecha de la entrevista FIPS de cada hogar "
+    "(y todos los registros)."),
 ) -> None:
     """Calcula estatus, acceso, Logros, brechas y publica los agregados protegidos."""
     from datetime import date
@@ -291,7 +293,9 @@ def simular(
     agregar: list[str] = typer.Option(None, "--agregar", help="Punto nuevo tipo:lon,lat:capacidad[:zona], "
                                       "p. ej. usf:-57.60,-25.71:300 (repetible)."),
     quitar: list[str] = typer.Option(None, "--quitar", help="punto_id de oferta.punto_entrega a quitar (repetible)."),
-    fecha_corte: str = typer.Option(None, help="Fecha de corte para las edades, AAAA-MM-DD (por defecto hoy)."),
+    fecha_corte: str = typer.Option(None, help="Fecha de corte, AAAA-MM-DD: las edades se cuentan a esa fecha y solo valen los registros "
+    "administrativos y contrarreferencias hasta ella. Por defecto, la fecha de la entrevista FIPS de cada hogar "
+    "(y todos los registros)."),
 ) -> None:
     """Simula agregar o quitar puntos de entrega en un distrito, SIN guardar nada."""
     from datetime import date

@@ -4,10 +4,22 @@ For every unit (person, household, entorno) and every catalog service this modul
 whether the service *applies* (catalog rules) and whether the unit is *covered*:
 
 - persons and households: the FIPS answer (codes listed in ``servicios``), overridden by
-  the newest administrative record or contrarreferencia in ``nominal.estatus_evento``;
+  the newest administrative record or contrarreferencia in ``nominal.estatus_evento``
+  **dated on or after the household's interview** (an older record describes a status
+  the interview has since observed, so the interview wins) and, with a cut-off date, **on
+  or before the cut-off** (a later event had not happened yet at that date);
 - entorno (a declared localidad of a district): ``origen_estatus: oferta`` services are
-  covered when a delivery point of the type lies within the catchment of the
-  localidad's centre; ``fips`` ones when most of its households report them.
+  covered when most of the localidad's households have a delivery point of the type
+  within the service's catchment (judged where people live, not from one centre point);
+  ``fips`` ones (the all-weather road) when most of its households report them, each
+  household's answer updated by its own events as above.
+
+An entorno is counted in the H3 cell of its **reference point**: the real locality point
+(``territorio.lugar``: GeoNames place or MEC locality of the same 2012 district polygon
+and name, the one nearest the households, if within ``LUGAR_MAX_KM`` of them), else its
+medoid household (the household nearest the median of its households' coordinates).
+Every input is read in a fixed order (``ORDER BY`` the ids), so the same data gives
+byte-identical results whatever the physical row order (after a dump and restore, say).
 
 Status is then ``cubierto`` (applies and covered), ``no cubierto`` (applies, not covered)
 or ``no aplica``. A unit is *protected* in its category (cobertura concurrente) when it
@@ -29,6 +41,7 @@ from geoportal.catalog import Catalogo
 from geoportal.dbcopy import copy_out
 
 ENTORNO_MAJORITY = 0.5
+LUGAR_MAX_KM = 10.0
 
 
 @dataclass
@@ -40,33 +53,43 @@ class Units:
     puntos: pd.DataFrame
     eventos: pd.DataFrame
     fecha_corte: date | None  # None: each person's age at their household's survey date
+    # Real locality points (territorio.lugar: lugar_id, clave, codigo_2012, lon, lat).
+    lugares: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["lugar_id", "clave", "codigo_2012", "lon", "lat"]))
 
     @classmethod
     def from_db(cls, conn: psycopg.Connection, fecha_corte: date | None = None, distrito: str | None = None) -> "Units":
         only = "" if distrito is None else " WHERE h.codigo_distrito = {}"
         params = () if distrito is None else (distrito,)
+        # Every read has an ORDER BY: results must not depend on the physical row order.
         hogares = copy_out(
             conn,
             "SELECT h.hogar_id, h.codigo_distrito, coalesce(h.codigo_2012, '') AS codigo_2012, d.dpto, h.localidad,"
             " h.zona, h.fecha_relevamiento, h.lon, h.lat, h.h3_8, array_to_string(h.servicios, ';') AS servicios"
             " FROM nominal.hogar h"
-            " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + only,
+            " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + only + " ORDER BY h.hogar_id",
             params,
         )
         personas = copy_out(
             conn,
             "SELECT p.persona_id, p.hogar_id, p.sexo, p.fecha_nacimiento, p.embarazada, p.discapacidad, p.indigena,"
             " array_to_string(p.servicios, ';') AS servicios FROM nominal.persona p"
-            + ("" if distrito is None else " JOIN nominal.hogar h USING (hogar_id)" + only),
+            + ("" if distrito is None else " JOIN nominal.hogar h USING (hogar_id)" + only) + " ORDER BY p.persona_id",
             params,
         )
-        puntos = copy_out(conn, "SELECT punto_id, tipo, zona, capacidad, lon, lat, origen FROM oferta.punto_entrega")
+        puntos = copy_out(conn, "SELECT punto_id, tipo, zona, capacidad, lon, lat, origen FROM oferta.punto_entrega"
+                                " ORDER BY punto_id")
+        # The newest event up to the cut-off (if any) of each unit and service.
+        cut = "" if fecha_corte is None else " WHERE fecha <= {}"
         eventos = copy_out(
             conn,
             "SELECT DISTINCT ON (unidad, unidad_id, servicio) unidad, unidad_id, servicio, cubierto, fecha, fuente"
-            " FROM nominal.estatus_evento ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC",
+            " FROM nominal.estatus_evento" + cut + " ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC,"
+            " evento_id DESC",
+            () if fecha_corte is None else (fecha_corte,),
         )
-        return cls(hogares, personas, puntos, eventos, fecha_corte)
+        lugares = copy_out(conn, "SELECT lugar_id, clave, codigo_2012, lon, lat FROM territorio.lugar ORDER BY lugar_id")
+        return cls(hogares, personas, puntos, eventos, fecha_corte, lugares)
 
 
 def covered_matrix(listed: pd.Series, codes: list[str]) -> np.ndarray:
@@ -85,8 +108,12 @@ def covered_matrix(listed: pd.Series, codes: list[str]) -> np.ndarray:
     return table[inverse]
 
 
-def apply_events(covered: np.ndarray, ids: pd.Series, codes: list[str], eventos: pd.DataFrame, unidad: str) -> np.ndarray:
-    """Newest administrative record / contrarreferencia wins over the FIPS answer."""
+def apply_events(covered: np.ndarray, ids: pd.Series, codes: list[str], eventos: pd.DataFrame, unidad: str,
+                 interviewed: np.ndarray | None = None) -> np.ndarray:
+    """The newest administrative record / contrarreferencia wins over the FIPS answer,
+    unless it is dated before the unit's interview (``interviewed``, ISO dates per row):
+    then the interview is the newer observation. ``eventos`` holds one (the newest up to
+    the cut-off) event per unit and service."""
     if eventos is None or eventos.empty:
         return covered
     ev = eventos[eventos["unidad"] == unidad]
@@ -95,6 +122,9 @@ def apply_events(covered: np.ndarray, ids: pd.Series, codes: list[str], eventos:
     row = pd.Index(ids).get_indexer(ev["unidad_id"])
     col = pd.Index(codes).get_indexer(ev["servicio"])
     keep = (row >= 0) & (col >= 0)
+    if interviewed is not None:
+        since = np.asarray(interviewed, dtype=object)[np.where(row >= 0, row, 0)].astype(str)
+        keep &= ev["fecha"].astype(str).to_numpy() >= since
     covered = covered.copy()
     covered[row[keep], col[keep]] = ev["cubierto"].to_numpy(dtype=bool)[keep]
     return covered
@@ -148,8 +178,10 @@ def _concurrent(catalog: Catalogo, status: Status, category: str, in_universe: n
         target[logro] = ok
 
 
-def person_status(catalog: Catalogo, personas: pd.DataFrame, eventos: pd.DataFrame, at) -> Status:
-    """``at``: the date ages refer to, one for all or one per person (the survey date)."""
+def person_status(catalog: Catalogo, personas: pd.DataFrame, eventos: pd.DataFrame, at,
+                  interviewed: np.ndarray | None = None) -> Status:
+    """``at``: the date ages refer to, one for all or one per person (the survey date);
+    ``interviewed``: each person's household interview date (events before it are ignored)."""
     services = catalog.servicios_de("persona")
     codes = [s.codigo for s in services]
     people = pd.DataFrame({
@@ -161,7 +193,7 @@ def person_status(catalog: Catalogo, personas: pd.DataFrame, eventos: pd.DataFra
     })
     aplica = np.column_stack([s.aplica.applies(people) for s in services]) if services else np.zeros((len(people), 0), bool)
     cubierto = covered_matrix(personas["servicios"], codes)
-    cubierto = apply_events(cubierto, personas["persona_id"], codes, eventos, "persona")
+    cubierto = apply_events(cubierto, personas["persona_id"], codes, eventos, "persona", interviewed)
     status = Status("persona", codes, aplica, cubierto)
     for cat in catalog.categorias:
         if cat.universo == "persona":
@@ -174,7 +206,8 @@ def household_status(catalog: Catalogo, hogares: pd.DataFrame, eventos: pd.DataF
     codes = [s.codigo for s in services]
     aplica = np.ones((len(hogares), len(codes)), dtype=bool)
     cubierto = covered_matrix(hogares["servicios"], codes)
-    cubierto = apply_events(cubierto, hogares["hogar_id"], codes, eventos, "hogar")
+    cubierto = apply_events(cubierto, hogares["hogar_id"], codes, eventos, "hogar",
+                            hogares["fecha_relevamiento"].to_numpy())
     status = Status("hogar", codes, aplica, cubierto)
     for cat in catalog.categorias:
         if cat.universo == "hogar":
@@ -182,39 +215,76 @@ def household_status(catalog: Catalogo, hogares: pd.DataFrame, eventos: pd.DataF
     return status
 
 
-def entorno_units(hogares: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """One entorno per (district, declared localidad); returns units and each household's unit."""
+def entorno_units(hogares: pd.DataFrame, lugares: pd.DataFrame | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """One entorno per (district, declared localidad); returns units and each household's unit.
+
+    Units carry their reference point (``lon``, ``lat``, ``referencia`` = 'lugar:<id>' or
+    'hogar:<id>') and the row of their medoid household (``hogar_ref``), whose district
+    keys the entorno shares. Ties are broken by id, so the result depends only on the data.
+    """
+    from geoportal.geodesia import haversine_km
+    from geoportal.nombres import clave
+
     keys = hogares["codigo_distrito"].astype(str) + "|" + hogares["localidad"].astype(str)
-    inverse, codes = pd.factorize(keys)
+    inverse, codes = pd.factorize(keys, sort=True)
     codes = np.asarray(codes, dtype=object)
     n = len(codes)
     count = np.bincount(inverse, minlength=n)
     urban = np.bincount(inverse, weights=(hogares["zona"].to_numpy() == "urbana"), minlength=n)
+    lon, lat = hogares["lon"].to_numpy(dtype=float), hogares["lat"].to_numpy(dtype=float)
+    frame = pd.DataFrame({"e": inverse, "lon": lon, "lat": lat})
+    median = frame.groupby("e")[["lon", "lat"]].median().to_numpy()
+    # Medoid proxy: the household nearest its entorno's median point (ties: first id,
+    # households arrive ordered by hogar_id).
+    gap = haversine_km(lon, lat, median[inverse, 0], median[inverse, 1])
+    order = np.lexsort((np.arange(len(inverse)), gap, inverse))
+    first = order[np.r_[True, inverse[order][1:] != inverse[order][:-1]]] if len(order) else order
+    medoid = np.empty(n, dtype=np.int64)
+    medoid[inverse[first]] = first
     units = pd.DataFrame({
         "entorno_id": codes,
-        "lon": np.bincount(inverse, weights=hogares["lon"].to_numpy(dtype=float), minlength=n) / count,
-        "lat": np.bincount(inverse, weights=hogares["lat"].to_numpy(dtype=float), minlength=n) / count,
+        "lon": lon[medoid] if n else np.zeros(0),
+        "lat": lat[medoid] if n else np.zeros(0),
+        "referencia": "hogar:" + hogares["hogar_id"].astype(str).to_numpy()[medoid] if n else np.zeros(0, object),
+        "hogar_ref": medoid,
         "zona": np.where(urban * 2 >= count, "urbana", "rural"),
         "hogares": count,
     })
+    if lugares is not None and len(lugares) and n:
+        polygon = hogares["codigo_2012"].astype(str).to_numpy()[medoid]
+        wanted = pd.DataFrame({"u": np.arange(n), "codigo_2012": polygon,
+                               "clave": [clave(h.split("|", 1)[1]) for h in codes]})
+        cands = wanted.merge(lugares[["lugar_id", "clave", "codigo_2012", "lon", "lat"]], on=["codigo_2012", "clave"])
+        if len(cands):
+            u = cands["u"].to_numpy()
+            cands["km"] = haversine_km(cands["lon"].to_numpy(float), cands["lat"].to_numpy(float),
+                                       units["lon"].to_numpy()[u], units["lat"].to_numpy()[u])
+            best = cands[cands["km"] <= LUGAR_MAX_KM].sort_values(["u", "km", "lugar_id"]).drop_duplicates("u")
+            rows = best["u"].to_numpy()
+            units.loc[rows, "lon"] = best["lon"].to_numpy(float)
+            units.loc[rows, "lat"] = best["lat"].to_numpy(float)
+            units.loc[rows, "referencia"] = ("lugar:" + best["lugar_id"].astype(str)).to_numpy()
     return units, inverse
 
 
 def entorno_status(catalog: Catalogo, units: pd.DataFrame, household_of: np.ndarray, hogares: pd.DataFrame,
-                   within_reach: dict[str, np.ndarray]) -> Status:
-    """``within_reach[code]``: bool per entorno unit, a point of the service's type in its catchment."""
+                   household_reach: dict[str, np.ndarray], eventos: pd.DataFrame | None = None) -> Status:
+    """``household_reach[code]``: bool per *household*, a point of the service's type within the
+    service's catchment of it; the entorno is covered when most of its households are."""
     services = catalog.servicios_de("entorno")
     codes = [s.codigo for s in services]
     n = len(units)
     aplica = np.ones((n, len(codes)), dtype=bool)
     cubierto = np.zeros((n, len(codes)), dtype=bool)
     reported = covered_matrix(hogares["servicios"], codes)
+    # A household's own answer about its surroundings is updated by its events too.
+    reported = apply_events(reported, hogares["hogar_id"], codes, eventos, "hogar",
+                            hogares["fecha_relevamiento"].to_numpy())
+    size = units["hogares"].to_numpy()
     for j, s in enumerate(services):
-        if s.origen_estatus == "oferta":
-            cubierto[:, j] = within_reach[s.codigo]
-        else:
-            share = np.bincount(household_of, weights=reported[:, j], minlength=n) / units["hogares"].to_numpy()
-            cubierto[:, j] = share > ENTORNO_MAJORITY
+        yes = household_reach[s.codigo] if s.origen_estatus == "oferta" else reported[:, j]
+        share = np.bincount(household_of, weights=yes, minlength=n) / np.maximum(size, 1)
+        cubierto[:, j] = share > ENTORNO_MAJORITY
     status = Status("entorno", codes, aplica, cubierto)
     for cat in catalog.categorias:
         if cat.universo == "entorno":

@@ -33,10 +33,11 @@ def reparar_texto(texto: str) -> str:
 
 
 def clave(texto: str) -> str:
-    """Accent-, case- and space-insensitive key of a name (for matching, never for display)."""
+    """Accent-, case-, punctuation- and space-insensitive key of a name (for matching,
+    never for display); ñ stays a letter of its own."""
     plain = unicodedata.normalize("NFKD", reparar_texto(texto).replace("ñ", "\0").replace("Ñ", "\0"))
-    plain = "".join(c for c in plain if not unicodedata.combining(c)).replace("\0", "ñ")
-    return plain.casefold()
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).replace("\0", "ñ").casefold()
+    return " ".join("".join(c if c.isalnum() else " " for c in plain).split())
 
 
 def es_marcador(texto: str | None) -> bool:

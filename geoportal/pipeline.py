@@ -28,10 +28,10 @@ from psycopg import sql
 from geoportal import aggregate as agg
 from geoportal import disclosure
 from geoportal.audit import log_access
-from geoportal.access import accessibility, nearest_by_type
+from geoportal.access import accessibility
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.dbcopy import connect_like, copy_in
-from geoportal.coverage import Units, entorno_status, entorno_units, household_status, person_status
+from geoportal.coverage import ENTORNO_MAJORITY, Units, entorno_status, entorno_units, household_status, person_status
 from geoportal.metas import load_targets, target_for
 from geoportal.settings import Settings, get_settings
 
@@ -96,19 +96,22 @@ def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
     })
     of_person = index_in(pp["hogar_id"], hh["hogar_id"])
 
-    p_status = person_status(catalog, pp, units.eventos, ages_reference(units.fecha_corte, hh, of_person))
+    interviewed = hh["fecha_relevamiento"].to_numpy()
+    p_status = person_status(catalog, pp, units.eventos, ages_reference(units.fecha_corte, hh, of_person),
+                             interviewed[of_person])
     h_status = household_status(catalog, hh, units.eventos)
-    entornos, entorno_of = entorno_units(hh)
+    entornos, entorno_of = entorno_units(hh, units.lugares)
 
     demand = demand_by_type(catalog, p_status, of_person, len(hh))
     access = accessibility(catalog, lon, lat, urban, demand, units.puntos, ratios, cells=fine_h["h3_8"].to_numpy())
-    e_urban = (entornos["zona"] == "urbana").to_numpy()
-    e_dist = nearest_by_type(entornos["lon"].to_numpy(), entornos["lat"].to_numpy(), units.puntos, catalog.tipos_punto)
+    # Entorno supply is judged where its households live: a point of the type within the
+    # service's catchment of each household, then the majority of the localidad.
+    household_reach = {s.codigo: access.within_reach(catalog, s.codigo, urban) for s in catalog.servicios_de("entorno")}
+    e_status = entorno_status(catalog, entornos, entorno_of, hh, household_reach, units.eventos)
     reach_e = {}
     for s in catalog.servicios_de("entorno"):
-        if s.punto_tipo:
-            reach_e[s.codigo] = e_dist[s.punto_tipo] <= s.radius_km(e_urban)
-    e_status = entorno_status(catalog, entornos, entorno_of, hh, reach_e)
+        share = np.bincount(entorno_of, weights=household_reach[s.codigo], minlength=len(entornos))
+        reach_e[s.codigo] = share > ENTORNO_MAJORITY * np.maximum(entornos["hogares"].to_numpy(), 1)
 
     m = agg.Measures()
     m.add("hogares", "hogar", np.ones(len(hh), bool))
@@ -126,7 +129,7 @@ def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
         j = st.codes.index(s.codigo)
         applies, covered = st.aplica[:, j], st.aplica[:, j] & st.cubierto[:, j]
         if s.unidad == "entorno":
-            reach = reach_e.get(s.codigo, np.ones(len(entornos), bool))
+            reach = reach_e[s.codigo]
         else:
             reach_h = access.within_reach(catalog, s.codigo, urban)
             reach = reach_h[of_person] if s.unidad == "persona" else reach_h
@@ -146,10 +149,12 @@ def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
         "persona": agg.record_keys(pp["persona_id"], secret),
         "entorno": agg.record_keys(entornos["entorno_id"], secret),
     }
-    first_household = np.full(len(entornos), -1, dtype=np.int64)
-    first_household[entorno_of[::-1]] = np.arange(len(hh))[::-1]
-    cell_of, cells = agg.fine_cells(fine_h)
-    groups = {"hogar": cell_of, "persona": cell_of[of_person], "entorno": cell_of[first_household]}
+    # An entorno lies in the fine cell of its reference point, with its medoid household's
+    # district keys (the point may fall in a cell where no household lives).
+    fine_e = fine_h.iloc[entornos["hogar_ref"].to_numpy()].reset_index(drop=True)
+    fine_e["h3_8"] = agg.h3_cells(entornos["lon"].to_numpy(float), entornos["lat"].to_numpy(float))
+    cell_of, cells = agg.fine_cells(pd.concat([fine_h, fine_e], ignore_index=True))
+    groups = {"hogar": cell_of[:len(hh)], "persona": cell_of[:len(hh)][of_person], "entorno": cell_of[len(hh):]}
     fine = agg.fine_contributions(cells, groups, m, keys, counts_order, sums_order)
     return fine, access.ratio, {"persona": p_status, "hogar": h_status, "entorno": e_status}
 

@@ -20,6 +20,7 @@ import pandas as pd
 import psycopg
 import shapely
 
+from geoportal.nombres import clave, nombre_de_lugar
 from geoportal.settings import DATA_DIR
 
 # The four pilot districts (2022 census code -> expected census name). The names are
@@ -290,6 +291,7 @@ def load_territory(conn: psycopg.Connection, data_dir: Path = DATA_DIR) -> dict[
                 )
             ),
         )
+        _load_places(cur, data_dir)
         # Stale rows, children before parents (a referenced row makes this fail, on purpose).
         stale = (
             ("localidad", "geonameid", localidades["geonameid"].astype(int).tolist()),
@@ -302,6 +304,59 @@ def load_territory(conn: psycopg.Connection, data_dir: Path = DATA_DIR) -> dict[
             # Table and key names come from the tuple above, never from input.
             cur.execute(f"DELETE FROM territorio.{table} WHERE NOT ({key} = ANY(%s))", (keep,))
         counts = {}
-        for table in ("departamento", "distrito_cartografico", "distrito", "localidad", "fuente"):
+        for table in ("departamento", "distrito_cartografico", "distrito", "localidad", "lugar", "fuente"):
             counts[table] = cur.execute(f"SELECT count(*) FROM territorio.{table}").fetchone()[0]
     return counts
+
+
+def mec_localities(data_dir: Path = DATA_DIR) -> pd.DataFrame:
+    """The MEC schools' localities: repaired name, its key, zone and school points.
+
+    Placeholders ("LOCALIDAD A CONFIRMAR") are not places and are left out.
+    """
+    esc = pd.read_csv(data_dir / "escuelas_mec.csv", usecols=["barrio_localidad", "zona", "lat", "lon"],
+                      dtype={"barrio_localidad": str, "zona": str}).dropna(subset=["lat", "lon"])
+    esc["nombre"] = esc["barrio_localidad"].map(nombre_de_lugar)
+    esc = esc.dropna(subset=["nombre"])
+    esc["clave"] = esc["nombre"].map(clave)
+    esc["zona"] = esc["zona"].str.lower().where(esc["zona"].str.lower().isin(["urbana", "rural"]))
+    return esc[["nombre", "clave", "zona", "lon", "lat"]]
+
+
+def _load_places(cur: psycopg.Cursor, data_dir: Path) -> None:
+    """territorio.lugar: GeoNames places and one point per MEC locality and 2012 polygon.
+
+    A MEC locality's point is its school nearest the mean of its schools (a real place,
+    inside the polygon, never an average that may fall between two villages).
+    """
+    cur.execute("DELETE FROM territorio.lugar")
+    cur.execute(
+        "INSERT INTO territorio.lugar (lugar_id, nombre, clave, codigo_2012, fuente, geom)"
+        " SELECT 'geonames:' || geonameid, nombre, '', codigo_2012, 'geonames', geom FROM territorio.localidad"
+    )
+    keys = cur.execute("SELECT lugar_id, nombre FROM territorio.lugar").fetchall()
+    cur.executemany("UPDATE territorio.lugar SET clave = %s WHERE lugar_id = %s",
+                    [(clave(nombre), lugar) for lugar, nombre in keys])
+    mec = mec_localities(data_dir)
+    cur.execute("CREATE TEMP TABLE escuela_lugar (nombre text, clave text, zona text, lon float8, lat float8)"
+                " ON COMMIT DROP")
+    with cur.copy("COPY escuela_lugar FROM STDIN") as copy:
+        for row in mec.itertuples(index=False):
+            copy.write_row((row.nombre, row.clave, row.zona, row.lon, row.lat))
+    cur.execute(
+        """WITH e AS (
+               SELECT s.*, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326) AS geom, d.codigo_2012
+               FROM pg_temp.escuela_lugar s
+               JOIN territorio.distrito_cartografico d
+                 ON ST_Contains(d.geom, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))),
+           m AS (
+               SELECT codigo_2012, clave, ST_SetSRID(ST_MakePoint(avg(lon), avg(lat)), 4326) AS centro,
+                      mode() WITHIN GROUP (ORDER BY nombre) AS nombre,
+                      mode() WITHIN GROUP (ORDER BY zona) AS zona
+               FROM e GROUP BY codigo_2012, clave)
+           INSERT INTO territorio.lugar (lugar_id, nombre, clave, codigo_2012, fuente, zona, geom)
+           SELECT DISTINCT ON (e.codigo_2012, e.clave)
+                  'mec:' || e.codigo_2012 || ':' || e.clave, m.nombre, e.clave, e.codigo_2012, 'mec', m.zona, e.geom
+           FROM e JOIN m USING (codigo_2012, clave)
+           ORDER BY e.codigo_2012, e.clave, ST_Distance(e.geom, m.centro), e.lon, e.lat"""
+    )

@@ -179,7 +179,8 @@ def demanda(catalog: Catalogo, hogares: pd.DataFrame, personas: pd.DataFrame, ev
     hh = hogares.reset_index(drop=True)
     of_person = pd.Index(hh["hogar_id"]).get_indexer(personas["hogar_id"])
     at = ages_reference(fecha_corte, hh, np.maximum(of_person, 0))
-    estado = person_status(catalog, personas.reset_index(drop=True), eventos, at)
+    interviewed = hh["fecha_relevamiento"].astype(str).to_numpy()[np.maximum(of_person, 0)]
+    estado = person_status(catalog, personas.reset_index(drop=True), eventos, at, interviewed)
     return demand_by_type(catalog, estado, of_person, len(hh))
 
 

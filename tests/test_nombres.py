@@ -21,6 +21,7 @@ def test_placeholders_are_not_places():
 
 def test_keys_ignore_case_accents_and_spaces_but_keep_enye():
     assert clave("Asunción") == clave("ASUNCION") == clave("  asuncion ")
+    assert clave("Barrio San Pedro, Loma") == clave("Barrio San Pedro - Loma")
     assert clave("Ñemby") == clave("ÐEMBY")
     assert clave("Ñemby") != clave("Nemby")
 
