@@ -414,7 +414,10 @@ def install(app: FastAPI) -> None:
     async def _access_error(request: Request, exc: AccesoError) -> Response:
         return problem(exc.status, exc.title, exc.detail, exc.headers)
 
-    if RequestValidationError not in app.exception_handlers:
+    from fastapi.exception_handlers import request_validation_exception_handler
+
+    # Unless the map service already maps validation errors to problem+json (api/errores.py).
+    if app.exception_handlers.get(RequestValidationError) in (None, request_validation_exception_handler):
         @app.exception_handler(RequestValidationError)
         async def _invalid(request: Request, exc: RequestValidationError) -> Response:
             fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]) for e in exc.errors())

@@ -64,7 +64,9 @@ def gaps(conn: psycopg.Connection, distrito: str, filtros: Filtros, catalog: Cat
         return pd.DataFrame(columns=columns)
     of_person = index_in(pp["hogar_id"], hh["hogar_id"])
     urban = (hh["zona"] == "urbana").to_numpy()
-    p_status = person_status(catalog, pp, units.eventos, ages_reference(fecha_corte, hh, of_person))
+    interviewed = hh["fecha_relevamiento"].to_numpy()
+    p_status = person_status(catalog, pp, units.eventos, ages_reference(fecha_corte, hh, of_person),
+                             interviewed[of_person])
     h_status = household_status(catalog, hh, units.eventos)
     person_cats = np.empty(len(pp), dtype=object)
     person_cats[:] = ""

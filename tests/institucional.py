@@ -17,7 +17,6 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 CLAVE = "clave-de-prueba-larga"
-FECHA_CORTE = "2026-01-01"  # the pilot fixture computes ages at this date
 
 
 def free_port() -> int:
@@ -71,7 +70,7 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)
-        full_env = {**os.environ, "GEOPORTAL_DATABASE_URL": url, "GEOPORTAL_FECHA_CORTE": FECHA_CORTE, **(env or {})}
+        full_env = {**os.environ, "GEOPORTAL_DATABASE_URL": url, **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(self.port)], env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
