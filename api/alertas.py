@@ -7,9 +7,9 @@ exact information-loss table. Never H3 resolution 9, never unrounded counts, nev
 reserved area's figures: the same disclosure control as the public, because a Mesa's
 screen can be photographed and its figures differenced across events just the same.
 
-``LIVE_TABLE`` is where those figures are read. Until the disclosure-control branch lands
-its live protected table, the incremental recompute publishes straight to
-``publico.cobertura``, which is therefore also the live table.
+They are read through ``acceso.cifras_vivas`` (SQL function, migration 0007): the live
+protected table ``calculo.cobertura_viva`` once the disclosure-control redesign creates
+it, else ``publico.cobertura`` (which the incremental recompute then updates at once).
 
 Alerts (``GET /api/alertas``, ``geoportal alertas``), per territory the caller may see:
 - **bajo_meta**: a Logro's published coverage is below its meta;
@@ -23,12 +23,9 @@ from __future__ import annotations
 import psycopg
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from psycopg import sql
 
 from api.acceso import AGGREGATE_ROLES, AccesoError, Sesion, access_conn, may_see_territory, require
-from geoportal.db import public_database_url
 
-LIVE_TABLE = ("publico", "cobertura")
 LEVELS = ("pais", "departamento", "distrito")
 router = APIRouter(tags=["cifras"])
 
@@ -42,91 +39,92 @@ def _polygon(conn, nivel: str, codigo: str) -> str:
     return row[0] if row else codigo
 
 
-def _measure_columns(conn) -> list[str]:
-    return [r[0] for r in conn.execute("SELECT columna FROM publico.medida ORDER BY columna").fetchall()]
+def live_rows(conn: psycopg.Connection, niveles=LEVELS, area: str | None = None) -> list[dict]:
+    """Live protected rows (``acceso.cifras_vivas``: the live table once it exists, else publico.cobertura)."""
+    return [r[0] for r in conn.execute("SELECT * FROM acceso.cifras_vivas(%s, %s)", (list(niveles), area)).fetchall()]
 
 
 @router.get("/api/cifras/{nivel}/{codigo}")
-def protected_figures(nivel: str, codigo: str = "", sesion: Sesion = Depends(require(*AGGREGATE_ROLES))) -> JSONResponse:
+def protected_figures(nivel: str, codigo: str, sesion: Sesion = Depends(require(*AGGREGATE_ROLES))) -> JSONResponse:
     """Live protected figures of one territory the role covers (pais, departamento, distrito)."""
     if nivel not in LEVELS:
         raise AccesoError(422, "nivel debe ser pais, departamento o distrito.")
     codigo = codigo[:8]
     with access_conn() as conn:
-        allowed = may_see_territory(conn, sesion, nivel, codigo)
-    if not allowed:
-        raise AccesoError(403, "Su rol no cubre este territorio.")
-    with psycopg.connect(public_database_url(), connect_timeout=10) as conn:
-        columns = _measure_columns(conn)
-        head = ["nivel", "codigo", "nombre", "reservado", "pob_censo", "data_version"]
-        row = conn.execute(sql.SQL("SELECT {} FROM {} WHERE nivel = %s AND codigo = %s").format(
-            sql.SQL(", ").join(map(sql.Identifier, head + columns)), sql.Identifier(*LIVE_TABLE)),
-            (nivel, _polygon(conn, nivel, codigo))).fetchone()
+        if not may_see_territory(conn, sesion, nivel, codigo):
+            raise AccesoError(403, "Su rol no cubre este territorio.")
+        rows = live_rows(conn, [nivel], _polygon(conn, nivel, codigo))
         version = conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()
-    if row is None:
+    if not rows:
         raise AccesoError(404, "No hay cifras calculadas para este territorio.")
-    out = dict(zip(head + columns, row))
-    if out["reservado"]:
-        out = {k: out[k] for k in head}
-    return JSONResponse({"cifras": out, "version_vigente": version[0] if version else None},
+    out = rows[0]
+    if out.get("reservado"):
+        out = {k: out.get(k) for k in ("nivel", "codigo", "nombre", "reservado", "pob_censo", "data_version")}
+    return JSONResponse({"cifras": out, "publicacion_vigente": version[0] if version else None},
                         headers={"Cache-Control": "private, no-store"})
 
 
 # ----------------------------------------------------------------------------- snapshots and alerts
-def _tracked(conn) -> list[tuple[str, str]]:
-    """(column, label) of every Logro and service coverage share."""
-    return conn.execute(
+def _tracked(conn) -> dict[str, str]:
+    """column -> label of every Logro and service coverage share."""
+    return dict(conn.execute(
         "SELECT columna, etiqueta FROM publico.medida WHERE tipo = 'porcentaje' AND columna <> 'relevamiento_pct'"
-        " ORDER BY columna").fetchall()
+        " ORDER BY columna").fetchall())
+
+
+def _snapshot_key(rows: list[dict]) -> str | None:
+    """The country row changes with every recompute, so its data_version names the state."""
+    country = next((r for r in rows if r["nivel"] == "pais"), None)
+    return None if country is None else country["data_version"]
 
 
 def record_snapshot(conn: psycopg.Connection) -> str | None:
-    """Keep the current version's shares of pais / departamento / distrito (idempotent)."""
-    version = conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()
-    if version is None:
+    """Keep the live shares of pais / departamento / distrito (idempotent per state)."""
+    rows = live_rows(conn)
+    key = _snapshot_key(rows)
+    if key is None:
         return None
-    columns = [c for c, _ in _tracked(conn)]
-    values = sql.SQL(", ").join(
-        sql.SQL("({}, {}::real)").format(sql.Literal(c), sql.Identifier(c)) for c in columns)
-    conn.execute(sql.SQL(
-        "INSERT INTO acceso.cifra_version (data_version, nivel, codigo, columna, valor)"
-        " SELECT t.data_version_vigente, t.nivel, t.codigo, v.columna, v.valor FROM"
-        " (SELECT %s AS data_version_vigente, c.* FROM {} c WHERE c.nivel IN ('pais', 'departamento', 'distrito')"
-        "  AND NOT c.reservado) t CROSS JOIN LATERAL (VALUES {}) v (columna, valor) WHERE v.valor IS NOT NULL"
-        " ON CONFLICT DO NOTHING").format(sql.Identifier(*LIVE_TABLE), values), (version[0],))
+    tracked = _tracked(conn)
+    values = [(key, r["nivel"], r["codigo"], c, r[c]) for r in rows if not r.get("reservado")
+              for c in tracked if r.get(c) is not None]
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO acceso.cifra_version (data_version, nivel, codigo, columna, valor)"
+                        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", values)
     conn.commit()
-    return version[0]
+    return key
 
 
 def compute_alerts(conn: psycopg.Connection, umbral: float = 5.0) -> list[dict]:
     """Alerts of every territory (pais, departamento, distrito), worst first."""
-    labels = dict(_tracked(conn))
+    labels = _tracked(conn)
+    rows = live_rows(conn)
     logros = [c for c in labels if c.startswith("l") and c.endswith("_pct") and not c.endswith("_ampliado_pct")]
     alerts = []
-    for column in logros:
-        meta = column.replace("_pct", "_meta")
-        rows = conn.execute(sql.SQL(
-            "SELECT nivel, codigo, nombre, {c}, {m} FROM {t} WHERE nivel IN ('pais', 'departamento', 'distrito')"
-            " AND NOT reservado AND {c} IS NOT NULL AND {m} IS NOT NULL AND {c} < {m}").format(
-            c=sql.Identifier(column), m=sql.Identifier(meta), t=sql.Identifier(*LIVE_TABLE))).fetchall()
-        alerts += [{"tipo": "bajo_meta", "nivel": r[0], "codigo": r[1], "nombre": r[2], "columna": column,
-                    "etiqueta": labels[column], "valor": round(float(r[3]), 1), "referencia": round(float(r[4]), 1),
-                    "diferencia": round(float(r[3]) - float(r[4]), 1)} for r in rows]
-    current = conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()
+    for r in rows:
+        if r.get("reservado"):
+            continue
+        for column in logros:
+            value, meta = r.get(column), r.get(column.replace("_pct", "_meta"))
+            if value is not None and meta is not None and value < meta:
+                alerts.append({"tipo": "bajo_meta", "nivel": r["nivel"], "codigo": r["codigo"], "nombre": r["nombre"],
+                               "columna": column, "etiqueta": labels[column], "valor": round(value, 1),
+                               "referencia": round(meta, 1), "diferencia": round(value - meta, 1)})
+    key = _snapshot_key(rows)
     previous = conn.execute(
         "SELECT data_version FROM acceso.cifra_version WHERE data_version <> %s GROUP BY data_version"
-        " ORDER BY max(registrada) DESC LIMIT 1", (current[0] if current else "",)).fetchone()
-    if current and previous:
-        rows = conn.execute(
-            "SELECT a.nivel, a.codigo, a.columna, a.valor, b.valor FROM acceso.cifra_version a"
-            " JOIN acceso.cifra_version b USING (nivel, codigo, columna)"
-            " WHERE a.data_version = %s AND b.data_version = %s AND b.valor - a.valor > %s",
-            (current[0], previous[0], umbral)).fetchall()
-        names = dict(conn.execute(sql.SQL("SELECT nivel || '/' || codigo, nombre FROM {}").format(
-            sql.Identifier(*LIVE_TABLE))).fetchall()) if rows else {}
-        alerts += [{"tipo": "empeora", "nivel": r[0], "codigo": r[1], "nombre": names.get(f"{r[0]}/{r[1]}"),
-                    "columna": r[2], "etiqueta": labels.get(r[2], r[2]), "valor": round(r[3], 1),
-                    "referencia": round(r[4], 1), "diferencia": round(r[3] - r[4], 1)} for r in rows]
+        " ORDER BY max(registrada) DESC LIMIT 1", (key or "",)).fetchone()
+    if previous:
+        before = {(n, c, col): v for n, c, col, v in conn.execute(
+            "SELECT nivel, codigo, columna, valor FROM acceso.cifra_version WHERE data_version = %s", previous).fetchall()}
+        for r in rows:
+            if r.get("reservado"):
+                continue
+            for column in labels:
+                old, new = before.get((r["nivel"], r["codigo"], column)), r.get(column)
+                if old is not None and new is not None and old - new > umbral:
+                    alerts.append({"tipo": "empeora", "nivel": r["nivel"], "codigo": r["codigo"], "nombre": r["nombre"],
+                                   "columna": column, "etiqueta": labels[column], "valor": round(new, 1),
+                                   "referencia": round(old, 1), "diferencia": round(new - old, 1)})
     return sorted(alerts, key=lambda a: (a["diferencia"], a["nivel"], a["codigo"], a["columna"]))
 
 

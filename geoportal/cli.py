@@ -494,5 +494,32 @@ def usuarios_rol(
     _mostrar_usuario(user)
 
 
+@app.command("alertas")
+def alertas(
+    umbral: float = typer.Option(5.0, help="Caída (puntos porcentuales) respecto de la versión anterior que alerta."),
+    territorio: str = typer.Option(None, help="Solo este código (departamento o polígono de distrito)."),
+) -> None:
+    """Logros bajo su meta y coberturas que empeoran, por territorio (cifras protegidas en vivo)."""
+    import psycopg
+    from rich.table import Table
+
+    from api.alertas import compute_alerts, record_snapshot
+    from geoportal.db import database_url
+
+    with psycopg.connect(database_url()) as conn:
+        record_snapshot(conn)
+        found = [a for a in compute_alerts(conn, umbral) if territorio in (None, a["codigo"])]
+    if not found:
+        console.print("Sin alertas.")
+        return
+    table = Table("Tipo", "Nivel", "Código", "Territorio", "Indicador", "Valor", "Referencia", "Diferencia")
+    for a in found:
+        table.add_row("bajo la meta" if a["tipo"] == "bajo_meta" else "empeora", a["nivel"], a["codigo"],
+                      a["nombre"] or "", a["etiqueta"], f"{a['valor']:.1f}", f"{a['referencia']:.1f}",
+                      f"{a['diferencia']:+.1f}")
+    console.print(table)
+    console.print(f"{len(found)} alertas (umbral de empeoramiento: {umbral:g} puntos).")
+
+
 if __name__ == "__main__":
     app()

@@ -207,6 +207,37 @@ def test_alerts_list_logros_below_meta_only_in_the_callers_territory(ciclo):
     assert bool(l3) == (row[0] is not None and row[0] < row[1])
 
 
+def test_a_coverage_drop_beyond_the_threshold_is_alerted_by_api_and_cli(ciclo):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GEOPORTAL_DATABASE_URL": ciclo["url"], "COLUMNS": "250"}
+
+    def cli(*args):
+        done = subprocess.run([sys.executable, "-m", "geoportal.cli", *args], capture_output=True, text=True, env=env,
+                              timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    cli("alertas")  # records the current figures
+    with psycopg.connect(ciclo["url"]) as conn:
+        polygon = _polygon(conn, "1116")
+        before = conn.execute("SELECT cpn_pct FROM publico.cobertura WHERE nivel = 'distrito' AND codigo = %s",
+                              (polygon,)).fetchone()[0]
+        # An administrative record: every pregnant woman of Villeta lost prenatal care.
+        conn.execute(
+            "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
+            " SELECT 'persona', p.persona_id, 'CPN', false, current_date, 'registro_administrativo'"
+            " FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id) WHERE h.codigo_distrito = '1116' AND p.embarazada")
+    assert before > 20
+    cli("calcular", "--distrito", "1116")
+    drops = [a for a in ciclo["mesa"].get("/api/alertas", params={"umbral": 20}).json()["alertas"]
+             if a["tipo"] == "empeora" and a["columna"] == "cpn_pct"]
+    assert [(a["nivel"], a["codigo"], a["referencia"], a["valor"]) for a in drops] == [("distrito", polygon, round(before, 1), 0.0)]
+    assert "empeora" in cli("alertas", "--umbral", "20", "--territorio", polygon)
+
+
 def test_nothing_nominal_reaches_logs_errors_or_public_endpoints_after_a_cycle(ciclo):
     with psycopg.connect(ciclo["url"]) as conn:
         referred = conn.execute(
@@ -217,8 +248,11 @@ def test_nothing_nominal_reaches_logs_errors_or_public_endpoints_after_a_cycle(c
     bodies = [anonymous.get(path).text for path in ("/", "/salud", "/api/derivaciones", "/api/nominal/brechas",
                                                     "/api/derivaciones/1", "/api/alertas", "/api/cifras/distrito/1116")]
     bodies.append(ciclo["mec"].get("/api/derivaciones/1").text)  # another institution: 404
-    bodies.append(ciclo["mesa"].post("/api/derivaciones", json={"unidad": "persona", "unidad_id": referred[0][0],
-                                                                "servicio": "CPN"}).text)  # refused
+    for who, service in (("usf", "CPN"), ("mesa", "NO_EXISTE"), ("mesa", "AGUA")):  # refused: 403, 422, 422
+        answer = ciclo[who].post("/api/derivaciones", json={"unidad": "persona", "unidad_id": referred[0][0],
+                                                            "servicio": service})
+        assert answer.status_code in (403, 422)
+        bodies.append(answer.text)
     with psycopg.connect(ciclo["url"]) as conn:
         public_tables = conn.execute(
             "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM publico.cobertura WHERE nivel IN ('distrito', 'pais')) t"

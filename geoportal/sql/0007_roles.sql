@@ -239,3 +239,28 @@ GRANT USAGE ON SEQUENCE acceso.intento_ingreso_intento_id_seq TO geoportal_acces
 GRANT USAGE ON SCHEMA publico TO geoportal_acceso;
 GRANT SELECT ON ALL TABLES IN SCHEMA territorio, publico TO geoportal_acceso;
 ALTER DEFAULT PRIVILEGES IN SCHEMA publico GRANT SELECT ON TABLES TO geoportal_acceso;
+
+-- ---------------------------------------------------------------- live protected figures
+-- Authorised aggregate roles read the live protected figures (calculo.cobertura_viva once
+-- the disclosure-control redesign creates it; until then publico.cobertura, which the
+-- district recompute updates at once) through this function only: dynamic SQL, so it
+-- holds no dependency on a table that each computation replaces, and SECURITY DEFINER,
+-- so geoportal_acceso needs no right on calculo (whose unprotected counts it never sees).
+CREATE FUNCTION acceso.cifras_vivas(niveles text[], area text DEFAULT NULL) RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+    tabla regclass := coalesce(to_regclass('calculo.cobertura_viva'), to_regclass('publico.cobertura'));
+    columnas text;
+BEGIN
+    IF tabla IS NULL THEN
+        RETURN;
+    END IF;
+    -- never the geometry (heavy) nor the primary-suppression flag
+    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO columnas FROM pg_attribute
+     WHERE attrelid = tabla AND attnum > 0 AND NOT attisdropped AND attname NOT IN ('geom', 'primaria');
+    RETURN QUERY EXECUTE format(
+        'SELECT to_jsonb(r) FROM (SELECT %s FROM %s c WHERE c.nivel = ANY ($1) AND ($2 IS NULL OR c.codigo = $2)) r',
+        columnas, tabla) USING niveles, area;
+END $$;
+REVOKE ALL ON FUNCTION acceso.cifras_vivas(text[], text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION acceso.cifras_vivas(text[], text) TO geoportal_acceso;

@@ -14,7 +14,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP SCHEMA IF EXISTS acceso CASCADE")
+    op.execute("DROP SCHEMA IF EXISTS acceso CASCADE")  # with acceso.cifras_vivas
     op.execute("DROP TRIGGER IF EXISTS auditoria_inmutable ON nominal.auditoria")
     op.execute("DROP TRIGGER IF EXISTS auditoria_sin_truncate ON nominal.auditoria")
     op.execute("DROP TABLE IF EXISTS nominal.derivacion_estado")
