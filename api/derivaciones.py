@@ -99,29 +99,21 @@ def unprotected_list(
     distrito = sesion.usuario.distrito
     filtros = nominal.Filtros(servicio, categoria, brecha, None if paquete == "todos" else paquete, localidad)
     with nominal_tx(sesion) as conn:
-        frame = nominal.gaps(conn, distrito, filtros, catalog, settings().fecha_corte)
-        summary = (frame.groupby(["servicio", "brecha"]).size().unstack(fill_value=0)
-                   if len(frame) else None)
-        page = frame.iloc[desde:desde + limite]
-        names = nominal.person_names(conn, page.loc[page["unidad"] == "persona", "unidad_id"])
-        points = nominal.point_names(conn, page["punto_id"])
+        found = nominal.gaps(conn, distrito, filtros, catalog, settings().fecha_corte)
+        page = found.rows(desde, None if formato == "csv" else limite)
+        names = nominal.person_names(conn, [r["unidad_id"] for r in page if r["unidad"] == "persona"])
+        points = nominal.point_names(conn, [r["punto_id"] for r in page])
         open_refs = dict(((u, s), i) for u, s, i in conn.execute(
             "SELECT unidad_id, servicio, derivacion_id FROM nominal.derivacion WHERE estado = 'referida'").fetchall())
-        rows = []
-        for r in page.to_dict("records"):
-            person = names.get(r["unidad_id"], {}) if r["unidad"] == "persona" else {}
-            rows.append({**r, **person, "punto_nombre": points.get(r["punto_id"]),
-                         "distancia_km": None if r["distancia_km"] != r["distancia_km"] else r["distancia_km"],
-                         "derivacion_abierta": open_refs.get((r["unidad_id"], r["servicio"]))})
+        rows = [{**r, **(names.get(r["unidad_id"], {}) if r["unidad"] == "persona" else {}),
+                 "punto_nombre": points.get(r["punto_id"]),
+                 "derivacion_abierta": open_refs.get((r["unidad_id"], r["servicio"]))} for r in page]
         audit(conn, sesion, "lista_nominal" if formato == "json" else "exportar_lista_nominal", distrito, len(rows),
               finalidad, filtros={k: v for k, v in vars(filtros).items() if v})
     if formato == "csv":
         return _csv(rows, f"brechas_{distrito}.csv")
-    resumen = [] if summary is None else [
-        {"servicio": s, "derivacion": int(row.get("derivacion", 0)), "inversion": int(row.get("inversion", 0))}
-        for s, row in summary.iterrows()]
-    return JSONResponse({"distrito": distrito, "total": int(len(frame)), "desde": desde, "filas": rows,
-                         "resumen": resumen}, headers={"Cache-Control": "no-store"})
+    return JSONResponse({"distrito": distrito, "total": found.total, "desde": desde, "filas": rows,
+                         "resumen": found.summary()}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/api/nominal/hogares/{hogar_id}")
@@ -177,12 +169,11 @@ def create_referral(body: DerivacionNueva, finalidad: Finalidad = "derivacion",
         table, key = ("nominal.persona", "persona_id") if body.unidad == "persona" else ("nominal.hogar", "hogar_id")
         if conn.execute(f"SELECT 1 FROM {table} WHERE {key} = %s", (body.unidad_id,)).fetchone() is None:
             raise AccesoError(404, NOT_FOUND)
-        frame = nominal.gaps(conn, distrito, nominal.Filtros(servicio=s.codigo, paquete=None), fecha_corte=settings().fecha_corte)
-        row = frame[frame["unidad_id"] == body.unidad_id]
-        if row.empty:
+        gap = nominal.gaps(conn, distrito, nominal.Filtros(servicio=s.codigo, paquete=None),
+                           fecha_corte=settings().fecha_corte).find(s.codigo, body.unidad_id)
+        if gap is None:
             raise AccesoError(409, f"Según su estatus actual, el servicio {s.codigo} no le falta a esta unidad "
                                    "(ya cubierto o no le corresponde).")
-        gap = row.iloc[0]
         punto = body.punto_id or gap["punto_id"]
         if body.punto_id:
             found = conn.execute("SELECT tipo FROM oferta.punto_entrega WHERE punto_id = %s", (body.punto_id,)).fetchone()

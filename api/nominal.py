@@ -18,7 +18,7 @@ none does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -47,9 +47,77 @@ def _nearest(units_lon, units_lat, puntos: pd.DataFrame, tipo: str) -> tuple[np.
     return km, np.where(idx >= 0, sub[np.clip(idx, 0, None)] if len(sub) else -1, -1)
 
 
+COLUMNS = ["unidad", "unidad_id", "hogar_id", "categorias", "servicio", "servicio_nombre", "paquete", "institucion",
+           "brecha", "punto_id", "punto_tipo", "distancia_km", "localidad", "zona"]
+
+
+@dataclass
+class Gaps:
+    """The gaps of a district, kept as index arrays per service; rows are built only for
+    the page asked for (a district has tens of thousands of gaps, a page a hundred).
+
+    Order: services in catalog order, then units by id (households, persons by household)."""
+
+    hogares: pd.DataFrame
+    personas: pd.DataFrame
+    puntos: pd.DataFrame
+    person_cats: np.ndarray
+    parts: list = field(default_factory=list)  # (service, unit rows, household rows, reach, point rows, km)
+
+    @property
+    def total(self) -> int:
+        return int(sum(len(p[1]) for p in self.parts))
+
+    def summary(self) -> list[dict]:
+        return [{"servicio": s.codigo, "derivacion": int(reach.sum()), "inversion": int((~reach).sum())}
+                for s, rows, _, reach, _, _ in self.parts if len(rows)]
+
+    def find(self, servicio: str, unidad_id: str) -> dict | None:
+        """The gap row of one unit and service, if it has that gap."""
+        skip = 0
+        for s, rows, *_ in self.parts:
+            if s.codigo == servicio:
+                ids = self.personas["persona_id"] if s.unidad == "persona" else self.hogares["hogar_id"]
+                position = np.flatnonzero((ids == unidad_id).to_numpy())
+                k = np.searchsorted(rows, position[0]) if len(position) else len(rows)
+                if k < len(rows) and rows[k] == position[0]:
+                    return self.rows(skip + int(k), 1)[0]
+                return None
+            skip += len(rows)
+        return None
+
+    def rows(self, desde: int = 0, limite: int | None = None) -> list[dict]:
+        out, skip = [], desde
+        left = self.total if limite is None else limite
+        for s, rows, house, reach, point, km in self.parts:
+            if left <= 0:
+                break
+            if skip >= len(rows):
+                skip -= len(rows)
+                continue
+            take = slice(skip, skip + left)
+            skip = 0
+            r, h, ok, pt, d = rows[take], house[take], reach[take], point[take], km[take]
+            ids = (self.personas["persona_id"] if s.unidad == "persona" else self.hogares["hogar_id"]).iloc[r].tolist()
+            homes = self.hogares.iloc[h]
+            point_ids = [self.puntos["punto_id"].iat[i] if i >= 0 else None for i in pt]
+            for k in range(len(r)):
+                out.append({
+                    "unidad": s.unidad, "unidad_id": ids[k], "hogar_id": homes["hogar_id"].iat[k],
+                    "categorias": self.person_cats[r[k]] if s.unidad == "persona" else "hogar",
+                    "servicio": s.codigo, "servicio_nombre": s.nombre, "paquete": s.paquete,
+                    "institucion": s.institucion, "brecha": "derivacion" if ok[k] else "inversion",
+                    "punto_id": point_ids[k], "punto_tipo": s.punto_tipo,
+                    "distancia_km": None if not np.isfinite(d[k]) else round(float(d[k]), 2),
+                    "localidad": homes["localidad"].iat[k], "zona": homes["zona"].iat[k],
+                })
+            left -= len(r)
+        return out
+
+
 def gaps(conn: psycopg.Connection, distrito: str, filtros: Filtros, catalog: Catalogo | None = None,
-         fecha_corte=None) -> pd.DataFrame:
-    """One row per (unit, service) gap of the district: unit ids, category, gap type, nearest point."""
+         fecha_corte=None) -> Gaps:
+    """Every (unit, service) gap of the district: category, gap type, nearest point."""
     catalog = catalog or default_catalog()
     units = Units.from_db(conn, fecha_corte, distrito=distrito)
     hh = units.hogares.reset_index(drop=True)
@@ -58,24 +126,24 @@ def gaps(conn: psycopg.Connection, distrito: str, filtros: Filtros, catalog: Cat
     if filtros.localidad:
         hh = hh[hh["localidad"] == filtros.localidad].reset_index(drop=True)
         pp = pp[pp["hogar_id"].isin(hh["hogar_id"])].reset_index(drop=True)
-    columns = ["unidad", "unidad_id", "hogar_id", "categorias", "servicio", "servicio_nombre", "paquete",
-               "institucion", "brecha", "punto_id", "punto_tipo", "distancia_km", "localidad", "zona"]
+    result = Gaps(hh, pp, puntos, np.array([], dtype=object))
     if hh.empty:
-        return pd.DataFrame(columns=columns)
+        return result
     of_person = index_in(pp["hogar_id"], hh["hogar_id"])
     urban = (hh["zona"] == "urbana").to_numpy()
     interviewed = hh["fecha_relevamiento"].to_numpy()
     p_status = person_status(catalog, pp, units.eventos, ages_reference(fecha_corte, hh, of_person),
                              interviewed[of_person])
     h_status = household_status(catalog, hh, units.eventos)
-    person_cats = np.empty(len(pp), dtype=object)
-    person_cats[:] = ""
-    for cat in catalog.categorias:
-        if cat.universo == "persona":
-            member = p_status.universo[cat.logro]
-            person_cats[member] = [f"{a},{cat.codigo}".lstrip(",") for a in person_cats[member]]
+    # categories of each person, as "gestante,18-29" (one string per distinct combination)
+    person_cats = np.full(len(pp), "", dtype=object)
+    member = np.column_stack([p_status.universo[c.logro] for c in catalog.categorias if c.universo == "persona"])
+    names = [c.codigo for c in catalog.categorias if c.universo == "persona"]
+    combos, inverse = np.unique(member, axis=0, return_inverse=True)
+    labels = np.array([",".join(n for n, m in zip(names, combo) if m) for combo in combos], dtype=object)
+    person_cats = labels[inverse.ravel()]
+    result.person_cats = person_cats
     nearest: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    frames = []
     for s in catalog.servicios:
         if s.unidad == "entorno" or (filtros.servicio and s.codigo != filtros.servicio):
             continue
@@ -95,26 +163,14 @@ def gaps(conn: psycopg.Connection, distrito: str, filtros: Filtros, catalog: Cat
             reach_h = km_h <= s.radius_km(urban)
         else:
             km_h, point_h, reach_h = np.full(len(hh), np.nan), np.full(len(hh), -1), np.ones(len(hh), bool)
-        at = of_person if s.unidad == "persona" else np.arange(len(hh))
         rows = np.flatnonzero(gap)
-        house = at[rows]
-        ids = (pp["persona_id"] if s.unidad == "persona" else hh["hogar_id"]).to_numpy()[rows]
-        point = point_h[house]
-        frames.append(pd.DataFrame({
-            "unidad": s.unidad, "unidad_id": ids, "hogar_id": hh["hogar_id"].to_numpy()[house],
-            "categorias": person_cats[rows] if s.unidad == "persona" else "hogar",
-            "servicio": s.codigo, "servicio_nombre": s.nombre, "paquete": s.paquete, "institucion": s.institucion,
-            "brecha": np.where(reach_h[house], "derivacion", "inversion"),
-            "punto_id": np.where(point >= 0, puntos["punto_id"].to_numpy()[np.clip(point, 0, None)], None)
-            if len(puntos) else None,
-            "punto_tipo": s.punto_tipo,
-            "distancia_km": np.round(km_h[house], 2),
-            "localidad": hh["localidad"].to_numpy()[house], "zona": hh["zona"].to_numpy()[house],
-        }))
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    if filtros.brecha:
-        out = out[out["brecha"] == filtros.brecha]
-    return out.sort_values(["servicio", "localidad", "hogar_id", "unidad_id"]).reset_index(drop=True)[columns]
+        house = of_person[rows] if s.unidad == "persona" else rows
+        reach = reach_h[house]
+        if filtros.brecha:
+            keep = reach if filtros.brecha == "derivacion" else ~reach
+            rows, house, reach = rows[keep], house[keep], reach[keep]
+        result.parts.append((s, rows, house, reach, point_h[house], km_h[house]))
+    return result
 
 
 def point_names(conn: psycopg.Connection, ids) -> dict[str, str]:
