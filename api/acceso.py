@@ -367,7 +367,7 @@ def account_page(sesion: Sesion | None = Depends(optional_session)) -> Response:
         return RedirectResponse("/ingresar?siguiente=/cuenta", status_code=303)
     u = sesion.usuario
     links = {"mesa_distrital": "<p><a href='/mesa'>Lista de personas y hogares sin protección</a></p>",
-             "institucion": "<p><a href='/api/derivaciones'>Derivaciones recibidas (JSON)</a></p>",
+             "institucion": "<p><a href='/institucion'>Derivaciones recibidas</a></p>",
              "admin": "<p><a href='/api/auditoria'>Registro de auditoría (JSON)</a></p>"}
     return HTMLResponse(
         "<!doctype html><html lang='es'><head><meta charset='utf-8'><title>Mi cuenta · Geoportal SPS</title></head>"
@@ -408,7 +408,7 @@ def audit_log(limite: int = 200, formato: str = "json", sesion: Sesion = Depends
 # ----------------------------------------------------------------------------- wiring
 def install(app: FastAPI) -> None:
     """Routers of institutional access and the problem+json handlers they rely on."""
-    from api import alertas, derivaciones
+    from api import alertas, derivaciones, paginas
 
     @app.exception_handler(AccesoError)
     async def _access_error(request: Request, exc: AccesoError) -> Response:
@@ -426,3 +426,4 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(derivaciones.router)
     app.include_router(alertas.router)
+    app.include_router(paginas.router)

@@ -183,6 +183,8 @@ STATE_CHANGING = [
     ("/api/derivaciones", {"unidad": "persona", "unidad_id": "{persona_libre}", "servicio": "CPN"}, "mesa1116"),
     ("/api/derivaciones/{ref_own}/contrarreferencia", {"resultado": "entregada", "fecha": HOY}, "usf1116"),
     ("/salir", None, "mesa1116"),
+    ("/mesa/derivar", {"unidad": "persona", "unidad_id": "{persona_libre}", "servicio": "CPN"}, "mesa1116"),
+    ("/institucion/contrarreferencia", {"derivacion_id": "{ref_own}", "resultado": "entregada", "fecha": HOY}, "usf1116"),
 ]
 
 
@@ -199,7 +201,10 @@ def test_every_post_of_a_session_needs_its_csrf_token(mundo):
         url, payload = _fill(path, mundo["ids"]), _fill(body, mundo["ids"])
         for headers in ({}, {"X-CSRF-Token": "token-equivocado"},
                         {"X-CSRF-Token": good.headers["X-CSRF-Token"], "Origin": "https://otro-sitio.example"}):
-            answer = jar.post(url, json=payload, headers=headers)
+            if path.startswith(("/mesa", "/institucion")):  # HTML forms
+                answer = jar.post(url, data=payload, headers=headers)
+            else:
+                answer = jar.post(url, json=payload, headers=headers)
             assert answer.status_code == 403, (path, headers, answer.text)
             assert "CSRF" in answer.json()["title"]
         assert good.get("/api/sesion").status_code == 200  # nothing happened, the session lives

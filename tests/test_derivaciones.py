@@ -238,6 +238,58 @@ def test_a_coverage_drop_beyond_the_threshold_is_alerted_by_api_and_cli(ciclo):
     assert "empeora" in cli("alertas", "--umbral", "20", "--territorio", polygon)
 
 
+def test_full_cycle_in_a_real_browser_mesa_refers_institution_delivers_mesa_sees_it(ciclo):
+    import os
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from institucional import CLAVE
+
+    chromium = "/usr/bin/chromium"
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"]
+    if not os.path.exists(chromium):
+        pytest.fail("Falta /usr/bin/chromium: `make test` lo instala (paquete chromium de Debian).")
+    base = ciclo["server"].base
+
+    def log_in(page, who):
+        page.fill("input[name=usuario]", who)
+        page.fill("input[name=clave]", CLAVE)
+        page.click("button[type=submit]")
+
+    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two, sync_playwright() as pw:
+        mesa = pw.chromium.launch_persistent_context(one, executable_path=chromium, args=args, headless=True)
+        page = mesa.new_page()
+        page.goto(base + "/mesa")
+        assert "/ingresar" in page.url and "Ingreso institucional" in page.inner_text("h1")
+        log_in(page, "mesa1116")
+        page.wait_for_url("**/mesa")
+        page.goto(base + "/mesa?servicio=CPN&brecha=derivacion")
+        before = int(page.inner_text("#total"))
+        row = page.locator("#lista tr", has=page.locator("button.derivar")).first
+        person = row.locator("td").first.inner_text()
+        row.locator("button.derivar").click()
+        page.wait_for_selector("#mensaje")
+        assert "enviada a MSPBS" in page.inner_text("#mensaje")
+
+        institution = pw.chromium.launch_persistent_context(two, executable_path=chromium, args=args, headless=True)
+        other = institution.new_page()
+        other.goto(base + "/institucion")
+        log_in(other, "usf1116")
+        other.wait_for_url("**/institucion")
+        pending = other.locator("#derivaciones tr", has_text=person).filter(has=other.locator("button.registrar")).first
+        pending.locator("select[name=resultado]").select_option("entregada")
+        pending.locator("button.registrar").click()
+        other.wait_for_selector("#mensaje")
+        assert "registrada: entregada" in other.inner_text("#mensaje")
+
+        page.goto(base + "/mesa?servicio=CPN&brecha=derivacion")
+        assert int(page.inner_text("#total")) == before - 1
+        mesa.close()
+        institution.close()
+
+
 def test_nothing_nominal_reaches_logs_errors_or_public_endpoints_after_a_cycle(ciclo):
     with psycopg.connect(ciclo["url"]) as conn:
         referred = conn.execute(
