@@ -7,8 +7,8 @@
 
 Their passwords are kept like the public role's: ``GEOPORTAL_<ROL>_PASSWORD`` if set,
 else generated once into ``<home>/secretos.json`` (0600). ``ensure_logins`` gives a role
-its password only when that password does not already open a session, so running the
-migrations again never rotates a password a running API is using.
+its password only the first time (while it cannot log in), so running the migrations
+again never rotates a password a running API, or another checkout on the server, uses.
 """
 
 from __future__ import annotations
@@ -56,20 +56,14 @@ def role_url(role: str, settings: Settings | None = None) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _opens_session(url: str) -> bool:
-    try:
-        with psycopg.connect(url, connect_timeout=5):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
 def ensure_logins(admin: psycopg.Connection, url: str, settings: Settings | None = None) -> None:
-    """Let the API roles log in, keeping any password that already works."""
+    """Give the API roles their first password. Roles belong to the whole server: a role
+    that can already log in keeps its password (another database or checkout on the same
+    server may be using it), as the public role does."""
     settings = settings or get_settings()
     for role in API_ROLES:
-        password = role_password(role, settings)
-        role_on_db = make_url(url).set(username=role, password=password).render_as_string(hide_password=False)
-        if _opens_session(role_on_db):
+        row = admin.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+        if row is None or row[0]:
             continue
+        password = role_password(role, settings)
         admin.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
