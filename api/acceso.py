@@ -408,7 +408,7 @@ def audit_log(limite: int = 200, formato: str = "json", sesion: Sesion = Depends
 # ----------------------------------------------------------------------------- wiring
 def install(app: FastAPI) -> None:
     """Routers of institutional access and the problem+json handlers they rely on."""
-    from api import alertas, derivaciones, paginas
+    from api import alertas, contrarreferencias, derivaciones, paginas
 
     @app.exception_handler(AccesoError)
     async def _access_error(request: Request, exc: AccesoError) -> Response:
@@ -424,6 +424,7 @@ def install(app: FastAPI) -> None:
             return problem(422, "Solicitud no válida", f"Parámetros no válidos: {fields}.")
 
     app.include_router(router)
+    app.include_router(contrarreferencias.router)
     app.include_router(derivaciones.router)
     app.include_router(alertas.router)
     app.include_router(paginas.router)

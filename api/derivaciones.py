@@ -13,6 +13,7 @@
   recomputes the district at once (``geoportal.pipeline.compute_district``), so the
   authenticated figures change now; the public figures follow the next batched public
   release (disclosure-control issue), never one release per event.
+- ``POST /api/derivaciones/contrarreferencias``: the same by CSV (``api.contrarreferencias``).
 
 Every handler reads nominal data only through ``api.acceso.nominal_tx`` and logs it.
 """

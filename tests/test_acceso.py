@@ -183,6 +183,7 @@ STATE_CHANGING = [
     ("/api/derivaciones", {"unidad": "persona", "unidad_id": "{persona_libre}", "servicio": "CPN"}, "mesa1116"),
     ("/api/derivaciones/{ref_own}/contrarreferencia", {"resultado": "entregada", "fecha": HOY}, "usf1116"),
     ("/salir", None, "mesa1116"),
+    ("/api/derivaciones/contrarreferencias", None, "usf1116"),
     ("/mesa/derivar", {"unidad": "persona", "unidad_id": "{persona_libre}", "servicio": "CPN"}, "mesa1116"),
     ("/institucion/contrarreferencia", {"derivacion_id": "{ref_own}", "resultado": "entregada", "fecha": HOY}, "usf1116"),
 ]
@@ -201,7 +202,10 @@ def test_every_post_of_a_session_needs_its_csrf_token(mundo):
         url, payload = _fill(path, mundo["ids"]), _fill(body, mundo["ids"])
         for headers in ({}, {"X-CSRF-Token": "token-equivocado"},
                         {"X-CSRF-Token": good.headers["X-CSRF-Token"], "Origin": "https://otro-sitio.example"}):
-            if path.startswith(("/mesa", "/institucion")):  # HTML forms
+            if path.endswith("/contrarreferencias"):  # a file upload
+                answer = jar.post(url, files={"archivo": ("c.csv", f"derivacion_id,resultado,fecha\n1,entregada,{HOY}\n")},
+                                  headers=headers)
+            elif path.startswith(("/mesa", "/institucion")):  # HTML forms
                 answer = jar.post(url, data=payload, headers=headers)
             else:
                 answer = jar.post(url, json=payload, headers=headers)

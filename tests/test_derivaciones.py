@@ -194,6 +194,53 @@ def test_referral_report_exports_what_the_institution_may_see_and_is_logged(cicl
     assert logged == ("usf1116", "institucion", "1116", len(visible))
 
 
+def test_bulk_contrarreferencias_by_csv_are_applied_quarantined_and_idempotent(ciclo):
+    mesa, usf = ciclo["mesa"], ciclo["usf"]
+    gaps = [r for r in mesa.get("/api/nominal/brechas", params={"servicio": "CPN", "brecha": "derivacion",
+                                                                 "limite": 500}).json()["filas"]
+            if not r["derivacion_abierta"]][:2]
+    ids = [mesa.post("/api/derivaciones", json={"unidad": "persona", "unidad_id": g["unidad_id"], "servicio": "CPN"})
+           .json()["derivacion_id"] for g in gaps]
+    with psycopg.connect(ciclo["url"]) as conn:
+        closed = conn.execute("SELECT derivacion_id, estado FROM nominal.derivacion WHERE estado <> 'referida'"
+                              " AND institucion = 'MSPBS' ORDER BY derivacion_id LIMIT 1").fetchone()
+    text = ("derivacion_id;resultado;fecha;nota\n"
+            f"{ids[0]};entregada;{HOY};vacunada\n"
+            f"{ids[1]};no_localizada;{HOY};\n"
+            f"{closed[0]};{closed[1]};{HOY};ya registrada antes\n"
+            f"{ids[0]};entregada;{HOY};repetida igual\n"
+            "999999;entregada;2026-01-01;\n"
+            f"{ids[1]};talvez;{HOY};\n"
+            f"x;entregada;{HOY};\n"
+            f"{ids[1]};entregada;2999-01-01;\n")
+    data = ("\ufeff" + text).encode("utf-8")
+    first = usf.post("/api/derivaciones/contrarreferencias", files={"archivo": ("contrarreferencias.csv", data)})
+    assert first.status_code == 200, first.text
+    report = first.json()
+    assert (report["leidas"], report["nuevas"], report["sin_cambio"], report["cuarentena"]) == (8, 2, 2, 4)
+    assert report["motivos"] == {"derivación inexistente o no dirigida a su institución": 1,
+                                 "resultado no válido (entregada, no_entregada, no_localizada)": 1,
+                                 "derivacion_id no es un número": 1, "fecha no válida o futura (AAAA-MM-DD)": 1}
+    assert [r["data_version"] for r in report["recalculo"]]  # the district of the delivered one, once
+    with psycopg.connect(ciclo["url"]) as conn:
+        states = dict(conn.execute("SELECT derivacion_id, estado FROM nominal.derivacion WHERE derivacion_id = ANY(%s)",
+                                   (ids,)).fetchall())
+        quarantined = conn.execute("SELECT count(*) FROM nominal.cuarentena WHERE lote_id = %s",
+                                   (report["lote_id"],)).fetchone()[0]
+        events = conn.execute("SELECT count(*) FROM nominal.estatus_evento WHERE fuente = %s",
+                              (f"contrarreferencia:{ids[0]}",)).fetchone()[0]
+    assert states == {ids[0]: "entregada", ids[1]: "no_localizada"}
+    assert quarantined == 4 and events == 1
+    again = usf.post("/api/derivaciones/contrarreferencias", files={"archivo": ("otra-vez.csv", data)}).json()
+    assert again["ya_cargado"] and again["lote_id"] == report["lote_id"]
+    other_bytes = usf.post("/api/derivaciones/contrarreferencias", files={
+        "archivo": ("b.csv", f"derivacion_id,resultado,fecha\n{ids[0]},entregada,{HOY}\n".encode())}).json()
+    assert (other_bytes["nuevas"], other_bytes["sin_cambio"], other_bytes["cuarentena"]) == (0, 1, 0)
+    missing = usf.post("/api/derivaciones/contrarreferencias", files={"archivo": ("c.csv", b"derivacion_id,fecha\n1,2026-01-01\n")})
+    assert missing.status_code == 422 and "Faltan columnas: resultado" in missing.json()["detail"]
+    assert mesa.post("/api/derivaciones/contrarreferencias", files={"archivo": ("c.csv", data)}).status_code == 403
+
+
 def test_alerts_list_logros_below_meta_only_in_the_callers_territory(ciclo):
     mesa = ciclo["mesa"].get("/api/alertas").json()["alertas"]
     national = login(ciclo["server"].base, "gabinete1").get("/api/alertas").json()["alertas"]

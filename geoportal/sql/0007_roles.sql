@@ -264,3 +264,13 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION acceso.cifras_vivas(text[], text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION acceso.cifras_vivas(text[], text) TO geoportal_acceso;
+
+-- ---------------------------------------------------------------- bulk contrarreferencias
+-- An institution's CSV of contrarreferencias is one ingest batch: rows applied, unchanged
+-- (already recorded with the same outcome) or quarantined with their reason.
+ALTER TABLE nominal.lote_ingesta DROP CONSTRAINT IF EXISTS lote_ingesta_tipo_check;
+ALTER TABLE nominal.lote_ingesta ADD CONSTRAINT lote_ingesta_tipo_check
+    CHECK (tipo IN ('hogares', 'personas', 'puntos', 'contrarreferencias'));
+GRANT SELECT, INSERT ON nominal.lote_ingesta TO geoportal_nominal;
+GRANT INSERT ON nominal.cuarentena TO geoportal_nominal;
+GRANT USAGE ON SEQUENCE nominal.lote_ingesta_lote_id_seq TO geoportal_nominal;

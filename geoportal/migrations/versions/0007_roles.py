@@ -14,6 +14,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("ALTER TABLE nominal.lote_ingesta DROP CONSTRAINT IF EXISTS lote_ingesta_tipo_check")
+    op.execute("ALTER TABLE nominal.lote_ingesta ADD CONSTRAINT lote_ingesta_tipo_check"
+               " CHECK (tipo IN ('hogares', 'personas', 'puntos'))")
     op.execute("DROP SCHEMA IF EXISTS acceso CASCADE")  # with acceso.cifras_vivas
     op.execute("DROP TRIGGER IF EXISTS auditoria_inmutable ON nominal.auditoria")
     op.execute("DROP TRIGGER IF EXISTS auditoria_sin_truncate ON nominal.auditoria")
