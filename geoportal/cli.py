@@ -34,13 +34,65 @@ def db_up() -> None:
     from geoportal import migrate
     from geoportal.cluster import ClusterError
 
+    import psycopg
+
+    from geoportal.cluster import PUBLIC_ROLE
+    from geoportal.db import embedded_cluster
+
     settings = get_settings()
+    _quiet_psycopg()
     try:
-        migrate.upgrade(settings)
+        role = migrate.upgrade(settings)
     except ClusterError as exc:
         _fail(str(exc))
-    where = "GEOPORTAL_DATABASE_URL" if settings.database_url else f"clúster embebido en 127.0.0.1:{settings.pg_port}"
+    except psycopg.OperationalError:
+        _fail("No se pudo conectar a la base de datos. Revise GEOPORTAL_DATABASE_URL (servidor, usuario y clave).")
+    where = ("GEOPORTAL_DATABASE_URL" if settings.database_url
+             else f"clúster embebido en 127.0.0.1:{embedded_cluster(settings).port}")
     console.print(f"[green]Base de datos lista[/] ({where}).")
+    if role.guardada_en:
+        console.print(f"Rol público {PUBLIC_ROLE} habilitado; su clave quedó en {role.guardada_en}.")
+    elif role.estado == "sin_permiso":
+        console.print(f"[yellow]Aviso:[/] el usuario de GEOPORTAL_DATABASE_URL no puede crear roles: pida al "
+                      f"administrador que dé LOGIN y una clave al rol {PUBLIC_ROLE} y defina GEOPORTAL_PUBLIC_PASSWORD.")
+    elif not role.clave_conocida:
+        console.print(
+            f"[yellow]Aviso:[/] el rol {PUBLIC_ROLE} ya existe en este servidor (lo comparten todas sus bases) "
+            "y esta copia no conoce su clave; no se la cambió, para no cortar la API pública de las otras bases. "
+            "Defina GEOPORTAL_PUBLIC_PASSWORD con la clave vigente (o GEOPORTAL_PUBLIC_DATABASE_URL), o "
+            "ejecute `geoportal db rotar-clave` (cambia la clave para todas las bases del servidor)."
+        )
+
+
+@db_app.command("rotar-clave")
+def db_rotar_clave(si: bool = typer.Option(False, "--si", help="Confirma sin preguntar.")) -> None:
+    """Cambia la clave del rol público geoportal_publico y la guarda en la carpeta de estado."""
+    import psycopg
+
+    from geoportal import migrate
+    from geoportal.cluster import PUBLIC_ROLE, ClusterError
+
+    settings = get_settings()
+    if settings.public_password or settings.public_database_url:
+        _fail("GEOPORTAL_PUBLIC_PASSWORD o GEOPORTAL_PUBLIC_DATABASE_URL fija la clave del rol público: "
+              "cámbiela allí (y en el servidor con su administrador), o quítela para rotarla desde aquí.")
+    if not si and not typer.confirm(
+        f"El rol {PUBLIC_ROLE} es del servidor entero: toda otra base de este servidor que lo use necesitará "
+        "la clave nueva. ¿Continuar?"
+    ):
+        raise typer.Exit(code=1)
+    _quiet_psycopg()
+    try:
+        path = migrate.rotate_public_password(settings)
+    except ClusterError as exc:
+        _fail(str(exc))
+    except psycopg.Error:
+        _fail(f"No se pudo cambiar la clave de {PUBLIC_ROLE} (¿el usuario de la base puede modificar roles?).")
+    from geoportal.db import public_secret_key
+
+    console.print(f"[green]Clave del rol {PUBLIC_ROLE} cambiada.[/] La nueva está en {path} "
+                  f"(clave «{public_secret_key(settings)}», solo legible por su dueño). Reinicie `geoportal servir`; "
+                  "las demás bases de este servidor que usen el rol necesitan la clave nueva.")
 
 
 @db_app.command("down")
@@ -65,7 +117,7 @@ def db_status() -> None:
     if not settings.database_url:
         cluster = embedded_cluster(settings)
         state = "en marcha" if cluster.running() else ("detenido" if cluster.initialized() else "sin crear")
-        console.print(f"Clúster embebido: {state} (datos en {cluster.data_dir}, puerto {settings.pg_port})")
+        console.print(f"Clúster embebido: {state} (datos en {cluster.data_dir}, puerto {cluster.port})")
         if state != "en marcha":
             return
     try:
@@ -172,17 +224,45 @@ def catalogo_mostrar(archivo: Path = typer.Argument(None, help="Catálogo YAML (
     console.print(table)
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _quiet_psycopg() -> None:
+    """psycopg logs English warnings (e.g. a failed rollback on a lost connection) that
+    would print beside our Spanish error: the error we print says all the user needs."""
+    import logging
+
+    logger = logging.getLogger("psycopg")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+
 def _ingest(path: Path, kind: str):
     import psycopg
 
-    from geoportal.db import connect
+    from geoportal.cluster import ClusterError
+    from geoportal.db import database_url
     from geoportal.ingest import FileError, ingest_file
 
+    _quiet_psycopg()
     try:
-        with connect() as conn:
+        conn = psycopg.connect(database_url())
+    except ClusterError as exc:
+        _fail(f"{_sentence(str(exc))} No se cargó ninguna fila.")
+    except psycopg.OperationalError:
+        _fail("No se pudo conectar a la base de datos; no se cargó ninguna fila. "
+              "Revise GEOPORTAL_DATABASE_URL o ejecute `geoportal db up`.")
+    try:
+        with conn:
             report = _run_with_bar(f"Ingesta de {kind}", lambda cb: ingest_file(path, kind, conn, progress=cb))
     except FileError as exc:
-        _fail(f"{exc} No se cargó ninguna fila.")
+        _fail(f"{_sentence(str(exc))} No se cargó ninguna fila.")
+    except psycopg.OperationalError:
+        _fail("Se perdió la conexión con la base de datos durante la carga; la transacción se deshizo "
+              "y no se cargó ninguna fila. Revise que la base esté en marcha (`geoportal db status`) "
+              "y vuelva a intentarlo.")
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         _fail(f"La base de datos rechazó la carga ({first_line}); se deshizo todo el lote, no se cargó ninguna fila.")

@@ -7,6 +7,11 @@ unprivileged ``postgres`` OS user; if that user cannot reach ``<home>`` (a clone
 under ``/root``, which is 0700), the data folder moves to ``/var/lib/geoportal/<id>``.
 
 Passwords are generated once and kept in ``<home>/secretos.json`` (mode 0600).
+
+The port is 54329 unless ``GEOPORTAL_PG_PORT`` says otherwise. A second checkout on the
+same machine finds that port taken by the first one's cluster: without
+``GEOPORTAL_PG_PORT`` it moves to the next free port and remembers it in
+``<home>/puerto_pg``; with it, it stops with a Spanish message naming a free port.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import os
 import pwd
 import secrets
 import shutil
+import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +52,37 @@ class ClusterError(RuntimeError):
     """Raised with a Spanish message a user can act on."""
 
 
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def next_free_port(port: int) -> int:
+    for candidate in range(port + 1, min(port + 200, 65536)):
+        if not port_in_use(candidate):
+            return candidate
+    raise ClusterError(f"No hay puertos libres en 127.0.0.1 entre {port + 1} y {port + 199}.")
+
+
+def read_secrets(path: Path) -> dict[str, str]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def write_secrets(path: Path, values: dict[str, str]) -> None:
+    """Replace the secrets file atomically, readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(values, fh, indent=1)
+    os.replace(temporary, path)
+
+
 def pg_bindir() -> Path:
     """Newest installed PostgreSQL whose PostGIS extension is present."""
     candidates = []
@@ -64,9 +102,17 @@ def pg_bindir() -> Path:
 class Cluster:
     home: Path
     port: int
+    # False when the port is only the default: then a remembered or a free port may replace it.
+    port_fixed: bool = True
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
+        if not self.port_fixed and self.port_file.exists():
+            self.port = int(self.port_file.read_text().strip())
+
+    @property
+    def port_file(self) -> Path:
+        return self.home / "puerto_pg"
 
     # -- where things live -------------------------------------------------------------
     @property
@@ -113,13 +159,10 @@ class Cluster:
         return result
 
     def secrets(self) -> dict[str, str]:
-        if self.secrets_file.exists():
-            return json.loads(self.secrets_file.read_text())
-        self.home.mkdir(parents=True, exist_ok=True)
-        values = {SUPERUSER: secrets.token_urlsafe(18), PUBLIC_ROLE: secrets.token_urlsafe(18)}
-        fd = os.open(self.secrets_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(values, fh)
+        values = read_secrets(self.secrets_file)
+        if SUPERUSER not in values or PUBLIC_ROLE not in values:
+            values = {SUPERUSER: secrets.token_urlsafe(18), PUBLIC_ROLE: secrets.token_urlsafe(18), **values}
+            write_secrets(self.secrets_file, values)
         return values
 
     def initialized(self) -> bool:
@@ -157,17 +200,53 @@ class Cluster:
             for key, value in {**SERVER_OPTIONS, "port": str(self.port)}.items():
                 conf.write(f"{key} = '{value}'\n")
 
+    def running_port(self) -> int | None:
+        """Port of the running server (line 4 of postmaster.pid), None when stopped."""
+        if not self.running():
+            return None
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().splitlines()[3])
+        except (OSError, IndexError, ValueError):
+            return self.port
+
+    def _choose_port(self) -> None:
+        """Keep the port if free; else move to the next free one, unless it was fixed."""
+        if port_in_use(self.port):
+            free = next_free_port(self.port)
+            if self.port_fixed:
+                raise ClusterError(
+                    f"El puerto {self.port} de 127.0.0.1 ya está en uso por otro programa (¿otra copia del "
+                    f"geoportal en esta máquina?). Elija otro con GEOPORTAL_PG_PORT (p. ej. "
+                    f"GEOPORTAL_PG_PORT={free}, libre ahora), o quite GEOPORTAL_PG_PORT para que el "
+                    f"geoportal use el siguiente puerto libre y lo recuerde en {self.port_file}."
+                )
+            print(f"Aviso: el puerto {self.port} de 127.0.0.1 está ocupado (¿otra copia del geoportal en esta "
+                  f"máquina?); el clúster de esta copia usará el puerto {free}, guardado en {self.port_file}. "
+                  "Para elegir otro, defina GEOPORTAL_PG_PORT.", file=sys.stderr)
+            self.port = free
+        if not self.port_fixed:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.port_file.write_text(f"{self.port}\n")
+
     def start(self) -> None:
-        self.init()
-        if self.running():
+        actual = self.running_port()
+        if actual is not None:
+            if actual != self.port and self.port_fixed:
+                raise ClusterError(
+                    f"El clúster de esta copia ya está en marcha en el puerto {actual}, no en {self.port} "
+                    f"(GEOPORTAL_PG_PORT). Deténgalo con `geoportal db down` o use GEOPORTAL_PG_PORT={actual}."
+                )
+            self.port = actual
             return
+        self._choose_port()
+        self.init()
         bindir = pg_bindir()
         if self.as_root:
             self.log_file.touch()
             shutil.chown(self.log_file, self.os_user)
         self._run([
             str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-            "-w", "-t", "60", "start",
+            "-o", f"-p {self.port}", "-w", "-t", "60", "start",
         ])
         self._create_database()
 

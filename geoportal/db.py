@@ -2,25 +2,33 @@
 
 ``GEOPORTAL_DATABASE_URL`` points everything at an existing PostGIS; without it the
 embedded cluster (``geoportal.cluster``) is started on demand.
+
+The public role ``geoportal_publico`` is one role per *server* (PostgreSQL roles are
+cluster-wide), shared by every geoportal database on it. Its password comes from, in
+order: ``GEOPORTAL_PUBLIC_DATABASE_URL``, ``GEOPORTAL_PUBLIC_PASSWORD``, or the state
+folder's ``secretos.json`` (key ``geoportal_publico`` for the embedded cluster, even
+when named by a URL, ``geoportal_publico@host:puerto`` for another server), where ``geoportal db up`` stores it
+when it gives the role its first password and ``geoportal db rotar-clave`` when it rotates it.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterator
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from geoportal.cluster import PUBLIC_ROLE, Cluster
+from geoportal.cluster import PUBLIC_ROLE, Cluster, read_secrets, write_secrets
 from geoportal.settings import Settings, get_settings
 
 
 def embedded_cluster(settings: Settings | None = None) -> Cluster:
     settings = settings or get_settings()
-    return Cluster(settings.home, settings.pg_port)
+    return Cluster(settings.home, settings.pg_port, port_fixed="pg_port" in settings.model_fields_set)
 
 
 def database_url(settings: Settings | None = None, start: bool = True) -> str:
@@ -34,11 +42,38 @@ def database_url(settings: Settings | None = None, start: bool = True) -> str:
     return cluster.url()
 
 
-def public_password(settings: Settings | None = None) -> str:
+def secrets_file(settings: Settings | None = None) -> Path:
+    return Path((settings or get_settings()).home).resolve() / "secretos.json"
+
+
+def public_secret_key(settings: Settings | None = None) -> str:
+    """Key of the public role's password in ``secretos.json``: one per server."""
+    settings = settings or get_settings()
+    if not settings.database_url:
+        return PUBLIC_ROLE
+    url = make_url(settings.database_url)
+    host, port = url.host or "localhost", url.port or 5432
+    if host in ("127.0.0.1", "localhost") and port == embedded_cluster(settings).port:
+        return PUBLIC_ROLE  # a URL that names this checkout's own embedded cluster
+    return f"{PUBLIC_ROLE}@{host}:{port}"
+
+
+def public_password(settings: Settings | None = None) -> str | None:
+    """The public role's password as this checkout knows it (None: not known here)."""
     settings = settings or get_settings()
     if settings.public_password:
         return settings.public_password
-    return embedded_cluster(settings).secrets()[PUBLIC_ROLE]
+    if not settings.database_url:
+        return embedded_cluster(settings).secrets()[PUBLIC_ROLE]
+    return read_secrets(secrets_file(settings)).get(public_secret_key(settings))
+
+
+def store_public_password(password: str, settings: Settings | None = None) -> Path:
+    """Keep the public role's password in the state folder; returns the file."""
+    settings = settings or get_settings()
+    path = secrets_file(settings)
+    write_secrets(path, {**read_secrets(path), public_secret_key(settings): password})
+    return path
 
 
 def public_database_url(settings: Settings | None = None) -> str:

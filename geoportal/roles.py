@@ -13,7 +13,6 @@ again never rotates a password a running API, or another checkout on the server,
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 
@@ -21,7 +20,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from geoportal.db import database_url, embedded_cluster
+from geoportal.cluster import PUBLIC_ROLE, read_secrets, write_secrets
+from geoportal.db import database_url, public_secret_key, secrets_file
 from geoportal.settings import Settings, get_settings
 
 NOMINAL_ROLE = "geoportal_nominal"
@@ -30,20 +30,19 @@ API_ROLES = (NOMINAL_ROLE, ACCESS_ROLE)
 
 
 def role_password(role: str, settings: Settings | None = None) -> str:
+    """``GEOPORTAL_<ROL>_PASSWORD``, else the one stored for this server (generated once)."""
     settings = settings or get_settings()
     from_env = os.environ.get(f"GEOPORTAL_{role.removeprefix('geoportal_').upper()}_PASSWORD")
     if from_env:
         return from_env
-    cluster = embedded_cluster(settings)
-    values = cluster.secrets()
-    if role not in values:
-        values[role] = secrets.token_urlsafe(18)
-        tmp = cluster.secrets_file.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(values, fh)
-        os.replace(tmp, cluster.secrets_file)
-    return values[role]
+    # one entry per server, as the public role's (``geoportal.db.public_secret_key``)
+    key = role + public_secret_key(settings).removeprefix(PUBLIC_ROLE)
+    path = secrets_file(settings)
+    values = read_secrets(path)
+    if key not in values:
+        values[key] = secrets.token_urlsafe(18)
+        write_secrets(path, values)
+    return values[key]
 
 
 def role_url(role: str, settings: Settings | None = None) -> str:

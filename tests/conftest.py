@@ -28,7 +28,45 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _public_role_on(external: str) -> None:
+    """On an external server the public role is shared with every other database on it:
+    the tests must never change its password. Use the password this checkout stored
+    (``geoportal db up`` / ``db rotar-clave``) unless GEOPORTAL_PUBLIC_PASSWORD is given;
+    a role that the session itself enables is put back as it was at the end."""
+    from geoportal.cluster import PUBLIC_ROLE, read_secrets
+
+    url = make_url(external)
+    key = f"{PUBLIC_ROLE}@{url.host or 'localhost'}:{url.port or 5432}"
+    home = Path(os.environ.get("GEOPORTAL_HOME") or Path.cwd() / ".geoportal")
+    stored = read_secrets(home / "secretos.json").get(key)
+    if stored and not os.environ.get("GEOPORTAL_PUBLIC_PASSWORD"):
+        os.environ["GEOPORTAL_PUBLIC_PASSWORD"] = stored
+    with psycopg.connect(external, autocommit=True) as conn:
+        row = conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (PUBLIC_ROLE,)).fetchone()
+    if row and row[0] and not (os.environ.get("GEOPORTAL_PUBLIC_PASSWORD") or os.environ.get("GEOPORTAL_PUBLIC_DATABASE_URL")):
+        pytest.exit(f"El rol {PUBLIC_ROLE} ya existe en el servidor de GEOPORTAL_DATABASE_URL con una clave que "
+                    "las pruebas no conocen: defina GEOPORTAL_PUBLIC_PASSWORD (las pruebas nunca la cambian).", 2)
+    _STATE["public_role_before"] = None if row is None else ("login" if row[0] else "nologin")
+
+
+def _restore_public_role(external: str) -> None:
+    from geoportal.cluster import PUBLIC_ROLE
+
+    before = _STATE.get("public_role_before", "login")
+    try:
+        with psycopg.connect(external, autocommit=True) as conn:
+            if before is None:
+                conn.execute(f"DROP ROLE IF EXISTS {PUBLIC_ROLE}")
+            elif before == "nologin":
+                conn.execute(f"ALTER ROLE {PUBLIC_ROLE} NOLOGIN PASSWORD NULL")
+    except psycopg.Error as exc:  # e.g. another database on the server now depends on the role
+        print(f"Aviso: no se pudo devolver el rol {PUBLIC_ROLE} a su estado anterior: {exc}")
+
+
 def pytest_configure(config):
+    external = os.environ.get("GEOPORTAL_DATABASE_URL")
+    if external:
+        _public_role_on(external)
     home = Path(tempfile.mkdtemp(prefix="geoportal-test-"))
     os.chmod(home, 0o755)
     os.environ["GEOPORTAL_HOME"] = str(home)
@@ -36,7 +74,6 @@ def pytest_configure(config):
     # tests, the same on every run (a deployment generates its own secret).
     os.environ.setdefault("GEOPORTAL_CLAVE_SECRETA", "clave-fija-de-las-pruebas")
     _STATE["home"] = home
-    external = os.environ.get("GEOPORTAL_DATABASE_URL")
     if external:
         name = f"geoportal_test_{secrets.token_hex(4)}"
         with psycopg.connect(external, autocommit=True) as conn:
@@ -53,10 +90,15 @@ def pytest_unconfigure(config):
     from geoportal.db import embedded_cluster
     from geoportal.settings import get_settings
 
+    if "home" not in _STATE:  # the session stopped before starting (pytest.exit)
+        return
     if "external" in _STATE:
         external, name = _STATE["external"]
         with psycopg.connect(external, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for (database,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                            (f"{name}%",)).fetchall():
+                conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        _restore_public_role(external)
     else:
         get_settings.cache_clear()
         embedded_cluster().destroy()

@@ -31,7 +31,7 @@ from geoportal.audit import log_access
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.dbcopy import copy_in
 from geoportal.ingest import validate as v
-from geoportal.ingest.readers import FileError, file_sha256, read_table
+from geoportal.ingest.readers import FileError, Reading, check_readable, file_sha256, read_rows
 from geoportal.settings import get_settings
 
 Kind = Literal["hogares", "personas", "puntos"]
@@ -174,6 +174,7 @@ def _origen(frame, checked, default: str) -> np.ndarray:
 
 def validate_households(frame: pd.DataFrame, territory: Territory, catalog: Catalogo, today: date):
     checked = v.Checked.empty(len(frame))
+    v.check_text(frame, checked)
     required = ["hogar_id", "codigo_distrito", "localidad", "zona", "fecha_relevamiento"]
     v.check_required(frame, required, checked)
     v.check_duplicates(frame["hogar_id"], checked)
@@ -210,6 +211,7 @@ def _cells(lon: np.ndarray, lat: np.ndarray, ok: np.ndarray) -> np.ndarray:
 
 def validate_persons(frame: pd.DataFrame, known_households: pa.Array, catalog: Catalogo, today: date):
     checked = v.Checked.empty(len(frame))
+    v.check_text(frame, checked)
     required = ["persona_id", "hogar_id", "nombres", "apellidos", "sexo", "fecha_nacimiento"]
     v.check_required(frame, required, checked)
     v.check_duplicates(frame["persona_id"], checked)
@@ -239,6 +241,7 @@ def validate_persons(frame: pd.DataFrame, known_households: pa.Array, catalog: C
 
 def validate_points(frame: pd.DataFrame, territory: Territory, catalog: Catalogo):
     checked = v.Checked.empty(len(frame))
+    v.check_text(frame, checked)
     required = ["punto_id", "tipo", "nombre", "zona", "capacidad", "origen"]
     v.check_required(frame, required, checked)
     v.check_duplicates(frame["punto_id"], checked)
@@ -367,8 +370,7 @@ def ingest_file(
     step = progress or (lambda stage, fraction: None)
     report = Report(tipo=kind, archivo=path.name)
 
-    if not path.is_file():
-        raise FileError(f"No existe el archivo {path}")
+    check_readable(path)
     sha = file_sha256(path)
     previous = conn.execute(
         "SELECT lote_id FROM nominal.lote_ingesta WHERE tipo = %s AND sha256 = %s ORDER BY lote_id LIMIT 1",
@@ -376,10 +378,11 @@ def ingest_file(
     ).fetchone()
     conn.rollback()
     step("leyendo", 0.05)
-    frame = read_table(path)
-    report.leidas = len(frame)
+    reading = read_rows(path)
+    frame = reading.frame
+    report.leidas = reading.rows
     if previous:
-        report.ya_cargado, report.lote_id, report.sin_cambio = True, previous[0], len(frame)
+        report.ya_cargado, report.lote_id = True, previous[0]
         return _settle_previous(report, conn)
 
     step("validando", 0.2)
@@ -396,8 +399,9 @@ def ingest_file(
     conn.rollback()
 
     ok = checked.ok
-    report.cuarentena = int((~ok).sum())
-    report.motivos = pd.Series(checked.motivo[~ok]).value_counts().to_dict() if report.cuarentena else {}
+    report.cuarentena = int((~ok).sum()) + len(reading.malformed)
+    motivos = pd.Series([*checked.motivo[~ok], *(["fila_mal_formada"] * len(reading.malformed))])
+    report.motivos = motivos.value_counts().to_dict() if report.cuarentena else {}
     table, _, columns = TARGETS[kind]
     good = clean.loc[ok]
     if "codigo_2012" in good:
@@ -428,16 +432,30 @@ def ingest_file(
             log_access(conn, f"ingesta:{kind}", detalle={"archivo": path.name, "lote_id": lote_id,
                                                           "leidas": report.leidas, "cuarentena": report.cuarentena})
             if report.cuarentena:
-                rows = np.flatnonzero(~ok)
-                quarantine = pd.DataFrame({
-                    "lote_id": lote_id, "fila": rows + 1, "motivo": checked.motivo[rows],
-                    "detalle": checked.detalle[rows],
-                    "datos": [json.dumps(r, ensure_ascii=False) for r in frame.iloc[rows].to_dict("records")],
-                })
-                copy_in(cur, "nominal.cuarentena", quarantine)
+                copy_in(cur, "nominal.cuarentena", _quarantine(reading, checked, lote_id))
     report.lote_id = lote_id
     step("listo", 1.0)
     return report
+
+
+def _storable(record: dict) -> str:
+    """A quarantined row as JSON; NUL, which jsonb cannot hold, is kept visible as '␀'."""
+    return json.dumps({k: str(val).replace("\x00", "\u2400") for k, val in record.items()}, ensure_ascii=False)
+
+
+def _quarantine(reading: Reading, checked: v.Checked, lote_id: int) -> pd.DataFrame:
+    """Quarantine rows: invalid rows with their original text, then the malformed lines."""
+    rows = np.flatnonzero(~checked.ok)
+    numbers = reading.row_numbers()
+    malformed = reading.malformed
+    return pd.DataFrame({
+        "lote_id": lote_id,
+        "fila": [*numbers[rows], *(m.fila for m in malformed)],
+        "motivo": [*checked.motivo[rows], *(["fila_mal_formada"] * len(malformed))],
+        "detalle": [*checked.detalle[rows], *(m.detalle for m in malformed)],
+        "datos": [*(_storable(r) for r in reading.frame.iloc[rows].to_dict("records")),
+                  *(_storable({"texto": m.texto}) for m in malformed)],
+    })
 
 
 def _settle_previous(report: Report, conn: psycopg.Connection) -> Report:

@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
+from geoportal.ingest.readers import utf8_bytes
+
 MOTIVOS = {
     "campo_faltante": "falta un campo obligatorio",
     "valor_invalido": "valor no válido",
@@ -30,7 +32,22 @@ MOTIVOS = {
     "servicio_desconocido": "código de servicio desconocido o que no corresponde a la unidad",
     "persona_sin_hogar": "la persona no pertenece a ningún hogar cargado",
     "tipo_desconocido": "tipo de punto de entrega desconocido",
+    "caracteres_invalidos": "caracteres inválidos (de control, p. ej. NUL)",
+    "texto_demasiado_largo": "texto más largo que el máximo del campo",
+    "fila_mal_formada": "fila mal formada (número de columnas distinto del encabezado)",
 }
+
+# Longest text accepted per field (characters; docs/FORMATOS.md). Real names are far
+# shorter: the longest MEC school name has 149 characters, the longest locality 48.
+LIMITES = {
+    "hogar_id": 64, "persona_id": 64, "punto_id": 64,
+    "localidad": 100, "nombres": 100, "apellidos": 100, "nombre": 200,
+    "origen": 60, "servicios": 500,
+}
+
+# C0 controls (tab, newline and NUL included), DEL and the C1 controls that mis-decoded
+# text leaves behind: never part of a name, and NUL cannot be stored by PostgreSQL.
+CONTROL = r"[\x00-\x1f\x7f-\x9f]"
 
 # Generous bounding box of Paraguay; the polygon test comes after it.
 PY_LON = (-62.7, -54.2)
@@ -74,7 +91,7 @@ def require_columns(frame: pd.DataFrame, columns: list[str], kind: str, filename
     if missing:
         raise FileError(
             f"{filename}: faltan columnas obligatorias para {kind}: {', '.join(missing)}. "
-            f"Columnas encontradas: {', '.join(frame.columns)}"
+            f"Columnas encontradas: {', '.join(frame.columns) or '(ninguna)'}."
         )
 
 
@@ -104,6 +121,74 @@ def categorical(results: np.ndarray, inverse: np.ndarray) -> pd.Categorical:
     result_codes, categories = pd.factorize(results, use_na_sentinel=True)
     codes = np.where(inverse >= 0, result_codes[np.maximum(inverse, 0)], -1)
     return pd.Categorical.from_codes(codes, categories=categories)
+
+
+def _arrow(values: pd.Series) -> pa.ChunkedArray:
+    array = values.array
+    if isinstance(getattr(array, "_pa_array", None), pa.ChunkedArray):  # Arrow-backed: no copy
+        return array._pa_array
+    return pa.chunked_array([pa.array(array, type=pa.string(), from_pandas=True)])
+
+
+def _may_have_control(column: pa.ChunkedArray) -> bool:
+    """One pass over the raw UTF-8 bytes, in blocks (the usual case: none found).
+
+    C0 controls are bytes below 0x20, DEL is 0x7F and the C1 controls are 0xC2 followed by
+    0x80-0x9F; reductions over 1 MiB blocks scan ~5 GB/s with no large temporary array.
+    """
+    block = 1 << 20
+    scratch = np.empty(block + 1, dtype=bool)
+    for chunk in column.chunks:
+        data, offsets = utf8_bytes(chunk)
+        data = data[offsets[0]: offsets[-1]] if data.size else data
+        for start in range(0, data.size, block):
+            part = data[start: start + block + 1]  # one byte of overlap for the C1 pairs
+            if part.min() < 0x20:
+                return True
+            mask = scratch[: part.size]
+            if np.equal(part, 0x7F, out=mask).any():
+                return True
+            if np.equal(part, 0xC2, out=mask).any():
+                follow = part[np.flatnonzero(mask[:-1]) + 1]
+                if ((follow >= 0x80) & (follow <= 0x9F)).any():
+                    return True
+    return False
+
+
+def check_characters(frame: pd.DataFrame, checked: Checked) -> None:
+    """Rows with a control character in any column."""
+    for column in frame.columns:
+        array = _arrow(frame[column])
+        if not _may_have_control(array):
+            continue
+        hit = pc.match_substring_regex(array, CONTROL)
+        checked.flag(hit.to_numpy(zero_copy_only=False), "caracteres_invalidos",
+                     f"el campo '{column}' contiene caracteres de control (p. ej. NUL o salto de línea)")
+
+
+def check_lengths(frame: pd.DataFrame, checked: Checked) -> None:
+    """Rows whose text exceeds the limit of its field (``LIMITES``)."""
+    for column, limit in LIMITES.items():
+        if column not in frame:
+            continue
+        array = _arrow(frame[column])
+        # A value has at most as many characters as bytes: count characters only if needed.
+        if max((int(np.diff(utf8_bytes(c)[1]).max(initial=0)) for c in array.chunks), default=0) <= limit:
+            continue
+        length = pc.utf8_length(array)
+        long = pc.greater(length, limit).to_numpy(zero_copy_only=False)
+        if not long.any():
+            continue
+        lengths = length.to_numpy(zero_copy_only=False)
+        detail = np.full(len(frame), "", dtype=object)
+        detail[long] = [f"'{column}' tiene {n:,} caracteres; el máximo es {limit}".replace(",", ".")
+                        for n in lengths[long]]
+        checked.flag(long, "texto_demasiado_largo", detail)
+
+
+def check_text(frame: pd.DataFrame, checked: Checked) -> None:
+    check_characters(frame, checked)
+    check_lengths(frame, checked)
 
 
 def is_empty(values: pd.Series) -> np.ndarray:
