@@ -302,8 +302,17 @@ def sintetico(
     semilla: int = typer.Option(1, help="Semilla: la misma semilla da los mismos archivos."),
     salida: Path = typer.Option(None, help="Carpeta de salida (por defecto .geoportal/datos/sintetico-...)."),
     cargar: bool = typer.Option(True, help="Ingestar los archivos generados por la vía normal de ingesta."),
+    cobertura_relevamiento: float = typer.Option(
+        None, min=0.0, max=1.0,
+        help="Cuota de hogares relevados en todos los distritos (1.0 = todo el censo). "
+             "Por defecto, el modelo de geoportal/catalogo/cobertura_relevamiento.csv."),
+    cobertura_archivo: Path = typer.Option(
+        None, help="Otro archivo de cobertura del relevamiento (mismas columnas que el incluido)."),
 ) -> None:
-    """Genera hogares y personas FIPS SINTÉTICOS calibrados al censo 2022 y (por defecto) los carga."""
+    """Genera hogares y personas FIPS SINTÉTICOS calibrados al censo 2022 y (por defecto) los carga.
+
+    La población sintética completa coincide con el censo; se escribe solo la parte
+    relevada (cobertura por distrito, agrupada por localidad)."""
     import pandas as pd
 
     from geoportal.db import connect
@@ -319,8 +328,15 @@ def sintetico(
         )
     if puntos.empty:
         _fail("No hay puntos de entrega cargados. Ejecute `geoportal oferta cargar` primero.")
-    counts = _run_with_bar("Generando datos sintéticos",
-                           lambda cb: generate(scope, semilla, salida, puntos=puntos, progreso=cb))
+    if cobertura_relevamiento is not None and cobertura_archivo is not None:
+        _fail("Use --cobertura-relevamiento o --cobertura-archivo, no ambos.")
+    cobertura = cobertura_relevamiento if cobertura_relevamiento is not None else cobertura_archivo
+    try:
+        counts = _run_with_bar("Generando datos sintéticos",
+                               lambda cb: generate(scope, semilla, salida, puntos=puntos, progreso=cb,
+                                                   cobertura=cobertura))
+    except ValueError as exc:
+        _fail(str(exc))
     console.print(f"Archivos sintéticos en {salida}: {counts}")
     if cargar:
         _ingest(salida / "hogares.csv", "hogares")
@@ -451,14 +467,25 @@ def brechas(
 
 
 @app.command("demo")
-def demo() -> None:
-    """Prepara todo (base, territorio, catálogo, datos sintéticos) y sirve el geoportal."""
+def demo(
+    ambito: str = typer.Option("pais", help="pais (los 263 distritos, cobertura parcial) o pilotos."),
+    servir_api: bool = typer.Option(True, "--servir/--no-servir", help="Servir la API al terminar."),
+    port: int = typer.Option(None, help="Puerto de la API (por defecto 8000)."),
+) -> None:
+    """Prepara todo (base, territorio, catálogo, datos sintéticos) y sirve el geoportal.
+
+    Con --ambito pais (por defecto) carga el país entero con el modelo de cobertura del
+    relevamiento (pilotos y distritos con Mesa más relevados, muchos con poco o nada)."""
+    if ambito not in ("pais", "pilotos"):
+        _fail("--ambito debe ser pais o pilotos.")
     db_up()
     territorio_cargar()
     oferta_cargar(semilla=1)
-    sintetico(ambito="pilotos", semilla=1, salida=None, cargar=True)
+    sintetico(ambito=ambito, semilla=1, salida=None, cargar=True,
+              cobertura_relevamiento=None, cobertura_archivo=None)
     calcular(distrito=None, fecha_corte=None)
-    servir(host=None, port=None)
+    if servir_api:
+        servir(host=None, port=port)
 
 
 @app.command("servir")

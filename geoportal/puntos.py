@@ -30,10 +30,11 @@ is urban, which keeps whole metropolitan districts urban; otherwise ``rural``.
 
 Synthetic points (``origen = sintetico``; no layer with coordinates exists for them):
 
-* ``usf``: the real files hold no USF, so a network of ``USF_TOTAL`` units is allocated
-  per district polygon, one each plus the rest proportional to the 2022 census
-  population (mapped to polygons with the crosswalk), placed at a few hundred metres
-  from randomly chosen real schools / GeoNames places / the seat of that polygon.
+* ``usf``: the real files hold no USF, so a network of ``USF_TOTAL`` units is built: one
+  at about 150 m from every 2022 district seat, the rest allocated per district polygon
+  proportional to the 2022 census population (mapped to polygons with the crosswalk),
+  placed at a few hundred metres from randomly chosen real schools / GeoNames places /
+  the seat of that polygon.
 * ``registro_civil``: one per 2022 district with a polygon link, near its seat, plus one
   more per full 100,000 inhabitants near urban schools. Nueva Asunción gets none: its
   only seat coordinate is a wrong geocode near the city of Asunción (FUENTES.md), and the
@@ -41,6 +42,14 @@ Synthetic points (``origen = sintetico``; no layer with coordinates exists for t
 * ``identificaciones``: near the seat of each department capital and of each district
   over 50,000 inhabitants.
 * ``snpp``: two per department, at the capital and the most populous other district.
+* **Every district seat is served**: the seat of each 2022 district (the one the
+  synthetic households cluster around, :mod:`geoportal.synthetic.lugares`) that has no
+  USF, Registro Civil or Identificaciones office within 0.6 x the smallest urban
+  catchment radius of the catalog services of that type (SNPP: of the rural radius) gets
+  one at ~150 m from the seat (named "... sede <distrito> 1").
+
+Names (schools, health facilities, districts) are repaired with
+:func:`geoportal.nombres.reparar_texto` ("Ð" read as "Ñ").
 
 District seats: the census seat (MIC viewer) when it lies inside the district polygon;
 about 50 do not (some by tens of km), so then the urban MEC school closest to the mean of
@@ -62,6 +71,7 @@ import shapely
 from pyproj import Transformer
 from scipy.spatial import cKDTree
 
+from geoportal.nombres import reparar_texto
 from geoportal.settings import DATA_DIR
 from geoportal.territory import read_census
 
@@ -274,7 +284,7 @@ def _real_schools(inp: _Inputs) -> pd.DataFrame:
     capacidad = np.rint(base * (1 + 0.5 * (s["n_instituciones"].to_numpy() - 1))).astype(int)
     nombre = s["nombre_rue2026"].where(
         s["nombre_rue2026"].fillna("").str.strip() != "", s["nombre"]
-    )
+    ).map(reparar_texto)
     return pd.DataFrame(
         {
             "punto_id": "mec:" + s["codigo"],
@@ -311,7 +321,7 @@ def _real_health(inp: _Inputs) -> pd.DataFrame:
         {
             "punto_id": "mspbs:" + salud["id"].astype(str).str.zfill(3),
             "tipo": "hospital",
-            "nombre": salud["nombre"].str.strip(),
+            "nombre": salud["nombre"].map(reparar_texto),
             "institucion": "MSPBS",
             "capacidad": np.rint(lo_hi[:, 0] + u * (lo_hi[:, 1] - lo_hi[:, 0])).astype(int),
             "lat": salud["lat"].to_numpy(),
@@ -335,7 +345,7 @@ def _real_health(inp: _Inputs) -> pd.DataFrame:
         {
             "punto_id": "mic:" + hosp["establecimiento_id"].astype(str).str.zfill(3),
             "tipo": "hospital",
-            "nombre": hosp["nombre"].where(already, "HOSPITAL " + hosp["nombre"]),
+            "nombre": hosp["nombre"].where(already, "HOSPITAL " + hosp["nombre"]).map(reparar_texto),
             "institucion": "MSPBS",
             "capacidad": np.rint(300 + u * 1200).astype(int),
             "lat": hosp["lat"].to_numpy(),
@@ -353,7 +363,7 @@ def _real_health(inp: _Inputs) -> pd.DataFrame:
         {
             "punto_id": "mic:" + ips["establecimiento_id"].astype(str).str.zfill(3),
             "tipo": "ips",
-            "nombre": ips["nombre"].where(has_ips, "IPS " + ips["nombre"]),
+            "nombre": ips["nombre"].where(has_ips, "IPS " + ips["nombre"]).map(reparar_texto),
             "institucion": "IPS",
             "capacidad": np.rint(insured / 10).astype(int) * 10,
             "lat": ips["lat"].to_numpy(),
@@ -429,24 +439,27 @@ def _synthetic(inp: _Inputs, rng: np.random.Generator) -> pd.DataFrame:
     pop_poly = np.bincount(linked["poly"], weights=linked["pob_total"], minlength=n_poly)
     frames = []
 
-    # USF: one per polygon plus the rest by population.
-    need = 1 + _largest_remainder(pop_poly, USF_TOTAL - n_poly)
+    # USF: one at every district seat, the rest by population (random places).
+    s_poly, s_lon, s_lat, _ = _seats_2022(inp)
+    u_lon, u_lat = _place(rng, inp, s_poly, s_lon, s_lat, sigma_m=150.0)
+    need = _largest_remainder(pop_poly, USF_TOTAL - len(s_poly))
     schools, places = inp.schools, inp.places
     cand_poly = np.concatenate([schools["poly"], places["poly"], np.arange(n_poly)])
     cand_lon = np.concatenate([schools["lon"], places["lon"], seats["lon"]])
     cand_lat = np.concatenate([schools["lat"], places["lat"], seats["lat"]])
-    poly, numero, lon, lat = _pick_anchors(rng, cand_poly, cand_lon, cand_lat, need)
+    poly, _, lon, lat = _pick_anchors(rng, cand_poly, cand_lon, cand_lat, need)
     lon, lat = _place(rng, inp, poly, lon, lat, sigma_m=300.0)
+    all_poly = np.concatenate([s_poly, poly])
     frames.append(
         _frame(
             "usf",
             "MSPBS",
             "USF (sintética)",
-            poly,
-            numero,
-            lon,
-            lat,
-            capacidad=rng.integers(70, 121, len(poly)) * 10,
+            all_poly,
+            pd.Series(all_poly).groupby(all_poly).cumcount().to_numpy() + 1,
+            np.concatenate([u_lon, lon]),
+            np.concatenate([u_lat, lat]),
+            capacidad=rng.integers(70, 121, len(all_poly)) * 10,
             inp=inp,
         )
     )
@@ -539,13 +552,89 @@ def _synthetic(inp: _Inputs, rng: np.random.Generator) -> pd.DataFrame:
             names=names,
         )
     )
+    frames.append(_seat_service(inp, rng, pd.concat(frames, ignore_index=True)))
     return pd.concat(frames, ignore_index=True)
+
+
+# Types whose office every district seat must have within reach, and the reach: the
+# smallest urban catchment radius of the catalog services delivered there (snpp: the
+# rural one, a training centre serves a region). A seat without one gets one.
+_SEAT_TYPES = {
+    "usf": ("MSPBS", "USF (sintética)", "urbana"),
+    "registro_civil": ("REGISTRO_CIVIL", "Registro Civil (sintético)", "urbana"),
+    "identificaciones": ("IDENTIFICACIONES", "Identificaciones (sintética)", "urbana"),
+    "snpp": ("MTESS", "Centro SNPP (sintético)", "rural"),
+}
+
+
+def _seat_radius_km(tipo: str, zona: str) -> float:
+    from geoportal.catalog import default_catalog
+
+    radios = [
+        getattr(s.radio_km, zona) for s in default_catalog().servicios if s.punto_tipo == tipo
+    ]
+    return float(min(radios)) if radios else 5.0
+
+
+def _seats_2022(inp: _Inputs):
+    """Seat of every 2022 district as the synthetic households use it: polygon, lon, lat, name."""
+    from geoportal.synthetic.lugares import _insumos
+
+    censo = _insumos().censo
+    s_lon = censo["seat_lon"].to_numpy(float)
+    s_lat = censo["seat_lat"].to_numpy(float)
+    s_poly = _locate(inp.polys["geometry"].to_numpy(), s_lon, s_lat)
+    ok = s_poly >= 0
+    names = np.array([reparar_texto(n) for n in censo["distrito_nombre"].to_numpy()[ok]])
+    return s_poly[ok], s_lon[ok], s_lat[ok], names
+
+
+def _seat_service(inp: _Inputs, rng: np.random.Generator, synth: pd.DataFrame) -> pd.DataFrame:
+    """Offices added at the district seats (the ones the synthetic households cluster
+    around, :mod:`geoportal.synthetic.lugares`) that have none of a type within reach."""
+    s_poly, s_lon, s_lat, names = _seats_2022(inp)
+    xy = _metres(s_lon, s_lat)
+    frames = []
+    for tipo, (institucion, prefix, zona) in _SEAT_TYPES.items():
+        have = synth[synth["tipo"] == tipo]
+        reach_m = 0.6 * _seat_radius_km(tipo, zona) * 1000.0
+        dist = (
+            cKDTree(_metres(have["lon"], have["lat"])).query(xy)[0]
+            if len(have)
+            else np.full(len(xy), np.inf)
+        )
+        need = np.flatnonzero(dist > reach_m)
+        if not len(need):
+            continue
+        lon, lat = _place(rng, inp, s_poly[need], s_lon[need], s_lat[need], 150.0)
+        frames.append(
+            _frame(
+                tipo,
+                institucion,
+                prefix + " sede",
+                s_poly[need],
+                np.ones(len(need), int),
+                lon,
+                lat,
+                capacidad=rng.integers(30, 121, len(need)) * 10,
+                inp=inp,
+                names=names[need],
+            )
+        )
+    out = pd.concat(frames, ignore_index=True) if frames else synth.iloc[:0]
+    # ids continue after the existing ones of each type
+    out = out.copy()
+    for tipo, idx in out.groupby("tipo").groups.items():
+        first = int((synth["tipo"] == tipo).sum())
+        out.loc[idx, "punto_id"] = [f"{tipo}:sint:{first + k:06d}" for k in range(1, len(idx) + 1)]
+    return out
 
 
 def _frame(
     tipo, institucion, prefix, poly, numero, lon, lat, capacidad, inp, names=None
 ) -> pd.DataFrame:
     names = inp.polys["nombre"].to_numpy()[poly] if names is None else names
+    names = [reparar_texto(n) for n in names]
     df = pd.DataFrame(
         {
             "tipo": tipo,
