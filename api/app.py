@@ -8,6 +8,7 @@ cannot read nominal data).
 from __future__ import annotations
 
 import html
+from contextlib import asynccontextmanager
 
 import psycopg
 from fastapi import FastAPI
@@ -37,6 +38,7 @@ def _current_version() -> dict | None:
 
 def create_app() -> FastAPI:
     app = FastAPI(title="Geoportal SPS «Vamos!»", version=__version__)
+    _add_map_layers(app)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def inicio() -> str:
@@ -68,3 +70,25 @@ def create_app() -> FastAPI:
 
     acceso.install(app)  # institutional access: login, sessions, nominal list, referrals (issue 15)
     return app
+
+
+def _add_map_layers(app: FastAPI) -> None:
+    """Layer catalog (validated now: a bad capas/*.yaml stops the start-up) and vector tiles."""
+    from api import capas as capas_api
+    from capas import default_capas
+    from tiles import router as tiles_router
+    from tiles.servicio import Teselas
+
+    app.state.teselas = Teselas(default_capas())
+    app.include_router(capas_api.router)
+    app.include_router(tiles_router.router)
+    app.add_middleware(tiles_router.FastPath, service=app.state.teselas)
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application):
+        async with previous(application) as state:
+            yield state
+        await application.state.teselas.close()
+
+    app.router.lifespan_context = lifespan

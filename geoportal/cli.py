@@ -18,6 +18,8 @@ oferta_app = typer.Typer(help="Puntos de entrega de servicios (reales y sintéti
 app.add_typer(oferta_app, name="oferta")
 catalogo_app = typer.Typer(help="Catálogo de servicios (datos editables en YAML).", no_args_is_help=True)
 app.add_typer(catalogo_app, name="catalogo")
+capas_app = typer.Typer(help="Capas del mapa (capas/*.yaml) y teselas vectoriales.", no_args_is_help=True)
+app.add_typer(capas_app, name="capas")
 ingestar_app = typer.Typer(help="Carga archivos FIPS y de puntos (CSV, GeoJSON, GeoPackage) con cuarentena.", no_args_is_help=True)
 app.add_typer(ingestar_app, name="ingestar")
 console = Console()
@@ -222,6 +224,44 @@ def catalogo_mostrar(archivo: Path = typer.Argument(None, help="Catálogo YAML (
             radius = f"{s.radio_km.urbana:g}/{s.radio_km.rural:g}" if s.radio_km else "—"
             table.add_row(str(cat.logro), cat.codigo, s.codigo, s.nombre, s.paquete, s.institucion, s.punto_tipo or "—", radius)
     console.print(table)
+
+
+@capas_app.command("validar")
+def capas_validar(
+    carpeta: Path = typer.Argument(None, help="Carpeta de capas (por defecto GEOPORTAL_CAPAS o capas/)."),
+    sin_base: bool = typer.Option(False, "--sin-base", help="No contrastar las medidas con publico.medida."),
+) -> None:
+    """Valida las capas; los errores nombran archivo, capa y campo. Con base, también las medidas."""
+    import psycopg
+
+    from capas import CapaError, load_capas, validate_against_db
+    from geoportal.db import connect
+
+    try:
+        capas = load_capas(carpeta)
+        if not sin_base:
+            with connect() as conn:
+                if conn.execute("SELECT to_regclass('publico.medida') IS NOT NULL").fetchone()[0]:
+                    validate_against_db(conn, capas)
+    except CapaError as exc:
+        _fail(str(exc))
+    except psycopg.OperationalError:
+        _fail("No se pudo conectar a la base para contrastar las medidas (use --sin-base).")
+    console.print(f"[green]Capas válidas:[/] {', '.join(capas)}.")
+
+
+@capas_app.command("preparar")
+def capas_preparar() -> None:
+    """Leyendas y geometrías de teselas de la versión publicada (lo hace `calcular` al publicar)."""
+    from capas import preparar_publicacion
+    from geoportal.db import connect
+
+    with connect() as conn:
+        result = preparar_publicacion(conn)
+    if result["data_version"] is None:
+        _fail("Todavía no hay cifras publicadas: ejecute `geoportal calcular`.")
+    console.print(f"[green]Preparada data_version {result['data_version']}[/]: {result['leyendas']} leyendas, "
+                  f"{result['geometrias']} geometrías ({result['nuevas']} nuevas) en {result['segundos']:.2f} s.")
 
 
 def _sentence(text: str) -> str:
