@@ -6,7 +6,7 @@ from alembic import op
 from geoportal.migrate import sql_file
 
 revision = "0007"
-down_revision = "0008"
+down_revision = "0005"
 
 
 def upgrade() -> None:
