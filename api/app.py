@@ -14,6 +14,8 @@ import psycopg
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+from api import errores
+from api.base import close_pool, conexion, version_vigente
 from geoportal import __version__
 from geoportal.db import public_database_url
 
@@ -37,8 +39,32 @@ def _current_version() -> dict | None:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="Geoportal SPS «Vamos!»", version=__version__)
+    from api import descargas, indicadores, ogc, servicios
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        close_pool()
+
+    app = FastAPI(title="Geoportal SPS «Vamos!»", version=__version__, lifespan=lifespan,
+                  description="API pública del geoportal: solo cifras protegidas (control de divulgación), "
+                              "puntos de entrega y territorio. Errores en application/problem+json (RFC 9457).")
+    errores.install(app)
     _add_map_layers(app)
+    app.include_router(ogc.router)
+    app.include_router(descargas.router)
+    app.include_router(indicadores.router)
+    app.include_router(servicios.router)
+
+    def _openapi() -> dict:
+        from fastapi.openapi.utils import get_openapi
+
+        if app.openapi_schema is None:
+            app.openapi_schema = ogc.openapi_30(get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes))
+        return app.openapi_schema
+
+    app.openapi = _openapi
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def inicio() -> str:
@@ -62,9 +88,19 @@ def create_app() -> FastAPI:
             f"{body}</body></html>"
         )
 
-    @app.get("/salud")
+    @app.get("/salud", summary="El servicio está vivo", tags=["estado"])
     def salud() -> dict:
         return {"estado": "ok", "version": __version__, "datos": _current_version()}
+
+    @app.get("/listo", summary="Base de datos alcanzable y una versión publicada", tags=["estado"])
+    def listo() -> dict:
+        from api.base import BaseNoDisponible
+
+        with conexion() as conn:
+            version = version_vigente(conn)
+        if version is None:
+            raise BaseNoDisponible("todavía no hay cifras publicadas (ejecute geoportal calcular)")
+        return {"estado": "listo", "data_version": version["data_version"], "calculado_en": version["calculado_en"]}
 
     from api import acceso
 

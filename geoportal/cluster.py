@@ -54,6 +54,9 @@ class ClusterError(RuntimeError):
 
 def port_in_use(port: int) -> bool:
     with socket.socket() as probe:
+        # SO_REUSEADDR, as PostgreSQL itself binds: connections of a just-stopped server
+        # linger in TIME_WAIT for a minute and must not make its own port look taken.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 want_browser=${GEOPORTAL_SETUP_BROWSER:-0}
 packages=(postgresql-15 postgresql-15-postgis-3 python3-venv)
-[ "$want_browser" = 1 ] && packages+=(chromium)
+[ "$want_browser" = 1 ] && packages+=(chromium gdal-bin)  # gdal-bin: ogrinfo/ogr2ogr read the OGC API in the tests
 
 missing=()
 for p in "${packages[@]}"; do

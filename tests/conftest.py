@@ -208,3 +208,33 @@ def load_hand_fixture(url: str, folder, points: list, households: list, persons:
             report = ingest_file(folder / f"{kind}.csv", kind, conn, today=cut)
             assert report.cuarentena == 0, report.motivos
         compute_all(conn, fecha_corte=cut)
+
+
+@pytest.fixture(scope="module")
+def api_server(pilotos):
+    """uvicorn (real, loopback) serving the public API against the computed pilot database."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = _free_port()
+    env = {**os.environ, "GEOPORTAL_DATABASE_URL": pilotos["url"]}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/salud", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise RuntimeError("el servidor de la API no arrancó")
+    yield base
+    process.terminate()
+    process.wait(timeout=10)

@@ -1,0 +1,215 @@
+"""Indicators, territory profiles and place search (``/api/...``), all from ``publico``.
+
+* ``/api/indicadores?nivel=&codigo=``: the 10 Logros (numerator = protegidos, denominator
+  = universo, share, meta, progress) and every service (cubiertos / aplica, share, gaps).
+* ``/api/territorios/{codigo}``: the profile a Mesa opens first: Logros against metas,
+  ranked gaps (which service, how many units, investment vs referral, where: the published
+  H3 resolution-7 cells of the territory with the largest gap), survey coverage with a
+  warning when low, and change since the previous version (said plainly when the store
+  keeps only the current one).
+* ``/api/buscar?q=``: departments, districts and localities by name, accent-, case- and
+  abbreviation-insensitive ("asuncion", "ñemby", "Mcal").
+* ``/api/medidas``: the dictionary of published measures.
+"""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from fastapi import APIRouter, HTTPException, Path, Query
+from psycopg import sql
+
+from api.base import NIVELES, api_settings, conexion, medidas, version_o_503
+from geoportal.nombres import clave
+
+router = APIRouter(prefix="/api", tags=["indicadores"])
+
+CODIGO = re.compile(r"^(PY|[0-9]{2}|[0-9]{4}|[0-9a-f]{15})$")
+
+
+def _row(conn: psycopg.Connection, nivel: str | None, codigo: str) -> dict:
+    if not CODIGO.match(codigo):
+        raise HTTPException(400, detail="El código debe ser PY, un departamento (2 dígitos), un distrito "
+                                        "(4 dígitos) o una celda H3 (15 caracteres hexadecimales).")
+    query = "SELECT * FROM publico.cobertura WHERE codigo = %s" + (" AND nivel = %s" if nivel else "")
+    cur = conn.execute(query, (codigo, nivel) if nivel else (codigo,))
+    row = cur.fetchone()
+    if row is None:
+        raise HTTPException(404, detail=f"No hay cifras publicadas para el código '{codigo}'"
+                                        + (f" en el nivel '{nivel}'." if nivel else "."))
+    out = dict(zip([d.name for d in cur.description], row))
+    out.pop("geom", None)
+    return out
+
+
+def _indicadores(conn: psycopg.Connection, row: dict) -> dict:
+    dictionary = medidas(conn)
+    logros: dict[int, dict] = {}
+    servicios: dict[str, dict] = {}
+    for m in dictionary:
+        if m.logro is not None:
+            kind = m.columna.removeprefix(f"l{m.logro}_")
+            entry = logros.setdefault(m.logro, {"logro": m.logro, "unidad": m.unidad})
+            if kind == "universo":
+                entry["nombre"] = m.etiqueta.removeprefix(f"Logro {m.logro}: ").removesuffix(" identificados")
+                entry["unidad"] = m.unidad
+            entry[{"universo": "denominador", "protegidos": "numerador", "pct": "porcentaje"}.get(kind, kind)] = row.get(m.columna)
+        elif m.servicio is not None:
+            kind = m.columna.removeprefix(m.servicio.lower() + "_")
+            entry = servicios.setdefault(m.servicio, {"servicio": m.servicio, "paquete": m.paquete,
+                                                      "nombre": m.etiqueta.split(":")[0]})
+            if kind == "aplica":
+                entry["unidad"] = m.unidad
+            entry[{"aplica": "denominador", "cubiertos": "numerador", "pct": "porcentaje"}.get(kind, kind)] = row.get(m.columna)
+    for entry in servicios.values():
+        entry.setdefault("meta", None)
+    return {"logros": [logros[k] for k in sorted(logros)], "servicios": list(servicios.values())}
+
+
+def _head(row: dict, version: dict) -> dict:
+    return {"nivel": row["nivel"], "codigo": row["codigo"], "nombre": row["nombre"], "padre": row["padre"],
+            "reservado": row["reservado"], "data_version": version["data_version"],
+            "nota_sdc": version["notas"]}
+
+
+@router.get("/indicadores", summary="Logros y servicios de un territorio")
+def indicadores(nivel: str = Query(..., max_length=20, description="pais, departamento, distrito, h3_5 … h3_8"),
+                codigo: str = Query(..., max_length=20, description="Código del área (PY, 11, 1116, celda H3)")):
+    if nivel not in NIVELES:
+        raise HTTPException(400, detail=f"El parámetro 'nivel' debe ser uno de: {', '.join(NIVELES)}.")
+    with conexion() as conn:
+        version = version_o_503(conn)
+        row = _row(conn, nivel, codigo)
+        return {**_head(row, version), **_indicadores(conn, row)}
+
+
+@router.get("/medidas", summary="Diccionario de medidas publicadas")
+def diccionario_medidas():
+    with conexion() as conn:
+        return [m.__dict__ for m in medidas(conn)]
+
+
+def _brechas(conn: psycopg.Connection, row: dict, servicios: list[dict], lugares: int = 3) -> list[dict]:
+    geometry = {"distrito": ("territorio.distrito_cartografico", "codigo_2012"),
+                "departamento": ("territorio.departamento", "codigo")}.get(row["nivel"])
+    ranked = []
+    for s in servicios:
+        without, within = s.get("sin_oferta"), s.get("con_oferta")
+        gap = None if without is None or within is None else without + within
+        donde: list[dict] = []
+        if gap and geometry is not None:
+            w, v = (sql.Identifier(f"{s['servicio'].lower()}_{x}") for x in ("sin_oferta", "con_oferta"))
+            donde = [{"celda": code, "brecha": n} for code, n in conn.execute(sql.SQL(
+                "SELECT c.codigo, coalesce(c.{w}, 0) + coalesce(c.{v}, 0) FROM publico.cobertura c"
+                " WHERE c.nivel = 'h3_7' AND NOT c.reservado AND ST_Intersects("
+                " (SELECT g.geom FROM {table} g WHERE g.{key} = %s), ST_PointOnSurface(c.geom))"
+                " AND coalesce(c.{w}, 0) + coalesce(c.{v}, 0) > 0 ORDER BY 2 DESC, 1 LIMIT %s"
+            ).format(w=w, v=v, table=sql.SQL(geometry[0]), key=sql.Identifier(geometry[1])),
+                (row["codigo"], lugares)).fetchall()]
+        caso = None
+        if gap:
+            caso = "inversión (sin oferta al alcance)" if without >= within else "derivación (con oferta al alcance)"
+        ranked.append({"servicio": s["servicio"], "nombre": s["nombre"], "paquete": s["paquete"],
+                       "unidad": s.get("unidad"), "brecha": gap, "sin_oferta": without, "con_oferta": within,
+                       "caso_principal": caso, "donde_h3_7": donde})
+    ranked.sort(key=lambda r: (-(r["brecha"] if r["brecha"] is not None else -1), r["servicio"]))
+    return ranked
+
+
+@router.get("/territorios/{codigo}", summary="Perfil de un territorio (Logros, brechas, relevamiento)")
+def territorio(codigo: str = Path(..., max_length=20, description="PY, departamento (2 dígitos) o distrito (4 dígitos)")):
+    if not re.match(r"^(PY|[0-9]{2}|[0-9]{4})$", codigo):
+        raise HTTPException(400, detail="El código de territorio debe ser PY, un departamento (2 dígitos) "
+                                        "o un distrito (4 dígitos, código del polígono, p. ej. 1116).")
+    nivel = "pais" if codigo == "PY" else ("departamento" if len(codigo) == 2 else "distrito")
+    with conexion() as conn:
+        version = version_o_503(conn)
+        row = _row(conn, nivel, codigo)
+        data = _indicadores(conn, row)
+        brechas = [] if row["reservado"] else _brechas(conn, row, data["servicios"])
+        previous = conn.execute(
+            "SELECT data_version, calculado_en FROM publico.version WHERE NOT vigente ORDER BY calculado_en DESC LIMIT 1"
+        ).fetchone()
+    pct = row.get("relevamiento_pct")
+    low = api_settings().api_relevamiento_bajo_pct
+    aviso = None
+    if pct is None:
+        aviso = "No se publica la cobertura del relevamiento de este territorio (área reservada o sin población censal)."
+    elif pct < low:
+        aviso = (f"Cobertura del relevamiento baja: solo {str(pct).replace('.', ',')} % de la población censal 2022 "
+                 "fue relevada. Las cifras describen a los hogares relevados y pueden no representar al territorio.")
+    cambio = {"disponible": False, "version_anterior": previous[0] if previous else None,
+              "motivo": ("El almacén público conserva solo las cifras de la versión vigente; no se puede calcular el "
+                         "cambio respecto de la versión anterior." if previous else
+                         "No hay una versión anterior publicada.")}
+    return {**_head(row, version), "logros": data["logros"], "brechas": brechas,
+            "relevamiento": {"relevamiento_pct": pct, "umbral_bajo_pct": low, "aviso": aviso},
+            "cambio_desde_version_anterior": cambio,
+            "reservado_texto": ("Área reservada por control de divulgación: no se publican sus cifras."
+                                if row["reservado"] else None)}
+
+
+ABREVIATURAS = {"mcal": "mariscal", "gral": "general", "tte": "teniente", "cnel": "coronel", "pdte": "presidente",
+                "pte": "presidente", "sta": "santa", "sto": "santo", "dr": "doctor", "cap": "capitan",
+                "cptan": "capitan", "ma": "maria", "cdte": "comandante", "sgto": "sargento", "pto": "puerto",
+                "cnia": "colonia", "col": "colonia"}
+
+
+def _tokens(text: str) -> list[str]:
+    words = re.findall(r"[\wñ]+", clave(text))
+    return [ABREVIATURAS.get(w, w) for w in words]
+
+
+def _matches(query: list[str], name: list[str]) -> bool:
+    return all(any(w.startswith(q) for w in name) for q in query)
+
+
+@router.get("/buscar", summary="Buscar departamentos, distritos y localidades por nombre")
+def buscar(q: str = Query(..., min_length=2, max_length=100, description="Nombre o parte (sin importar tildes)"),
+           n: int = Query(20, ge=1, le=100, description="Cantidad máxima de resultados")):
+    query = _tokens(q)
+    if not query:
+        raise HTTPException(400, detail="El parámetro 'q' debe contener letras o números.")
+    with conexion() as conn:
+        rows = conn.execute(
+            "SELECT 'departamento', d.codigo, d.nombre, NULL, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e),"
+            " ST_X(c), ST_Y(c) FROM territorio.departamento d,"
+            " LATERAL (SELECT ST_Envelope(d.geom) e, ST_PointOnSurface(d.geom) c) g"
+            " UNION ALL SELECT 'distrito', d.codigo_2012, d.nombre, p.nombre, ST_XMin(e), ST_YMin(e), ST_XMax(e),"
+            " ST_YMax(e), ST_X(c), ST_Y(c) FROM territorio.distrito_cartografico d"
+            " JOIN territorio.departamento p ON p.codigo = d.dpto,"
+            " LATERAL (SELECT ST_Envelope(d.geom) e, ST_PointOnSurface(d.geom) c) g"
+            " UNION ALL SELECT 'localidad', l.geonameid::text, l.nombre, c.nombre, ST_X(l.geom), ST_Y(l.geom),"
+            " ST_X(l.geom), ST_Y(l.geom), ST_X(l.geom), ST_Y(l.geom) FROM territorio.localidad l"
+            " LEFT JOIN territorio.distrito_cartografico c ON c.codigo_2012 = l.codigo_2012"
+        ).fetchall()
+        if conn.execute("SELECT to_regclass('territorio.lugar') IS NOT NULL").fetchone()[0]:
+            # MEC localities (one point per district and locality name); GeoNames ones are above.
+            rows += conn.execute(
+                "SELECT 'localidad', l.lugar_id, l.nombre, c.nombre, l.lon, l.lat, l.lon, l.lat, l.lon, l.lat"
+                " FROM territorio.lugar l LEFT JOIN territorio.distrito_cartografico c ON c.codigo_2012 = l.codigo_2012"
+                " WHERE l.fuente = 'mec'").fetchall()
+        # 2022 district names that differ from the cartographic one point to its polygon.
+        extra = conn.execute(
+            "SELECT d.codigo_2012, d.nombre FROM territorio.distrito d WHERE d.codigo_2012 IS NOT NULL").fetchall()
+    by_code = {r[1]: r for r in rows if r[0] == "distrito"}
+    candidates = [(r, r[2]) for r in rows]
+    candidates += [(by_code[code], name) for code, name in extra if code in by_code and clave(name) != clave(by_code[code][2])]
+    order = {"departamento": 0, "distrito": 1, "localidad": 2}
+    found: dict[tuple, dict] = {}
+    for r, name in candidates:
+        tokens = _tokens(name)
+        if not _matches(query, tokens):
+            continue
+        key = (r[0], r[1])
+        exact = tokens[: len(query)] == query
+        if key in found and not exact:
+            continue
+        found[key] = {"nivel": r[0], "codigo": r[1], "nombre": name, "en": r[3],
+                      "bbox": [round(v, 6) for v in r[4:8]], "centroide": [round(r[8], 6), round(r[9], 6)],
+                      "_orden": (0 if exact else 1, order[r[0]], clave(name))}
+    results = sorted(found.values(), key=lambda x: x["_orden"])[:n]
+    for r in results:
+        r.pop("_orden")
+    return {"q": q, "resultados": results}

@@ -1,0 +1,284 @@
+"""OGC API – Features, Part 1 (core, GeoJSON, HTML, OpenAPI 3.0) under ``/ogc``.
+
+Written as plain handlers over the protected store (learned from tipg and pygeoapi, not
+copied): each collection is an :class:`api.consultas.Fuente`; features are built by
+PostgreSQL as GeoJSON, in CRS84 (longitude, latitude), ordered by id and paged with
+``limit``/``offset`` and a ``next`` link. JSON by default; HTML with ``f=html`` or a
+browser's ``Accept: text/html``. The OpenAPI document is FastAPI's ``/openapi.json``
+(``/ogc/api`` redirects there), which GDAL's OAPIF driver reads.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.base import ATRIBUCION, ETIQUETA_SINTETICA, api_settings, conexion, version_o_503
+from api.consultas import Filtros, count_sql, feature_sql, fuentes, parse_bbox
+
+router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+GEOJSON = "application/geo+json"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+]
+Formato = Literal["json", "html"]
+F_QUERY = Query(None, description="Formato de la respuesta: json (por defecto) o html.")
+
+
+def _wants_html(request: Request, f: str | None) -> bool:
+    if f is not None:
+        return f == "html"
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept and "json" not in accept
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _json(body: dict, media_type: str = "application/json") -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), media_type=media_type)
+
+
+def _page(title: str, body: str) -> HTMLResponse:
+    return HTMLResponse(
+        "<!doctype html><html lang='es'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)} · Geoportal SPS «Vamos!»</title></head><body>"
+        f"<h1>{html.escape(title)}</h1>{body}<p><small>{html.escape(ETIQUETA_SINTETICA)} "
+        f"{html.escape(ATRIBUCION)}</small></p></body></html>")
+
+
+def _link(href: str, rel: str, type_: str, title: str) -> dict:
+    return {"href": href, "rel": rel, "type": type_, "title": title}
+
+
+@router.get("", summary="Página de inicio OGC API Features")
+def landing(request: Request, f: Formato | None = F_QUERY):
+    base = _base(request)
+    body = {
+        "title": "Geoportal SPS «Vamos!» — OGC API Features",
+        "description": "Cifras protegidas de cobertura de protección social, puntos de entrega y territorio. "
+                       + ETIQUETA_SINTETICA,
+        "links": [
+            _link(f"{base}/ogc", "self", "application/json", "Esta página"),
+            _link(f"{base}/ogc?f=html", "alternate", "text/html", "Esta página en HTML"),
+            _link(f"{base}/openapi.json", "service-desc", "application/vnd.oai.openapi+json;version=3.0",
+                  "Definición OpenAPI 3.0"),
+            _link(f"{base}/docs", "service-doc", "text/html", "Documentación de la API"),
+            _link(f"{base}/ogc/conformance", "conformance", "application/json", "Clases de conformidad"),
+            _link(f"{base}/ogc/collections", "data", "application/json", "Colecciones"),
+        ],
+    }
+    if _wants_html(request, f):
+        items = "".join(f"<li><a href='{html.escape(l['href'])}'>{html.escape(l['title'])}</a></li>"
+                        for l in body["links"])
+        return _page(body["title"], f"<p>{html.escape(body['description'])}</p><ul>{items}</ul>")
+    return _json(body)
+
+
+@router.get("/api", summary="Definición OpenAPI (redirige a /openapi.json)")
+def api_definition():
+    return RedirectResponse("/openapi.json", status_code=307)
+
+
+@router.get("/conformance", summary="Clases de conformidad")
+def conformance(request: Request, f: Formato | None = F_QUERY):
+    if _wants_html(request, f):
+        return _page("Conformidad", "<ul>" + "".join(f"<li>{c}</li>" for c in CONFORMANCE) + "</ul>")
+    return _json({"conformsTo": CONFORMANCE})
+
+
+def _fuente(collection_id: str):
+    table = fuentes()
+    if collection_id not in table:
+        raise HTTPException(404, detail=f"No existe la colección '{collection_id}'. "
+                                        f"Colecciones disponibles: {', '.join(table)}.")
+    return table[collection_id]
+
+
+def _collection(base: str, fuente, conn) -> dict:
+    clauses, params = fuente.where(Filtros())
+    where = " AND ".join(c.as_string(conn) for c in clauses)
+    extent = conn.execute(
+        f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(t.geom) AS e"
+        f" FROM {fuente.tabla} t {'WHERE ' + where if where else ''}) x", params).fetchone()
+    url = f"{base}/ogc/collections/{fuente.id}"
+    body = {
+        "id": fuente.id, "title": fuente.titulo, "description": fuente.descripcion, "itemType": "feature",
+        "crs": [CRS84], "storageCrs": CRS84,
+        "links": [
+            _link(url, "self", "application/json", "Esta colección"),
+            _link(f"{url}?f=html", "alternate", "text/html", "Esta colección en HTML"),
+            _link(f"{url}/items", "items", GEOJSON, "Elementos (GeoJSON)"),
+            _link(f"{url}/items?f=html", "items", "text/html", "Elementos (HTML)"),
+        ],
+    }
+    if extent and extent[0] is not None:
+        body["extent"] = {"spatial": {"bbox": [[round(v, 6) for v in extent]], "crs": CRS84}}
+    return body
+
+
+@router.get("/collections", summary="Colecciones")
+def collections(request: Request, f: Formato | None = F_QUERY):
+    base = _base(request)
+    with conexion() as conn:
+        version_o_503(conn)
+        items = [_collection(base, fuente, conn) for fuente in fuentes().values()]
+    body = {"links": [_link(f"{base}/ogc/collections", "self", "application/json", "Colecciones"),
+                      _link(f"{base}/ogc/collections?f=html", "alternate", "text/html", "Colecciones en HTML")],
+            "collections": items}
+    if _wants_html(request, f):
+        rows = "".join(f"<li><a href='{html.escape(c['links'][0]['href'])}?f=html'>{html.escape(c['title'])}</a>"
+                       f" (<code>{html.escape(c['id'])}</code>)</li>" for c in items)
+        return _page("Colecciones", f"<ul>{rows}</ul>")
+    return _json(body)
+
+
+@router.get("/collections/{collectionId}", summary="Una colección")
+def collection(request: Request, collectionId: str = Path(..., max_length=64), f: Formato | None = F_QUERY):
+    fuente = _fuente(collectionId)
+    with conexion() as conn:
+        version_o_503(conn)
+        body = _collection(_base(request), fuente, conn)
+    if _wants_html(request, f):
+        return _page(body["title"], f"<p>{html.escape(body['description'])}</p>"
+                     f"<p><a href='{html.escape(body['links'][3]['href'])}'>Ver elementos</a></p>")
+    return _json(body)
+
+
+def _features_html(title: str, features: list[dict], links: list[dict]) -> HTMLResponse:
+    if not features:
+        return _page(title, "<p>Sin elementos.</p>")
+    keys = list(features[0]["properties"])
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>"
+                                    for v in feat["properties"].values()) + "</tr>" for feat in features)
+    nav = " ".join(f"<a href='{html.escape(l['href'])}'>{html.escape(l['title'])}</a>"
+                   for l in links if l["type"] == "text/html")
+    return _page(title, f"<p>{nav}</p><table border='1'><tr>{head}</tr>{rows}</table>")
+
+
+@router.get("/collections/{collectionId}/items", summary="Elementos de una colección")
+def items(
+    request: Request,
+    collectionId: str = Path(..., max_length=64),
+    bbox: str | None = Query(None, max_length=200,
+                             description="oeste,sur,este,norte en grados (CRS84), p. ej. -57.8,-25.9,-57.4,-25.5"),
+    limit: int = Query(100, ge=1, le=10_000, description="Cantidad máxima de elementos (1 a 10000)."),
+    offset: int = Query(0, ge=0, le=10_000_000, description="Elementos a saltar (paginado)."),
+    nivel: str | None = Query(None, max_length=20, description="Nivel (solo colección 'cobertura')."),
+    departamento: str | None = Query(None, max_length=10, description="Código de departamento (2 dígitos)."),
+    distrito: str | None = Query(None, max_length=10, description="Código de distrito (4 dígitos)."),
+    tipo: str | None = Query(None, max_length=40, description="Tipo de punto de entrega (solo puntos_entrega)."),
+    f: Formato | None = F_QUERY,
+):
+    fuente = _fuente(collectionId)
+    limit = min(limit, api_settings().api_limite_max)
+    filtros = Filtros(bbox=parse_bbox(bbox), nivel=nivel, departamento=departamento, distrito=distrito, tipo=tipo)
+    clauses, params = fuente.where(filtros)
+    with conexion() as conn:
+        version = version_o_503(conn)
+        columns = fuente.columnas(conn)
+        matched = conn.execute(count_sql(fuente, clauses), params).fetchone()[0]
+        rows = conn.execute(feature_sql(fuente, columns, clauses, paged=True), [*params, limit, offset]).fetchall()
+    base = _base(request)
+    url = f"{base}/ogc/collections/{fuente.id}/items"
+    query = {k: v for k, v in request.query_params.items() if k not in ("offset", "f")}
+
+    def href(off: int, fmt: str | None = None) -> str:
+        q = {**query, "offset": str(off), **({"f": fmt} if fmt else {})}
+        return url + "?" + urlencode(q)
+
+    links = [_link(href(offset), "self", GEOJSON, "Esta página"),
+             _link(href(offset, "html"), "alternate", "text/html", "Esta página en HTML"),
+             _link(f"{base}/ogc/collections/{fuente.id}", "collection", "application/json", "La colección")]
+    if offset + len(rows) < matched:
+        links += [_link(href(offset + limit), "next", GEOJSON, "Página siguiente"),
+                  _link(href(offset + limit, "html"), "next", "text/html", "Página siguiente (HTML)")]
+    if offset > 0:
+        links.append(_link(href(max(0, offset - limit)), "prev", GEOJSON, "Página anterior"))
+    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if _wants_html(request, f):
+        return _features_html(fuente.titulo, [json.loads(r[0]) for r in rows], links)
+    head = json.dumps({"type": "FeatureCollection", "numberMatched": matched, "numberReturned": len(rows),
+                       "timeStamp": stamp, "data_version": version["data_version"], "links": links},
+                      ensure_ascii=False)
+    text = head[:-1] + ', "features": [' + ",".join(r[0] for r in rows) + "]}"
+    return Response(text, media_type=GEOJSON)
+
+
+@router.get("/collections/{collectionId}/items/{featureId}", summary="Un elemento")
+def item(request: Request, collectionId: str = Path(..., max_length=64),
+         featureId: str = Path(..., max_length=64), f: Formato | None = F_QUERY):
+    from psycopg import sql
+
+    fuente = _fuente(collectionId)
+    clauses, params = fuente.where(Filtros())
+    with conexion() as conn:
+        version_o_503(conn)
+        columns = fuente.columnas(conn)
+        row = conn.execute(feature_sql(fuente, columns, clauses,
+                                       sql.SQL("t.{} = %s").format(sql.Identifier(fuente.id_col))),
+                           [*params, featureId]).fetchone()
+    if row is None:
+        raise HTTPException(404, detail=f"La colección '{fuente.id}' no tiene el elemento '{featureId}'.")
+    base = _base(request)
+    url = f"{base}/ogc/collections/{fuente.id}/items/{featureId}"
+    links = [_link(url, "self", GEOJSON, "Este elemento"),
+             _link(f"{url}?f=html", "alternate", "text/html", "Este elemento en HTML"),
+             _link(f"{base}/ogc/collections/{fuente.id}", "collection", "application/json", "La colección")]
+    feature = json.loads(row[0])
+    if _wants_html(request, f):
+        return _features_html(f"{fuente.titulo}: {featureId}", [feature], links)
+    feature["links"] = links
+    return _json(feature, GEOJSON)
+
+
+def openapi_30(schema: dict) -> dict:
+    """FastAPI's OpenAPI 3.1 document rewritten as 3.0.3 (the version OGC API Features
+    Part 1 names, and the one GDAL's OAPIF driver and QGIS read): nullable instead of a
+    ``null`` type, ``enum`` instead of ``const``, one ``example`` instead of ``examples``,
+    boolean exclusive bounds."""
+
+    def fix(node):
+        if isinstance(node, list):
+            return [fix(x) for x in node]
+        if not isinstance(node, dict):
+            return node
+        node = {k: fix(v) for k, v in node.items()}
+        for key in ("anyOf", "oneOf"):
+            options = node.get(key)
+            if isinstance(options, list) and any(o == {"type": "null"} for o in options):
+                rest = [o for o in options if o != {"type": "null"}]
+                node.pop(key)
+                if len(rest) == 1:
+                    node = {**rest[0], **node}
+                else:
+                    node[key] = rest
+                node["nullable"] = True
+        if "const" in node:
+            node["enum"] = [node.pop("const")]
+        if isinstance(node.get("examples"), list) and "type" in node:
+            examples = node.pop("examples")
+            if examples:
+                node["example"] = examples[0]
+        for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            if isinstance(node.get(bound), (int, float)) and not isinstance(node.get(bound), bool):
+                node[plain] = node.pop(bound)
+                node[bound] = True
+        return node
+
+    out = fix(schema)
+    out["openapi"] = "3.0.3"
+    return out
