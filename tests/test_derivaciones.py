@@ -170,7 +170,7 @@ def test_referrals_that_make_no_sense_are_refused_with_a_reason(ciclo):
         ({"unidad": "persona", "unidad_id": person["unidad_id"], "servicio": "CPN", "punto_id": school}, 422, "no presta CPN"),
         ({"unidad": "hogar", "unidad_id": person["hogar_id"], "servicio": "CPN"}, 422, "no se deriva"),
         ({"unidad": "persona", "unidad_id": person["unidad_id"], "servicio": "XYZ"}, 422, "Servicio desconocido"),
-        ({"unidad": "vecino", "unidad_id": "x"}, 422, "Parámetros no válidos"),
+        ({"unidad": "vecino", "unidad_id": "x"}, 400, "falta y es obligatorio"),  # api/errores.py
     ]
     for body, status, words in cases:
         answer = mesa.post("/api/derivaciones", json=body)
