@@ -80,6 +80,9 @@ def create_app() -> FastAPI:
             raise BaseNoDisponible("todavía no hay cifras publicadas (ejecute geoportal calcular)")
         return {"estado": "listo", "data_version": version["data_version"], "calculado_en": version["calculado_en"]}
 
+    from api import acceso
+
+    acceso.install(app)  # institutional access: login, sessions, nominal list, referrals (issue 15)
     return app
 
 

@@ -55,6 +55,10 @@ def upgrade(settings: Settings | None = None, url: str | None = None) -> PublicR
             "SELECT r.rolcanlogin, (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user)"
             " FROM pg_roles r WHERE r.rolname = %s", (PUBLIC_ROLE,)
         ).fetchone()
+        if can_create_roles:  # the API's institutional roles (issue 15): first password only
+            from geoportal.roles import ensure_logins
+
+            ensure_logins(conn, url, settings)
         if can_login:
             return PublicRole("existente", _can_log_in(url, public_password(settings)))
         if not can_create_roles:

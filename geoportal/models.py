@@ -124,6 +124,18 @@ derivacion = Table(
     Column("unidad_id", Text, nullable=False), Column("servicio", Text, nullable=False),
     Column("estado", Text, nullable=False), Column("creada", DateTime(timezone=True), nullable=False),
     Column("usuario", Text, nullable=False),
+    # Referral cycle (migration 0007).
+    Column("hogar_id", Text, nullable=False), Column("distrito", Text, nullable=False),
+    Column("institucion", Text, nullable=False), Column("punto_id", Text), Column("brecha", Text),
+    Column("nota", Text, nullable=False), Column("actualizada", DateTime(timezone=True), nullable=False),
+    schema="nominal",
+)
+derivacion_estado = Table(
+    "derivacion_estado", metadata,
+    Column("historia_id", BigInteger, primary_key=True), Column("derivacion_id", BigInteger, nullable=False),
+    Column("estado", Text, nullable=False), Column("fecha", Date, nullable=False), Column("punto_id", Text),
+    Column("nota", Text, nullable=False), Column("usuario", Text, nullable=False), Column("rol", Text, nullable=False),
+    Column("registrado", DateTime(timezone=True), nullable=False),
     schema="nominal",
 )
 auditoria = Table(
