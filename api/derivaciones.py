@@ -263,6 +263,10 @@ def recompute_district(distrito: str) -> dict:
             record_snapshot(admin)  # the figures before, for the alerts' comparison
             result = compute_district(admin, distrito, fecha_corte=settings().fecha_corte)
             record_snapshot(admin)
+            if result.get("publicada"):  # a batched public release fell due: its map layers
+                from capas import preparar_publicacion
+
+                preparar_publicacion(admin)
         finally:
             admin.rollback()
             admin.execute("SELECT pg_advisory_unlock(hashtext('geoportal.compute_district'))")

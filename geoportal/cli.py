@@ -264,6 +264,18 @@ def capas_preparar() -> None:
                   f"{result['geometrias']} geometrías ({result['nuevas']} nuevas) en {result['segundos']:.2f} s.")
 
 
+def _prepare_layers(conn) -> None:
+    """Legends and tile geometries of a new public release (the map service reads them)."""
+    from capas import CapaError, preparar_publicacion
+
+    try:
+        done = preparar_publicacion(conn)
+    except CapaError as exc:
+        _fail(f"Se publicó, pero las capas no coinciden con la publicación: {exc}")
+    console.print(f"Capas preparadas: {done['leyendas']} leyendas, {done['geometrias']} geometrías de teselas "
+                  f"({done['nuevas']} nuevas) en {done['segundos']:.1f} s.")
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else text + "."
@@ -408,6 +420,8 @@ def calcular(
                 _fail(str(exc))
         else:
             result = _run_with_bar("Cálculo nacional", lambda cb: compute_all(conn, fecha_corte=corte, progress=cb))
+        if result.get("publicada"):
+            _prepare_layers(conn)
     fmt = lambda n: f"{n:,}".replace(",", ".")  # noqa: E731
     verb = "Publicado" if result.get("publicada") else "Calculado (interno, sin publicar aún)"
     console.print(f"[green]{verb} data_version {result['data_version']}[/]: "
@@ -437,6 +451,8 @@ def publicar(
             result = publish(conn, forzar=forzar)
         except LookupError as exc:
             _fail(str(exc))
+        if result["publicada"]:
+            _prepare_layers(conn)
     if result["publicada"]:
         console.print(f"[green]Publicado data_version {result['data_version']}[/].")
     else:

@@ -6,7 +6,7 @@ from alembic import op
 from geoportal.migrate import sql_file
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0004"
 
 
 def upgrade() -> None:
