@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+from tests.servidor_local import serve
 
 _STATE: dict = {}
 
@@ -213,28 +214,4 @@ def load_hand_fixture(url: str, folder, points: list, households: list, persons:
 @pytest.fixture(scope="module")
 def api_server(pilotos):
     """uvicorn (real, loopback) serving the public API against the computed pilot database."""
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
-    port = _free_port()
-    env = {**os.environ, "GEOPORTAL_DATABASE_URL": pilotos["url"]}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/salud", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("el servidor de la API no arrancó")
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    yield from serve(pilotos["url"])

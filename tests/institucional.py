@@ -4,25 +4,16 @@ HTTP client that logs in through the real login form."""
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 
 import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
+from tests.servidor_local import Server, free_port  # noqa: F401  (re-exported for the tests)
+
 CLAVE = "clave-de-prueba-larga"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def clone_database(url: str, suffix: str) -> str:
@@ -61,39 +52,6 @@ def make_users(url: str) -> dict[str, str]:
         for name, (rol, scope) in users.items():
             create_user(conn, name, CLAVE, rol, nombre_completo=f"Persona {name}", **scope)
     return {name: rol for name, (rol, _) in users.items()}
-
-
-class Server:
-    """uvicorn on loopback against ``url``; its output is kept for the log checks."""
-
-    def __init__(self, url: str, env: dict | None = None):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)
-        full_env = {**os.environ, "GEOPORTAL_DATABASE_URL": url, **(env or {})}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port)], env=full_env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base}/salud", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(self.output())
-
-    def output(self) -> str:
-        with open(self.log.name, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
 
 
 def login_form(client: httpx.Client) -> str:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,12 +16,8 @@ import yaml
 
 from capas import CapaError, load_capas, validate_against_db
 from capas.catalogo import CARPETA
+from tests.servidor_local import serve
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def copy_with(tmp_path: Path, name: str, edit) -> Path:
@@ -129,25 +123,7 @@ def prepared(pilotos):
 
 @pytest.fixture(scope="module")
 def server(prepared):
-    port = _free_port()
-    env = {**os.environ, "GEOPORTAL_DATABASE_URL": prepared}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/salud", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError(process.stdout.read().decode())
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    yield from serve(prepared)
 
 
 def test_capas_lists_levels_measures_with_spanish_labels_and_legends(server, prepared):

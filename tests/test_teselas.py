@@ -8,10 +8,6 @@ under test.
 from __future__ import annotations
 
 import math
-import os
-import socket
-import subprocess
-import sys
 import time
 
 import h3
@@ -21,12 +17,8 @@ import numpy as np
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+from tests.servidor_local import serve
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -55,25 +47,7 @@ def base_url(pilotos):
 
 @pytest.fixture(scope="module")
 def server(base_url):
-    port = _free_port()
-    env = {**os.environ, "GEOPORTAL_DATABASE_URL": base_url}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/salud", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError(process.stdout.read().decode())
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    yield from serve(base_url)
 
 
 def rows(url: str, query: str, params=()) -> list[dict]:

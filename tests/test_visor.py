@@ -13,11 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -25,6 +21,7 @@ import httpx
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+from tests.servidor_local import serve
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -33,11 +30,6 @@ DIST = Path(__file__).resolve().parent.parent / "web" / "dist" / "index.html"
 ARTEFACTOS = Path(os.environ.get("GEOPORTAL_ARTEFACTOS") or Path(__file__).resolve().parent / "artefactos")
 VILLETA = "1116"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def es_py(value: float, decimals: int = 1) -> str:
@@ -73,25 +65,7 @@ def base_url(pilotos):
 def server(base_url):
     if not DIST.is_file():
         pytest.fail("Falta web/dist: ejecute `bash scripts/setup.sh` (construye el visor con npm).")
-    port = _free_port()
-    env = {**os.environ, "GEOPORTAL_DATABASE_URL": base_url}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/salud", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError(process.stdout.read().decode())
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    yield from serve(base_url)
 
 
 @pytest.fixture(scope="module")
