@@ -225,7 +225,8 @@ def _gpkg(fuente: Fuente, columns, headers, labels, clauses, params, version: di
             nonlocal written
             frame = pd.DataFrame.from_records([r[:-1] for r in chunk], columns=names)
             frame = frame.astype({k: v for k, v in dtypes.items() if v != "object"})
-            geometry = shapely.from_wkb([bytes(r[-1]) for r in chunk])
+            # A 2022 district without a 2012 polygon has no geometry of its own: a row without one.
+            geometry = shapely.from_wkb([None if r[-1] is None else bytes(r[-1]) for r in chunk])
             gdf = gpd.GeoDataFrame(frame, geometry=geometry, crs="OGC:CRS84")
             pyogrio.write_dataframe(gdf, path, layer=stem, driver="GPKG", append=written,
                                     promote_to_multi=fuente.geometria.startswith("Multi"),

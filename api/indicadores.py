@@ -117,6 +117,29 @@ def _brechas(conn: psycopg.Connection, row: dict, servicios: list[dict], lugares
     return ranked
 
 
+def _cambio(conn, row: dict, version: str) -> dict:
+    """Change of each Logro's published share since the previous public release
+    (``publico.cobertura_anterior``), in percentage points; both figures are published ones."""
+    exists = conn.execute("SELECT to_regclass('publico.cobertura_anterior') IS NOT NULL").fetchone()[0]
+    before = conn.execute(
+        "SELECT * FROM publico.cobertura_anterior WHERE nivel = %s AND codigo = %s", (row["nivel"], row["codigo"])
+    ).fetchone() if exists else None
+    if before is None:
+        return {"disponible": False, "version_anterior": None,
+                "motivo": "No hay una versión anterior publicada de este territorio."}
+    columns = [d.name for d in conn.execute("SELECT * FROM publico.cobertura_anterior LIMIT 0").description]
+    before = dict(zip(columns, before))
+    if before["data_version"] == version:
+        return {"disponible": False, "version_anterior": None, "motivo": "No hay una versión anterior publicada."}
+    logros = []
+    for n in range(1, 11):
+        now, then = row.get(f"l{n}_pct"), before.get(f"l{n}_pct")
+        logros.append({"logro": n, "pct_anterior": then, "pct": now,
+                       "diferencia": None if now is None or then is None else round(float(now) - float(then), 1)})
+    return {"disponible": True, "version_anterior": before["data_version"], "unidad": "puntos porcentuales",
+            "logros": logros}
+
+
 @router.get("/territorios/{codigo}", summary="Perfil de un territorio (Logros, brechas, relevamiento)")
 def territorio(codigo: str = Path(..., max_length=20, description="PY, departamento (2 dígitos) o distrito (4 dígitos)")):
     if not re.match(r"^(PY|[0-9]{2}|[0-9]{4})$", codigo):
@@ -128,9 +151,7 @@ def territorio(codigo: str = Path(..., max_length=20, description="PY, departame
         row = _row(conn, nivel, codigo)
         data = _indicadores(conn, row)
         brechas = [] if row["reservado"] else _brechas(conn, row, data["servicios"])
-        previous = conn.execute(
-            "SELECT data_version, calculado_en FROM publico.version WHERE NOT vigente ORDER BY calculado_en DESC LIMIT 1"
-        ).fetchone()
+        cambio = _cambio(conn, row, version)
     pct = row.get("relevamiento_pct")
     low = api_settings().api_relevamiento_bajo_pct
     aviso = None
@@ -139,10 +160,6 @@ def territorio(codigo: str = Path(..., max_length=20, description="PY, departame
     elif pct < low:
         aviso = (f"Cobertura del relevamiento baja: solo {str(pct).replace('.', ',')} % de la población censal 2022 "
                  "fue relevada. Las cifras describen a los hogares relevados y pueden no representar al territorio.")
-    cambio = {"disponible": False, "version_anterior": previous[0] if previous else None,
-              "motivo": ("El almacén público conserva solo las cifras de la versión vigente; no se puede calcular el "
-                         "cambio respecto de la versión anterior." if previous else
-                         "No hay una versión anterior publicada.")}
     return {**_head(row, version), "logros": data["logros"], "brechas": brechas,
             "relevamiento": {"relevamiento_pct": pct, "umbral_bajo_pct": low, "aviso": aviso},
             "cambio_desde_version_anterior": cambio,

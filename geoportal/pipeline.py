@@ -390,7 +390,11 @@ def _swap_release(cur, catalog: Catalogo, version: str) -> None:
     """
     select = sql.SQL(", ").join(sql.Literal(version) + sql.SQL(" AS data_version") if c == "data_version"
                                 else sql.Identifier(c) for c, _ in PUBLIC_HEAD + public_columns(catalog))
-    cur.execute("DROP TABLE IF EXISTS calculo.cobertura_viva, publico.cobertura")
+    # The release before stays public (publico.cobertura_anterior) for "change since the
+    # previous version": anyone could have downloaded it, and the perturbation is built to
+    # survive differencing consecutive releases, so keeping it tells nothing new.
+    cur.execute("DROP TABLE IF EXISTS calculo.cobertura_viva, publico.cobertura_anterior")
+    cur.execute("ALTER TABLE IF EXISTS publico.cobertura RENAME TO cobertura_anterior")
     cur.execute("ALTER TABLE calculo.cobertura_viva_nueva RENAME TO cobertura_viva")
     cur.execute(sql.SQL("CREATE TABLE publico.cobertura AS SELECT {}, geom FROM calculo.cobertura_viva v WHERE {}"
                         " ORDER BY nivel, codigo").format(select, sql.SQL(LISTED)))

@@ -59,11 +59,6 @@ def test_low_survey_coverage_comes_with_a_warning(api_server, pilotos):
     assert full["relevamiento_pct"] >= 50 and full["aviso"] is None
 
 
-def test_profile_says_plainly_whether_the_change_since_the_previous_version_is_known(api_server):
-    change = httpx.get(f"{api_server}/api/territorios/11").json()["cambio_desde_version_anterior"]
-    assert change["disponible"] is False and change["motivo"]
-
-
 def test_indicators_of_a_department_and_of_a_service(api_server, pilotos):
     body = httpx.get(f"{api_server}/api/indicadores", params={"nivel": "departamento", "codigo": "16"}).json()
     row = _row(pilotos["url"], "departamento", "16")
