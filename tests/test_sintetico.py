@@ -62,6 +62,8 @@ def haversine(lon1, lat1, lon2, lat2):
 
 
 def nearest_bruteforce(lon, lat, plon, plat, chunk=2000):
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    plon, plat = np.asarray(plon, float), np.asarray(plat, float)
     out = np.empty(len(lon))
     for i in range(0, len(lon), chunk):
         d = haversine(

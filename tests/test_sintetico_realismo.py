@@ -20,40 +20,12 @@ from geoportal.puntos import build_points
 from geoportal.settings import DATA_DIR, PACKAGE_DIR
 from geoportal.synthetic import generate
 from geoportal.synthetic.relevamiento import cuotas
+from tests.test_sintetico import completed_years, haversine
+from tests.test_sintetico import nearest_bruteforce as nearest
 
 PILOTOS = ["1116", "1602", "0607", "0218"]
 AMBITO = PILOTOS + ["1604", "1606", "1216"]
 CHACO = ["1602", "1604", "1606"]
-R_KM = 6371.0088
-
-
-def haversine(lon1, lat1, lon2, lat2):
-    lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
-    a = (
-        np.sin((lat2 - lat1) / 2) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * R_KM * np.arcsin(np.sqrt(a))
-
-
-def nearest(lon, lat, plon, plat, chunk=2000):
-    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
-    plon, plat = np.asarray(plon, float), np.asarray(plat, float)
-    out = np.empty(len(lon))
-    for i in range(0, len(lon), chunk):
-        d = haversine(lon[i : i + chunk, None], lat[i : i + chunk, None], plon[None], plat[None])
-        out[i : i + chunk] = d.min(axis=1)
-    return out
-
-
-def completed_years(born: pd.Series, at: pd.Series) -> np.ndarray:
-    years = at.dt.year - born.dt.year
-    before = (born.dt.month > at.dt.month) | (
-        (born.dt.month == at.dt.month) & (born.dt.day > at.dt.day)
-    )
-    return (years - before.astype(int)).to_numpy()
-
-
 def _leer(folder):
     h = pd.read_csv(folder / "hogares.csv", dtype=str, keep_default_na=False)
     p = pd.read_csv(folder / "personas.csv", dtype=str, keep_default_na=False)

@@ -17,6 +17,7 @@ import numpy as np
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+from tests.institucional import clone_database
 from tests.servidor_local import serve
 
 
@@ -33,12 +34,7 @@ def base_url(pilotos):
     """A copy of the pilot database (this module publishes new versions in it), prepared."""
     from capas import preparar_publicacion
 
-    source = make_url(pilotos["url"])
-    name = f"{source.database}_teselas"
-    with psycopg.connect(pilotos["url"], autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"')
-    url = source.set(database=name).render_as_string(hide_password=False)
+    url = clone_database(pilotos["url"], "teselas")
     with psycopg.connect(url) as conn:
         result = preparar_publicacion(conn)
     assert result["geometrias"] > 0 and result["leyendas"] > 0

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
+from tests.institucional import clone_database
 from tests.servidor_local import serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -50,12 +50,7 @@ def base_url(pilotos):
     """A copy of the pilot database, prepared for the map service as after a publication."""
     from capas import preparar_publicacion
 
-    source = make_url(pilotos["url"])
-    name = f"{source.database}_visor"
-    with psycopg.connect(pilotos["url"], autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"')
-    url = source.set(database=name).render_as_string(hide_password=False)
+    url = clone_database(pilotos["url"], "visor")
     with psycopg.connect(url) as conn:
         preparar_publicacion(conn)
     return url
