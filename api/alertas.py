@@ -20,11 +20,13 @@ Alerts (``GET /api/alertas``, ``geoportal alertas``), per territory the caller m
 
 from __future__ import annotations
 
+import pandas as pd
 import psycopg
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from api.acceso import AGGREGATE_ROLES, AccesoError, Sesion, access_conn, may_see_territory, require
+from geoportal.dbcopy import copy_in
 
 LEVELS = ("pais", "departamento", "distrito")
 router = APIRouter(tags=["cifras"])
@@ -79,18 +81,25 @@ def _snapshot_key(rows: list[dict]) -> str | None:
 
 
 def record_snapshot(conn: psycopg.Connection) -> str | None:
-    """Keep the live shares of pais / departamento / distrito (idempotent per state)."""
-    rows = live_rows(conn)
-    key = _snapshot_key(rows)
+    """Keep the live shares of pais / departamento / distrito (once per state: a state
+    already kept, as before a recompute that follows another, costs one lookup)."""
+    key = _snapshot_key(live_rows(conn, ["pais"]))
     if key is None:
         return None
+    if conn.execute("SELECT 1 FROM acceso.cifra_version WHERE data_version = %s LIMIT 1", (key,)).fetchone():
+        conn.commit()
+        return key
+    rows = live_rows(conn)
     tracked = _tracked(conn)
-    values = [(key, r["nivel"], r["codigo"], c, r[c]) for r in rows if not r.get("reservado")
-              for c in tracked if r.get(c) is not None]
-    with conn.cursor() as cur:
-        cur.executemany("INSERT INTO acceso.cifra_version (data_version, nivel, codigo, columna, valor)"
-                        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", values)
-    conn.commit()
+    values = pd.DataFrame([(key, r["nivel"], r["codigo"], c, r[c]) for r in rows if not r.get("reservado")
+                           for c in tracked if r.get(c) is not None],
+                          columns=["data_version", "nivel", "codigo", "columna", "valor"])
+    try:
+        with conn.cursor() as cur:
+            copy_in(cur, "acceso.cifra_version", values)
+        conn.commit()
+    except psycopg.errors.UniqueViolation:  # another process kept the same state meanwhile
+        conn.rollback()
     return key
 
 

@@ -18,7 +18,10 @@ none does.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -115,35 +118,110 @@ class Gaps:
         return out
 
 
+@dataclass
+class DistrictState:
+    """What the list needs of a district before any filter: units, status, categories,
+    and the nearest point of each type (filled as asked)."""
+
+    hh: pd.DataFrame
+    pp: pd.DataFrame
+    puntos: pd.DataFrame
+    of_person: np.ndarray
+    p_status: object
+    h_status: object
+    person_cats: np.ndarray
+    nearest: dict = field(default_factory=dict)
+
+    def nearest_of(self, tipo: str) -> tuple[np.ndarray, np.ndarray]:
+        if tipo not in self.nearest:
+            self.nearest[tipo] = _nearest(self.hh["lon"], self.hh["lat"], self.puntos, tipo)
+        return self.nearest[tipo]
+
+
+def _district_state(conn: psycopg.Connection, distrito: str, catalog: Catalogo, fecha_corte) -> DistrictState | None:
+    units = Units.from_db(conn, fecha_corte, distrito=distrito)
+    hh = units.hogares.reset_index(drop=True)
+    if hh.empty:
+        return None
+    pp = units.personas.reset_index(drop=True)
+    of_person = index_in(pp["hogar_id"], hh["hogar_id"])
+    p_status = person_status(catalog, pp, units.eventos, ages_reference(fecha_corte, hh, of_person),
+                             hh["fecha_relevamiento"].to_numpy()[of_person])
+    h_status = household_status(catalog, hh, units.eventos)
+    # categories of each person, as "gestante,18-29": one label per distinct combination,
+    # the combination packed as the bits of an integer (np.unique on rows is 100x slower)
+    names = [c.codigo for c in catalog.categorias if c.universo == "persona"]
+    member = np.column_stack([p_status.universo[c.logro] for c in catalog.categorias if c.universo == "persona"])
+    packed = member.astype(np.int64) @ (np.int64(1) << np.arange(len(names), dtype=np.int64))
+    combos, inverse = np.unique(packed, return_inverse=True)
+    labels = np.array([",".join(n for k, n in enumerate(names) if combo >> k & 1) for combo in combos], dtype=object)
+    return DistrictState(hh, pp, units.puntos.reset_index(drop=True), of_person, p_status, h_status, labels[inverse])
+
+
+class _StateCache:
+    """The last districts' states, in this process, keyed by what the *session* sees.
+
+    The key holds a token read inside the caller's Row-Level-Security transaction: the
+    district's visible households (count, newest batch), its visible status events
+    (count, newest id) and the newest ingest batch of any kind (persons, points). Another
+    district's token under this session's scope is "nothing visible", which is never
+    cached nor served, so the cache cannot hand out rows the database would not; and any
+    new event, referral outcome or load changes the token, so a delivered service leaves
+    the list at once. Bounded by entries and by persons held."""
+
+    def __init__(self, entries: int = 8, persons: int = 1_500_000):
+        self.entries, self.persons = entries, persons
+        self.data: OrderedDict[tuple, DistrictState] = OrderedDict()
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def key(conn: psycopg.Connection, distrito: str, fecha_corte) -> tuple | None:
+        row = conn.execute(
+            "SELECT h.n, h.lote, e.n, e.ultimo, (SELECT max(lote_id) FROM nominal.lote_ingesta),"
+            " current_setting('geoportal.distritos', true), current_setting('geoportal.institucion', true)"
+            " FROM (SELECT count(*) AS n, max(lote_id) AS lote FROM nominal.hogar WHERE codigo_distrito = %(d)s) h,"
+            " (SELECT count(*) AS n, max(evento_id) AS ultimo FROM nominal.estatus_evento"
+            "  WHERE codigo_distrito = %(d)s) e",
+            {"d": distrito}).fetchone()
+        if not row[0]:
+            return None
+        info = conn.info
+        return (info.host, info.port, info.dbname, distrito, fecha_corte, date.today(), *row)
+
+    def get(self, conn: psycopg.Connection, distrito: str, catalog: Catalogo, fecha_corte) -> DistrictState | None:
+        key = self.key(conn, distrito, fecha_corte)
+        if key is not None and catalog is default_catalog():
+            with self.lock:
+                if key in self.data:
+                    self.data.move_to_end(key)
+                    return self.data[key]
+        state = _district_state(conn, distrito, catalog, fecha_corte)
+        if key is None or state is None or catalog is not default_catalog():
+            return state
+        with self.lock:
+            self.data = OrderedDict((k, v) for k, v in self.data.items() if k[:5] != key[:5])  # older tokens
+            self.data[key] = state
+            while len(self.data) > self.entries or (
+                    len(self.data) > 1 and sum(len(v.pp) for v in self.data.values()) > self.persons):
+                self.data.popitem(last=False)
+        return state
+
+
+STATES = _StateCache()
+
+
 def gaps(conn: psycopg.Connection, distrito: str, filtros: Filtros, catalog: Catalogo | None = None,
          fecha_corte=None) -> Gaps:
     """Every (unit, service) gap of the district: category, gap type, nearest point."""
     catalog = catalog or default_catalog()
-    units = Units.from_db(conn, fecha_corte, distrito=distrito)
-    hh = units.hogares.reset_index(drop=True)
-    pp = units.personas.reset_index(drop=True)
-    puntos = units.puntos.reset_index(drop=True)
-    if filtros.localidad:
-        hh = hh[hh["localidad"] == filtros.localidad].reset_index(drop=True)
-        pp = pp[pp["hogar_id"].isin(hh["hogar_id"])].reset_index(drop=True)
-    result = Gaps(hh, pp, puntos, np.array([], dtype=object))
-    if hh.empty:
-        return result
-    of_person = index_in(pp["hogar_id"], hh["hogar_id"])
+    state = STATES.get(conn, distrito, catalog, fecha_corte)
+    if state is None:
+        return Gaps(pd.DataFrame(columns=["hogar_id"]), pd.DataFrame(columns=["persona_id"]), pd.DataFrame(),
+                    np.array([], dtype=object))
+    hh, p_status, h_status, of_person = state.hh, state.p_status, state.h_status, state.of_person
+    result = Gaps(hh, state.pp, state.puntos, state.person_cats)
     urban = (hh["zona"] == "urbana").to_numpy()
-    interviewed = hh["fecha_relevamiento"].to_numpy()
-    p_status = person_status(catalog, pp, units.eventos, ages_reference(fecha_corte, hh, of_person),
-                             interviewed[of_person])
-    h_status = household_status(catalog, hh, units.eventos)
-    # categories of each person, as "gestante,18-29" (one string per distinct combination)
-    person_cats = np.full(len(pp), "", dtype=object)
-    member = np.column_stack([p_status.universo[c.logro] for c in catalog.categorias if c.universo == "persona"])
-    names = [c.codigo for c in catalog.categorias if c.universo == "persona"]
-    combos, inverse = np.unique(member, axis=0, return_inverse=True)
-    labels = np.array([",".join(n for n, m in zip(names, combo) if m) for combo in combos], dtype=object)
-    person_cats = labels[inverse.ravel()]
-    result.person_cats = person_cats
-    nearest: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    in_place = (hh["localidad"] == filtros.localidad).to_numpy() if filtros.localidad else None
     for s in catalog.servicios:
         if s.unidad == "entorno" or (filtros.servicio and s.codigo != filtros.servicio):
             continue
@@ -157,19 +235,17 @@ def gaps(conn: psycopg.Connection, distrito: str, filtros: Filtros, catalog: Cat
         if s.unidad == "persona" and filtros.categoria and filtros.categoria != "hogar":
             gap &= p_status.universo[catalog.categoria(filtros.categoria).logro]
         if s.punto_tipo:
-            if s.punto_tipo not in nearest:
-                nearest[s.punto_tipo] = _nearest(hh["lon"], hh["lat"], puntos, s.punto_tipo)
-            km_h, point_h = nearest[s.punto_tipo]
+            km_h, point_h = state.nearest_of(s.punto_tipo)
             reach_h = km_h <= s.radius_km(urban)
         else:
             km_h, point_h, reach_h = np.full(len(hh), np.nan), np.full(len(hh), -1), np.ones(len(hh), bool)
         rows = np.flatnonzero(gap)
         house = of_person[rows] if s.unidad == "persona" else rows
-        reach = reach_h[house]
+        keep = np.ones(len(rows), bool) if in_place is None else in_place[house]
         if filtros.brecha:
-            keep = reach if filtros.brecha == "derivacion" else ~reach
-            rows, house, reach = rows[keep], house[keep], reach[keep]
-        result.parts.append((s, rows, house, reach, point_h[house], km_h[house]))
+            keep &= reach_h[house] if filtros.brecha == "derivacion" else ~reach_h[house]
+        rows, house = rows[keep], house[keep]
+        result.parts.append((s, rows, house, reach_h[house], point_h[house], km_h[house]))
     return result
 
 

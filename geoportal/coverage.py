@@ -79,14 +79,15 @@ class Units:
         )
         puntos = copy_out(conn, "SELECT punto_id, tipo, zona, capacidad, lon, lat, origen FROM oferta.punto_entrega"
                                 " ORDER BY punto_id")
-        # The newest event up to the cut-off (if any) of each unit and service.
-        cut = "" if fecha_corte is None else " WHERE fecha <= {}"
+        # The newest event up to the cut-off (if any) of each unit and service; a
+        # district's through the district its unit is in (kept on the event, migration 0009).
+        where = [w for w, v in (("codigo_distrito = {}", distrito), ("fecha <= {}", fecha_corte)) if v is not None]
         eventos = copy_out(
             conn,
             "SELECT DISTINCT ON (unidad, unidad_id, servicio) unidad, unidad_id, servicio, cubierto, fecha, fuente"
-            " FROM nominal.estatus_evento" + cut + " ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC,"
-            " evento_id DESC",
-            () if fecha_corte is None else (fecha_corte,),
+            " FROM nominal.estatus_evento" + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC, evento_id DESC",
+            tuple(v for v in (distrito, fecha_corte) if v is not None),
         )
         lugares = copy_out(conn, "SELECT lugar_id, clave, codigo_2012, lon, lat FROM territorio.lugar ORDER BY lugar_id")
         return cls(hogares, personas, puntos, eventos, fecha_corte, lugares)

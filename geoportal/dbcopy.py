@@ -37,16 +37,19 @@ def copy_in(cur: psycopg.Cursor, table: str, frame: pd.DataFrame) -> None:
             copy.write(buffer.getbuffer())
 
 
-def copy_out(conn: psycopg.Connection, query: str, params: tuple = ()) -> pd.DataFrame:
+def copy_out(conn: psycopg.Connection, query: str, params: tuple = (), typed: bool = False) -> pd.DataFrame:
     """Run ``query`` through COPY ... TO STDOUT and parse it with Arrow (fast for millions).
 
     Every column is text (codes keep their leading zeros) except the known numeric and
-    boolean ones. ``query`` uses ``{}`` placeholders for ``params`` (bound as literals).
+    boolean ones; ``typed`` (for the wide tables of figures) takes each column's type
+    from the query's own result types instead (integers, floats, booleans, text).
+    ``query`` uses ``{}`` placeholders for ``params`` (bound as literals).
     psycopg hands a COPY TO over one row per Python call; when ``psql`` is installed and
     ``conn`` holds no open transaction (so a second session sees the same data), psql
     streams it instead, several times faster at national scale.
     """
     statement = sql.SQL(query).format(*map(sql.Literal, params)) if params else sql.SQL(query)
+    result_types = _result_types(conn, statement) if typed else None
     copy_sql = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(statement).as_string(conn)
     psql = shutil.which("psql")
     if psql and conn.info.transaction_status == TransactionStatus.IDLE:
@@ -65,12 +68,35 @@ def copy_out(conn: psycopg.Connection, query: str, params: tuple = ()) -> pd.Dat
                 buffer.write(block)
         data = buffer.getvalue()
     header = data[: data.find(b"\n")].decode().split(",")
-    types = {c: pa.float64() if c in NUMERIC else pa.bool_() if c in BOOLEAN else pa.int64() if c in INTEGER
-             else pa.string() for c in header}
+    if result_types is not None:
+        types = result_types
+    else:
+        types = {c: pa.float64() if c in NUMERIC else pa.bool_() if c in BOOLEAN else pa.int64() if c in INTEGER
+                 else pa.string() for c in header}
+    # Typed reads keep NULL text as None (codes are never empty); the others keep '' as ''.
     table = pacsv.read_csv(io.BytesIO(data), convert_options=pacsv.ConvertOptions(
-        column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False,
+        column_types=types, strings_can_be_null=typed, quoted_strings_can_be_null=False,
         true_values=["t", "true"], false_values=["f", "false"]))
     return table.to_pandas()
+
+
+PG_TO_ARROW = {"int2": pa.int64(), "int4": pa.int64(), "int8": pa.int64(), "float4": pa.float64(),
+               "float8": pa.float64(), "numeric": pa.float64(), "bool": pa.bool_()}
+
+
+def _result_types(conn: psycopg.Connection, statement: sql.Composable) -> dict[str, pa.DataType]:
+    """Arrow type of each result column of ``statement`` (LIMIT 0: planned, no rows read)."""
+    idle = conn.info.transaction_status == TransactionStatus.IDLE
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT * FROM ({}) t LIMIT 0").format(statement))
+        description = cur.description
+    if idle:
+        conn.rollback()  # leave no transaction open (the psql path needs an idle connection)
+    out = {}
+    for d in description:
+        info = conn.adapters.types.get(d.type_code)
+        out[d.name] = PG_TO_ARROW.get(info.name if info else "", pa.string())
+    return out
 
 
 def connect_like(conn: psycopg.Connection) -> psycopg.Connection:

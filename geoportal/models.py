@@ -116,6 +116,8 @@ estatus_evento = Table(
     Column("unidad_id", Text, nullable=False), Column("servicio", Text, nullable=False),
     Column("cubierto", Boolean, nullable=False), Column("fecha", Date, nullable=False),
     Column("fuente", Text, nullable=False), Column("registrado", DateTime(timezone=True), nullable=False),
+    # The unit's 2022 district, kept by triggers (migration 0009).
+    Column("codigo_distrito", Text),
     schema="nominal",
 )
 derivacion = Table(

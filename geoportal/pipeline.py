@@ -11,6 +11,7 @@ re-protecting the whole country then. It never reads the rest of the country oth
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 import json
@@ -26,18 +27,44 @@ import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from geoportal import aggregate as agg
 from geoportal import disclosure
 from geoportal.audit import log_access
 from geoportal.access import accessibility
 from geoportal.catalog import Catalogo, default_catalog
-from geoportal.dbcopy import connect_like, copy_in
+from geoportal.dbcopy import connect_like, copy_in, copy_out
 from geoportal.coverage import ENTORNO_MAJORITY, Units, entorno_status, entorno_units, household_status, person_status
 from geoportal.metas import load_targets, target_for
 from geoportal.settings import Settings, get_settings
 
 Progress = Callable[[str, float], None]
+
+
+# Every writer of calculo.agregado / contribucion / cobertura_viva and of a release
+# (national computation, district update, publication) takes this session lock: a
+# district update is read-modify-write of shared parent rows (department, country), so
+# two at once from the CLI and the API would lose one's change. Re-entrant: the API
+# holds it around the snapshots, compute_district again, publish inside it again.
+WRITER_LOCK = "SELECT pg_advisory_lock(hashtext('geoportal.compute_district'))"
+WRITER_UNLOCK = "SELECT pg_advisory_unlock(hashtext('geoportal.compute_district'))"
+
+
+def serialised(function):
+    @functools.wraps(function)
+    def wrapper(conn: psycopg.Connection, *args, **kwargs):
+        conn.execute(WRITER_LOCK)
+        try:
+            return function(conn, *args, **kwargs)
+        finally:
+            status = conn.info.transaction_status
+            if status == TransactionStatus.INERROR:
+                conn.rollback()
+            conn.execute(WRITER_UNLOCK)  # takes effect at once, not at commit
+            if status != TransactionStatus.INTRANS:
+                conn.commit()  # closes only the unlock's own transaction
+    return wrapper
 
 
 @dataclass
@@ -231,21 +258,34 @@ def _names_and_geometry(conn: psycopg.Connection, protected: pd.DataFrame) -> pd
     out = protected.copy()
     out["nombre"] = None
     out["pob_censo"] = pd.array([pd.NA] * len(out), dtype="Int64")
-    out["geom_wkt"] = None
+    out["geom_wkb"] = None
     for level in ("distrito", "departamento", "pais"):
         rows = out["nivel"] == level
         out.loc[rows, "nombre"] = out.loc[rows, "codigo"].map(names[level]).to_numpy()
         out.loc[rows, "pob_censo"] = out.loc[rows, "codigo"].map(pob[level]).astype("Int64").to_numpy()
     hexes = out["nivel"].str.startswith("h3_").to_numpy()
     out.loc[hexes, "nombre"] = "Hexágono H3 " + out.loc[hexes, "codigo"]
-    out.loc[hexes, "geom_wkt"] = [_hex_wkt(c) for c in out.loc[hexes, "codigo"]]
+    out.loc[hexes, "geom_wkb"] = hex_wkb(out.loc[hexes, "codigo"].tolist())
     return out
 
 
-def _hex_wkt(cell: str) -> str:
-    ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(cell)]
-    ring.append(ring[0])
-    return "POLYGON((" + ",".join(f"{x:.6f} {y:.6f}" for x, y in ring) + "))"
+def hex_wkb(cells: list[str]) -> np.ndarray:
+    """Hex-encoded little-endian WKB polygons of H3 cells (lon/lat rounded to 6 decimals),
+    built as whole arrays: formatting 177 k WKT strings one by one took 3 s per release."""
+    rings = [h3.cell_to_boundary(c) for c in cells]
+    out = np.empty(len(cells), dtype=object)
+    sizes = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
+    for n in np.unique(sizes):  # hexagons (6 vertices) and the 12 pentagons (5)
+        idx = np.flatnonzero(sizes == n)
+        lat_lng = np.array([rings[i] for i in idx], dtype=np.float64).reshape(len(idx), n, 2)
+        ring = np.round(np.concatenate([lat_lng, lat_lng[:, :1]], axis=1)[:, :, ::-1], 6)
+        record = np.dtype([("orden", "u1"), ("tipo", "<u4"), ("anillos", "<u4"), ("puntos", "<u4"),
+                           ("xy", "<f8", (n + 1, 2))])
+        wkb = np.empty(len(idx), dtype=record)
+        wkb["orden"], wkb["tipo"], wkb["anillos"], wkb["puntos"], wkb["xy"] = 1, 3, 1, n + 1, ring
+        text, width = wkb.tobytes().hex(), 2 * record.itemsize
+        out[idx] = [text[k * width:(k + 1) * width] for k in range(len(idx))]
+    return out
 
 
 def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Settings, version: str,
@@ -341,17 +381,17 @@ LIVE_HEAD = PUBLIC_HEAD + [("primaria", "boolean NOT NULL")]
 
 def _write_public(cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo, table: str = "calculo.cobertura_viva") -> None:
     columns = [c for c, _ in LIVE_HEAD] + [c for c, _ in public_columns(catalog)]
-    staged = frame[columns + ["geom_wkt"]]
-    cur.execute(f"CREATE TEMP TABLE publicar (LIKE {table} INCLUDING DEFAULTS, geom_wkt text) ON COMMIT DROP")
+    staged = frame[columns + ["geom_wkb"]]
+    cur.execute(f"CREATE TEMP TABLE publicar (LIKE {table} INCLUDING DEFAULTS, geom_wkb text) ON COMMIT DROP")
     cur.execute("ALTER TABLE publicar DROP COLUMN geom")
     copy_in(cur, "pg_temp.publicar", staged)
     names = sql.SQL(", ").join(map(sql.Identifier, columns))
     cur.execute(sql.SQL(
         "INSERT INTO {table} ({names}, geom) SELECT {names}, CASE"
-        " WHEN p.geom_wkt IS NOT NULL THEN ST_GeomFromText(p.geom_wkt, 4326)"
+        " WHEN p.geom_wkb IS NOT NULL THEN ST_GeomFromWKB(decode(p.geom_wkb, 'hex'), 4326)"
         " WHEN p.nivel = 'distrito' THEN (SELECT geom FROM territorio.distrito_cartografico d WHERE d.codigo_2012 = p.codigo)"
         " WHEN p.nivel = 'departamento' THEN (SELECT geom FROM territorio.departamento d WHERE d.codigo = p.codigo)"
-        " WHEN p.nivel = 'pais' THEN (SELECT ST_Multi(ST_Union(geom)) FROM territorio.departamento) END"
+        " WHEN p.nivel = 'pais' THEN (SELECT geom FROM territorio.pais) END"
         " FROM pg_temp.publicar p"
     ).format(names=names, table=sql.SQL(table)))
     cur.execute("DROP TABLE pg_temp.publicar")
@@ -413,6 +453,7 @@ def release_due(conn: psycopg.Connection, settings: Settings) -> bool:
     return pending > 0 and float(hours) >= settings.publicacion_cadencia_horas and pending >= settings.publicacion_min_cambios
 
 
+@serialised
 def publish(conn: psycopg.Connection, catalog: Catalogo | None = None, settings: Settings | None = None,
             forzar: bool = False) -> dict:
     """``geoportal publicar``: a public release of the current figures, nationally re-protected.
@@ -431,11 +472,15 @@ def publish(conn: psycopg.Connection, catalog: Catalogo | None = None, settings:
         return {"publicada": False, "data_version": published or
                 conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0]}
     counts, sums = agg.measure_names(catalog)
-    agregado = _read_frame(conn, "SELECT * FROM calculo.agregado ORDER BY nivel, codigo")
-    fine = _read_frame(conn, "SELECT * FROM calculo.contribucion")
-    for frame in (agregado, fine):
-        frame[counts] = frame[counts].astype(np.int64)
-    fine["h3_8"] = fine["h3_8"].astype(np.int64)
+    conn.commit()  # idle: the wide tables stream through psql (copy_out), side by side
+    with ThreadPoolExecutor(max_workers=1) as pool, connect_like(conn) as other:
+        reading = pool.submit(copy_out, other, "SELECT * FROM calculo.agregado ORDER BY nivel, codigo", typed=True)
+        # The cross-hierarchy rules need only where the fine cells' households are.
+        fine = copy_out(conn, "SELECT codigo_distrito, codigo_2012, dpto, h3_8, hogares FROM calculo.contribucion"
+                              " ORDER BY codigo_distrito, codigo_2012, dpto, h3_8", typed=True)
+        agregado = reading.result()
+    agregado[counts] = agregado[counts].astype(np.int64)
+    fine[["h3_8", "hogares"]] = fine[["h3_8", "hogares"]].astype(np.int64)
     public = public_frame(conn, agregado, catalog, settings, version, fine)
     loss = disclosure.information_loss(agregado, public, _public_counts(catalog))
     conn.commit()
@@ -450,6 +495,7 @@ def _public_counts(catalog: Catalogo) -> list[str]:
     return [c for c, t in public_columns(catalog) if t == "integer"]
 
 
+@serialised
 def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, settings: Settings | None = None,
                 fecha_corte: date | None = None, progress: Progress | None = None) -> dict:
     """Recompute the whole country, replace calculo tables and publish a release, atomically."""
@@ -536,6 +582,7 @@ def _build_live(cur: psycopg.Cursor, public: pd.DataFrame, catalog: Catalogo) ->
     cur.execute("CREATE UNIQUE INDEX ON calculo.cobertura_viva_nueva (nivel, codigo)")
 
 
+@serialised
 def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | None = None,
                      settings: Settings | None = None, fecha_corte: date | None = None) -> dict:
     """Recompute one 2022 district: exact aggregates, live protected table, release if due.
@@ -566,7 +613,7 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
     else:
         new = pd.DataFrame(columns=agg.FINE_KEYS + value_columns)
     timing.mark("estatus_acceso_logros")
-    old = _read_frame(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = %s", (codigo,))
+    old = copy_out(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = {}", (codigo,), typed=True)
     old["h3_8"] = old["h3_8"].astype(np.int64)
     both = pd.concat([new[agg.FINE_KEYS + value_columns], old[agg.FINE_KEYS + value_columns]], ignore_index=True)
     sign = np.r_[np.ones(len(new)), -np.ones(len(old))]
@@ -629,16 +676,15 @@ def _stage_keys(cur, frame: pd.DataFrame, columns: list[str]) -> None:
 
 def _read_keys(cur, table: str, keys: pd.DataFrame) -> pd.DataFrame:
     _stage_keys(cur, keys, ["nivel", "codigo"])
-    cur.execute(f"SELECT t.* FROM {table} t JOIN pg_temp.claves k USING (nivel, codigo)")
-    return _fetch_frame(cur)
+    return copy_out(cur.connection, f"SELECT t.* FROM {table} t JOIN pg_temp.claves k USING (nivel, codigo)"
+                                    " ORDER BY t.nivel, t.codigo", typed=True)
 
 
 def _read_groups(cur, groups: pd.DataFrame) -> pd.DataFrame:
     _stage_keys(cur, groups, ["nivel", "padre"])
-    cur.execute("SELECT t.* FROM calculo.agregado t JOIN pg_temp.claves k USING (nivel, padre)"
-                " UNION SELECT t.* FROM calculo.agregado t WHERE t.nivel = 'pais'")
-    frame = _fetch_frame(cur)
-    return frame.sort_values(["nivel", "codigo"]).reset_index(drop=True)
+    return copy_out(cur.connection, "SELECT t.* FROM calculo.agregado t JOIN pg_temp.claves k USING (nivel, padre)"
+                                    " UNION SELECT t.* FROM calculo.agregado t WHERE t.nivel = 'pais'"
+                                    " ORDER BY nivel, codigo", typed=True)
 
 
 def _delete_keys(cur, table: str, keys: pd.DataFrame) -> None:

@@ -303,6 +303,7 @@ def load_territory(conn: psycopg.Connection, data_dir: Path = DATA_DIR) -> dict[
         for table, key, keep in stale:
             # Table and key names come from the tuple above, never from input.
             cur.execute(f"DELETE FROM territorio.{table} WHERE NOT ({key} = ANY(%s))", (keep,))
+        cur.execute("REFRESH MATERIALIZED VIEW territorio.pais")  # the dissolved outline (migration 0009)
         counts = {}
         for table in ("departamento", "distrito_cartografico", "distrito", "localidad", "lugar", "fuente"):
             counts[table] = cur.execute(f"SELECT count(*) FROM territorio.{table}").fetchone()[0]
