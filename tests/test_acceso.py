@@ -240,6 +240,47 @@ def test_repeated_failures_lock_the_name_even_for_the_right_password(mundo):
     assert login(mundo["server"].base, "gabinete1").get("/api/sesion").status_code == 200
 
 
+def test_failures_from_one_address_lock_it_even_for_another_users_right_password(mundo):
+    """The per-address rule: GEOPORTAL_INTENTOS_IP_MAX failures under different names lock the
+    address, not the names. A second server on the same database with a limit of 4; the
+    address is set by X-Forwarded-For, which uvicorn trusts from loopback (a TLS proxy on the
+    same host), so the loopback address the other tests share is never counted here."""
+    from geoportal.usuarios import create_user
+
+    attacker, elsewhere = "192.0.2.41", "192.0.2.42"  # TEST-NET-1 (RFC 5737)
+    with psycopg.connect(mundo["url"]) as conn:
+        create_user(conn, "bloqueo.ip", CLAVE, "gabinete")
+    server = Server(mundo["url"], env={"GEOPORTAL_INTENTOS_IP_MAX": "4"})
+    names = [f"intento{i}" for i in range(4)]
+    try:
+        client = httpx.Client(base_url=server.base, headers={"X-Forwarded-For": attacker, "Accept": "application/json"})
+        for name in names:
+            token = login_form(client)
+            answer = client.post("/ingresar", data={"usuario": name, "clave": "no-es-la-clave", "csrf": token})
+            assert answer.status_code == 401, answer.text
+        token = login_form(client)
+        locked = client.post("/ingresar", data={"usuario": "bloqueo.ip", "clave": CLAVE, "csrf": token})
+        assert locked.status_code == 429
+        assert locked.headers["content-type"].startswith("application/problem+json")
+        assert "Demasiados intentos fallidos" in locked.json()["detail"]
+        assert int(locked.headers["Retry-After"]) == 15 * 60
+        assert "geoportal_sesion" not in locked.headers.get("set-cookie", "")
+        # The same user and password from another address get in: the address was locked, not the name.
+        other = httpx.Client(base_url=server.base, headers={"X-Forwarded-For": elsewhere})
+        token = login_form(other)
+        assert other.post("/ingresar", data={"usuario": "bloqueo.ip", "clave": CLAVE, "csrf": token}).status_code == 303
+        with psycopg.connect(mundo["url"]) as conn:
+            failures = dict(conn.execute(
+                "SELECT nombre, count(*) FROM acceso.intento_ingreso WHERE ip = %s AND NOT exito GROUP BY nombre",
+                (attacker,)).fetchall())
+        # one failure per name, far below the per-name limit (5); the refused right password counted too
+        assert failures == {**dict.fromkeys(names, 1), "bloqueo.ip": 1}
+    finally:
+        server.stop()
+        with psycopg.connect(mundo["url"]) as conn:  # leave no trace for the tests sharing the database
+            conn.execute("DELETE FROM acceso.intento_ingreso WHERE ip = ANY(%s)", ([attacker, elsewhere],))
+
+
 def test_expired_and_idle_sessions_stop_working(mundo):
     import hashlib
 
