@@ -11,6 +11,13 @@ They are read through ``acceso.cifras_vivas`` (SQL function, migration 0007): th
 protected table ``calculo.cobertura_viva`` once the disclosure-control redesign creates
 it, else ``publico.cobertura`` (which the incremental recompute then updates at once).
 
+The exact information loss (``GET /api/perdida``, JSON or ``formato=csv``; roles
+``PERDIDA_ROLES``): ``calculo.sdc_perdida`` of the current public release (or of
+``data_version``), national by level and zone, read through ``acceso.perdida_exacta``
+(SECURITY DEFINER, migration 0010). Not for institutions (they act on referrals, not on
+the disclosure control) nor for the admin (users and audit, no figures). The public has
+only the whole-percent ``publico.sdc_perdida``.
+
 Alerts (``GET /api/alertas``, ``geoportal alertas``), per territory the caller may see:
 - **bajo_meta**: a Logro's published coverage is below its meta;
 - **empeora**: a Logro's or a service's coverage fell by more than ``umbral`` percentage
@@ -20,15 +27,25 @@ Alerts (``GET /api/alertas``, ``geoportal alertas``), per territory the caller m
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pandas as pd
 import psycopg
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.acceso import AGGREGATE_ROLES, AccesoError, Sesion, access_conn, may_see_territory, require
 from geoportal.dbcopy import copy_in
 
 LEVELS = ("pais", "departamento", "distrito")
+PERDIDA_ROLES = ("gabinete", "mesa_departamental", "mesa_distrital")
+LOSS_COLUMNS = {  # column -> Spanish header of the CSV
+    "data_version": "Versión de datos", "nivel": "Nivel", "zona": "Zona", "areas": "Áreas",
+    "areas_reservadas_pct": "Áreas reservadas (%)", "hogares_en_reservadas_pct": "Hogares en áreas reservadas (%)",
+    "cifras_cambiadas_pct": "Conteos cambiados por el redondeo (%)",
+    "cambio_absoluto_medio": "Cambio absoluto medio de los conteos publicados",
+}
+LOSS_ORDER = ("pais", "departamento", "distrito", "h3_5", "h3_6", "h3_7", "h3_8", "h3_9")
 router = APIRouter(tags=["cifras"])
 
 
@@ -166,3 +183,29 @@ def alerts(umbral: float = Query(default=5.0, ge=0, le=100),
         areas = visible_areas(conn, sesion)
         mine = [a for a in compute_alerts(conn, umbral) if (a["nivel"], a["codigo"]) in areas]
     return JSONResponse({"umbral": umbral, "alertas": mine}, headers={"Cache-Control": "private, no-store"})
+
+
+# ----------------------------------------------------------------------------- exact information loss
+@router.get("/api/perdida")
+def exact_loss(data_version: str | None = Query(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$"),
+               formato: Literal["json", "csv"] = "json",
+               sesion: Sesion = Depends(require(*PERDIDA_ROLES))) -> Response:
+    """Exact loss of information of the disclosure control, national by level and zone."""
+    with access_conn() as conn:
+        rows = conn.execute("SELECT * FROM acceso.perdida_exacta(%s)", (data_version,)).fetchall()
+        current = conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()
+    if not rows:
+        which = f"la versión {data_version}" if data_version else "la publicación vigente"
+        raise AccesoError(404, f"No hay pérdida de información calculada para {which}.")
+    rank = {n: i for i, n in enumerate(LOSS_ORDER)}
+    records = sorted((dict(zip(LOSS_COLUMNS, r)) for r in rows), key=lambda r: (rank.get(r["nivel"], 99), r["nivel"], r["zona"]))
+    if formato == "csv":
+        from api.descargas import csv_line
+
+        body = "\ufeff" + csv_line(LOSS_COLUMNS.values()) + "".join(csv_line(r.values()) for r in records)
+        return Response(body.encode(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f"attachment; filename=perdida_{records[0]['data_version']}.csv",
+                                 "Cache-Control": "private, no-store"})
+    return JSONResponse({"data_version": records[0]["data_version"], "publicacion_vigente": current[0] if current else None,
+                         "perdida": [{k: v for k, v in r.items() if k != "data_version"} for r in records]},
+                        headers={"Cache-Control": "private, no-store"})

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import psycopg
 from fastapi import FastAPI
 
-from api import errores, visor
+from api import errores, registro, visor
 from api.base import close_pool, conexion, version_vigente
 from geoportal import __version__
 from geoportal.db import public_database_url
@@ -83,6 +83,7 @@ def create_app() -> FastAPI:
     from api import acceso
 
     acceso.install(app)  # institutional access: login, sessions, nominal list, referrals (issue 15)
+    registro.install(app)  # no nominal id in the access log (after every router is included)
     return app
 
 

@@ -312,6 +312,6 @@ def counter_referral(derivacion_id: int, body: Contrarreferencia, finalidad: Fin
         try:
             out["recalculo"] = recompute_district(ref["distrito"])
         except Exception:  # the contrarreferencia stands; the next `geoportal calcular` includes it
-            log.exception("recálculo del distrito falló tras la contrarreferencia %s", derivacion_id)
+            log.exception("recálculo del distrito %s falló tras una contrarreferencia", ref["distrito"])  # no id in logs
             out["recalculo"] = {"error": "El recálculo falló; se incluirá en el próximo `geoportal calcular`."}
     return out

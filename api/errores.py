@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.base import BaseNoDisponible
+from api.registro import logged_path
 
 log = logging.getLogger("geoportal.api")
 
@@ -115,12 +116,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BaseNoDisponible)
     async def _db(request: Request, exc: BaseNoDisponible):
-        log.warning("base de datos no disponible en %s: %s", request.url.path, exc.__cause__ or exc)
+        log.warning("base de datos no disponible en %s: %s", logged_path(request), exc.__cause__ or exc)
         return problem(503, f"Servicio no disponible: {exc}. Intente de nuevo en unos minutos.",
                        _instance(request), headers={"Retry-After": "10"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        log.error("error inesperado en %s", request.url.path, exc_info=exc)
+        log.error("error inesperado en %s", logged_path(request), exc_info=exc)
         return problem(500, "Error interno del servidor. El problema quedó registrado; intente de nuevo más tarde.",
                        _instance(request))

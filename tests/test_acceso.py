@@ -86,6 +86,7 @@ MATRIX = [
     ("GET", "/api/cifras/departamento/11", None, {ANON: 401, "gabinete1": 200, "depto11": 200, "*": 403}),
     ("GET", "/api/cifras/pais/PY", None, {ANON: 401, "gabinete1": 200, "*": 403}),
     ("GET", "/api/alertas", None, {ANON: 401, "admin1": 403, "*": 200}),
+    ("GET", "/api/perdida", None, {ANON: 401, "gabinete1": 200, "depto11": 200, "mesa1116": 200, "*": 403}),
 ]
 
 
@@ -240,6 +241,47 @@ def test_repeated_failures_lock_the_name_even_for_the_right_password(mundo):
     assert login(mundo["server"].base, "gabinete1").get("/api/sesion").status_code == 200
 
 
+def test_failures_from_one_address_lock_it_even_for_another_users_right_password(mundo):
+    """The per-address rule: GEOPORTAL_INTENTOS_IP_MAX failures under different names lock the
+    address, not the names. A second server on the same database with a limit of 4; the
+    address is set by X-Forwarded-For, which uvicorn trusts from loopback (a TLS proxy on the
+    same host), so the loopback address the other tests share is never counted here."""
+    from geoportal.usuarios import create_user
+
+    attacker, elsewhere = "192.0.2.41", "192.0.2.42"  # TEST-NET-1 (RFC 5737)
+    with psycopg.connect(mundo["url"]) as conn:
+        create_user(conn, "bloqueo.ip", CLAVE, "gabinete")
+    server = Server(mundo["url"], env={"GEOPORTAL_INTENTOS_IP_MAX": "4"})
+    names = [f"intento{i}" for i in range(4)]
+    try:
+        client = httpx.Client(base_url=server.base, headers={"X-Forwarded-For": attacker, "Accept": "application/json"})
+        for name in names:
+            token = login_form(client)
+            answer = client.post("/ingresar", data={"usuario": name, "clave": "no-es-la-clave", "csrf": token})
+            assert answer.status_code == 401, answer.text
+        token = login_form(client)
+        locked = client.post("/ingresar", data={"usuario": "bloqueo.ip", "clave": CLAVE, "csrf": token})
+        assert locked.status_code == 429
+        assert locked.headers["content-type"].startswith("application/problem+json")
+        assert "Demasiados intentos fallidos" in locked.json()["detail"]
+        assert int(locked.headers["Retry-After"]) == 15 * 60
+        assert "geoportal_sesion" not in locked.headers.get("set-cookie", "")
+        # The same user and password from another address get in: the address was locked, not the name.
+        other = httpx.Client(base_url=server.base, headers={"X-Forwarded-For": elsewhere})
+        token = login_form(other)
+        assert other.post("/ingresar", data={"usuario": "bloqueo.ip", "clave": CLAVE, "csrf": token}).status_code == 303
+        with psycopg.connect(mundo["url"]) as conn:
+            failures = dict(conn.execute(
+                "SELECT nombre, count(*) FROM acceso.intento_ingreso WHERE ip = %s AND NOT exito GROUP BY nombre",
+                (attacker,)).fetchall())
+        # one failure per name, far below the per-name limit (5); the refused right password counted too
+        assert failures == {**dict.fromkeys(names, 1), "bloqueo.ip": 1}
+    finally:
+        server.stop()
+        with psycopg.connect(mundo["url"]) as conn:  # leave no trace for the tests sharing the database
+            conn.execute("DELETE FROM acceso.intento_ingreso WHERE ip = ANY(%s)", ([attacker, elsewhere],))
+
+
 def test_expired_and_idle_sessions_stop_working(mundo):
     import hashlib
 
@@ -268,10 +310,10 @@ def test_a_deactivated_users_live_session_ends_at_once(mundo):
     assert fresh.post("/ingresar", data={"usuario": "temporal", "clave": CLAVE, "csrf": token}).status_code == 401
 
 
-def _as_role(url: str, role: str) -> str:
+def _as_role(url: str, role: str, password: str | None = None) -> str:
     from geoportal.roles import role_password
 
-    return make_url(url).set(username=role, password=role_password(role)).render_as_string(hide_password=False)
+    return make_url(url).set(username=role, password=password or role_password(role)).render_as_string(hide_password=False)
 
 
 def test_row_level_security_hides_other_districts_even_to_a_raw_query(mundo):
@@ -304,6 +346,68 @@ def test_row_level_security_hides_other_districts_even_to_a_raw_query(mundo):
             conn.rollback()
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(forbidden)
+
+
+LOSS = ["areas", "areas_reservadas_pct", "hogares_en_reservadas_pct", "cifras_cambiadas_pct", "cambio_absoluto_medio"]
+
+
+def test_exact_loss_is_calculo_sdc_perdida_for_aggregate_roles_while_the_public_keeps_whole_percents(mundo):
+    import csv
+    import io
+
+    from geoportal.cluster import PUBLIC_ROLE
+    from geoportal.db import public_password
+
+    with psycopg.connect(mundo["url"]) as owner:
+        version = owner.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0]
+        exact = {(r[0], r[1]): tuple(r[2:]) for r in owner.execute(
+            f"SELECT nivel, zona, {', '.join(LOSS)} FROM calculo.sdc_perdida WHERE data_version = %s", (version,))}
+    assert len(exact) >= 6
+    # exact: some shares are not whole percents (else this test could not tell exact from coarse)
+    assert any(v[1] != round(v[1]) or v[2] != round(v[2]) for v in exact.values())
+
+    answer = mundo["clients"]["gabinete1"].get("/api/perdida")
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "private, no-store"
+    body = answer.json()
+    assert body["data_version"] == body["publicacion_vigente"] == version
+    assert {(r["nivel"], r["zona"]): tuple(r[c] for c in LOSS) for r in body["perdida"]} == exact
+    assert body["perdida"][0]["nivel"] == "pais"
+    # the loss is national (no area is named): a district Mesa gets the very same table
+    assert mundo["clients"]["mesa1116"].get("/api/perdida").json() == body
+    assert mundo["clients"]["depto11"].get("/api/perdida", params={"data_version": version}).json() == body
+
+    sheet = mundo["clients"]["depto11"].get("/api/perdida", params={"formato": "csv"})
+    assert sheet.headers["content-type"].startswith("text/csv") and sheet.text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(sheet.text.lstrip("\ufeff")), delimiter=";"))
+    assert rows[0][:4] == ["Versión de datos", "Nivel", "Zona", "Áreas"]
+    got = {(r[1], r[2]): (int(r[3]), *(float(x.replace(",", ".")) for x in r[4:])) for r in rows[1:]}
+    assert got == exact and {r[0] for r in rows[1:]} == {version}
+
+    unknown = mundo["clients"]["gabinete1"].get("/api/perdida", params={"data_version": "0000000000000000"})
+    assert unknown.status_code == 404 and unknown.headers["content-type"].startswith("application/problem+json")
+    assert "No hay pérdida de información" in unknown.json()["detail"]
+    bad = mundo["clients"]["gabinete1"].get("/api/perdida", params={"data_version": "x' OR '1'='1"})
+    assert bad.status_code == 400 and "data_version" in bad.json()["detail"]
+    refused = mundo["clients"][ANON].get("/api/perdida")
+    assert refused.status_code == 401 and "areas_reservadas_pct" not in refused.text
+
+    # The public role (every public route) reads only whole percents of reserved areas and
+    # households, and neither the exact table nor the function; nor does the session role
+    # read the table except through the function.
+    with psycopg.connect(_as_role(mundo["url"], PUBLIC_ROLE, public_password())) as public:
+        coarse = public.execute("SELECT nivel, zona, areas_reservadas_pct, hogares_en_reservadas_pct"
+                                " FROM publico.sdc_perdida WHERE data_version = %s", (version,)).fetchall()
+        assert {(n, z) for n, z, _, _ in coarse} == set(exact)
+        for nivel, zona, areas_pct, households_pct in coarse:
+            assert type(areas_pct) is int and type(households_pct) is int
+            assert abs(areas_pct - exact[nivel, zona][1]) <= 0.5 and abs(households_pct - exact[nivel, zona][2]) <= 0.5
+        for forbidden in ("SELECT * FROM calculo.sdc_perdida", "SELECT * FROM acceso.perdida_exacta()"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                public.execute(forbidden)
+            public.rollback()
+    with psycopg.connect(_as_role(mundo["url"], "geoportal_acceso")) as session_role, \
+            pytest.raises(psycopg.errors.InsufficientPrivilege):
+        session_role.execute("SELECT * FROM calculo.sdc_perdida")
 
 
 def test_audit_log_is_append_only_for_the_api_and_a_mesa_cannot_read_it(mundo):

@@ -4,7 +4,10 @@ district recomputed at once, the history kept, nothing nominal leaking."""
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import date
+from urllib.parse import quote
 
 import httpx
 import numpy as np
@@ -352,11 +355,36 @@ def test_nothing_nominal_reaches_logs_errors_or_public_endpoints_after_a_cycle(c
                                                             "servicio": service})
         assert answer.status_code in (403, 422)
         bodies.append(answer.text)
+    # The Mesa opens households, a referral and its list with an id smuggled into the query:
+    # uvicorn's access log must show these requests, but by route template only.
     with psycopg.connect(ciclo["url"]) as conn:
         public_tables = conn.execute(
             "SELECT string_agg(t::text, ' ') FROM (SELECT * FROM publico.cobertura WHERE nivel IN ('distrito', 'pais')) t"
         ).fetchone()[0]
+        homes = [r[0] for r in conn.execute(
+            "SELECT DISTINCT hogar_id FROM nominal.derivacion WHERE distrito = '1116' ORDER BY hogar_id LIMIT 3")]
+        members = [r[0] for r in conn.execute("SELECT persona_id FROM nominal.persona WHERE hogar_id = ANY(%s)", (homes,))]
+        referral_ids = [r[0] for r in conn.execute("SELECT derivacion_id FROM nominal.derivacion ORDER BY 1")]
+        point = conn.execute("SELECT punto_id FROM oferta.punto_entrega ORDER BY punto_id LIMIT 1").fetchone()[0]
+    assert len(homes) == 3 and members
+    for hogar_id in homes:
+        detail = ciclo["mesa"].get(f"/api/nominal/hogares/{hogar_id}")
+        assert detail.status_code == 200 and detail.json()["hogar_id"] == hogar_id
+    assert ciclo["mesa"].get(f"/api/derivaciones/{referral_ids[0]}").status_code == 200
+    assert ciclo["mesa"].get("/api/nominal/brechas", params={"servicio": "CPN", "limite": 5,
+                                                             "unidad_id": members[0]}).status_code == 200
+    assert anonymous.get(f"/api/servicios/{point}").status_code == 200  # public: logged as asked
+    time.sleep(0.3)  # the access log is written as the response starts; let the file catch up
     server_log = ciclo["server"].output()
+    assert server_log.count('"GET /api/nominal/hogares/{hogar_id} HTTP/1.1" 200') >= len(homes)
+    assert '"GET /api/derivaciones/{derivacion_id} HTTP/1.1" 200' in server_log
+    assert '"GET /api/nominal/brechas?servicio=CPN&limite=5 HTTP/1.1" 200' in server_log
+    assert '"GET /api/cifras/distrito/1116 HTTP/1.1" 401' in server_log  # territory codes stay
+    assert f'"GET /api/servicios/{quote(point)} HTTP/1.1" 200' in server_log
+    assert re.search(r"/api/derivaciones/\d", server_log) is None
+    assert "mensaje=" not in server_log and "unidad_id" not in server_log
+    for secret in homes + members:
+        assert secret not in server_log, secret
     # Single first names can be place names too ("Rosa" in Santa Rosa del Aguaray): look
     # for what identifies the person, the id, the full name, and the dwelling's coordinates.
     for persona_id, nombres, apellidos, born, lon, lat in referred:
