@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from datetime import date
 from urllib.parse import quote
 
@@ -338,6 +339,87 @@ def test_full_cycle_in_a_real_browser_mesa_refers_institution_delivers_mesa_sees
         assert int(page.inner_text("#total")) == before - 1
         mesa.close()
         institution.close()
+
+
+def _cpn_referral_gap(profile: dict) -> int:
+    return next(s["con_oferta"] for s in profile["brechas"] if s["servicio"] == "CPN")
+
+
+def test_public_figures_follow_the_cycle_only_with_the_next_batched_release(ciclo):
+    import subprocess
+    import sys
+
+    mesa, usf = ciclo["mesa"], ciclo["usf"]
+    anonymous = httpx.Client(base_url=ciclo["server"].base, timeout=60)
+    public_before = anonymous.get("/api/territorios/1116").json()
+    live_before = mesa.get("/api/cifras/distrito/1116").json()["cifras"]["cpn_con_oferta"]
+    rows = [r for r in mesa.get("/api/nominal/brechas", params={"servicio": "CPN", "brecha": "derivacion",
+                                                                "limite": 200}).json()["filas"]
+            if not r["derivacion_abierta"]][:5]
+    assert len(rows) == 5
+    for row in rows:  # five deliveries: a change of 5 moves a count rounded to multiples of 5 by exactly 5
+        created = mesa.post("/api/derivaciones", json={"unidad": "persona", "unidad_id": row["unidad_id"],
+                                                       "servicio": "CPN"})
+        assert created.status_code == 201, created.text
+        done = usf.post(f"/api/derivaciones/{created.json()['derivacion_id']}/contrarreferencia",
+                        json={"resultado": "entregada", "fecha": HOY})
+        assert done.status_code == 200, done.text
+    live_after = mesa.get("/api/cifras/distrito/1116").json()["cifras"]["cpn_con_oferta"]
+    assert live_after == live_before - 5  # the Mesa's (protected, live) figure moved at once
+    unchanged = anonymous.get("/api/territorios/1116").json()
+    assert unchanged["data_version"] == public_before["data_version"]
+    assert _cpn_referral_gap(unchanged) == _cpn_referral_gap(public_before)  # no public release per event
+
+    env = {**__import__("os").environ, "GEOPORTAL_DATABASE_URL": ciclo["url"]}
+    released = subprocess.run([sys.executable, "-m", "geoportal.cli", "publicar", "--forzar"], env=env,
+                              capture_output=True, text=True, timeout=300)
+    assert released.returncode == 0, released.stdout + released.stderr
+    public_after = anonymous.get("/api/territorios/1116").json()
+    assert public_after["data_version"] != public_before["data_version"]
+    # The release carries the live protected figure (with the earlier tests' pending changes too).
+    assert _cpn_referral_gap(public_after) == live_after
+
+
+def test_a_logged_in_mesa_sees_its_alerts_in_the_viewer_and_opens_a_profile_from_one(ciclo):
+    import os
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from institucional import CLAVE
+
+    ARTEFACTOS = Path(os.environ.get("GEOPORTAL_ARTEFACTOS") or Path(__file__).resolve().parent / "artefactos")
+    expected = ciclo["mesa"].get("/api/alertas").json()["alertas"]
+    assert expected, "the pilot district must have some Logro below its meta"
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"]
+    base = ciclo["server"].base
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(profile, executable_path="/usr/bin/chromium", args=args,
+                                                        headless=True, viewport={"width": 1280, "height": 800})
+        page = browser.new_page()
+        page.goto(base + "/")
+        page.wait_for_selector("body[data-cuenta=si]", timeout=30_000)
+        assert "ingresar" in page.inner_text("#cuenta") and page.locator("#alertas").count() == 0  # anonymous
+        page.click("#cuenta a[href^='/ingresar']")
+        page.fill("input[name=usuario]", "mesa1116")
+        page.fill("input[name=clave]", CLAVE)
+        page.click("button[type=submit]")
+        page.wait_for_selector("body[data-cuenta=si]", timeout=30_000)
+        assert page.evaluate("document.body.dataset.alertas") == str(len(expected))
+        block = page.inner_text("#cuenta")
+        assert "Mesa distrital" in block and f"Alertas {len(expected)}" in block.replace("\n", " ")
+        first = expected[0]
+        assert first["etiqueta"] in block
+        page.wait_for_selector("body[data-teselas=cargadas]", timeout=30_000)
+        ARTEFACTOS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTEFACTOS / "visor_alertas_mesa.png"))
+        district = next(a for a in expected if a["nivel"] == "distrito")
+        page.locator(f"#alertas button[data-codigo='{district['codigo']}']").first.click()
+        page.wait_for_selector("#perfil:not([hidden])", timeout=30_000)
+        assert district["nombre"].split(" / ")[0] in page.inner_text("#perfil")
+        browser.close()
+    assert os.path.getsize(ARTEFACTOS / "visor_alertas_mesa.png") > 20_000
 
 
 def test_nothing_nominal_reaches_logs_errors_or_public_endpoints_after_a_cycle(ciclo):

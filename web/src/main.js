@@ -9,6 +9,7 @@ import { guardarEstado, leerEstado } from "./estado.js";
 import { L, PARAGUAY, capaPuntos, capaTematica, capasBase, crearMapa } from "./mapa.js";
 import { mostrarPerfil } from "./perfil.js";
 import { conectarBusqueda } from "./busqueda.js";
+import { conectarCuenta } from "./alertas.js";
 import { colorDeTipo, conectarServicios } from "./servicios.js";
 
 const $ = (id) => document.getElementById(id);
@@ -267,6 +268,7 @@ async function iniciar() {
   await aplicarEstado({ ...inicial, capa: inicial.capa ?? porDefecto?.id });
   guardar();
   document.body.setAttribute("data-listo", "si");
+  conectarCuenta($("cuenta"), (codigo) => abrirPerfil(codigo)).then(() => document.body.setAttribute("data-cuenta", "si"));
   setInterval(vigilarVersion, 60_000);
 }
 
