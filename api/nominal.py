@@ -29,6 +29,7 @@ import psycopg
 
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.coverage import Units, household_status, person_status
+from geoportal.dbcopy import connect_like
 from geoportal.geodesia import NearestIndex, unit_vectors
 from geoportal.pipeline import ages_reference, index_in
 
@@ -138,13 +139,25 @@ class DistrictState:
         return self.nearest[tipo]
 
 
+SCOPE = ("geoportal.distritos", "geoportal.institucion", "geoportal.rol")
+
+
 def _district_state(conn: psycopg.Connection, distrito: str, catalog: Catalogo, fecha_corte) -> DistrictState | None:
-    units = Units.from_db(conn, fecha_corte, distrito=distrito)
+    # The persons are read on a second connection of the same role, given the same scope
+    # for its own transaction (so Row-Level Security limits it exactly as ``conn``).
+    scope = conn.execute("SELECT " + ", ".join(f"current_setting('{k}', true)" for k in SCOPE)).fetchone()
+    with connect_like(conn) as companion:
+        companion.execute("SELECT " + ", ".join(f"set_config('{k}', %s, true)" for k in SCOPE),
+                          tuple(v or "" for v in scope))
+        units = Units.from_db(conn, fecha_corte, distrito=distrito, companion=companion, lugares=False)
     hh = units.hogares.reset_index(drop=True)
     if hh.empty:
         return None
     pp = units.personas.reset_index(drop=True)
     of_person = index_in(pp["hogar_id"], hh["hogar_id"])
+    if (of_person < 0).any():  # a load committed between the two reads: its new members wait for the next
+        pp = pp[of_person >= 0].reset_index(drop=True)
+        of_person = of_person[of_person >= 0]
     p_status = person_status(catalog, pp, units.eventos, ages_reference(fecha_corte, hh, of_person),
                              hh["fecha_relevamiento"].to_numpy()[of_person])
     h_status = household_status(catalog, hh, units.eventos)

@@ -30,6 +30,7 @@ Everything is computed on whole arrays; ``Units`` holds the inputs, ``Status`` t
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -58,39 +59,44 @@ class Units:
         columns=["lugar_id", "clave", "codigo_2012", "lon", "lat"]))
 
     @classmethod
-    def from_db(cls, conn: psycopg.Connection, fecha_corte: date | None = None, distrito: str | None = None) -> "Units":
+    def from_db(cls, conn: psycopg.Connection, fecha_corte: date | None = None, distrito: str | None = None,
+                companion: psycopg.Connection | None = None, lugares: bool = True) -> "Units":
+        """``companion``: a second connection that sees the same rows (same role and scope);
+        the persons, the largest read, go through it while the rest is read on ``conn``.
+        ``lugares=False`` skips the locality points (only the entornos need them)."""
         only = "" if distrito is None else " WHERE h.codigo_distrito = {}"
         params = () if distrito is None else (distrito,)
         # Every read has an ORDER BY: results must not depend on the physical row order.
-        hogares = copy_out(
-            conn,
-            "SELECT h.hogar_id, h.codigo_distrito, coalesce(h.codigo_2012, '') AS codigo_2012, d.dpto, h.localidad,"
-            " h.zona, h.fecha_relevamiento, h.lon, h.lat, h.h3_8, array_to_string(h.servicios, ';') AS servicios"
-            " FROM nominal.hogar h"
-            " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + only + " ORDER BY h.hogar_id",
-            params,
-        )
-        personas = copy_out(
-            conn,
+        persons_sql = (
             "SELECT p.persona_id, p.hogar_id, p.sexo, p.fecha_nacimiento, p.embarazada, p.discapacidad, p.indigena,"
             " array_to_string(p.servicios, ';') AS servicios FROM nominal.persona p"
-            + ("" if distrito is None else " JOIN nominal.hogar h USING (hogar_id)" + only) + " ORDER BY p.persona_id",
-            params,
-        )
-        puntos = copy_out(conn, "SELECT punto_id, tipo, zona, capacidad, lon, lat, origen FROM oferta.punto_entrega"
-                                " ORDER BY punto_id")
-        # The newest event up to the cut-off (if any) of each unit and service; a
-        # district's through the district its unit is in (kept on the event, migration 0009).
-        where = [w for w, v in (("codigo_distrito = {}", distrito), ("fecha <= {}", fecha_corte)) if v is not None]
-        eventos = copy_out(
-            conn,
-            "SELECT DISTINCT ON (unidad, unidad_id, servicio) unidad, unidad_id, servicio, cubierto, fecha, fuente"
-            " FROM nominal.estatus_evento" + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC, evento_id DESC",
-            tuple(v for v in (distrito, fecha_corte) if v is not None),
-        )
-        lugares = copy_out(conn, "SELECT lugar_id, clave, codigo_2012, lon, lat FROM territorio.lugar ORDER BY lugar_id")
-        return cls(hogares, personas, puntos, eventos, fecha_corte, lugares)
+            + ("" if distrito is None else " JOIN nominal.hogar h USING (hogar_id)" + only) + " ORDER BY p.persona_id")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            reading = pool.submit(copy_out, companion, persons_sql, params) if companion is not None else None
+            hogares = copy_out(
+                conn,
+                "SELECT h.hogar_id, h.codigo_distrito, coalesce(h.codigo_2012, '') AS codigo_2012, d.dpto, h.localidad,"
+                " h.zona, h.fecha_relevamiento, h.lon, h.lat, h.h3_8, array_to_string(h.servicios, ';') AS servicios"
+                " FROM nominal.hogar h"
+                " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + only + " ORDER BY h.hogar_id",
+                params,
+            )
+            puntos = copy_out(conn, "SELECT punto_id, tipo, zona, capacidad, lon, lat, origen FROM oferta.punto_entrega"
+                                    " ORDER BY punto_id")
+            # The newest event up to the cut-off (if any) of each unit and service; a
+            # district's through the district its unit is in (kept on the event, migration 0009).
+            where = [w for w, v in (("codigo_distrito = {}", distrito), ("fecha <= {}", fecha_corte)) if v is not None]
+            eventos = copy_out(
+                conn,
+                "SELECT DISTINCT ON (unidad, unidad_id, servicio) unidad, unidad_id, servicio, cubierto, fecha, fuente"
+                " FROM nominal.estatus_evento" + (" WHERE " + " AND ".join(where) if where else "")
+                + " ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC, evento_id DESC",
+                tuple(v for v in (distrito, fecha_corte) if v is not None),
+            )
+            places = (copy_out(conn, "SELECT lugar_id, clave, codigo_2012, lon, lat FROM territorio.lugar ORDER BY lugar_id")
+                      if lugares else pd.DataFrame(columns=["lugar_id", "clave", "codigo_2012", "lon", "lat"]))
+            personas = reading.result() if reading is not None else copy_out(conn, persons_sql, params)
+        return cls(hogares, personas, puntos, eventos, fecha_corte, places)
 
 
 def covered_matrix(listed: pd.Series, codes: list[str]) -> np.ndarray:
