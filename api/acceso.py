@@ -361,6 +361,13 @@ def current_session(sesion: Sesion = Depends(session_required)) -> dict:
     return _user_json(sesion)
 
 
+@router.get("/api/sesion/estado")
+def session_state(sesion: Sesion | None = Depends(optional_session)) -> JSONResponse:
+    """For the public viewer: the logged-in user (without the CSRF token), or null; never 401."""
+    user = None if sesion is None else {k: v for k, v in _user_json(sesion).items() if k != "csrf"}
+    return JSONResponse({"sesion": user}, headers={"Cache-Control": "private, no-store"})
+
+
 @router.get("/cuenta", response_class=HTMLResponse, include_in_schema=False)
 def account_page(sesion: Sesion | None = Depends(optional_session)) -> Response:
     if sesion is None:

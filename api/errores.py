@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.base import BaseNoDisponible
-from api.registro import logged_path
+from api.registro import error_report, logged_path
 
 log = logging.getLogger("geoportal.api")
 
@@ -122,6 +122,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        log.error("error inesperado en %s", logged_path(request), exc_info=exc)
+        message, args, exc_info = error_report(request, exc)
+        log.error(message, *args, exc_info=exc_info)
         return problem(500, "Error interno del servidor. El problema quedó registrado; intente de nuevo más tarde.",
                        _instance(request))

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from urllib.parse import parse_qsl, unquote
 
 from fastapi import FastAPI, Request
@@ -147,3 +148,19 @@ def logged_path(request: Request) -> str:
     if redactor is None:
         return _prefix(path) + "/…"
     return redactor.path(path) if redactor.institutional(path) else path
+
+
+def error_report(request: Request, exc: BaseException) -> tuple[str, tuple, BaseException | None]:
+    """(message, args, exc_info) to log an unexpected error of ``request``.
+
+    On institutional paths the exception's own text is left out (a database error's
+    detail quotes the offending row, ``Key (unidad_id)=(…)``; a KeyError its key): the log
+    keeps the type, the SQLSTATE and the stack, which is what the operator needs."""
+    path = logged_path(request)
+    redactor = getattr(request.app.state, "registro", None)
+    if redactor is not None and not redactor.institutional(request.url.path):
+        return "error inesperado en %s", (path,), exc
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    state = getattr(exc, "sqlstate", None)
+    return ("error inesperado en %s: %s%s (texto omitido: ruta institucional)\n%s",
+            (path, type(exc).__name__, f" SQLSTATE {state}" if state else "", stack), None)

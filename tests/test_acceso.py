@@ -58,6 +58,7 @@ def mundo(pilotos):
 HOY = date.today().isoformat()
 MATRIX = [
     ("GET", "/api/sesion", None, {ANON: 401, "*": 200}),
+    ("GET", "/api/sesion/estado", None, {"*": 200}),  # the public viewer asks it: null when anonymous
     ("GET", "/api/nominal/brechas", None, {ANON: 401, "mesa1116": 200, "*": 403}),
     ("GET", "/api/nominal/hogares/{hogar_own}", None, {ANON: 401, "mesa1116": 200, "usf1116": 404, "mec1116": 404,
                                                        "usf0607": 404, "*": 403}),

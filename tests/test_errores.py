@@ -98,6 +98,33 @@ def test_an_unexpected_error_is_a_generic_500_without_internals():
     assert "Error interno" in response.json()["detail"]
 
 
+def test_an_unexpected_database_error_on_a_nominal_path_is_logged_without_the_row_it_quotes(conn):
+    from starlette.requests import Request
+
+    from api.app import create_app
+    from api.registro import error_report
+
+    secret = "H1116" + "000001-01"  # built, so that the stack's source lines do not quote it
+    conn.execute("CREATE TEMP TABLE unica (k text PRIMARY KEY)")
+    conn.execute("INSERT INTO unica VALUES (%s)", (secret,))
+    with pytest.raises(psycopg.errors.UniqueViolation) as raised:
+        conn.execute("INSERT INTO unica VALUES (%s)", (secret,))
+    conn.rollback()
+    assert secret in str(raised.value)  # what PostgreSQL's detail quotes
+    app = create_app()
+
+    def request(path: str) -> Request:
+        return Request({"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": [], "app": app})
+
+    message, args, exc_info = error_report(request("/api/nominal/hogares/" + secret[:11]), raised.value)
+    line = message % args
+    assert secret[:11] not in line and exc_info is None
+    assert "UniqueViolation" in line and "SQLSTATE 23505" in line and "/api/nominal/hogares/{hogar_id}" in line
+    assert "test_errores.py" in line  # the stack is kept
+    public = error_report(request("/api/territorios/1116"), raised.value)
+    assert public[2] is raised.value  # public paths keep the whole exception
+
+
 def _public_url(url: str) -> str:
     from geoportal.db import public_password
 

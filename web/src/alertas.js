@@ -11,8 +11,8 @@ const TIPOS = { bajo_meta: "Bajo la meta", empeora: "Empeoró" };
 const MOSTRAR = 4; // the worst ones first; the rest behind "ver las restantes"
 
 async function pedirSesion() {
-  const r = await fetch("/api/sesion", { credentials: "same-origin", headers: { Accept: "application/json" } });
-  return r.ok ? r.json() : null;
+  const r = await fetch("/api/sesion/estado", { credentials: "same-origin", headers: { Accept: "application/json" } });
+  return r.ok ? (await r.json()).sesion : null;
 }
 
 function item(a) {
