@@ -30,7 +30,8 @@ import psycopg  # noqa: E402
 
 from bench.comun import bench_url, cpu_count  # noqa: E402
 from capas import preparar_publicacion  # noqa: E402
-from geoportal.pipeline import compute_all, compute_district, publish  # noqa: E402
+from geoportal.pipeline import compute_all, compute_district  # noqa: E402
+from geoportal.publicacion import publish  # noqa: E402
 
 TAG = "benchmark:publicacion"
 

@@ -444,7 +444,7 @@ def publicar(
 ) -> None:
     """Publica las actualizaciones pendientes (por lotes: cadencia y mínimo de registros cambiados)."""
     from geoportal.db import connect
-    from geoportal.pipeline import publish
+    from geoportal.publicacion import publish
 
     with connect() as conn:
         try:

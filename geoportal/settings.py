@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     # Disclosure control (see geoportal/disclosure.py).
     umbral_hogares: int = 10
     base_redondeo: int = 5
-    # Public releases (see geoportal/pipeline.py, publish): a district update is published
+    # Public releases (see geoportal/publicacion.py, publish): a district update is published
     # once at least this many hours passed since the last release and at least this many
     # records changed; `geoportal publicar --forzar` publishes now.
     publicacion_cadencia_horas: float = 168.0

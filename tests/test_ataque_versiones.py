@@ -19,7 +19,8 @@ import pandas as pd
 import psycopg
 import pytest
 
-from geoportal.pipeline import compute_all, compute_district, publish
+from geoportal.pipeline import compute_all, compute_district
+from geoportal.publicacion import publish
 from geoportal.settings import Settings
 from tests.ataque import BASE, T, noise_bounds, read, villeta_subset
 

@@ -151,7 +151,7 @@ def test_contrarreferencia_updates_one_district_incrementally(hand):
         assert conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0] == before
         live = conn.execute("SELECT data_version FROM calculo.cobertura_viva WHERE nivel = 'distrito' AND codigo = '1116'").fetchone()[0]
         assert live == result["data_version"]
-        from geoportal.pipeline import publish
+        from geoportal.publicacion import publish
 
         assert publish(conn, forzar=True)["publicada"]
         current = conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0]

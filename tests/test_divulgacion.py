@@ -48,7 +48,8 @@ from geoportal import disclosure
 from geoportal.cluster import PUBLIC_ROLE
 from geoportal.db import public_password
 from geoportal.ingest import ingest_file
-from geoportal.pipeline import compute_all, compute_district, publish
+from geoportal.pipeline import compute_all, compute_district
+from geoportal.publicacion import publish
 from tests.ataque import noise_bounds
 
 T = 10  # households: Settings.umbral_hogares

@@ -39,7 +39,7 @@ equation, checked against the truth).
    count, so means × counts equations carry no information about it.
 6. **Shares** only where the published denominator is at least T.
 7. **Releases.** The public ``data_version`` advances only in batched releases
-   (``pipeline.publish``: a national computation, or pending district updates once the
+   (``publicacion.publish``: a national computation, or pending district updates once the
    cadence has passed and enough records changed); between them authorised roles read
    the live protected table (``calculo.cobertura_viva``). A release names no area and
    no cause (``ambito`` is always the country; every row carries the release's version).

@@ -1,0 +1,331 @@
+"""The protected store: public rows of a computation and the batched public releases.
+
+``public_frame`` turns exact aggregates into protected, named, geo-located rows (the
+disclosure rules of ``geoportal.disclosure``, shares, means, targets); ``build_live`` and
+``write_public`` write them (the live table of authorised roles, ``calculo.cobertura_viva``);
+``publish`` (``geoportal publicar``) makes a public release of the current aggregates,
+re-protected nationally, when one is due (cadence and minimum of changed records).
+
+Every writer of the aggregates and of a release takes one PostgreSQL session lock
+(``serialised``): the national computation, each district update and the publication.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import h3
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+from psycopg.pq import TransactionStatus
+
+from geoportal import aggregate as agg
+from geoportal import disclosure
+from geoportal.catalog import Catalogo, default_catalog
+from geoportal.dbcopy import connect_like, copy_in, copy_out
+from geoportal.metas import load_targets, target_for
+from geoportal.settings import Settings, get_settings
+
+# Every writer of calculo.agregado / contribucion / cobertura_viva and of a release
+# (national computation, district update, publication) takes this session lock: a
+# district update is read-modify-write of shared parent rows (department, country), so
+# two at once from the CLI and the API would lose one's change. Re-entrant: the API
+# holds it around the snapshots, compute_district again, publish inside it again.
+WRITER_LOCK = "SELECT pg_advisory_lock(hashtext('geoportal.compute_district'))"
+
+
+WRITER_UNLOCK = "SELECT pg_advisory_unlock(hashtext('geoportal.compute_district'))"
+
+
+def serialised(function):
+    @functools.wraps(function)
+    def wrapper(conn: psycopg.Connection, *args, **kwargs):
+        conn.execute(WRITER_LOCK)
+        try:
+            return function(conn, *args, **kwargs)
+        finally:
+            status = conn.info.transaction_status
+            if status == TransactionStatus.INERROR:
+                conn.rollback()
+            conn.execute(WRITER_UNLOCK)  # takes effect at once, not at commit
+            if status != TransactionStatus.INTRANS:
+                conn.commit()  # closes only the unlock's own transaction
+    return wrapper
+
+
+def secret_key(settings: Settings) -> str:
+    if settings.clave_secreta:
+        return settings.clave_secreta
+    path = settings.home / "clave_sdc"
+    if not path.exists():
+        import secrets
+
+        settings.home.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(8))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _names_and_geometry(conn: psycopg.Connection, protected: pd.DataFrame) -> pd.DataFrame:
+    """Name, census population and geometry (WKT for H3, joined in SQL for territories)."""
+    census = pd.DataFrame(conn.execute(
+        "SELECT d.codigo, d.codigo_2012, d.dpto, d.nombre, d.pob_total FROM territorio.distrito d"
+    ).fetchall(), columns=["codigo", "codigo_2012", "dpto", "nombre", "pob_total"])
+    census["poligono"] = census["codigo_2012"].fillna("D" + census["codigo"])
+    pob = {
+        "distrito": census.groupby("poligono")["pob_total"].sum(),
+        "departamento": census.groupby("dpto")["pob_total"].sum(),
+        "pais": pd.Series({"PY": census["pob_total"].sum()}),
+    }
+    names = {
+        "distrito": census.groupby("poligono")["nombre"].agg(lambda s: " / ".join(sorted(s))),
+        "departamento": pd.Series(dict(conn.execute("SELECT codigo, nombre FROM territorio.departamento").fetchall())),
+        "pais": pd.Series({"PY": "Paraguay"}),
+    }
+    out = protected.copy()
+    out["nombre"] = None
+    out["pob_censo"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    out["geom_wkb"] = None
+    for level in ("distrito", "departamento", "pais"):
+        rows = out["nivel"] == level
+        out.loc[rows, "nombre"] = out.loc[rows, "codigo"].map(names[level]).to_numpy()
+        out.loc[rows, "pob_censo"] = out.loc[rows, "codigo"].map(pob[level]).astype("Int64").to_numpy()
+    hexes = out["nivel"].str.startswith("h3_").to_numpy()
+    out.loc[hexes, "nombre"] = "Hexágono H3 " + out.loc[hexes, "codigo"]
+    out.loc[hexes, "geom_wkb"] = hex_wkb(out.loc[hexes, "codigo"].tolist())
+    return out
+
+
+def hex_wkb(cells: list[str]) -> np.ndarray:
+    """Hex-encoded little-endian WKB polygons of H3 cells (lon/lat rounded to 6 decimals),
+    built as whole arrays: formatting 177 k WKT strings one by one took 3 s per release."""
+    rings = [h3.cell_to_boundary(c) for c in cells]
+    out = np.empty(len(cells), dtype=object)
+    sizes = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
+    for n in np.unique(sizes):  # hexagons (6 vertices) and the 12 pentagons (5)
+        idx = np.flatnonzero(sizes == n)
+        lat_lng = np.array([rings[i] for i in idx], dtype=np.float64).reshape(len(idx), n, 2)
+        ring = np.round(np.concatenate([lat_lng, lat_lng[:, :1]], axis=1)[:, :, ::-1], 6)
+        record = np.dtype([("orden", "u1"), ("tipo", "<u4"), ("anillos", "<u4"), ("puntos", "<u4"),
+                           ("xy", "<f8", (n + 1, 2))])
+        wkb = np.empty(len(idx), dtype=record)
+        wkb["orden"], wkb["tipo"], wkb["anillos"], wkb["puntos"], wkb["xy"] = 1, 3, 1, n + 1, ring
+        text, width = wkb.tobytes().hex(), 2 * record.itemsize
+        out[idx] = [text[k * width:(k + 1) * width] for k in range(len(idx))]
+    return out
+
+
+def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Settings, version: str,
+                 fine: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Protected, named, geo-located rows with shares, means, targets and progress.
+
+    Every row, reserved fine cells included (the live table keeps them; a public release
+    drops them, ``LISTED``). ``fine`` enables the cross-hierarchy suppression rules.
+    """
+    counts, sums = agg.measure_names(catalog)
+    T = settings.umbral_hogares
+    protected = disclosure.protect(agregado, counts, T, settings.base_redondeo, secret_key(settings),
+                                   agg.age_partition(catalog), fine)
+    out = _names_and_geometry(conn, protected)
+    for cat in catalog.categorias:
+        n = cat.logro
+        out[f"l{n}_pct"] = disclosure.share(out[f"l{n}_protegidos"], out[f"l{n}_universo"], T)
+        out[f"l{n}_ampliado_pct"] = disclosure.share(out[f"l{n}_ampliado"], out[f"l{n}_universo"], T)
+    for s in catalog.servicios:
+        c = s.codigo.lower()
+        out[f"{c}_pct"] = disclosure.share(out[f"{c}_cubiertos"], out[f"{c}_aplica"], T)
+    visible = ~out["reservado"].to_numpy()
+    for column, mean in disclosure.protected_means(out, sums).items():
+        out[column] = np.where(visible, mean, np.nan)
+    survey = out["personas"].astype("Float64") / out["pob_censo"].astype("Float64") * 100
+    out["relevamiento_pct"] = survey.round(1)
+    metas = load_targets(settings.metas)
+    for cat in catalog.categorias:
+        n = cat.logro
+        goal = target_for(metas, n, out["nivel"], out["codigo"].astype(str))
+        out[f"l{n}_meta"] = goal
+        out[f"l{n}_avance"] = (out[f"l{n}_pct"].astype(float) / goal * 100).round(1)
+    out["data_version"] = version
+    return out
+
+
+# A public release lists reserved rows only at these levels (reserved res-7/8 cells: no
+# row), and only where households live (a cell holding only a locality's point is not listed).
+LISTED = ("(NOT reservado OR (nivel IN ({}) AND EXISTS (SELECT 1 FROM calculo.agregado a"
+          " WHERE a.nivel = v.nivel AND a.codigo = v.codigo AND a.hogares > 0)))").format(
+    ", ".join(f"'{lv}'" for lv in sorted(disclosure.LISTED_ALWAYS)))
+
+
+def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
+    rows = [
+        ("hogares", "Hogares relevados", "conteo", "hogares", None, None, None),
+        ("hogares_urbanos", "Hogares urbanos relevados", "conteo", "hogares", None, None, None),
+        ("personas", "Personas relevadas", "conteo", "personas", None, None, None),
+        ("entornos", "Localidades (entornos) relevadas", "conteo", "entornos", None, None, None),
+        ("relevamiento_pct", "Personas relevadas sobre población censal 2022 (%)", "porcentaje", "%", None, None, None),
+    ]
+    unit_word = {"persona": "personas", "hogar": "hogares", "entorno": "entornos"}
+    for cat in sorted(catalog.categorias, key=lambda c: c.logro):
+        n, u = cat.logro, unit_word[cat.universo]
+        rows += [
+            (f"l{n}_universo", f"Logro {n}: {cat.nombre} identificados", "conteo", u, n, None, None),
+            (f"l{n}_protegidos", f"Logro {n}: en protección concurrente (núcleo)", "conteo", u, n, None, "nucleo"),
+            (f"l{n}_ampliado", f"Logro {n}: con núcleo y ampliado completos", "conteo", u, n, None, "ampliado"),
+            (f"l{n}_pct", f"Logro {n}: cobertura concurrente del paquete núcleo (%)", "porcentaje", "%", n, None, "nucleo"),
+            (f"l{n}_ampliado_pct", f"Logro {n}: núcleo + ampliado completos (%)", "porcentaje", "%", n, None, "ampliado"),
+            (f"l{n}_meta", f"Logro {n}: meta (%)", "meta", "%", n, None, None),
+            (f"l{n}_avance", f"Logro {n}: avance respecto de la meta (%)", "avance", "%", n, None, None),
+        ]
+    for s in catalog.servicios:
+        c, u = s.codigo.lower(), unit_word[s.unidad]
+        rows += [
+            (f"{c}_aplica", f"{s.nombre}: unidades a las que aplica", "conteo", u, None, s.codigo, s.paquete),
+            (f"{c}_cubiertos", f"{s.nombre}: cubiertas", "conteo", u, None, s.codigo, s.paquete),
+            (f"{c}_sin_oferta", f"{s.nombre}: brecha sin oferta al alcance (inversión)", "conteo", u, None, s.codigo, s.paquete),
+            (f"{c}_con_oferta", f"{s.nombre}: brecha con oferta al alcance (derivación)", "conteo", u, None, s.codigo, s.paquete),
+            (f"{c}_pct", f"{s.nombre}: cobertura (%)", "porcentaje", "%", None, s.codigo, s.paquete),
+        ]
+    for tipo, spec in catalog.tipos_punto.items():
+        rows += [
+            (f"dist_{tipo}_km", f"Distancia media al {spec.nombre} más cercano (km)", "media", "km", None, None, None),
+            (f"acceso_{tipo}", f"Accesibilidad 2SFCA a {spec.nombre} ({spec.capacidad_unidad} por unidad de demanda)", "media", "índice", None, None, None),
+        ]
+    return pd.DataFrame(rows, columns=["columna", "etiqueta", "tipo", "unidad", "logro", "servicio", "paquete"])
+
+
+def public_columns(catalog: Catalogo) -> list[tuple[str, str]]:
+    types = {"conteo": "integer", "porcentaje": "real", "media": "real", "meta": "real", "avance": "real"}
+    return [(r.columna, types[r.tipo]) for r in measure_dictionary(catalog).itertuples()]
+
+
+PUBLIC_HEAD = [("nivel", "text NOT NULL"), ("codigo", "text NOT NULL"), ("padre", "text"), ("nombre", "text"),
+               ("reservado", "boolean NOT NULL"), ("pob_censo", "integer"),
+               ("data_version", "text NOT NULL")]
+
+
+LIVE_HEAD = PUBLIC_HEAD + [("primaria", "boolean NOT NULL")]
+
+
+def write_public(cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo, table: str = "calculo.cobertura_viva") -> None:
+    columns = [c for c, _ in LIVE_HEAD] + [c for c, _ in public_columns(catalog)]
+    staged = frame[columns + ["geom_wkb"]]
+    cur.execute(f"CREATE TEMP TABLE publicar (LIKE {table} INCLUDING DEFAULTS, geom_wkb text) ON COMMIT DROP")
+    cur.execute("ALTER TABLE publicar DROP COLUMN geom")
+    copy_in(cur, "pg_temp.publicar", staged)
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    cur.execute(sql.SQL(
+        "INSERT INTO {table} ({names}, geom) SELECT {names}, CASE"
+        " WHEN p.geom_wkb IS NOT NULL THEN ST_GeomFromWKB(decode(p.geom_wkb, 'hex'), 4326)"
+        " WHEN p.nivel = 'distrito' THEN (SELECT geom FROM territorio.distrito_cartografico d WHERE d.codigo_2012 = p.codigo)"
+        " WHEN p.nivel = 'departamento' THEN (SELECT geom FROM territorio.departamento d WHERE d.codigo = p.codigo)"
+        " WHEN p.nivel = 'pais' THEN (SELECT geom FROM territorio.pais) END"
+        " FROM pg_temp.publicar p"
+    ).format(names=names, table=sql.SQL(table)))
+    cur.execute("DROP TABLE pg_temp.publicar")
+
+
+def _notes(settings: Settings) -> str:
+    return (f"Cifras protegidas: se reservan las áreas con menos de {settings.umbral_hogares} hogares, a veces algunas "
+            "con pocos más, y las necesarias para que no se deduzcan (los hexágonos finos reservados no se listan); "
+            f"los conteos se redondean a múltiplos de {settings.base_redondeo} y los totales son sumas de sus partes "
+            f"redondeadas. {disclosure.NOTA_SUMAS} Hogares y personas de la demostración: sintéticos.")
+
+
+def record_release(cur, version: str, parametros: dict, settings: Settings, loss: pd.DataFrame) -> None:
+    """A public release: no area named, coarse loss in public, exact loss kept internal."""
+    cur.execute("UPDATE publico.version SET vigente = false WHERE vigente")
+    cur.execute(
+        "INSERT INTO publico.version (data_version, ambito, parametros, notas) VALUES (%s, 'pais', %s, %s)"
+        " ON CONFLICT (data_version) DO UPDATE SET vigente = true, calculado_en = now(),"
+        " parametros = excluded.parametros, notas = excluded.notas",
+        (version, json.dumps(parametros), _notes(settings)))
+    for table, frame in (("publico.sdc_perdida", disclosure.coarse_loss(loss)), ("calculo.sdc_perdida", loss)):
+        cur.execute(f"DELETE FROM {table} WHERE data_version = %s", (version,))
+        copy_in(cur, table, frame.assign(data_version=version)[["data_version", *frame.columns]])
+    cur.execute("UPDATE calculo.actualizacion SET publicada_en = %s WHERE publicada_en IS NULL", (version,))
+
+
+def swap_release(cur, catalog: Catalogo, version: str) -> None:
+    """Replace the live table by calculo.cobertura_viva_nueva and publish its listed rows.
+
+    Every public row carries the release's version (per-row versions stay internal).
+    """
+    select = sql.SQL(", ").join(sql.Literal(version) + sql.SQL(" AS data_version") if c == "data_version"
+                                else sql.Identifier(c) for c, _ in PUBLIC_HEAD + public_columns(catalog))
+    # The release before stays public (publico.cobertura_anterior) for "change since the
+    # previous version": anyone could have downloaded it, and the perturbation is built to
+    # survive differencing consecutive releases, so keeping it tells nothing new.
+    cur.execute("DROP TABLE IF EXISTS calculo.cobertura_viva, publico.cobertura_anterior")
+    cur.execute("ALTER TABLE IF EXISTS publico.cobertura RENAME TO cobertura_anterior")
+    cur.execute("ALTER TABLE calculo.cobertura_viva_nueva RENAME TO cobertura_viva")
+    cur.execute(sql.SQL("CREATE TABLE publico.cobertura AS SELECT {}, geom FROM calculo.cobertura_viva v WHERE {}"
+                        " ORDER BY nivel, codigo").format(select, sql.SQL(LISTED)))
+    cur.execute("ALTER TABLE publico.cobertura ALTER COLUMN data_version SET NOT NULL,"
+                " ALTER COLUMN nivel SET NOT NULL, ALTER COLUMN codigo SET NOT NULL, ALTER COLUMN reservado SET NOT NULL")
+    cur.execute("CREATE UNIQUE INDEX ON publico.cobertura (nivel, codigo)")
+    cur.execute("CREATE INDEX ON publico.cobertura USING gist (geom)")
+    cur.execute("GRANT SELECT ON publico.cobertura TO geoportal_publico")
+
+
+def release_due(conn: psycopg.Connection, settings: Settings) -> bool:
+    """Enough time since the last public release and enough changed records pending."""
+    hours, pending = conn.execute(
+        "SELECT extract(epoch FROM now() - coalesce((SELECT max(calculado_en) FROM publico.version), '-infinity'))"
+        " / 3600, (SELECT coalesce(sum(cambios), 0) FROM calculo.actualizacion WHERE publicada_en IS NULL)").fetchone()
+    return pending > 0 and float(hours) >= settings.publicacion_cadencia_horas and pending >= settings.publicacion_min_cambios
+
+
+@serialised
+def publish(conn: psycopg.Connection, catalog: Catalogo | None = None, settings: Settings | None = None,
+            forzar: bool = False) -> dict:
+    """``geoportal publicar``: a public release of the current figures, nationally re-protected.
+
+    Publishes when ``release_due`` (or ``forzar``) and something is pending; otherwise does
+    nothing. The release carries the version of the latest computation.
+    """
+    catalog = catalog or default_catalog()
+    settings = settings or get_settings()
+    last = conn.execute("SELECT data_version, parametros, publicada_en FROM calculo.actualizacion"
+                        " ORDER BY actualizacion_id DESC LIMIT 1").fetchone()
+    if last is None:
+        raise LookupError("Todavía no hay un cálculo nacional: ejecute `geoportal calcular` sin --distrito.")
+    version, parametros, published = last
+    if published is not None or not (forzar or release_due(conn, settings)):
+        return {"publicada": False, "data_version": published or
+                conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0]}
+    counts, sums = agg.measure_names(catalog)
+    conn.commit()  # idle: the wide tables stream through psql (copy_out), side by side
+    with ThreadPoolExecutor(max_workers=1) as pool, connect_like(conn) as other:
+        reading = pool.submit(copy_out, other, "SELECT * FROM calculo.agregado ORDER BY nivel, codigo", typed=True)
+        # The cross-hierarchy rules need only where the fine cells' households are.
+        fine = copy_out(conn, "SELECT codigo_distrito, codigo_2012, dpto, h3_8, hogares FROM calculo.contribucion"
+                              " ORDER BY codigo_distrito, codigo_2012, dpto, h3_8", typed=True)
+        agregado = reading.result()
+    agregado[counts] = agregado[counts].astype(np.int64)
+    fine[["h3_8", "hogares"]] = fine[["h3_8", "hogares"]].astype(np.int64)
+    public = public_frame(conn, agregado, catalog, settings, version, fine)
+    loss = disclosure.information_loss(agregado, public, public_counts(catalog))
+    conn.commit()
+    with conn.transaction(), conn.cursor() as cur:
+        build_live(cur, public, catalog)
+        swap_release(cur, catalog, version)
+        record_release(cur, version, parametros, settings, loss)
+    return {"publicada": True, "data_version": version, "perdida": loss}
+
+
+def public_counts(catalog: Catalogo) -> list[str]:
+    return [c for c, t in public_columns(catalog) if t == "integer"]
+
+
+def build_live(cur: psycopg.Cursor, public: pd.DataFrame, catalog: Catalogo) -> None:
+    """calculo.cobertura_viva_nueva: every protected row (reserved fine cells too), for authorised roles."""
+    cur.execute("DROP TABLE IF EXISTS calculo.cobertura_viva_nueva")
+    cur.execute(sql.SQL("CREATE TABLE calculo.cobertura_viva_nueva ({}, geom geometry(Geometry, 4326))").format(
+        sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t))
+                           for n, t in LIVE_HEAD + public_columns(catalog))))
+    write_public(cur, public, catalog, "calculo.cobertura_viva_nueva")
+    cur.execute("CREATE UNIQUE INDEX ON calculo.cobertura_viva_nueva (nivel, codigo)")
