@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from geoportal.cli_comun import console
+from geoportal.cli_comun import fail as _fail
 from geoportal.settings import get_settings
 
 app = typer.Typer(help="Geoportal del Sistema de Protección Social «Vamos!».", no_args_is_help=True)
@@ -22,12 +23,6 @@ capas_app = typer.Typer(help="Capas del mapa (capas/*.yaml) y teselas vectoriale
 app.add_typer(capas_app, name="capas")
 ingestar_app = typer.Typer(help="Carga archivos FIPS y de puntos (CSV, GeoJSON, GeoPackage) con cuarentena.", no_args_is_help=True)
 app.add_typer(ingestar_app, name="ingestar")
-console = Console()
-
-
-def _fail(message: str) -> None:
-    console.print(f"[bold red]Error:[/] {message}")
-    raise typer.Exit(code=1)
 
 
 @db_app.command("up")
@@ -548,6 +543,8 @@ def demo(
     ambito: str = typer.Option("pais", help="pais (los 263 distritos, cobertura parcial) o pilotos."),
     servir_api: bool = typer.Option(True, "--servir/--no-servir", help="Servir la API al terminar."),
     port: int = typer.Option(None, help="Puerto de la API (por defecto 8000)."),
+    usuarios_demo: bool = typer.Option(True, "--usuarios-demo/--sin-usuarios-demo",
+                                       help="Crear usuarios de prueba (Mesa e institución de Villeta, Gabinete)."),
 ) -> None:
     """Prepara todo (base, territorio, catálogo, datos sintéticos) y sirve el geoportal.
 
@@ -561,6 +558,8 @@ def demo(
     sintetico(ambito=ambito, semilla=1, salida=None, cargar=True,
               cobertura_relevamiento=None, cobertura_archivo=None)
     calcular(distrito=None, fecha_corte=None)
+    if usuarios_demo:
+        crear_usuarios_demo()
     if servir_api:
         servir(host=None, port=port)
 
@@ -577,132 +576,11 @@ def servir(
     uvicorn.run("api.app:create_app", factory=True, host=host or settings.api_host, port=port or settings.api_port)
 
 
-# ----------------------------------------------------------------------------- usuarios (issue 15)
-usuarios_app = typer.Typer(help="Usuarios institucionales y sus roles (gabinete, mesas, instituciones, admin).",
-                           no_args_is_help=True)
+# ----------------------------------------------------------------------------- usuarios y alertas (issue 15)
+from geoportal.cli_acceso import alertas, crear_usuarios_demo, usuarios_app  # noqa: E402
+
 app.add_typer(usuarios_app, name="usuarios")
-
-
-def _usuarios_conn():
-    import psycopg
-
-    from geoportal.db import database_url
-
-    return psycopg.connect(database_url())
-
-
-def _lista(texto: str | None) -> list[str]:
-    return [t.strip() for t in (texto or "").split(",") if t.strip()]
-
-
-def _mostrar_usuario(u) -> None:
-    estado = "activo" if u.activo else "desactivado"
-    console.print(f"{u.nombre}: {u.rol}, territorio {u.territorio or '—'}"
-                  f"{', institución ' + u.institucion if u.institucion else ''} ({estado})")
-
-
-@usuarios_app.command("crear")
-def usuarios_crear(
-    nombre: str = typer.Argument(..., help="Nombre de usuario (minúsculas, cifras, punto, guion)."),
-    rol: str = typer.Option(..., help="gabinete | mesa_departamental | mesa_distrital | institucion | admin"),
-    departamento: str = typer.Option(None, help="Código de departamento (mesa_departamental)."),
-    distrito: str = typer.Option(None, help="Código 2022 del distrito (mesa_distrital)."),
-    institucion: str = typer.Option(None, help="Sigla de la institución del catálogo (institucion)."),
-    distritos: str = typer.Option(None, help="Distritos asignados, separados por comas (institucion)."),
-    nombre_completo: str = typer.Option("", help="Nombre y apellido de la persona."),
-    clave: str = typer.Option(..., prompt="Contraseña", hide_input=True, confirmation_prompt=True,
-                              envvar="GEOPORTAL_CLAVE_NUEVA", help="Se pide sin mostrarla si no se da."),
-) -> None:
-    """Crea un usuario con su rol y territorio (contraseña guardada con argon2)."""
-    from geoportal.usuarios import UsuarioError, create_user
-
-    with _usuarios_conn() as conn:
-        try:
-            user = create_user(conn, nombre, clave, rol, nombre_completo=nombre_completo, departamento=departamento,
-                               distrito=distrito, institucion=institucion, distritos=_lista(distritos))
-        except UsuarioError as exc:
-            _fail(str(exc))
-    console.print("[green]Usuario creado[/]:", end=" ")
-    _mostrar_usuario(user)
-
-
-@usuarios_app.command("listar")
-def usuarios_listar() -> None:
-    """Lista los usuarios, su rol, su territorio y si están activos."""
-    from rich.table import Table
-
-    from geoportal.usuarios import list_users
-
-    with _usuarios_conn() as conn:
-        users = list_users(conn)
-    table = Table("Usuario", "Nombre", "Rol", "Territorio", "Institución", "Estado")
-    for u in users:
-        table.add_row(u.nombre, u.nombre_completo, u.rol, u.territorio or "—", u.institucion or "—",
-                      "activo" if u.activo else "desactivado")
-    console.print(table)
-
-
-@usuarios_app.command("desactivar")
-def usuarios_desactivar(nombre: str = typer.Argument(..., help="Nombre de usuario.")) -> None:
-    """Desactiva un usuario y cierra sus sesiones abiertas (no se borra: la auditoría lo nombra)."""
-    from geoportal.usuarios import UsuarioError, deactivate_user
-
-    with _usuarios_conn() as conn:
-        try:
-            user = deactivate_user(conn, nombre)
-        except UsuarioError as exc:
-            _fail(str(exc))
-    console.print("Usuario desactivado:", end=" ")
-    _mostrar_usuario(user)
-
-
-@usuarios_app.command("rol")
-def usuarios_rol(
-    nombre: str = typer.Argument(..., help="Nombre de usuario."),
-    rol: str = typer.Argument(..., help="Nuevo rol."),
-    departamento: str = typer.Option(None, help="Código de departamento (mesa_departamental)."),
-    distrito: str = typer.Option(None, help="Código 2022 del distrito (mesa_distrital)."),
-    institucion: str = typer.Option(None, help="Sigla de la institución (institucion)."),
-    distritos: str = typer.Option(None, help="Distritos asignados, separados por comas (institucion)."),
-) -> None:
-    """Cambia el rol y el territorio de un usuario; sus sesiones abiertas se cierran."""
-    from geoportal.usuarios import UsuarioError, change_role
-
-    with _usuarios_conn() as conn:
-        try:
-            user = change_role(conn, nombre, rol, departamento=departamento, distrito=distrito,
-                               institucion=institucion, distritos=_lista(distritos))
-        except UsuarioError as exc:
-            _fail(str(exc))
-    console.print("Rol cambiado:", end=" ")
-    _mostrar_usuario(user)
-
-
-@app.command("alertas")
-def alertas(
-    umbral: float = typer.Option(5.0, help="Caída (puntos porcentuales) respecto de la versión anterior que alerta."),
-    territorio: str = typer.Option(None, help="Solo este código (departamento o polígono de distrito)."),
-) -> None:
-    """Logros bajo su meta y coberturas que empeoran, por territorio (cifras protegidas en vivo)."""
-    import psycopg
-    from rich.table import Table
-
-    from api.alertas import compute_alerts, record_snapshot
-    from geoportal.db import database_url
-
-    with psycopg.connect(database_url()) as conn:
-        record_snapshot(conn)
-        found = [a for a in compute_alerts(conn, umbral) if territorio in (None, a["codigo"])]
-    if not found:
-        console.print("Sin alertas.")
-        return
-    table = Table("Tipo", "Nivel", "Código", "Territorio", "Indicador", "Valor", "Referencia", "Diferencia")
-    for a in found:
-        table.add_row("bajo la meta" if a["tipo"] == "bajo_meta" else "empeora", a["nivel"], a["codigo"],
-                      a["nombre"] or "", a["etiqueta"], f"{a['valor']:.1f}", f"{a['referencia']:.1f}",
-                      f"{a['diferencia']:+.1f}")
-    console.print(table)
-    console.print(f"{len(found)} alertas (umbral de empeoramiento: {umbral:g} puntos).")
+app.command("alertas")(alertas)
 
 
 if __name__ == "__main__":

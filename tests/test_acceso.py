@@ -469,3 +469,23 @@ def test_cli_creates_lists_changes_and_deactivates_users(mundo):
         rol, inst, districts, active = conn.execute(
             "SELECT rol, institucion, distritos, activo FROM acceso.usuario WHERE nombre = 'mesa.caazapa'").fetchone()
     assert (rol, inst, districts, active) == ("institucion", "MEC", ["0607", "1116"], False)
+
+
+def test_demo_users_are_created_once_with_private_random_passwords_that_log_in(mundo, tmp_path):
+    import os
+    import stat
+
+    env = {**os.environ, "GEOPORTAL_DATABASE_URL": mundo["url"], "GEOPORTAL_HOME": str(tmp_path), "COLUMNS": "200"}
+    first = subprocess.run([sys.executable, "-m", "geoportal.cli", "usuarios", "demo"], capture_output=True, text=True,
+                           env=env, timeout=120)
+    assert first.returncode == 0, first.stdout + first.stderr
+    saved = dict(line.split(" ", 1) for line in (tmp_path / "usuarios_demo.txt").read_text().splitlines())
+    assert set(saved) == {"demo.mesa", "demo.usf", "demo.gabinete"}
+    assert stat.S_IMODE((tmp_path / "usuarios_demo.txt").stat().st_mode) == 0o600
+    assert len(set(saved.values())) == 3 and all(len(k) >= 16 and k in first.stdout for k in saved.values())
+    mesa = login(mundo["server"].base, "demo.mesa", saved["demo.mesa"]).get("/api/sesion").json()
+    assert (mesa["rol"], mesa["territorio"]) == ("mesa_distrital", "1116")
+    again = subprocess.run([sys.executable, "-m", "geoportal.cli", "usuarios", "demo"], capture_output=True, text=True,
+                           env=env, timeout=120)
+    assert again.returncode == 0
+    assert dict(line.split(" ", 1) for line in (tmp_path / "usuarios_demo.txt").read_text().splitlines()) == saved

@@ -57,7 +57,9 @@ export async function conectarCuenta(bloque, alAbrir) {
   }
   const primeras = alertas.slice(0, MOSTRAR).map(item).join("");
   const resto = alertas.slice(MOSTRAR).map(item).join("");
-  caja.innerHTML = `<h3>Alertas <span class="contador">${alertas.length}</span></h3><ul class="alertas">${primeras}</ul>
+  caja.innerHTML = `<h3>Alertas <span class="contador">${alertas.length}</span></h3>
+    <p class="nota">Cifras protegidas al día (incluyen las contrarreferencias recientes); el mapa y el perfil muestran la última publicación.</p>
+    <ul class="alertas">${primeras}</ul>
     ${resto ? `<details><summary>Ver las ${alertas.length - MOSTRAR} restantes</summary><ul class="alertas">${resto}</ul></details>` : ""}`;
   caja.addEventListener("click", (ev) => {
     const b = ev.target.closest("button[data-codigo]");
