@@ -248,20 +248,19 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_page(csrf: str, error: str = "", siguiente: str = "/cuenta") -> str:
+    from api.plantilla import pagina
+
     alert = f"<p class='error' role='alert'>{html.escape(error)}</p>" if error else ""
-    return (
-        "<!doctype html><html lang='es'><head><meta charset='utf-8'><title>Ingresar · Geoportal SPS</title>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'></head><body>"
-        "<main><h1>Ingreso institucional</h1>"
+    return pagina("Ingreso institucional", (
         "<p>Acceso para Mesas de Protección Social, instituciones y el Gabinete Social. "
         "Los datos nominales se usan solo para la finalidad autorizada y todo acceso queda registrado.</p>"
-        f"{alert}<form method='post' action='/ingresar'>"
+        f"{alert}<form class='ingreso' method='post' action='/ingresar'>"
         f"<input type='hidden' name='csrf' value='{html.escape(csrf)}'>"
         f"<input type='hidden' name='siguiente' value='{html.escape(siguiente)}'>"
-        "<p><label>Usuario <input name='usuario' autocomplete='username' required></label></p>"
-        "<p><label>Contraseña <input name='clave' type='password' autocomplete='current-password' required></label></p>"
-        "<p><button type='submit'>Ingresar</button></p></form></main></body></html>"
-    )
+        "<label>Usuario <input name='usuario' autocomplete='username' required></label>"
+        "<label>Contraseña <input name='clave' type='password' autocomplete='current-password' required></label>"
+        "<button type='submit'>Ingresar</button></form>"
+        "<p class='nota'>El mapa público no necesita ingreso: <a href='/'>volver al mapa</a>.</p>"))
 
 
 def _wants_json(request: Request) -> bool:
@@ -372,18 +371,19 @@ def session_state(sesion: Sesion | None = Depends(optional_session)) -> JSONResp
 def account_page(sesion: Sesion | None = Depends(optional_session)) -> Response:
     if sesion is None:
         return RedirectResponse("/ingresar?siguiente=/cuenta", status_code=303)
+    from api.plantilla import pagina
+
     u = sesion.usuario
     links = {"mesa_distrital": "<p><a href='/mesa'>Lista de personas y hogares sin protección</a></p>",
              "institucion": "<p><a href='/institucion'>Derivaciones recibidas</a></p>",
-             "admin": "<p><a href='/api/auditoria'>Registro de auditoría (JSON)</a></p>"}
-    return HTMLResponse(
-        "<!doctype html><html lang='es'><head><meta charset='utf-8'><title>Mi cuenta · Geoportal SPS</title></head>"
-        f"<body><h1>Sesión de {html.escape(u.nombre_completo or u.nombre)}</h1>"
-        f"<p>Rol: <b id='rol'>{html.escape(u.rol)}</b>; territorio: <b id='territorio'>{html.escape(u.territorio or '—')}</b></p>"
-        f"{links.get(u.rol, '')}"
-        f"<form method='post' action='/salir'><input type='hidden' name='csrf' value='{html.escape(sesion.csrf)}'>"
-        "<button type='submit'>Salir</button></form></body></html>"
-    )
+             "admin": "<p><a href='/api/auditoria'>Registro de auditoría (JSON)</a> · "
+                      "<a href='/api/auditoria?formato=csv'>CSV</a></p>"}
+    aggregate = ("<p>En el <a href='/'>mapa</a>, el bloque «Mi territorio» muestra las alertas de su territorio.</p>"
+                 if u.rol in AGGREGATE_ROLES else "")
+    return HTMLResponse(pagina(f"Sesión de {u.nombre_completo or u.nombre}", (
+        f"<p>Rol: <b id='rol'>{html.escape(u.rol)}</b>; territorio: <b id='territorio'>{html.escape(u.territorio or '—')}</b>"
+        f"{'; institución <b>' + html.escape(u.institucion) + '</b>' if u.institucion else ''}</p>"
+        f"{links.get(u.rol, '')}{aggregate}"), sesion), headers={"Cache-Control": "no-store"})
 
 
 # ----------------------------------------------------------------------------- admin: audit log

@@ -135,7 +135,7 @@ def test_mesa_list_holds_only_its_own_district(mundo):
 def test_login_page_is_spanish_and_wrong_password_is_refused(mundo):
     client = httpx.Client(base_url=mundo["server"].base)
     page = client.get("/ingresar")
-    assert "<html lang='es'>" in page.text and "Contraseña" in page.text
+    assert "<html lang='es-PY'>" in page.text and "Contraseña" in page.text
     token = login_form(client)
     answer = client.post("/ingresar", data={"usuario": "mesa0607", "clave": "otra-clave-equivocada", "csrf": token})
     assert answer.status_code == 401

@@ -318,6 +318,9 @@ def test_full_cycle_in_a_real_browser_mesa_refers_institution_delivers_mesa_sees
         page.wait_for_url("**/mesa")
         page.goto(base + "/mesa?servicio=CPN&brecha=derivacion")
         before = int(page.inner_text("#total"))
+        artefactos = Path(os.environ.get("GEOPORTAL_ARTEFACTOS") or Path(__file__).resolve().parent / "artefactos")
+        artefactos.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(artefactos / "mesa_lista_nominal.png"))
         row = page.locator("#lista tr", has=page.locator("button.derivar")).first
         person = row.locator("td").first.inner_text()
         row.locator("button.derivar").click()
@@ -334,6 +337,7 @@ def test_full_cycle_in_a_real_browser_mesa_refers_institution_delivers_mesa_sees
         pending.locator("button.registrar").click()
         other.wait_for_selector("#mensaje")
         assert "registrada: entregada" in other.inner_text("#mensaje")
+        other.screenshot(path=str(artefactos / "institucion_contrarreferencia.png"))
 
         page.goto(base + "/mesa?servicio=CPN&brecha=derivacion")
         assert int(page.inner_text("#total")) == before - 1
