@@ -231,7 +231,59 @@ class Cluster:
             self.home.mkdir(parents=True, exist_ok=True)
             self.port_file.write_text(f"{self.port}\n")
 
+    # -- a data folder left by an earlier copy at the same path --------------------------
+    @property
+    def owner_file(self) -> Path:
+        return self.data_dir.parent / "copia.json"
+
+    def _fingerprint(self) -> str:
+        return hashlib.sha256(self.secrets()[SUPERUSER].encode()).hexdigest()[:16]
+
+    def _mark_owner(self) -> None:
+        self.owner_file.write_text(json.dumps({"copia": str(self.home), "huella": self._fingerprint()}) + "\n")
+
+    def _orphaned(self) -> bool:
+        """The data folder was made with other passwords than this copy's: when a clone under
+        /root is deleted and cloned again at the same path, its folder in /var/lib/geoportal
+        stays behind, and the new copy's secretos.json cannot open it."""
+        if not self.initialized() or not self.owner_file.exists():
+            return False
+        try:
+            return json.loads(self.owner_file.read_text()).get("huella") != self._fingerprint()
+        except (OSError, ValueError):
+            return False
+
+    def _set_aside(self) -> None:
+        """Move an unusable data folder aside (never deleted) and say so."""
+        if self.running():
+            self._run([str(pg_bindir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+        aside = self.data_dir.with_name(f"pg.anterior-{time.strftime('%Y%m%d-%H%M%S')}")
+        while aside.exists():
+            aside = aside.with_name(aside.name + "+")
+        self.data_dir.rename(aside)
+        self.owner_file.unlink(missing_ok=True)
+        print(f"Aviso: {self.data_dir} era el clúster de una copia anterior en esta misma carpeta, con otras claves "
+              f"(no están en {self.secrets_file}); quedó aparte en {aside} y se crea uno nuevo. "
+              "Bórrelo cuando ya no lo necesite.", file=sys.stderr)
+
     def start(self) -> None:
+        if self._orphaned():
+            self._set_aside()
+        try:
+            self._start()
+            self._create_database()  # also proves this copy's passwords open the cluster
+        except ClusterError as exc:
+            # A folder of an earlier copy from before the owner mark: the passwords fail.
+            outside = not self.data_dir.is_relative_to(self.home)
+            if not (outside and "password authentication failed" in str(exc) and not self.owner_file.exists()):
+                raise
+            self._set_aside()
+            self._start()
+            self._create_database()
+        if not self.owner_file.exists():
+            self._mark_owner()
+
+    def _start(self) -> None:
         actual = self.running_port()
         if actual is not None:
             if actual != self.port and self.port_fixed:
@@ -251,7 +303,6 @@ class Cluster:
             str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
             "-o", f"-p {self.port}", "-w", "-t", "60", "start",
         ])
-        self._create_database()
 
     def stop(self) -> None:
         if self.running():
@@ -270,7 +321,9 @@ class Cluster:
             try:
                 conn = psycopg.connect(self.url("postgres"), autocommit=True)
                 break
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
+                if "password authentication failed" in str(exc):
+                    raise ClusterError(f"password authentication failed: {self.data_dir}") from None
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)

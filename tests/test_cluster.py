@@ -125,3 +125,42 @@ def test_rotating_the_public_password_stores_it_and_says_where(second_cluster, t
     again = geoportal("db", "up", home=tmp_path / "otra")
     assert again.returncode == 0 and "Aviso" not in again.stdout, again.stdout
     assert logs_in(stored)
+
+
+def test_a_folder_left_by_an_earlier_copy_at_the_same_path_is_set_aside_not_reused(tmp_path):
+    """A clone under /root is deleted and cloned again at the same path: its data folder in
+    /var/lib/geoportal stays behind with the old passwords. The new copy keeps it aside
+    (nothing deleted) and starts a cluster it can open, with and without the owner mark."""
+    import shutil
+
+    if os.geteuid() != 0:
+        pytest.skip("solo como root la carpeta de datos sale de la copia (/var/lib/geoportal)")
+    home = tmp_path / "clon" / ".geoportal"
+    home.mkdir(parents=True)
+    os.chmod(tmp_path / "clon", 0o700)  # like /root: the postgres user cannot enter
+    first = Cluster(home, 54329, port_fixed=False)
+    assert not first.data_dir.is_relative_to(home)
+    try:
+        for mark in (True, False):  # with the owner mark, and as folders made before it
+            first.start()
+            with psycopg.connect(first.url("postgres")) as conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS huella_anterior (x int)")
+            first.stop()
+            if not mark:
+                first.owner_file.unlink()
+            shutil.rmtree(home)  # the clone is deleted and cloned again: new secretos.json
+            home.mkdir()
+            notice = io.StringIO()
+            again = Cluster(home, 54329, port_fixed=False)
+            with contextlib.redirect_stderr(notice):
+                again.start()
+            assert again.data_dir == first.data_dir and "copia anterior" in notice.getvalue()
+            with psycopg.connect(again.url("postgres")) as conn:  # this copy's passwords open it
+                assert conn.execute("SELECT to_regclass('huella_anterior')").fetchone()[0] is None
+            kept = sorted(p.name for p in again.data_dir.parent.iterdir() if p.name.startswith("pg.anterior-"))
+            assert kept, "the old folder is kept aside"
+            first = again
+    finally:
+        first.destroy()
+        for old in first.data_dir.parent.glob("pg.anterior-*"):
+            shutil.rmtree(old, ignore_errors=True)
