@@ -28,7 +28,8 @@ a { color: var(--acento); }
 .error { background: #fde7e7; border-left: 4px solid #b3261e; padding: .4rem .7rem; }
 form.filtros, form.ingreso { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: end; margin: .6rem 0; }
 label { font-weight: 600; font-size: .9rem; display: inline-flex; flex-direction: column; gap: .2rem; }
-input, select { font: inherit; padding: .35rem; border: 1px solid #767676; border-radius: 3px; background: #fff; }
+input, select { font: inherit; padding: .35rem; border: 1px solid #767676; border-radius: 3px; background: #fff; max-width: 100%; }
+label { max-width: 100%; }
 button { font: inherit; padding: .35rem .8rem; border: 1px solid var(--acento); border-radius: 3px; background: var(--acento);
   color: #fff; cursor: pointer; }
 button:hover { background: var(--acento-oscuro); }
