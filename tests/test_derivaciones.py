@@ -423,6 +423,22 @@ def test_a_logged_in_mesa_sees_its_alerts_in_the_viewer_and_opens_a_profile_from
         page.wait_for_selector("#perfil:not([hidden])", timeout=30_000)
         assert district["nombre"].split(" / ")[0] in page.inner_text("#perfil")
         browser.close()
+        # The Gabinete reads the broadest territories first.
+        national = login(base, "gabinete1").get("/api/alertas").json()["alertas"]
+        levels = [a["nivel"] for a in national]
+        broadest = min(levels, key=["pais", "departamento", "distrito"].index)
+        gabinete = pw.chromium.launch_persistent_context(profile + "-g", executable_path="/usr/bin/chromium", args=args,
+                                                         headless=True)
+        page = gabinete.new_page()
+        page.goto(base + "/ingresar?siguiente=/")
+        page.fill("input[name=usuario]", "gabinete1")
+        page.fill("input[name=clave]", CLAVE)
+        page.click("button[type=submit]")
+        page.wait_for_selector("body[data-cuenta=si]", timeout=30_000)
+        first_shown = page.locator("#alertas li.alerta").first.inner_text()
+        assert {"pais": "(País)", "departamento": "(Departamento)", "distrito": "(Distrito)"}[broadest] in first_shown
+        assert page.evaluate("document.body.dataset.alertas") == str(len(national))
+        gabinete.close()
     assert os.path.getsize(ARTEFACTOS / "visor_alertas_mesa.png") > 20_000
 
 

@@ -8,7 +8,9 @@ import { escapar, nombreNivel } from "./formato.js";
 const ROLES = { gabinete: "Gabinete Social", mesa_departamental: "Mesa departamental", mesa_distrital: "Mesa distrital",
   institucion: "Institución", admin: "Administración" };
 const TIPOS = { bajo_meta: "Bajo la meta", empeora: "Empeoró" };
-const MOSTRAR = 4; // the worst ones first; the rest behind "ver las restantes"
+const RANGO = { pais: 0, departamento: 1, distrito: 2 };
+const LISTA_MAX = 200; // beyond it the panel points to the API
+const MOSTRAR = 4; // shown at once; the rest behind "ver más alertas"
 
 async function pedirSesion() {
   const r = await fetch("/api/sesion/estado", { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -55,12 +57,19 @@ export async function conectarCuenta(bloque, alAbrir) {
     caja.innerHTML = '<p class="nota">Sin alertas: los Logros de su territorio están en su meta y ninguno empeoró.</p>';
     return sesion;
   }
-  const primeras = alertas.slice(0, MOSTRAR).map(item).join("");
-  const resto = alertas.slice(MOSTRAR).map(item).join("");
-  caja.innerHTML = `<h3>Alertas <span class="contador">${alertas.length}</span></h3>
-    <p class="nota">Cifras protegidas al día (incluyen las contrarreferencias recientes); el mapa y el perfil muestran la última publicación.</p>
+  // The broadest territory first (a national role reads the country, then its
+  // departments, then districts), the worst first within each level.
+  const orden = alertas.slice().sort((a, b) => (RANGO[a.nivel] ?? 9) - (RANGO[b.nivel] ?? 9) || a.diferencia - b.diferencia);
+  const porNivel = Object.entries(orden.reduce((n, a) => ({ ...n, [a.nivel]: (n[a.nivel] ?? 0) + 1 }), {}))
+    .map(([nivel, n]) => `${escapar(nombreNivel(nivel))}: ${n.toLocaleString("es-PY")}`).join(" · ");
+  const primeras = orden.slice(0, MOSTRAR).map(item).join("");
+  const resto = orden.slice(MOSTRAR, LISTA_MAX).map(item).join("");
+  const fuera = orden.length > LISTA_MAX
+    ? `<p class="nota">y ${(orden.length - LISTA_MAX).toLocaleString("es-PY")} más: la lista completa en <a href="/api/alertas">/api/alertas</a>.</p>` : "";
+  caja.innerHTML = `<h3>Alertas <span class="contador">${alertas.length.toLocaleString("es-PY")}</span></h3>
+    <p class="nota">${porNivel}. Cifras protegidas al día (incluyen las contrarreferencias recientes); el mapa y el perfil muestran la última publicación.</p>
     <ul class="alertas">${primeras}</ul>
-    ${resto ? `<details><summary>Ver las ${alertas.length - MOSTRAR} restantes</summary><ul class="alertas">${resto}</ul></details>` : ""}`;
+    ${resto ? `<details><summary>Ver más alertas</summary><ul class="alertas">${resto}</ul>${fuera}</details>` : ""}`;
   caja.addEventListener("click", (ev) => {
     const b = ev.target.closest("button[data-codigo]");
     if (b) alAbrir(b.dataset.codigo);
