@@ -16,6 +16,7 @@ same machine finds that port taken by the first one's cluster: without
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -312,6 +313,10 @@ class Cluster:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
         self.log_file.unlink(missing_ok=True)
+        self.owner_file.unlink(missing_ok=True)
+        if not self.data_dir.is_relative_to(self.home):  # its own folder in /var/lib/geoportal
+            with contextlib.suppress(OSError):
+                self.data_dir.parent.rmdir()  # only if nothing else (a folder set aside) is there
 
     def _create_database(self) -> None:
         import psycopg

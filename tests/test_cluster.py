@@ -161,6 +161,7 @@ def test_a_folder_left_by_an_earlier_copy_at_the_same_path_is_set_aside_not_reus
             assert kept, "the old folder is kept aside"
             first = again
     finally:
-        first.destroy()
         for old in first.data_dir.parent.glob("pg.anterior-*"):
             shutil.rmtree(old, ignore_errors=True)
+        first.destroy()
+    assert not first.data_dir.parent.exists()  # nothing left behind in /var/lib/geoportal
