@@ -253,24 +253,19 @@ def recompute_district(distrito: str) -> dict:
     """Incremental recompute as the pipeline (system) role, one at a time across processes."""
     from geoportal.db import database_url
     from geoportal.pipeline import compute_district
+    from geoportal.publicacion import writers_lock
 
     from api.alertas import record_snapshot
 
     started = time.perf_counter()
-    with psycopg.connect(database_url(), autocommit=False) as admin:
-        admin.execute("SELECT pg_advisory_lock(hashtext('geoportal.compute_district'))")
-        try:
-            record_snapshot(admin)  # the figures before, for the alerts' comparison
-            result = compute_district(admin, distrito, fecha_corte=settings().fecha_corte)
-            record_snapshot(admin)
-            if result.get("publicada"):  # a batched public release fell due: its map layers
-                from capas import preparar_publicacion
+    with psycopg.connect(database_url(), autocommit=False) as admin, writers_lock(admin):
+        record_snapshot(admin)  # the figures before, for the alerts' comparison
+        result = compute_district(admin, distrito, fecha_corte=settings().fecha_corte)
+        record_snapshot(admin)
+        if result.get("publicada"):  # a batched public release fell due: its map layers
+            from capas import preparar_publicacion
 
-                preparar_publicacion(admin)
-        finally:
-            admin.rollback()
-            admin.execute("SELECT pg_advisory_unlock(hashtext('geoportal.compute_district'))")
-            admin.commit()
+            preparar_publicacion(admin)
     return {"data_version": result["data_version"], "segundos": round(time.perf_counter() - started, 3)}
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api import derivaciones
+from api import derivaciones, nominal
 from api.acceso import AccesoError, Sesion, optional_session
 from api.plantilla import km, pagina, tabla
 from geoportal.catalog import default_catalog
@@ -164,12 +164,10 @@ def _point_names(ids) -> dict[str, str]:
     """Delivery points are public: their names come through the public role."""
     from api.base import conexion
 
-    wanted = sorted({i for i in ids if i})
-    if not wanted:
+    if not any(ids):
         return {}
     with conexion() as conn:
-        return dict(conn.execute("SELECT punto_id, nombre FROM oferta.punto_entrega WHERE punto_id = ANY(%s)",
-                                 (wanted,)).fetchall())
+        return nominal.point_names(conn, ids)
 
 
 @router.post("/institucion/contrarreferencia")

@@ -67,10 +67,9 @@ def copy_out(conn: psycopg.Connection, query: str, params: tuple = (), typed: bo
             for block in copy:
                 buffer.write(block)
         data = buffer.getvalue()
-    header = data[: data.find(b"\n")].decode().split(",")
-    if result_types is not None:
-        types = result_types
-    else:
+    types = result_types
+    if types is None:
+        header = data[: data.find(b"\n")].decode().split(",")
         types = {c: pa.float64() if c in NUMERIC else pa.bool_() if c in BOOLEAN else pa.int64() if c in INTEGER
                  else pa.string() for c in header}
     # Typed reads keep NULL text as None (codes are never empty); the others keep '' as ''.

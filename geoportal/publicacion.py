@@ -12,6 +12,7 @@ Every writer of the aggregates and of a release takes one PostgreSQL session loc
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -36,24 +37,30 @@ from geoportal.settings import Settings, get_settings
 # two at once from the CLI and the API would lose one's change. Re-entrant: the API
 # holds it around the snapshots, compute_district again, publish inside it again.
 WRITER_LOCK = "SELECT pg_advisory_lock(hashtext('geoportal.compute_district'))"
-
-
 WRITER_UNLOCK = "SELECT pg_advisory_unlock(hashtext('geoportal.compute_district'))"
 
 
+@contextlib.contextmanager
+def writers_lock(conn: psycopg.Connection):
+    """Hold the writers' session lock on ``conn`` for the block."""
+    conn.execute(WRITER_LOCK)
+    try:
+        yield conn
+    finally:
+        status = conn.info.transaction_status
+        if status == TransactionStatus.INERROR:
+            conn.rollback()
+        conn.execute(WRITER_UNLOCK)  # takes effect at once, not at commit
+        if status != TransactionStatus.INTRANS:
+            conn.commit()  # closes only the unlock's own transaction
+
+
 def serialised(function):
+    """Run ``function(conn, ...)`` holding the writers' lock on ``conn``."""
     @functools.wraps(function)
     def wrapper(conn: psycopg.Connection, *args, **kwargs):
-        conn.execute(WRITER_LOCK)
-        try:
+        with writers_lock(conn):
             return function(conn, *args, **kwargs)
-        finally:
-            status = conn.info.transaction_status
-            if status == TransactionStatus.INERROR:
-                conn.rollback()
-            conn.execute(WRITER_UNLOCK)  # takes effect at once, not at commit
-            if status != TransactionStatus.INTRANS:
-                conn.commit()  # closes only the unlock's own transaction
     return wrapper
 
 
@@ -71,7 +78,7 @@ def secret_key(settings: Settings) -> str:
 
 
 def _names_and_geometry(conn: psycopg.Connection, protected: pd.DataFrame) -> pd.DataFrame:
-    """Name, census population and geometry (WKT for H3, joined in SQL for territories)."""
+    """Name, census population and geometry (WKB for H3, joined in SQL for territories)."""
     census = pd.DataFrame(conn.execute(
         "SELECT d.codigo, d.codigo_2012, d.dpto, d.nombre, d.pob_total FROM territorio.distrito d"
     ).fetchall(), columns=["codigo", "codigo_2012", "dpto", "nombre", "pob_total"])
