@@ -26,10 +26,14 @@ truth (``calculo``) is used only to check the attacker's model is sound and to j
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import psycopg
+
+from geoportal.catalog import default_catalog
+from geoportal.disclosure import Familias, count_families
 
 T = 10
 BASE = 5
@@ -38,14 +42,23 @@ BIG = 1e9
 AGE_GROUPS = [f"l{n}_universo" for n in range(3, 9)]
 
 
+@lru_cache
+def design() -> Familias:
+    """The published design the attacker knows: the catalogue's count families (public)."""
+    return count_families(default_catalog())
+
+
 def noise_bounds(column: str) -> tuple[int, int]:
     """(below, above): the truth lies in [p - below, p + above] for a published p (design)."""
-    if column == "personas":
-        return NOISE * (len(AGE_GROUPS) + 1), NOISE * (len(AGE_GROUPS) + 1)
-    if column.endswith("_con_oferta"):
-        return 3 * NOISE, 3 * NOISE
-    if column.endswith("_sin_oferta"):
-        return NOISE, 2 * NOISE
+    fam = design()
+    k = fam.family.get(column)
+    if k in fam.zeros:
+        return 0, 0
+    for _, _, without, with_ in fam.gaps:
+        if k == without:
+            return (2 * NOISE, 2 * NOISE) if with_ in fam.zeros else (NOISE, 2 * NOISE)
+        if k == with_:
+            return (2 * NOISE, 2 * NOISE) if without in fam.zeros else (3 * NOISE, 3 * NOISE)
     return NOISE, NOISE
 
 

@@ -143,9 +143,11 @@ def test_within_each_row_the_published_figures_add_up(pilotos):
         assert (total == pub[aplica]).all(), stem
         assert (pub[f"{stem}_cubiertos"] <= pub[aplica]).all()
         assert (pub[f"{stem}_pct"].dropna() <= 100).all()
-    assert (pub["personas"] >= pub[ataque.AGE_GROUPS].sum(axis=1)).all()
-    # Persons without an age group are rare: the identity is exact in most rows.
-    assert (pub["personas"] == pub[ataque.AGE_GROUPS].sum(axis=1)).mean() > 0.8
+    # Persons and the age groups are rounded apart (one offset each): the groups never
+    # exceed the persons by more than the rounding of seven counts can explain.
+    excess = pub[ataque.AGE_GROUPS].sum(axis=1) - pub["personas"]
+    assert (excess <= ataque.NOISE * (len(ataque.AGE_GROUPS) + 1 - 1)).all(), excess.max()
+    assert (excess.abs() <= 10).mean() > 0.9
     for n in range(1, 11):
         assert (pub[f"l{n}_ampliado"] <= pub[f"l{n}_protegidos"]).all()
         assert (pub[f"l{n}_protegidos"] <= pub[f"l{n}_universo"]).all()

@@ -1,26 +1,30 @@
-"""Perturbation: rounding to base B with a secret offset per (area, measure); totals derived.
+"""Perturbation: rounding to base B with one secret offset per (area, family); parts derived.
 
 A published count is ``B * floor((n + o) / B)`` where ``o`` in 0 .. B - 1 is a keyed hash
-of (nivel, codigo, measure) — a fixed secret function of the *area and measure*, not of
-the records in it. For every n the offset is uniform, so the rounding is unbiased
-(E[p - n] = 0), a true multiple of B is published unchanged (0 stays 0), and
-|p - n| <= B - 1.
+of (nivel, codigo, family): a fixed secret function of the *area and of what the count
+counts* (``familias``), not of the records in it nor of the column's name. For every n
+the offset is uniform, so the rounding is unbiased (E[p - n] = 0), a true multiple of B
+is published unchanged (0 stays 0), and |p - n| <= B - 1.
 
-Why not a function of the record set (the ABS/ONS cell key): when records change, a
+**One offset per underlying count.** Columns that count the same units (``hogares``,
+``l9_universo`` and every household service's ``aplica``, say) share one offset and
+publish one value. With an offset per column they were several readings of one count
+whose intervals intersected: seven household columns of one area showing 150 and 155
+pinned its 151 households, and then its children's.
+
+**Why not a function of the record set** (the ABS/ONS cell key): when records change, a
 cell key draws a fresh perturbation, so n, n + 1, n + 2 ... published in successive
 versions are independent noisy readings of the same count and their intervals intersect
 to the truth (ten Tekoporã grants in one cell recovered 6 exactly). With a fixed offset
 the published sequence is a deterministic staircase of n + o: consecutive releases
 reveal at most where n + o crosses a multiple of B, that is n + o exactly, and since o
 is secret and uniform over B values the attacker is left with B candidates for n,
-whatever the number of releases. An unchanged area republishes the same value (the
-stability the cell key gives), and the same (area, measure) gives the same value in
-every tile, feature and download because it is stored once.
+whatever the number of releases. The threshold uses the same offset (``protect``), so
+the release where an area appears tells n + o again and nothing more. An unchanged area
+republishes the same value, and the same (area, family) gives the same value in every
+tile, feature and download because it is stored once.
 
-Row consistency (``perturb``): parts are clipped to their rounded totals and the last
-part is the rest, persons are the sum of the rounded age groups, so within a row
-covered + gaps = applies, protected <= universe, persons = the age groups (+ persons
-without an age group), and every share is <= 100 %.
+Row consistency: see ``perturb``.
 """
 
 from __future__ import annotations
@@ -30,8 +34,42 @@ import numpy as np
 import pandas as pd
 
 from geoportal.aggregate import mix64, record_keys
+from geoportal.disclosure.familias import Familias
 
-THRESHOLD_SALT = "__umbral__"
+ROUNDS = 8
+
+
+def _repair(value: dict[str, np.ndarray], relation: tuple[tuple[str, int], ...], base: int) -> bool:
+    """Move one count so that the relation sum(a * count) >= 0 narrows no count below B values.
+
+    Each published count n_p hides a truth within B - 1. An attacker bounds term j by the
+    relation: no bound is tighter than the term's own as long as the published residual
+    R = sum(a * p) >= -(B - 1)(W - 2|a_j|), W = sum |a|. Where R falls short, the term with
+    the largest |a| moves toward the relation as far as its truth provably allows (so its
+    own interval still holds the truth), in multiples of B: what is left narrows any term
+    by at most B - 1 values, never below B candidates.
+    """
+    noise = base - 1
+    weights = [abs(a) for _, a in relation]
+    width, top = sum(weights), max(weights)
+    residual = sum(a * value[k] for k, a in relation)
+    short = residual < -noise * (width - 2 * top)
+    if not short.any():
+        return False
+    k, a = max(((k, a) for k, a in relation if abs(a) == top), key=lambda t: t[1] > 0)
+    others = residual - a * value[k]
+    # Truth bound of term k from the others: a * n_k >= -others - noise * (width - |a|).
+    if a > 0:
+        cap = -(-(-others - noise * (width - top)) // top) + noise  # ceil(bound / a) + B - 1
+        moved = np.maximum(value[k], base * (cap // base))
+    else:
+        cap = (others + noise * (width - top)) // top - noise
+        moved = np.minimum(value[k], -base * (-cap // base))
+    moved = np.where(short, moved, value[k])
+    if (moved == value[k]).all():
+        return False
+    value[k] = moved
+    return True
 
 
 def area_keys(nivel: pd.Series, codigo: pd.Series, secret: str) -> np.ndarray:
@@ -54,38 +92,68 @@ def round_with_offset(counts: np.ndarray, offset: np.ndarray, base: int) -> np.n
     return base * ((counts + np.asarray(offset, dtype=np.int64)) // base)
 
 
-def perturb(agregado: pd.DataFrame, counts: list[str], age_groups: list[str], keys: np.ndarray, base: int) -> pd.DataFrame:
-    """Rounded counts of every row, made consistent within the row.
+def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys: np.ndarray, base: int) -> pd.DataFrame:
+    """Rounded counts of every row: one value per family, made consistent within the row.
 
-    Every count is rounded on its own (``round_with_offset``); then, top-down, each part is
-    clipped to what its total leaves: protected <= universe, complete <= protected,
-    urban households <= households, covered <= applies, gap without supply <= applies -
-    covered, and the gap with supply is the rest. Persons are the sum of the rounded age
-    groups plus the rounded persons without an age group. Clipping keeps every value a
-    multiple of B and within B - 1 of the truth, except the derived gap (within 3(B - 1))
-    and persons (within (B - 1) x (age groups + 1)).
+    Each family is rounded once (``round_with_offset``, the offset salted by the family's
+    key) and structural zeros are 0. Then, until nothing moves:
+
+    * every family is clipped to each of its supersets (protected <= universe, complete
+      <= protected, covered <= applies, urban households <= households, 0-4 <= all
+      persons, ...), supersets first;
+    * a service's gap without supply is clipped to applies - covered;
+    * the catalogue's other relations (age runs, Fréchet bounds; ``familias``) are
+      repaired where an attacker could use them to narrow a count (``_repair``).
+
+    Last, the remaining gap is the rest: applies - covered - the other gap (a structurally
+    empty gap stays 0). Every column of a family then shows its family's value, so within
+    a row covered + gaps = applies, protected <= universe, every share is <= 100 %. The
+    age groups are rounded apart from the persons, so they need not add up to them.
+
+    Error bounds (what ``tests/ataque.noise_bounds`` assumes): a family's value lies
+    within B - 1 of its truth (clipped to a superset or moved by a repair it still does);
+    the gap without supply within [n - (B - 1), n + 2(B - 1)]; the gap that is the rest
+    within 3(B - 1), or 2(B - 1) when the other gap is a structural zero.
     """
-    def rounded(name: str, truth: np.ndarray) -> np.ndarray:
-        return round_with_offset(truth, offsets(keys, name, base), base)
+    truth_of = {}
+    for column in counts:
+        truth_of.setdefault(families.family[column], column)
+    value = {k: round_with_offset(agregado[c].to_numpy(np.int64), offsets(keys, k, base), base)
+             for k, c in truth_of.items()}
+    for k in families.zeros & value.keys():
+        value[k] = np.zeros(len(agregado), dtype=np.int64)
+    rests = [(a, c, s, n) for a, c, s, n in families.gaps if {a, c, s, n} <= value.keys()]
+    relations = [r for r in families.relations if all(k in value for k, _ in r)]
 
-    out = {c: rounded(c, agregado[c].to_numpy(np.int64)) for c in counts}
-    names = set(counts)
-    logros = sorted({int(c[1:].split("_")[0]) for c in counts if c.startswith("l") and c.endswith("_universo")})
-    for n in logros:
-        out[f"l{n}_protegidos"] = np.minimum(out[f"l{n}_protegidos"], out[f"l{n}_universo"])
-        out[f"l{n}_ampliado"] = np.minimum(out[f"l{n}_ampliado"], out[f"l{n}_protegidos"])
-    for c in counts:
-        stem = c.removesuffix("_aplica")
-        if c.endswith("_aplica") and {f"{stem}_cubiertos", f"{stem}_sin_oferta", f"{stem}_con_oferta"} <= names:
-            covered = np.minimum(out[f"{stem}_cubiertos"], out[c])
-            without = np.minimum(out[f"{stem}_sin_oferta"], out[c] - covered)
-            out[f"{stem}_cubiertos"], out[f"{stem}_sin_oferta"] = covered, without
-            out[f"{stem}_con_oferta"] = out[c] - covered - without
-    if {"hogares", "hogares_urbanos"} <= names:
-        out["hogares_urbanos"] = np.minimum(out["hogares_urbanos"], out["hogares"])
-    if "personas" in names and age_groups:
-        rest = agregado["personas"].to_numpy(np.int64) - sum(agregado[g].to_numpy(np.int64) for g in age_groups)
-        if (rest < 0).any():
-            raise ValueError("los grupos de edad suman más personas que las relevadas")
-        out["personas"] = sum(out[g] for g in age_groups) + rounded("_personas_sin_grupo", rest)
-    return pd.DataFrame({c: out[c] for c in counts}, index=agregado.index)
+    def lower(k: str, cap: np.ndarray) -> bool:
+        smaller = cap < value[k]
+        if smaller.any():
+            value[k] = np.where(smaller, cap, value[k])
+        return bool(smaller.any())
+
+    def consistent() -> bool:
+        changed = False
+        for k in families.order:
+            for big in families.supersets[k]:
+                if big in value and k in value:
+                    changed |= lower(k, value[big])
+        for applies, covered, without, with_ in rests:
+            if without not in families.zeros and with_ not in families.zeros:
+                changed |= lower(without, value[applies] - value[covered])
+        return changed
+
+    for _ in range(ROUNDS):
+        changed = consistent()
+        changed |= any(_repair(value, relation, base) for relation in relations)
+        if not changed:
+            break
+    consistent()  # whatever happened, rows end consistent
+    for applies, covered, without, with_ in rests:
+        left = value[applies] - value[covered]
+        if without in families.zeros:
+            value[with_] = left
+        elif with_ in families.zeros:
+            value[without] = left
+        else:
+            value[with_] = left - value[without]
+    return pd.DataFrame({c: value[families.family[c]] for c in counts}, index=agregado.index)
