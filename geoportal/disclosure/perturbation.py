@@ -78,6 +78,58 @@ def area_keys(nivel: pd.Series, codigo: pd.Series, secret: str) -> np.ndarray:
     return record_keys(ids.reset_index(drop=True), secret + "|area").astype(np.uint64)
 
 
+LEVELS_DOWN = ("departamento", "distrito", "h3_5", "h3_6", "h3_7", "h3_8")
+
+
+def parent_rows(agregado: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per level, top-down: (rows at that level, the row of each one's parent area)."""
+    from geoportal.aggregate import PARENT_LEVEL
+
+    nivel = agregado["nivel"].astype(str).to_numpy(dtype=object)
+    row_of = {(n, c): i for i, (n, c) in enumerate(zip(nivel, agregado["codigo"].astype(str)))}
+    out = {}
+    for level in LEVELS_DOWN:
+        rows = np.flatnonzero(nivel == level)
+        parents = np.array([row_of.get((PARENT_LEVEL[level], p), -1)
+                            for p in agregado["padre"].astype(str).to_numpy(dtype=object)[rows]], dtype=np.int64)
+        out[level] = (rows[parents >= 0], parents[parents >= 0])
+    return out
+
+
+def shared_keys(agregado: pd.DataFrame, secret: str) -> dict[str, np.ndarray]:
+    """Secret key of each row per unit type, shared by areas that hold the same units.
+
+    A parent whose only child with households is one area holds exactly that child's
+    households and persons (H3 cells nest exactly; a department with one surveyed
+    district is that district): both get the parent's key, so their counts share offsets
+    and publish one value instead of two readings of one count. Entornos likewise, by
+    the children holding entornos. Decided top-down from the rows alone (the incremental
+    update has every ancestor's sibling group at hand).
+    """
+    from geoportal.aggregate import PARENT_LEVEL
+
+    nivel = agregado["nivel"].astype(str).to_numpy(dtype=object)
+    codigo = agregado["codigo"].astype(str).to_numpy(dtype=object)
+    padre = agregado["padre"].astype(str).to_numpy(dtype=object)
+    parent_level = np.array([PARENT_LEVEL.get(n) or "" for n in nivel], dtype=object)
+    row_of = {(n, c): i for i, (n, c) in enumerate(zip(nivel, codigo))}
+    out = {}
+    for unit, column in (("hogar", "hogares"), ("entorno", "entornos")):
+        populated = agregado[column].to_numpy() > 0 if column in agregado else np.zeros(len(agregado), bool)
+        group = pd.Series(parent_level, dtype=object) + "|" + pd.Series(padre, dtype=object)
+        siblings = group[populated].value_counts()
+        only = populated & (group.map(siblings).fillna(0).to_numpy() == 1)
+        canon_nivel, canon_codigo = nivel.copy(), codigo.copy()
+        for level in LEVELS_DOWN:
+            for i in np.flatnonzero(only & (nivel == level)):
+                j = row_of.get((parent_level[i], padre[i]))
+                if j is not None:
+                    canon_nivel[i], canon_codigo[i] = canon_nivel[j], canon_codigo[j]
+        out[unit] = area_keys(pd.Series(canon_nivel), pd.Series(canon_codigo), secret)
+    out["persona"] = out["hogar"]  # persons live in households
+    return out
+
+
 def offsets(keys: np.ndarray, measure: str, spread: int) -> np.ndarray:
     """Offset in 0 .. spread - 1 of each area for ``measure``: uniform, independent across measures."""
     salt = np.uint64(int.from_bytes(hashlib.blake2b(measure.encode(), digest_size=8).digest(), "little"))
@@ -92,15 +144,42 @@ def round_with_offset(counts: np.ndarray, offset: np.ndarray, base: int) -> np.n
     return base * ((counts + np.asarray(offset, dtype=np.int64)) // base)
 
 
-def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys: np.ndarray, base: int) -> pd.DataFrame:
+def _repair_tree(value: dict[str, np.ndarray], tree: dict, shown: np.ndarray, base: int) -> bool:
+    """The same repair (``_repair``) for parent >= its shown children, and parent <= them
+    where every child is shown: only the parent moves, within what its truth allows."""
+    noise, n, changed = base - 1, len(shown), False
+    for rows, parents in tree.values():
+        kids = rows[shown[rows]]
+        of = parents[shown[rows]]
+        count = np.bincount(of, minlength=n)
+        whole = np.bincount(parents, minlength=n) == count
+        slack = noise * (count - 1)  # (B - 1)(W - 2), W = children + 1
+        has = shown & (count > 0)
+        for k, v in value.items():
+            total = np.bincount(of, weights=v[kids], minlength=n).astype(np.int64)
+            up = has & (v - total < -slack)
+            down = has & whole & (total - v < -slack)
+            if up.any() or down.any():
+                moved = np.where(up, np.maximum(v, base * ((total - slack) // base)), v)
+                moved = np.where(down, np.minimum(moved, -base * (-(total + slack) // base)), moved)
+                if (moved != v).any():
+                    value[k] = moved
+                    changed = True
+    return changed
+
+
+def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys: dict[str, np.ndarray],
+            base: int, reserved: np.ndarray | None = None) -> pd.DataFrame:
     """Rounded counts of every row: one value per family, made consistent within the row.
 
     Each family is rounded once (``round_with_offset``, the offset salted by the family's
-    key) and structural zeros are 0. Then, until nothing moves:
+    key, the area's key that of its unit type: ``shared_keys``) and structural zeros are 0. Then, until nothing moves:
 
     * every family is clipped to each of its supersets (protected <= universe, complete
       <= protected, covered <= applies, urban households <= households, 0-4 <= all
-      persons, ...), supersets first;
+      persons, ...), supersets first, and every area to the area holding it (a hexagon
+      never shows more than its parent, a district than its department), and a parent
+      against the sum of its shown children the same way (``_repair_tree``);
     * a service's gap without supply is clipped to applies - covered;
     * the catalogue's other relations (age runs, Fréchet bounds; ``familias``) are
       repaired where an attacker could use them to narrow a count (``_repair``).
@@ -118,7 +197,10 @@ def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys:
     truth_of = {}
     for column in counts:
         truth_of.setdefault(families.family[column], column)
-    value = {k: round_with_offset(agregado[c].to_numpy(np.int64), offsets(keys, k, base), base)
+    def unit(k: str) -> str:
+        return families.sets[k].unidad if families.sets.get(k) is not None else "hogar"
+
+    value = {k: round_with_offset(agregado[c].to_numpy(np.int64), offsets(keys[unit(k)], k, base), base)
              for k, c in truth_of.items()}
     for k in families.zeros & value.keys():
         value[k] = np.zeros(len(agregado), dtype=np.int64)
@@ -131,8 +213,18 @@ def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys:
             value[k] = np.where(smaller, cap, value[k])
         return bool(smaller.any())
 
+    tree = parent_rows(agregado)
+    shown = np.ones(len(agregado), bool) if reserved is None else ~np.asarray(reserved, dtype=bool)
+
     def consistent() -> bool:
         changed = False
+        for rows, parents in tree.values():  # an area never shows more than the area holding it
+            for k in value:
+                cap = value[k][parents]
+                smaller = cap < value[k][rows]
+                if smaller.any():
+                    value[k][rows[smaller]] = cap[smaller]
+                    changed = True
         for k in families.order:
             for big in families.supersets[k]:
                 if big in value and k in value:
@@ -145,9 +237,11 @@ def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys:
     for _ in range(ROUNDS):
         changed = consistent()
         changed |= any(_repair(value, relation, base) for relation in relations)
+        changed |= _repair_tree(value, tree, shown, base)
         if not changed:
             break
-    consistent()  # whatever happened, rows end consistent
+    while consistent():  # whatever happened, rows end consistent (this only lowers values)
+        pass
     for applies, covered, without, with_ in rests:
         left = value[applies] - value[covered]
         if without in families.zeros:
