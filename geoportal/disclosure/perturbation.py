@@ -39,7 +39,7 @@ from geoportal.disclosure.familias import Familias
 ROUNDS = 8
 
 
-def _repair(value: dict[str, np.ndarray], relation: tuple[tuple[str, int], ...], base: int) -> bool:
+def _repair(matrix: np.ndarray, columns: np.ndarray, coefs: np.ndarray, base: int) -> bool:
     """Move one count so that the relation sum(a * count) >= 0 narrows no count below B values.
 
     Each published count n_p hides a truth within B - 1. An attacker bounds term j by the
@@ -50,25 +50,27 @@ def _repair(value: dict[str, np.ndarray], relation: tuple[tuple[str, int], ...],
     by at most B - 1 values, never below B candidates.
     """
     noise = base - 1
-    weights = [abs(a) for _, a in relation]
-    width, top = sum(weights), max(weights)
-    residual = sum(a * value[k] for k, a in relation)
+    width, top = int(np.abs(coefs).sum()), int(np.abs(coefs).max())
+    residual = matrix[:, columns] @ coefs
     short = residual < -noise * (width - 2 * top)
     if not short.any():
         return False
-    k, a = max(((k, a) for k, a in relation if abs(a) == top), key=lambda t: t[1] > 0)
-    others = residual - a * value[k]
+    # The term with the largest |a|, a positive one if any (raise the total, not a part).
+    j = max(np.flatnonzero(np.abs(coefs) == top), key=lambda i: coefs[i] > 0)
+    k, a = columns[j], int(coefs[j])
+    current = matrix[:, k]
+    others = residual - a * current
     # Truth bound of term k from the others: a * n_k >= -others - noise * (width - |a|).
     if a > 0:
         cap = -(-(-others - noise * (width - top)) // top) + noise  # ceil(bound / a) + B - 1
-        moved = np.maximum(value[k], base * (cap // base))
+        moved = np.maximum(current, base * (cap // base))
     else:
         cap = (others + noise * (width - top)) // top - noise
-        moved = np.minimum(value[k], -base * (-cap // base))
-    moved = np.where(short, moved, value[k])
-    if (moved == value[k]).all():
+        moved = np.minimum(current, -base * (-cap // base))
+    moved = np.where(short, moved, current)
+    if (moved == current).all():
         return False
-    value[k] = moved
+    matrix[:, k] = moved
     return True
 
 
@@ -144,27 +146,33 @@ def round_with_offset(counts: np.ndarray, offset: np.ndarray, base: int) -> np.n
     return base * ((counts + np.asarray(offset, dtype=np.int64)) // base)
 
 
-def _repair_tree(value: dict[str, np.ndarray], tree: dict, shown: np.ndarray, base: int) -> bool:
+def _repair_tree(matrix: np.ndarray, tree: dict, shown: np.ndarray, base: int, columns: np.ndarray) -> bool:
     """The same repair (``_repair``) for parent >= its shown children, and parent <= them
-    where every child is shown: only the parent moves, within what its truth allows."""
+    where every child is shown: only the parent moves, within what its truth allows.
+    ``matrix``: one row per area, one column per family, changed in place; only
+    ``columns`` (counts within B - 1 of their truth: not the gaps, which are parts)."""
+    from scipy import sparse
+
     noise, n, changed = base - 1, len(shown), False
     for rows, parents in tree.values():
-        kids = rows[shown[rows]]
-        of = parents[shown[rows]]
+        kids, of = rows[shown[rows]], parents[shown[rows]]
         count = np.bincount(of, minlength=n)
         whole = np.bincount(parents, minlength=n) == count
-        slack = noise * (count - 1)  # (B - 1)(W - 2), W = children + 1
-        has = shown & (count > 0)
-        for k, v in value.items():
-            total = np.bincount(of, weights=v[kids], minlength=n).astype(np.int64)
-            up = has & (v - total < -slack)
-            down = has & whole & (total - v < -slack)
-            if up.any() or down.any():
-                moved = np.where(up, np.maximum(v, base * ((total - slack) // base)), v)
-                moved = np.where(down, np.minimum(moved, -base * (-(total + slack) // base)), moved)
-                if (moved != v).any():
-                    value[k] = moved
-                    changed = True
+        at = np.flatnonzero(shown & (count > 0))
+        if not len(at):
+            continue
+        slack = (noise * (count[at] - 1))[:, None]  # (B - 1)(W - 2), W = children + 1
+        children = sparse.csr_matrix((np.ones(len(kids), dtype=np.int64), (of, kids)), shape=(n, n))[at]
+        total = np.asarray(children @ matrix[:, columns])
+        v = matrix[np.ix_(at, columns)]
+        up = v - total < -slack
+        down = whole[at][:, None] & (total - v < -slack)
+        if up.any() or down.any():
+            moved = np.where(up, np.maximum(v, base * ((total - slack) // base)), v)
+            moved = np.where(down, np.minimum(moved, -base * (-(total + slack) // base)), moved)
+            if (moved != v).any():
+                matrix[np.ix_(at, columns)] = moved
+                changed = True
     return changed
 
 
@@ -173,7 +181,8 @@ def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys:
     """Rounded counts of every row: one value per family, made consistent within the row.
 
     Each family is rounded once (``round_with_offset``, the offset salted by the family's
-    key, the area's key that of its unit type: ``shared_keys``) and structural zeros are 0. Then, until nothing moves:
+    key, the area's key that of its unit type: ``shared_keys``) and structural zeros are
+    0. Then, until nothing moves:
 
     * every family is clipped to each of its supersets (protected <= universe, complete
       <= protected, covered <= applies, urban households <= households, 0-4 <= all
@@ -200,17 +209,30 @@ def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys:
     def unit(k: str) -> str:
         return families.sets[k].unidad if families.sets.get(k) is not None else "hogar"
 
-    value = {k: round_with_offset(agregado[c].to_numpy(np.int64), offsets(keys[unit(k)], k, base), base)
-             for k, c in truth_of.items()}
+    # One column per family (contiguous: the within-row rules work on columns, the tree on rows).
+    matrix = np.empty((len(agregado), len(truth_of)), dtype=np.int64, order="C")
+    value = {}
+    for j, (k, c) in enumerate(truth_of.items()):
+        matrix[:, j] = round_with_offset(agregado[c].to_numpy(np.int64), offsets(keys[unit(k)], k, base), base)
+        value[k] = matrix[:, j]  # a view: writes go to the matrix
     for k in families.zeros & value.keys():
-        value[k] = np.zeros(len(agregado), dtype=np.int64)
+        value[k][:] = 0
     rests = [(a, c, s, n) for a, c, s, n in families.gaps if {a, c, s, n} <= value.keys()]
-    relations = [r for r in families.relations if all(k in value for k, _ in r)]
+    column = {k: j for j, k in enumerate(truth_of)}
+    relations = [(np.array([column[k] for k, _ in r]), np.array([a for _, a in r], dtype=np.int64))
+                 for r in families.relations if all(k in value for k, _ in r)]
+    bounded = [(column[k], np.array([column[b] for b in families.supersets[k] if b in column]))
+               for k in families.order if k in column]
+    bounded = [(j, sup) for j, sup in bounded if len(sup)]
+    # Published counts within B - 1 of their truth (not the gaps, which are parts of a row,
+    # nor the class counts behind the means, which are not published).
+    whole_counts = np.array([j for k, j in column.items()
+                             if families.sets.get(k) is not None and families.sets[k].brecha is None])
 
     def lower(k: str, cap: np.ndarray) -> bool:
         smaller = cap < value[k]
         if smaller.any():
-            value[k] = np.where(smaller, cap, value[k])
+            value[k][smaller] = cap[smaller]
         return bool(smaller.any())
 
     tree = parent_rows(agregado)
@@ -219,16 +241,17 @@ def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys:
     def consistent() -> bool:
         changed = False
         for rows, parents in tree.values():  # an area never shows more than the area holding it
-            for k in value:
-                cap = value[k][parents]
-                smaller = cap < value[k][rows]
-                if smaller.any():
-                    value[k][rows[smaller]] = cap[smaller]
-                    changed = True
-        for k in families.order:
-            for big in families.supersets[k]:
-                if big in value and k in value:
-                    changed |= lower(k, value[big])
+            cap = matrix[parents]
+            smaller = cap < matrix[rows]
+            if smaller.any():
+                matrix[rows] = np.minimum(matrix[rows], cap)
+                changed = True
+        for j, supersets in bounded:  # supersets come first in the order
+            cap = matrix[:, supersets].min(axis=1)
+            smaller = cap < matrix[:, j]
+            if smaller.any():
+                matrix[smaller, j] = cap[smaller]
+                changed = True
         for applies, covered, without, with_ in rests:
             if without not in families.zeros and with_ not in families.zeros:
                 changed |= lower(without, value[applies] - value[covered])
@@ -236,8 +259,8 @@ def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys:
 
     for _ in range(ROUNDS):
         changed = consistent()
-        changed |= any(_repair(value, relation, base) for relation in relations)
-        changed |= _repair_tree(value, tree, shown, base)
+        changed |= any([_repair(matrix, columns, coefs, base) for columns, coefs in relations])
+        changed |= _repair_tree(matrix, tree, shown, base, whole_counts)
         if not changed:
             break
     while consistent():  # whatever happened, rows end consistent (this only lowers values)
@@ -245,9 +268,9 @@ def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys:
     for applies, covered, without, with_ in rests:
         left = value[applies] - value[covered]
         if without in families.zeros:
-            value[with_] = left
+            value[with_][:] = left
         elif with_ in families.zeros:
-            value[without] = left
+            value[without][:] = left
         else:
-            value[with_] = left - value[without]
+            value[with_][:] = left - value[without]
     return pd.DataFrame({c: value[families.family[c]] for c in counts}, index=agregado.index)
