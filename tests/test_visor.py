@@ -32,6 +32,9 @@ VILLETA = "1116"
 
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def es_py(value: float, decimals: int = 1) -> str:
     """A number as the viewer must write it (es-PY: 1.234,5; trailing zeros dropped)."""
     text = f"{round(value, decimals):,.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{round(value):,}"
@@ -85,6 +88,8 @@ class Pagina:
         self.page = context.new_page()
         self.errores: list[str] = []
         self.pedidos: list[str] = []
+        self.fallidos: list[str] = []
+        self.page.on("response", lambda r: r.status >= 400 and self.fallidos.append(f"{r.status} {r.url}"))
         self.page.on("console", lambda m: m.type == "error" and self.errores.append(m.text))
         self.page.on("pageerror", lambda e: self.errores.append(str(e)))
         self.page.on("request", lambda r: self.pedidos.append(r.url))
@@ -238,6 +243,43 @@ def test_search_without_accents_finds_the_territory_and_opens_its_profile(pagina
     page.wait_for_selector("#perfil .logro")
     assert expected.lower() in page.inner_text("#perfil-titulo").lower()
     assert parse_qs(urlparse(page.url).query)["t"] == [code]
+
+
+def test_service_points_show_from_the_national_view_with_the_guides_colours_and_open_a_popup(pagina, base_url):
+    """Points at national zoom (no tile below the layer's minimum zoom), one colour per type
+    everywhere (the legend uses the palette of "servicios cerca de mí"), a click opens its popup."""
+    import re
+
+    page = pagina.abrir("/?capa=puntos&z=6&lat=-23.4&lon=-58.4")
+    assert [u for u in pagina.pedidos_de_teselas() if "/tiles/puntos/" in u]
+    assert [f for f in pagina.fallidos if "/tiles/" in f] == []
+    drawn = page.locator(".leaflet-puntos-pane path.leaflet-interactive").count()
+    assert drawn > 500, drawn
+    pagina.captura("visor-puntos-nacional.png")
+    # The guide's palette and the legend's names of each type, read from the viewer's sources.
+    guide = dict(re.findall(r'(\w+): "(#[0-9a-f]{6})"', (ROOT / "web/src/servicios.js").read_text()))
+    source = (ROOT / "web/src/main.js").read_text()
+    declared = source[source.index("const TIPOS_PUNTO"):source.index("};", source.index("const TIPOS_PUNTO"))]
+    names = {name: tipo for tipo, name in re.findall(r'(\w+): "([^"]+)"', declared)}
+    items = page.eval_on_selector_all(
+        ".leyenda-clases li", "els => els.map(e => [e.innerText.trim(), e.querySelector('.muestra').style.background])")
+    assert len(items) >= 5
+    for label, colour in items:
+        c = guide[names[label]]
+        assert colour == f"rgb({int(c[1:3], 16)}, {int(c[3:5], 16)}, {int(c[5:7], 16)})", label
+    # Zoomed in, a click on a point opens its popup (it used to throw reading 'lat').
+    point = rows(base_url, "SELECT nombre, ST_X(geom) lon, ST_Y(geom) lat FROM publico.punto_entrega p"
+                           " WHERE tipo = 'usf' AND NOT EXISTS (SELECT 1 FROM publico.punto_entrega o"
+                           " WHERE o.codigo <> p.codigo AND ST_DWithin(o.geom, p.geom, 0.003)) ORDER BY codigo LIMIT 1")[0]
+    page.evaluate("([lat, lon]) => window.geoportal.mapa.setView([lat, lon], 14, {animate: false})",
+                  [point["lat"], point["lon"]])
+    page.wait_for_function("() => !window.geoportal.tematica.isLoading()", timeout=30_000)
+    page.wait_for_timeout(500)
+    page.mouse.click(*pagina.centro_en_pixel(point["lon"], point["lat"]))
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=10_000)
+    assert point["nombre"] in popup.inner_text()
+    pagina.captura("visor-punto-popup.png")
 
 
 def _haversine_km(lon1, lat1, lon2, lat2) -> float:

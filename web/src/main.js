@@ -87,13 +87,14 @@ async function ponerCapa(id, medidaCol) {
   actualizarAtribucion();
 }
 
+// One colour per point type everywhere (map, legend, "servicios cerca de mí"): the guide's.
 function colorDePunto(capa) {
-  const l = leyendaDe(capa, null, "punto");
   const campo = capa.campoCategoria ?? "tipo";
-  return (p) => {
-    const i = l?.categorias?.indexOf(String(p[campo])) ?? -1;
-    return i >= 0 ? l.colores[i] : colorDeTipo(p[campo]);
-  };
+  return (p) => colorDeTipo(p[campo]);
+}
+
+function leyendaDePuntos(l) {
+  return l?.categorias?.length ? { ...l, colores: l.categorias.map(colorDeTipo) } : l;
 }
 
 // The map shows the short credit; every source with its licence is listed in the footer.
@@ -111,7 +112,8 @@ function actualizarNivel() {
   const puntos = vista.capa.geometria === "punto";
   dibujarLeyenda($("leyenda"), {
     medida: vista.medida ?? { etiqueta: puntos ? "Puntos de entrega por tipo" : vista.capa.titulo, unidad: "" },
-    leyenda: leyendaDe(vista.capa, vista.medida, nivel), nivel, reservadoTexto: vista.capa.reservadoTexto,
+    leyenda: puntos ? leyendaDePuntos(leyendaDe(vista.capa, vista.medida, nivel)) : leyendaDe(vista.capa, vista.medida, nivel),
+    nivel, reservadoTexto: vista.capa.reservadoTexto,
     nombreCategoria: (c) => TIPOS_PUNTO[c] ?? c, areas: !puntos,
   });
   const t = vista.territorio;

@@ -74,16 +74,40 @@ export function capaTematica(mapa, urlTeselas, medida, leyendaDe, alElegir) {
   return capa;
 }
 
-/** Delivery points as circle markers (vector tiles of a point layer). */
+// VectorGrid draws a point as a CircleMarker that knows only its pixel in the tile, so
+// Leaflet's click handling (which asks a small circle for getLatLng) threw "reading 'lat'".
+// Such a marker answers from its tile's coordinates instead.
+const latLngDe = L.CircleMarker.prototype.getLatLng;
+L.CircleMarker.prototype.getLatLng = function () {
+  const propio = latLngDe.call(this);
+  const tesela = this._renderer?._tileCoord;
+  if (propio || !this._point || !tesela) return propio;
+  const tamano = this._renderer._size ?? L.point(256, 256);
+  return L.CRS.EPSG3857.pointToLatLng(L.point(tesela.x * tamano.x, tesela.y * tamano.y).add(this._point), tesela.z);
+};
+
+/** Delivery points as circle markers (vector tiles of a point layer), from the national zoom on. */
 export function capaPuntos(mapa, urlTeselas, colorDe, alElegir) {
+  const dibujados = new Set(); // ids of the points drawn (read by the browser tests)
   const capa = capaTeselas(urlTeselas, {
     pane: "puntos",
     interactive: true,
-    vectorTileLayerStyles: todasLasCapas((p, z) => ({
-      radius: z >= 11 ? 5 : 3, fill: true, fillColor: colorDe(p), fillOpacity: 0.95, color: "#ffffff", weight: 1,
-    })),
+    vectorTileLayerStyles: todasLasCapas((p, z) => {
+      dibujados.add(p.punto_id ?? p.codigo ?? p.nombre);
+      return {
+        radius: z >= 11 ? 5 : z >= 8 ? 3 : 2, fill: true, fillColor: colorDe(p), fillOpacity: 0.95,
+        color: "#ffffff", weight: z >= 8 ? 1 : 0.5,
+      };
+    }),
   });
-  capa.on("click", (e) => { L.DomEvent.stop(e); alElegir(e.layer.properties, e.latlng); });
+  capa.dibujados = dibujados;
+  // A point's click event carries no latlng in VectorGrid: take it from the mouse event.
+  capa.on("click", (e) => {
+    L.DomEvent.stop(e);
+    const donde = e.latlng ?? (e.originalEvent ? mapa.mouseEventToLatLng(e.originalEvent) : null)
+      ?? e.layer?._latlng ?? mapa.getCenter();
+    alElegir(e.layer.properties, donde);
+  });
   capa.addTo(mapa);
   return capa;
 }
