@@ -358,6 +358,54 @@ def test_url_state_restores_a_view_and_back_forward_work(pagina):
     page.wait_for_function("() => document.getElementById('capa').value === 'relevamiento'")
 
 
+def test_on_a_phone_legend_and_map_are_seen_together_popups_fit_and_the_profile_opens_at_its_top(chromium, server, base_url):
+    pagina = Pagina(chromium, server)
+    page = pagina.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        pagina.abrir("/?capa=logros&medida=l3_pct")
+        box = page.locator("#mapa").bounding_box()
+        legend = page.locator(".leyenda-mapa")
+        assert legend.is_visible()
+        inside = legend.bounding_box()
+        assert box["y"] <= inside["y"] and inside["y"] + inside["height"] <= box["y"] + box["height"] + 1
+        assert inside["y"] + inside["height"] <= 844, "the legend is seen with the map, on the first screen"
+        panel = page.eval_on_selector_all("#leyenda .leyenda-clases li.clase .muestra", "els => els.map(e => e.style.background)")
+        copy = page.eval_on_selector_all(".leyenda-mapa li.clase .muestra", "els => els.map(e => e.style.background)")
+        assert panel and copy == panel
+        pagina.captura("visor-telefono-leyenda.png")
+        # A district's popup fits in the map: its title and close button can be tapped.
+        lon, lat = _punto_interior(base_url, VILLETA)
+        page.evaluate("([lat, lon]) => window.geoportal.mapa.setView([lat, lon], 8, {animate: false})", [lat, lon])
+        pagina.esperar_teselas()
+        page.mouse.click(*pagina.centro_en_pixel(lon, lat))
+        popup = page.locator(".leaflet-popup-content-wrapper")
+        popup.wait_for()
+        page.wait_for_selector(".popup-extra .denominador")
+        page.wait_for_timeout(600)  # the pan that brings the popup into view
+        pagina.captura("visor-telefono-popup.png")
+        shape = popup.bounding_box()
+        box = page.locator("#mapa").bounding_box()
+        assert shape["height"] <= box["height"] and shape["y"] >= box["y"] - 1, (shape, box)
+        close = page.locator(".leaflet-popup-close-button").bounding_box()
+        assert box["y"] <= close["y"] and close["x"] + close["width"] <= 390, close
+        # The profile opens at its top.
+        page.click(".abrir-perfil")
+        page.wait_for_selector("#perfil .logro")
+        page.wait_for_timeout(300)
+        top = page.evaluate("() => document.getElementById('perfil').getBoundingClientRect().top")
+        assert 0 <= top < 120, top
+        pagina.captura("visor-telefono-perfil.png")
+        # Tap targets of at least 24 px.
+        for selector in (".cuenta a", ".fuentes summary", ".leaflet-control-attribution a"):
+            for target in page.locator(selector).all():
+                if target.is_visible():
+                    assert target.bounding_box()["height"] >= 24, selector
+    finally:
+        page.close()
+    assert pagina.errores == []
+
+
 def test_phone_layout_at_360_pixels_is_usable(chromium, server):
     pagina = Pagina(chromium, server)
     pagina.page.set_viewport_size({"width": 360, "height": 740})

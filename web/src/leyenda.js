@@ -1,6 +1,33 @@
 // The legend of the layer shown: stored class breaks, plus "reservado" and "sin datos".
 
 import { escapar, nombreNivel, numero } from "./formato.js";
+import { L } from "./mapa.js";
+
+/** A compact copy of the legend on the map, folded by a tap (shown only on narrow screens, by CSS). */
+export function controlLeyenda() {
+  const control = L.control({ position: "bottomleft" });
+  let cuerpo, caja;
+  control.onAdd = () => {
+    caja = L.DomUtil.create("details", "leyenda-mapa");
+    caja.open = true;
+    caja.innerHTML = '<summary>Leyenda</summary><div class="leyenda-mapa-cuerpo"></div>';
+    cuerpo = caja.querySelector(".leyenda-mapa-cuerpo");
+    L.DomEvent.disableClickPropagation(caja);
+    L.DomEvent.disableScrollPropagation(caja);
+    return caja;
+  };
+  control.plegar = (plegada) => { if (caja) caja.open = !plegada; };
+  control.mostrar = (leyenda) => {
+    if (!cuerpo) return;
+    const titulo = leyenda.querySelector(".leyenda-titulo")?.textContent ?? "";
+    const clases = leyenda.querySelector(".leyenda-clases")?.cloneNode(true);
+    // "Reservado" and "Sin dato" by their name only: the panel's legend explains them.
+    clases?.querySelectorAll("li > span:not(.muestra)").forEach((s) => { if (s.querySelector("b")) s.innerHTML = s.querySelector("b").outerHTML; });
+    cuerpo.innerHTML = `<p class="leyenda-titulo">${escapar(titulo)}</p>`;
+    if (clases) cuerpo.append(clases);
+  };
+  return control;
+}
 
 export function dibujarLeyenda(elemento, { medida, leyenda, nivel, reservadoTexto, nombreCategoria = (c) => c, areas = true }) {
   const filas = [];

@@ -8,6 +8,7 @@ import { dibujarLeyenda } from "./leyenda.js";
 import { guardarEstado, leerEstado } from "./estado.js";
 import { L, PARAGUAY, capaPuntos, capaTematica, capasBase, crearMapa } from "./mapa.js";
 import { mostrarPerfil } from "./perfil.js";
+import { controlLeyenda } from "./leyenda.js";
 import { conectarBusqueda } from "./busqueda.js";
 import { conectarCuenta } from "./alertas.js";
 import { colorDeTipo, conectarServicios } from "./servicios.js";
@@ -116,6 +117,7 @@ function actualizarNivel() {
     nivel, reservadoTexto: vista.capa.reservadoTexto,
     nombreCategoria: (c) => TIPOS_PUNTO[c] ?? c, areas: !puntos,
   });
+  leyendaEnMapa.mostrar($("leyenda"));
   const t = vista.territorio;
   $("descarga-ambito").textContent = t ? ` (${t.nombre ?? t.codigo})` : " (todo el país)";
   $("descargas").innerHTML = FORMATOS.map(([f, n]) =>
@@ -135,7 +137,10 @@ function denominadorHtml(d, medida) {
 
 async function abrirPopup(p, latlng, nivel = vista.nivel) {
   if (servicios.alClicMapa(latlng)) return;
-  const popup = L.popup({ maxWidth: 340, autoPanPadding: [20, 20] }).setLatLng(latlng)
+  // A popup never taller or wider than the map (a phone's map is ~400 px high).
+  const tamano = mapa.getSize();
+  const popup = L.popup({ maxWidth: Math.min(340, tamano.x - 110), maxHeight: Math.max(140, tamano.y - 110),
+    autoPanPadding: [20, 20] }).setLatLng(latlng)
     .setContent(popupHtml(p, vista.capa, nivel)).openOn(mapa);
   if (nivel === "punto" || !p.codigo || p.reservado === true) return;
   const medida = vista.medida;
@@ -164,7 +169,10 @@ async function abrirPerfil(codigo, { historial = true } = {}) {
   vista.territorio = { codigo: p.codigo ?? codigo, nivel: p.nivel, nombre: p.nombre };
   document.body.classList.add("con-perfil");
   mostrarPerfil($("perfil"), p, { calculadoEn: vista.calculadoEn, alCerrar: cerrarPerfil, alVerEnMapa: verCeldas });
-  $("perfil").focus();
+  // The profile opens at its top (on a phone it lies below the map and the panel).
+  $("perfil").scrollTop = 0;
+  $("perfil").focus({ preventScroll: true });
+  if (window.matchMedia("(max-width: 760px)").matches) $("perfil").scrollIntoView({ block: "start" });
   setTimeout(() => mapa.invalidateSize(), 50);
   actualizarNivel();
   guardar({ nuevo: historial });
@@ -215,6 +223,10 @@ async function aplicarEstado(e, { historial = false } = {}) {
 
 const mapa = crearMapa($("mapa"));
 vista.mapa = mapa;
+// On a phone the panel's legend is far below the map: a compact copy sits on the map.
+const leyendaEnMapa = controlLeyenda().addTo(mapa);
+mapa.on("popupopen", () => leyendaEnMapa.plegar(true)); // a popup is read without the legend over it
+mapa.on("popupclose", () => leyendaEnMapa.plegar(false));
 mapa.fitBounds(PARAGUAY);
 const servicios = conectarServicios(mapa, {
   botonMio: $("cerca-mio"), botonClic: $("cerca-clic"), selectTipo: $("tipo-servicio"), estadoEl: $("servicios-estado"), listaEl: $("servicios"),
