@@ -406,6 +406,45 @@ def test_on_a_phone_legend_and_map_are_seen_together_popups_fit_and_the_profile_
     assert pagina.errores == []
 
 
+def test_failed_tiles_search_and_profile_say_so_and_offer_a_retry(chromium, server):
+    """A 503 from the map service is not an empty grey country, a failed search is not
+    "Sin resultados", a failed profile keeps the layout and can be closed or retried."""
+    pagina = Pagina(chromium, server)
+    page = pagina.page
+    try:
+        pagina.abrir("/?capa=logros&medida=l3_pct")
+        width = page.locator("#mapa").bounding_box()["width"]
+        failing = lambda route: route.fulfill(status=503, content_type="application/problem+json",  # noqa: E731
+                                              body='{"title": "Servicio no disponible", "status": 503}')
+        page.route("**/tiles/**", failing)
+        page.evaluate("() => window.geoportal.mapa.setZoom(7, {animate: false})")
+        page.wait_for_selector(".estado-mapa.error", timeout=15_000)
+        assert "No se pudieron cargar" in page.inner_text(".estado-mapa")
+        pagina.captura("visor-teselas-fallidas.png")
+        page.unroute("**/tiles/**")
+        page.click(".estado-mapa .reintentar")
+        page.wait_for_function("() => !document.querySelector('.estado-mapa.error')", timeout=15_000)
+        pagina.esperar_teselas()
+        page.route("**/api/buscar**", failing)
+        page.fill("#buscar", "villeta")
+        page.wait_for_selector("#resultados .error-busqueda")
+        assert "No se pudo buscar" in page.inner_text("#resultados")
+        page.route("**/api/territorios/**", failing)
+        page.unroute("**/api/buscar**")
+        page.fill("#buscar", "villet")
+        page.locator("#resultados li[data-i]").first.click()
+        page.wait_for_selector(".error-perfil")
+        assert "No se pudo abrir el perfil" in page.inner_text("#perfil")
+        pagina.captura("visor-perfil-fallido.png")
+        assert abs(page.locator("#mapa").bounding_box()["width"] - width) < width * 0.5, "the map keeps its place"
+        page.click(".cerrar-error-perfil")
+        assert page.locator("#perfil").is_hidden()
+    finally:
+        page.close()
+    # The failed requests themselves are logged by the browser; nothing else went wrong.
+    assert [e for e in pagina.errores if "503" not in e] == []
+
+
 def test_phone_layout_at_360_pixels_is_usable(chromium, server):
     pagina = Pagina(chromium, server)
     pagina.page.set_viewport_size({"width": 360, "height": 740})

@@ -4,7 +4,9 @@
 async function pedir(url) {
   const respuesta = await fetch(url, { headers: { Accept: "application/json" } });
   if (!respuesta.ok) {
-    let detalle = `${respuesta.status}`;
+    const s = respuesta.status;
+    let detalle = s === 503 ? "El servicio no está disponible por un momento (503). Intente de nuevo en unos segundos."
+      : s >= 500 ? `El servicio tuvo un error (${s}). Intente de nuevo más tarde.` : `Pedido no válido (${s}).`;
     try { detalle = (await respuesta.json()).detail || detalle; } catch { /* no JSON body */ }
     throw new Error(detalle);
   }

@@ -22,10 +22,13 @@ export function conectarBusqueda(entrada, listaEl, alElegir) {
     const mio = ++pedido;
     if (q.length < 2) { cerrar(); return; }
     let r;
-    try { r = await buscar(q); } catch (e) { r = []; }
+    let fallo = null;
+    try { r = await buscar(q); } catch (e) { r = []; fallo = e; }
     if (mio !== pedido) return;
     resultados = r;
-    listaEl.innerHTML = resultados.length ? resultados.map((x, i) => `<li id="resultado-${i}" role="option" aria-selected="false" data-i="${i}">
+    listaEl.innerHTML = fallo
+      ? '<li class="nota error-busqueda" role="option" aria-disabled="true">No se pudo buscar: el servicio no respondió. Vuelva a intentar en unos segundos.</li>'
+      : resultados.length ? resultados.map((x, i) => `<li id="resultado-${i}" role="option" aria-selected="false" data-i="${i}">
         <b>${escapar(x.nombre)}</b> <span class="nota">${escapar(nombreNivel(x.nivel))}${
           x.en ? ` · ${escapar(x.en)}` : ""}</span></li>`).join("")
       : '<li class="nota" role="option" aria-disabled="true">Sin resultados</li>';

@@ -3,6 +3,54 @@
 import { escapar, nombreNivel, numero } from "./formato.js";
 import { L } from "./mapa.js";
 
+/**
+ * What the map is doing, said on the map: "Cargando el mapa…" while tiles arrive, and a
+ * message with "Reintentar" when some could not be loaded (a 503, a lost connection).
+ */
+export function controlEstado() {
+  const control = L.control({ position: "topright" });
+  let caja;
+  let capa = null;
+  let fallidas = 0;
+  let texto, boton;
+  const pintar = () => {
+    if (!caja) return;
+    const cargando = capa?.isLoading?.();
+    caja.classList.toggle("error", Boolean(fallidas));
+    caja.classList.toggle("cargando", !fallidas && Boolean(cargando));
+    caja.classList.toggle("vacio", !fallidas && !cargando);
+    texto.textContent = fallidas ? `No se pudieron cargar ${fallidas === 1 ? "una parte" : `${fallidas} partes`} del mapa.`
+      : cargando ? "Cargando el mapa…" : "";
+    boton.hidden = !fallidas;
+  };
+  control.onAdd = () => {
+    caja = L.DomUtil.create("div", "estado-mapa vacio");
+    caja.setAttribute("role", "status");
+    caja.innerHTML = '<span></span> <button type="button" class="reintentar" hidden>Reintentar</button>';
+    [texto, boton] = caja.children;
+    boton.onclick = () => { fallidas = 0; pintar(); capa?.redraw(); };
+    L.DomEvent.disableClickPropagation(caja);
+    return caja;
+  };
+  // VectorGrid draws a failed tile as an empty one: the browser's resource timing says which failed.
+  if (typeof PerformanceObserver !== "undefined") {
+    try {
+      new PerformanceObserver((lista) => {
+        const malas = lista.getEntries().filter((e) => e.name.includes("/tiles/") && e.responseStatus >= 400).length;
+        if (malas) { fallidas += malas; pintar(); }
+      }).observe({ type: "resource" });
+    } catch { /* an older browser: loading is still shown */ }
+  }
+  control.seguir = (nueva) => {
+    capa = nueva;
+    fallidas = 0;
+    nueva.on("loading", pintar);
+    nueva.on("load", pintar);
+    pintar();
+  };
+  return control;
+}
+
 /** A compact copy of the legend on the map, folded by a tap (shown only on narrow screens, by CSS). */
 export function controlLeyenda() {
   const control = L.control({ position: "bottomleft" });
@@ -50,6 +98,9 @@ export function dibujarLeyenda(elemento, { medida, leyenda, nivel, reservadoText
   }
   if (areas) filas.push(`<li class="fila-reservado"><span class="muestra muestra-reservado"></span><span><b>Reservado</b>: ${escapar(reservadoTexto.replace(/^Reservado:\s*/i, ""))}</span></li>`);
   if (areas) filas.push('<li class="fila-sin-dato"><span class="muestra muestra-sin-dato"></span><span><b>Sin dato</b>: sin relevamiento o sin unidades para este indicador</span></li>');
+  if (areas && (nivel === "h3_7" || nivel === "h3_8")) {
+    filas.push('<li class="nota nota-fina">En zonas rurales muchos hexágonos de este tamaño tienen menos de 10 hogares: están reservados y <b>no se dibujan</b>. Aleje el mapa para ver el hexágono mayor que los contiene.</li>');
+  }
   elemento.innerHTML = `
     <p class="leyenda-titulo">${escapar(medida?.etiqueta ?? "")}</p>
     <p class="nota">Nivel: ${escapar(nombreNivel(nivel))}${leyenda?.metodo === "fijo" ? " · cortes fijos, comparables entre territorios" : ""}</p>

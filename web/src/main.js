@@ -8,7 +8,7 @@ import { dibujarLeyenda } from "./leyenda.js";
 import { guardarEstado, leerEstado } from "./estado.js";
 import { L, PARAGUAY, capaPuntos, capaTematica, capasBase, crearMapa } from "./mapa.js";
 import { mostrarPerfil } from "./perfil.js";
-import { controlLeyenda } from "./leyenda.js";
+import { controlEstado, controlLeyenda } from "./leyenda.js";
 import { conectarBusqueda } from "./busqueda.js";
 import { conectarCuenta } from "./alertas.js";
 import { colorDeTipo, conectarServicios } from "./servicios.js";
@@ -80,6 +80,7 @@ async function ponerCapa(id, medidaCol) {
     : capaTematica(mapa, vista.urlTeselas, medida?.columna, (z) => leyendaDe(capa, medida, nivelEnZoom(capa, z)),
       (p, ll) => abrirPopup(p, ll));
   vista.tematica.on("load", () => document.body.setAttribute("data-teselas", "cargadas"));
+  estadoMapa.seguir(vista.tematica);
   // First vector features on screen (bench/visor.py reads this mark).
   vista.tematica.on("tileload", () => {
     if (vista.tematica.dibujados?.size && !performance.getEntriesByName("primer-mapa").length) performance.mark("primer-mapa");
@@ -162,8 +163,16 @@ async function abrirPerfil(codigo, { historial = true } = {}) {
   try {
     p = await api.perfil(codigo);
   } catch (e) {
+    // The same place and layout as a profile, with a way out and a way to try again.
+    document.body.classList.add("con-perfil");
     $("perfil").hidden = false;
-    $("perfil").innerHTML = `<p role="alert">No se pudo abrir el perfil de ${escapar(codigo)}: ${escapar(e.message)}</p>`;
+    $("perfil").innerHTML = `<div class="error-perfil" role="alert"><h2>No se pudo abrir el perfil</h2>
+      <p>${escapar(e.message)}</p><div class="botones">
+      <button type="button" class="reintentar-perfil">Reintentar</button>
+      <button type="button" class="cerrar-error-perfil">Cerrar</button></div></div>`;
+    $("perfil").querySelector(".reintentar-perfil").onclick = () => abrirPerfil(codigo, { historial });
+    $("perfil").querySelector(".cerrar-error-perfil").onclick = cerrarPerfil;
+    setTimeout(() => mapa.invalidateSize(), 50);
     return;
   }
   vista.territorio = { codigo: p.codigo ?? codigo, nivel: p.nivel, nombre: p.nombre };
@@ -225,6 +234,7 @@ const mapa = crearMapa($("mapa"));
 vista.mapa = mapa;
 // On a phone the panel's legend is far below the map: a compact copy sits on the map.
 const leyendaEnMapa = controlLeyenda().addTo(mapa);
+const estadoMapa = controlEstado().addTo(mapa);
 mapa.on("popupopen", () => leyendaEnMapa.plegar(true)); // a popup is read without the legend over it
 mapa.on("popupclose", () => leyendaEnMapa.plegar(false));
 mapa.fitBounds(PARAGUAY);
