@@ -21,7 +21,7 @@ catalogo_app = typer.Typer(help="Catálogo de servicios (datos editables en YAML
 app.add_typer(catalogo_app, name="catalogo")
 capas_app = typer.Typer(help="Capas del mapa (capas/*.yaml) y teselas vectoriales.", no_args_is_help=True)
 app.add_typer(capas_app, name="capas")
-ingestar_app = typer.Typer(help="Carga archivos FIPS y de puntos (CSV, GeoJSON, GeoPackage) con cuarentena.", no_args_is_help=True)
+ingestar_app = typer.Typer(help="Carga archivos FIPS, de puntos y registros administrativos (CSV, GeoJSON, GeoPackage) con cuarentena.", no_args_is_help=True)
 app.add_typer(ingestar_app, name="ingestar")
 
 
@@ -322,6 +322,8 @@ def _ingest(path: Path, kind: str):
         console.print(f"  cuarentena · {motivo}: {fmt(n)}")
     if report.cuarentena:
         console.print(f"  Detalle por fila: tabla nominal.cuarentena, lote {report.lote_id}.")
+    if report.sin_unidad:
+        console.print(f"  Aviso: {fmt(report.sin_unidad)} registros de unidades aún no cargadas; cuentan cuando se carguen.")
     return report
 
 
@@ -335,6 +337,12 @@ def ingestar_hogares(archivo: Path = typer.Argument(..., help="CSV, GeoJSON o Ge
 def ingestar_personas(archivo: Path = typer.Argument(..., help="CSV, GeoJSON o GeoPackage de personas FIPS.")) -> None:
     """Carga personas FIPS; sus hogares deben estar cargados."""
     _ingest(archivo, "personas")
+
+
+@ingestar_app.command("registros")
+def ingestar_registros(archivo: Path = typer.Argument(..., help="CSV de registros administrativos (unidad, servicio, estatus, fecha, fuente).")) -> None:
+    """Carga registros administrativos de estatus (ver docs/FORMATOS.md); valen desde el próximo `calcular`."""
+    _ingest(archivo, "registros")
 
 
 @ingestar_app.command("puntos")
