@@ -12,8 +12,8 @@ catalog, cut-off, ...: ``pipeline.computation_inputs``).
 It is computed in PostgreSQL, in parallel and without sorting: a sum of 64-bit row
 hashes per district (order-free; any changed, added or removed row changes it). The
 national one (1.9 M households, 6.1 M persons, 0.5 M events: a parallel query of 7-9 s
-on the loaded, shared 2-core machine) runs on its own connection while the engine
-computes; a district's takes about 0.3 s.
+on the loaded, shared 2-core machine) runs on its own connection beside the read and
+the engine (``pipeline.compute_all``); a district's takes about 0.3 s.
 """
 
 from __future__ import annotations

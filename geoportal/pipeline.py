@@ -299,12 +299,15 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
     step = progress or (lambda s, f: None)
     timing = Timing()
     step("leyendo hogares y personas", 0.05)
-    units = Units.from_db(conn, fecha_corte)
-    conn.rollback()
-    # The data's fingerprint is summed in PostgreSQL while the engine computes.
+    # The data's fingerprint is summed in PostgreSQL beside the read and the engine. Taken
+    # before the read: a write committed in between is in the figures and not in this
+    # version, so the next computation gets another version (never the same one for
+    # other figures, unless the data went back exactly to this fingerprint's).
     pool = ThreadPoolExecutor(max_workers=1)
     summing = pool.submit(_district_sums_apart, conn, fecha_corte)
     pool.shutdown(wait=False)
+    units = Units.from_db(conn, fecha_corte)
+    conn.rollback()
     timing.mark("lectura")
     step("estatus, acceso y Logros", 0.25)
     fine, ratios, _ = unit_measures(catalog, units, secret_key(settings))
