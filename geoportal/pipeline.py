@@ -408,6 +408,9 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
     fecha_corte = _district_cutoff(conn, fecha_corte)
     counts, sums = agg.measure_names(catalog)
     value_columns = counts + sums
+    # The district's fingerprint before its read (as in compute_all): a contrarreferencia
+    # committed meanwhile makes its own recompute get another version.
+    row_sums = district_sums(conn, codigo, fecha_corte)
     units = Units.from_db(conn, fecha_corte, distrito=codigo)
     ratio_rows = conn.execute("SELECT punto_id, tipo, ratio FROM calculo.punto_ratio").fetchall()
     ratios = {t: g.set_index("punto_id")["ratio"] for t, g in
@@ -452,7 +455,7 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
         inputs = computation_inputs(conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(),
                                     fecha_corte)
         huellas = dict(cur.execute("SELECT ambito, huella FROM calculo.huella WHERE ambito <> %s", (codigo,)).fetchall())
-        huellas.update(fingerprints(district_sums(conn, codigo, fecha_corte), inputs))
+        huellas.update(fingerprints(row_sums, inputs))
         version, parametros = data_version(settings, inputs, huellas)
         live = public_frame(conn, family, catalog, settings, version)
         _delete_keys(cur, "calculo.cobertura_viva", pd.concat([family[["nivel", "codigo"]], touched]).drop_duplicates())
