@@ -61,8 +61,8 @@ class AccesoSettings(BaseSettings):
     intentos_max: int = 5
     intentos_ip_max: int = 30
     bloqueo_minutos: int = 15
-    # Ages in the nominal lists and the recompute after a contrarreferencia refer to this
-    # date when set, else to each household's survey date (as `geoportal calcular`).
+    # Ages in the nominal lists refer to this date when set, else to each household's survey
+    # date (the recompute after a contrarreferencia uses the national computation's cut-off).
     fecha_corte: date | None = None
 
 

@@ -260,7 +260,7 @@ def recompute_district(distrito: str) -> dict:
     started = time.perf_counter()
     with psycopg.connect(database_url(), autocommit=False) as admin, writers_lock(admin):
         record_snapshot(admin)  # the figures before, for the alerts' comparison
-        result = compute_district(admin, distrito, fecha_corte=settings().fecha_corte)
+        result = compute_district(admin, distrito)  # at the cut-off of the computation in force
         record_snapshot(admin)
         if result.get("publicada"):  # a batched public release fell due: its map layers
             from capas import preparar_publicacion

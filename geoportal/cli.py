@@ -21,7 +21,7 @@ catalogo_app = typer.Typer(help="Catálogo de servicios (datos editables en YAML
 app.add_typer(catalogo_app, name="catalogo")
 capas_app = typer.Typer(help="Capas del mapa (capas/*.yaml) y teselas vectoriales.", no_args_is_help=True)
 app.add_typer(capas_app, name="capas")
-ingestar_app = typer.Typer(help="Carga archivos FIPS y de puntos (CSV, GeoJSON, GeoPackage) con cuarentena.", no_args_is_help=True)
+ingestar_app = typer.Typer(help="Carga archivos FIPS, de puntos y registros administrativos (CSV, GeoJSON, GeoPackage) con cuarentena.", no_args_is_help=True)
 app.add_typer(ingestar_app, name="ingestar")
 
 
@@ -322,6 +322,8 @@ def _ingest(path: Path, kind: str):
         console.print(f"  cuarentena · {motivo}: {fmt(n)}")
     if report.cuarentena:
         console.print(f"  Detalle por fila: tabla nominal.cuarentena, lote {report.lote_id}.")
+    if report.sin_unidad:
+        console.print(f"  Aviso: {fmt(report.sin_unidad)} registros de unidades aún no cargadas; cuentan cuando se carguen.")
     return report
 
 
@@ -335,6 +337,12 @@ def ingestar_hogares(archivo: Path = typer.Argument(..., help="CSV, GeoJSON o Ge
 def ingestar_personas(archivo: Path = typer.Argument(..., help="CSV, GeoJSON o GeoPackage de personas FIPS.")) -> None:
     """Carga personas FIPS; sus hogares deben estar cargados."""
     _ingest(archivo, "personas")
+
+
+@ingestar_app.command("registros")
+def ingestar_registros(archivo: Path = typer.Argument(..., help="CSV de registros administrativos (unidad, servicio, estatus, fecha, fuente).")) -> None:
+    """Carga registros administrativos de estatus (ver docs/FORMATOS.md); valen desde el próximo `calcular`."""
+    _ingest(archivo, "registros")
 
 
 @ingestar_app.command("puntos")
@@ -393,15 +401,15 @@ def sintetico(
 @app.command("calcular")
 def calcular(
     distrito: str = typer.Option(None, help="Recalcular solo este distrito (código 2022), p. ej. tras una contrarreferencia."),
-    fecha_corte: str = typer.Option(None, help="Fecha de corte, AAAA-MM-DD: las edades se cuentan a esa fecha y solo valen los registros "
-    "administrativos y contrarreferencias hasta ella. Por defecto, la fecha de la entrevista FIPS de cada hogar "
-    "(y todos los registros)."),
+    fecha_corte: str = typer.Option(None, help="Fecha de corte, AAAA-MM-DD: las edades se cuentan a esa fecha y solo valen las entrevistas, "
+    "nacimientos, registros administrativos y contrarreferencias hasta ella. Por defecto, la fecha de la entrevista FIPS de cada "
+    "hogar (y todos los registros); con --distrito, la del cálculo nacional vigente (otra se rechaza)."),
 ) -> None:
     """Calcula estatus, acceso, Logros, brechas y publica los agregados protegidos."""
     from datetime import date
 
     from geoportal.db import connect
-    from geoportal.pipeline import compute_all, compute_district
+    from geoportal.pipeline import EN_VIGOR, CorteDistinto, compute_all, compute_district
 
     try:
         corte = date.fromisoformat(fecha_corte) if fecha_corte else None
@@ -410,8 +418,8 @@ def calcular(
     with connect() as conn:
         if distrito:
             try:
-                result = compute_district(conn, distrito.zfill(4), fecha_corte=corte)
-            except LookupError as exc:
+                result = compute_district(conn, distrito.zfill(4), fecha_corte=corte if fecha_corte else EN_VIGOR)
+            except (LookupError, CorteDistinto) as exc:
                 _fail(str(exc))
         else:
             result = _run_with_bar("Cálculo nacional", lambda cb: compute_all(conn, fecha_corte=corte, progress=cb))
@@ -420,7 +428,7 @@ def calcular(
     fmt = lambda n: f"{n:,}".replace(",", ".")  # noqa: E731
     verb = "Publicado" if result.get("publicada") else "Calculado (interno, sin publicar aún)"
     console.print(f"[green]{verb} data_version {result['data_version']}[/]: "
-                  f"{fmt(result['hogares'])} hogares, {fmt(result['personas'])} personas.")
+                  f"{fmt(result['hogares'])} hogares, {fmt(result['personas'])} personas; fecha de corte: {result['fecha_corte']}.")
     console.print("Segundos por etapa: " + ", ".join(f"{k} {v:.2f}" for k, v in result["segundos"].items()))
     if "perdida" in result:
         from rich.table import Table

@@ -21,6 +21,10 @@ medoid household (the household nearest the median of its households' coordinate
 Every input is read in a fixed order (``ORDER BY`` the ids), so the same data gives
 byte-identical results whatever the physical row order (after a dump and restore, say).
 
+With a cut-off date the computation describes what was known at that date: households
+interviewed after it, their persons and persons born after it are left out entirely
+(``Units.from_db``), as events after it are.
+
 Status is then ``cubierto`` (applies and covered), ``no cubierto`` (applies, not covered)
 or ``no aplica``. A unit is *protected* in its category (cobertura concurrente) when it
 is covered by every núcleo service of the category that applies to it.
@@ -37,6 +41,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from geoportal.catalog import Catalogo
 from geoportal.dbcopy import copy_out
@@ -63,23 +69,32 @@ class Units:
                 companion: psycopg.Connection | None = None, lugares: bool = True) -> "Units":
         """``companion``: a second connection that sees the same rows (same role and scope);
         the persons, the largest read, go through it while the rest is read on ``conn``.
-        ``lugares=False`` skips the locality points (only the entornos need them)."""
-        only = "" if distrito is None else " WHERE h.codigo_distrito = {}"
-        params = () if distrito is None else (distrito,)
+        ``lugares=False`` skips the locality points (only the entornos need them).
+
+        With a cut-off, what did not exist at that date counts nowhere: a household
+        interviewed after it (the survey had not reached it yet, as an event after the
+        cut-off had not happened), its persons, and a person born after it."""
+        household_where = [w for w, v in (("h.codigo_distrito = {}", distrito),
+                                          ("h.fecha_relevamiento <= {}", fecha_corte)) if v is not None]
+        household_params = tuple(v for v in (distrito, fecha_corte) if v is not None)
+        only = " WHERE " + " AND ".join(household_where) if household_where else ""
         # Every read has an ORDER BY: results must not depend on the physical row order.
         persons_sql = (
             "SELECT p.persona_id, p.hogar_id, p.sexo, p.fecha_nacimiento, p.embarazada, p.discapacidad, p.indigena,"
             " array_to_string(p.servicios, ';') AS servicios FROM nominal.persona p"
-            + ("" if distrito is None else " JOIN nominal.hogar h USING (hogar_id)" + only) + " ORDER BY p.persona_id")
+            + ("" if distrito is None else " JOIN nominal.hogar h USING (hogar_id)" + only)
+            + ("" if fecha_corte is None else (" AND" if distrito is not None else " WHERE") + " p.fecha_nacimiento <= {}")
+            + " ORDER BY p.persona_id")
+        persons_params = (household_params if distrito is not None else ()) + ((fecha_corte,) if fecha_corte else ())
         with ThreadPoolExecutor(max_workers=1) as pool:
-            reading = pool.submit(copy_out, companion, persons_sql, params) if companion is not None else None
+            reading = pool.submit(copy_out, companion, persons_sql, persons_params) if companion is not None else None
             hogares = copy_out(
                 conn,
                 "SELECT h.hogar_id, h.codigo_distrito, coalesce(h.codigo_2012, '') AS codigo_2012, d.dpto, h.localidad,"
                 " h.zona, h.fecha_relevamiento, h.lon, h.lat, h.h3_8, array_to_string(h.servicios, ';') AS servicios"
                 " FROM nominal.hogar h"
                 " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + only + " ORDER BY h.hogar_id",
-                params,
+                household_params,
             )
             puntos = copy_out(conn, "SELECT punto_id, tipo, zona, capacidad, lon, lat, origen FROM oferta.punto_entrega"
                                     " ORDER BY punto_id")
@@ -95,7 +110,12 @@ class Units:
             )
             places = (copy_out(conn, "SELECT lugar_id, clave, codigo_2012, lon, lat FROM territorio.lugar ORDER BY lugar_id")
                       if lugares else pd.DataFrame(columns=["lugar_id", "clave", "codigo_2012", "lon", "lat"]))
-            personas = reading.result() if reading is not None else copy_out(conn, persons_sql, params)
+            personas = reading.result() if reading is not None else copy_out(conn, persons_sql, persons_params)
+        if fecha_corte is not None and len(personas):  # members of households interviewed after the cut-off
+            kept = pc.is_in(pa.array(personas["hogar_id"].array, type=pa.string(), from_pandas=True),
+                            value_set=pa.array(hogares["hogar_id"].array, type=pa.string(), from_pandas=True))
+            if not pc.all(kept).as_py():
+                personas = personas[kept.to_numpy(zero_copy_only=False)].reset_index(drop=True)
         return cls(hogares, personas, puntos, eventos, fecha_corte, places)
 
 

@@ -14,6 +14,7 @@ re-protecting the whole country then. It never reads the rest of the country oth
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,7 @@ from geoportal.coverage import (
     person_status,
 )
 from geoportal.dbcopy import connect_like, copy_in, copy_out
+from geoportal.huella import district_sums, fingerprints
 from geoportal.publicacion import (
     build_live,
     measure_dictionary,
@@ -184,38 +186,103 @@ def _wide_table_ddl(table: str, head: list[tuple[str, str]], counts: list[str], 
     return sql.SQL("CREATE TABLE {} ({})").format(sql.SQL(table), sql.SQL(", ").join(cols))
 
 
-def data_version(conn: psycopg.Connection, settings: Settings, catalog_bytes: bytes, metas_bytes: bytes,
-                 fecha_corte: date | None = None) -> tuple[str, dict]:
-    """Version and parameters of a computation: every input that changes a published number.
+# A district update is computed at the cut-off of the national computation in force
+# unless it is asked for the very same one: another would leave the district at one date
+# and the rest of the country at another under one release (issue 21).
+EN_VIGOR = "en vigor"
+SIN_CORTE = "fecha de relevamiento de cada hogar"
 
-    Data (ingest batches of households, persons and points; status events), the point
-    network itself, catalog, targets, the age reference (cut-off), SDC parameters and
-    secret (by a fingerprint that does not reveal it) and the code version.
-    """
+
+class CorteDistinto(ValueError):
+    """A district update asked for a cut-off other than the one of the computation in force."""
+
+
+def cutoff_label(fecha_corte: date | None) -> str:
+    return fecha_corte.isoformat() if fecha_corte else SIN_CORTE
+
+
+def cutoff_in_force(conn: psycopg.Connection) -> date | None:
+    """The cut-off of the last national computation (None: each household's interview date)."""
+    row = conn.execute("SELECT parametros->>'fecha_corte' FROM calculo.actualizacion WHERE ambito = 'pais'"
+                       " ORDER BY actualizacion_id DESC LIMIT 1").fetchone()
+    if row is None:
+        raise LookupError("Todavía no hay un cálculo nacional: ejecute `geoportal calcular` sin --distrito.")
+    try:
+        return date.fromisoformat(row[0])
+    except (TypeError, ValueError):
+        return None
+
+
+def _district_cutoff(conn: psycopg.Connection, asked) -> date | None:
+    in_force = cutoff_in_force(conn)
+    if asked is EN_VIGOR or asked == in_force:
+        return in_force
+    raise CorteDistinto(
+        f"El cálculo vigente es a la fecha de corte {cutoff_label(in_force)}; un distrito no puede actualizarse a "
+        f"otra ({cutoff_label(asked)}): quedaría a una fecha y el resto del país a otra. Para cambiarla, recalcule "
+        "todo el país: `geoportal calcular --fecha-corte AAAA-MM-DD` (o sin --fecha-corte: la fecha de relevamiento "
+        "de cada hogar).")
+
+
+def computation_inputs(conn: psycopg.Connection, settings: Settings, catalog_bytes: bytes, metas_bytes: bytes,
+                       fecha_corte: date | None) -> dict:
+    """Every input of a computation but the nominal data: the point network, the territory
+    (names, census population, outlines, locality points), catalog, targets, the age reference (cut-off),
+    SDC parameters and secret (by a fingerprint that does not reveal it), code version."""
     import geoportal
 
-    # Households, persons and points change only through ingest batches, statuses through
-    # events: their identifiers say what changed without counting millions of rows.
-    lotes, ultimo, eventos, ultimo_evento = conn.execute(
-        "SELECT (SELECT count(*) FROM nominal.lote_ingesta), (SELECT coalesce(max(lote_id), 0) FROM nominal.lote_ingesta),"
-        " (SELECT count(*) FROM nominal.estatus_evento), (SELECT coalesce(max(evento_id), 0) FROM nominal.estatus_evento)"
-    ).fetchone()
     puntos, red = conn.execute(
         "SELECT count(*), coalesce(md5(string_agg(concat_ws('|', punto_id, tipo, zona, capacidad, lon, lat), ','"
         " ORDER BY punto_id)), '') FROM oferta.punto_entrega").fetchone()
+    territorio = conn.execute(
+        "SELECT md5(concat_ws('|',"
+        " (SELECT string_agg(concat_ws(',', codigo, codigo_2012, dpto, nombre, pob_total), ';' ORDER BY codigo)"
+        "  FROM territorio.distrito),"
+        " (SELECT string_agg(concat_ws(',', codigo, nombre, md5(ST_AsBinary(geom))), ';' ORDER BY codigo)"
+        "  FROM territorio.departamento),"
+        " (SELECT string_agg(md5(ST_AsBinary(geom)), ';' ORDER BY codigo_2012) FROM territorio.distrito_cartografico),"
+        " (SELECT string_agg(concat_ws(',', lugar_id, clave, codigo_2012, ST_X(geom), ST_Y(geom)), ';' ORDER BY lugar_id)"
+        "  FROM territorio.lugar)))"
+    ).fetchone()[0]
     secret = secret_key(settings)
-    parametros = {
-        "datos": {"lotes_ingesta": lotes, "ultimo_lote": ultimo, "eventos_estatus": eventos, "ultimo_evento": ultimo_evento},
+    return {
         "red_de_puntos": {"puntos": puntos, "md5": red},
+        "territorio_md5": territorio,
         "catalogo_sha256": hashlib.sha256(catalog_bytes).hexdigest(),
         "metas_sha256": hashlib.sha256(metas_bytes).hexdigest(),
-        "fecha_corte": fecha_corte.isoformat() if fecha_corte else "fecha de relevamiento de cada hogar",
+        "fecha_corte": cutoff_label(fecha_corte),
         "control_divulgacion": {"umbral_hogares": settings.umbral_hogares, "base_redondeo": settings.base_redondeo,
                                 "clave_huella": hashlib.sha256(("geoportal-sdc|" + secret).encode()).hexdigest()[:8]},
         "codigo": geoportal.__version__,
     }
+
+
+def data_version(settings: Settings, inputs: dict, huellas: dict[str, str]) -> tuple[str, dict]:
+    """Version and parameters of the aggregates: changes whenever a published figure can.
+
+    ``huellas`` (district -> ``huella.fingerprints``) is the whole state of
+    calculo.agregado, however it was reached (a national computation, district updates):
+    the same data and inputs give the same version, any change of either another (the
+    2SFCA ratios a district update reuses are the one documented exception). Published
+    only as a hash keyed with the SDC secret: nothing countable (no number of events,
+    batches or rows; issue 19) and nothing an outsider can check a guessed dataset against.
+    """
+    state = json.dumps(sorted(huellas.items())).encode()
+    keyed = hmac.new(secret_key(settings).encode(), b"geoportal-datos|" + state, hashlib.sha256).hexdigest()
+    parametros = {**inputs, "datos": {"huella": keyed[:16]}}
     digest = hashlib.sha256(json.dumps(parametros, sort_keys=True).encode()).hexdigest()[:16]
     return digest, parametros
+
+
+def _store_fingerprints(cur, huellas: dict[str, str], replace: str | None = None) -> None:
+    """All of them (``replace`` None) or one district's (absent when it has no data left)."""
+    if replace is None:
+        cur.execute("DELETE FROM calculo.huella")
+    else:
+        cur.execute("DELETE FROM calculo.huella WHERE ambito = %s", (replace,))
+        huellas = {replace: huellas[replace]} if replace in huellas else {}
+    cur.executemany("INSERT INTO calculo.huella (ambito, huella) VALUES (%s, %s)"
+                    " ON CONFLICT (ambito) DO UPDATE SET huella = excluded.huella", list(huellas.items()))
 
 
 def _log_update(cur, version: str, ambito: str, parametros: dict, cambios: int) -> None:
@@ -232,6 +299,13 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
     step = progress or (lambda s, f: None)
     timing = Timing()
     step("leyendo hogares y personas", 0.05)
+    # The data's fingerprint is summed in PostgreSQL beside the read and the engine. Taken
+    # before the read: a write committed in between is in the figures and not in this
+    # version, so the next computation gets another version (never the same one for
+    # other figures, unless the data went back exactly to this fingerprint's).
+    pool = ThreadPoolExecutor(max_workers=1)
+    summing = pool.submit(_district_sums_apart, conn, fecha_corte)
+    pool.shutdown(wait=False)
     units = Units.from_db(conn, fecha_corte)
     conn.rollback()
     timing.mark("lectura")
@@ -243,7 +317,9 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
     agregado = agg.aggregate_levels(fine, counts, sums) if len(fine) else pd.DataFrame(columns=["nivel", "codigo", "padre", *counts, *sums])
     timing.mark("agregacion")
     step("control de divulgación", 0.7)
-    version, parametros = data_version(conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte)
+    inputs = computation_inputs(conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte)
+    huellas = fingerprints(summing.result(), inputs)
+    version, parametros = data_version(settings, inputs, huellas)
     public = public_frame(conn, agregado, catalog, settings, version, fine)
     loss = disclosure.information_loss(agregado, public, public_counts(catalog))
     timing.mark("proteccion")
@@ -277,13 +353,20 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
         dictionary["logro"] = dictionary["logro"].astype("Int64")
         copy_in(cur, "publico.medida", dictionary)
         _log_update(cur, version, "pais", parametros, len(units.hogares) + len(units.personas))
+        _store_fingerprints(cur, huellas)
         swap_release(cur, catalog, version)
         record_release(cur, version, parametros, settings, loss)
         log_access(conn, "calcular", "PY", {"data_version": version, "hogares": len(units.hogares)})
     timing.mark("escritura")
     step("listo", 1.0)
     return {"data_version": version, "hogares": len(units.hogares), "personas": len(units.personas),
-            "areas": len(agregado), "segundos": timing.stages, "perdida": loss, "publicada": True}
+            "areas": len(agregado), "segundos": timing.stages, "perdida": loss, "publicada": True,
+            "fecha_corte": cutoff_label(fecha_corte)}
+
+
+def _district_sums_apart(conn: psycopg.Connection, fecha_corte: date | None) -> dict[str, str]:
+    with connect_like(conn) as other:
+        return district_sums(other, None, fecha_corte)
 
 
 def _on_own_connection(conn: psycopg.Connection, build) -> None:
@@ -302,8 +385,11 @@ def _build_table(cur: psycopg.Cursor, table: str, ddl: sql.Composed, frame: pd.D
 
 @serialised
 def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | None = None,
-                     settings: Settings | None = None, fecha_corte: date | None = None) -> dict:
+                     settings: Settings | None = None, fecha_corte: date | None | str = EN_VIGOR) -> dict:
     """Recompute one 2022 district: exact aggregates, live protected table, release if due.
+
+    At the cut-off of the national computation in force (``EN_VIGOR``); asked for another
+    one it raises ``CorteDistinto`` (only a national computation changes the cut-off).
 
     The unprotected aggregates are updated exactly (subtract the stored contribution, add
     the new one). The live table of authorised roles re-protects the touched areas and
@@ -319,8 +405,12 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
         raise LookupError("Todavía no hay un cálculo nacional: ejecute `geoportal calcular` sin --distrito.")
     if not conn.execute("SELECT 1 FROM territorio.distrito WHERE codigo = %s", (codigo,)).fetchone():
         raise LookupError(f"Distrito desconocido: {codigo}")
+    fecha_corte = _district_cutoff(conn, fecha_corte)
     counts, sums = agg.measure_names(catalog)
     value_columns = counts + sums
+    # The district's fingerprint before its read (as in compute_all): a contrarreferencia
+    # committed meanwhile makes its own recompute get another version.
+    row_sums = district_sums(conn, codigo, fecha_corte)
     units = Units.from_db(conn, fecha_corte, distrito=codigo)
     ratio_rows = conn.execute("SELECT punto_id, tipo, ratio FROM calculo.punto_ratio").fetchall()
     ratios = {t: g.set_index("punto_id")["ratio"] for t, g in
@@ -362,18 +452,23 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
         groups = pd.concat([touched.merge(updated[["nivel", "codigo", "padre"]], how="left")[["nivel", "padre"]],
                             current[["nivel", "padre"]]]).dropna().drop_duplicates()
         family = _read_groups(cur, groups)
-        version, parametros = data_version(conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(),
-                                           fecha_corte)
+        inputs = computation_inputs(conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(),
+                                    fecha_corte)
+        huellas = dict(cur.execute("SELECT ambito, huella FROM calculo.huella WHERE ambito <> %s", (codigo,)).fetchall())
+        huellas.update(fingerprints(row_sums, inputs))
+        version, parametros = data_version(settings, inputs, huellas)
         live = public_frame(conn, family, catalog, settings, version)
         _delete_keys(cur, "calculo.cobertura_viva", pd.concat([family[["nivel", "codigo"]], touched]).drop_duplicates())
         write_public(cur, live, catalog)
         _log_update(cur, version, f"distrito {codigo}", parametros, cambios)
+        _store_fingerprints(cur, huellas, replace=codigo)
         log_access(conn, "calcular", codigo, {"data_version": version, "hogares": len(units.hogares)})
     timing.mark("actualizacion_interna")
     released = publish(conn, catalog, settings)["publicada"]
     timing.mark("publicacion")
     return {"data_version": version, "hogares": len(units.hogares), "personas": len(units.personas),
-            "areas_actualizadas": len(family), "segundos": timing.stages, "publicada": released}
+            "areas_actualizadas": len(family), "segundos": timing.stages, "publicada": released,
+            "fecha_corte": cutoff_label(fecha_corte)}
 
 
 def _stage_keys(cur, frame: pd.DataFrame, columns: list[str]) -> None:

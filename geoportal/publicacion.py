@@ -148,6 +148,10 @@ def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Sett
     visible = ~out["reservado"].to_numpy()
     for column, mean in disclosure.protected_means(out, sums).items():
         out[column] = np.where(visible, mean, np.nan)
+    # Survey coverage of the published area: its published (protected) persons over the
+    # census 2022 population of the same area. A district row is a 2012 polygon and may
+    # hold several 2022 districts (all in its name): the share is of all who live there,
+    # not of one district (RELEVAMIENTO; README). H3 cells have no census population.
     survey = out["personas"].astype("Float64") / out["pob_censo"].astype("Float64") * 100
     out["relevamiento_pct"] = survey.round(1)
     metas = load_targets(settings.metas)
@@ -167,13 +171,22 @@ LISTED = ("(NOT reservado OR (nivel IN ({}) AND EXISTS (SELECT 1 FROM calculo.ag
     ", ".join(f"'{lv}'" for lv in sorted(disclosure.LISTED_ALWAYS)))
 
 
+RELEVAMIENTO = (
+    "Cobertura del relevamiento del área publicada: sus personas relevadas (conteo publicado, protegido) sobre "
+    "su población del Censo 2022 (pob_censo). Un distrito publicado es un polígono 2012 y puede reunir varios "
+    "distritos 2022 (su nombre los nombra a todos): la proporción es de toda la población del área, no de un "
+    "distrito; un distrito relevado entero que comparte su polígono con otro no relevado muestra menos de 100 %. "
+    "Sin valor en hexágonos H3 (no hay población censal por hexágono) y en áreas reservadas.")
+
+
 def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
     rows = [
         ("hogares", "Hogares relevados", "conteo", "hogares", None, None, None),
         ("hogares_urbanos", "Hogares urbanos relevados", "conteo", "hogares", None, None, None),
         ("personas", "Personas relevadas", "conteo", "personas", None, None, None),
         ("entornos", "Localidades (entornos) relevadas", "conteo", "entornos", None, None, None),
-        ("relevamiento_pct", "Personas relevadas sobre población censal 2022 (%)", "porcentaje", "%", None, None, None),
+        ("relevamiento_pct", "Personas relevadas sobre la población censal 2022 del área publicada (%)", "porcentaje",
+         "%", None, None, None),
     ]
     unit_word = {"persona": "personas", "hogar": "hogares", "entorno": "entornos"}
     for cat in sorted(catalog.categorias, key=lambda c: c.logro):
@@ -201,7 +214,9 @@ def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
             (f"dist_{tipo}_km", f"Distancia media al {spec.nombre} más cercano (km)", "media", "km", None, None, None),
             (f"acceso_{tipo}", f"Accesibilidad 2SFCA a {spec.nombre} ({spec.capacidad_unidad} por unidad de demanda)", "media", "índice", None, None, None),
         ]
-    return pd.DataFrame(rows, columns=["columna", "etiqueta", "tipo", "unidad", "logro", "servicio", "paquete"])
+    out = pd.DataFrame(rows, columns=["columna", "etiqueta", "tipo", "unidad", "logro", "servicio", "paquete"])
+    out["descripcion"] = out["columna"].map({"relevamiento_pct": RELEVAMIENTO}).fillna("")
+    return out
 
 
 def public_columns(catalog: Catalogo) -> list[tuple[str, str]]:

@@ -24,7 +24,14 @@ HOY = date.today().isoformat()
 
 @pytest.fixture(scope="module")
 def ciclo(pilotos):
+    from geoportal.pipeline import compute_all
+
     url = clone_database(pilotos["url"], "ciclo")
+    # The referral cycle runs on live figures: a national computation without a cut-off (the
+    # pilots are computed at 2026-01-01, and a district update keeps the cut-off in force,
+    # so a contrarreferencia dated today would not count there; test_corte.py).
+    with psycopg.connect(url) as conn:
+        compute_all(conn)
     make_users(url)
     server = Server(url)
     yield {"server": server, "url": url, "mesa": login(server.base, "mesa1116"), "usf": login(server.base, "usf1116"),

@@ -166,6 +166,24 @@ def test_texts_longer_than_their_documented_limit_are_quarantined(territorio, co
     assert count(conn, "nominal.hogar", "hogar_id = 'LEN-1'") == 1
 
 
+def test_a_row_of_several_megabytes_is_quarantined_not_the_whole_file(territorio, conn, tmp_path):
+    """Issue 19: a row longer than the CSV reader's block (1 MB) rejected the whole file
+    with an English pyarrow message; it is one more over-long text."""
+    rows = [household("MB-1"), household("MB-2", localidad="x" * 3_200_000), household("MB-3")]
+    path = write_csv(tmp_path / "h.csv", rows, HOUSEHOLD_COLUMNS)
+    report = ingest_file(path, "hogares", conn, today=TODAY)
+    assert (report.leidas, report.nuevas, report.cuarentena) == (3, 2, 1)
+    assert report.motivos == {"texto_demasiado_largo": 1}
+    detail = conn.execute("SELECT fila, detalle FROM nominal.cuarentena WHERE lote_id = %s", (report.lote_id,)).fetchall()
+    assert detail == [(2, "'localidad' tiene 3.200.000 caracteres; el máximo es 100")]
+    assert count(conn, "nominal.hogar", "hogar_id IN ('MB-1', 'MB-3')") == 2
+    result = cli("ingestar", "hogares", str(write_csv(tmp_path / "h2.csv", [household("MB-4", localidad="y" * 3_200_000)],
+                                                     HOUSEHOLD_COLUMNS)), url=territorio)
+    flat = " ".join(result.stdout.split())
+    assert result.returncode == 0 and "cuarentena · texto_demasiado_largo: 1" in flat, result.stdout + result.stderr
+    assert "straddl" not in result.stdout + result.stderr
+
+
 def test_the_documented_limits_are_the_ones_applied():
     from pathlib import Path
 

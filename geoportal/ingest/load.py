@@ -1,4 +1,5 @@
-"""Ingest FIPS households, persons and service delivery points into PostGIS.
+"""Ingest FIPS households, persons, service delivery points and administrative records
+(``registros``, status events) into PostGIS.
 
 Guarantees:
 - every row read is either loaded (new, updated or unchanged) or quarantined with its
@@ -30,11 +31,12 @@ from geoportal.aggregate import h3_cells
 from geoportal.audit import log_access
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.dbcopy import copy_in
+from geoportal.ingest import registros
 from geoportal.ingest import validate as v
 from geoportal.ingest.readers import FileError, Reading, check_readable, file_sha256, read_rows
 from geoportal.settings import get_settings
 
-Kind = Literal["hogares", "personas", "puntos"]
+Kind = Literal["hogares", "personas", "puntos", "registros"]
 Progress = Callable[[str, float], None]
 
 # UTM 21S: metric distances for the district tolerance (the Chaco is zone 20S; the scale
@@ -54,6 +56,7 @@ class Report:
     motivos: dict[str, int] = field(default_factory=dict)
     lote_id: int | None = None
     ya_cargado: bool = False
+    sin_unidad: int = 0  # records written for units not loaded yet (they count once loaded)
 
     @property
     def cargadas(self) -> int:
@@ -393,6 +396,9 @@ def ingest_file(
         v.require_columns(frame, ["persona_id", "hogar_id", "nombres", "apellidos", "sexo", "fecha_nacimiento"], kind, path.name)
         known = household_ids(conn)
         clean, checked = validate_persons(frame, known, catalog, today)
+    elif kind == "registros":
+        v.require_columns(frame, registros.COLUMNS, kind, path.name)
+        clean, checked = registros.validate_records(frame, catalog, today)
     else:
         v.require_columns(frame, ["punto_id", "tipo", "nombre", "zona", "capacidad", "origen", "lat", "lon"], kind, path.name)
         clean, checked = validate_points(frame, Territory.from_db(conn), catalog)
@@ -402,7 +408,6 @@ def ingest_file(
     report.cuarentena = int((~ok).sum()) + len(reading.malformed)
     motivos = pd.Series([*checked.motivo[~ok], *(["fila_mal_formada"] * len(reading.malformed))])
     report.motivos = motivos.value_counts().to_dict() if report.cuarentena else {}
-    table, _, columns = TARGETS[kind]
     good = clean.loc[ok]
     if "codigo_2012" in good:
         good = good.assign(codigo_2012=good["codigo_2012"].replace("", None))
@@ -411,8 +416,10 @@ def ingest_file(
     with conn.transaction():
         lote_id = conn.execute("SELECT nextval(pg_get_serial_sequence('nominal.lote_ingesta', 'lote_id'))").fetchone()[0]
         with conn.cursor() as cur:
-            empty = cur.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(sql.SQL(table))).fetchone()[0]
-            if empty:
+            table, _, columns = TARGETS.get(kind, (None, None, None))
+            if kind == "registros":
+                report.nuevas, report.actualizadas, report.sin_unidad = registros.merge_records(cur, good)
+            elif cur.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(sql.SQL(table))).fetchone()[0]:
                 report.nuevas, report.actualizadas = _bulk_load(cur, kind, good, lote_id), 0
             else:
                 cur.execute(

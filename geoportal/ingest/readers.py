@@ -69,6 +69,9 @@ SIGNATURES = [
 _BINARY = np.zeros(256, dtype=bool)
 _BINARY[[b for b in range(32) if b not in (9, 10, 12, 13)]] = True
 SAMPLE = 1 << 16
+# Arrow's CSV block (its default); a row must fit in one block (see ``_read_csv``).
+BLOCK = 1 << 20
+MAX_BLOCK = (1 << 31) - 1
 
 
 def file_sha256(path: Path) -> str:
@@ -190,23 +193,36 @@ def _read_csv(path: Path) -> Reading:
         invalid.append((row.number, row.text, row.expected_columns, row.actual_columns))
         return "skip"
 
-    def parse(threads: bool) -> pa.Table:
+    def parse(threads: bool, block: int) -> pa.Table:
         invalid.clear()
         return pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(encoding="utf8" if encoding.startswith("utf-8") else encoding,
-                                           use_threads=threads),
+                                           use_threads=threads, block_size=block),
             parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=skip),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
 
-    try:
-        table = parse(threads=True)
-        if invalid:  # rare: read again in one thread, which knows each bad row's number
-            table = parse(threads=False)
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise FileError(f"{path.name}: CSV mal formado, no se pudo leer ({str(exc).splitlines()[0][:200]}).") from None
+    # Arrow parses in blocks and cannot parse a row longer than one block: a row of
+    # several MB (an over-long text, quarantined by validation) makes it read again with
+    # larger blocks, up to the whole file, instead of rejecting the file.
+    size, block = path.stat().st_size, BLOCK
+    while True:
+        try:
+            table = parse(True, block)
+            if invalid:  # rare: read again in one thread, which knows each bad row's number
+                table = parse(False, block)
+            break
+        except pa.ArrowInvalid as exc:
+            if "straddl" in str(exc) and block < min(size + 1, MAX_BLOCK):
+                block = min(block * 8, size + 1, MAX_BLOCK)
+                continue
+            raise FileError(f"{path.name}: CSV mal formado, no se pudo leer (una fila no se pudo separar de "
+                            "las demás; revise comillas y separadores).") from None
+        except UnicodeDecodeError:
+            raise FileError(f"{path.name}: CSV mal formado, no se pudo leer (el texto no es válido en su "
+                            "codificación).") from None
     names = [str(n) for n in table.column_names]
     table = pa.table([_stripped(table.column(i)) for i in range(table.num_columns)],
                      names=[f"c{i}" for i in range(table.num_columns)])

@@ -42,7 +42,7 @@ MOTIVOS = {
 LIMITES = {
     "hogar_id": 64, "persona_id": 64, "punto_id": 64,
     "localidad": 100, "nombres": 100, "apellidos": 100, "nombre": 200,
-    "origen": 60, "servicios": 500,
+    "origen": 60, "servicios": 500, "unidad_id": 64, "fuente": 100,
 }
 
 # C0 controls (tab, newline and NUL included), DEL and the C1 controls that mis-decoded

@@ -15,6 +15,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("ALTER TABLE nominal.lote_ingesta DROP CONSTRAINT IF EXISTS lote_ingesta_tipo_check")
+    # Contrarreferencias batches do not exist before this revision (their quarantine goes
+    # with them): re-adding the older constraint over them was a CheckViolation, and
+    # `geoportal db reset` failed once an institution had uploaded a file.
+    op.execute("DELETE FROM nominal.lote_ingesta WHERE tipo NOT IN ('hogares', 'personas', 'puntos')")
     op.execute("ALTER TABLE nominal.lote_ingesta ADD CONSTRAINT lote_ingesta_tipo_check"
                " CHECK (tipo IN ('hogares', 'personas', 'puntos'))")
     op.execute("DROP SCHEMA IF EXISTS acceso CASCADE")  # with acceso.cifras_vivas
