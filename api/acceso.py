@@ -41,6 +41,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.registro import RutaInstitucional, redactar
 from geoportal.audit import log_access
 from geoportal.roles import ACCESS_ROLE, NOMINAL_ROLE, role_url
 from geoportal.usuarios import COLUMNS, Usuario, _row, verify_password
@@ -144,6 +145,7 @@ def _same_origin(request: Request) -> bool:
     return origin.split("://", 1)[-1] == host
 
 
+@redactar  # whoever reads a session is institutional: its path is logged redacted
 async def optional_session(request: Request) -> Sesion | None:
     """The caller's session, or None (anonymous = public)."""
     cached = getattr(request.state, "sesion", False)
@@ -231,7 +233,7 @@ def audit(conn: psycopg.Connection, sesion: Sesion, accion: str, territorio: str
 
 
 # ----------------------------------------------------------------------------- login
-router = APIRouter(tags=["acceso"])
+router = APIRouter(tags=["acceso"], route_class=RutaInstitucional)
 
 
 def _cookie(response: Response, request: Request, name: str, value: str, max_age: int | None) -> None:

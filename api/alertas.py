@@ -34,6 +34,7 @@ import psycopg
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
+from api.registro import RutaInstitucional
 from api.acceso import AGGREGATE_ROLES, AccesoError, Sesion, access_conn, may_see_territory, require
 from geoportal.dbcopy import copy_in
 
@@ -46,7 +47,7 @@ LOSS_COLUMNS = {  # column -> Spanish header of the CSV
     "cambio_absoluto_medio": "Cambio absoluto medio de los conteos publicados",
 }
 LOSS_ORDER = ("pais", "departamento", "distrito", "h3_5", "h3_6", "h3_7", "h3_8", "h3_9")
-router = APIRouter(tags=["cifras"])
+router = APIRouter(tags=["cifras"], route_class=RutaInstitucional)
 
 
 def _polygon(conn, nivel: str, codigo: str) -> str:

@@ -22,11 +22,12 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
+from api.registro import RutaInstitucional
 from api.acceso import AccesoError, Sesion, audit, nominal_tx, require
 from api.derivaciones import recompute_district
 from geoportal.ingest.readers import FileError, read_table
 
-router = APIRouter(tags=["derivaciones"])
+router = APIRouter(tags=["derivaciones"], route_class=RutaInstitucional)
 RESULTS = ("entregada", "no_entregada", "no_localizada")
 MAX_BYTES = 5 * 1024 * 1024
 

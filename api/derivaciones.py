@@ -33,11 +33,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from api import nominal
+from api.registro import RutaInstitucional
 from api.acceso import AccesoError, Sesion, audit, nominal_tx, require, settings
 from geoportal.catalog import default_catalog
 
 log = logging.getLogger("geoportal.derivaciones")
-router = APIRouter(tags=["derivaciones"])
+router = APIRouter(tags=["derivaciones"], route_class=RutaInstitucional)
 
 FINALIDADES = ("derivacion", "seguimiento", "planificacion")
 Finalidad = Literal["derivacion", "seguimiento", "planificacion"]

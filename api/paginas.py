@@ -14,11 +14,12 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import derivaciones, nominal
+from api.registro import RutaInstitucional
 from api.acceso import AccesoError, Sesion, optional_session
 from api.plantilla import km, pagina, tabla
 from geoportal.catalog import default_catalog
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=RutaInstitucional)
 esc = html.escape
 
 
