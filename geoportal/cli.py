@@ -248,8 +248,8 @@ def capas_validar(
 @capas_app.command("preparar")
 def capas_preparar() -> None:
     """Leyendas y geometrías de teselas de la versión publicada (lo hace `calcular` al publicar)."""
-    from capas import preparar_publicacion
     from geoportal.db import connect
+    from tiles.publicacion import preparar_publicacion
 
     with connect() as conn:
         result = preparar_publicacion(conn)
@@ -259,9 +259,11 @@ def capas_preparar() -> None:
                   f"{result['geometrias']} geometrías ({result['nuevas']} nuevas) en {result['segundos']:.2f} s.")
 
 
-def _prepare_layers(conn) -> None:
-    """Legends and tile geometries of a new public release (the map service reads them)."""
-    from capas import CapaError, preparar_publicacion
+def _prepare_layers(conn) -> dict:
+    """The post-release hook of ``geoportal.operaciones``: legends and tile geometries of a
+    new public release (the map service reads them)."""
+    from capas import CapaError
+    from tiles.publicacion import preparar_publicacion
 
     try:
         done = preparar_publicacion(conn)
@@ -269,6 +271,7 @@ def _prepare_layers(conn) -> None:
         _fail(f"Se publicó, pero las capas no coinciden con la publicación: {exc}")
     console.print(f"Capas preparadas: {done['leyendas']} leyendas, {done['geometrias']} geometrías de teselas "
                   f"({done['nuevas']} nuevas) en {done['segundos']:.1f} s.")
+    return done
 
 
 def _sentence(text: str) -> str:
@@ -401,7 +404,7 @@ def calcular(
     from datetime import date
 
     from geoportal.db import connect
-    from geoportal.pipeline import compute_all, compute_district
+    from geoportal.operaciones import recompute_country, recompute_district
 
     try:
         corte = date.fromisoformat(fecha_corte) if fecha_corte else None
@@ -410,13 +413,12 @@ def calcular(
     with connect() as conn:
         if distrito:
             try:
-                result = compute_district(conn, distrito.zfill(4), fecha_corte=corte)
+                result = recompute_district(conn, distrito.zfill(4), fecha_corte=corte, al_publicar=_prepare_layers)
             except LookupError as exc:
                 _fail(str(exc))
         else:
-            result = _run_with_bar("Cálculo nacional", lambda cb: compute_all(conn, fecha_corte=corte, progress=cb))
-        if result.get("publicada"):
-            _prepare_layers(conn)
+            result = _run_with_bar("Cálculo nacional", lambda cb: recompute_country(
+                conn, fecha_corte=corte, progress=cb, al_publicar=_prepare_layers))
     fmt = lambda n: f"{n:,}".replace(",", ".")  # noqa: E731
     verb = "Publicado" if result.get("publicada") else "Calculado (interno, sin publicar aún)"
     console.print(f"[green]{verb} data_version {result['data_version']}[/]: "
@@ -439,15 +441,13 @@ def publicar(
 ) -> None:
     """Publica las actualizaciones pendientes (por lotes: cadencia y mínimo de registros cambiados)."""
     from geoportal.db import connect
-    from geoportal.publicacion import publish
+    from geoportal.operaciones import publish_pending
 
     with connect() as conn:
         try:
-            result = publish(conn, forzar=forzar)
+            result = publish_pending(conn, forzar=forzar, al_publicar=_prepare_layers)
         except LookupError as exc:
             _fail(str(exc))
-        if result["publicada"]:
-            _prepare_layers(conn)
     if result["publicada"]:
         console.print(f"[green]Publicado data_version {result['data_version']}[/].")
     else:
@@ -572,11 +572,18 @@ def servir(
     """Inicia la API y el visor web."""
     import uvicorn
 
+    from geoportal.db import database_url
+
     settings = get_settings()
+    try:
+        database_url()  # the embedded cluster starts here, never on a web request
+    except Exception as exc:  # noqa: BLE001 -- the API still starts and answers 503 until the database is back
+        console.print(f"[yellow]Aviso:[/] la base de datos no está disponible ({exc}); la API responderá 503 "
+                      "hasta que lo esté (`geoportal db up`).")
     uvicorn.run("api.app:create_app", factory=True, host=host or settings.api_host, port=port or settings.api_port)
 
 
-# ----------------------------------------------------------------------------- usuarios y alertas (issue 15)
+# ----------------------------------------------------------------------------- usuarios y alertas
 from geoportal.cli_acceso import alertas, crear_usuarios_demo, usuarios_app  # noqa: E402
 
 app.add_typer(usuarios_app, name="usuarios")

@@ -76,12 +76,13 @@ def store_public_password(password: str, settings: Settings | None = None) -> Pa
     return path
 
 
-def public_database_url(settings: Settings | None = None) -> str:
-    """URL of the role that reads only public schemas (the public API uses it)."""
+def public_database_url(settings: Settings | None = None, start: bool = True) -> str:
+    """URL of the role that reads only public schemas (the public API uses it, with
+    ``start=False``: a web request never starts the embedded cluster)."""
     settings = settings or get_settings()
     if settings.public_database_url:
         return settings.public_database_url
-    url = make_url(database_url(settings))
+    url = make_url(database_url(settings, start=start))
     url = url.set(username=PUBLIC_ROLE, password=public_password(settings))
     return url.render_as_string(hide_password=False)
 

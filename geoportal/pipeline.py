@@ -30,7 +30,7 @@ from psycopg import sql
 
 from geoportal import aggregate as agg
 from geoportal import disclosure
-from geoportal.access import accessibility
+from geoportal.accesibilidad import accessibility
 from geoportal.audit import log_access
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.coverage import (

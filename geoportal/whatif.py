@@ -13,7 +13,7 @@ What a point can change, and what it cannot:
   not covered) is *sin oferta* (an investment case) without a point in reach and *con
   oferta* (a referral case) with one. A new point moves gaps from *sin oferta* to *con
   oferta*; removing the only point in reach moves them back.
-- **Accessibility** (2SFCA index of ``geoportal.access``) and the distance to the nearest
+- **Accessibility** (2SFCA index of ``geoportal.accesibilidad``) and the distance to the nearest
   point of the type.
 - **Entorno services** of ``origen_estatus: oferta`` (``ENT_USF``, ``ENT_ESCUELA``): their
   status *is* supply (a point within the catchment of the localidad's centre), so their
@@ -49,7 +49,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from geoportal import aggregate as agg
-from geoportal.access import demand_cells, two_step_fca, type_radius
+from geoportal.accesibilidad import demand_cells, two_step_fca, type_radius
 from geoportal.audit import log_access
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.coverage import Units, person_status

@@ -173,7 +173,7 @@ def test_referrals_that_make_no_sense_are_refused_with_a_reason(ciclo):
         ({"unidad": "persona", "unidad_id": person["unidad_id"], "servicio": "CPN", "punto_id": school}, 422, "no presta CPN"),
         ({"unidad": "hogar", "unidad_id": person["hogar_id"], "servicio": "CPN"}, 422, "no se deriva"),
         ({"unidad": "persona", "unidad_id": person["unidad_id"], "servicio": "XYZ"}, 422, "Servicio desconocido"),
-        ({"unidad": "vecino", "unidad_id": "x"}, 400, "falta y es obligatorio"),  # api/errores.py
+        ({"unidad": "vecino", "unidad_id": "x"}, 400, "falta y es obligatorio"),  # api/base/errores.py
     ]
     for body, status, words in cases:
         answer = mesa.post("/api/derivaciones", json=body)
@@ -188,7 +188,9 @@ def test_referral_report_exports_what_the_institution_may_see_and_is_logged(cicl
     report = usf.get("/api/derivaciones/reporte")
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/csv")
     assert "attachment" in report.headers["content-disposition"]
-    rows = pd.read_csv(__import__("io").StringIO(report.text), dtype=str)
+    # the product's one CSV dialect (api.base.hojas): Excel in Spanish, BOM and ';'
+    assert report.text.startswith("\ufeff")
+    rows = pd.read_csv(__import__("io").StringIO(report.text[1:]), sep=";", dtype=str)
     assert sorted(rows["derivacion_id"].astype(int)) == sorted(r["derivacion_id"] for r in visible)
     assert set(rows["institucion"]) == {"MSPBS"} and set(rows["distrito"]) == {"1116"}
     with psycopg.connect(ciclo["url"]) as conn:

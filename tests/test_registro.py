@@ -1,5 +1,5 @@
 """The access log names no household, person or referral: which routes are redacted is
-decided by an explicit marker on the route (``api.registro.RutaInstitucional``),
+decided by an explicit marker on the route (``api.base.registro.RutaInstitucional``),
 never by the module a handler happens to live in. No database needed."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 
 import pytest
+from api.base.registro import ACCESS_LOGGER, AccessLogFilter, Redactor, _routes
 from fastapi import APIRouter, Depends, FastAPI
 
 from api.app import create_app
-from api.registro import ACCESS_LOGGER, AccessLogFilter, Redactor, _routes
 
 # The login routes and every institutional prefix, as a user would type them.
 INSTITUCIONALES = ("/ingresar", "/salir", "/cuenta", "/api/sesion", "/api/nominal", "/api/derivaciones",
@@ -30,9 +30,16 @@ def _logged(app: FastAPI, target: str) -> str:
 
 
 def _institutional_routers():
-    from api import acceso, alertas, contrarreferencias, derivaciones, paginas
+    """Every router defined in a module of the institutional wing, found by walking the package."""
+    import importlib
+    import pkgutil
 
-    return [m.router for m in (acceso, alertas, contrarreferencias, derivaciones, paginas)]
+    from fastapi import APIRouter
+
+    import api.institucional as wing
+
+    modules = [importlib.import_module(f"{wing.__name__}.{m.name}") for m in pkgutil.iter_modules(wing.__path__)]
+    return [v for m in modules for v in vars(m).values() if isinstance(v, APIRouter)]
 
 
 def test_every_route_of_the_institutional_wing_and_the_login_routes_are_redacted(app):
@@ -66,7 +73,7 @@ def test_public_paths_are_logged_as_asked(app, path):
 
 
 def test_a_route_that_reads_a_session_is_redacted_even_if_its_router_forgot_the_marker():
-    from api.acceso import optional_session
+    from api.institucional.acceso import optional_session
 
     router = APIRouter()  # no route_class: the marker forgotten
 

@@ -17,10 +17,13 @@ from __future__ import annotations
 import re
 
 import psycopg
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 from psycopg import sql
 
-from api.base import NIVELES, api_settings, conexion, medidas, version_o_503
+from api.base.ajustes import ajustes
+from api.base.conexiones import PoolPublico, conexion
+from api.base.errores import NoEncontrado, SolicitudIncorrecta
+from api.base.publicado import NIVELES, medidas, version_o_503
 from geoportal.nombres import clave
 
 router = APIRouter(prefix="/api", tags=["indicadores"])
@@ -30,13 +33,13 @@ CODIGO = re.compile(r"^(PY|[0-9]{2}|[0-9]{4}|[0-9a-f]{15})$")
 
 def _row(conn: psycopg.Connection, nivel: str | None, codigo: str) -> dict:
     if not CODIGO.match(codigo):
-        raise HTTPException(400, detail="El código debe ser PY, un departamento (2 dígitos), un distrito "
+        raise SolicitudIncorrecta("El código debe ser PY, un departamento (2 dígitos), un distrito "
                                         "(4 dígitos) o una celda H3 (15 caracteres hexadecimales).")
     query = "SELECT * FROM publico.cobertura WHERE codigo = %s" + (" AND nivel = %s" if nivel else "")
     cur = conn.execute(query, (codigo, nivel) if nivel else (codigo,))
     row = cur.fetchone()
     if row is None:
-        raise HTTPException(404, detail=f"No hay cifras publicadas para el código '{codigo}'"
+        raise NoEncontrado(f"No hay cifras publicadas para el código '{codigo}'"
                                         + (f" en el nivel '{nivel}'." if nivel else "."))
     out = dict(zip([d.name for d in cur.description], row))
     out.pop("geom", None)
@@ -74,19 +77,19 @@ def _head(row: dict, version: dict) -> dict:
 
 
 @router.get("/indicadores", summary="Logros y servicios de un territorio")
-def indicadores(nivel: str = Query(..., max_length=20, description="pais, departamento, distrito, h3_5 … h3_8"),
+def indicadores(publico: PoolPublico, nivel: str = Query(..., max_length=20, description="pais, departamento, distrito, h3_5 … h3_8"),
                 codigo: str = Query(..., max_length=20, description="Código del área (PY, 11, 1116, celda H3)")):
     if nivel not in NIVELES:
-        raise HTTPException(400, detail=f"El parámetro 'nivel' debe ser uno de: {', '.join(NIVELES)}.")
-    with conexion() as conn:
+        raise SolicitudIncorrecta(f"El parámetro 'nivel' debe ser uno de: {', '.join(NIVELES)}.")
+    with conexion(publico) as conn:
         version = version_o_503(conn)
         row = _row(conn, nivel, codigo)
         return {**_head(row, version), **_indicadores(conn, row)}
 
 
 @router.get("/medidas", summary="Diccionario de medidas publicadas")
-def diccionario_medidas():
-    with conexion() as conn:
+def diccionario_medidas(publico: PoolPublico):
+    with conexion(publico) as conn:
         return [m.__dict__ for m in medidas(conn)]
 
 
@@ -141,19 +144,19 @@ def _cambio(conn, row: dict, version: str) -> dict:
 
 
 @router.get("/territorios/{codigo}", summary="Perfil de un territorio (Logros, brechas, relevamiento)")
-def territorio(codigo: str = Path(..., max_length=20, description="PY, departamento (2 dígitos) o distrito (4 dígitos)")):
+def territorio(publico: PoolPublico, codigo: str = Path(..., max_length=20, description="PY, departamento (2 dígitos) o distrito (4 dígitos)")):
     if not re.match(r"^(PY|[0-9]{2}|[0-9]{4})$", codigo):
-        raise HTTPException(400, detail="El código de territorio debe ser PY, un departamento (2 dígitos) "
+        raise SolicitudIncorrecta("El código de territorio debe ser PY, un departamento (2 dígitos) "
                                         "o un distrito (4 dígitos, código del polígono, p. ej. 1116).")
     nivel = "pais" if codigo == "PY" else ("departamento" if len(codigo) == 2 else "distrito")
-    with conexion() as conn:
+    with conexion(publico) as conn:
         version = version_o_503(conn)
         row = _row(conn, nivel, codigo)
         data = _indicadores(conn, row)
         brechas = [] if row["reservado"] else _brechas(conn, row, data["servicios"])
         cambio = _cambio(conn, row, version)
     pct = row.get("relevamiento_pct")
-    low = api_settings().api_relevamiento_bajo_pct
+    low = ajustes().api_relevamiento_bajo_pct
     aviso = None
     if pct is None:
         aviso = "No se publica la cobertura del relevamiento de este territorio (área reservada o sin población censal)."
@@ -183,12 +186,12 @@ def _matches(query: list[str], name: list[str]) -> bool:
 
 
 @router.get("/buscar", summary="Buscar departamentos, distritos y localidades por nombre")
-def buscar(q: str = Query(..., min_length=2, max_length=100, description="Nombre o parte (sin importar tildes)"),
+def buscar(publico: PoolPublico, q: str = Query(..., min_length=2, max_length=100, description="Nombre o parte (sin importar tildes)"),
            n: int = Query(20, ge=1, le=100, description="Cantidad máxima de resultados")):
     query = _tokens(q)
     if not query:
-        raise HTTPException(400, detail="El parámetro 'q' debe contener letras o números.")
-    with conexion() as conn:
+        raise SolicitudIncorrecta("El parámetro 'q' debe contener letras o números.")
+    with conexion(publico) as conn:
         rows = conn.execute(
             "SELECT 'departamento', d.codigo, d.nombre, NULL, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e),"
             " ST_X(c), ST_Y(c) FROM territorio.departamento d,"

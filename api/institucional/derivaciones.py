@@ -1,7 +1,7 @@
 """The referral cycle: the Mesa's nominal list, referrals, contrarreferencias, reports.
 
 - ``GET /api/nominal/brechas`` (mesa_distrital): unprotected persons / households of the
-  Mesa's district by service, with gap type and nearest delivery point (``api.nominal``).
+  Mesa's district by service, with gap type and nearest delivery point (``geoportal.lista_nominal``).
 - ``GET /api/nominal/hogares/{id}``: one household and its members (Mesa: its district;
   institution: households referred to it). Any other id is 404, existing or not.
 - ``POST /api/derivaciones`` (mesa_distrital): refers a unit to a service and point; the
@@ -10,18 +10,19 @@
   its district's referrals, an institution those addressed to it in its districts.
 - ``POST /api/derivaciones/{id}/contrarreferencia`` (institucion): delivered / not
   delivered / not located, date, point. Delivered writes a ``nominal.estatus_evento`` and
-  recomputes the district at once (``geoportal.pipeline.compute_district``), so the
+  recomputes the district at once (``geoportal.operaciones.recompute_district``), so the
   authenticated figures change now; the public figures follow the next batched public
   release (disclosure-control issue), never one release per event.
-- ``POST /api/derivaciones/contrarreferencias``: the same by CSV (``api.contrarreferencias``).
+- ``POST /api/derivaciones/contrarreferencias``: the same by CSV
+  (``api.institucional.contrarreferencias``).
 
-Every handler reads nominal data only through ``api.acceso.nominal_tx`` and logs it.
+Every handler reads nominal data only through ``api.institucional.acceso.nominal_tx`` and
+logs it. CSV exports are written by ``api.base.hojas`` (formula neutralisation included:
+a referral's ``nota`` is free text typed by another institution).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from datetime import date
@@ -32,10 +33,16 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from api import nominal
-from api.registro import RutaInstitucional
-from api.acceso import AccesoError, Sesion, audit, nominal_tx, require, settings
+from api.base.errores import AccesoError
+from api.base.hojas import csv_records
+from api.base.registro import RutaInstitucional
+from api.institucional.acceso import Sesion, audit, nominal_tx, require, territorio_de
+from geoportal import lista_nominal as nominal
 from geoportal.catalog import default_catalog
+from geoportal.db import database_url
+from geoportal.operaciones import recompute_district
+from geoportal.settings import get_settings
+from tiles.publicacion import preparar_publicacion
 
 log = logging.getLogger("geoportal.derivaciones")
 router = APIRouter(tags=["derivaciones"], route_class=RutaInstitucional)
@@ -61,13 +68,7 @@ class Contrarreferencia(BaseModel):
 
 
 def _csv(rows: list[dict], filename: str) -> Response:
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename={filename}", "Cache-Control": "no-store"})
+    return csv_records(rows, filename, {"Cache-Control": "no-store"})
 
 
 def _service(codigo: str, unidad: str | None = None):
@@ -99,9 +100,9 @@ def unprotected_list(
     if categoria and categoria not in {c.codigo for c in catalog.categorias}:
         raise AccesoError(422, f"Categoría desconocida: {categoria[:20]}.")
     distrito = sesion.usuario.distrito
-    filtros = nominal.Filtros(servicio, categoria, brecha, None if paquete == "todos" else paquete, localidad)
+    filtros = nominal.FiltrosLista(servicio, categoria, brecha, None if paquete == "todos" else paquete, localidad)
     with nominal_tx(sesion) as conn:
-        found = nominal.gaps(conn, distrito, filtros, catalog, settings().fecha_corte)
+        found = nominal.gaps(conn, distrito, filtros, catalog, get_settings().fecha_corte)
         page = found.rows(desde, None if formato == "csv" else limite)
         names = nominal.person_names(conn, [r["unidad_id"] for r in page if r["unidad"] == "persona"])
         points = nominal.point_names(conn, [r["punto_id"] for r in page])
@@ -156,11 +157,6 @@ def _referral(row) -> dict:
     return out
 
 
-def _territory(sesion: Sesion) -> str:
-    u = sesion.usuario
-    return u.distrito if u.rol == "mesa_distrital" else ",".join(u.distritos)
-
-
 @router.post("/api/derivaciones", status_code=201)
 def create_referral(body: DerivacionNueva, finalidad: Finalidad = "derivacion",
                     sesion: Sesion = Depends(require("mesa_distrital"))) -> dict:
@@ -171,8 +167,8 @@ def create_referral(body: DerivacionNueva, finalidad: Finalidad = "derivacion",
         table, key = ("nominal.persona", "persona_id") if body.unidad == "persona" else ("nominal.hogar", "hogar_id")
         if conn.execute(f"SELECT 1 FROM {table} WHERE {key} = %s", (body.unidad_id,)).fetchone() is None:
             raise AccesoError(404, NOT_FOUND)
-        gap = nominal.gaps(conn, distrito, nominal.Filtros(servicio=s.codigo, paquete=None),
-                           fecha_corte=settings().fecha_corte).find(s.codigo, body.unidad_id)
+        gap = nominal.gaps(conn, distrito, nominal.FiltrosLista(servicio=s.codigo, paquete=None),
+                           fecha_corte=get_settings().fecha_corte).find(s.codigo, body.unidad_id)
         if gap is None:
             raise AccesoError(409, f"Según su estatus actual, el servicio {s.codigo} no le falta a esta unidad "
                                    "(ya cubierto o no le corresponde).")
@@ -217,7 +213,7 @@ def list_referrals(estado: Estado | None = None, servicio: str | None = Query(de
     """Referrals of the Mesa's district, or addressed to the institution in its districts."""
     with nominal_tx(sesion) as conn:
         rows = _visible_referrals(conn, estado, servicio)
-        audit(conn, sesion, "listar_derivaciones", _territory(sesion), len(rows), finalidad)
+        audit(conn, sesion, "listar_derivaciones", territorio_de(sesion), len(rows), finalidad)
     return JSONResponse({"derivaciones": rows}, headers={"Cache-Control": "no-store"})
 
 
@@ -228,7 +224,7 @@ def referral_report(estado: Estado | None = None, servicio: str | None = Query(d
     """CSV report of the referrals the session may see (nominal export, logged)."""
     with nominal_tx(sesion) as conn:
         rows = _visible_referrals(conn, estado, servicio)
-        audit(conn, sesion, "exportar_derivaciones", _territory(sesion), len(rows), finalidad)
+        audit(conn, sesion, "exportar_derivaciones", territorio_de(sesion), len(rows), finalidad)
     who = sesion.usuario.institucion or sesion.usuario.distrito
     return _csv(rows, f"derivaciones_{who}.csv")
 
@@ -250,23 +246,13 @@ def get_referral(derivacion_id: int, finalidad: Finalidad = "seguimiento",
     return JSONResponse(out, headers={"Cache-Control": "no-store"})
 
 
-def recompute_district(distrito: str) -> dict:
-    """Incremental recompute as the pipeline (system) role, one at a time across processes."""
-    from geoportal.db import database_url
-    from geoportal.pipeline import compute_district
-    from geoportal.publicacion import writers_lock
-
-    from api.alertas import record_snapshot
-
+def recompute(distrito: str) -> dict:
+    """The API's door to ``geoportal.operaciones.recompute_district`` (the CLI's is
+    ``geoportal calcular --distrito``): the same lock, snapshots and post-release hook."""
     started = time.perf_counter()
-    with psycopg.connect(database_url(), autocommit=False) as admin, writers_lock(admin):
-        record_snapshot(admin)  # the figures before, for the alerts' comparison
-        result = compute_district(admin, distrito, fecha_corte=settings().fecha_corte)
-        record_snapshot(admin)
-        if result.get("publicada"):  # a batched public release fell due: its map layers
-            from capas import preparar_publicacion
-
-            preparar_publicacion(admin)
+    with psycopg.connect(database_url(start=False), autocommit=False) as admin:
+        result = recompute_district(admin, distrito, fecha_corte=get_settings().fecha_corte,
+                                    al_publicar=preparar_publicacion)
     return {"data_version": result["data_version"], "segundos": round(time.perf_counter() - started, 3)}
 
 
@@ -306,7 +292,7 @@ def counter_referral(derivacion_id: int, body: Contrarreferencia, finalidad: Fin
     out = {"derivacion_id": derivacion_id, "estado": body.resultado, "recalculo": None}
     if body.resultado == "entregada":
         try:
-            out["recalculo"] = recompute_district(ref["distrito"])
+            out["recalculo"] = recompute(ref["distrito"])
         except Exception:  # the contrarreferencia stands; the next `geoportal calcular` includes it
             log.exception("recálculo del distrito %s falló tras una contrarreferencia", ref["distrito"])  # no id in logs
             out["recalculo"] = {"error": "El recálculo falló; se incluirá en el próximo `geoportal calcular`."}

@@ -1,7 +1,7 @@
 """OGC API – Features, Part 1 (core, GeoJSON, HTML, OpenAPI 3.0) under ``/ogc``.
 
 Written as plain handlers over the protected store (learned from tipg and pygeoapi, not
-copied): each collection is an :class:`api.consultas.Fuente`; features are built by
+copied): each collection is an :class:`api.publico.consultas.Fuente`; features are built by
 PostgreSQL as GeoJSON, in CRS84 (longitude, latitude), ordered by id and paged with
 ``limit``/``offset`` and a ``next`` link. JSON by default; HTML with ``f=html`` or a
 browser's ``Accept: text/html``. The OpenAPI document is FastAPI's ``/openapi.json``
@@ -16,11 +16,14 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.base import ATRIBUCION, ETIQUETA_SINTETICA, api_settings, conexion, version_o_503
-from api.consultas import Filtros, count_sql, feature_sql, fuentes, parse_bbox
+from api.base.ajustes import ajustes
+from api.base.conexiones import PoolPublico, conexion
+from api.base.errores import NoEncontrado
+from api.base.publicado import ATRIBUCION, ETIQUETA_SINTETICA, version_o_503
+from api.publico.consultas import Filtros, count_sql, feature_sql, fuentes, parse_bbox
 
 router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
 
@@ -102,7 +105,7 @@ def conformance(request: Request, f: Formato | None = F_QUERY):
 def _fuente(collection_id: str):
     table = fuentes()
     if collection_id not in table:
-        raise HTTPException(404, detail=f"No existe la colección '{collection_id}'. "
+        raise NoEncontrado(f"No existe la colección '{collection_id}'. "
                                         f"Colecciones disponibles: {', '.join(table)}.")
     return table[collection_id]
 
@@ -130,9 +133,9 @@ def _collection(base: str, fuente, conn) -> dict:
 
 
 @router.get("/collections", summary="Colecciones")
-def collections(request: Request, f: Formato | None = F_QUERY):
+def collections(request: Request, publico: PoolPublico, f: Formato | None = F_QUERY):
     base = _base(request)
-    with conexion() as conn:
+    with conexion(publico) as conn:
         version_o_503(conn)
         items = [_collection(base, fuente, conn) for fuente in fuentes().values()]
     body = {"links": [_link(f"{base}/ogc/collections", "self", "application/json", "Colecciones"),
@@ -146,9 +149,9 @@ def collections(request: Request, f: Formato | None = F_QUERY):
 
 
 @router.get("/collections/{collectionId}", summary="Una colección")
-def collection(request: Request, collectionId: str = Path(..., max_length=64), f: Formato | None = F_QUERY):
+def collection(request: Request, publico: PoolPublico, collectionId: str = Path(..., max_length=64), f: Formato | None = F_QUERY):
     fuente = _fuente(collectionId)
-    with conexion() as conn:
+    with conexion(publico) as conn:
         version_o_503(conn)
         body = _collection(_base(request), fuente, conn)
     if _wants_html(request, f):
@@ -172,6 +175,7 @@ def _features_html(title: str, features: list[dict], links: list[dict]) -> HTMLR
 @router.get("/collections/{collectionId}/items", summary="Elementos de una colección")
 def items(
     request: Request,
+    publico: PoolPublico,
     collectionId: str = Path(..., max_length=64),
     bbox: str | None = Query(None, max_length=200,
                              description="oeste,sur,este,norte en grados (CRS84), p. ej. -57.8,-25.9,-57.4,-25.5"),
@@ -184,10 +188,10 @@ def items(
     f: Formato | None = F_QUERY,
 ):
     fuente = _fuente(collectionId)
-    limit = min(limit, api_settings().api_limite_max)
+    limit = min(limit, ajustes().api_limite_max)
     filtros = Filtros(bbox=parse_bbox(bbox), nivel=nivel, departamento=departamento, distrito=distrito, tipo=tipo)
     clauses, params = fuente.where(filtros)
-    with conexion() as conn:
+    with conexion(publico) as conn:
         version = version_o_503(conn)
         columns = fuente.columnas(conn)
         matched = conn.execute(count_sql(fuente, clauses), params).fetchone()[0]
@@ -219,20 +223,20 @@ def items(
 
 
 @router.get("/collections/{collectionId}/items/{featureId}", summary="Un elemento")
-def item(request: Request, collectionId: str = Path(..., max_length=64),
+def item(request: Request, publico: PoolPublico, collectionId: str = Path(..., max_length=64),
          featureId: str = Path(..., max_length=64), f: Formato | None = F_QUERY):
     from psycopg import sql
 
     fuente = _fuente(collectionId)
     clauses, params = fuente.where(Filtros())
-    with conexion() as conn:
+    with conexion(publico) as conn:
         version_o_503(conn)
         columns = fuente.columnas(conn)
         row = conn.execute(feature_sql(fuente, columns, clauses,
                                        sql.SQL("t.{} = %s").format(sql.Identifier(fuente.id_col))),
                            [*params, featureId]).fetchone()
     if row is None:
-        raise HTTPException(404, detail=f"La colección '{fuente.id}' no tiene el elemento '{featureId}'.")
+        raise NoEncontrado(f"La colección '{fuente.id}' no tiene el elemento '{featureId}'.")
     base = _base(request)
     url = f"{base}/ogc/collections/{fuente.id}/items/{featureId}"
     links = [_link(url, "self", GEOJSON, "Este elemento"),

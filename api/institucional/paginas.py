@@ -13,10 +13,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api import derivaciones, nominal
-from api.registro import RutaInstitucional
-from api.acceso import AccesoError, Sesion, optional_session
-from api.plantilla import km, pagina, tabla
+from api.base.conexiones import PoolPublico, conexion
+from api.base.errores import AccesoError
+from api.base.plantilla import km, pagina, tabla
+from api.base.registro import RutaInstitucional
+from api.institucional import derivaciones
+from api.institucional.acceso import Sesion, optional_session
+from geoportal import lista_nominal as nominal
 from geoportal.catalog import default_catalog
 
 router = APIRouter(include_in_schema=False, route_class=RutaInstitucional)
@@ -121,13 +124,14 @@ def mesa_refer(unidad: str = Form(...), unidad_id: str = Form(...), servicio: st
 
 
 @router.get("/institucion")
-def institution_page(mensaje: str | None = None, sesion: Sesion | None = Depends(optional_session)) -> Response:
+def institution_page(publico: PoolPublico, mensaje: str | None = None,
+                     sesion: Sesion | None = Depends(optional_session)) -> Response:
     refused = _gate(sesion, "institucion", "/institucion")
     if refused:
         return refused
     data = json.loads(derivaciones.list_referrals(estado=None, servicio=None, finalidad="seguimiento", sesion=sesion).body)
     today = date.today().isoformat()
-    points = _point_names([r["punto_id"] for r in data["derivaciones"]])
+    points = _point_names(publico, [r["punto_id"] for r in data["derivaciones"]])
     states = {"referida": "pendiente", "entregada": "entregada", "no_entregada": "no entregada",
               "no_localizada": "no localizada"}
     rows = []
@@ -161,13 +165,11 @@ def _fecha(iso: str) -> str:
     return f"{day}/{month}/{year}"
 
 
-def _point_names(ids) -> dict[str, str]:
+def _point_names(pool, ids) -> dict[str, str]:
     """Delivery points are public: their names come through the public role."""
-    from api.base import conexion
-
     if not any(ids):
         return {}
-    with conexion() as conn:
+    with conexion(pool) as conn:
         return nominal.point_names(conn, ids)
 
 

@@ -22,9 +22,10 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from api.registro import RutaInstitucional
-from api.acceso import AccesoError, Sesion, audit, nominal_tx, require
-from api.derivaciones import recompute_district
+from api.base.errores import AccesoError
+from api.base.registro import RutaInstitucional
+from api.institucional.acceso import Sesion, audit, nominal_tx, require
+from api.institucional.derivaciones import recompute
 from geoportal.ingest.readers import FileError, read_table
 
 router = APIRouter(tags=["derivaciones"], route_class=RutaInstitucional)
@@ -108,7 +109,7 @@ def _apply(sesion: Sesion, frame, sha: str, filename: str) -> dict:
               lote_id=lote_id, derivaciones=applied)
     return {"lote_id": lote_id, "ya_cargado": False, "leidas": len(frame), "nuevas": len(applied), "sin_cambio": unchanged,
             "cuarentena": len(quarantine), "motivos": motivos,
-            "recalculo": [recompute_district(d) for d in sorted(districts)]}
+            "recalculo": [recompute(d) for d in sorted(districts)]}
 
 
 @router.post("/api/derivaciones/contrarreferencias")

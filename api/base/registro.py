@@ -27,7 +27,7 @@ The marker is explicit, attached to the route, never inferred from the module th
 defines it (a file moved to another package must not silently stop being redacted); a
 route that asks for a session is redacted even if its router forgot the marker. If rewriting ever fails, the line is logged with the path cut to its
 prefix (fail closed), never verbatim. ``logged_path`` gives the same rendering to other log
-lines that name a request (``api.errores``).
+lines that name a request (``api.base.errores``).
 """
 
 from __future__ import annotations
