@@ -58,8 +58,6 @@ from geoportal.geodesia import nearest_km, nearest_km_xyz, unit_vectors
 from geoportal.pipeline import ages_reference, demand_by_type, unit_measures
 from geoportal.settings import get_settings
 
-# Record keys only matter for disclosure control, which a simulation never publishes.
-_SECRET = "simulacion-sin-publicar"
 PREFIJO = "simulado:"
 ORIGEN = "simulado"
 # Margin (km) added to catchments when selecting households and points near a point: demand
@@ -338,8 +336,8 @@ def simulate(conn: psycopg.Connection, distrito: str, agregar: Iterable[PuntoNue
 
     antes = replace(units, puntos=antes_puntos)
     despues = replace(units, puntos=despues_puntos)
-    fine_a, _, st_a = unit_measures(catalog, antes, _SECRET, ratios)
-    fine_d, _, st_d = unit_measures(catalog, despues, _SECRET, ratios)
+    fine_a, _, st_a = unit_measures(catalog, antes, ratios)
+    fine_d, _, st_d = unit_measures(catalog, despues, ratios)
     counts, sums = agg.measure_names(catalog)
     tot_a = fine_a[counts + sums].sum()
     tot_d = fine_d[counts + sums].sum()

@@ -24,6 +24,8 @@ class AjustesWeb(BaseSettings):
     teselas_cache_mb: float = 256.0
     teselas_dir: Path | None = None
     teselas_conexiones: int = 8
+    # a folder of HTML templates searched before the packaged ones (api/base/templates)
+    plantillas: Path | None = None
     # institutional sessions and login
     sesion_minutos: int = 480
     sesion_inactividad_minutos: int = 30

@@ -41,13 +41,18 @@ from api.base.errores import AccesoError
 from api.base.registro import redactar
 from geoportal.audit import log_access
 from geoportal.roles import ACCESS_ROLE, NOMINAL_ROLE, role_url
-from geoportal.usuarios import COLUMNS, Usuario, _row
+from geoportal.territory import POLIGONO_SQL
+from geoportal.usuarios import COLUMNS, Rol, Usuario, _row
 
 COOKIE = "geoportal_sesion"
 LOGIN_COOKIE = "geoportal_ingreso"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-NOMINAL_ROLES = ("mesa_distrital", "institucion")
-AGGREGATE_ROLES = ("gabinete", "mesa_departamental", "mesa_distrital", "institucion")
+# Who sees what, decided here and nowhere else (the README's role table).
+NOMINAL_ROLES = (Rol.MESA_DISTRITAL, Rol.INSTITUCION)
+AGGREGATE_ROLES = (Rol.GABINETE, Rol.MESA_DEPARTAMENTAL, Rol.MESA_DISTRITAL, Rol.INSTITUCION)
+# The exact information loss: not for institutions (they act on referrals, not on the
+# disclosure control) nor for the admin (users and audit, no figures).
+PERDIDA_ROLES = (Rol.GABINETE, Rol.MESA_DEPARTAMENTAL, Rol.MESA_DISTRITAL)
 
 
 # ----------------------------------------------------------------------------- sessions
@@ -146,9 +151,9 @@ def require(*roles: str):
 def district_scope(sesion: Sesion) -> tuple[list[str], str]:
     """(districts, institution) a nominal transaction is limited to; '*' = every institution."""
     user = sesion.usuario
-    if user.rol == "mesa_distrital":
+    if user.rol == Rol.MESA_DISTRITAL:
         return [user.distrito], "*"
-    if user.rol == "institucion":
+    if user.rol == Rol.INSTITUCION:
         return list(user.distritos), user.institucion
     raise AccesoError(403, f"El rol {user.rol} no accede a datos nominales.")
 
@@ -157,12 +162,12 @@ def may_see_territory(conn: psycopg.Connection, sesion: Sesion, nivel: str, codi
     """Aggregate scope: gabinete the country; a Mesa its department / district; an institution
     its districts. ``nivel``: pais | departamento | distrito (2022 code or 2012 polygon)."""
     user = sesion.usuario
-    if user.rol == "gabinete":
+    if user.rol == Rol.GABINETE:
         return True
-    if user.rol == "admin" or nivel == "pais":
+    if user.rol == Rol.ADMIN or nivel == "pais":
         return False
     if nivel == "departamento":
-        return user.rol == "mesa_departamental" and codigo == user.departamento
+        return user.rol == Rol.MESA_DEPARTAMENTAL and codigo == user.departamento
     if nivel != "distrito":
         return False
     districts = conn.execute(
@@ -170,25 +175,25 @@ def may_see_territory(conn: psycopg.Connection, sesion: Sesion, nivel: str, codi
     ).fetchall()
     if not districts:
         return False
-    if user.rol == "mesa_departamental":
+    if user.rol == Rol.MESA_DEPARTAMENTAL:
         return all(d == user.departamento for _, d in districts)
-    own = {user.distrito} if user.rol == "mesa_distrital" else set(user.distritos)
+    own = {user.distrito} if user.rol == Rol.MESA_DISTRITAL else set(user.distritos)
     return all(c in own for c, _ in districts)
 
 
 def visible_areas(conn, sesion: Sesion) -> set[tuple[str, str]]:
     """(nivel, codigo) of the stored areas (districts by polygon) the role covers."""
     districts = conn.execute(
-        "SELECT codigo, dpto, coalesce(codigo_2012, 'D' || codigo) FROM territorio.distrito").fetchall()
+        f"SELECT codigo, dpto, {POLIGONO_SQL} FROM territorio.distrito").fetchall()
     u = sesion.usuario
-    if u.rol == "gabinete":
+    if u.rol == Rol.GABINETE:
         return ({("pais", "PY")} | {("departamento", d) for _, d, _ in districts}
                 | {("distrito", p) for _, _, p in districts})
-    if u.rol == "mesa_departamental":
+    if u.rol == Rol.MESA_DEPARTAMENTAL:
         mine = {c for c, d, _ in districts if d == u.departamento}
         areas = {("departamento", u.departamento)}
     else:
-        mine = {u.distrito} if u.rol == "mesa_distrital" else set(u.distritos)
+        mine = {u.distrito} if u.rol == Rol.MESA_DISTRITAL else set(u.distritos)
         areas = set()
     polygons: dict[str, set[str]] = {}
     for code, _, polygon in districts:
@@ -200,7 +205,7 @@ def visible_areas(conn, sesion: Sesion) -> set[tuple[str, str]]:
 def territorio_de(sesion: Sesion) -> str:
     """The territory an audit row names for a nominal read of this session."""
     u = sesion.usuario
-    return u.distrito if u.rol == "mesa_distrital" else ",".join(u.distritos)
+    return u.distrito if u.rol == Rol.MESA_DISTRITAL else ",".join(u.distritos)
 
 
 @contextmanager

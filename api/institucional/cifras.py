@@ -34,6 +34,7 @@ from api.base.hojas import csv_document
 from api.base.registro import RutaInstitucional
 from api.institucional.acceso import (
     AGGREGATE_ROLES,
+    PERDIDA_ROLES,
     Sesion,
     access_conn,
     may_see_territory,
@@ -42,8 +43,8 @@ from api.institucional.acceso import (
 )
 from geoportal.alertas import NIVELES as LEVELS
 from geoportal.alertas import compute_alerts, live_rows
+from geoportal.territory import POLIGONO_SQL
 
-PERDIDA_ROLES = ("gabinete", "mesa_departamental", "mesa_distrital")
 LOSS_COLUMNS = {  # column -> Spanish header of the CSV
     "data_version": "Versión de datos", "nivel": "Nivel", "zona": "Zona", "areas": "Áreas",
     "areas_reservadas_pct": "Áreas reservadas (%)", "hogares_en_reservadas_pct": "Hogares en áreas reservadas (%)",
@@ -58,8 +59,7 @@ def _polygon(conn, nivel: str, codigo: str) -> str:
     """The stored area code: districts are published by their cartographic polygon."""
     if nivel != "distrito":
         return codigo
-    row = conn.execute("SELECT coalesce(codigo_2012, 'D' || codigo) FROM territorio.distrito WHERE codigo = %s",
-                       (codigo,)).fetchone()
+    row = conn.execute(f"SELECT {POLIGONO_SQL} FROM territorio.distrito WHERE codigo = %s", (codigo,)).fetchone()
     return row[0] if row else codigo
 
 

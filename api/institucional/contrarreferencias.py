@@ -27,6 +27,7 @@ from api.base.registro import RutaInstitucional
 from api.institucional.acceso import Sesion, audit, nominal_tx, require
 from api.institucional.derivaciones import recompute
 from geoportal.ingest.readers import FileError, read_table
+from geoportal.usuarios import Rol
 
 router = APIRouter(tags=["derivaciones"], route_class=RutaInstitucional)
 RESULTS = ("entregada", "no_entregada", "no_localizada")
@@ -113,7 +114,7 @@ def _apply(sesion: Sesion, frame, sha: str, filename: str) -> dict:
 
 
 @router.post("/api/derivaciones/contrarreferencias")
-async def bulk_counter_referrals(archivo: UploadFile, sesion: Sesion = Depends(require("institucion"))) -> dict:
+async def bulk_counter_referrals(archivo: UploadFile, sesion: Sesion = Depends(require(Rol.INSTITUCION))) -> dict:
     """Contrarreferencias by CSV: applied, unchanged or quarantined row by row; idempotent."""
     data = await archivo.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:

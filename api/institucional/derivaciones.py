@@ -42,6 +42,7 @@ from geoportal.catalog import default_catalog
 from geoportal.db import database_url
 from geoportal.operaciones import recompute_district
 from geoportal.settings import get_settings
+from geoportal.usuarios import Rol
 from tiles.publicacion import preparar_publicacion
 
 log = logging.getLogger("geoportal.derivaciones")
@@ -83,17 +84,11 @@ def _service(codigo: str, unidad: str | None = None):
 
 
 # ----------------------------------------------------------------------------- nominal list
-@router.get("/api/nominal/brechas")
-def unprotected_list(
-    servicio: str | None = None, categoria: str | None = None,
-    brecha: Literal["derivacion", "inversion"] | None = None,
-    paquete: Literal["nucleo", "ampliado", "diferenciado", "todos"] = "nucleo",
-    localidad: str | None = Query(default=None, max_length=120),
-    limite: int = Query(default=100, ge=1, le=50_000), desde: int = Query(default=0, ge=0),
-    formato: Literal["json", "csv"] = "json", finalidad: Finalidad = "derivacion",
-    sesion: Sesion = Depends(require("mesa_distrital")),
-) -> Response:
-    """Unprotected persons and households of the Mesa's district, by service and category."""
+def nominal_list(sesion: Sesion, *, servicio: str | None = None, categoria: str | None = None,
+                 brecha: str | None = None, paquete: str = "nucleo", localidad: str | None = None,
+                 limite: int = 100, desde: int = 0, exportar: bool = False, finalidad: str = "derivacion") -> dict:
+    """One page (all of it when ``exportar``) of the Mesa's list, logged: the plain function
+    behind ``GET /api/nominal/brechas`` and the ``/mesa`` page."""
     catalog = default_catalog()
     if servicio:
         _service(servicio)
@@ -103,7 +98,7 @@ def unprotected_list(
     filtros = nominal.FiltrosLista(servicio, categoria, brecha, None if paquete == "todos" else paquete, localidad)
     with nominal_tx(sesion) as conn:
         found = nominal.gaps(conn, distrito, filtros, catalog, get_settings().fecha_corte)
-        page = found.rows(desde, None if formato == "csv" else limite)
+        page = found.rows(desde, None if exportar else limite)
         names = nominal.person_names(conn, [r["unidad_id"] for r in page if r["unidad"] == "persona"])
         points = nominal.point_names(conn, [r["punto_id"] for r in page])
         open_refs = dict(((u, s), i) for u, s, i in conn.execute(
@@ -111,17 +106,33 @@ def unprotected_list(
         rows = [{**r, **(names.get(r["unidad_id"], {}) if r["unidad"] == "persona" else {}),
                  "punto_nombre": points.get(r["punto_id"]),
                  "derivacion_abierta": open_refs.get((r["unidad_id"], r["servicio"]))} for r in page]
-        audit(conn, sesion, "lista_nominal" if formato == "json" else "exportar_lista_nominal", distrito, len(rows),
+        audit(conn, sesion, "exportar_lista_nominal" if exportar else "lista_nominal", distrito, len(rows),
               finalidad, filtros={k: v for k, v in vars(filtros).items() if v})
+    return {"distrito": distrito, "total": found.total, "desde": desde, "filas": rows, "resumen": found.summary()}
+
+
+@router.get("/api/nominal/brechas")
+def unprotected_list(
+    servicio: str | None = None, categoria: str | None = None,
+    brecha: Literal["derivacion", "inversion"] | None = None,
+    paquete: Literal["nucleo", "ampliado", "diferenciado", "todos"] = "nucleo",
+    localidad: str | None = Query(default=None, max_length=120),
+    limite: int = Query(default=100, ge=1, le=50_000), desde: int = Query(default=0, ge=0),
+    formato: Literal["json", "csv"] = "json", finalidad: Finalidad = "derivacion",
+    sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL)),
+) -> Response:
+    """Unprotected persons and households of the Mesa's district, by service and category."""
+    found = nominal_list(sesion, servicio=servicio, categoria=categoria, brecha=brecha, paquete=paquete,
+                         localidad=localidad, limite=limite, desde=desde, exportar=formato == "csv",
+                         finalidad=finalidad)
     if formato == "csv":
-        return _csv(rows, f"brechas_{distrito}.csv")
-    return JSONResponse({"distrito": distrito, "total": found.total, "desde": desde, "filas": rows,
-                         "resumen": found.summary()}, headers={"Cache-Control": "no-store"})
+        return _csv(found["filas"], f"brechas_{found['distrito']}.csv")
+    return JSONResponse(found, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/api/nominal/hogares/{hogar_id}")
 def household(hogar_id: str, finalidad: Finalidad = "derivacion",
-              sesion: Sesion = Depends(require("mesa_distrital", "institucion"))) -> Response:
+              sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION))) -> Response:
     """A household and its members (as far as the session's scope lets it see them)."""
     with nominal_tx(sesion) as conn:
         home = conn.execute(
@@ -159,8 +170,13 @@ def _referral(row) -> dict:
 
 @router.post("/api/derivaciones", status_code=201)
 def create_referral(body: DerivacionNueva, finalidad: Finalidad = "derivacion",
-                    sesion: Sesion = Depends(require("mesa_distrital"))) -> dict:
+                    sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL))) -> dict:
     """Refer a person or household of the Mesa's district to a service (and point)."""
+    return refer(body, finalidad, sesion)
+
+
+def refer(body: DerivacionNueva, finalidad: str, sesion: Sesion) -> dict:
+    """A new referral, logged (the route and the ``/mesa`` page's form)."""
     s = _service(body.servicio, body.unidad)
     distrito = sesion.usuario.distrito
     with nominal_tx(sesion) as conn:
@@ -206,32 +222,39 @@ def _visible_referrals(conn, estado: str | None, servicio: str | None) -> list[d
 Estado = Literal["referida", "entregada", "no_entregada", "no_localizada"]
 
 
+def visible_referrals(sesion: Sesion, *, estado: str | None = None, servicio: str | None = None,
+                      finalidad: str = "seguimiento", exportar: bool = False) -> list[dict]:
+    """The referrals the session may see, logged: the plain function behind
+    ``GET /api/derivaciones``, its CSV report and the ``/institucion`` page."""
+    with nominal_tx(sesion) as conn:
+        rows = _visible_referrals(conn, estado, servicio)
+        audit(conn, sesion, "exportar_derivaciones" if exportar else "listar_derivaciones", territorio_de(sesion),
+              len(rows), finalidad)
+    return rows
+
+
 @router.get("/api/derivaciones")
 def list_referrals(estado: Estado | None = None, servicio: str | None = Query(default=None, max_length=64),
                    finalidad: Finalidad = "seguimiento",
-                   sesion: Sesion = Depends(require("mesa_distrital", "institucion"))) -> Response:
+                   sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION))) -> Response:
     """Referrals of the Mesa's district, or addressed to the institution in its districts."""
-    with nominal_tx(sesion) as conn:
-        rows = _visible_referrals(conn, estado, servicio)
-        audit(conn, sesion, "listar_derivaciones", territorio_de(sesion), len(rows), finalidad)
+    rows = visible_referrals(sesion, estado=estado, servicio=servicio, finalidad=finalidad)
     return JSONResponse({"derivaciones": rows}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/api/derivaciones/reporte")
 def referral_report(estado: Estado | None = None, servicio: str | None = Query(default=None, max_length=64),
                     finalidad: Finalidad = "seguimiento",
-                    sesion: Sesion = Depends(require("mesa_distrital", "institucion"))) -> Response:
+                    sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION))) -> Response:
     """CSV report of the referrals the session may see (nominal export, logged)."""
-    with nominal_tx(sesion) as conn:
-        rows = _visible_referrals(conn, estado, servicio)
-        audit(conn, sesion, "exportar_derivaciones", territorio_de(sesion), len(rows), finalidad)
+    rows = visible_referrals(sesion, estado=estado, servicio=servicio, finalidad=finalidad, exportar=True)
     who = sesion.usuario.institucion or sesion.usuario.distrito
     return _csv(rows, f"derivaciones_{who}.csv")
 
 
 @router.get("/api/derivaciones/{derivacion_id}")
 def get_referral(derivacion_id: int, finalidad: Finalidad = "seguimiento",
-                 sesion: Sesion = Depends(require("mesa_distrital", "institucion"))) -> Response:
+                 sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION))) -> Response:
     with nominal_tx(sesion) as conn:
         row = conn.execute(REFERRAL_SQL + " WHERE d.derivacion_id = %s", (derivacion_id,)).fetchone()
         if row is None:
@@ -258,8 +281,14 @@ def recompute(distrito: str) -> dict:
 
 @router.post("/api/derivaciones/{derivacion_id}/contrarreferencia")
 def counter_referral(derivacion_id: int, body: Contrarreferencia, finalidad: Finalidad = "seguimiento",
-                     sesion: Sesion = Depends(require("institucion"))) -> dict:
+                     sesion: Sesion = Depends(require(Rol.INSTITUCION))) -> dict:
     """The institution reports the outcome; a delivered service updates the status and the district."""
+    return counter_refer(derivacion_id, body, finalidad, sesion)
+
+
+def counter_refer(derivacion_id: int, body: Contrarreferencia, finalidad: str, sesion: Sesion) -> dict:
+    """A contrarreferencia, logged, and the district's recompute when delivered (the route
+    and the ``/institucion`` page's form)."""
     with nominal_tx(sesion) as conn:
         row = conn.execute(REFERRAL_SQL + " WHERE d.derivacion_id = %s", (derivacion_id,)).fetchone()
         if row is None:

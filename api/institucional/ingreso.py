@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import html
 import secrets
 
 from fastapi import APIRouter, Depends, Request
@@ -29,7 +28,7 @@ from api.institucional.acceso import (
     session_required,
     token_digest,
 )
-from geoportal.usuarios import COLUMNS, _row, verify_password
+from geoportal.usuarios import COLUMNS, Rol, _row, verify_password
 
 router = APIRouter(tags=["acceso"], route_class=RutaInstitucional)
 
@@ -48,17 +47,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_page(csrf: str, error: str = "", siguiente: str = "/cuenta") -> str:
-    alert = f"<p class='error' role='alert'>{html.escape(error)}</p>" if error else ""
-    return pagina("Ingreso institucional", (
-        "<p>Acceso para Mesas de Protección Social, instituciones y el Gabinete Social. "
-        "Los datos nominales se usan solo para la finalidad autorizada y todo acceso queda registrado.</p>"
-        f"{alert}<form class='ingreso' method='post' action='/ingresar'>"
-        f"<input type='hidden' name='csrf' value='{html.escape(csrf)}'>"
-        f"<input type='hidden' name='siguiente' value='{html.escape(siguiente)}'>"
-        "<label>Usuario <input name='usuario' autocomplete='username' required></label>"
-        "<label>Contraseña <input name='clave' type='password' autocomplete='current-password' required></label>"
-        "<button type='submit'>Ingresar</button></form>"
-        "<p class='nota'>El mapa público no necesita ingreso: <a href='/'>volver al mapa</a>.</p>"))
+    return pagina("ingreso.html", "Ingreso institucional", csrf=csrf, error=error, siguiente=siguiente)
 
 
 def _wants_json(request: Request) -> bool:
@@ -170,21 +159,14 @@ def account_page(sesion: Sesion | None = Depends(optional_session)) -> Response:
     if sesion is None:
         return RedirectResponse("/ingresar?siguiente=/cuenta", status_code=303)
     u = sesion.usuario
-    links = {"mesa_distrital": "<p><a href='/mesa'>Lista de personas y hogares sin protección</a></p>",
-             "institucion": "<p><a href='/institucion'>Derivaciones recibidas</a></p>",
-             "admin": "<p><a href='/api/auditoria'>Registro de auditoría (JSON)</a> · "
-                      "<a href='/api/auditoria?formato=csv'>CSV</a></p>"}
-    aggregate = ("<p>En el <a href='/'>mapa</a>, el bloque «Mi territorio» muestra las alertas de su territorio.</p>"
-                 if u.rol in AGGREGATE_ROLES else "")
-    return HTMLResponse(pagina(f"Sesión de {u.nombre_completo or u.nombre}", (
-        f"<p>Rol: <b id='rol'>{html.escape(u.rol)}</b>; territorio: <b id='territorio'>{html.escape(u.territorio or '—')}</b>"
-        f"{'; institución <b>' + html.escape(u.institucion) + '</b>' if u.institucion else ''}</p>"
-        f"{links.get(u.rol, '')}{aggregate}"), sesion), headers={"Cache-Control": "no-store"})
+    body = pagina("cuenta.html", f"Sesión de {u.nombre_completo or u.nombre}", sesion, u=u,
+                  agregado=u.rol in AGGREGATE_ROLES)
+    return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
 
 # ----------------------------------------------------------------------------- admin: audit log
 @router.get("/api/auditoria")
-def audit_log(limite: int = 200, formato: str = "json", sesion: Sesion = Depends(require("admin"))) -> Response:
+def audit_log(limite: int = 200, formato: str = "json", sesion: Sesion = Depends(require(Rol.ADMIN))) -> Response:
     """The audit log, newest first (admin only; CSV with ``formato=csv``)."""
     if not 1 <= limite <= 100_000 or formato not in ("json", "csv"):
         raise AccesoError(422, "limite debe estar entre 1 y 100000 y formato ser json o csv.")

@@ -18,12 +18,12 @@ import re
 
 import psycopg
 from fastapi import APIRouter, Path, Query
-from psycopg import sql
 
 from api.base.ajustes import ajustes
 from api.base.conexiones import PoolPublico, conexion
 from api.base.errores import NoEncontrado, SolicitudIncorrecta
 from api.base.publicado import NIVELES, medidas, version_o_503
+from geoportal.brechas import ranked_service_gaps
 from geoportal.nombres import clave
 
 router = APIRouter(prefix="/api", tags=["indicadores"])
@@ -94,30 +94,18 @@ def diccionario_medidas(publico: PoolPublico):
 
 
 def _brechas(conn: psycopg.Connection, row: dict, servicios: list[dict], lugares: int = 3) -> list[dict]:
-    geometry = {"distrito": ("territorio.distrito_cartografico", "codigo_2012"),
-                "departamento": ("territorio.departamento", "codigo")}.get(row["nivel"])
-    ranked = []
-    for s in servicios:
-        without, within = s.get("sin_oferta"), s.get("con_oferta")
-        gap = None if without is None or within is None else without + within
-        donde: list[dict] = []
-        if gap and geometry is not None:
-            w, v = (sql.Identifier(f"{s['servicio'].lower()}_{x}") for x in ("sin_oferta", "con_oferta"))
-            donde = [{"celda": code, "brecha": n} for code, n in conn.execute(sql.SQL(
-                "SELECT c.codigo, coalesce(c.{w}, 0) + coalesce(c.{v}, 0) FROM publico.cobertura c"
-                " WHERE c.nivel = 'h3_7' AND NOT c.reservado AND ST_Intersects("
-                " (SELECT g.geom FROM {table} g WHERE g.{key} = %s), ST_PointOnSurface(c.geom))"
-                " AND coalesce(c.{w}, 0) + coalesce(c.{v}, 0) > 0 ORDER BY 2 DESC, 1 LIMIT %s"
-            ).format(w=w, v=v, table=sql.SQL(geometry[0]), key=sql.Identifier(geometry[1])),
-                (row["codigo"], lugares)).fetchall()]
+    """The profile's ranked gaps (``geoportal.brechas.ranked_service_gaps``, as the CLI's)."""
+    by_code = {s["servicio"]: s for s in servicios}
+    out = []
+    for g in ranked_service_gaps(conn, row, list(by_code), lugares):
+        s, gap, without, within = by_code[g["servicio"]], g["brecha"], g["sin_oferta"], g["con_oferta"]
         caso = None
         if gap:
             caso = "inversión (sin oferta al alcance)" if without >= within else "derivación (con oferta al alcance)"
-        ranked.append({"servicio": s["servicio"], "nombre": s["nombre"], "paquete": s["paquete"],
-                       "unidad": s.get("unidad"), "brecha": gap, "sin_oferta": without, "con_oferta": within,
-                       "caso_principal": caso, "donde_h3_7": donde})
-    ranked.sort(key=lambda r: (-(r["brecha"] if r["brecha"] is not None else -1), r["servicio"]))
-    return ranked
+        out.append({"servicio": s["servicio"], "nombre": s["nombre"], "paquete": s["paquete"],
+                    "unidad": s.get("unidad"), "brecha": gap, "sin_oferta": without, "con_oferta": within,
+                    "caso_principal": caso, "donde_h3_7": [{"celda": c, "brecha": n} for c, n in g["donde"]]})
+    return out
 
 
 def _cambio(conn, row: dict, version: str) -> dict:

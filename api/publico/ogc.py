@@ -10,7 +10,6 @@ browser's ``Accept: text/html``. The OpenAPI document is FastAPI's ``/openapi.js
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import UTC, datetime
 from typing import Literal
@@ -22,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.base.ajustes import ajustes
 from api.base.conexiones import PoolPublico, conexion
 from api.base.errores import NoEncontrado
+from api.base.plantilla import render
 from api.base.publicado import ATRIBUCION, ETIQUETA_SINTETICA, version_o_503
 from api.publico.consultas import Filtros, count_sql, feature_sql, fuentes, parse_bbox
 
@@ -54,12 +54,10 @@ def _json(body: dict, media_type: str = "application/json") -> Response:
     return Response(json.dumps(body, ensure_ascii=False), media_type=media_type)
 
 
-def _page(title: str, body: str) -> HTMLResponse:
-    return HTMLResponse(
-        "<!doctype html><html lang='es'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)} · Geoportal SPS «Vamos!»</title></head><body>"
-        f"<h1>{html.escape(title)}</h1>{body}<p><small>{html.escape(ETIQUETA_SINTETICA)} "
-        f"{html.escape(ATRIBUCION)}</small></p></body></html>")
+def _page(plantilla: str, title: str, **datos) -> HTMLResponse:
+    """An OGC page in HTML (api/base/templates/ogc_*.html), from the same data as its JSON."""
+    return HTMLResponse(render(plantilla, titulo=title, etiqueta_sintetica=ETIQUETA_SINTETICA,
+                               atribucion=ATRIBUCION, **datos))
 
 
 def _link(href: str, rel: str, type_: str, title: str) -> dict:
@@ -84,9 +82,7 @@ def landing(request: Request, f: Formato | None = F_QUERY):
         ],
     }
     if _wants_html(request, f):
-        items = "".join(f"<li><a href='{html.escape(l['href'])}'>{html.escape(l['title'])}</a></li>"
-                        for l in body["links"])
-        return _page(body["title"], f"<p>{html.escape(body['description'])}</p><ul>{items}</ul>")
+        return _page("ogc_portada.html", body["title"], descripcion=body["description"], enlaces=body["links"])
     return _json(body)
 
 
@@ -98,7 +94,7 @@ def api_definition():
 @router.get("/conformance", summary="Clases de conformidad")
 def conformance(request: Request, f: Formato | None = F_QUERY):
     if _wants_html(request, f):
-        return _page("Conformidad", "<ul>" + "".join(f"<li>{c}</li>" for c in CONFORMANCE) + "</ul>")
+        return _page("ogc_conformidad.html", "Conformidad", clases=CONFORMANCE)
     return _json({"conformsTo": CONFORMANCE})
 
 
@@ -142,9 +138,7 @@ def collections(request: Request, publico: PoolPublico, f: Formato | None = F_QU
                       _link(f"{base}/ogc/collections?f=html", "alternate", "text/html", "Colecciones en HTML")],
             "collections": items}
     if _wants_html(request, f):
-        rows = "".join(f"<li><a href='{html.escape(c['links'][0]['href'])}?f=html'>{html.escape(c['title'])}</a>"
-                       f" (<code>{html.escape(c['id'])}</code>)</li>" for c in items)
-        return _page("Colecciones", f"<ul>{rows}</ul>")
+        return _page("ogc_colecciones.html", "Colecciones", colecciones=items)
     return _json(body)
 
 
@@ -155,21 +149,14 @@ def collection(request: Request, publico: PoolPublico, collectionId: str = Path(
         version_o_503(conn)
         body = _collection(_base(request), fuente, conn)
     if _wants_html(request, f):
-        return _page(body["title"], f"<p>{html.escape(body['description'])}</p>"
-                     f"<p><a href='{html.escape(body['links'][3]['href'])}'>Ver elementos</a></p>")
+        return _page("ogc_coleccion.html", body["title"], descripcion=body["description"],
+                     elementos=body["links"][3]["href"])
     return _json(body)
 
 
 def _features_html(title: str, features: list[dict], links: list[dict]) -> HTMLResponse:
-    if not features:
-        return _page(title, "<p>Sin elementos.</p>")
-    keys = list(features[0]["properties"])
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>"
-                                    for v in feat["properties"].values()) + "</tr>" for feat in features)
-    nav = " ".join(f"<a href='{html.escape(l['href'])}'>{html.escape(l['title'])}</a>"
-                   for l in links if l["type"] == "text/html")
-    return _page(title, f"<p>{nav}</p><table border='1'><tr>{head}</tr>{rows}</table>")
+    columns = list(features[0]["properties"]) if features else []
+    return _page("ogc_elementos.html", title, elementos=features, enlaces=links, columnas=columns)
 
 
 @router.get("/collections/{collectionId}/items", summary="Elementos de una colección")

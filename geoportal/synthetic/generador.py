@@ -33,7 +33,8 @@ from geoportal.synthetic.escritura import (
 from geoportal.synthetic.hogares import _formar_hogares, submuestra
 from geoportal.synthetic.lugares import _seleccion, _semillas_lote, _ubicar, insumos
 from geoportal.synthetic.nombres_personas import _APELLIDOS, _NOMBRES_F, _NOMBRES_M, _draw, _urna
-from geoportal.synthetic.parametros import _CHACO, FECHA_REFERENCIA, Progreso
+from geoportal.progreso import Progreso
+from geoportal.synthetic.parametros import _CHACO, FECHA_REFERENCIA
 from geoportal.synthetic.registros import Insumos
 from geoportal.synthetic.relevamiento import Cobertura, cuotas, relevados
 from geoportal.synthetic.servicios import (
