@@ -28,12 +28,10 @@ app.add_typer(ingestar_app, name="ingestar")
 @db_app.command("up")
 def db_up() -> None:
     """Inicia el clúster embebido (si corresponde) y aplica las migraciones."""
-    from geoportal import migrate
-    from geoportal.cluster import ClusterError
-
     import psycopg
 
-    from geoportal.cluster import PUBLIC_ROLE
+    from geoportal import migrate
+    from geoportal.cluster import PUBLIC_ROLE, ClusterError
     from geoportal.db import embedded_cluster
 
     settings = get_settings()
@@ -316,7 +314,7 @@ def _ingest(path: Path, kind: str):
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         _fail(f"La base de datos rechazó la carga ({first_line}); se deshizo todo el lote, no se cargó ninguna fila.")
-    fmt = lambda n: f"{n:,}".replace(",", ".")  # noqa: E731
+    fmt = lambda n: f"{n:,}".replace(",", ".")
     if report.ya_cargado:
         console.print(f"[yellow]Este archivo ya se cargó (lote {report.lote_id}); no se cambió nada.[/]")
     console.print(f"{path.name}: leídas {fmt(report.leidas)} = nuevas {fmt(report.nuevas)} + actualizadas "
@@ -419,7 +417,7 @@ def calcular(
         else:
             result = _run_with_bar("Cálculo nacional", lambda cb: recompute_country(
                 conn, fecha_corte=corte, progress=cb, al_publicar=_prepare_layers))
-    fmt = lambda n: f"{n:,}".replace(",", ".")  # noqa: E731
+    fmt = lambda n: f"{n:,}".replace(",", ".")
     verb = "Publicado" if result.get("publicada") else "Calculado (interno, sin publicar aún)"
     console.print(f"[green]{verb} data_version {result['data_version']}[/]: "
                   f"{fmt(result['hogares'])} hogares, {fmt(result['personas'])} personas.")
@@ -518,6 +516,7 @@ def brechas(
     paquete: str = typer.Option("nucleo", help="nucleo, ampliado, diferenciado o todos."),
 ) -> None:
     """Lista priorizada de brechas del distrito: qué servicio falta, cuántos y dónde (cifras públicas)."""
+    import pandas as pd
     from rich.table import Table
 
     from geoportal.brechas import ranked_gaps
@@ -531,7 +530,7 @@ def brechas(
     table = Table(title=f"Brechas de {gaps.attrs['distrito']} ({paquete}); cifras protegidas (múltiplos de 5)")
     for column in ("Servicio", "Unidad", "Brecha", "Sin oferta (inversión)", "Con oferta (derivación)", "Cobertura %", "Dónde (H3 res. 7)"):
         table.add_column(column)
-    shown = lambda x: "reservado" if x is None or x != x else str(x)  # noqa: E731
+    shown = lambda x: "reservado" if x is None or pd.isna(x) else str(x)
     for row in gaps.itertuples():
         table.add_row(row.nombre, row.unidad, shown(row.brecha), shown(row.sin_oferta), shown(row.con_oferta),
                       shown(row.cobertura_pct), row.donde or "—")
@@ -584,7 +583,7 @@ def servir(
 
 
 # ----------------------------------------------------------------------------- usuarios y alertas
-from geoportal.cli_acceso import alertas, crear_usuarios_demo, usuarios_app  # noqa: E402
+from geoportal.cli_acceso import alertas, crear_usuarios_demo, usuarios_app
 
 app.add_typer(usuarios_app, name="usuarios")
 app.command("alertas")(alertas)

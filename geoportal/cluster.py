@@ -150,7 +150,7 @@ class Cluster:
     def _reachable_by_os_user(self, path: Path) -> bool:
         path.mkdir(parents=True, exist_ok=True)
         probe = subprocess.run(
-            ["runuser", "-u", self.os_user, "--", "test", "-x", str(path)], capture_output=True
+            ["runuser", "-u", self.os_user, "--", "test", "-x", str(path)], capture_output=True, check=False
         )
         return probe.returncode == 0
 
@@ -158,7 +158,7 @@ class Cluster:
     def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess:
         if self.as_root:
             args = ["runuser", "-u", self.os_user, "--", *args]
-        result = subprocess.run(args, capture_output=True, text=True)
+        result = subprocess.run(args, capture_output=True, text=True, check=False)  # the caller decides
         if check and result.returncode != 0:
             raise ClusterError(
                 f"Falló `{' '.join(args[-3:])}`: {result.stderr.strip() or result.stdout.strip()}"
@@ -205,8 +205,7 @@ class Cluster:
             pwfile.unlink(missing_ok=True)
         with open(data / "postgresql.conf", "a") as conf:
             conf.write("\n# geoportal\n")
-            for key, value in {**SERVER_OPTIONS, "port": str(self.port)}.items():
-                conf.write(f"{key} = '{value}'\n")
+            conf.writelines(f"{key} = '{value}'\n" for key, value in {**SERVER_OPTIONS, "port": str(self.port)}.items())
 
     def running_port(self) -> int | None:
         """Port of the running server (line 4 of postmaster.pid), None when stopped."""

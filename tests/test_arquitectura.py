@@ -20,6 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_import_contracts_of_pyproject_hold():
     tool = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(tool) if tool.exists() else "lint-imports", "--no-cache"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
-
 from institucional import clone_database
 
 DISTRITO = "1116"

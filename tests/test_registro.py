@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 
 import pytest
-from api.base.registro import ACCESS_LOGGER, AccessLogFilter, Redactor, _routes
 from fastapi import APIRouter, Depends, FastAPI
 
 from api.app import create_app
+from api.base.registro import ACCESS_LOGGER, AccessLogFilter, Redactor, _routes
 
 # The login routes and every institutional prefix, as a user would type them.
 INSTITUCIONALES = ("/ingresar", "/salir", "/cuenta", "/api/sesion", "/api/nominal", "/api/derivaciones",

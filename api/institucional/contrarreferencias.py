@@ -84,7 +84,7 @@ def _apply(sesion: Sesion, frame, sha: str, filename: str) -> dict:
                 quarantine.append((i, reason, row))
                 continue
             seen[ref_id] = result
-            estado, _, unidad, unidad_id, servicio, distrito, punto = visible[ref_id]
+            _, _, unidad, unidad_id, servicio, distrito, punto = visible[ref_id]
             conn.execute(
                 "INSERT INTO nominal.derivacion_estado (derivacion_id, estado, fecha, punto_id, nota, usuario, rol)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s)",

@@ -101,8 +101,8 @@ def nominal_list(sesion: Sesion, *, servicio: str | None = None, categoria: str 
         page = found.rows(desde, None if exportar else limite)
         names = nominal.person_names(conn, [r["unidad_id"] for r in page if r["unidad"] == "persona"])
         points = nominal.point_names(conn, [r["punto_id"] for r in page])
-        open_refs = dict(((u, s), i) for u, s, i in conn.execute(
-            "SELECT unidad_id, servicio, derivacion_id FROM nominal.derivacion WHERE estado = 'referida'").fetchall())
+        open_refs = {(u, s): i for u, s, i in conn.execute(
+            "SELECT unidad_id, servicio, derivacion_id FROM nominal.derivacion WHERE estado = 'referida'").fetchall()}
         rows = [{**r, **(names.get(r["unidad_id"], {}) if r["unidad"] == "persona" else {}),
                  "punto_nombre": points.get(r["punto_id"]),
                  "derivacion_abierta": open_refs.get((r["unidad_id"], r["servicio"]))} for r in page]
