@@ -137,7 +137,7 @@ def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Sett
     counts, sums = agg.measure_names(catalog)
     T = settings.umbral_hogares
     protected = disclosure.protect(agregado, counts, T, settings.base_redondeo, secret_key(settings),
-                                   agg.age_partition(catalog), fine)
+                                   disclosure.count_families(catalog, counts), fine)
     out = _names_and_geometry(conn, protected)
     for cat in catalog.categorias:
         n = cat.logro

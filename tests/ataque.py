@@ -26,10 +26,14 @@ truth (``calculo``) is used only to check the attacker's model is sound and to j
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import psycopg
+
+from geoportal.catalog import default_catalog
+from geoportal.disclosure import Familias, count_families
 
 T = 10
 BASE = 5
@@ -38,15 +42,51 @@ BIG = 1e9
 AGE_GROUPS = [f"l{n}_universo" for n in range(3, 9)]
 
 
+@lru_cache
+def design() -> Familias:
+    """The published design the attacker knows: the catalogue's count families (public)."""
+    return count_families(default_catalog())
+
+
 def noise_bounds(column: str) -> tuple[int, int]:
     """(below, above): the truth lies in [p - below, p + above] for a published p (design)."""
-    if column == "personas":
-        return NOISE * (len(AGE_GROUPS) + 1), NOISE * (len(AGE_GROUPS) + 1)
-    if column.endswith("_con_oferta"):
-        return 3 * NOISE, 3 * NOISE
-    if column.endswith("_sin_oferta"):
-        return NOISE, 2 * NOISE
+    fam = design()
+    k = fam.family.get(column)
+    if k in fam.zeros:
+        return 0, 0
+    for _, _, without, with_ in fam.gaps:
+        if k == without:
+            return (2 * NOISE, 2 * NOISE) if with_ in fam.zeros else (NOISE, 2 * NOISE)
+        if k == with_:
+            return (2 * NOISE, 2 * NOISE) if without in fam.zeros else (3 * NOISE, 3 * NOISE)
     return NOISE, NOISE
+
+
+def catalogue_relations(columns: list[str]) -> list[tuple[tuple[str, int], ...]]:
+    """Every linear inequality sum(a * column) >= 0 the catalogue implies among ``columns``.
+
+    Same-count families (equal both ways), containment (a subset never exceeds its
+    superset: covered <= applies, protected <= universe, 0-4 <= all persons, protected <=
+    each of its services' covered, ...), runs of age counts (persons >= the age groups,
+    cédula = Logros 4-8, seguro social + pensión = Logros 6-8, ...) and Fréchet bounds
+    of the concurrency Logros. Truth-checked in ``tests/test_familias.py``.
+    """
+    fam = design()
+    present: dict[str, list[str]] = {}
+    for c in columns:
+        if c in fam.family:
+            present.setdefault(fam.family[c], []).append(c)
+    out = []
+    for members in present.values():
+        out += [((a, 1), (b, -1)) for a in members for b in members if a != b]
+    for small, bigs in fam.supersets.items():
+        for big in bigs:
+            if small in present and big in present:
+                out.append(((present[big][0], 1), (present[small][0], -1)))
+    for relation in fam.relations:
+        if all(k in present for k, _ in relation):
+            out.append(tuple((present[k][0], a) for k, a in relation))
+    return out
 
 
 def read(url: str, query: str, params=()) -> pd.DataFrame:
@@ -70,7 +110,7 @@ def build_model(url: str, columns: list[str], tolerance_deg: float = 0.025) -> M
     pub = read(url, f"SELECT nivel, codigo, padre, reservado, {names} FROM publico.cobertura ORDER BY nivel, codigo")
     for c in columns:
         pub[c] = pub[c].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    rows = pub.assign(kind="fila", distrito=None)
+    rows = pub.copy().assign(kind="fila", distrito=None)
     position = {(n, c): i for i, (n, c) in enumerate(zip(rows["nivel"], rows["codigo"]))}
     children: dict[int, list[int]] = {}
     parent_level = {"h3_8": "h3_7", "h3_7": "h3_6", "h3_6": "h3_5", "h3_5": "pais", "distrito": "departamento",
@@ -142,11 +182,18 @@ def priors(model: Model, column: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def solve(model: Model, columns: list[str], identities: list[tuple[str, list[str]]] = (),
-          max_rounds: int = 400) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Interval propagation to a fixed point over all equations, jointly for ``columns``."""
+          max_rounds: int = 400, relations: list[tuple[tuple[str, int], ...]] = (),
+          priors_of=None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Interval propagation to a fixed point over all equations, jointly for ``columns``.
+
+    ``identities``: row identities total = sum of parts; ``relations``: row inequalities
+    sum(a * column) >= 0 (``catalogue_relations``); ``priors_of(column)``: (lo, hi) of
+    each entity instead of ``priors`` (an attacker who knows more, across releases).
+    """
     E, K = len(model.entities), len(columns)
-    lo = np.concatenate([priors(model, c)[0] for c in columns])
-    hi = np.concatenate([priors(model, c)[1] for c in columns])
+    start = [(priors_of or (lambda c: priors(model, c)))(c) for c in columns]
+    lo = np.concatenate([np.asarray(p[0], dtype=float) for p in start])
+    hi = np.concatenate([np.asarray(p[1], dtype=float) for p in start])
     totals, part_var, part_eq = [], [], []
     for k in range(K):
         for total, parts in model.equations:
@@ -169,6 +216,16 @@ def solve(model: Model, columns: list[str], identities: list[tuple[str, list[str
         np.minimum.at(hi, totals, s_hi)
         np.maximum.at(lo, part_var, lo[totals][part_eq] - (s_hi[part_eq] - hi[part_var]))
         np.minimum.at(hi, part_var, hi[totals][part_eq] - (s_lo[part_eq] - lo[part_var]))
+        for relation in relations:
+            terms = [(index[c] * E, a) for c, a in relation]
+            top = [a * (hi[o:o + E] if a > 0 else lo[o:o + E]) for o, a in terms]
+            most = sum(top)
+            for (o, a), t in zip(terms, top):
+                rest = most - t
+                if a > 0:
+                    lo[o:o + E] = np.maximum(lo[o:o + E], -rest / a)
+                else:
+                    hi[o:o + E] = np.minimum(hi[o:o + E], rest / -a)
         lo, hi = np.ceil(lo - 1e-9), np.floor(hi + 1e-9)
         hi = np.minimum(hi, BIG)
         if hogares is not None:  # an unlisted remainder holds 0 or at least T households
@@ -183,8 +240,11 @@ def solve(model: Model, columns: list[str], identities: list[tuple[str, list[str
     return {c: (lo[k * E:(k + 1) * E], hi[k * E:(k + 1) * E]) for k, c in enumerate(columns)}
 
 
-def truth(url: str, model: Model, columns: list[str]) -> pd.DataFrame:
-    """True value of every entity (read from calculo only to judge the attack)."""
+def truth(url: str, model: Model, columns: list[str], strict: bool = True) -> pd.DataFrame:
+    """True value of every entity (read from calculo only to judge the attack).
+
+    ``strict``: every household lies in an atom the attacker sees (a district without a
+    polygon, D0222 in the national data, has none: its atoms are left out with ``False``)."""
     names = ", ".join(f'"{c}"' for c in columns)
     agg = read(url, f"SELECT nivel, codigo, {names} FROM calculo.agregado").set_index(["nivel", "codigo"])
     fine = read(url, f"SELECT codigo_2012, h3_8, {names} FROM calculo.contribucion")
@@ -216,7 +276,7 @@ def truth(url: str, model: Model, columns: list[str]) -> pd.DataFrame:
             out[i] = atoms.loc[key, columns].to_numpy() if key in atoms.index else 0
     covered = set(zip(e.loc[e["kind"] == "atomo", "nivel"], e.loc[e["kind"] == "atomo", "codigo"], e.loc[e["kind"] == "atomo", "distrito"]))
     missing = [k for k in atoms.index if k not in covered and atoms.loc[k, columns].to_numpy().any()]
-    assert not missing, f"households where the attacker's geometry sees none: {missing[:5]}"
+    assert not (strict and missing), f"households where the attacker's geometry sees none: {missing[:5]}"
     return pd.DataFrame(out, columns=columns)
 
 
@@ -251,6 +311,17 @@ def judge(model: Model, true: pd.DataFrame, bounds: dict, column: str) -> Verdic
     return Verdict(int(small.sum()),
                    e.loc[pinned, what].assign(verdadero=t[pinned]).values.tolist(),
                    e.loc[narrow, what].assign(verdadero=t[narrow], min=lo[narrow], max=hi[narrow]).values.tolist())
+
+
+def narrow_published(model: Model, bounds: dict, column: str) -> list:
+    """Published counts of listed rows left with fewer than B candidates (a structural zero aside)."""
+    if design().family.get(column) in design().zeros:
+        return []
+    lo, hi = bounds[column]
+    e = model.entities
+    shown = (e["kind"] == "fila").to_numpy() & ~np.isnan(e[column].to_numpy(dtype=float))
+    narrow = shown & (hi - lo + 1 < BASE)
+    return e.loc[narrow, ["nivel", "codigo"]].assign(columna=column, min=lo[narrow], max=hi[narrow]).values.tolist()
 
 
 def villeta_subset(folder, res6_cells: int = 2):

@@ -1,4 +1,4 @@
-"""A 2022 district without a 2012 polygon of its own still downloads in every format.
+"""A 2022 district without a 2012 polygon of its own still downloads in every format and has a profile.
 
 San José del Rosario (0222, created after the 2012 cartography) is published as district
 ``D0222`` with no geometry; a GeoPackage row may lack a geometry, it must not fail.
@@ -36,6 +36,10 @@ def test_a_district_without_its_own_polygon_downloads_as_a_row_without_geometry(
         for fmt in ("geojson", "csv", "gpkg"):
             answer = httpx.get(f"{server.base}/descargas/cobertura.{fmt}?nivel=distrito", timeout=60)
             assert answer.status_code == 200, (fmt, answer.text[:300])
+        # Every published area has a profile, this one too.
+        profile = httpx.get(f"{server.base}/api/territorios/D0222", timeout=60)
+        assert profile.status_code == 200, profile.text[:300]
+        assert profile.json()["codigo"] == "D0222"
         path = tmp_path / "distritos.gpkg"
         path.write_bytes(answer.content)
         frame = pyogrio.read_dataframe(path, layer=pyogrio.list_layers(path)[0][0])

@@ -28,7 +28,8 @@ from geoportal.nombres import clave
 
 router = APIRouter(prefix="/api", tags=["indicadores"])
 
-CODIGO = re.compile(r"^(PY|[0-9]{2}|[0-9]{4}|[0-9a-f]{15})$")
+# A 2022 district without a 2012 polygon of its own is published as D + its code (D0222).
+CODIGO = re.compile(r"^(PY|[0-9]{2}|D?[0-9]{4}|[0-9a-f]{15})$")
 
 
 def _row(conn: psycopg.Connection, nivel: str | None, codigo: str) -> dict:
@@ -133,9 +134,10 @@ def _cambio(conn, row: dict, version: str) -> dict:
 
 @router.get("/territorios/{codigo}", summary="Perfil de un territorio (Logros, brechas, relevamiento)")
 def territorio(publico: PoolPublico, codigo: str = Path(..., max_length=20, description="PY, departamento (2 dígitos) o distrito (4 dígitos)")):
-    if not re.match(r"^(PY|[0-9]{2}|[0-9]{4})$", codigo):
+    if not re.match(r"^(PY|[0-9]{2}|D?[0-9]{4})$", codigo):
         raise SolicitudIncorrecta("El código de territorio debe ser PY, un departamento (2 dígitos) "
-                                        "o un distrito (4 dígitos, código del polígono, p. ej. 1116).")
+                                  "o un distrito (4 dígitos, código del polígono, p. ej. 1116; D y el "
+                                  "código del censo 2022 si no tiene polígono propio, p. ej. D0222).")
     nivel = "pais" if codigo == "PY" else ("departamento" if len(codigo) == 2 else "distrito")
     with conexion(publico) as conn:
         version = version_o_503(conn)

@@ -7,9 +7,12 @@ and ``tests/test_ataque.py`` (an interval-propagation solver over every publishe
 equation, checked against the truth).
 
 1. **Threshold.** An area with fewer than T + u households is *reservado*: no count,
-   share or mean of it is published. u in 0 .. B - 1 is a secret function of the area
-   (not of its records), so an area that turns from reserved to published when one
-   household arrives had T - 1 .. T + B - 2 households: never "exactly 9".
+   share or mean of it is published. u = B - 1 - o, where o is the secret offset of the
+   area's household count (``perturbation``): an area is published when n + o reaches
+   T + B - 1, so it appears showing T households, and the release where it appears tells
+   an attacker who controls its arrivals n + o, exactly what the rounding staircase tells
+   anyway (B candidates for n). With an independent u the appearance told n + u and the
+   staircase n + o: their difference pinned n whenever u + o was 0 or 2(B - 1).
    The threshold counts households, the unit that identifies a family. Person and
    entorno counts of a published area come from at least T households; a small
    sub-count inside it (2 pregnant women, 1 birth) is not suppressed but rounded like
@@ -27,12 +30,14 @@ equation, checked against the truth).
    hexagon); their households are in the published parent, whose reserved children
    hold at least T. Reserved res-5/6 cells and territories are listed as "reservado"
    with geometry and no figures.
-4. **Rounding** (``perturbation``): every count component is published as
-   B * floor((n + o) / B) with a secret offset o per (area, measure), unbiased and
-   |error| <= B - 1; parts are clipped to their rounded totals and the last part is the
-   rest, persons are the sum of the rounded age groups, so each row is consistent
-   (covered + gaps = applies, persons = age groups, covered <= universe, share <= 100 %). Consecutive releases of the same area reveal at most n + o, hence
-   an interval of B values for n, however many releases (see ``perturbation``).
+4. **Rounding** (``perturbation``): every count is published as B * floor((n + o) / B)
+   with a secret offset o per (area, **family**): columns that count the same units by
+   the catalogue's rules (``familias``) share it and publish one value. Unbiased,
+   |error| <= B - 1. Each row is consistent: every count is clipped to the counts of
+   which it is a subset, the last gap is the rest, persons are at least the rounded age
+   groups (covered + gaps = applies, covered <= universe, share <= 100 %). Consecutive
+   releases of the same area reveal at most n + o, hence B candidates for n, however
+   many releases (see ``perturbation``).
 5. **Means** (``dist_*``, ``acceso_*``) are computed only from protected quantities:
    the class-midpoint mean of the *rounded* counts of households per class of the
    value (``aggregate.mean_classes``), over their own sum. They never divide by a true
@@ -56,29 +61,32 @@ import numpy as np
 import pandas as pd
 
 from geoportal.aggregate import mean_classes
-from geoportal.disclosure.perturbation import THRESHOLD_SALT, area_keys, offsets, perturb, round_with_offset
+from geoportal.disclosure.familias import Familias, count_families
+from geoportal.disclosure.perturbation import area_keys, offsets, perturb, round_with_offset, shared_keys
 from geoportal.disclosure.suppression import LISTED_ALWAYS, reserve
 
 __all__ = ["protect", "protected_means", "share", "information_loss", "coarse_loss", "round_with_offset",
-           "offsets", "area_keys", "perturb", "reserve", "NOTA_SUMAS", "LISTED_ALWAYS"]
+           "offsets", "area_keys", "perturb", "reserve", "count_families", "Familias", "NOTA_SUMAS",
+           "LISTED_ALWAYS"]
 
 NOTA_SUMAS = ("Las áreas no suman exactamente su área madre: cada cifra se redondea por separado y las "
               "áreas reservadas no se muestran.")
 
 
 def protect(agregado: pd.DataFrame, counts: list[str], threshold: int, base: int, secret: str,
-            age_groups: list[str], fine: pd.DataFrame | None = None) -> pd.DataFrame:
+            families: Familias, fine: pd.DataFrame | None = None) -> pd.DataFrame:
     """Protected values of every (nivel, codigo) row; reserved rows get NA counts.
 
     Returns nivel, codigo, padre, reservado, primaria (internal) and the rounded counts
     (nullable Int64). ``fine`` (fine-cell contributions) enables the cross-hierarchy rules.
     """
     agregado = agregado.reset_index(drop=True)
-    keys = area_keys(agregado["nivel"], agregado["codigo"], secret)
+    keys = shared_keys(agregado, secret)
     hogares = agregado["hogares"].to_numpy(np.int64)
-    primary = hogares < threshold + offsets(keys, THRESHOLD_SALT, base)
+    # u = B - 1 - o of the household family: published from n + o >= T + B - 1 on.
+    primary = hogares + offsets(keys["hogar"], families.family["hogares"], base) < threshold + base - 1
     reserved = reserve(agregado, primary, threshold, fine)
-    values = perturb(agregado, counts, age_groups, keys, base).to_numpy(np.int64).copy()
+    values = perturb(agregado, counts, families, keys, base, reserved).to_numpy(np.int64).copy()
     values[reserved] = 0
     head = agregado[["nivel", "codigo", "padre"]].assign(reservado=reserved, primaria=primary)
     masked = pd.DataFrame({name: pd.arrays.IntegerArray(values[:, j], reserved.copy()) for j, name in enumerate(counts)})

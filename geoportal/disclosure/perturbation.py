@@ -1,26 +1,30 @@
-"""Perturbation: rounding to base B with a secret offset per (area, measure); totals derived.
+"""Perturbation: rounding to base B with one secret offset per (area, family); parts derived.
 
 A published count is ``B * floor((n + o) / B)`` where ``o`` in 0 .. B - 1 is a keyed hash
-of (nivel, codigo, measure) — a fixed secret function of the *area and measure*, not of
-the records in it. For every n the offset is uniform, so the rounding is unbiased
-(E[p - n] = 0), a true multiple of B is published unchanged (0 stays 0), and
-|p - n| <= B - 1.
+of (nivel, codigo, family): a fixed secret function of the *area and of what the count
+counts* (``familias``), not of the records in it nor of the column's name. For every n
+the offset is uniform, so the rounding is unbiased (E[p - n] = 0), a true multiple of B
+is published unchanged (0 stays 0), and |p - n| <= B - 1.
 
-Why not a function of the record set (the ABS/ONS cell key): when records change, a
+**One offset per underlying count.** Columns that count the same units (``hogares``,
+``l9_universo`` and every household service's ``aplica``, say) share one offset and
+publish one value. With an offset per column they were several readings of one count
+whose intervals intersected: seven household columns of one area showing 150 and 155
+pinned its 151 households, and then its children's.
+
+**Why not a function of the record set** (the ABS/ONS cell key): when records change, a
 cell key draws a fresh perturbation, so n, n + 1, n + 2 ... published in successive
 versions are independent noisy readings of the same count and their intervals intersect
 to the truth (ten Tekoporã grants in one cell recovered 6 exactly). With a fixed offset
 the published sequence is a deterministic staircase of n + o: consecutive releases
 reveal at most where n + o crosses a multiple of B, that is n + o exactly, and since o
 is secret and uniform over B values the attacker is left with B candidates for n,
-whatever the number of releases. An unchanged area republishes the same value (the
-stability the cell key gives), and the same (area, measure) gives the same value in
-every tile, feature and download because it is stored once.
+whatever the number of releases. The threshold uses the same offset (``protect``), so
+the release where an area appears tells n + o again and nothing more. An unchanged area
+republishes the same value, and the same (area, family) gives the same value in every
+tile, feature and download because it is stored once.
 
-Row consistency (``perturb``): parts are clipped to their rounded totals and the last
-part is the rest, persons are the sum of the rounded age groups, so within a row
-covered + gaps = applies, protected <= universe, persons = the age groups (+ persons
-without an age group), and every share is <= 100 %.
+Row consistency: see ``perturb``.
 """
 
 from __future__ import annotations
@@ -30,14 +34,102 @@ import numpy as np
 import pandas as pd
 
 from geoportal.aggregate import mix64, record_keys
+from geoportal.disclosure.familias import Familias
 
-THRESHOLD_SALT = "__umbral__"
+ROUNDS = 8
+
+
+def _repair(matrix: np.ndarray, columns: np.ndarray, coefs: np.ndarray, base: int) -> bool:
+    """Move one count so that the relation sum(a * count) >= 0 narrows no count below B values.
+
+    Each published count n_p hides a truth within B - 1. An attacker bounds term j by the
+    relation: no bound is tighter than the term's own as long as the published residual
+    R = sum(a * p) >= -(B - 1)(W - 2|a_j|), W = sum |a|. Where R falls short, the term with
+    the largest |a| moves toward the relation as far as its truth provably allows (so its
+    own interval still holds the truth), in multiples of B: what is left narrows any term
+    by at most B - 1 values, never below B candidates.
+    """
+    noise = base - 1
+    width, top = int(np.abs(coefs).sum()), int(np.abs(coefs).max())
+    residual = matrix[:, columns] @ coefs
+    short = residual < -noise * (width - 2 * top)
+    if not short.any():
+        return False
+    # The term with the largest |a|, a positive one if any (raise the total, not a part).
+    j = max(np.flatnonzero(np.abs(coefs) == top), key=lambda i: coefs[i] > 0)
+    k, a = columns[j], int(coefs[j])
+    current = matrix[:, k]
+    others = residual - a * current
+    # Truth bound of term k from the others: a * n_k >= -others - noise * (width - |a|).
+    if a > 0:
+        cap = -(-(-others - noise * (width - top)) // top) + noise  # ceil(bound / a) + B - 1
+        moved = np.maximum(current, base * (cap // base))
+    else:
+        cap = (others + noise * (width - top)) // top - noise
+        moved = np.minimum(current, -base * (-cap // base))
+    moved = np.where(short, moved, current)
+    if (moved == current).all():
+        return False
+    matrix[:, k] = moved
+    return True
 
 
 def area_keys(nivel: pd.Series, codigo: pd.Series, secret: str) -> np.ndarray:
     """Secret 24-bit key of each area (nivel, codigo), as uint64."""
     ids = nivel.astype(str).str.cat(codigo.astype(str), sep="|")
     return record_keys(ids.reset_index(drop=True), secret + "|area").astype(np.uint64)
+
+
+LEVELS_DOWN = ("departamento", "distrito", "h3_5", "h3_6", "h3_7", "h3_8")
+
+
+def parent_rows(agregado: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per level, top-down: (rows at that level, the row of each one's parent area)."""
+    from geoportal.aggregate import PARENT_LEVEL
+
+    nivel = agregado["nivel"].astype(str).to_numpy(dtype=object)
+    row_of = {(n, c): i for i, (n, c) in enumerate(zip(nivel, agregado["codigo"].astype(str)))}
+    out = {}
+    for level in LEVELS_DOWN:
+        rows = np.flatnonzero(nivel == level)
+        parents = np.array([row_of.get((PARENT_LEVEL[level], p), -1)
+                            for p in agregado["padre"].astype(str).to_numpy(dtype=object)[rows]], dtype=np.int64)
+        out[level] = (rows[parents >= 0], parents[parents >= 0])
+    return out
+
+
+def shared_keys(agregado: pd.DataFrame, secret: str) -> dict[str, np.ndarray]:
+    """Secret key of each row per unit type, shared by areas that hold the same units.
+
+    A parent whose only child with households is one area holds exactly that child's
+    households and persons (H3 cells nest exactly; a department with one surveyed
+    district is that district): both get the parent's key, so their counts share offsets
+    and publish one value instead of two readings of one count. Entornos likewise, by
+    the children holding entornos. Decided top-down from the rows alone (the incremental
+    update has every ancestor's sibling group at hand).
+    """
+    from geoportal.aggregate import PARENT_LEVEL
+
+    nivel = agregado["nivel"].astype(str).to_numpy(dtype=object)
+    codigo = agregado["codigo"].astype(str).to_numpy(dtype=object)
+    padre = agregado["padre"].astype(str).to_numpy(dtype=object)
+    parent_level = np.array([PARENT_LEVEL.get(n) or "" for n in nivel], dtype=object)
+    row_of = {(n, c): i for i, (n, c) in enumerate(zip(nivel, codigo))}
+    out = {}
+    for unit, column in (("hogar", "hogares"), ("entorno", "entornos")):
+        populated = agregado[column].to_numpy() > 0 if column in agregado else np.zeros(len(agregado), bool)
+        group = pd.Series(parent_level, dtype=object) + "|" + pd.Series(padre, dtype=object)
+        siblings = group[populated].value_counts()
+        only = populated & (group.map(siblings).fillna(0).to_numpy() == 1)
+        canon_nivel, canon_codigo = nivel.copy(), codigo.copy()
+        for level in LEVELS_DOWN:
+            for i in np.flatnonzero(only & (nivel == level)):
+                j = row_of.get((parent_level[i], padre[i]))
+                if j is not None:
+                    canon_nivel[i], canon_codigo[i] = canon_nivel[j], canon_codigo[j]
+        out[unit] = area_keys(pd.Series(canon_nivel), pd.Series(canon_codigo), secret)
+    out["persona"] = out["hogar"]  # persons live in households
+    return out
 
 
 def offsets(keys: np.ndarray, measure: str, spread: int) -> np.ndarray:
@@ -54,38 +146,131 @@ def round_with_offset(counts: np.ndarray, offset: np.ndarray, base: int) -> np.n
     return base * ((counts + np.asarray(offset, dtype=np.int64)) // base)
 
 
-def perturb(agregado: pd.DataFrame, counts: list[str], age_groups: list[str], keys: np.ndarray, base: int) -> pd.DataFrame:
-    """Rounded counts of every row, made consistent within the row.
+def _repair_tree(matrix: np.ndarray, tree: dict, shown: np.ndarray, base: int, columns: np.ndarray) -> bool:
+    """The same repair (``_repair``) for parent >= its shown children, and parent <= them
+    where every child is shown: only the parent moves, within what its truth allows.
+    ``matrix``: one row per area, one column per family, changed in place; only
+    ``columns`` (counts within B - 1 of their truth: not the gaps, which are parts)."""
+    from scipy import sparse
 
-    Every count is rounded on its own (``round_with_offset``); then, top-down, each part is
-    clipped to what its total leaves: protected <= universe, complete <= protected,
-    urban households <= households, covered <= applies, gap without supply <= applies -
-    covered, and the gap with supply is the rest. Persons are the sum of the rounded age
-    groups plus the rounded persons without an age group. Clipping keeps every value a
-    multiple of B and within B - 1 of the truth, except the derived gap (within 3(B - 1))
-    and persons (within (B - 1) x (age groups + 1)).
+    noise, n, changed = base - 1, len(shown), False
+    for rows, parents in tree.values():
+        kids, of = rows[shown[rows]], parents[shown[rows]]
+        count = np.bincount(of, minlength=n)
+        whole = np.bincount(parents, minlength=n) == count
+        at = np.flatnonzero(shown & (count > 0))
+        if not len(at):
+            continue
+        slack = (noise * (count[at] - 1))[:, None]  # (B - 1)(W - 2), W = children + 1
+        children = sparse.csr_matrix((np.ones(len(kids), dtype=np.int64), (of, kids)), shape=(n, n))[at]
+        total = np.asarray(children @ matrix[:, columns])
+        v = matrix[np.ix_(at, columns)]
+        up = v - total < -slack
+        down = whole[at][:, None] & (total - v < -slack)
+        if up.any() or down.any():
+            moved = np.where(up, np.maximum(v, base * ((total - slack) // base)), v)
+            moved = np.where(down, np.minimum(moved, -base * (-(total + slack) // base)), moved)
+            if (moved != v).any():
+                matrix[np.ix_(at, columns)] = moved
+                changed = True
+    return changed
+
+
+def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys: dict[str, np.ndarray],
+            base: int, reserved: np.ndarray | None = None) -> pd.DataFrame:
+    """Rounded counts of every row: one value per family, made consistent within the row.
+
+    Each family is rounded once (``round_with_offset``, the offset salted by the family's
+    key, the area's key that of its unit type: ``shared_keys``) and structural zeros are
+    0. Then, until nothing moves:
+
+    * every family is clipped to each of its supersets (protected <= universe, complete
+      <= protected, covered <= applies, urban households <= households, 0-4 <= all
+      persons, ...), supersets first, and every area to the area holding it (a hexagon
+      never shows more than its parent, a district than its department), and a parent
+      against the sum of its shown children the same way (``_repair_tree``);
+    * a service's gap without supply is clipped to applies - covered;
+    * the catalogue's other relations (age runs, Fréchet bounds; ``familias``) are
+      repaired where an attacker could use them to narrow a count (``_repair``).
+
+    Last, the remaining gap is the rest: applies - covered - the other gap (a structurally
+    empty gap stays 0). Every column of a family then shows its family's value, so within
+    a row covered + gaps = applies, protected <= universe, every share is <= 100 %. The
+    age groups are rounded apart from the persons, so they need not add up to them.
+
+    Error bounds (what ``tests/ataque.noise_bounds`` assumes): a family's value lies
+    within B - 1 of its truth (clipped to a superset or moved by a repair it still does);
+    the gap without supply within [n - (B - 1), n + 2(B - 1)]; the gap that is the rest
+    within 3(B - 1), or 2(B - 1) when the other gap is a structural zero.
     """
-    def rounded(name: str, truth: np.ndarray) -> np.ndarray:
-        return round_with_offset(truth, offsets(keys, name, base), base)
+    truth_of = {}
+    for column in counts:
+        truth_of.setdefault(families.family[column], column)
+    def unit(k: str) -> str:
+        return families.sets[k].unidad if families.sets.get(k) is not None else "hogar"
 
-    out = {c: rounded(c, agregado[c].to_numpy(np.int64)) for c in counts}
-    names = set(counts)
-    logros = sorted({int(c[1:].split("_")[0]) for c in counts if c.startswith("l") and c.endswith("_universo")})
-    for n in logros:
-        out[f"l{n}_protegidos"] = np.minimum(out[f"l{n}_protegidos"], out[f"l{n}_universo"])
-        out[f"l{n}_ampliado"] = np.minimum(out[f"l{n}_ampliado"], out[f"l{n}_protegidos"])
-    for c in counts:
-        stem = c.removesuffix("_aplica")
-        if c.endswith("_aplica") and {f"{stem}_cubiertos", f"{stem}_sin_oferta", f"{stem}_con_oferta"} <= names:
-            covered = np.minimum(out[f"{stem}_cubiertos"], out[c])
-            without = np.minimum(out[f"{stem}_sin_oferta"], out[c] - covered)
-            out[f"{stem}_cubiertos"], out[f"{stem}_sin_oferta"] = covered, without
-            out[f"{stem}_con_oferta"] = out[c] - covered - without
-    if {"hogares", "hogares_urbanos"} <= names:
-        out["hogares_urbanos"] = np.minimum(out["hogares_urbanos"], out["hogares"])
-    if "personas" in names and age_groups:
-        rest = agregado["personas"].to_numpy(np.int64) - sum(agregado[g].to_numpy(np.int64) for g in age_groups)
-        if (rest < 0).any():
-            raise ValueError("los grupos de edad suman más personas que las relevadas")
-        out["personas"] = sum(out[g] for g in age_groups) + rounded("_personas_sin_grupo", rest)
-    return pd.DataFrame({c: out[c] for c in counts}, index=agregado.index)
+    # One column per family (contiguous: the within-row rules work on columns, the tree on rows).
+    matrix = np.empty((len(agregado), len(truth_of)), dtype=np.int64, order="C")
+    value = {}
+    for j, (k, c) in enumerate(truth_of.items()):
+        matrix[:, j] = round_with_offset(agregado[c].to_numpy(np.int64), offsets(keys[unit(k)], k, base), base)
+        value[k] = matrix[:, j]  # a view: writes go to the matrix
+    for k in families.zeros & value.keys():
+        value[k][:] = 0
+    rests = [(a, c, s, n) for a, c, s, n in families.gaps if {a, c, s, n} <= value.keys()]
+    column = {k: j for j, k in enumerate(truth_of)}
+    relations = [(np.array([column[k] for k, _ in r]), np.array([a for _, a in r], dtype=np.int64))
+                 for r in families.relations if all(k in value for k, _ in r)]
+    bounded = [(column[k], np.array([column[b] for b in families.supersets[k] if b in column]))
+               for k in families.order if k in column]
+    bounded = [(j, sup) for j, sup in bounded if len(sup)]
+    # Published counts within B - 1 of their truth (not the gaps, which are parts of a row,
+    # nor the class counts behind the means, which are not published).
+    whole_counts = np.array([j for k, j in column.items()
+                             if families.sets.get(k) is not None and families.sets[k].brecha is None])
+
+    def lower(k: str, cap: np.ndarray) -> bool:
+        smaller = cap < value[k]
+        if smaller.any():
+            value[k][smaller] = cap[smaller]
+        return bool(smaller.any())
+
+    tree = parent_rows(agregado)
+    shown = np.ones(len(agregado), bool) if reserved is None else ~np.asarray(reserved, dtype=bool)
+
+    def consistent() -> bool:
+        changed = False
+        for rows, parents in tree.values():  # an area never shows more than the area holding it
+            cap = matrix[parents]
+            smaller = cap < matrix[rows]
+            if smaller.any():
+                matrix[rows] = np.minimum(matrix[rows], cap)
+                changed = True
+        for j, supersets in bounded:  # supersets come first in the order
+            cap = matrix[:, supersets].min(axis=1)
+            smaller = cap < matrix[:, j]
+            if smaller.any():
+                matrix[smaller, j] = cap[smaller]
+                changed = True
+        for applies, covered, without, with_ in rests:
+            if without not in families.zeros and with_ not in families.zeros:
+                changed |= lower(without, value[applies] - value[covered])
+        return changed
+
+    for _ in range(ROUNDS):
+        changed = consistent()
+        changed |= any([_repair(matrix, columns, coefs, base) for columns, coefs in relations])
+        changed |= _repair_tree(matrix, tree, shown, base, whole_counts)
+        if not changed:
+            break
+    while consistent():  # whatever happened, rows end consistent (this only lowers values)
+        pass
+    for applies, covered, without, with_ in rests:
+        left = value[applies] - value[covered]
+        if without in families.zeros:
+            value[with_][:] = left
+        elif with_ in families.zeros:
+            value[without][:] = left
+        else:
+            value[with_][:] = left - value[without]
+    return pd.DataFrame({c: value[families.family[c]] for c in counts}, index=agregado.index)

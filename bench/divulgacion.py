@@ -1,0 +1,119 @@
+"""Benchmark: disclosure control of one national release, today's design against the previous one.
+
+    .venv/bin/python bench/divulgacion.py [--antes REVISION] [--base URL]
+
+Reads the exact aggregates of the portal's database (``calculo.agregado`` and the fine
+cells; after ``geoportal demo`` or ``geoportal calcular``), protects them with today's
+``geoportal.disclosure`` and with the package as it was at REVISION (default: the last
+commit before one offset per count, 29fa052), in the same run, and prints:
+
+* information loss side by side: areas and households reserved, share of counts changed
+  and mean absolute change, by level and zone (``disclosure.information_loss``);
+* seconds of each ``protect``;
+* how often one area publishes different values for columns that count the same units
+  (the symptom a map user saw: 10 households in one column, 15 in another).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import psycopg  # noqa: E402
+
+from geoportal import aggregate as agg  # noqa: E402
+from geoportal import disclosure  # noqa: E402
+from geoportal.catalog import default_catalog  # noqa: E402
+from geoportal.db import database_url  # noqa: E402
+from geoportal.dbcopy import copy_out  # noqa: E402
+from geoportal.publicacion import secret_key  # noqa: E402
+from geoportal.settings import get_settings  # noqa: E402
+
+BEFORE = "29fa052"
+
+
+def previous_package(revision: str, folder: Path):
+    """The disclosure package at ``revision``, importable as ``disclosure_antes``."""
+    target = folder / "disclosure_antes"
+    target.mkdir()
+    names = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", f"{revision}:geoportal/disclosure"],
+                           check=True, capture_output=True, text=True).stdout.split()
+    for name in names:
+        if name.endswith(".py"):
+            text = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:geoportal/disclosure/{name}"],
+                                  check=True, capture_output=True, text=True).stdout
+            (target / name).write_text(re.sub(r"geoportal\.disclosure\b", "disclosure_antes", text))
+    sys.path.insert(0, str(folder))
+    import disclosure_antes
+
+    return disclosure_antes
+
+
+def split_values(protected: pd.DataFrame, fam) -> tuple[int, int]:
+    """(area, family) pairs with more than one published value, of those with several columns."""
+    shown = protected[~protected["reservado"]]
+    pairs = differing = 0
+    for key in {fam.family[c] for c in fam.family}:
+        members = [c for c in fam.members(key) if c in shown]
+        if len(members) > 1:
+            pairs += len(shown)
+            differing += int((shown[members].nunique(axis=1) > 1).sum())
+    return pairs, differing
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--antes", default=BEFORE, help="revisión del diseño anterior")
+    parser.add_argument("--base", default=None, help="URL de la base (por defecto la del geoportal)")
+    args = parser.parse_args()
+    settings = get_settings()
+    catalog = default_catalog()
+    counts, sums = agg.measure_names(catalog)
+    url = args.base or database_url()
+    with psycopg.connect(url) as conn:
+        agregado = copy_out(conn, "SELECT * FROM calculo.agregado ORDER BY nivel, codigo", typed=True)
+        fine = copy_out(conn, "SELECT codigo_distrito, codigo_2012, dpto, h3_8, hogares FROM calculo.contribucion",
+                        typed=True)
+    fine[["h3_8", "hogares"]] = fine[["h3_8", "hogares"]].astype(np.int64)
+    hogares = int(agregado.loc[agregado["nivel"] == "pais", "hogares"].sum())
+    dots = lambda n: f"{n:,}".replace(",", ".")  # noqa: E731
+    print(f"Control de divulgación: {dots(len(agregado))} áreas, {dots(hogares)} hogares")
+    secret, T, B = secret_key(settings), settings.umbral_hogares, settings.base_redondeo
+    with tempfile.TemporaryDirectory() as folder:
+        old = previous_package(args.antes, Path(folder))
+        start, cpu = time.perf_counter(), time.process_time()
+        before = old.protect(agregado, counts, T, B, secret, agg.age_partition(catalog), fine)
+        t_before, c_before = time.perf_counter() - start, time.process_time() - cpu
+    fam = disclosure.count_families(catalog, counts)
+    start, cpu = time.perf_counter(), time.process_time()
+    after = disclosure.protect(agregado, counts, T, B, secret, fam, fine)
+    t_after, c_after = time.perf_counter() - start, time.process_time() - cpu
+    published = disclosure.information_loss(agregado, after, counts)
+    previous = disclosure.information_loss(agregado, before, counts)
+    both = previous.merge(published, on=["nivel", "zona", "areas"], suffixes=("_antes", "_ahora"))
+    print("\nnivel        zona    áreas  reservadas %      hogares en reserv. %  cifras cambiadas %   cambio medio")
+    for r in both.sort_values(["nivel", "zona"]).itertuples():
+        print(f"{r.nivel:<12} {r.zona:<7} {r.areas:>6}  {r.areas_reservadas_pct_antes:6.2f} → {r.areas_reservadas_pct_ahora:6.2f}"
+              f"   {r.hogares_en_reservadas_pct_antes:6.2f} → {r.hogares_en_reservadas_pct_ahora:6.2f}"
+              f"      {r.cifras_cambiadas_pct_antes:6.2f} → {r.cifras_cambiadas_pct_ahora:6.2f}"
+              f"    {r.cambio_absoluto_medio_antes:5.3f} → {r.cambio_absoluto_medio_ahora:5.3f}")
+    pairs_b, diff_b = split_values(before, fam)
+    pairs_a, diff_a = split_values(after, fam)
+    print(f"\n(área, familia) con más de una columna: {dots(pairs_a)}; con valores distintos: antes {dots(diff_b)},"
+          f" ahora {dots(diff_a)}")
+    print(f"protect: antes {t_before:.1f} s ({c_before:.1f} s de CPU), ahora {t_after:.1f} s ({c_after:.1f} s de CPU);"
+          f" razón de CPU {c_after / c_before:.2f}")
+
+
+if __name__ == "__main__":
+    main()
