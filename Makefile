@@ -1,5 +1,5 @@
 # The two commands a new user needs: `make demo` and `make test`.
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-rapido bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -12,6 +12,10 @@ demo: setup
 test:
 	GEOPORTAL_SETUP_BROWSER=1 bash scripts/setup.sh
 	.venv/bin/python -m pytest -q
+
+## Only the tests that need no database (seconds): catalogs, CSV, access-log redaction, import contracts...
+test-rapido: setup
+	.venv/bin/python -m pytest -q -m "not base_datos"
 
 bench: setup
 	.venv/bin/python bench/ingesta.py

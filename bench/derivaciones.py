@@ -82,7 +82,7 @@ def main() -> None:
 
     from institucional import Server, login
 
-    from api import nominal
+    from geoportal import lista_nominal as nominal
     from geoportal.roles import NOMINAL_ROLE, role_password
     from geoportal.usuarios import UsuarioError, create_user
 
@@ -104,7 +104,7 @@ def main() -> None:
         with psycopg.connect(nominal_url) as conn:
             conn.execute("SELECT set_config('geoportal.distritos', %s, true), set_config('geoportal.institucion', '*', true)",
                          (DISTRICT,))
-            return nominal.gaps(conn, DISTRICT, nominal.Filtros(paquete=None))
+            return nominal.gaps(conn, DISTRICT, nominal.FiltrosLista(paquete=None))
 
     def cold():
         nominal.STATES.data.clear()  # the district's state is computed again

@@ -7,7 +7,7 @@ changes a person's status (a service the person reported, recorded as no longer
 received, dated the day after the interview), and is updated incrementally
 (``compute_district``: exact aggregates and the live protected table, no public
 release). Then the batched release: ``publish`` (national re-protection of the current
-aggregates, public tables swapped) and ``capas.preparar_publicacion`` (legends and tile
+aggregates, public tables swapped) and ``tiles.publicacion.preparar_publicacion`` (legends and tile
 geometries). Peer in the same run, on the same data: the full national recompute and
 release (``compute_all`` + ``preparar_publicacion``), what a release would cost without
 the incremental path.
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg  # noqa: E402
 
 from bench.comun import bench_url, cpu_count  # noqa: E402
-from capas import preparar_publicacion  # noqa: E402
+from tiles.publicacion import preparar_publicacion  # noqa: E402
 from geoportal.pipeline import compute_all, compute_district  # noqa: E402
 from geoportal.publicacion import publish  # noqa: E402
 

@@ -43,7 +43,8 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from bench.comun import OUT, bench_url, cpu_count
-from capas import default_capas, preparar_publicacion
+from capas import default_capas
+from tiles.publicacion import preparar_publicacion
 from geoportal.db import public_password
 
 CAPA = "logros"

@@ -64,7 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from capas import preparar_publicacion
+    from tiles.publicacion import preparar_publicacion
 
     url = args.url or _database()
     with psycopg.connect(url) as conn:

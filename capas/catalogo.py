@@ -23,6 +23,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from capas.rampas import RAMPAS
+
 CARPETA = Path(__file__).resolve().parent
 NIVELES = ("departamento", "distrito", "h3_5", "h3_6", "h3_7", "h3_8", "punto")
 MAX_ZOOM = 22
@@ -106,8 +108,6 @@ class Capa(_Estricto):
     @field_validator("rampa")
     @classmethod
     def _rampa_conocida(cls, rampa: str) -> str:
-        from capas.clases import RAMPAS
-
         if rampa not in RAMPAS:
             raise ValueError(f"rampa desconocida; use una de: {', '.join(sorted(RAMPAS))}")
         return rampa

@@ -28,12 +28,10 @@ app.add_typer(ingestar_app, name="ingestar")
 @db_app.command("up")
 def db_up() -> None:
     """Inicia el clúster embebido (si corresponde) y aplica las migraciones."""
-    from geoportal import migrate
-    from geoportal.cluster import ClusterError
-
     import psycopg
 
-    from geoportal.cluster import PUBLIC_ROLE
+    from geoportal import migrate
+    from geoportal.cluster import PUBLIC_ROLE, ClusterError
     from geoportal.db import embedded_cluster
 
     settings = get_settings()
@@ -248,8 +246,8 @@ def capas_validar(
 @capas_app.command("preparar")
 def capas_preparar() -> None:
     """Leyendas y geometrías de teselas de la versión publicada (lo hace `calcular` al publicar)."""
-    from capas import preparar_publicacion
     from geoportal.db import connect
+    from tiles.publicacion import preparar_publicacion
 
     with connect() as conn:
         result = preparar_publicacion(conn)
@@ -259,9 +257,11 @@ def capas_preparar() -> None:
                   f"{result['geometrias']} geometrías ({result['nuevas']} nuevas) en {result['segundos']:.2f} s.")
 
 
-def _prepare_layers(conn) -> None:
-    """Legends and tile geometries of a new public release (the map service reads them)."""
-    from capas import CapaError, preparar_publicacion
+def _prepare_layers(conn) -> dict:
+    """The post-release hook of ``geoportal.operaciones``: legends and tile geometries of a
+    new public release (the map service reads them)."""
+    from capas import CapaError
+    from tiles.publicacion import preparar_publicacion
 
     try:
         done = preparar_publicacion(conn)
@@ -269,6 +269,7 @@ def _prepare_layers(conn) -> None:
         _fail(f"Se publicó, pero las capas no coinciden con la publicación: {exc}")
     console.print(f"Capas preparadas: {done['leyendas']} leyendas, {done['geometrias']} geometrías de teselas "
                   f"({done['nuevas']} nuevas) en {done['segundos']:.1f} s.")
+    return done
 
 
 def _sentence(text: str) -> str:
@@ -313,7 +314,7 @@ def _ingest(path: Path, kind: str):
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         _fail(f"La base de datos rechazó la carga ({first_line}); se deshizo todo el lote, no se cargó ninguna fila.")
-    fmt = lambda n: f"{n:,}".replace(",", ".")  # noqa: E731
+    fmt = lambda n: f"{n:,}".replace(",", ".")
     if report.ya_cargado:
         console.print(f"[yellow]Este archivo ya se cargó (lote {report.lote_id}); no se cambió nada.[/]")
     console.print(f"{path.name}: leídas {fmt(report.leidas)} = nuevas {fmt(report.nuevas)} + actualizadas "
@@ -409,7 +410,8 @@ def calcular(
     from datetime import date
 
     from geoportal.db import connect
-    from geoportal.pipeline import EN_VIGOR, CorteDistinto, compute_all, compute_district
+    from geoportal.operaciones import recompute_country, recompute_district
+    from geoportal.pipeline import EN_VIGOR, CorteDistinto
 
     try:
         corte = date.fromisoformat(fecha_corte) if fecha_corte else None
@@ -418,14 +420,14 @@ def calcular(
     with connect() as conn:
         if distrito:
             try:
-                result = compute_district(conn, distrito.zfill(4), fecha_corte=corte if fecha_corte else EN_VIGOR)
+                result = recompute_district(conn, distrito.zfill(4), fecha_corte=corte if fecha_corte else EN_VIGOR,
+                                            al_publicar=_prepare_layers)
             except (LookupError, CorteDistinto) as exc:
                 _fail(str(exc))
         else:
-            result = _run_with_bar("Cálculo nacional", lambda cb: compute_all(conn, fecha_corte=corte, progress=cb))
-        if result.get("publicada"):
-            _prepare_layers(conn)
-    fmt = lambda n: f"{n:,}".replace(",", ".")  # noqa: E731
+            result = _run_with_bar("Cálculo nacional", lambda cb: recompute_country(
+                conn, fecha_corte=corte, progress=cb, al_publicar=_prepare_layers))
+    fmt = lambda n: f"{n:,}".replace(",", ".")
     verb = "Publicado" if result.get("publicada") else "Calculado (interno, sin publicar aún)"
     console.print(f"[green]{verb} data_version {result['data_version']}[/]: "
                   f"{fmt(result['hogares'])} hogares, {fmt(result['personas'])} personas; fecha de corte: {result['fecha_corte']}.")
@@ -447,15 +449,13 @@ def publicar(
 ) -> None:
     """Publica las actualizaciones pendientes (por lotes: cadencia y mínimo de registros cambiados)."""
     from geoportal.db import connect
-    from geoportal.publicacion import publish
+    from geoportal.operaciones import publish_pending
 
     with connect() as conn:
         try:
-            result = publish(conn, forzar=forzar)
+            result = publish_pending(conn, forzar=forzar, al_publicar=_prepare_layers)
         except LookupError as exc:
             _fail(str(exc))
-        if result["publicada"]:
-            _prepare_layers(conn)
     if result["publicada"]:
         console.print(f"[green]Publicado data_version {result['data_version']}[/].")
     else:
@@ -526,6 +526,7 @@ def brechas(
     paquete: str = typer.Option("nucleo", help="nucleo, ampliado, diferenciado o todos."),
 ) -> None:
     """Lista priorizada de brechas del distrito: qué servicio falta, cuántos y dónde (cifras públicas)."""
+    import pandas as pd
     from rich.table import Table
 
     from geoportal.brechas import ranked_gaps
@@ -539,7 +540,7 @@ def brechas(
     table = Table(title=f"Brechas de {gaps.attrs['distrito']} ({paquete}); cifras protegidas (múltiplos de 5)")
     for column in ("Servicio", "Unidad", "Brecha", "Sin oferta (inversión)", "Con oferta (derivación)", "Cobertura %", "Dónde (H3 res. 7)"):
         table.add_column(column)
-    shown = lambda x: "reservado" if x is None or x != x else str(x)  # noqa: E731
+    shown = lambda x: "reservado" if x is None or pd.isna(x) else str(x)
     for row in gaps.itertuples():
         table.add_row(row.nombre, row.unidad, shown(row.brecha), shown(row.sin_oferta), shown(row.con_oferta),
                       shown(row.cobertura_pct), row.donde or "—")
@@ -580,12 +581,19 @@ def servir(
     """Inicia la API y el visor web."""
     import uvicorn
 
+    from geoportal.db import database_url
+
     settings = get_settings()
+    try:
+        database_url()  # the embedded cluster starts here, never on a web request
+    except Exception as exc:  # noqa: BLE001 -- the API still starts and answers 503 until the database is back
+        console.print(f"[yellow]Aviso:[/] la base de datos no está disponible ({exc}); la API responderá 503 "
+                      "hasta que lo esté (`geoportal db up`).")
     uvicorn.run("api.app:create_app", factory=True, host=host or settings.api_host, port=port or settings.api_port)
 
 
-# ----------------------------------------------------------------------------- usuarios y alertas (issue 15)
-from geoportal.cli_acceso import alertas, crear_usuarios_demo, usuarios_app  # noqa: E402
+# ----------------------------------------------------------------------------- usuarios y alertas
+from geoportal.cli_acceso import alertas, crear_usuarios_demo, usuarios_app
 
 app.add_typer(usuarios_app, name="usuarios")
 app.command("alertas")(alertas)

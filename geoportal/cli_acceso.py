@@ -1,5 +1,5 @@
 """``geoportal usuarios …`` and ``geoportal alertas``: institutional users and the alerts
-of the protected figures (issue 15). User-facing text is Spanish."""
+of the protected figures (``geoportal.alertas``). User-facing text is Spanish."""
 
 from __future__ import annotations
 
@@ -125,7 +125,7 @@ def alertas(
     import psycopg
     from rich.table import Table
 
-    from api.alertas import compute_alerts, record_snapshot
+    from geoportal.alertas import compute_alerts, record_snapshot
     from geoportal.db import database_url
 
     with psycopg.connect(database_url()) as conn:

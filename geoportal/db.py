@@ -13,13 +13,11 @@ when it gives the role its first password and ``geoportal db rotar-clave`` when 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 import psycopg
-import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from geoportal.cluster import PUBLIC_ROLE, Cluster, read_secrets, write_secrets
@@ -76,27 +74,19 @@ def store_public_password(password: str, settings: Settings | None = None) -> Pa
     return path
 
 
-def public_database_url(settings: Settings | None = None) -> str:
-    """URL of the role that reads only public schemas (the public API uses it)."""
+def public_database_url(settings: Settings | None = None, start: bool = True) -> str:
+    """URL of the role that reads only public schemas (the public API uses it, with
+    ``start=False``: a web request never starts the embedded cluster)."""
     settings = settings or get_settings()
     if settings.public_database_url:
         return settings.public_database_url
-    url = make_url(database_url(settings))
+    url = make_url(database_url(settings, start=start))
     url = url.set(username=PUBLIC_ROLE, password=public_password(settings))
     return url.render_as_string(hide_password=False)
 
 
 def sqlalchemy_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-
-
-@lru_cache(maxsize=8)
-def _engine(url: str) -> sa.Engine:
-    return sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True)
-
-
-def engine(settings: Settings | None = None) -> sa.Engine:
-    return _engine(database_url(settings))
 
 
 @contextmanager

@@ -55,7 +55,7 @@ def upgrade(settings: Settings | None = None, url: str | None = None) -> PublicR
             "SELECT r.rolcanlogin, (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user)"
             " FROM pg_roles r WHERE r.rolname = %s", (PUBLIC_ROLE,)
         ).fetchone()
-        if can_create_roles:  # the API's institutional roles (issue 15): first password only
+        if can_create_roles:  # the API's institutional roles: first password only
             from geoportal.roles import ensure_logins
 
             ensure_logins(conn, url, settings)

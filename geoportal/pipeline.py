@@ -20,7 +20,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -31,7 +30,7 @@ from psycopg import sql
 
 from geoportal import aggregate as agg
 from geoportal import disclosure
-from geoportal.access import accessibility
+from geoportal.accesibilidad import accessibility
 from geoportal.audit import log_access
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.coverage import (
@@ -44,6 +43,7 @@ from geoportal.coverage import (
 )
 from geoportal.dbcopy import connect_like, copy_in, copy_out
 from geoportal.huella import district_sums, fingerprints
+from geoportal.progreso import Progreso
 from geoportal.publicacion import (
     build_live,
     measure_dictionary,
@@ -57,8 +57,7 @@ from geoportal.publicacion import (
     write_public,
 )
 from geoportal.settings import Settings, get_settings
-
-Progress = Callable[[str, float], None]
+from geoportal.territory import poligono_publicado
 
 
 @dataclass
@@ -103,14 +102,14 @@ def demand_by_type(catalog: Catalogo, p_status, of_person: np.ndarray, n_househo
     return demand
 
 
-def unit_measures(catalog: Catalogo, units: Units, secret: str, ratios=None):
+def unit_measures(catalog: Catalogo, units: Units, ratios=None):
     """Per-unit indicators, record keys and fine-cell keys of every unit type."""
     hh = units.hogares.reset_index(drop=True)
     pp = units.personas.reset_index(drop=True)
     counts_order, sums_order = agg.measure_names(catalog)
     urban = (hh["zona"] == "urbana").to_numpy()
     lon, lat = hh["lon"].to_numpy(float), hh["lat"].to_numpy(float)
-    polygon = hh["codigo_2012"].where(hh["codigo_2012"] != "", "D" + hh["codigo_distrito"])
+    polygon = poligono_publicado(hh["codigo_2012"], hh["codigo_distrito"])
     fine_h = pd.DataFrame({
         "codigo_distrito": hh["codigo_distrito"].astype(str).to_numpy(),
         "codigo_2012": polygon.astype(str).to_numpy(),
@@ -292,7 +291,7 @@ def _log_update(cur, version: str, ambito: str, parametros: dict, cambios: int) 
 
 @serialised
 def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, settings: Settings | None = None,
-                fecha_corte: date | None = None, progress: Progress | None = None) -> dict:
+                fecha_corte: date | None = None, progress: Progreso | None = None) -> dict:
     """Recompute the whole country, replace calculo tables and publish a release, atomically."""
     catalog = catalog or default_catalog()
     settings = settings or get_settings()
@@ -310,7 +309,7 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
     conn.rollback()
     timing.mark("lectura")
     step("estatus, acceso y Logros", 0.25)
-    fine, ratios, _ = unit_measures(catalog, units, secret_key(settings))
+    fine, ratios, _ = unit_measures(catalog, units)
     timing.mark("estatus_acceso_logros")
     step("agregando H3 y territorios", 0.6)
     counts, sums = agg.measure_names(catalog)
@@ -417,7 +416,7 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
               pd.DataFrame(ratio_rows, columns=["punto_id", "tipo", "ratio"]).groupby("tipo")}
     timing.mark("lectura")
     if len(units.hogares):
-        new, _, _ = unit_measures(catalog, units, secret_key(settings), ratios)
+        new, _, _ = unit_measures(catalog, units, ratios)
     else:
         new = pd.DataFrame(columns=agg.FINE_KEYS + value_columns)
     timing.mark("estatus_acceso_logros")

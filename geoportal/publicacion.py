@@ -30,6 +30,7 @@ from geoportal.catalog import Catalogo, default_catalog
 from geoportal.dbcopy import connect_like, copy_in, copy_out
 from geoportal.metas import load_targets, target_for
 from geoportal.settings import Settings, get_settings
+from geoportal.territory import poligono_publicado
 
 # Every writer of calculo.agregado / contribucion / cobertura_viva and of a release
 # (national computation, district update, publication) takes this session lock: a
@@ -82,7 +83,7 @@ def _names_and_geometry(conn: psycopg.Connection, protected: pd.DataFrame) -> pd
     census = pd.DataFrame(conn.execute(
         "SELECT d.codigo, d.codigo_2012, d.dpto, d.nombre, d.pob_total FROM territorio.distrito d"
     ).fetchall(), columns=["codigo", "codigo_2012", "dpto", "nombre", "pob_total"])
-    census["poligono"] = census["codigo_2012"].fillna("D" + census["codigo"])
+    census["poligono"] = poligono_publicado(census["codigo_2012"], census["codigo"])
     pob = {
         "distrito": census.groupby("poligono")["pob_total"].sum(),
         "departamento": census.groupby("dpto")["pob_total"].sum(),

@@ -45,13 +45,14 @@ def role_password(role: str, settings: Settings | None = None) -> str:
     return values[key]
 
 
-def role_url(role: str, settings: Settings | None = None) -> str:
-    """libpq URL of ``role`` on the configured database (``GEOPORTAL_<ROL>_DATABASE_URL`` wins)."""
+def role_url(role: str, settings: Settings | None = None, start: bool = True) -> str:
+    """libpq URL of ``role`` on the configured database (``GEOPORTAL_<ROL>_DATABASE_URL`` wins).
+    The API asks with ``start=False``: a web request never starts the embedded cluster."""
     settings = settings or get_settings()
     explicit = os.environ.get(f"GEOPORTAL_{role.removeprefix('geoportal_').upper()}_DATABASE_URL")
     if explicit:
         return explicit
-    url = make_url(database_url(settings)).set(username=role, password=role_password(role, settings))
+    url = make_url(database_url(settings, start=start)).set(username=role, password=role_password(role, settings))
     return url.render_as_string(hide_password=False)
 
 

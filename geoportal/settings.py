@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,6 +45,9 @@ class Settings(BaseSettings):
     tolerancia_distrito_m: float = 2000.0
     # Secret that makes record keys unguessable; stored in the state folder when absent.
     clave_secreta: str | None = None
+    # Ages in the Mesa's nominal lists and in the recompute after a contrarreferencia refer
+    # to this date when set, else to each household's survey date (as `geoportal calcular`).
+    fecha_corte: date | None = None
 
 
 @lru_cache

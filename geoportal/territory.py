@@ -32,6 +32,19 @@ PILOTOS: dict[str, str] = {
     "1602": "Mariscal José Félix Estigarribia",
 }
 
+# A 2022 district without a 2012 polygon of its own (created after 2012, or sharing the
+# polygon it was split from) is published, alone, under the code "D" + its 2022 code: the
+# one place of this rule (pipeline, publication, the institutional wing, the tests).
+SIN_POLIGONO = "D"
+POLIGONO_SQL = "coalesce(codigo_2012, 'D' || codigo)"  # over territorio.distrito
+
+
+def poligono_publicado(codigo_2012: pd.Series, codigo: pd.Series) -> pd.Series:
+    """The published area code of each 2022 district: its 2012 polygon, else ``D`` + code."""
+    own = codigo_2012.notna() & (codigo_2012.astype(str) != "")
+    return codigo_2012.where(own, SIN_POLIGONO + codigo.astype(str))
+
+
 # FUENTES.md: polygon 0404 carries the wrong label in the DGEEC source.
 _NOMBRE_CORREGIDO = {"0404": "CORONEL MARTINEZ"}
 

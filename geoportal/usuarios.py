@@ -18,12 +18,24 @@ log keeps naming who did what.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-ROLES = ("gabinete", "mesa_departamental", "mesa_distrital", "institucion", "admin")
+
+class Rol(StrEnum):
+    """The roles, one name each everywhere (database, sessions, gates, pages)."""
+
+    GABINETE = "gabinete"
+    MESA_DEPARTAMENTAL = "mesa_departamental"
+    MESA_DISTRITAL = "mesa_distrital"
+    INSTITUCION = "institucion"
+    ADMIN = "admin"
+
+
+ROLES = tuple(r.value for r in Rol)
 MIN_PASSWORD = 12
 
 _hasher = PasswordHasher()

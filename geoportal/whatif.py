@@ -13,7 +13,7 @@ What a point can change, and what it cannot:
   not covered) is *sin oferta* (an investment case) without a point in reach and *con
   oferta* (a referral case) with one. A new point moves gaps from *sin oferta* to *con
   oferta*; removing the only point in reach moves them back.
-- **Accessibility** (2SFCA index of ``geoportal.access``) and the distance to the nearest
+- **Accessibility** (2SFCA index of ``geoportal.accesibilidad``) and the distance to the nearest
   point of the type.
 - **Entorno services** of ``origen_estatus: oferta`` (``ENT_USF``, ``ENT_ESCUELA``): their
   status *is* supply (a point within the catchment of the localidad's centre), so their
@@ -49,7 +49,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from geoportal import aggregate as agg
-from geoportal.access import demand_cells, two_step_fca, type_radius
+from geoportal.accesibilidad import demand_cells, two_step_fca, type_radius
 from geoportal.audit import log_access
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.coverage import Units, person_status
@@ -58,8 +58,6 @@ from geoportal.geodesia import nearest_km, nearest_km_xyz, unit_vectors
 from geoportal.pipeline import ages_reference, demand_by_type, unit_measures
 from geoportal.settings import get_settings
 
-# Record keys only matter for disclosure control, which a simulation never publishes.
-_SECRET = "simulacion-sin-publicar"
 PREFIJO = "simulado:"
 ORIGEN = "simulado"
 # Margin (km) added to catchments when selecting households and points near a point: demand
@@ -338,8 +336,8 @@ def simulate(conn: psycopg.Connection, distrito: str, agregar: Iterable[PuntoNue
 
     antes = replace(units, puntos=antes_puntos)
     despues = replace(units, puntos=despues_puntos)
-    fine_a, _, st_a = unit_measures(catalog, antes, _SECRET, ratios)
-    fine_d, _, st_d = unit_measures(catalog, despues, _SECRET, ratios)
+    fine_a, _, st_a = unit_measures(catalog, antes, ratios)
+    fine_d, _, st_d = unit_measures(catalog, despues, ratios)
     counts, sums = agg.measure_names(catalog)
     tot_a = fine_a[counts + sums].sum()
     tot_d = fine_d[counts + sums].sum()

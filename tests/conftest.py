@@ -87,6 +87,15 @@ def pytest_configure(config):
         os.environ["GEOPORTAL_PG_PORT"] = str(_free_port())
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark what each test needs, from its fixtures: ``base_datos`` when it reaches the
+    session's PostgreSQL (``db_url``, directly or through another fixture). The rest need
+    no database and run in seconds: ``make test-rapido`` (``pytest -m "not base_datos"``)."""
+    for item in items:
+        if "db_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.base_datos)
+
+
 def pytest_unconfigure(config):
     from geoportal.db import embedded_cluster
     from geoportal.settings import get_settings

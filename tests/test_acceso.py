@@ -438,7 +438,7 @@ def test_nominal_reads_are_logged_with_who_role_territory_purpose_and_rows(mundo
         "mesa1116", "mesa_distrital", "1116", "planificacion", len(rows["filas"]))
     csv_log = mundo["clients"]["admin1"].get("/api/auditoria", params={"formato": "csv", "limite": 3})
     assert csv_log.headers["content-type"].startswith("text/csv")
-    assert csv_log.text.splitlines()[0].startswith("auditoria_id,momento,usuario,rol,accion")
+    assert csv_log.text.splitlines()[0].startswith("\ufeffauditoria_id;momento;usuario;rol;accion")  # api.base.hojas
 
 
 def test_passwords_are_stored_as_argon2id_hashes(mundo):

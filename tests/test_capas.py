@@ -109,7 +109,7 @@ def test_a_layer_naming_an_unpublished_measure_is_rejected_when_the_database_is_
 
 @pytest.fixture(scope="module")
 def prepared(pilotos):
-    from capas import preparar_publicacion
+    from tiles.publicacion import preparar_publicacion
 
     with psycopg.connect(pilotos["url"]) as conn:
         first = preparar_publicacion(conn)

@@ -19,7 +19,7 @@ SEAT = (-56.92691, -24.265314)  # census seat of San José del Rosario
 
 
 def test_a_district_without_its_own_polygon_downloads_as_a_row_without_geometry(make_database, tmp_path):
-    from capas import preparar_publicacion
+    from tiles.publicacion import preparar_publicacion
 
     url = make_database("sin_poligono")
     households = [[f"R{i}", "0222", "San José del Rosario", "rural", "2025-10-01", SEAT[1] + 0.001 * i, SEAT[0],

@@ -83,7 +83,7 @@ def test_an_unexpected_error_is_a_generic_500_without_internals():
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from api import errores
+    from api.base import errores
 
     app = FastAPI()
     errores.install(app)
@@ -102,7 +102,7 @@ def test_an_unexpected_database_error_on_a_nominal_path_is_logged_without_the_ro
     from starlette.requests import Request
 
     from api.app import create_app
-    from api.registro import error_report
+    from api.base.registro import error_report
 
     secret = "H1116" + "000001-01"  # built, so that the stack's source lines do not quote it
     conn.execute("CREATE TEMP TABLE unica (k text PRIMARY KEY)")

@@ -1,5 +1,5 @@
 """The Mesa's nominal list keeps a district's computed state in the API process
-(api/nominal.py): it must never hand it to a session the database would not show those
+(geoportal/lista_nominal.py): it must never hand it to a session the database would not show those
 rows to, and must drop it as soon as the district's data change."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from api import nominal
+from geoportal import lista_nominal as nominal
 from geoportal.roles import NOMINAL_ROLE, role_password
 from institucional import clone_database
 
@@ -25,7 +25,7 @@ def _gaps(url: str, scope: str, distrito: str, **filtros) -> nominal.Gaps:
     with psycopg.connect(url) as conn:
         conn.execute("SELECT set_config('geoportal.distritos', %s, true), set_config('geoportal.institucion', '*', true)",
                      (scope,))
-        return nominal.gaps(conn, distrito, nominal.Filtros(paquete=None, **filtros))
+        return nominal.gaps(conn, distrito, nominal.FiltrosLista(paquete=None, **filtros))
 
 
 def test_a_cached_district_is_not_served_to_a_session_scoped_to_another(urls):

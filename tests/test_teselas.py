@@ -32,7 +32,7 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def base_url(pilotos):
     """A copy of the pilot database (this module publishes new versions in it), prepared."""
-    from capas import preparar_publicacion
+    from tiles.publicacion import preparar_publicacion
 
     url = clone_database(pilotos["url"], "teselas")
     with psycopg.connect(url) as conn:
@@ -257,7 +257,7 @@ def test_y_with_the_database_unreachable_cached_tiles_are_served_and_it_recovers
 
 def test_zz_a_new_publication_drops_the_cache_and_tiles_show_the_new_values(server, base_url):
     """Runs last in this module: it publishes a new version (one status event more)."""
-    from capas import preparar_publicacion
+    from tiles.publicacion import preparar_publicacion
     from geoportal.pipeline import compute_district
     from geoportal.publicacion import publish
     from tests.conftest import FECHA_CORTE

@@ -51,7 +51,7 @@ def rows(url: str, query: str, params=()) -> list[dict]:
 @pytest.fixture(scope="module")
 def base_url(pilotos):
     """A copy of the pilot database, prepared for the map service as after a publication."""
-    from capas import preparar_publicacion
+    from tiles.publicacion import preparar_publicacion
 
     url = clone_database(pilotos["url"], "visor")
     with psycopg.connect(url) as conn:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
-import os
 import shutil
 import time
 from collections import OrderedDict
@@ -110,12 +109,20 @@ def in_matrix(capa: Capa, z: int, x: int, y: int) -> bool:
 
 
 class Teselas:
-    def __init__(self, capas: dict[str, Capa], url: str | None = None):
+    """The tile service: current publication, tile cache and its own connection pool.
+
+    Its settings come from whoever builds it (the web's ``api.base.ajustes``: cache size,
+    disk folder, connections); the pool's URL from the application's lifespan
+    (:meth:`usar_url`), which also closes it (:meth:`close`).
+    """
+
+    def __init__(self, capas: dict[str, Capa], url: str | None = None, cache_mb: float = 256.0,
+                 disk: Path | None = None, conexiones: int = 8):
         self.capas = capas
         self._url = url
+        self.conexiones = conexiones
         self.pool: AsyncConnectionPool | None = None
-        self.cache = LRU(int(float(os.environ.get("GEOPORTAL_TESELAS_CACHE_MB", "256")) * 2 ** 20))
-        disk = os.environ.get("GEOPORTAL_TESELAS_DIR")
+        self.cache = LRU(int(cache_mb * 2 ** 20))
         self.disk = Path(disk) if disk else None
         self.estado: Estado | None = None
         self._checked = float("-inf")
@@ -124,18 +131,20 @@ class Teselas:
         self.consultas = 0  # tiles rendered by PostGIS (cache misses), for tests and benchmarks
 
     # ------------------------------------------------------------------ connections
+    def usar_url(self, url: str | None) -> None:
+        """The public role's URL (None: unknown, every tile request is a 503)."""
+        self._url = url
+
     def url(self) -> str:
         if self._url is None:
-            from geoportal.db import public_database_url
-
-            self._url = public_database_url()
+            raise RuntimeError("sin URL de la base de datos")
         return self._url
 
     async def _pool(self) -> AsyncConnectionPool:
         if self.pool is None:
             async with self._pool_lock:
                 if self.pool is None:
-                    size = int(os.environ.get("GEOPORTAL_TESELAS_CONEXIONES", "8"))
+                    size = self.conexiones
                     pool = AsyncConnectionPool(self.url(), min_size=size, max_size=size, timeout=5, open=False,
                                                kwargs={"autocommit": True, "connect_timeout": 5},
                                                configure=_warm_connection)

@@ -1,4 +1,4 @@
-// Bundles the viewer into dist/ (served by api/visor.py). `npm run build`.
+// Bundles the viewer into dist/ (served by api/publico/visor.py). `npm run build`.
 import * as esbuild from "esbuild";
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -34,10 +34,10 @@ from geoportal.dbcopy import copy_in
 from geoportal.ingest import registros
 from geoportal.ingest import validate as v
 from geoportal.ingest.readers import FileError, Reading, check_readable, file_sha256, read_rows
+from geoportal.progreso import Progreso
 from geoportal.settings import get_settings
 
 Kind = Literal["hogares", "personas", "puntos", "registros"]
-Progress = Callable[[str, float], None]
 
 # UTM 21S: metric distances for the district tolerance (the Chaco is zone 20S; the scale
 # error there, < 0.5 %, is irrelevant for a tolerance of a few kilometres).
@@ -364,7 +364,7 @@ def ingest_file(
     conn: psycopg.Connection,
     catalog: Catalogo | None = None,
     today: date | None = None,
-    progress: Progress | None = None,
+    progress: Progreso | None = None,
 ) -> Report:
     """Validate and load one file in one transaction; return the report."""
     path = Path(path)

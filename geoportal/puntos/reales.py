@@ -247,9 +247,9 @@ def _real_health(inp: _Inputs) -> pd.DataFrame:
 
 def _seats_2022(inp: _Inputs):
     """Seat of every 2022 district as the synthetic households use it: polygon, lon, lat, name."""
-    from geoportal.synthetic.lugares import _insumos
+    from geoportal.synthetic.lugares import insumos
 
-    censo = _insumos().censo
+    censo = insumos().censo
     s_lon = censo["seat_lon"].to_numpy(float)
     s_lat = censo["seat_lat"].to_numpy(float)
     s_poly = _locate(inp.polys["geometry"].to_numpy(), s_lon, s_lat)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from geoportal.synthetic.parametros import EDAD_MAXIMA, _tabla_edad
+from geoportal.synthetic.registros import Personas
 
 # Age-specific fertility rates of Paraguay (births per woman per year), rounded from the
 # UN World Population Prospects 2022 estimates for 2020-2025 (TFR about 2.4; adolescent
@@ -134,14 +134,7 @@ def _edad_en(nacimiento: np.ndarray, fecha: np.ndarray) -> np.ndarray:
     return (ay - by - (bmd > amd)).astype(np.int16)
 
 
-@dataclass
-class _Personas:
-    d: np.ndarray  # district position in the selection (int32)
-    sexo: np.ndarray  # 0 = M, 1 = F (int8)
-    edad: np.ndarray  # completed years at the household's interview date (int16)
-
-
-def _poblacion(sel: pd.DataFrame, rng: np.random.Generator) -> _Personas:
+def _poblacion(sel: pd.DataFrame, rng: np.random.Generator) -> Personas:
     """Persons by district, sex and single year, matching the census bands exactly."""
     D, A = len(sel), EDAD_MAXIMA + 1
 
@@ -167,7 +160,7 @@ def _poblacion(sel: pd.DataFrame, rng: np.random.Generator) -> _Personas:
             counts[:, s, ages] = rng.multinomial(n, w / w.sum(1, keepdims=True))
     flat = counts.reshape(-1)
     grid_d, grid_s, grid_a = np.meshgrid(np.arange(D), np.arange(2), np.arange(A), indexing="ij")
-    return _Personas(
+    return Personas(
         d=np.repeat(grid_d.reshape(-1).astype(np.int32), flat),
         sexo=np.repeat(grid_s.reshape(-1).astype(np.int8), flat),
         edad=np.repeat(grid_a.reshape(-1).astype(np.int16), flat),

@@ -31,9 +31,11 @@ from geoportal.synthetic.escritura import (
     _write,
 )
 from geoportal.synthetic.hogares import _formar_hogares, submuestra
-from geoportal.synthetic.lugares import _Insumos, _insumos, _seleccion, _semillas_lote, _ubicar
+from geoportal.synthetic.lugares import _seleccion, _semillas_lote, _ubicar, insumos
 from geoportal.synthetic.nombres_personas import _APELLIDOS, _NOMBRES_F, _NOMBRES_M, _draw, _urna
-from geoportal.synthetic.parametros import _CHACO, FECHA_REFERENCIA, Progreso
+from geoportal.progreso import Progreso
+from geoportal.synthetic.parametros import _CHACO, FECHA_REFERENCIA
+from geoportal.synthetic.registros import Insumos
 from geoportal.synthetic.relevamiento import Cobertura, cuotas, relevados
 from geoportal.synthetic.servicios import (
     _MEZCLA_HOGAR,
@@ -65,7 +67,7 @@ _DIAS_RELEVAMIENTO = 330  # interviews fall in the 330 days before ``hoy``
 _LOTE_PERSONAS = 400_000  # districts are processed in batches of about this many persons
 
 
-def _lote(sel: pd.DataFrame, ins: _Insumos, ctx: _Contexto, rng: np.random.Generator):
+def _lote(sel: pd.DataFrame, ins: Insumos, ctx: _Contexto, rng: np.random.Generator):
     """Households and persons of a batch of whole districts, as two Arrow tables."""
     D = len(sel)
     sem = _semillas_lote(sel, ins)
@@ -287,7 +289,7 @@ def generate(
     hoy = hoy or FECHA_REFERENCIA
     salida = Path(salida)
     catalogo: Catalogo = default_catalog()
-    ins = _insumos()
+    ins = insumos()
     sel = _seleccion(ambito, ins.censo).copy()
     sel["cobertura"] = cuotas(sel["codigo"].tolist(), int(semilla), cobertura)
     if progreso is not None:

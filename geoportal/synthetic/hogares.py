@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from geoportal.synthetic.demografia import _Personas
-from geoportal.synthetic.lugares import _SemillasLote
 from geoportal.synthetic.parametros import EDAD_MAXIMA
+from geoportal.synthetic.registros import Hogares, Personas, SemillasLote
 
 
 def _grouped_choice(
@@ -35,16 +32,6 @@ def _group_rank(sorted_groups: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
     return np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
-
-
-@dataclass
-class _Hogares:
-    d: np.ndarray  # district position (int32), sorted
-    urbana: np.ndarray  # bool
-    indigena: np.ndarray  # bool
-    tamano: np.ndarray  # members (int32)
-    inicio: np.ndarray  # position of the head in the person arrays (int64)
-    semilla: np.ndarray  # settlement seed (row of the batch's seed table)
 
 
 # Indigenous status follows the locality (MODELLED): households drawn to a seed of an
@@ -94,8 +81,8 @@ def _comunidades_y_semillas(rng, D, h_d, urbana, ind_share, sem):
 
 
 def _formar_hogares(
-    sel: pd.DataFrame, per: _Personas, sem: _SemillasLote, rng: np.random.Generator
-) -> tuple[_Personas, _Hogares]:
+    sel: pd.DataFrame, per: Personas, sem: SemillasLote, rng: np.random.Generator
+) -> tuple[Personas, Hogares]:
     """Group persons into households; return persons reordered by household, head first.
 
     Households get their zone, indigenous status and settlement seed first and are then
@@ -179,18 +166,18 @@ def _formar_hogares(
     order[inicio] = heads
     order[~first] = slot_person
     del slot_person, heads
-    per = _Personas(d=per.d[order], sexo=per.sexo[order], edad=per.edad[order])
-    return per, _Hogares(
+    per = Personas(d=per.d[order], sexo=per.sexo[order], edad=per.edad[order])
+    return per, Hogares(
         d=h_d, urbana=urbana, indigena=indigena, tamano=tamano, inicio=inicio, semilla=seed
     )
 
 
-def submuestra(per: _Personas, hog: _Hogares, keep: np.ndarray) -> tuple[_Personas, _Hogares]:
+def submuestra(per: Personas, hog: Hogares, keep: np.ndarray) -> tuple[Personas, Hogares]:
     """The households ``keep`` (bool per household) with their members, in the same order."""
     hh = np.repeat(np.arange(len(hog.d)), hog.tamano)
     k = keep[hh]
     tamano = hog.tamano[keep]
-    return _Personas(d=per.d[k], sexo=per.sexo[k], edad=per.edad[k]), _Hogares(
+    return Personas(d=per.d[k], sexo=per.sexo[k], edad=per.edad[k]), Hogares(
         d=hog.d[keep],
         urbana=hog.urbana[keep],
         indigena=hog.indigena[keep],

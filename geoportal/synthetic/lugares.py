@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,9 +13,7 @@ from geoportal import geodesia
 from geoportal.nombres import clave, nombre_de_lugar
 from geoportal.settings import DATA_DIR
 from geoportal.synthetic.parametros import _CHACO, _INDIGENA_DPTO, _INDIGENA_RESTO, PILOTOS
-
-if TYPE_CHECKING:
-    from geoportal.synthetic.hogares import _Hogares
+from geoportal.synthetic.registros import Hogares, Insumos, SemillasLote
 
 _MINUSCULAS = {"de", "del", "la", "las", "los", "y", "e", "el", "en"}
 
@@ -78,17 +74,8 @@ def _inside(geom, lon, lat) -> np.ndarray:
     return shapely.contains_xy(geom, np.asarray(lon, float), np.asarray(lat, float))
 
 
-@dataclass(frozen=True)
-class _Insumos:
-    """Real inputs and settlement seeds of all 263 districts, built once per process."""
-
-    censo: pd.DataFrame  # census + crosswalk + poly key, seat, urban/indigenous shares
-    poligonos: dict[str, object]  # "0101" (2012 district) or "D:01" (department) -> geometry
-    semillas: pd.DataFrame  # codigo, lon, lat, nombre, w_u, w_r, w_i, esc_u, esc_r, esc_i
-
-
 @lru_cache(maxsize=1)
-def _insumos() -> _Insumos:
+def insumos() -> Insumos:
     import geopandas as gpd
 
     censo = pd.read_csv(DATA_DIR / "censo2022_distritos.csv", dtype={"codigo": str, "dpto": str})
@@ -258,7 +245,7 @@ def _insumos() -> _Insumos:
     urb = np.where(censo["dpto"].to_numpy() == "00", 1.0, urb)
     censo["urbana"] = np.where(np.char.startswith(poly_arr.astype(str), "D:"), 0.3, urb)
     censo["indigena"] = [_INDIGENA_DPTO.get(x, _INDIGENA_RESTO) for x in censo["dpto"]]
-    return _Insumos(censo=censo, poligonos=poligonos, semillas=semillas)
+    return Insumos(censo=censo, poligonos=poligonos, semillas=semillas)
 
 
 def _seleccion(ambito: str | Sequence[str], censo: pd.DataFrame) -> pd.DataFrame:
@@ -282,24 +269,16 @@ def _seleccion(ambito: str | Sequence[str], censo: pd.DataFrame) -> pd.DataFrame
     return censo[censo["codigo"].isin(codes)].reset_index(drop=True)  # census order
 
 
-@dataclass
-class _SemillasLote:
-    """Seeds of a batch of districts, sorted by district position ``d``."""
-
-    d: np.ndarray
-    tabla: pd.DataFrame
-
-
-def _semillas_lote(sel: pd.DataFrame, ins: _Insumos) -> _SemillasLote:
+def _semillas_lote(sel: pd.DataFrame, ins: Insumos) -> SemillasLote:
     sem = ins.semillas[ins.semillas["codigo"].isin(sel["codigo"])]
     pos = pd.Series(np.arange(len(sel)), index=sel["codigo"].to_numpy())
     s_d = pos.reindex(sem["codigo"].to_numpy()).to_numpy(np.int64)
     order = np.argsort(s_d, kind="stable")
-    return _SemillasLote(d=s_d[order], tabla=sem.iloc[order].reset_index(drop=True))
+    return SemillasLote(d=s_d[order], tabla=sem.iloc[order].reset_index(drop=True))
 
 
 def _ubicar(
-    sel: pd.DataFrame, ins: _Insumos, hog: _Hogares, sem: _SemillasLote, rng: np.random.Generator
+    sel: pd.DataFrame, ins: Insumos, hog: Hogares, sem: SemillasLote, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Household coordinates around their seed, always inside the district polygon."""
     tabla = sem.tabla

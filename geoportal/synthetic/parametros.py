@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 
 import numpy as np
@@ -36,7 +35,6 @@ COLUMNAS_PERSONAS = (
     "origen",
 )
 
-Progreso = Callable[[str, float], None]
 
 # ---------------------------------------------------------------------------- parameters
 _INDIGENA_DPTO = {

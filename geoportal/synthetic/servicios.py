@@ -7,8 +7,8 @@ import zlib
 import numpy as np
 from scipy.special import ndtri
 
-from geoportal.synthetic.hogares import _Hogares
 from geoportal.synthetic.parametros import EDAD_MAXIMA, uniforme_hash
+from geoportal.synthetic.registros import Hogares
 
 # Place-based services: (p_near, p_far, rural factor, indigenous factor).
 _CON_PUNTO = {
@@ -71,7 +71,7 @@ def efectos_distrito(semilla: int, codigos: list[str]) -> dict[str, np.ndarray]:
     return _Efectos()
 
 
-def _prob_hogar(serv, dist_km, hog: _Hogares, chaco: np.ndarray, efectos=None) -> np.ndarray:
+def _prob_hogar(serv, dist_km, hog: Hogares, chaco: np.ndarray, efectos=None) -> np.ndarray:
     """Marginal coverage probability of ``serv`` for each household (before age factors)."""
     rural = ~hog.urbana
     if serv.punto_tipo:

@@ -1,7 +1,7 @@
 """OGC API – Features, Part 1 (core, GeoJSON, HTML, OpenAPI 3.0) under ``/ogc``.
 
 Written as plain handlers over the protected store (learned from tipg and pygeoapi, not
-copied): each collection is an :class:`api.consultas.Fuente`; features are built by
+copied): each collection is an :class:`api.publico.consultas.Fuente`; features are built by
 PostgreSQL as GeoJSON, in CRS84 (longitude, latitude), ordered by id and paged with
 ``limit``/``offset`` and a ``next`` link. JSON by default; HTML with ``f=html`` or a
 browser's ``Accept: text/html``. The OpenAPI document is FastAPI's ``/openapi.json``
@@ -10,17 +10,20 @@ browser's ``Accept: text/html``. The OpenAPI document is FastAPI's ``/openapi.js
 
 from __future__ import annotations
 
-import html
 import json
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.base import ATRIBUCION, ETIQUETA_SINTETICA, api_settings, conexion, version_o_503
-from api.consultas import Filtros, count_sql, feature_sql, fuentes, parse_bbox
+from api.base.ajustes import ajustes
+from api.base.conexiones import PoolPublico, conexion
+from api.base.errores import NoEncontrado
+from api.base.plantilla import render
+from api.base.publicado import ATRIBUCION, ETIQUETA_SINTETICA, version_o_503
+from api.publico.consultas import Filtros, count_sql, feature_sql, fuentes, parse_bbox
 
 router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
 
@@ -51,12 +54,10 @@ def _json(body: dict, media_type: str = "application/json") -> Response:
     return Response(json.dumps(body, ensure_ascii=False), media_type=media_type)
 
 
-def _page(title: str, body: str) -> HTMLResponse:
-    return HTMLResponse(
-        "<!doctype html><html lang='es'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)} · Geoportal SPS «Vamos!»</title></head><body>"
-        f"<h1>{html.escape(title)}</h1>{body}<p><small>{html.escape(ETIQUETA_SINTETICA)} "
-        f"{html.escape(ATRIBUCION)}</small></p></body></html>")
+def _page(plantilla: str, title: str, **datos) -> HTMLResponse:
+    """An OGC page in HTML (api/base/templates/ogc_*.html), from the same data as its JSON."""
+    return HTMLResponse(render(plantilla, titulo=title, etiqueta_sintetica=ETIQUETA_SINTETICA,
+                               atribucion=ATRIBUCION, **datos))
 
 
 def _link(href: str, rel: str, type_: str, title: str) -> dict:
@@ -81,9 +82,7 @@ def landing(request: Request, f: Formato | None = F_QUERY):
         ],
     }
     if _wants_html(request, f):
-        items = "".join(f"<li><a href='{html.escape(l['href'])}'>{html.escape(l['title'])}</a></li>"
-                        for l in body["links"])
-        return _page(body["title"], f"<p>{html.escape(body['description'])}</p><ul>{items}</ul>")
+        return _page("ogc_portada.html", body["title"], descripcion=body["description"], enlaces=body["links"])
     return _json(body)
 
 
@@ -95,14 +94,14 @@ def api_definition():
 @router.get("/conformance", summary="Clases de conformidad")
 def conformance(request: Request, f: Formato | None = F_QUERY):
     if _wants_html(request, f):
-        return _page("Conformidad", "<ul>" + "".join(f"<li>{c}</li>" for c in CONFORMANCE) + "</ul>")
+        return _page("ogc_conformidad.html", "Conformidad", clases=CONFORMANCE)
     return _json({"conformsTo": CONFORMANCE})
 
 
 def _fuente(collection_id: str):
     table = fuentes()
     if collection_id not in table:
-        raise HTTPException(404, detail=f"No existe la colección '{collection_id}'. "
+        raise NoEncontrado(f"No existe la colección '{collection_id}'. "
                                         f"Colecciones disponibles: {', '.join(table)}.")
     return table[collection_id]
 
@@ -130,48 +129,40 @@ def _collection(base: str, fuente, conn) -> dict:
 
 
 @router.get("/collections", summary="Colecciones")
-def collections(request: Request, f: Formato | None = F_QUERY):
+def collections(request: Request, publico: PoolPublico, f: Formato | None = F_QUERY):
     base = _base(request)
-    with conexion() as conn:
+    with conexion(publico) as conn:
         version_o_503(conn)
         items = [_collection(base, fuente, conn) for fuente in fuentes().values()]
     body = {"links": [_link(f"{base}/ogc/collections", "self", "application/json", "Colecciones"),
                       _link(f"{base}/ogc/collections?f=html", "alternate", "text/html", "Colecciones en HTML")],
             "collections": items}
     if _wants_html(request, f):
-        rows = "".join(f"<li><a href='{html.escape(c['links'][0]['href'])}?f=html'>{html.escape(c['title'])}</a>"
-                       f" (<code>{html.escape(c['id'])}</code>)</li>" for c in items)
-        return _page("Colecciones", f"<ul>{rows}</ul>")
+        return _page("ogc_colecciones.html", "Colecciones", colecciones=items)
     return _json(body)
 
 
 @router.get("/collections/{collectionId}", summary="Una colección")
-def collection(request: Request, collectionId: str = Path(..., max_length=64), f: Formato | None = F_QUERY):
+def collection(request: Request, publico: PoolPublico, collectionId: str = Path(..., max_length=64), f: Formato | None = F_QUERY):
     fuente = _fuente(collectionId)
-    with conexion() as conn:
+    with conexion(publico) as conn:
         version_o_503(conn)
         body = _collection(_base(request), fuente, conn)
     if _wants_html(request, f):
-        return _page(body["title"], f"<p>{html.escape(body['description'])}</p>"
-                     f"<p><a href='{html.escape(body['links'][3]['href'])}'>Ver elementos</a></p>")
+        return _page("ogc_coleccion.html", body["title"], descripcion=body["description"],
+                     elementos=body["links"][3]["href"])
     return _json(body)
 
 
 def _features_html(title: str, features: list[dict], links: list[dict]) -> HTMLResponse:
-    if not features:
-        return _page(title, "<p>Sin elementos.</p>")
-    keys = list(features[0]["properties"])
-    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
-    rows = "".join("<tr>" + "".join(f"<td>{html.escape('' if v is None else str(v))}</td>"
-                                    for v in feat["properties"].values()) + "</tr>" for feat in features)
-    nav = " ".join(f"<a href='{html.escape(l['href'])}'>{html.escape(l['title'])}</a>"
-                   for l in links if l["type"] == "text/html")
-    return _page(title, f"<p>{nav}</p><table border='1'><tr>{head}</tr>{rows}</table>")
+    columns = list(features[0]["properties"]) if features else []
+    return _page("ogc_elementos.html", title, elementos=features, enlaces=links, columnas=columns)
 
 
 @router.get("/collections/{collectionId}/items", summary="Elementos de una colección")
 def items(
     request: Request,
+    publico: PoolPublico,
     collectionId: str = Path(..., max_length=64),
     bbox: str | None = Query(None, max_length=200,
                              description="oeste,sur,este,norte en grados (CRS84), p. ej. -57.8,-25.9,-57.4,-25.5"),
@@ -184,10 +175,10 @@ def items(
     f: Formato | None = F_QUERY,
 ):
     fuente = _fuente(collectionId)
-    limit = min(limit, api_settings().api_limite_max)
+    limit = min(limit, ajustes().api_limite_max)
     filtros = Filtros(bbox=parse_bbox(bbox), nivel=nivel, departamento=departamento, distrito=distrito, tipo=tipo)
     clauses, params = fuente.where(filtros)
-    with conexion() as conn:
+    with conexion(publico) as conn:
         version = version_o_503(conn)
         columns = fuente.columnas(conn)
         matched = conn.execute(count_sql(fuente, clauses), params).fetchone()[0]
@@ -219,20 +210,20 @@ def items(
 
 
 @router.get("/collections/{collectionId}/items/{featureId}", summary="Un elemento")
-def item(request: Request, collectionId: str = Path(..., max_length=64),
+def item(request: Request, publico: PoolPublico, collectionId: str = Path(..., max_length=64),
          featureId: str = Path(..., max_length=64), f: Formato | None = F_QUERY):
     from psycopg import sql
 
     fuente = _fuente(collectionId)
     clauses, params = fuente.where(Filtros())
-    with conexion() as conn:
+    with conexion(publico) as conn:
         version_o_503(conn)
         columns = fuente.columnas(conn)
         row = conn.execute(feature_sql(fuente, columns, clauses,
                                        sql.SQL("t.{} = %s").format(sql.Identifier(fuente.id_col))),
                            [*params, featureId]).fetchone()
     if row is None:
-        raise HTTPException(404, detail=f"La colección '{fuente.id}' no tiene el elemento '{featureId}'.")
+        raise NoEncontrado(f"La colección '{fuente.id}' no tiene el elemento '{featureId}'.")
     base = _base(request)
     url = f"{base}/ogc/collections/{fuente.id}/items/{featureId}"
     links = [_link(url, "self", GEOJSON, "Este elemento"),

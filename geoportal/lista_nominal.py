@@ -1,15 +1,16 @@
 """The Mesa's nominal list: unprotected persons and households of its district, by service.
 
 Computed on demand from the nominal tables of the one district, with the coverage
-engine's own functions (``geoportal.coverage`` status, ``geoportal.access`` nearest point
-and catchment), not stored per unit. Why: a stored per-unit status would be ~6 M persons
+engine's own functions (``geoportal.coverage`` status, ``geoportal.accesibilidad`` nearest
+point and catchment), not stored per unit. Why: a stored per-unit status would be ~6 M persons
 × ~25 services rewritten by every computation, and would lag behind a contrarreferencia
 until the next recompute; the district's own read and vectorised status take a fraction
 of a second (bench/derivaciones.py) and always agree with the latest status events, so a
 delivered service leaves the list at once.
 
-The connection is the caller's ``api.acceso.nominal_tx``: Row-Level Security has already
-limited it to the session's district, so this module cannot see another one.
+The connection is the caller's (the API's ``api.institucional.acceso.nominal_tx``):
+Row-Level Security has already limited it to the session's district, so this module
+cannot see another one.
 
 Gap type, as in the published figures: *derivacion* when a delivery point of the
 service's type lies within its catchment (or the service has no place), *inversion* when
@@ -35,7 +36,9 @@ from geoportal.pipeline import ages_reference, index_in
 
 
 @dataclass
-class Filtros:
+class FiltrosLista:
+    """What the Mesa filters its list by (all optional)."""
+
     servicio: str | None = None
     categoria: str | None = None
     brecha: str | None = None  # derivacion | inversion
@@ -223,7 +226,7 @@ class _StateCache:
 STATES = _StateCache()
 
 
-def gaps(conn: psycopg.Connection, distrito: str, filtros: Filtros, catalog: Catalogo | None = None,
+def gaps(conn: psycopg.Connection, distrito: str, filtros: FiltrosLista, catalog: Catalogo | None = None,
          fecha_corte=None) -> Gaps:
     """Every (unit, service) gap of the district: category, gap type, nearest point."""
     catalog = catalog or default_catalog()

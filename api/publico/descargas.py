@@ -21,19 +21,21 @@ Formats
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from collections.abc import Iterator
 from typing import Literal
 
 import psycopg
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
-from api.base import ATRIBUCION, ETIQUETA_SINTETICA, NIVELES, conexion, medidas, version_o_503
-from api.consultas import Filtros, Fuente, _cobertura, feature_sql, fuentes, plain_sql
+from api.base.conexiones import PoolPublico, conexion
+from api.base.errores import NoEncontrado, SolicitudIncorrecta
+from api.base.hojas import BOM, MEDIA_TYPE, csv_line
+from api.base.publicado import ATRIBUCION, ETIQUETA_SINTETICA, NIVELES, medidas, version_o_503
+from api.publico.consultas import Filtros, Fuente, _cobertura, feature_sql, fuentes, plain_sql
 
 router = APIRouter(tags=["descargas"])
 
@@ -45,30 +47,7 @@ HEAD_LABELS = {
     "tipo_nombre": "Tipo (nombre)", "institucion": "Institución", "zona": "Zona", "distrito": "Código de distrito",
     "departamento": "Código de departamento", "capacidad": "Capacidad", "origen": "Origen del dato",
 }
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 Formato = Literal["geojson", "csv", "gpkg"]
-
-
-def csv_text(value) -> str:
-    """One CSV cell for Excel in Spanish (text neutralised against formula injection)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "sí" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value).replace(".", ",") if math.isfinite(value) else ""
-    text = str(value)
-    if text.startswith(FORMULA_START):
-        text = "'" + text
-    if any(c in text for c in (";", '"', "\n", "\r")):
-        text = '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def csv_line(values) -> str:
-    return ";".join(csv_text(v) for v in values) + "\r\n"
 
 
 def _resolve(capa: str, nivel: str | None, conn: psycopg.Connection, medidas_param: str | None):
@@ -87,14 +66,14 @@ def _resolve(capa: str, nivel: str | None, conn: psycopg.Connection, medidas_par
         capa = "puntos_entrega"
     elif layer is not None and layer.fuente == "publico.territorio":
         if nivel not in (None, "departamento", "distrito"):
-            raise HTTPException(400, detail=f"La capa '{capa}' tiene los niveles departamento y distrito.")
+            raise SolicitudIncorrecta(f"La capa '{capa}' tiene los niveles departamento y distrito.")
         capa = "departamentos" if nivel == "departamento" else "distritos"
         nivel = None
     if (layer is not None and layer.fuente == "publico.cobertura") or capa == "cobertura":
         nivel = nivel or "distrito"
         allowed = [n.nivel for n in layer.niveles] if layer is not None else [n for n in NIVELES]
         if nivel not in allowed:
-            raise HTTPException(400, detail=f"El parámetro 'nivel' debe ser uno de: {', '.join(allowed)}.")
+            raise SolicitudIncorrecta(f"El parámetro 'nivel' debe ser uno de: {', '.join(allowed)}.")
         fuente = _cobertura(nivel)
         if layer is not None:
             from capas import resolve_measures
@@ -103,28 +82,28 @@ def _resolve(capa: str, nivel: str | None, conn: psycopg.Connection, medidas_par
             offered = [r["columna"] for r in resolve_measures(layer, read_dictionary(conn))]
             outside = [m for m in chosen or [] if m not in offered]
             if outside:
-                raise HTTPException(400, detail=f"La capa '{capa}' no ofrece la medida: {', '.join(outside)} "
+                raise SolicitudIncorrecta(f"La capa '{capa}' no ofrece la medida: {', '.join(outside)} "
                                                 f"(ofrece: {', '.join(offered)}).")
             chosen = chosen or offered
         columns = fuente.columnas(conn, chosen)
     elif capa in ("puntos_entrega", "departamentos", "distritos"):
         if nivel is not None:
-            raise HTTPException(400, detail=f"La capa '{capa}' no admite el parámetro 'nivel'.")
+            raise SolicitudIncorrecta(f"La capa '{capa}' no admite el parámetro 'nivel'.")
         if chosen is not None:
-            raise HTTPException(400, detail=f"La capa '{capa}' no tiene medidas; quite el parámetro 'medidas'.")
+            raise SolicitudIncorrecta(f"La capa '{capa}' no tiene medidas; quite el parámetro 'medidas'.")
         fuente = fuentes()[capa]
         columns = fuente.columnas(conn)
     else:
         names = [*catalog, "cobertura", "puntos_entrega", "departamentos", "distritos"]
-        raise HTTPException(404, detail=f"No existe la capa '{capa}'. Capas descargables: {', '.join(names)}.")
+        raise NoEncontrado(f"No existe la capa '{capa}'. Capas descargables: {', '.join(names)}.")
     labels = {m.columna: (m.etiqueta, m.unidad, m.tipo) for m in medidas(conn)}
     headers = [HEAD_LABELS.get(name) or labels.get(name, (name,))[0] for name, _ in columns]
     return fuente, columns, headers, labels
 
 
-def _rows(query, params, itersize: int = CHUNK) -> Iterator[tuple]:
+def _rows(pool, query, params, itersize: int = CHUNK) -> Iterator[tuple]:
     """Rows of a query through a server-side cursor, on a connection held while streaming."""
-    with conexion() as conn, conn.transaction(), conn.cursor(name="descarga") as cur:
+    with conexion(pool) as conn, conn.transaction(), conn.cursor(name="descarga") as cur:
         cur.itersize = itersize
         cur.execute(query, params)
         yield from cur
@@ -136,6 +115,7 @@ def _filtros(departamento, distrito) -> Filtros:
 
 @router.get("/descargas/{capa}.{formato}", summary="Descarga de una capa (GeoJSON, CSV o GeoPackage)")
 def descargar(
+    publico: PoolPublico,
     capa: str = Path(..., max_length=64, description="Capa (p. ej. cobertura, puntos_entrega, distritos)."),
     formato: Formato = Path(..., description="geojson, csv o gpkg"),
     nivel: str | None = Query(None, max_length=20, description="Nivel: departamento, distrito, h3_5 … h3_8 (por defecto distrito)."),
@@ -143,7 +123,7 @@ def descargar(
     distrito: str | None = Query(None, max_length=10, description="Código de distrito (4 dígitos)."),
     medidas: str | None = Query(None, max_length=4000, description="Columnas de medidas separadas por comas (por defecto las de la capa)."),
 ):
-    with conexion() as conn:
+    with conexion(publico) as conn:
         version = version_o_503(conn)
         fuente, columns, headers, labels = _resolve(capa, nivel, conn, medidas)
         clauses, params = fuente.where(_filtros(departamento, distrito))
@@ -151,19 +131,19 @@ def descargar(
     name = f"{stem}_{version['data_version']}.{formato}"
     common = {"Content-Disposition": f'attachment; filename="{name}"', "X-Version-Datos": version["data_version"]}
     if formato == "geojson":
-        return StreamingResponse(_geojson(fuente, columns, clauses, params, version, stem),
+        return StreamingResponse(_geojson(publico, fuente, columns, clauses, params, version, stem),
                                  media_type="application/geo+json", headers=common)
     if formato == "csv":
         link = f'</descargas/{capa}/diccionario.csv?nivel={fuente.nivel or ""}>; rel="describedby"'
-        return StreamingResponse(_csv(fuente, columns, headers, clauses, params), media_type="text/csv; charset=utf-8",
+        return StreamingResponse(_csv(publico, fuente, columns, headers, clauses, params), media_type=MEDIA_TYPE,
                                  headers={**common, "Link": link})
-    path = _gpkg(fuente, columns, headers, labels, clauses, params, version, stem)
+    path = _gpkg(publico, fuente, columns, headers, labels, clauses, params, version, stem)
     return FileResponse(path, media_type="application/geopackage+sqlite3", filename=name,
                         headers={"X-Version-Datos": version["data_version"]},
                         background=BackgroundTask(os.unlink, path))
 
 
-def _geojson(fuente: Fuente, columns, clauses, params, version: dict, stem: str) -> Iterator[bytes]:
+def _geojson(pool, fuente: Fuente, columns, clauses, params, version: dict, stem: str) -> Iterator[bytes]:
     import json
 
     head = {"type": "FeatureCollection", "name": stem, "data_version": version["data_version"],
@@ -171,7 +151,7 @@ def _geojson(fuente: Fuente, columns, clauses, params, version: dict, stem: str)
     yield (json.dumps(head, ensure_ascii=False)[:-1] + ', "features": [\n').encode()
     first = True
     buffer: list[str] = []
-    for (feature,) in _rows(feature_sql(fuente, columns, clauses), params):
+    for (feature,) in _rows(pool, feature_sql(fuente, columns, clauses), params):
         buffer.append(feature if first else ",\n" + feature)
         first = False
         if len(buffer) >= 500:
@@ -181,7 +161,7 @@ def _geojson(fuente: Fuente, columns, clauses, params, version: dict, stem: str)
     yield "".join(buffer).encode()
 
 
-def _csv(fuente: Fuente, columns, headers, clauses, params) -> Iterator[bytes]:
+def _csv(pool, fuente: Fuente, columns, headers, clauses, params) -> Iterator[bytes]:
     from psycopg import sql
 
     query = sql.SQL("SELECT {props}, round(ST_X(ST_PointOnSurface(t.geom))::numeric, 6)::float8,"
@@ -190,9 +170,9 @@ def _csv(fuente: Fuente, columns, headers, clauses, params) -> Iterator[bytes]:
         props=sql.SQL(", ").join(expr for _, expr in columns), table=sql.SQL(fuente.tabla),
         id=sql.Identifier(fuente.id_col),
         where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL(""))
-    yield ("\ufeff" + csv_line([*headers, "Longitud (punto representativo)", "Latitud (punto representativo)"])).encode()
+    yield (BOM + csv_line([*headers, "Longitud (punto representativo)", "Latitud (punto representativo)"])).encode()
     buffer: list[str] = []
-    for row in _rows(query, params):
+    for row in _rows(pool, query, params):
         buffer.append(csv_line(row))
         if len(buffer) >= 1000:
             yield "".join(buffer).encode()
@@ -200,7 +180,7 @@ def _csv(fuente: Fuente, columns, headers, clauses, params) -> Iterator[bytes]:
     yield "".join(buffer).encode()
 
 
-def _gpkg(fuente: Fuente, columns, headers, labels, clauses, params, version: dict, stem: str) -> str:
+def _gpkg(pool, fuente: Fuente, columns, headers, labels, clauses, params, version: dict, stem: str) -> str:
     import geopandas as gpd
     import pandas as pd
     import pyogrio
@@ -234,13 +214,13 @@ def _gpkg(fuente: Fuente, columns, headers, labels, clauses, params, version: di
             written = True
             chunk.clear()
 
-        for row in _rows(plain_sql(fuente, columns, clauses), params):
+        for row in _rows(pool, plain_sql(fuente, columns, clauses), params):
             chunk.append(row)
             if len(chunk) >= CHUNK:
                 flush()
         if chunk or not written:
             if not chunk:
-                raise HTTPException(404, detail="No hay elementos que cumplan los filtros pedidos.")
+                raise NoEncontrado("No hay elementos que cumplan los filtros pedidos.")
             flush()
         dictionary = pd.DataFrame({"columna": names, "encabezado": headers,
                                    "unidad": [labels.get(n, (None, ""))[1] for n in names]})
@@ -255,10 +235,10 @@ def _gpkg(fuente: Fuente, columns, headers, labels, clauses, params, version: di
 
 
 @router.get("/descargas/{capa}/diccionario.csv", summary="Diccionario de columnas de la descarga CSV")
-def diccionario(capa: str = Path(..., max_length=64),
+def diccionario(publico: PoolPublico, capa: str = Path(..., max_length=64),
                 nivel: str | None = Query(None, max_length=20),
                 medidas: str | None = Query(None, max_length=4000)):
-    with conexion() as conn:
+    with conexion(publico) as conn:
         version = version_o_503(conn)
         _, columns, headers, labels = _resolve(capa, nivel or None, conn, medidas)
     lines = [csv_line(["Campo", "Encabezado en el CSV", "Unidad", "Tipo"])]
@@ -270,6 +250,6 @@ def diccionario(capa: str = Path(..., max_length=64),
         label = labels.get(name)
         lines.append(csv_line([name, header, label[1] if label else "", label[2] if label else "texto"]))
     lines.append(csv_line(["(longitud, latitud)", "Punto representativo del área (grados, CRS84)", "grados", ""]))
-    body = ("\ufeff" + "".join(lines)).encode()
-    return StreamingResponse(iter([body]), media_type="text/csv; charset=utf-8", headers={
+    body = (BOM + "".join(lines)).encode()
+    return StreamingResponse(iter([body]), media_type=MEDIA_TYPE, headers={
         "Content-Disposition": f'attachment; filename="{capa}_diccionario.csv"'})

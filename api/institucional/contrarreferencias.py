@@ -22,11 +22,14 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from api.acceso import AccesoError, Sesion, audit, nominal_tx, require
-from api.derivaciones import recompute_district
+from api.base.errores import AccesoError
+from api.base.registro import RutaInstitucional
+from api.institucional.acceso import Sesion, audit, nominal_tx, require
+from api.institucional.derivaciones import recompute
 from geoportal.ingest.readers import FileError, read_table
+from geoportal.usuarios import Rol
 
-router = APIRouter(tags=["derivaciones"])
+router = APIRouter(tags=["derivaciones"], route_class=RutaInstitucional)
 RESULTS = ("entregada", "no_entregada", "no_localizada")
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -81,7 +84,7 @@ def _apply(sesion: Sesion, frame, sha: str, filename: str) -> dict:
                 quarantine.append((i, reason, row))
                 continue
             seen[ref_id] = result
-            estado, _, unidad, unidad_id, servicio, distrito, punto = visible[ref_id]
+            _, _, unidad, unidad_id, servicio, distrito, punto = visible[ref_id]
             conn.execute(
                 "INSERT INTO nominal.derivacion_estado (derivacion_id, estado, fecha, punto_id, nota, usuario, rol)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -107,11 +110,11 @@ def _apply(sesion: Sesion, frame, sha: str, filename: str) -> dict:
               lote_id=lote_id, derivaciones=applied)
     return {"lote_id": lote_id, "ya_cargado": False, "leidas": len(frame), "nuevas": len(applied), "sin_cambio": unchanged,
             "cuarentena": len(quarantine), "motivos": motivos,
-            "recalculo": [recompute_district(d) for d in sorted(districts)]}
+            "recalculo": [recompute(d) for d in sorted(districts)]}
 
 
 @router.post("/api/derivaciones/contrarreferencias")
-async def bulk_counter_referrals(archivo: UploadFile, sesion: Sesion = Depends(require("institucion"))) -> dict:
+async def bulk_counter_referrals(archivo: UploadFile, sesion: Sesion = Depends(require(Rol.INSTITUCION))) -> dict:
     """Contrarreferencias by CSV: applied, unchanged or quarantined row by row; idempotent."""
     data = await archivo.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:

@@ -1,7 +1,7 @@
 """The referral cycle: the Mesa's nominal list, referrals, contrarreferencias, reports.
 
 - ``GET /api/nominal/brechas`` (mesa_distrital): unprotected persons / households of the
-  Mesa's district by service, with gap type and nearest delivery point (``api.nominal``).
+  Mesa's district by service, with gap type and nearest delivery point (``geoportal.lista_nominal``).
 - ``GET /api/nominal/hogares/{id}``: one household and its members (Mesa: its district;
   institution: households referred to it). Any other id is 404, existing or not.
 - ``POST /api/derivaciones`` (mesa_distrital): refers a unit to a service and point; the
@@ -10,18 +10,19 @@
   its district's referrals, an institution those addressed to it in its districts.
 - ``POST /api/derivaciones/{id}/contrarreferencia`` (institucion): delivered / not
   delivered / not located, date, point. Delivered writes a ``nominal.estatus_evento`` and
-  recomputes the district at once (``geoportal.pipeline.compute_district``), so the
+  recomputes the district at once (``geoportal.operaciones.recompute_district``), so the
   authenticated figures change now; the public figures follow the next batched public
   release (disclosure-control issue), never one release per event.
-- ``POST /api/derivaciones/contrarreferencias``: the same by CSV (``api.contrarreferencias``).
+- ``POST /api/derivaciones/contrarreferencias``: the same by CSV
+  (``api.institucional.contrarreferencias``).
 
-Every handler reads nominal data only through ``api.acceso.nominal_tx`` and logs it.
+Every handler reads nominal data only through ``api.institucional.acceso.nominal_tx`` and
+logs it. CSV exports are written by ``api.base.hojas`` (formula neutralisation included:
+a referral's ``nota`` is free text typed by another institution).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from datetime import date
@@ -32,12 +33,20 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from api import nominal
-from api.acceso import AccesoError, Sesion, audit, nominal_tx, require, settings
+from api.base.errores import AccesoError
+from api.base.hojas import csv_records
+from api.base.registro import RutaInstitucional
+from api.institucional.acceso import Sesion, audit, nominal_tx, require, territorio_de
+from geoportal import lista_nominal as nominal
 from geoportal.catalog import default_catalog
+from geoportal.db import database_url
+from geoportal.operaciones import recompute_district
+from geoportal.settings import get_settings
+from geoportal.usuarios import Rol
+from tiles.publicacion import preparar_publicacion
 
 log = logging.getLogger("geoportal.derivaciones")
-router = APIRouter(tags=["derivaciones"])
+router = APIRouter(tags=["derivaciones"], route_class=RutaInstitucional)
 
 FINALIDADES = ("derivacion", "seguimiento", "planificacion")
 Finalidad = Literal["derivacion", "seguimiento", "planificacion"]
@@ -60,13 +69,7 @@ class Contrarreferencia(BaseModel):
 
 
 def _csv(rows: list[dict], filename: str) -> Response:
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename={filename}", "Cache-Control": "no-store"})
+    return csv_records(rows, filename, {"Cache-Control": "no-store"})
 
 
 def _service(codigo: str, unidad: str | None = None):
@@ -81,6 +84,33 @@ def _service(codigo: str, unidad: str | None = None):
 
 
 # ----------------------------------------------------------------------------- nominal list
+def nominal_list(sesion: Sesion, *, servicio: str | None = None, categoria: str | None = None,
+                 brecha: str | None = None, paquete: str = "nucleo", localidad: str | None = None,
+                 limite: int = 100, desde: int = 0, exportar: bool = False, finalidad: str = "derivacion") -> dict:
+    """One page (all of it when ``exportar``) of the Mesa's list, logged: the plain function
+    behind ``GET /api/nominal/brechas`` and the ``/mesa`` page."""
+    catalog = default_catalog()
+    if servicio:
+        _service(servicio)
+    if categoria and categoria not in {c.codigo for c in catalog.categorias}:
+        raise AccesoError(422, f"Categoría desconocida: {categoria[:20]}.")
+    distrito = sesion.usuario.distrito
+    filtros = nominal.FiltrosLista(servicio, categoria, brecha, None if paquete == "todos" else paquete, localidad)
+    with nominal_tx(sesion) as conn:
+        found = nominal.gaps(conn, distrito, filtros, catalog, get_settings().fecha_corte)
+        page = found.rows(desde, None if exportar else limite)
+        names = nominal.person_names(conn, [r["unidad_id"] for r in page if r["unidad"] == "persona"])
+        points = nominal.point_names(conn, [r["punto_id"] for r in page])
+        open_refs = {(u, s): i for u, s, i in conn.execute(
+            "SELECT unidad_id, servicio, derivacion_id FROM nominal.derivacion WHERE estado = 'referida'").fetchall()}
+        rows = [{**r, **(names.get(r["unidad_id"], {}) if r["unidad"] == "persona" else {}),
+                 "punto_nombre": points.get(r["punto_id"]),
+                 "derivacion_abierta": open_refs.get((r["unidad_id"], r["servicio"]))} for r in page]
+        audit(conn, sesion, "exportar_lista_nominal" if exportar else "lista_nominal", distrito, len(rows),
+              finalidad, filtros={k: v for k, v in vars(filtros).items() if v})
+    return {"distrito": distrito, "total": found.total, "desde": desde, "filas": rows, "resumen": found.summary()}
+
+
 @router.get("/api/nominal/brechas")
 def unprotected_list(
     servicio: str | None = None, categoria: str | None = None,
@@ -89,37 +119,20 @@ def unprotected_list(
     localidad: str | None = Query(default=None, max_length=120),
     limite: int = Query(default=100, ge=1, le=50_000), desde: int = Query(default=0, ge=0),
     formato: Literal["json", "csv"] = "json", finalidad: Finalidad = "derivacion",
-    sesion: Sesion = Depends(require("mesa_distrital")),
+    sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL)),
 ) -> Response:
     """Unprotected persons and households of the Mesa's district, by service and category."""
-    catalog = default_catalog()
-    if servicio:
-        _service(servicio)
-    if categoria and categoria not in {c.codigo for c in catalog.categorias}:
-        raise AccesoError(422, f"Categoría desconocida: {categoria[:20]}.")
-    distrito = sesion.usuario.distrito
-    filtros = nominal.Filtros(servicio, categoria, brecha, None if paquete == "todos" else paquete, localidad)
-    with nominal_tx(sesion) as conn:
-        found = nominal.gaps(conn, distrito, filtros, catalog, settings().fecha_corte)
-        page = found.rows(desde, None if formato == "csv" else limite)
-        names = nominal.person_names(conn, [r["unidad_id"] for r in page if r["unidad"] == "persona"])
-        points = nominal.point_names(conn, [r["punto_id"] for r in page])
-        open_refs = dict(((u, s), i) for u, s, i in conn.execute(
-            "SELECT unidad_id, servicio, derivacion_id FROM nominal.derivacion WHERE estado = 'referida'").fetchall())
-        rows = [{**r, **(names.get(r["unidad_id"], {}) if r["unidad"] == "persona" else {}),
-                 "punto_nombre": points.get(r["punto_id"]),
-                 "derivacion_abierta": open_refs.get((r["unidad_id"], r["servicio"]))} for r in page]
-        audit(conn, sesion, "lista_nominal" if formato == "json" else "exportar_lista_nominal", distrito, len(rows),
-              finalidad, filtros={k: v for k, v in vars(filtros).items() if v})
+    found = nominal_list(sesion, servicio=servicio, categoria=categoria, brecha=brecha, paquete=paquete,
+                         localidad=localidad, limite=limite, desde=desde, exportar=formato == "csv",
+                         finalidad=finalidad)
     if formato == "csv":
-        return _csv(rows, f"brechas_{distrito}.csv")
-    return JSONResponse({"distrito": distrito, "total": found.total, "desde": desde, "filas": rows,
-                         "resumen": found.summary()}, headers={"Cache-Control": "no-store"})
+        return _csv(found["filas"], f"brechas_{found['distrito']}.csv")
+    return JSONResponse(found, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/api/nominal/hogares/{hogar_id}")
 def household(hogar_id: str, finalidad: Finalidad = "derivacion",
-              sesion: Sesion = Depends(require("mesa_distrital", "institucion"))) -> Response:
+              sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION))) -> Response:
     """A household and its members (as far as the session's scope lets it see them)."""
     with nominal_tx(sesion) as conn:
         home = conn.execute(
@@ -155,23 +168,23 @@ def _referral(row) -> dict:
     return out
 
 
-def _territory(sesion: Sesion) -> str:
-    u = sesion.usuario
-    return u.distrito if u.rol == "mesa_distrital" else ",".join(u.distritos)
-
-
 @router.post("/api/derivaciones", status_code=201)
 def create_referral(body: DerivacionNueva, finalidad: Finalidad = "derivacion",
-                    sesion: Sesion = Depends(require("mesa_distrital"))) -> dict:
+                    sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL))) -> dict:
     """Refer a person or household of the Mesa's district to a service (and point)."""
+    return refer(body, finalidad, sesion)
+
+
+def refer(body: DerivacionNueva, finalidad: str, sesion: Sesion) -> dict:
+    """A new referral, logged (the route and the ``/mesa`` page's form)."""
     s = _service(body.servicio, body.unidad)
     distrito = sesion.usuario.distrito
     with nominal_tx(sesion) as conn:
         table, key = ("nominal.persona", "persona_id") if body.unidad == "persona" else ("nominal.hogar", "hogar_id")
         if conn.execute(f"SELECT 1 FROM {table} WHERE {key} = %s", (body.unidad_id,)).fetchone() is None:
             raise AccesoError(404, NOT_FOUND)
-        gap = nominal.gaps(conn, distrito, nominal.Filtros(servicio=s.codigo, paquete=None),
-                           fecha_corte=settings().fecha_corte).find(s.codigo, body.unidad_id)
+        gap = nominal.gaps(conn, distrito, nominal.FiltrosLista(servicio=s.codigo, paquete=None),
+                           fecha_corte=get_settings().fecha_corte).find(s.codigo, body.unidad_id)
         if gap is None:
             raise AccesoError(409, f"Según su estatus actual, el servicio {s.codigo} no le falta a esta unidad "
                                    "(ya cubierto o no le corresponde).")
@@ -209,32 +222,39 @@ def _visible_referrals(conn, estado: str | None, servicio: str | None) -> list[d
 Estado = Literal["referida", "entregada", "no_entregada", "no_localizada"]
 
 
+def visible_referrals(sesion: Sesion, *, estado: str | None = None, servicio: str | None = None,
+                      finalidad: str = "seguimiento", exportar: bool = False) -> list[dict]:
+    """The referrals the session may see, logged: the plain function behind
+    ``GET /api/derivaciones``, its CSV report and the ``/institucion`` page."""
+    with nominal_tx(sesion) as conn:
+        rows = _visible_referrals(conn, estado, servicio)
+        audit(conn, sesion, "exportar_derivaciones" if exportar else "listar_derivaciones", territorio_de(sesion),
+              len(rows), finalidad)
+    return rows
+
+
 @router.get("/api/derivaciones")
 def list_referrals(estado: Estado | None = None, servicio: str | None = Query(default=None, max_length=64),
                    finalidad: Finalidad = "seguimiento",
-                   sesion: Sesion = Depends(require("mesa_distrital", "institucion"))) -> Response:
+                   sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION))) -> Response:
     """Referrals of the Mesa's district, or addressed to the institution in its districts."""
-    with nominal_tx(sesion) as conn:
-        rows = _visible_referrals(conn, estado, servicio)
-        audit(conn, sesion, "listar_derivaciones", _territory(sesion), len(rows), finalidad)
+    rows = visible_referrals(sesion, estado=estado, servicio=servicio, finalidad=finalidad)
     return JSONResponse({"derivaciones": rows}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/api/derivaciones/reporte")
 def referral_report(estado: Estado | None = None, servicio: str | None = Query(default=None, max_length=64),
                     finalidad: Finalidad = "seguimiento",
-                    sesion: Sesion = Depends(require("mesa_distrital", "institucion"))) -> Response:
+                    sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION))) -> Response:
     """CSV report of the referrals the session may see (nominal export, logged)."""
-    with nominal_tx(sesion) as conn:
-        rows = _visible_referrals(conn, estado, servicio)
-        audit(conn, sesion, "exportar_derivaciones", _territory(sesion), len(rows), finalidad)
+    rows = visible_referrals(sesion, estado=estado, servicio=servicio, finalidad=finalidad, exportar=True)
     who = sesion.usuario.institucion or sesion.usuario.distrito
     return _csv(rows, f"derivaciones_{who}.csv")
 
 
 @router.get("/api/derivaciones/{derivacion_id}")
 def get_referral(derivacion_id: int, finalidad: Finalidad = "seguimiento",
-                 sesion: Sesion = Depends(require("mesa_distrital", "institucion"))) -> Response:
+                 sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION))) -> Response:
     with nominal_tx(sesion) as conn:
         row = conn.execute(REFERRAL_SQL + " WHERE d.derivacion_id = %s", (derivacion_id,)).fetchone()
         if row is None:
@@ -249,30 +269,26 @@ def get_referral(derivacion_id: int, finalidad: Finalidad = "seguimiento",
     return JSONResponse(out, headers={"Cache-Control": "no-store"})
 
 
-def recompute_district(distrito: str) -> dict:
-    """Incremental recompute as the pipeline (system) role, one at a time across processes."""
-    from geoportal.db import database_url
-    from geoportal.pipeline import compute_district
-    from geoportal.publicacion import writers_lock
-
-    from api.alertas import record_snapshot
-
+def recompute(distrito: str) -> dict:
+    """The API's door to ``geoportal.operaciones.recompute_district`` (the CLI's is
+    ``geoportal calcular --distrito``): the same lock, snapshots and post-release hook."""
     started = time.perf_counter()
-    with psycopg.connect(database_url(), autocommit=False) as admin, writers_lock(admin):
-        record_snapshot(admin)  # the figures before, for the alerts' comparison
-        result = compute_district(admin, distrito)  # at the cut-off of the computation in force
-        record_snapshot(admin)
-        if result.get("publicada"):  # a batched public release fell due: its map layers
-            from capas import preparar_publicacion
-
-            preparar_publicacion(admin)
+    with psycopg.connect(database_url(start=False), autocommit=False) as admin:
+        # At the cut-off of the computation in force (a contrarreferencia never changes it).
+        result = recompute_district(admin, distrito, al_publicar=preparar_publicacion)
     return {"data_version": result["data_version"], "segundos": round(time.perf_counter() - started, 3)}
 
 
 @router.post("/api/derivaciones/{derivacion_id}/contrarreferencia")
 def counter_referral(derivacion_id: int, body: Contrarreferencia, finalidad: Finalidad = "seguimiento",
-                     sesion: Sesion = Depends(require("institucion"))) -> dict:
+                     sesion: Sesion = Depends(require(Rol.INSTITUCION))) -> dict:
     """The institution reports the outcome; a delivered service updates the status and the district."""
+    return counter_refer(derivacion_id, body, finalidad, sesion)
+
+
+def counter_refer(derivacion_id: int, body: Contrarreferencia, finalidad: str, sesion: Sesion) -> dict:
+    """A contrarreferencia, logged, and the district's recompute when delivered (the route
+    and the ``/institucion`` page's form)."""
     with nominal_tx(sesion) as conn:
         row = conn.execute(REFERRAL_SQL + " WHERE d.derivacion_id = %s", (derivacion_id,)).fetchone()
         if row is None:
@@ -305,7 +321,7 @@ def counter_referral(derivacion_id: int, body: Contrarreferencia, finalidad: Fin
     out = {"derivacion_id": derivacion_id, "estado": body.resultado, "recalculo": None}
     if body.resultado == "entregada":
         try:
-            out["recalculo"] = recompute_district(ref["distrito"])
+            out["recalculo"] = recompute(ref["distrito"])
         except Exception:  # the contrarreferencia stands; the next `geoportal calcular` includes it
             log.exception("recálculo del distrito %s falló tras una contrarreferencia", ref["distrito"])  # no id in logs
             out["recalculo"] = {"error": "El recálculo falló; se incluirá en el próximo `geoportal calcular`."}

@@ -12,13 +12,16 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.base import BaseNoDisponible, conexion, version_vigente
+from api.base.conexiones import conexion
+from api.base.errores import BaseNoDisponible
+from api.base.publicado import version_vigente
 
-DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
+DIST = Path(__file__).resolve().parent.parent.parent / "web" / "dist"
+router = APIRouter(include_in_schema=False)
 
 SIN_CONSTRUIR = (
     "<!doctype html><html lang='es-PY'><head><meta charset='utf-8'><title>Geoportal SPS «Vamos!»</title></head>"
@@ -30,10 +33,13 @@ SIN_CONSTRUIR = (
 )
 
 
-def _version() -> tuple[str, str]:
-    """Current data_version and its date, through the API's public-role pool."""
+def _version(pool) -> tuple[str, str]:
+    """Current data_version and its date, through the API's public-role pool (the page
+    still renders, "sin publicar", when the database cannot say)."""
     try:
-        with conexion() as conn:
+        if pool is None:
+            raise BaseNoDisponible("sin conexión")
+        with conexion(pool) as conn:
             version = version_vigente(conn)
     except (BaseNoDisponible, psycopg.Error):
         version = None
@@ -42,16 +48,16 @@ def _version() -> tuple[str, str]:
     return version["data_version"], datetime.fromisoformat(version["calculado_en"]).strftime("%d/%m/%Y")
 
 
-def registrar(app: FastAPI) -> None:
-    """Add the viewer's page and its static files to ``app``."""
+@router.get("/", response_class=HTMLResponse)
+def visor(request: Request) -> HTMLResponse:
+    index = DIST / "index.html"
+    page = index.read_text(encoding="utf-8") if index.is_file() else SIN_CONSTRUIR
+    version, fecha = _version(getattr(request.app.state, "publico", None))
+    page = page.replace("<!--data_version-->", html.escape(version)).replace("<!--data_fecha-->", html.escape(fecha))
+    return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def visor() -> HTMLResponse:
-        index = DIST / "index.html"
-        page = index.read_text(encoding="utf-8") if index.is_file() else SIN_CONSTRUIR
-        version, fecha = _version()
-        page = page.replace("<!--data_version-->", html.escape(version)).replace("<!--data_fecha-->", html.escape(fecha))
-        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
+def montar_estaticos(app: FastAPI) -> None:
+    """The viewer's script, styles and images at ``/visor`` (a mount, not a route)."""
     if DIST.is_dir():
         app.mount("/visor", StaticFiles(directory=DIST), name="visor")

@@ -10,9 +10,10 @@ HTTP version and status are kept.
 - **Public routes** (tiles, layers, OGC API, downloads, indicators, service guide, viewer,
   health): logged as they came. Operators need the exact tile or query, and nothing
   nominal is served there.
-- **Institutional routes**, i.e. every route that reads a session (it depends on
-  ``api.acceso.optional_session``) and the login routes of ``api.acceso``: logged as the
-  route's template, ``/api/nominal/hogares/{hogar_id}``,
+- **Institutional routes**, i.e. every route built by :class:`RutaInstitucional` (the
+  ``route_class`` of every router of the institutional wing, the login routes included)
+  and, as a safety net, any route with a dependency marked by :func:`redactar` (the
+  session dependencies are): logged as the route's template, ``/api/nominal/hogares/{hogar_id}``,
   ``/api/derivaciones/{derivacion_id}/contrarreferencia``. Only the territory parameters
   ``nivel`` and ``codigo`` (``/api/cifras/distrito/1116``) keep their value. The query
   string keeps only the keys of ``QUERY_KEPT`` (filters, paging, format: codes and numbers)
@@ -22,10 +23,11 @@ HTTP version and status are kept.
   segment that is not a literal word of an institutional route becomes ``{id}``; the query
   string is dropped.
 
-A new route is institutional as soon as it asks for a session, so it is redacted without
-touching this module. If rewriting ever fails, the line is logged with the path cut to its
+The marker is explicit, attached to the route, never inferred from the module that
+defines it (a file moved to another package must not silently stop being redacted); a
+route that asks for a session is redacted even if its router forgot the marker. If rewriting ever fails, the line is logged with the path cut to its
 prefix (fail closed), never verbatim. ``logged_path`` gives the same rendering to other log
-lines that name a request (``api.errores``).
+lines that name a request (``api.base.errores``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import traceback
 from urllib.parse import parse_qsl, unquote
 
 from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
 
 ACCESS_LOGGER = "uvicorn.access"
 # Query keys whose values identify nobody: filters, paging, format, purpose, threshold, version.
@@ -44,6 +47,19 @@ QUERY_KEPT = frozenset({"servicio", "categoria", "brecha", "paquete", "formato",
 # Path parameters of institutional routes that are territory codes, not people.
 PARAMS_KEPT = frozenset({"nivel", "codigo"})
 _SHORT = re.compile(r"[A-Za-z0-9_.:,-]{1,40}")
+
+
+MARCA = "__redactar_en_registro__"
+
+
+class RutaInstitucional(APIRoute):
+    """Route class of the institutional routers: their paths are logged redacted."""
+
+
+def redactar(dependency):
+    """Mark a dependency (e.g. the session's): every route that uses it is logged redacted."""
+    setattr(dependency, MARCA, True)
+    return dependency
 
 
 def _prefix(path: str) -> str:
@@ -65,23 +81,22 @@ def _param(name: str, value: str | None) -> str:
     return value if name in PARAMS_KEPT and value and _SHORT.fullmatch(value) else "{" + name + "}"
 
 
-def _reads_session(dependant, marker) -> bool:
-    return any(d.call is marker or _reads_session(d, marker) for d in dependant.dependencies)
+def _uses_marked(dependant) -> bool:
+    return any(getattr(d.call, MARCA, False) or _uses_marked(d) for d in dependant.dependencies)
+
+
+def institutional_route(route) -> bool:
+    """Whether ``route`` (a route, or FastAPI's context of an included one) is logged redacted."""
+    original = getattr(route, "original_route", route)
+    dependant = getattr(route, "dependant", None)
+    return isinstance(original, RutaInstitucional) or (dependant is not None and _uses_marked(dependant))
 
 
 class Redactor:
     """The log rendering of request paths, built from the application's routes."""
 
     def __init__(self, routes) -> None:
-        from api import acceso
-
-        self.routes = []
-        for route in routes:
-            dependant = getattr(route, "dependant", None)
-            if dependant is None or getattr(route, "path_regex", None) is None:
-                continue
-            if getattr(route.endpoint, "__module__", "") == acceso.__name__ or _reads_session(dependant, acceso.optional_session):
-                self.routes.append(route)
+        self.routes = [r for r in routes if getattr(r, "path_regex", None) is not None and institutional_route(r)]
         self.prefixes = {_prefix(r.path) for r in self.routes}
         self.words = {part for r in self.routes for part in r.path.strip("/").split("/") if "{" not in part}
 

@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass, field
 
 import psycopg
-from fastapi import HTTPException
 from psycopg import sql
 
-from api.base import CODIGO_DEPARTAMENTO, CODIGO_DISTRITO, HEAD_COLUMNS, NIVELES, medidas
+from api.base.errores import SolicitudIncorrecta
+from api.base.publicado import CODIGO_DEPARTAMENTO, CODIGO_DISTRITO, HEAD_COLUMNS, NIVELES, medidas
 from geoportal.catalog import default_catalog
 
 
@@ -35,33 +35,33 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
         return None
     parts = text.split(",")
     if len(parts) not in (4, 6):
-        raise HTTPException(400, detail="El parámetro 'bbox' debe tener 4 números separados por comas: "
+        raise SolicitudIncorrecta("El parámetro 'bbox' debe tener 4 números separados por comas: "
                                         "oeste,sur,este,norte (longitud y latitud en grados, CRS84).")
     try:
         values = [float(p) for p in parts]
     except ValueError:
-        raise HTTPException(400, detail="El parámetro 'bbox' debe contener solo números: oeste,sur,este,norte.")
+        raise SolicitudIncorrecta("El parámetro 'bbox' debe contener solo números: oeste,sur,este,norte.")
     if len(values) == 6:
         values = [values[0], values[1], values[3], values[4]]
     west, south, east, north = values
     if not all(math.isfinite(v) for v in values):
-        raise HTTPException(400, detail="El parámetro 'bbox' contiene valores no finitos.")
+        raise SolicitudIncorrecta("El parámetro 'bbox' contiene valores no finitos.")
     if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90):
-        raise HTTPException(400, detail="El parámetro 'bbox' está fuera del rango de longitud (-180 a 180) "
+        raise SolicitudIncorrecta("El parámetro 'bbox' está fuera del rango de longitud (-180 a 180) "
                                         "o latitud (-90 a 90).")
     if south > north or west > east:
-        raise HTTPException(400, detail="El parámetro 'bbox' está invertido: use oeste,sur,este,norte "
+        raise SolicitudIncorrecta("El parámetro 'bbox' está invertido: use oeste,sur,este,norte "
                                         "(oeste ≤ este y sur ≤ norte).")
     return west, south, east, north
 
 
 def check_codes(filtros: Filtros) -> None:
     if filtros.departamento is not None and not CODIGO_DEPARTAMENTO.match(filtros.departamento):
-        raise HTTPException(400, detail="El parámetro 'departamento' debe ser un código de 2 dígitos (p. ej. 11).")
+        raise SolicitudIncorrecta("El parámetro 'departamento' debe ser un código de 2 dígitos (p. ej. 11).")
     if filtros.distrito is not None and not CODIGO_DISTRITO.match(filtros.distrito):
-        raise HTTPException(400, detail="El parámetro 'distrito' debe ser un código de 4 dígitos (p. ej. 1116).")
+        raise SolicitudIncorrecta("El parámetro 'distrito' debe ser un código de 4 dígitos (p. ej. 1116).")
     if filtros.nivel is not None and filtros.nivel not in NIVELES:
-        raise HTTPException(400, detail=f"El parámetro 'nivel' debe ser uno de: {', '.join(NIVELES)}.")
+        raise SolicitudIncorrecta(f"El parámetro 'nivel' debe ser uno de: {', '.join(NIVELES)}.")
 
 
 @dataclass
@@ -85,7 +85,7 @@ class Fuente:
             chosen = dictionary if medidas_pedidas is None else medidas_pedidas
             unknown = [m for m in chosen if m not in dictionary]
             if unknown:
-                raise HTTPException(400, detail=f"Medida desconocida: {', '.join(unknown)}. "
+                raise SolicitudIncorrecta(f"Medida desconocida: {', '.join(unknown)}. "
                                                 "Las medidas publicadas están en /api/medidas.")
             return [(c, sql.SQL("t.{}").format(sql.Identifier(c))) for c in (*HEAD_COLUMNS, *chosen)]
         return [(name, sql.SQL(expr)) for name, expr in self.extra["columnas"]]
@@ -94,7 +94,7 @@ class Fuente:
         check_codes(filtros)
         for name in ("nivel", "departamento", "distrito", "tipo"):
             if getattr(filtros, name) is not None and name not in self.filtros:
-                raise HTTPException(400, detail=f"La colección '{self.id}' no admite el filtro '{name}' "
+                raise SolicitudIncorrecta(f"La colección '{self.id}' no admite el filtro '{name}' "
                                                 f"(admite: {', '.join(self.filtros) or 'ninguno'}).")
         clauses: list[sql.Composable] = []
         params: list = []

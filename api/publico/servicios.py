@@ -7,10 +7,12 @@ distance. Only ``oferta.punto_entrega`` is read (public delivery points).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 
-from api.base import PAIS_BBOX, conexion
-from api.consultas import tipo_nombres
+from api.base.conexiones import PoolPublico, conexion
+from api.base.errores import NoEncontrado, SolicitudIncorrecta
+from api.base.publicado import PAIS_BBOX
+from api.publico.consultas import tipo_nombres
 from geoportal.catalog import default_catalog
 
 router = APIRouter(prefix="/api/servicios", tags=["servicios"])
@@ -32,19 +34,20 @@ def _point(row, distance: float | None = None) -> dict:
 
 
 @router.get("/cercanos", summary="Puntos de entrega más cercanos a un lugar")
-def cercanos(lat: float = Query(..., description="Latitud en grados (WGS84), dentro de Paraguay"),
+def cercanos(publico: PoolPublico,
+             lat: float = Query(..., description="Latitud en grados (WGS84), dentro de Paraguay"),
              lon: float = Query(..., description="Longitud en grados (WGS84), dentro de Paraguay"),
              tipo: str | None = Query(None, max_length=40, description="Tipo de punto (usf, escuela, …)"),
              n: int = Query(5, ge=1, le=50, description="Cantidad de puntos (1 a 50)")):
     west, south, east, north = PAIS_BBOX
     if not (south <= lat <= north and west <= lon <= east):
-        raise HTTPException(400, detail=f"Las coordenadas deben estar dentro de Paraguay: latitud entre {south} y "
+        raise SolicitudIncorrecta(f"Las coordenadas deben estar dentro de Paraguay: latitud entre {south} y "
                                         f"{north}, longitud entre {west} y {east} (grados decimales, WGS84).")
     tipos = default_catalog().tipos_punto
     if tipo is not None and tipo not in tipos:
-        raise HTTPException(400, detail=f"Tipo de punto desconocido: '{tipo}'. Tipos: {', '.join(tipos)}.")
+        raise SolicitudIncorrecta(f"Tipo de punto desconocido: '{tipo}'. Tipos: {', '.join(tipos)}.")
     where = " WHERE p.tipo = %(tipo)s" if tipo else ""
-    with conexion() as conn:
+    with conexion(publico) as conn:
         rows = conn.execute(
             f"SELECT * FROM ({_COLUMNS}, ST_Distance(p.geom::geography, g.here) / 1000.0 AS km{_FROM},"
             " (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography AS here) g"
@@ -56,9 +59,9 @@ def cercanos(lat: float = Query(..., description="Latitud en grados (WGS84), den
 
 
 @router.get("/{punto_id}", summary="Ficha de un punto de entrega")
-def punto(punto_id: str = Path(..., max_length=80)):
-    with conexion() as conn:
+def punto(publico: PoolPublico, punto_id: str = Path(..., max_length=80)):
+    with conexion(publico) as conn:
         row = conn.execute(f"{_COLUMNS}{_FROM} WHERE p.punto_id = %s", (punto_id,)).fetchone()
     if row is None:
-        raise HTTPException(404, detail=f"No existe el punto de entrega '{punto_id}'.")
+        raise NoEncontrado(f"No existe el punto de entrega '{punto_id}'.")
     return _point(row)

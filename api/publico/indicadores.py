@@ -17,10 +17,13 @@ from __future__ import annotations
 import re
 
 import psycopg
-from fastapi import APIRouter, HTTPException, Path, Query
-from psycopg import sql
+from fastapi import APIRouter, Path, Query
 
-from api.base import NIVELES, api_settings, conexion, medidas, version_o_503
+from api.base.ajustes import ajustes
+from api.base.conexiones import PoolPublico, conexion
+from api.base.errores import NoEncontrado, SolicitudIncorrecta
+from api.base.publicado import NIVELES, medidas, version_o_503
+from geoportal.brechas import ranked_service_gaps
 from geoportal.nombres import clave
 
 router = APIRouter(prefix="/api", tags=["indicadores"])
@@ -31,13 +34,13 @@ CODIGO = re.compile(r"^(PY|[0-9]{2}|D?[0-9]{4}|[0-9a-f]{15})$")
 
 def _row(conn: psycopg.Connection, nivel: str | None, codigo: str) -> dict:
     if not CODIGO.match(codigo):
-        raise HTTPException(400, detail="El código debe ser PY, un departamento (2 dígitos), un distrito "
+        raise SolicitudIncorrecta("El código debe ser PY, un departamento (2 dígitos), un distrito "
                                         "(4 dígitos) o una celda H3 (15 caracteres hexadecimales).")
     query = "SELECT * FROM publico.cobertura WHERE codigo = %s" + (" AND nivel = %s" if nivel else "")
     cur = conn.execute(query, (codigo, nivel) if nivel else (codigo,))
     row = cur.fetchone()
     if row is None:
-        raise HTTPException(404, detail=f"No hay cifras publicadas para el código '{codigo}'"
+        raise NoEncontrado(f"No hay cifras publicadas para el código '{codigo}'"
                                         + (f" en el nivel '{nivel}'." if nivel else "."))
     out = dict(zip([d.name for d in cur.description], row))
     out.pop("geom", None)
@@ -75,47 +78,35 @@ def _head(row: dict, version: dict) -> dict:
 
 
 @router.get("/indicadores", summary="Logros y servicios de un territorio")
-def indicadores(nivel: str = Query(..., max_length=20, description="pais, departamento, distrito, h3_5 … h3_8"),
+def indicadores(publico: PoolPublico, nivel: str = Query(..., max_length=20, description="pais, departamento, distrito, h3_5 … h3_8"),
                 codigo: str = Query(..., max_length=20, description="Código del área (PY, 11, 1116, celda H3)")):
     if nivel not in NIVELES:
-        raise HTTPException(400, detail=f"El parámetro 'nivel' debe ser uno de: {', '.join(NIVELES)}.")
-    with conexion() as conn:
+        raise SolicitudIncorrecta(f"El parámetro 'nivel' debe ser uno de: {', '.join(NIVELES)}.")
+    with conexion(publico) as conn:
         version = version_o_503(conn)
         row = _row(conn, nivel, codigo)
         return {**_head(row, version), **_indicadores(conn, row)}
 
 
 @router.get("/medidas", summary="Diccionario de medidas publicadas")
-def diccionario_medidas():
-    with conexion() as conn:
+def diccionario_medidas(publico: PoolPublico):
+    with conexion(publico) as conn:
         return [m.__dict__ for m in medidas(conn)]
 
 
 def _brechas(conn: psycopg.Connection, row: dict, servicios: list[dict], lugares: int = 3) -> list[dict]:
-    geometry = {"distrito": ("territorio.distrito_cartografico", "codigo_2012"),
-                "departamento": ("territorio.departamento", "codigo")}.get(row["nivel"])
-    ranked = []
-    for s in servicios:
-        without, within = s.get("sin_oferta"), s.get("con_oferta")
-        gap = None if without is None or within is None else without + within
-        donde: list[dict] = []
-        if gap and geometry is not None:
-            w, v = (sql.Identifier(f"{s['servicio'].lower()}_{x}") for x in ("sin_oferta", "con_oferta"))
-            donde = [{"celda": code, "brecha": n} for code, n in conn.execute(sql.SQL(
-                "SELECT c.codigo, coalesce(c.{w}, 0) + coalesce(c.{v}, 0) FROM publico.cobertura c"
-                " WHERE c.nivel = 'h3_7' AND NOT c.reservado AND ST_Intersects("
-                " (SELECT g.geom FROM {table} g WHERE g.{key} = %s), ST_PointOnSurface(c.geom))"
-                " AND coalesce(c.{w}, 0) + coalesce(c.{v}, 0) > 0 ORDER BY 2 DESC, 1 LIMIT %s"
-            ).format(w=w, v=v, table=sql.SQL(geometry[0]), key=sql.Identifier(geometry[1])),
-                (row["codigo"], lugares)).fetchall()]
+    """The profile's ranked gaps (``geoportal.brechas.ranked_service_gaps``, as the CLI's)."""
+    by_code = {s["servicio"]: s for s in servicios}
+    out = []
+    for g in ranked_service_gaps(conn, row, list(by_code), lugares):
+        s, gap, without, within = by_code[g["servicio"]], g["brecha"], g["sin_oferta"], g["con_oferta"]
         caso = None
         if gap:
             caso = "inversión (sin oferta al alcance)" if without >= within else "derivación (con oferta al alcance)"
-        ranked.append({"servicio": s["servicio"], "nombre": s["nombre"], "paquete": s["paquete"],
-                       "unidad": s.get("unidad"), "brecha": gap, "sin_oferta": without, "con_oferta": within,
-                       "caso_principal": caso, "donde_h3_7": donde})
-    ranked.sort(key=lambda r: (-(r["brecha"] if r["brecha"] is not None else -1), r["servicio"]))
-    return ranked
+        out.append({"servicio": s["servicio"], "nombre": s["nombre"], "paquete": s["paquete"],
+                    "unidad": s.get("unidad"), "brecha": gap, "sin_oferta": without, "con_oferta": within,
+                    "caso_principal": caso, "donde_h3_7": [{"celda": c, "brecha": n} for c, n in g["donde"]]})
+    return out
 
 
 def _cambio(conn, row: dict, version: str) -> dict:
@@ -142,20 +133,20 @@ def _cambio(conn, row: dict, version: str) -> dict:
 
 
 @router.get("/territorios/{codigo}", summary="Perfil de un territorio (Logros, brechas, relevamiento)")
-def territorio(codigo: str = Path(..., max_length=20, description="PY, departamento (2 dígitos) o distrito (4 dígitos)")):
+def territorio(publico: PoolPublico, codigo: str = Path(..., max_length=20, description="PY, departamento (2 dígitos) o distrito (4 dígitos)")):
     if not re.match(r"^(PY|[0-9]{2}|D?[0-9]{4})$", codigo):
-        raise HTTPException(400, detail="El código de territorio debe ser PY, un departamento (2 dígitos) "
-                                        "o un distrito (4 dígitos, código del polígono, p. ej. 1116; D y el "
-                                        "código del censo 2022 si no tiene polígono propio, p. ej. D0222).")
+        raise SolicitudIncorrecta("El código de territorio debe ser PY, un departamento (2 dígitos) "
+                                  "o un distrito (4 dígitos, código del polígono, p. ej. 1116; D y el "
+                                  "código del censo 2022 si no tiene polígono propio, p. ej. D0222).")
     nivel = "pais" if codigo == "PY" else ("departamento" if len(codigo) == 2 else "distrito")
-    with conexion() as conn:
+    with conexion(publico) as conn:
         version = version_o_503(conn)
         row = _row(conn, nivel, codigo)
         data = _indicadores(conn, row)
         brechas = [] if row["reservado"] else _brechas(conn, row, data["servicios"])
         cambio = _cambio(conn, row, version)
     pct = row.get("relevamiento_pct")
-    low = api_settings().api_relevamiento_bajo_pct
+    low = ajustes().api_relevamiento_bajo_pct
     aviso = None
     if pct is None:
         aviso = "No se publica la cobertura del relevamiento de este territorio (área reservada o sin población censal)."
@@ -185,12 +176,12 @@ def _matches(query: list[str], name: list[str]) -> bool:
 
 
 @router.get("/buscar", summary="Buscar departamentos, distritos y localidades por nombre")
-def buscar(q: str = Query(..., min_length=2, max_length=100, description="Nombre o parte (sin importar tildes)"),
+def buscar(publico: PoolPublico, q: str = Query(..., min_length=2, max_length=100, description="Nombre o parte (sin importar tildes)"),
            n: int = Query(20, ge=1, le=100, description="Cantidad máxima de resultados")):
     query = _tokens(q)
     if not query:
-        raise HTTPException(400, detail="El parámetro 'q' debe contener letras o números.")
-    with conexion() as conn:
+        raise SolicitudIncorrecta("El parámetro 'q' debe contener letras o números.")
+    with conexion(publico) as conn:
         rows = conn.execute(
             "SELECT 'departamento', d.codigo, d.nombre, NULL, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e),"
             " ST_X(c), ST_Y(c) FROM territorio.departamento d,"

@@ -1,0 +1,40 @@
+"""Settings of the web side, one pydantic-settings class, env prefix ``GEOPORTAL_``, read
+once per process (``ajustes()``). The engine's settings (database, disclosure control,
+``fecha_corte``…) are ``geoportal.settings``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AjustesWeb(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GEOPORTAL_", extra="ignore")
+
+    # public API: its pool of public-role connections, and query limits
+    api_pool_max: int = 8
+    api_pool_timeout_s: float = 4.0
+    api_statement_timeout_ms: int = 60_000
+    api_limite_max: int = 10_000
+    api_relevamiento_bajo_pct: float = 50.0
+    # vector tiles: memory cache (MB), optional disk cache, connections of their pool
+    teselas_cache_mb: float = 256.0
+    teselas_dir: Path | None = None
+    teselas_conexiones: int = 8
+    # a folder of HTML templates searched before the packaged ones (api/base/templates)
+    plantillas: Path | None = None
+    # institutional sessions and login
+    sesion_minutos: int = 480
+    sesion_inactividad_minutos: int = 30
+    cookie_segura: bool | None = None  # None: Secure when the request arrived over HTTPS
+    intentos_max: int = 5
+    intentos_ip_max: int = 30
+    bloqueo_minutos: int = 15
+
+
+@lru_cache
+def ajustes() -> AjustesWeb:
+    return AjustesWeb()

@@ -1,0 +1,51 @@
+"""Server-rendered HTML pages, from Jinja2 templates with autoescape (``api/base/templates``):
+the login, the account, the Mesa's list, the institution's referrals and the OGC API's
+HTML. A designer can change a page without touching the code that checks roles: a folder
+named by ``GEOPORTAL_PLANTILLAS`` is searched first, so a template copied there and edited
+replaces the packaged one.
+
+The handlers compute plain data (the same functions as the JSON routes) and hand it to a
+template; every value is escaped by Jinja2, never by hand.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from api.base.ajustes import ajustes
+from geoportal.usuarios import Rol
+
+CARPETA = Path(__file__).resolve().parent / "templates"
+# The role's own page in the bar (besides the map and the account).
+ENLACES = {Rol.MESA_DISTRITAL: ("/mesa", "Lista nominal"), Rol.INSTITUCION: ("/institucion", "Derivaciones recibidas"),
+           Rol.ADMIN: ("/api/auditoria?formato=csv", "Auditoría (CSV)")}
+
+
+@lru_cache
+def entorno() -> Environment:
+    propia = ajustes().plantillas
+    carpetas = [str(propia)] if propia else []
+    return Environment(loader=FileSystemLoader([*carpetas, str(CARPETA)]),
+                       autoescape=select_autoescape(["html"]), auto_reload=False)
+
+
+def render(nombre: str, **contexto) -> str:
+    return entorno().get_template(nombre).render(**contexto)
+
+
+def pagina(nombre: str, titulo: str, sesion=None, **contexto) -> str:
+    """A whole institutional page: bar (map, the role's page, account, log out), title, body."""
+    enlaces = [("/", "Mapa")]
+    if sesion is not None:
+        propio = ENLACES.get(sesion.rol)
+        if propio:
+            enlaces.append(propio)
+        enlaces.append(("/cuenta", "Mi cuenta"))
+    return render(nombre, titulo=titulo, sesion=sesion, enlaces=enlaces, **contexto)
+
+
+def km(valor) -> str:
+    return "" if valor is None else f"{valor:.1f}".replace(".", ",")

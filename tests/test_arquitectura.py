@@ -1,0 +1,25 @@
+"""The import graph keeps its shape: the contracts of ``pyproject.toml`` ([tool.importlinter]),
+checked by import-linter on every test run. No database needed.
+
+- the web (``api``) above the tiles, the tiles above the layer catalog (``capas``), the
+  catalog above the engine (``geoportal``): nothing imports upwards;
+- inside ``api``: the application and the router aggregator above the two wings, the
+  wings above the shared base; the public wing never imports the institutional one;
+- no import cycles among the modules of any package.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_import_contracts_of_pyproject_hold():
+    tool = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(tool) if tool.exists() else "lint-imports", "--no-cache"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout
