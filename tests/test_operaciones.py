@@ -11,11 +11,14 @@ import psycopg
 import pytest
 from institucional import clone_database
 
+from tests.conftest import FECHA_CORTE
+
 DISTRITO = "1116"
-# Every person of the district without an identity card, as a register would report it:
-# the district's, its department's and the country's CEDULA coverage fall.
+# Every person of the district without an identity card, as a register would report it on
+# the pilots' cut-off (a district update counts events up to the cut-off in force): the
+# district's, its department's and the country's CEDULA coverage fall.
 SIN_CEDULA = ("INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
-              " SELECT 'persona', p.persona_id, 'CEDULA', false, current_date, %s FROM nominal.persona p"
+              " SELECT 'persona', p.persona_id, 'CEDULA', false, %s, %s FROM nominal.persona p"
               " JOIN nominal.hogar h ON h.hogar_id = p.hogar_id WHERE h.codigo_distrito = %s")
 
 
@@ -63,7 +66,7 @@ def test_the_cli_and_the_api_recompute_leave_the_same_alerts(pilotos):
     for name, door in (("cli", _cli), ("api", _api)):
         with _settings_on(clone_database(pilotos["url"], f"puerta_{name}")) as url:
             with psycopg.connect(url) as conn:
-                conn.execute(SIN_CEDULA, ("prueba:sin_cedula", DISTRITO))
+                conn.execute(SIN_CEDULA, (FECHA_CORTE, "prueba:sin_cedula", DISTRITO))
             door(DISTRITO)
             seen[name] = _worse(url)
     assert any(column == "cedula_pct" for _, _, column, _, _ in seen["api"])

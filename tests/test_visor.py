@@ -167,7 +167,7 @@ def test_switching_layer_changes_the_legend_and_the_tile_urls(pagina, base_url):
     assert pagina.pedidos_de_teselas() and all("/tiles/logros/" in u or "/tiles/territorio/" in u
                                                for u in pagina.pedidos_de_teselas())
     label = rows(base_url, "SELECT etiqueta FROM publico.medida WHERE columna = 'l1_pct'")[0]["etiqueta"]
-    assert page.inner_text(".leyenda-titulo") == label
+    assert page.inner_text("#leyenda .leyenda-titulo") == label
     before = len(pagina.pedidos)
     page.select_option("#capa", "brechas")
     pagina.esperar_teselas()
@@ -176,8 +176,8 @@ def test_switching_layer_changes_the_legend_and_the_tile_urls(pagina, base_url):
     stored = rows(base_url, "SELECT l.medida, l.colores, m.etiqueta FROM publico.leyenda l JOIN publico.medida m"
                             " ON m.columna = l.medida WHERE l.capa = 'brechas' AND l.nivel = 'departamento'"
                             " AND l.medida = 'cpn_sin_oferta'")[0]
-    assert page.inner_text(".leyenda-titulo") == stored["etiqueta"]
-    swatches = page.eval_on_selector_all(".leyenda-clases li.clase .muestra", "els => els.map(e => e.style.background)")
+    assert page.inner_text("#leyenda .leyenda-titulo") == stored["etiqueta"]
+    swatches = page.eval_on_selector_all("#leyenda .leyenda-clases li.clase .muestra", "els => els.map(e => e.style.background)")
     expected = [f"rgb({int(c[1:3], 16)}, {int(c[3:5], 16)}, {int(c[5:7], 16)})" for c in stored["colores"]]
     assert swatches == expected
     assert "Reservado" in page.inner_text("#leyenda") and "Sin dato" in page.inner_text("#leyenda")
@@ -262,7 +262,7 @@ def test_service_points_show_from_the_national_view_with_the_guides_colours_and_
     declared = source[source.index("const TIPOS_PUNTO"):source.index("};", source.index("const TIPOS_PUNTO"))]
     names = {name: tipo for tipo, name in re.findall(r'(\w+): "([^"]+)"', declared)}
     items = page.eval_on_selector_all(
-        ".leyenda-clases li", "els => els.map(e => [e.innerText.trim(), e.querySelector('.muestra').style.background])")
+        "#leyenda .leyenda-clases li", "els => els.map(e => [e.innerText.trim(), e.querySelector('.muestra').style.background])")
     assert len(items) >= 5
     for label, colour in items:
         c = guide[names[label]]
