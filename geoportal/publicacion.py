@@ -254,8 +254,9 @@ def write_public(cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo, ta
 def _notes(settings: Settings) -> str:
     return (f"Cifras protegidas: se reservan las áreas con menos de {settings.umbral_hogares} hogares, a veces algunas "
             "con pocos más, y las necesarias para que no se deduzcan (los hexágonos finos reservados no se listan); "
-            f"los conteos se redondean a múltiplos de {settings.base_redondeo} y los totales son sumas de sus partes "
-            f"redondeadas. {disclosure.NOTA_SUMAS} Hogares y personas de la demostración: sintéticos.")
+            f"cada conteo se redondea a un múltiplo de {settings.base_redondeo} (las columnas que cuentan las mismas "
+            "unidades muestran el mismo valor), ninguna parte supera su total y la última brecha es el resto. "
+            f"{disclosure.NOTA_SUMAS} Hogares y personas de la demostración: sintéticos.")
 
 
 def record_release(cur, version: str, parametros: dict, settings: Settings, loss: pd.DataFrame) -> None:
