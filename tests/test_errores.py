@@ -241,3 +241,18 @@ def test_listo_says_503_while_the_database_is_down_and_recovers_by_itself(api_se
     assert status == 200
     item = httpx.get(f"{api_server}/ogc/collections/cobertura_distrito/items/1116", timeout=30)
     assert item.status_code == 200 and item.json()["id"] == "1116"
+
+
+def test_a_browser_gets_an_html_page_for_an_unknown_address_and_a_client_gets_problem_json(api_server):
+    """An unknown address opened in a browser is a Spanish page with the way back to the map;
+    the same address asked by a program, or any data route, stays problem+json."""
+    import httpx
+
+    page = httpx.get(f"{api_server}/no-existe/esta-pagina", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Página no encontrada" in page.text and "href='/'" in page.text and "<script" not in page.text
+    machine = httpx.get(f"{api_server}/no-existe/esta-pagina", headers={"Accept": "application/json"})
+    assert machine.status_code == 404 and machine.headers["content-type"].startswith("application/problem+json")
+    data = httpx.get(f"{api_server}/api/no-existe", headers={"Accept": "text/html"})
+    assert data.status_code == 404 and data.headers["content-type"].startswith("application/problem+json")

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.base.registro import error_report, logged_path
@@ -187,11 +187,31 @@ def manejador(request: Request, exc: ErrorApi) -> JSONResponse:
                    headers=exc.headers, title=exc.titulo)
 
 
+# Machine routes answer problem+json whatever the Accept header says.
+RUTAS_DE_DATOS = ("/api/", "/tiles/", "/ogc", "/descargas/", "/visor/", "/salud", "/listo", "/openapi", "/docs")
+
+
+def wants_page(request: Request) -> bool:
+    """A browser asking for a page (not a data route): it gets HTML, not raw JSON."""
+    path = request.url.path
+    return "text/html" in request.headers.get("accept", "") and not path.startswith(RUTAS_DE_DATOS)
+
+
+def pagina_no_encontrada(request: Request) -> HTMLResponse:
+    from api.base.plantilla import pagina
+
+    texto = ("No existe una página en esta dirección. Vuelva al mapa, o busque un departamento, "
+             "distrito o localidad en el panel del mapa.")
+    return HTMLResponse(pagina("aviso.html", "Página no encontrada", texto=texto), status_code=404)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers (call once, in the application factory)."""
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404 and wants_page(request):
+            return pagina_no_encontrada(request)
         detail = exc.detail if isinstance(exc.detail, str) else None
         if not detail or exc.status_code in _DETALLES_POR_DEFECTO and detail in ("Not Found", "Method Not Allowed"):
             detail = _DETALLES_POR_DEFECTO.get(exc.status_code, TITULOS.get(exc.status_code, "Error"))
