@@ -62,7 +62,8 @@ import pandas as pd
 
 from geoportal.aggregate import mean_classes
 from geoportal.disclosure.familias import Familias, count_families
-from geoportal.disclosure.perturbation import area_keys, offsets, perturb, round_with_offset, shared_keys
+from geoportal.disclosure.perturbation import (area_keys, offsets, parent_rows, perturb, round_with_offset,
+                                                shared_keys)
 from geoportal.disclosure.suppression import LISTED_ALWAYS, reserve
 
 __all__ = ["protect", "protected_means", "share", "information_loss", "coarse_loss", "round_with_offset",
@@ -81,12 +82,13 @@ def protect(agregado: pd.DataFrame, counts: list[str], threshold: int, base: int
     (nullable Int64). ``fine`` (fine-cell contributions) enables the cross-hierarchy rules.
     """
     agregado = agregado.reset_index(drop=True)
-    keys = shared_keys(agregado, secret)
+    tree = parent_rows(agregado)
+    keys = shared_keys(agregado, secret, tree)
     hogares = agregado["hogares"].to_numpy(np.int64)
     # u = B - 1 - o of the household family: published from n + o >= T + B - 1 on.
     primary = hogares + offsets(keys["hogar"], families.family["hogares"], base) < threshold + base - 1
     reserved = reserve(agregado, primary, threshold, fine)
-    values = perturb(agregado, counts, families, keys, base, reserved).to_numpy(np.int64).copy()
+    values = perturb(agregado, counts, families, keys, base, reserved, tree).to_numpy(np.int64).copy()
     values[reserved] = 0
     head = agregado[["nivel", "codigo", "padre"]].assign(reservado=reserved, primaria=primary)
     masked = pd.DataFrame({name: pd.arrays.IntegerArray(values[:, j], reserved.copy()) for j, name in enumerate(counts)})

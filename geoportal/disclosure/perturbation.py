@@ -33,7 +33,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from geoportal.aggregate import mix64, record_keys
+from geoportal.aggregate import PARENT_LEVEL, mix64, record_keys
 from geoportal.disclosure.familias import Familias
 
 ROUNDS = 8
@@ -85,49 +85,38 @@ LEVELS_DOWN = ("departamento", "distrito", "h3_5", "h3_6", "h3_7", "h3_8")
 
 def parent_rows(agregado: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per level, top-down: (rows at that level, the row of each one's parent area)."""
-    from geoportal.aggregate import PARENT_LEVEL
-
     nivel = agregado["nivel"].astype(str).to_numpy(dtype=object)
+    padre = agregado["padre"].astype(str).to_numpy(dtype=object)
     row_of = {(n, c): i for i, (n, c) in enumerate(zip(nivel, agregado["codigo"].astype(str)))}
     out = {}
     for level in LEVELS_DOWN:
         rows = np.flatnonzero(nivel == level)
-        parents = np.array([row_of.get((PARENT_LEVEL[level], p), -1)
-                            for p in agregado["padre"].astype(str).to_numpy(dtype=object)[rows]], dtype=np.int64)
+        parents = np.array([row_of.get((PARENT_LEVEL[level], p), -1) for p in padre[rows]], dtype=np.int64)
         out[level] = (rows[parents >= 0], parents[parents >= 0])
     return out
 
 
-def shared_keys(agregado: pd.DataFrame, secret: str) -> dict[str, np.ndarray]:
+def shared_keys(agregado: pd.DataFrame, secret: str, tree: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
     """Secret key of each row per unit type, shared by areas that hold the same units.
 
     A parent whose only child with households is one area holds exactly that child's
     households and persons (H3 cells nest exactly; a department with one surveyed
     district is that district): both get the parent's key, so their counts share offsets
     and publish one value instead of two readings of one count. Entornos likewise, by
-    the children holding entornos. Decided top-down from the rows alone (the incremental
-    update has every ancestor's sibling group at hand).
+    the children holding entornos. Decided top-down over ``tree`` (``parent_rows``) from
+    the rows alone (the incremental update has every ancestor's sibling group at hand).
     """
-    from geoportal.aggregate import PARENT_LEVEL
-
-    nivel = agregado["nivel"].astype(str).to_numpy(dtype=object)
-    codigo = agregado["codigo"].astype(str).to_numpy(dtype=object)
-    padre = agregado["padre"].astype(str).to_numpy(dtype=object)
-    parent_level = np.array([PARENT_LEVEL.get(n) or "" for n in nivel], dtype=object)
-    row_of = {(n, c): i for i, (n, c) in enumerate(zip(nivel, codigo))}
+    n = len(agregado)
+    nivel, codigo = agregado["nivel"].astype(str), agregado["codigo"].astype(str)
     out = {}
     for unit, column in (("hogar", "hogares"), ("entorno", "entornos")):
-        populated = agregado[column].to_numpy() > 0 if column in agregado else np.zeros(len(agregado), bool)
-        group = pd.Series(parent_level, dtype=object) + "|" + pd.Series(padre, dtype=object)
-        siblings = group[populated].value_counts()
-        only = populated & (group.map(siblings).fillna(0).to_numpy() == 1)
-        canon_nivel, canon_codigo = nivel.copy(), codigo.copy()
-        for level in LEVELS_DOWN:
-            for i in np.flatnonzero(only & (nivel == level)):
-                j = row_of.get((parent_level[i], padre[i]))
-                if j is not None:
-                    canon_nivel[i], canon_codigo[i] = canon_nivel[j], canon_codigo[j]
-        out[unit] = area_keys(pd.Series(canon_nivel), pd.Series(canon_codigo), secret)
+        populated = agregado[column].to_numpy() > 0 if column in agregado else np.zeros(n, bool)
+        canon = np.arange(n)  # the row whose key each row uses
+        for rows, parents in tree.values():
+            kids = populated[rows]
+            only = kids & (np.bincount(parents[kids], minlength=n)[parents] == 1)
+            canon[rows[only]] = canon[parents[only]]
+        out[unit] = area_keys(nivel.iloc[canon].reset_index(drop=True), codigo.iloc[canon].reset_index(drop=True), secret)
     out["persona"] = out["hogar"]  # persons live in households
     return out
 
@@ -177,7 +166,8 @@ def _repair_tree(matrix: np.ndarray, tree: dict, shown: np.ndarray, base: int, c
 
 
 def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys: dict[str, np.ndarray],
-            base: int, reserved: np.ndarray | None = None) -> pd.DataFrame:
+            base: int, reserved: np.ndarray | None = None,
+            tree: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> pd.DataFrame:
     """Rounded counts of every row: one value per family, made consistent within the row.
 
     Each family is rounded once (``round_with_offset``, the offset salted by the family's
@@ -229,13 +219,7 @@ def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys:
     whole_counts = np.array([j for k, j in column.items()
                              if families.sets.get(k) is not None and families.sets[k].brecha is None])
 
-    def lower(k: str, cap: np.ndarray) -> bool:
-        smaller = cap < value[k]
-        if smaller.any():
-            value[k][smaller] = cap[smaller]
-        return bool(smaller.any())
-
-    tree = parent_rows(agregado)
+    tree = parent_rows(agregado) if tree is None else tree
     shown = np.ones(len(agregado), bool) if reserved is None else ~np.asarray(reserved, dtype=bool)
 
     def consistent() -> bool:
@@ -254,7 +238,11 @@ def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys:
                 changed = True
         for applies, covered, without, with_ in rests:
             if without not in families.zeros and with_ not in families.zeros:
-                changed |= lower(without, value[applies] - value[covered])
+                cap = value[applies] - value[covered]
+                smaller = cap < value[without]
+                if smaller.any():
+                    value[without][smaller] = cap[smaller]
+                    changed = True
         return changed
 
     for _ in range(ROUNDS):

@@ -112,4 +112,52 @@ export function capaPuntos(mapa, urlTeselas, colorDe, alElegir) {
   return capa;
 }
 
+/**
+ * What the map is doing, said on the map: "Cargando el mapa…" while tiles arrive, and a
+ * message with "Reintentar" when some could not be loaded (a 503, a lost connection).
+ */
+export function controlEstado() {
+  const control = L.control({ position: "topright" });
+  let caja;
+  let capa = null;
+  let fallidas = 0;
+  let texto, boton;
+  const pintar = () => {
+    if (!caja) return;
+    const cargando = capa?.isLoading?.();
+    caja.classList.toggle("error", Boolean(fallidas));
+    caja.classList.toggle("cargando", !fallidas && Boolean(cargando));
+    caja.classList.toggle("vacio", !fallidas && !cargando);
+    texto.textContent = fallidas ? `No se pudieron cargar ${fallidas === 1 ? "una parte" : `${fallidas} partes`} del mapa.`
+      : cargando ? "Cargando el mapa…" : "";
+    boton.hidden = !fallidas;
+  };
+  control.onAdd = () => {
+    caja = L.DomUtil.create("div", "estado-mapa vacio");
+    caja.setAttribute("role", "status");
+    caja.innerHTML = '<span></span> <button type="button" class="reintentar" hidden>Reintentar</button>';
+    [texto, boton] = caja.children;
+    boton.onclick = () => { fallidas = 0; pintar(); capa?.redraw(); };
+    L.DomEvent.disableClickPropagation(caja);
+    return caja;
+  };
+  // VectorGrid draws a failed tile as an empty one: the browser's resource timing says which failed.
+  if (typeof PerformanceObserver !== "undefined") {
+    try {
+      new PerformanceObserver((lista) => {
+        const malas = lista.getEntries().filter((e) => e.name.includes("/tiles/") && e.responseStatus >= 400).length;
+        if (malas) { fallidas += malas; pintar(); }
+      }).observe({ type: "resource" });
+    } catch { /* an older browser: loading is still shown */ }
+  }
+  control.seguir = (nueva) => {
+    capa = nueva;
+    fallidas = 0;
+    nueva.on("loading", pintar);
+    nueva.on("load", pintar);
+    pintar();
+  };
+  return control;
+}
+
 export { L };
