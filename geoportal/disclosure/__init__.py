@@ -43,7 +43,12 @@ equation, checked against the truth).
    value (``aggregate.mean_classes``), over their own sum. They never divide by a true
    count, so means × counts equations carry no information about it.
 6. **Shares** only where the published denominator is at least T.
-7. **Releases.** The public ``data_version`` advances only in batched releases
+7. **Audit** (``auditoria``): before a release is written, an interval attacker that
+   knows more than any outsider (which remainders and district parts hold households)
+   propagates every published sum; a shown household count it confines to fewer than B
+   values is reserved and the release protected again, to a fixed point. On the
+   national demo that reserves 14 of 40,119 areas.
+8. **Releases.** The public ``data_version`` advances only in batched releases
    (``publicacion.publish``: a national computation, or pending district updates once the
    cadence has passed and enough records changed); between them authorised roles read
    the live protected table (``calculo.cobertura_viva``). A release names no area and
@@ -61,6 +66,7 @@ import numpy as np
 import pandas as pd
 
 from geoportal.aggregate import mean_classes
+from geoportal.disclosure.auditoria import narrowed
 from geoportal.disclosure.familias import Familias, count_families
 from geoportal.disclosure.perturbation import (area_keys, offsets, parent_rows, perturb, round_with_offset,
                                                 shared_keys)
@@ -70,6 +76,7 @@ __all__ = ["protect", "protected_means", "share", "information_loss", "coarse_lo
            "offsets", "area_keys", "perturb", "reserve", "count_families", "Familias", "NOTA_SUMAS",
            "LISTED_ALWAYS"]
 
+AUDIT_ROUNDS = 6
 NOTA_SUMAS = ("Las áreas no suman exactamente su área madre: cada cifra se redondea por separado y las "
               "áreas reservadas no se muestran.")
 
@@ -87,12 +94,42 @@ def protect(agregado: pd.DataFrame, counts: list[str], threshold: int, base: int
     hogares = agregado["hogares"].to_numpy(np.int64)
     # u = B - 1 - o of the household family: published from n + o >= T + B - 1 on.
     primary = hogares + offsets(keys["hogar"], families.family["hogares"], base) < threshold + base - 1
-    reserved = reserve(agregado, primary, threshold, fine)
-    values = perturb(agregado, counts, families, keys, base, reserved, tree).to_numpy(np.int64).copy()
+    primary, reserved, values = _audited(agregado, counts, families, keys, base, tree, primary, threshold, fine)
     values[reserved] = 0
     head = agregado[["nivel", "codigo", "padre"]].assign(reservado=reserved, primaria=primary)
     masked = pd.DataFrame({name: pd.arrays.IntegerArray(values[:, j], reserved.copy()) for j, name in enumerate(counts)})
     return pd.concat([head, masked], axis=1)
+
+
+def _audited(agregado, counts, families, keys, base, tree, primary, threshold, fine):
+    """Primary and all reserved rows, and the rounded counts, the audit (``auditoria``) run to a fixed point.
+
+    The audit reads only the household count, so its rounds round that family alone;
+    the whole release is rounded once, and audited again (a repair across families could
+    move a household count: then the rounds go on with whole releases).
+    """
+    household = counts.index("hogares")
+    audit = fine is not None and len(fine)
+    whole = not audit
+    reserved = None
+    for _ in range(AUDIT_ROUNDS):
+        if reserved is None:
+            reserved = reserve(agregado, primary, threshold, fine)
+        if whole:
+            values = perturb(agregado, counts, families, keys, base, reserved, tree).to_numpy(np.int64).copy()
+            if not audit:
+                return primary, reserved, values
+            shown = values[:, household]
+        else:
+            shown = perturb(agregado, ["hogares"], families, keys, base, reserved, tree)["hogares"].to_numpy(np.int64)
+        narrow = narrowed(agregado, shown, reserved, fine, threshold, base)
+        if narrow.any():
+            primary, reserved = primary | narrow, None
+        elif whole:
+            return primary, reserved, values
+        else:
+            whole = True
+    raise RuntimeError("la auditoría de divulgación no converge")
 
 
 def protected_means(protected: pd.DataFrame, sums: list[str]) -> dict[str, np.ndarray]:
