@@ -143,22 +143,32 @@ def territorio(db_url) -> str:
 
 @pytest.fixture(scope="session")
 def make_database(db_url):
-    """Factory of fresh, migrated databases with the real territory, on the test server."""
+    """Factory of fresh, migrated databases with the real territory, on the test server.
+
+    The first call builds one template (migrations + territory, seconds); every database
+    is a copy of it (``CREATE DATABASE ... TEMPLATE``, a file copy), not a new build.
+    """
     from geoportal import migrate
     from geoportal.territory import load_territory
 
     base = make_url(db_url)
+    template = f"{base.database}_plantilla"
+    built = []
 
     def make(suffix: str) -> str:
-        name = f"{base.database}_{suffix}"
         with psycopg.connect(db_url, autocommit=True) as admin:
+            if not built:
+                admin.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+                admin.execute(f'CREATE DATABASE "{template}"')
+                url = base.set(database=template).render_as_string(hide_password=False)
+                migrate.upgrade(url=url)
+                with psycopg.connect(url) as connection:
+                    load_territory(connection)
+                built.append(template)
+            name = f"{base.database}_{suffix}"
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{name}"')
-        url = base.set(database=name).render_as_string(hide_password=False)
-        migrate.upgrade(url=url)
-        with psycopg.connect(url) as connection:
-            load_territory(connection)
-        return url
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return base.set(database=name).render_as_string(hide_password=False)
 
     return make
 
