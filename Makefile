@@ -15,7 +15,7 @@ test:
 
 ## Only the tests that need no database (seconds): catalogs, CSV, access-log redaction, import contracts...
 test-rapido: setup
-	.venv/bin/python -m pytest -q -m "not base_datos"
+	.venv/bin/python -m pytest -q -m "not base_datos and not lento"
 
 bench: setup
 	.venv/bin/python bench/ingesta.py

@@ -23,6 +23,8 @@ from geoportal.synthetic.relevamiento import cuotas
 from tests.test_sintetico import completed_years, haversine
 from tests.test_sintetico import nearest_bruteforce as nearest
 
+pytestmark = pytest.mark.lento  # generates whole departments
+
 PILOTOS = ["1116", "1602", "0607", "0218"]
 AMBITO = PILOTOS + ["1604", "1606", "1216"]
 CHACO = ["1602", "1604", "1606"]
