@@ -5,7 +5,7 @@
 Prints seconds per stage and peak memory for ``geoportal calcular``, then the one-district
 incremental update after a contrarreferencia, and compares our nearest-facility step
 (3-D k-d tree on the sphere) with the usual peer, geopandas ``sjoin_nearest`` in UTM 21S,
-on the same households and USF in the same run. Targets (issue 4): full recompute under
+on the same households and USF in the same run. Targets: full recompute under
 60 s on 2 cores; one-district update under 2 s.
 """
 

@@ -5,7 +5,7 @@
 Prints seconds and rows/s per stage and the peak memory, then compares our ingest (COPY
 into a staging table + one set-based upsert, with full validation and quarantine) with
 the usual peer, ``GeoDataFrame.to_postgis`` (SQLAlchemy batched INSERTs, no validation),
-on the same household rows in the same run. Target (issue 3): national generate +
+on the same household rows in the same run. Target: national generate +
 ingest under 90 s on 2 cores, peak memory under 6 GB.
 """
 

@@ -1,4 +1,4 @@
-"""Benchmark: 100 districts change, then one batched public release (issue 15 target < 30 s).
+"""Benchmark: 100 districts change, then one batched public release (target < 30 s).
 
     .venv/bin/python bench/publicacion.py [--distritos 100]   # after bench/ingesta.py and bench/calculo.py
 

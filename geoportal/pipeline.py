@@ -187,7 +187,7 @@ def _wide_table_ddl(table: str, head: list[tuple[str, str]], counts: list[str], 
 
 # A district update is computed at the cut-off of the national computation in force
 # unless it is asked for the very same one: another would leave the district at one date
-# and the rest of the country at another under one release (issue 21).
+# and the rest of the country at another under one release.
 EN_VIGOR = "en vigor"
 SIN_CORTE = "fecha de relevamiento de cada hogar"
 
@@ -264,7 +264,7 @@ def data_version(settings: Settings, inputs: dict, huellas: dict[str, str]) -> t
     the same data and inputs give the same version, any change of either another (the
     2SFCA ratios a district update reuses are the one documented exception). Published
     only as a hash keyed with the SDC secret: nothing countable (no number of events,
-    batches or rows; issue 19) and nothing an outsider can check a guessed dataset against.
+    batches or rows) and nothing an outsider can check a guessed dataset against.
     """
     state = json.dumps(sorted(huellas.items())).encode()
     keyed = hmac.new(secret_key(settings).encode(), b"geoportal-datos|" + state, hashlib.sha256).hexdigest()

@@ -171,7 +171,7 @@ def test_releases_are_batched_and_record_every_parameter(villeta):
 
 
 def test_every_input_that_changes_a_number_changes_the_version(villeta):
-    """Issue 11: the cut-off and the SDC settings used to publish new numbers under an old version."""
+    """The cut-off and the SDC settings used to publish new numbers under an old version."""
     url = villeta
     with psycopg.connect(url) as conn:
         a = compute_all(conn, fecha_corte=CUT)["data_version"]

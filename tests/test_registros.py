@@ -1,4 +1,4 @@
-"""``geoportal ingestar registros ARCHIVO`` (issue 21, item 6): administrative records
+"""``geoportal ingestar registros ARCHIVO``: administrative records
 become status events through the ingest machinery: every row loaded or quarantined with
 its reason, one transaction, a repeated load changes nothing, a correction is a new
 event that wins; the computation counts them."""

@@ -1,5 +1,5 @@
-"""relevamiento_pct is the survey coverage of the published area, and says so (issue 21,
-item 7). A district row is a 2012 polygon that may hold several 2022 districts: Mariscal
+"""relevamiento_pct is the survey coverage of the published area, and says so.
+A district row is a 2012 polygon that may hold several 2022 districts: Mariscal
 Estigarribia (1602) shares its polygon with Boquerón (1606, not in the pilots), so a
 fully surveyed 1602 cannot be 100 % of the area; the figure is computed from the row's
 own published counts and census population, and the dictionary says what it is."""

@@ -1,4 +1,4 @@
-"""``geoportal db reset --si`` works from any state (issue 21, item 5): a computed and
+"""``geoportal db reset --si`` works from any state: a computed and
 published database with users, a referral, its history, audit rows and batches of every
 kind (a contrarreferencias batch made migration 0007's downgrade fail with a
 CheckViolation)."""

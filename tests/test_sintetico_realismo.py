@@ -1,4 +1,4 @@
-"""Realism of the synthetic FIPS (issue 11, §4 and §5): each test measures one property.
+"""Realism of the synthetic FIPS: each test measures one property.
 
 The generator runs on the real delivery-point network (geoportal.puntos) for the four
 pilots plus Filadelfia (urban indigenous communities), Boquerón (Chaco) and Ybytymí

@@ -325,7 +325,7 @@ def test_synthetic_network_is_plausible(puntos, distritos):
     assert 250 <= len(rc) <= 320
     for codigo in PILOTOS:
         assert codigo in set(rc["codigo_distrito"])
-    # Every district seat has an Identificaciones office within reach (issue 11), so about
+    # Every district seat has an Identificaciones office within reach, so about
     # one per district; SNPP: two per department plus seats farther than 24 km from one.
     assert 200 <= (puntos["tipo"] == "identificaciones").sum() <= 300
     snpp = puntos[puntos["tipo"] == "snpp"]

@@ -1,4 +1,4 @@
-"""data_version identifies the data (issue 21 item 2, issue 19 item 3).
+"""data_version identifies the data.
 
 Two loads with the same number of batches and events but other content (a partial
 survey of the same households, one changed birth date) published the same version;

@@ -1,4 +1,4 @@
--- Disclosure control that survives an outside attacker (issue 12).
+-- Disclosure control that survives an outside attacker.
 --   publico.sdc_perdida : coarse loss only (whole percent), nothing that depends on rounding
 --   calculo.sdc_perdida : the exact loss table, for authorised roles
 --   calculo.actualizacion : internal log of computations (which district, when, how many

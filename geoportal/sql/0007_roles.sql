@@ -241,9 +241,8 @@ GRANT SELECT ON ALL TABLES IN SCHEMA territorio, publico TO geoportal_acceso;
 ALTER DEFAULT PRIVILEGES IN SCHEMA publico GRANT SELECT ON TABLES TO geoportal_acceso;
 
 -- ---------------------------------------------------------------- live protected figures
--- Authorised aggregate roles read the live protected figures (calculo.cobertura_viva once
--- the disclosure-control redesign creates it; until then publico.cobertura, which the
--- district recompute updates at once) through this function only: dynamic SQL, so it
+-- Authorised aggregate roles read the live protected figures (calculo.cobertura_viva, or
+-- publico.cobertura where no live table exists yet) through this function only: dynamic SQL, so it
 -- holds no dependency on a table that each computation replaces, and SECURITY DEFINER,
 -- so geoportal_acceso needs no right on calculo (whose unprotected counts it never sees).
 CREATE FUNCTION acceso.cifras_vivas(niveles text[], area text DEFAULT NULL) RETURNS SETOF jsonb

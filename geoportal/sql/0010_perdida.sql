@@ -1,4 +1,4 @@
--- Exact information loss of the disclosure control for authorised aggregate roles (issue 15).
+-- Exact information loss of the disclosure control for authorised aggregate roles.
 -- calculo.sdc_perdida (national, by level and zone: share of areas and households reserved,
 -- share of counts changed by rounding, mean absolute change; no per-area figure) stays
 -- unreadable to every API role; the public keeps its coarse whole-percent
