@@ -179,6 +179,22 @@ def create_referral(body: DerivacionNueva, finalidad: Finalidad = "derivacion",
     return refer(body, finalidad, sesion)
 
 
+def _check_reach(conn, gap: dict, punto: str | None, s) -> None:
+    """A referral's point must be within the service's catchment of the unit (the catalog's
+    ``radio_km``, the engine's geodesy): nobody is sent 400 km away."""
+    if not punto or not s.punto_tipo:
+        return
+    reach = nominal.reach_of_point(conn, gap["hogar_id"], punto, s)
+    if reach is None or reach.dentro:
+        return
+    km = f"{reach.km:.1f}".replace(".", ",")
+    radio = f"{reach.radio_km:g}".replace(".", ",")
+    extra = (" No hay un punto de este servicio a su alcance (brecha de inversión): no se deriva."
+             if gap["brecha"] == "inversion" else " Elija un punto más cercano o deje el punto vacío.")
+    raise AccesoError(422, f"El punto de entrega {punto} está a {km} km de la unidad y el alcance de {s.codigo}"
+                           f" en zona {reach.zona} es de {radio} km.{extra}")
+
+
 def refer(body: DerivacionNueva, finalidad: str, sesion: Sesion) -> dict:
     """A new referral, logged (the route and the ``/mesa`` page's form)."""
     s = _service(body.servicio, body.unidad)
@@ -197,6 +213,7 @@ def refer(body: DerivacionNueva, finalidad: str, sesion: Sesion) -> dict:
             found = conn.execute("SELECT tipo FROM oferta.punto_entrega WHERE punto_id = %s", (body.punto_id,)).fetchone()
             if found is None or (s.punto_tipo and found[0] != s.punto_tipo):
                 raise AccesoError(422, f"El punto de entrega no existe o no presta {s.codigo} (tipo {s.punto_tipo}).")
+        _check_reach(conn, gap, punto, s)
         try:
             derivacion_id = conn.execute(
                 "INSERT INTO nominal.derivacion (unidad, unidad_id, servicio, estado, usuario, hogar_id, distrito,"
