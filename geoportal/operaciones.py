@@ -103,7 +103,7 @@ def publish_pending(conn: psycopg.Connection, *, forzar: bool = False, al_public
         for (distrito,) in conn.execute("SELECT distrito FROM calculo.distrito_pendiente ORDER BY distrito").fetchall():
             try:
                 compute_district(conn, distrito)
-            except Exception as exc:  # noqa: BLE001 -- one bad district does not hold the release back
+            except Exception as exc:
                 if conn.broken:
                     raise
                 conn.rollback()
@@ -136,7 +136,7 @@ def drain_pending(conn: psycopg.Connection, *, al_publicar: AlPublicar | None = 
     for distrito in due:
         try:
             result = recompute_district(conn, distrito, al_publicar=al_publicar, solo_si_pendiente=True)
-        except Exception as exc:  # noqa: BLE001 -- the marker stays; retried after a back-off
+        except Exception as exc:
             if conn.broken:
                 raise
             conn.rollback()

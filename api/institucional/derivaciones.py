@@ -40,7 +40,15 @@ from pydantic import BaseModel, Field
 from api.base.errores import AccesoError
 from api.base.hojas import csv_records
 from api.base.registro import RutaInstitucional
-from api.institucional.acceso import AGGREGATE_ROLES, Sesion, access_conn, audit, nominal_tx, require, territorio_de
+from api.institucional.acceso import (
+    AGGREGATE_ROLES,
+    Sesion,
+    access_conn,
+    audit,
+    nominal_tx,
+    require,
+    territorio_de,
+)
 from geoportal import lista_nominal as nominal
 from geoportal.catalog import default_catalog
 from geoportal.db import database_url
