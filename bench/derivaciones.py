@@ -42,6 +42,40 @@ from geoportal.db import database_url  # noqa: E402
 DISTRICT = "1116"
 
 
+class Server:
+    """uvicorn on loopback against ``url``, run from ``cwd`` (this checkout or another)."""
+
+    def __init__(self, url: str, cwd: str | None = None):
+        from servidor_local import free_port
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "warning"], cwd=cwd or str(Path(__file__).resolve().parents[1]),
+            # this checkout's state folder (role passwords), whichever code serves
+            env={**os.environ, "GEOPORTAL_DATABASE_URL": url, "GEOPORTAL_HOME": os.environ.get(
+                "GEOPORTAL_HOME", str(Path(__file__).resolve().parents[1] / ".geoportal"))}, stdout=subprocess.DEVNULL)
+        import httpx
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/salud", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("el servidor no arrancó")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
 def build_pilots(url: str) -> None:
     import tempfile
 
@@ -79,6 +113,7 @@ def main() -> None:
     parser.add_argument("--base", default="geoportal_bench_derivaciones")
     parser.add_argument("--repeticiones", type=int, default=5, help="contrarreferencias medidas por régimen")
     parser.add_argument("--segundos-carga", type=int, default=60, help="duración máxima de la carga de teselas")
+    parser.add_argument("--antes", help="carpeta con otro checkout (p. ej. el commit anterior) para medirlo igual")
     args = parser.parse_args()
     admin = database_url()
     url = make_url(admin).set(database=args.base).render_as_string(hide_password=False)
@@ -92,7 +127,7 @@ def main() -> None:
     else:
         migrate.upgrade(url=url)
 
-    from institucional import Server, login
+    from institucional import login
 
     from geoportal import lista_nominal as nominal
     from geoportal.roles import NOMINAL_ROLE, role_password
@@ -149,12 +184,23 @@ def main() -> None:
         gone = row["unidad_id"] not in {r["unidad_id"] for r in mesa.get(
             "/api/nominal/brechas", params={"servicio": "CPN", "limite": 50_000}).json()["filas"]}
         total = time.perf_counter() - start
-        print(f"  (contrarreferencia con recálculo {delivered:.2f} s; la lista siguiente, en frío, {total - delivered:.2f} s)")
+        print(f"  (contrarreferencia, respuesta {delivered:.2f} s; la lista siguiente, en frío, {total - delivered:.2f} s)")
         print(f"  contrarreferencia → fuera de la lista de la Mesa  {total:8.2f} s"
               f"  (actualizando: {answer['actualizando']}; fuera de la lista: {gone})")
         counter_referrals_under_load(server.base, url, mesa, usf, args.repeticiones, args.segundos_carga)
     finally:
         server.stop()
+    if args.antes:
+        # The same measurement against an earlier checkout (the recompute inside the request),
+        # same database, same run: ``git archive <commit> | tar -x -C DIR``.
+        old = Server(url, cwd=args.antes)
+        try:
+            print(f"  — lo mismo con el código de {args.antes} (antes) —")
+            mesa = login(old.base, "bench.mesa", "clave-del-benchmark")
+            usf = login(old.base, "bench.usf", "clave-del-benchmark")
+            counter_referrals_under_load(old.base, url, mesa, usf, args.repeticiones, args.segundos_carga)
+        finally:
+            old.stop()
 
 
 def _deliver_one(mesa, usf, row) -> tuple[float, float]:
@@ -167,6 +213,8 @@ def _deliver_one(mesa, usf, row) -> tuple[float, float]:
                       json={"resultado": "entregada", "fecha": date.today().isoformat()})
     answer.raise_for_status()
     responded = time.perf_counter() - start
+    if "actualizando" not in answer.json():  # an earlier checkout: recomputed inside the request
+        return responded, responded
     while mesa.get("/api/derivaciones/estado-calculo").json()["actualizando"]:
         time.sleep(0.05)
     return responded, time.perf_counter() - start
