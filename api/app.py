@@ -19,6 +19,7 @@ from api import rutas
 from api.base import errores, registro
 from api.base.ajustes import ajustes
 from api.base.conexiones import abrir_publico, url_publica
+from api.institucional.derivaciones import recalculos_en_segundo_plano
 from api.publico import ogc, visor
 from capas import default_capas
 from geoportal import __version__
@@ -36,7 +37,8 @@ async def lifespan(app: FastAPI):
     app.state.publico = abrir_publico(url, ajustes()) if url is not None else None
     app.state.teselas.usar_url(url)
     try:
-        yield
+        async with recalculos_en_segundo_plano():  # districts pending after a contrarreferencia
+            yield
     finally:
         if app.state.publico is not None:
             app.state.publico.close()

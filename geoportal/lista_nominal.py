@@ -31,7 +31,7 @@ import psycopg
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.coverage import Units, household_status, person_status
 from geoportal.dbcopy import connect_like
-from geoportal.geodesia import NearestIndex, unit_vectors
+from geoportal.geodesia import NearestIndex, chord_to_km, unit_vectors
 from geoportal.pipeline import ages_reference, index_in
 
 
@@ -281,3 +281,30 @@ def person_names(conn: psycopg.Connection, ids) -> dict[str, dict]:
         "SELECT persona_id, nombres, apellidos, sexo, fecha_nacimiento FROM nominal.persona WHERE persona_id = ANY(%s)",
         (ids,)).fetchall()
     return {r[0]: {"nombres": r[1], "apellidos": r[2], "sexo": r[3], "fecha_nacimiento": r[4].isoformat()} for r in rows}
+
+
+@dataclass(frozen=True)
+class Alcance:
+    """How far a delivery point is from a unit's household, and the service's reach there."""
+
+    km: float
+    radio_km: float
+    zona: str
+
+    @property
+    def dentro(self) -> bool:
+        return self.km <= self.radio_km
+
+
+def reach_of_point(conn: psycopg.Connection, hogar_id: str, punto_id: str, servicio) -> Alcance | None:
+    """Great-circle distance household → point with the engine's geodesy (unit vectors,
+    exact chord-to-arc, ``geoportal.geodesia``) against the catalog's catchment
+    (``radio_km``, urban or rural by the household's zone). None: either is unknown."""
+    home = conn.execute("SELECT lon, lat, zona FROM nominal.hogar WHERE hogar_id = %s", (hogar_id,)).fetchone()
+    point = conn.execute("SELECT lon, lat FROM oferta.punto_entrega WHERE punto_id = %s", (punto_id,)).fetchone()
+    if home is None or point is None or servicio.radio_km is None:
+        return None
+    xyz = unit_vectors(np.array([home[0], point[0]], float), np.array([home[1], point[1]], float))
+    km = float(chord_to_km(np.linalg.norm(xyz[0] - xyz[1])))
+    radius = float(servicio.radius_km(np.array([home[2] == "urbana"]))[0])
+    return Alcance(km, radius, home[2])

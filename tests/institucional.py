@@ -68,3 +68,14 @@ def login(base: str, name: str, password: str = CLAVE) -> httpx.Client:
     assert answer.status_code == 303, answer.text
     client.headers["X-CSRF-Token"] = client.get("/api/sesion").json()["csrf"]
     return client
+
+
+def wait_for_figures(client: httpx.Client, seconds: float = 180.0) -> None:
+    """Wait until the session's districts are no longer "actualizando" (the background
+    recompute after a contrarreferencia, ``GET /api/derivaciones/estado-calculo``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if client.get("/api/derivaciones/estado-calculo").json()["actualizando"] is False:
+            return
+        time.sleep(0.2)
+    raise AssertionError("las cifras del distrito no terminaron de actualizarse")

@@ -147,7 +147,7 @@ def test_the_cli_district_update_uses_the_cut_off_in_force_and_refuses_another(c
 def test_the_recompute_after_a_contrarreferencia_keeps_the_cut_off(corte):
     """Through the running API: a delivered service reported today (after the cut-off)
     does not count yet, and the district stays at ages of the cut-off."""
-    from institucional import Server, login, make_users
+    from institucional import Server, login, make_users, wait_for_figures
 
     make_users(corte)
     with psycopg.connect(corte) as conn:
@@ -161,7 +161,8 @@ def test_the_recompute_after_a_contrarreferencia_keeps_the_cut_off(corte):
         answer = usf.post(f"/api/derivaciones/{derivacion}/contrarreferencia",
                           json={"resultado": "entregada", "fecha": date.today().isoformat()})
         assert answer.status_code == 200, answer.text
-        assert answer.json()["recalculo"]["data_version"], answer.json()
+        assert answer.json()["actualizando"] is True, answer.json()
+        wait_for_figures(usf)  # the district is recomputed after the answer
     finally:
         server.stop()
     assert figures(corte) == AT_CUT

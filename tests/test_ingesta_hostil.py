@@ -184,6 +184,19 @@ def test_a_row_of_several_megabytes_is_quarantined_not_the_whole_file(territorio
     assert "straddl" not in result.stdout + result.stderr
 
 
+def test_a_quoted_text_of_several_megabytes_with_line_breaks_is_quarantined_not_the_whole_file(territorio, conn, tmp_path):
+    """Issue 21, item 19: a quoted value whose line breaks span the reader's blocks put
+    Arrow's parser "out of sync" and rejected the file; it is one more bad row."""
+    long_text = ("y" * 99 + "\n") * 32_000  # 3.2 MB typed with Enter in it
+    rows = [household("NL-1"), household("NL-2", localidad=long_text), household("NL-3")]
+    path = write_csv(tmp_path / "h.csv", rows, HOUSEHOLD_COLUMNS)
+    assert path.read_bytes().count(b'"') >= 2  # the value is quoted, as any spreadsheet writes it
+    report = ingest_file(path, "hogares", conn, today=TODAY)
+    assert (report.leidas, report.nuevas, report.cuarentena) == (3, 2, 1)
+    assert report.motivos == {"caracteres_invalidos": 1}  # the line breaks are found first, then its length
+    assert count(conn, "nominal.hogar", "hogar_id IN ('NL-1', 'NL-3')") == 2
+
+
 def test_the_documented_limits_are_the_ones_applied():
     from pathlib import Path
 

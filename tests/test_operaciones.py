@@ -1,5 +1,6 @@
 """Recomputing a district goes the same way whichever door asked for it: the CLI
-(``geoportal calcular --distrito``) and the API (a delivered contrarreferencia) both call
+(``geoportal calcular --distrito``) and the API (a delivered contrarreferencia, drained by the
+app's background worker) both call
 ``geoportal.operaciones.recompute_district``, under the writers' lock and between two
 snapshots of the live figures, so the alerts they leave are the same."""
 
@@ -47,9 +48,18 @@ def _cli(distrito: str) -> None:
 
 
 def _api(distrito: str) -> None:
-    from api.institucional.derivaciones import recompute
+    """The API's door: a contrarreferencia marks the district pending, and the app's
+    background worker drains it (``atender_pendientes`` runs this very step)."""
+    from geoportal.db import database_url
+    from geoportal.operaciones import _drain_on_own_connection
+    from tiles.publicacion import preparar_publicacion
 
-    assert recompute(distrito)["data_version"]
+    url = database_url(start=False)
+    with psycopg.connect(url) as conn:
+        conn.execute("SELECT set_config('geoportal.distritos', %s, true)", (distrito,))
+        conn.execute("SELECT nominal.marcar_distrito_pendiente(%s)", (distrito,))
+    done = _drain_on_own_connection(url, preparar_publicacion)
+    assert [d["distrito"] for d in done] == [distrito] and done[0]["data_version"]
 
 
 def _worse(url: str) -> list[tuple]:

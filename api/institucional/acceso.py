@@ -19,7 +19,9 @@ writes the audit log.
   ``geoportal_nominal`` with the session's districts and institution set for that
   transaction only; Row-Level Security then hides every other row, so a handler bug
   cannot return another district's households. ``audit`` writes the log row in the same
-  transaction (who, role, what, territory, purpose, row count).
+  transaction (who, role, what, territory, purpose, row count). A refused (403) or
+  not-found (404) nominal request leaves a row too (``audit_probe``: who, route template,
+  territory; never the probed id).
 
 Errors are ``application/problem+json`` with a Spanish ``detail`` (never a nominal value).
 """
@@ -30,6 +32,7 @@ import hashlib
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import psycopg
@@ -137,14 +140,53 @@ async def session_required(sesion: Sesion | None = Depends(optional_session)) ->
 
 
 def require(*roles: str):
-    """Dependency: a session whose role is one of ``roles``."""
+    """Dependency: a session whose role is one of ``roles``. A refusal on a nominal route
+    leaves an audit row (``audit_probe``)."""
 
-    async def dependency(sesion: Sesion = Depends(session_required)) -> Sesion:
+    async def dependency(request: Request, sesion: Sesion = Depends(session_required)) -> Sesion:
+        route = getattr(request.scope.get("route"), "path", None)
+        RUTA.set(route)
         if sesion.rol not in roles:
+            if is_nominal_route(route):
+                await run_in_threadpool(_audit_refusal, sesion, route, 403)
             raise AccesoError(403, f"El rol {sesion.rol} no tiene acceso a este recurso.")
         return sesion
 
     return dependency
+
+
+# ----------------------------------------------------------------------------- probes
+# The route template of the request being served (set by ``require``): what an audit row
+# of a refused or not-found probe names, never the path with the probed id in it.
+RUTA: ContextVar[str | None] = ContextVar("geoportal_ruta", default=None)
+NOMINAL_PREFIXES = ("/api/nominal/", "/api/derivaciones")
+
+
+def is_nominal_route(route: str | None) -> bool:
+    return bool(route) and route.startswith(NOMINAL_PREFIXES)
+
+
+def _territory_asked(sesion: Sesion) -> str | None:
+    u = sesion.usuario
+    if u.rol in NOMINAL_ROLES:
+        return territorio_de(sesion)
+    return u.departamento if u.rol == Rol.MESA_DEPARTAMENTAL else None
+
+
+def audit_probe(conn: psycopg.Connection, sesion: Sesion, status: int) -> None:
+    """The audit row of a denied (403) or not-found (404) nominal request: who, role, the
+    route's template and the territory the session may ask for. Never the probed id nor
+    anything about the row it may name (so an id outside the scope and a missing one
+    leave the same row)."""
+    log_access(conn, "acceso_denegado" if status == 403 else "no_encontrado", _territory_asked(sesion),
+               {"ruta": RUTA.get(), "estado": status}, usuario=sesion.usuario.nombre, rol=sesion.rol)
+
+
+def _audit_refusal(sesion: Sesion, route: str | None, status: int) -> None:
+    """A role refused before any nominal transaction: its own connection, no rows in scope."""
+    RUTA.set(route)
+    with psycopg.connect(role_url(NOMINAL_ROLE, start=False), connect_timeout=10) as conn:
+        audit_probe(conn, sesion, status)
 
 
 # ----------------------------------------------------------------------------- territory
@@ -158,9 +200,20 @@ def district_scope(sesion: Sesion) -> tuple[list[str], str]:
     raise AccesoError(403, f"El rol {user.rol} no accede a datos nominales.")
 
 
+def _own_districts(sesion: Sesion) -> set[str]:
+    u = sesion.usuario
+    return {u.distrito} if u.rol == Rol.MESA_DISTRITAL else set(u.distritos)
+
+
 def may_see_territory(conn: psycopg.Connection, sesion: Sesion, nivel: str, codigo: str) -> bool:
     """Aggregate scope: gabinete the country; a Mesa its department / district; an institution
-    its districts. ``nivel``: pais | departamento | distrito (2022 code or 2012 polygon)."""
+    its districts. ``nivel``: pais | departamento | distrito (2022 code or 2012 polygon).
+
+    A district is published by its 2012 polygon, which several 2022 districts may share
+    (Mcal. Estigarribia 1602 and Boquerón 1606 share polygon 1602). A Mesa or institution
+    sees the published area of each of its districts, shared or not: the same protected
+    figures the public sees for that area, live, labelled ``compartida_con`` the other
+    districts (``shared_with``). Nominal lists stay own-district only (RLS, ``nominal_tx``)."""
     user = sesion.usuario
     if user.rol == Rol.GABINETE:
         return True
@@ -177,8 +230,34 @@ def may_see_territory(conn: psycopg.Connection, sesion: Sesion, nivel: str, codi
         return False
     if user.rol == Rol.MESA_DEPARTAMENTAL:
         return all(d == user.departamento for _, d in districts)
-    own = {user.distrito} if user.rol == Rol.MESA_DISTRITAL else set(user.distritos)
-    return all(c in own for c, _ in districts)
+    return _area_of(conn, codigo) in _areas_of(conn, _own_districts(sesion))
+
+
+def _area_of(conn: psycopg.Connection, codigo: str) -> str | None:
+    """The published area (2012 polygon) a district-level code names: a 2022 district's
+    polygon, or the polygon code itself."""
+    row = conn.execute(f"SELECT {POLIGONO_SQL} FROM territorio.distrito WHERE codigo = %s", (codigo,)).fetchone()
+    if row:
+        return row[0]
+    known = conn.execute("SELECT 1 FROM territorio.distrito WHERE codigo_2012 = %s", (codigo,)).fetchone()
+    return codigo if known else None
+
+
+def _areas_of(conn: psycopg.Connection, districts: set[str]) -> set[str]:
+    return {p for (p,) in conn.execute(f"SELECT {POLIGONO_SQL} FROM territorio.distrito WHERE codigo = ANY(%s)",
+                                       (sorted(districts),)).fetchall()}
+
+
+def shared_with(conn: psycopg.Connection, sesion: Sesion, nivel: str, codigo: str) -> list[str]:
+    """The 2022 districts outside the session's own that share the published area ``codigo``
+    (empty when the area is the district's alone): the label of a shared polygon."""
+    if nivel != "distrito":
+        return []
+    area = _area_of(conn, codigo)
+    members = [c for (c,) in conn.execute(f"SELECT codigo FROM territorio.distrito WHERE {POLIGONO_SQL} = %s"
+                                          " ORDER BY codigo", (area,)).fetchall()]
+    mine = _own_districts(sesion) if sesion.rol in (Rol.MESA_DISTRITAL, Rol.INSTITUCION) else set()
+    return [c for c in members if c not in mine] if len(members) > 1 else []
 
 
 def visible_areas(conn, sesion: Sesion) -> set[tuple[str, str]]:
@@ -189,17 +268,16 @@ def visible_areas(conn, sesion: Sesion) -> set[tuple[str, str]]:
     if u.rol == Rol.GABINETE:
         return ({("pais", "PY")} | {("departamento", d) for _, d, _ in districts}
                 | {("distrito", p) for _, _, p in districts})
-    if u.rol == Rol.MESA_DEPARTAMENTAL:
-        mine = {c for c, d, _ in districts if d == u.departamento}
-        areas = {("departamento", u.departamento)}
-    else:
-        mine = {u.distrito} if u.rol == Rol.MESA_DISTRITAL else set(u.distritos)
-        areas = set()
     polygons: dict[str, set[str]] = {}
     for code, _, polygon in districts:
         polygons.setdefault(polygon, set()).add(code)
-    # a polygon shared by several 2022 districts is visible only to who covers all of them
-    return areas | {("distrito", p) for p, codes in polygons.items() if codes <= mine}
+    if u.rol == Rol.MESA_DEPARTAMENTAL:
+        mine = {c for c, d, _ in districts if d == u.departamento}
+        # a polygon across two departments is no one department's
+        return {("departamento", u.departamento)} | {("distrito", p) for p, codes in polygons.items() if codes <= mine}
+    mine = _own_districts(sesion)
+    # a Mesa / institution sees the published area of each of its districts, shared or not
+    return {("distrito", p) for p, codes in polygons.items() if codes & mine}
 
 
 def territorio_de(sesion: Sesion) -> str:
@@ -218,7 +296,14 @@ def nominal_tx(sesion: Sesion) -> Iterator[psycopg.Connection]:
             " set_config('geoportal.rol', %s, true)",
             (",".join(districts), institution, sesion.rol),
         )
-        yield conn
+        try:
+            yield conn
+        except AccesoError as exc:
+            if exc.status in (403, 404) and is_nominal_route(RUTA.get()):
+                conn.rollback()  # the probe's row outlives the refused transaction
+                audit_probe(conn, sesion, exc.status)
+                conn.commit()
+            raise
 
 
 def audit(conn: psycopg.Connection, sesion: Sesion, accion: str, territorio: str | None, filas: int,

@@ -39,6 +39,7 @@ from api.institucional.acceso import (
     access_conn,
     may_see_territory,
     require,
+    shared_with,
     visible_areas,
 )
 from geoportal.alertas import NIVELES as LEVELS
@@ -73,13 +74,14 @@ def protected_figures(nivel: str, codigo: str, sesion: Sesion = Depends(require(
         if not may_see_territory(conn, sesion, nivel, codigo):
             raise AccesoError(403, "Su rol no cubre este territorio.")
         rows = live_rows(conn, [nivel], _polygon(conn, nivel, codigo))
+        shared = shared_with(conn, sesion, nivel, codigo)  # a 2012 polygon several districts share
         version = conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()
     if not rows:
         raise AccesoError(404, "No hay cifras calculadas para este territorio.")
     out = rows[0]
     if out.get("reservado"):
         out = {k: out.get(k) for k in ("nivel", "codigo", "nombre", "reservado", "pob_censo", "data_version")}
-    return JSONResponse({"cifras": out, "publicacion_vigente": version[0] if version else None},
+    return JSONResponse({"cifras": out, "compartida_con": shared, "publicacion_vigente": version[0] if version else None},
                         headers={"Cache-Control": "private, no-store"})
 
 
@@ -90,7 +92,8 @@ def alerts(umbral: float = Query(default=5.0, ge=0, le=100),
     """Alerts of the territories the caller's role covers."""
     with access_conn() as conn:
         areas = visible_areas(conn, sesion)
-        mine = [a for a in compute_alerts(conn, umbral) if (a["nivel"], a["codigo"]) in areas]
+        mine = [{**a, "compartida_con": shared_with(conn, sesion, a["nivel"], a["codigo"])}
+                for a in compute_alerts(conn, umbral) if (a["nivel"], a["codigo"]) in areas]
     return JSONResponse({"umbral": umbral, "alertas": mine}, headers={"Cache-Control": "private, no-store"})
 
 

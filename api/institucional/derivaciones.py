@@ -10,9 +10,12 @@
   its district's referrals, an institution those addressed to it in its districts.
 - ``POST /api/derivaciones/{id}/contrarreferencia`` (institucion): delivered / not
   delivered / not located, date, point. Delivered writes a ``nominal.estatus_evento`` and
-  recomputes the district at once (``geoportal.operaciones.recompute_district``), so the
-  authenticated figures change now; the public figures follow the next batched public
-  release (disclosure-control issue), never one release per event.
+  marks the district pending in the same transaction, and answers at once with
+  ``"actualizando": true``; the app's background worker recomputes the district right
+  after (``geoportal.operaciones.drain_pending``, coalesced per district), so the
+  authenticated figures change seconds later; ``GET /api/derivaciones/estado-calculo``
+  says when. The public figures follow the next batched public release
+  (disclosure-control issue), never one release per event.
 - ``POST /api/derivaciones/contrarreferencias``: the same by CSV
   (``api.institucional.contrarreferencias``).
 
@@ -23,8 +26,9 @@ a referral's ``nota`` is free text typed by another institution).
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
+from contextlib import asynccontextmanager, suppress
 from datetime import date
 from typing import Literal
 
@@ -36,11 +40,19 @@ from pydantic import BaseModel, Field
 from api.base.errores import AccesoError
 from api.base.hojas import csv_records
 from api.base.registro import RutaInstitucional
-from api.institucional.acceso import Sesion, audit, nominal_tx, require, territorio_de
+from api.institucional.acceso import (
+    AGGREGATE_ROLES,
+    Sesion,
+    access_conn,
+    audit,
+    nominal_tx,
+    require,
+    territorio_de,
+)
 from geoportal import lista_nominal as nominal
 from geoportal.catalog import default_catalog
 from geoportal.db import database_url
-from geoportal.operaciones import recompute_district
+from geoportal.operaciones import atender_pendientes
 from geoportal.settings import get_settings
 from geoportal.usuarios import Rol
 from tiles.publicacion import preparar_publicacion
@@ -175,6 +187,22 @@ def create_referral(body: DerivacionNueva, finalidad: Finalidad = "derivacion",
     return refer(body, finalidad, sesion)
 
 
+def _check_reach(conn, gap: dict, punto: str | None, s) -> None:
+    """A referral's point must be within the service's catchment of the unit (the catalog's
+    ``radio_km``, the engine's geodesy): nobody is sent 400 km away."""
+    if not punto or not s.punto_tipo:
+        return
+    reach = nominal.reach_of_point(conn, gap["hogar_id"], punto, s)
+    if reach is None or reach.dentro:
+        return
+    km = f"{reach.km:.1f}".replace(".", ",")
+    radio = f"{reach.radio_km:g}".replace(".", ",")
+    extra = (" No hay un punto de este servicio a su alcance (brecha de inversión): no se deriva."
+             if gap["brecha"] == "inversion" else " Elija un punto más cercano o deje el punto vacío.")
+    raise AccesoError(422, f"El punto de entrega {punto} está a {km} km de la unidad y el alcance de {s.codigo}"
+                           f" en zona {reach.zona} es de {radio} km.{extra}")
+
+
 def refer(body: DerivacionNueva, finalidad: str, sesion: Sesion) -> dict:
     """A new referral, logged (the route and the ``/mesa`` page's form)."""
     s = _service(body.servicio, body.unidad)
@@ -193,6 +221,7 @@ def refer(body: DerivacionNueva, finalidad: str, sesion: Sesion) -> dict:
             found = conn.execute("SELECT tipo FROM oferta.punto_entrega WHERE punto_id = %s", (body.punto_id,)).fetchone()
             if found is None or (s.punto_tipo and found[0] != s.punto_tipo):
                 raise AccesoError(422, f"El punto de entrega no existe o no presta {s.codigo} (tipo {s.punto_tipo}).")
+        _check_reach(conn, gap, punto, s)
         try:
             derivacion_id = conn.execute(
                 "INSERT INTO nominal.derivacion (unidad, unidad_id, servicio, estado, usuario, hogar_id, distrito,"
@@ -252,6 +281,28 @@ def referral_report(estado: Estado | None = None, servicio: str | None = Query(d
     return _csv(rows, f"derivaciones_{who}.csv")
 
 
+def pending_of(sesion: Sesion) -> list[dict]:
+    """The districts of the session's territory whose figures are still being updated."""
+    with access_conn() as conn:
+        rows = conn.execute("SELECT distrito, desde, intentos FROM acceso.distritos_pendientes()").fetchall()
+        if rows and sesion.rol == Rol.MESA_DEPARTAMENTAL:
+            mine = {c for (c,) in conn.execute("SELECT codigo FROM territorio.distrito WHERE dpto = %s",
+                                              (sesion.usuario.departamento,)).fetchall()}
+        elif sesion.rol == Rol.GABINETE:
+            mine = {r[0] for r in rows}
+        else:
+            mine = {sesion.usuario.distrito} if sesion.rol == Rol.MESA_DISTRITAL else set(sesion.usuario.distritos)
+    return [{"distrito": d, "desde": t.isoformat(), "intentos": n} for d, t, n in rows if d in mine]
+
+
+@router.get("/api/derivaciones/estado-calculo")
+def computation_state(sesion: Sesion = Depends(require(*AGGREGATE_ROLES))) -> JSONResponse:
+    """Whether the figures of the session's districts are still being updated after a
+    contrarreferencia (``actualizando``), and since when."""
+    pending = pending_of(sesion)
+    return JSONResponse({"actualizando": bool(pending), "distritos": pending}, headers={"Cache-Control": "no-store"})
+
+
 @router.get("/api/derivaciones/{derivacion_id}")
 def get_referral(derivacion_id: int, finalidad: Finalidad = "seguimiento",
                  sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION))) -> Response:
@@ -269,14 +320,29 @@ def get_referral(derivacion_id: int, finalidad: Finalidad = "seguimiento",
     return JSONResponse(out, headers={"Cache-Control": "no-store"})
 
 
-def recompute(distrito: str) -> dict:
-    """The API's door to ``geoportal.operaciones.recompute_district`` (the CLI's is
-    ``geoportal calcular --distrito``): the same lock, snapshots and post-release hook."""
-    started = time.perf_counter()
-    with psycopg.connect(database_url(start=False), autocommit=False) as admin:
-        # At the cut-off of the computation in force (a contrarreferencia never changes it).
-        result = recompute_district(admin, distrito, al_publicar=preparar_publicacion)
-    return {"data_version": result["data_version"], "segundos": round(time.perf_counter() - started, 3)}
+def mark_pending(conn, distrito: str) -> dict:
+    """Mark the district's figures pending in the contrarreferencia's own transaction (the
+    background worker recomputes it after the answer; ``geoportal.operaciones``)."""
+    desde = conn.execute("SELECT nominal.marcar_distrito_pendiente(%s)", (distrito,)).fetchone()[0]
+    return {"distrito": distrito, "actualizando": True, "desde": desde.isoformat()}
+
+
+@asynccontextmanager
+async def recalculos_en_segundo_plano():
+    """The app's lifespan runs the worker that recomputes the pending districts
+    (``geoportal.operaciones.atender_pendientes``) for as long as the app lives."""
+    try:
+        url = database_url(start=False)
+    except Exception:  # noqa: BLE001 -- no database configured: no worker (the CLI still drains)
+        url = None
+    task = asyncio.create_task(atender_pendientes(url, al_publicar=preparar_publicacion)) if url else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
 
 
 @router.post("/api/derivaciones/{derivacion_id}/contrarreferencia")
@@ -287,8 +353,10 @@ def counter_referral(derivacion_id: int, body: Contrarreferencia, finalidad: Fin
 
 
 def counter_refer(derivacion_id: int, body: Contrarreferencia, finalidad: str, sesion: Sesion) -> dict:
-    """A contrarreferencia, logged, and the district's recompute when delivered (the route
-    and the ``/institucion`` page's form)."""
+    """A contrarreferencia, logged; when delivered, its district marked pending in the same
+    transaction and recomputed after the answer by the background worker (the route and
+    the ``/institucion`` page's form). ``actualizando``: the figures are not yet updated
+    (``GET /api/derivaciones/estado-calculo`` says when they are)."""
     with nominal_tx(sesion) as conn:
         row = conn.execute(REFERRAL_SQL + " WHERE d.derivacion_id = %s", (derivacion_id,)).fetchone()
         if row is None:
@@ -316,13 +384,10 @@ def counter_refer(derivacion_id: int, body: Contrarreferencia, finalidad: str, s
                 "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
                 " VALUES (%s, %s, %s, true, %s, %s)",
                 (ref["unidad"], ref["unidad_id"], ref["servicio"], body.fecha, f"contrarreferencia:{derivacion_id}"))
+        # the event and its district's "pending" marker commit together: a crash after the
+        # commit leaves the marker, which the next start-up or drain picks up
+        pending = mark_pending(conn, ref["distrito"]) if body.resultado == "entregada" else None
         audit(conn, sesion, "contrarreferencia", ref["distrito"], 1, finalidad, derivacion_id=derivacion_id,
               resultado=body.resultado)
-    out = {"derivacion_id": derivacion_id, "estado": body.resultado, "recalculo": None}
-    if body.resultado == "entregada":
-        try:
-            out["recalculo"] = recompute(ref["distrito"])
-        except Exception:  # the contrarreferencia stands; the next `geoportal calcular` includes it
-            log.exception("recálculo del distrito %s falló tras una contrarreferencia", ref["distrito"])  # no id in logs
-            out["recalculo"] = {"error": "El recálculo falló; se incluirá en el próximo `geoportal calcular`."}
-    return out
+    return {"derivacion_id": derivacion_id, "estado": body.resultado, "actualizando": pending is not None,
+            "recalculo": pending}

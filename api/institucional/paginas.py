@@ -133,6 +133,8 @@ def institution_counter(derivacion_id: int = Form(...), resultado: str = Form(..
         body = derivaciones.Contrarreferencia(resultado=resultado, fecha=fecha)
         done = derivaciones.counter_refer(derivacion_id, body, "seguimiento", sesion)
         message = f"Contrarreferencia de la derivación n.º {derivacion_id} registrada: {done['estado']}."
+        if done["actualizando"]:  # the district is recomputed after this answer
+            message += " Las cifras del distrito se están actualizando."
     except AccesoError as exc:
         message = exc.detail
     except ValueError:

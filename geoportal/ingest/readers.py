@@ -205,8 +205,9 @@ def _read_csv(path: Path) -> Reading:
         )
 
     # Arrow parses in blocks and cannot parse a row longer than one block: a row of
-    # several MB (an over-long text, quarantined by validation) makes it read again with
-    # larger blocks, up to the whole file, instead of rejecting the file.
+    # several MB (an over-long text, quarantined by validation; quoted, with line breaks
+    # or not) makes it read again with larger blocks, up to the whole file, instead of
+    # rejecting the file.
     size, block = path.stat().st_size, BLOCK
     while True:
         try:
@@ -215,7 +216,9 @@ def _read_csv(path: Path) -> Reading:
                 table = parse(False, block)
             break
         except pa.ArrowInvalid as exc:
-            if "straddl" in str(exc) and block < min(size + 1, MAX_BLOCK):
+            # "straddles": a row longer than the block; "out of sync": a quoted value whose
+            # line breaks span blocks (a several-MB text typed with Enter in it)
+            if ("straddl" in str(exc) or "out of sync" in str(exc)) and block < min(size + 1, MAX_BLOCK):
                 block = min(block * 8, size + 1, MAX_BLOCK)
                 continue
             raise FileError(f"{path.name}: CSV mal formado, no se pudo leer (una fila no se pudo separar de "
