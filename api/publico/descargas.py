@@ -151,7 +151,8 @@ def _geojson(pool, fuente: Fuente, columns, clauses, params, version: dict, stem
     yield (json.dumps(head, ensure_ascii=False)[:-1] + ', "features": [\n').encode()
     first = True
     buffer: list[str] = []
-    for (feature,) in _rows(pool, feature_sql(fuente, columns, clauses), params):
+    query, _ = feature_sql(fuente, columns, clauses)
+    for (feature,) in _rows(pool, query, params):
         buffer.append(feature if first else ",\n" + feature)
         first = False
         if len(buffer) >= 500:
