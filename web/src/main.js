@@ -294,6 +294,8 @@ async function iniciar() {
   document.body.setAttribute("data-listo", "si");
   conectarCuenta($("cuenta"), (codigo) => abrirPerfil(codigo)).then(() => document.body.setAttribute("data-cuenta", "si"));
   setInterval(vigilarVersion, 60_000);
+  // A tab brought back to the front (often after hours) checks at once.
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) vigilarVersion(); });
 }
 
 // Tiles are requested with ?v=<data_version>; after a new publication the server redirects the
@@ -304,7 +306,7 @@ async function vigilarVersion() {
   try { actual = (await api.listo()).data_version; } catch { return; }
   if (!actual || actual === vista.cat.dataVersion) return;
   let cat;
-  try { cat = await api.catalogo(); } catch { return; }
+  try { cat = await api.catalogo({ fresco: true }); } catch { return; }
   vista.cat = cat;
   const base = cat.capas.find((c) => c.base);
   if (base && vista.base) {
