@@ -20,7 +20,7 @@ from api.base import errores, registro
 from api.base.ajustes import ajustes
 from api.base.conexiones import abrir_publico, url_publica
 from api.institucional.derivaciones import recalculos_en_segundo_plano
-from api.publico import ogc, visor
+from api.publico import ogc, transporte, visor
 from capas import default_capas
 from geoportal import __version__
 from tiles import router as tiles_router
@@ -54,6 +54,7 @@ def create_app() -> FastAPI:
     app.state.teselas = Teselas(default_capas(), cache_mb=web.teselas_cache_mb, disk=web.teselas_dir,
                                 conexiones=web.teselas_conexiones)
     app.add_middleware(tiles_router.FastPath, service=app.state.teselas)
+    transporte.instalar(app)  # HEAD, CORS on public routes, gzip (outside the tile fast path)
     app.include_router(rutas.router)
     visor.montar_estaticos(app)
 

@@ -116,16 +116,21 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, name: str, app: list[str], env: dict, probe: str):
-        self.name, self.app, self.env, self.probe = name, app, env, probe
+    """A server process on a free loopback port: ``uvicorn <app>`` or, with ``command``, the
+    portal's own ``geoportal servir`` (what ``make demo`` runs), port appended."""
+
+    def __init__(self, name: str, app: list[str], env: dict, probe: str, command: list[str] | None = None):
+        self.name, self.app, self.env, self.probe, self.command = name, app, env, probe, command
         self.process = None
 
     def start(self) -> str:
         port = free_port()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", *self.app, "--host", "127.0.0.1", "--port", str(port),
-             "--no-access-log", "--log-level", "warning"],
-            env={**os.environ, **self.env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        argv = ([*self.command, "--port", str(port)] if self.command else
+                [sys.executable, "-m", "uvicorn", *self.app, "--host", "127.0.0.1", "--port", str(port),
+                 "--no-access-log", "--log-level", "warning"])
+        # The demo's access log (if on) goes to a file, as a terminal or journald would take it.
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(argv, env={**os.environ, **self.env}, stdout=self.log, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -135,7 +140,8 @@ class Server:
             except httpx.HTTPError:
                 time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"{self.name} no arrancó:\n" + self.process.stdout.read().decode())
+        self.log.seek(0)
+        raise RuntimeError(f"{self.name} no arrancó:\n" + self.log.read().decode()[-3000:])
 
     def stop(self) -> None:
         if self.process is not None:
@@ -197,6 +203,8 @@ def main() -> None:
     parser.add_argument("--recargar", action="store_true")
     parser.add_argument("--por-zoom", type=int, default=30)
     parser.add_argument("--segundos", type=int, default=5)
+    parser.add_argument("--demo", action="store_true",
+                        help="Solo el régimen caliente del servidor de `geoportal servir` (lo que sirve `make demo`).")
     args = parser.parse_args()
 
     url = bench_url(fresh=args.recargar)
@@ -228,6 +236,9 @@ def main() -> None:
     tipg = Server("tipg", ["tipg.main:app"], {"DATABASE_URL": public_url.render_as_string(hide_password=False),
                                               "TIPG_DB_SCHEMAS": '["publico"]', "TIPG_MAX_FEATURES_PER_TILE": "100000"},
                   "/collections")
+    if args.demo:
+        demo(url, ours_paths, args.segundos)
+        return
     results = {}
     try:
         for server, paths in ((ours, ours_paths), (tipg, tipg_paths)):
@@ -256,6 +267,42 @@ def main() -> None:
     peer = max(results[("tipg", "caliente", c)]["tiles_s"] for c in (1, 16))
     print(f"  metas: caliente ≥ 2× tipg ({best / peer:.1f}x) y ≥ 5.000 teselas/s ({best:,.0f}); ".replace(",", ".")
           + "frío p95 < 50 ms en distritos y H3 (arriba)")
+
+
+def demo(url: str, paths: list[str], seconds: int, rounds: int = 2) -> None:
+    """Warm tiles/s of the server `make demo` starts (`geoportal servir`, its defaults) against
+    what it ran before issue 21 (uvicorn's defaults without the [standard] extra: asyncio
+    loop, h11 parser, a line per request on the access log), alternated ``rounds`` times on
+    this shared machine; the best round of each is kept."""
+    cli = str(Path(sys.executable).with_name("geoportal"))
+    servers = {
+        "antes (asyncio, h11, registro)": Server("antes", [], {"GEOPORTAL_DATABASE_URL": url}, "/salud", command=[
+            sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+            "--loop", "asyncio", "--http", "h11"]),
+        "geoportal servir": Server("demo", [], {"GEOPORTAL_DATABASE_URL": url}, "/salud", command=[cli, "servir"]),
+    }
+    best: dict[tuple[str, int], dict] = {}
+    for _ in range(rounds):
+        for name, server in servers.items():
+            base = server.start()
+            try:
+                for path in paths:  # warm the cache: every tile once
+                    httpx.get(base + path, headers={"Accept-Encoding": "gzip"}, timeout=60)
+                for c in (1, 16):
+                    r = warm(base, paths, c, seconds)
+                    if (name, c) not in best or r["tiles_s"] > best[(name, c)]["tiles_s"]:
+                        best[(name, c)] = r
+            finally:
+                server.stop()
+                server.log.seek(0, os.SEEK_END)
+                best[(name, "log")] = server.log.tell()
+    for name in servers:
+        for c in (1, 16):
+            r = best[(name, c)]
+            print(f"  {name:<32} caliente, concurrencia {c:>2}: {r['tiles_s']:8.0f} teselas/s"
+                  f"  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  errores {r['errores']}", flush=True)
+        size = f"{best[(name, 'log')]:,}".replace(",", ".")
+        print(f"  {name:<32} registro: {size} bytes", flush=True)
 
 
 if __name__ == "__main__":

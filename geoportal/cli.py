@@ -554,6 +554,9 @@ def demo(
     port: int = typer.Option(None, help="Puerto de la API (por defecto 8000)."),
     usuarios_demo: bool = typer.Option(True, "--usuarios-demo/--sin-usuarios-demo",
                                        help="Crear usuarios de prueba (Mesa e institución de Villeta, Gabinete)."),
+    registro_accesos: bool = typer.Option(False, "--registro-accesos/--sin-registro-accesos",
+                                          envvar="GEOPORTAL_REGISTRO_ACCESOS",
+                                          help="Registrar cada solicitud (redactada) en la salida del servidor."),
 ) -> None:
     """Prepara todo (base, territorio, catálogo, datos sintéticos) y sirve el geoportal.
 
@@ -570,15 +573,21 @@ def demo(
     if usuarios_demo:
         crear_usuarios_demo()
     if servir_api:
-        servir(host=None, port=port)
+        servir(host=None, port=port, registro_accesos=registro_accesos)
 
 
 @app.command("servir")
 def servir(
     host: str = typer.Option(None, help="Dirección de escucha (por defecto 127.0.0.1)."),
     port: int = typer.Option(None, help="Puerto (por defecto 8000)."),
+    registro_accesos: bool = typer.Option(False, "--registro-accesos/--sin-registro-accesos",
+                                          envvar="GEOPORTAL_REGISTRO_ACCESOS",
+                                          help="Registrar cada solicitud en la salida (rutas institucionales "
+                                               "redactadas, api/base/registro.py). Apagado por defecto."),
 ) -> None:
-    """Inicia la API y el visor web."""
+    """Inicia la API y el visor web, como se mide en bench/teselas.py: un proceso, uvloop y
+    httptools (extra uvicorn[standard]) y sin registro de accesos salvo --registro-accesos.
+    En producción, varios procesos: vea «Servir en producción» en el README."""
     import uvicorn
 
     from geoportal.db import database_url
@@ -589,7 +598,10 @@ def servir(
     except Exception as exc:  # noqa: BLE001 -- the API still starts and answers 503 until the database is back
         console.print(f"[yellow]Aviso:[/] la base de datos no está disponible ({exc}); la API responderá 503 "
                       "hasta que lo esté (`geoportal db up`).")
-    uvicorn.run("api.app:create_app", factory=True, host=host or settings.api_host, port=port or settings.api_port)
+    # uvloop and httptools when installed (pyproject: uvicorn[standard]); a line per request
+    # written to the terminal costs a third of the tile throughput, so it is off unless asked.
+    uvicorn.run("api.app:create_app", factory=True, host=host or settings.api_host, port=port or settings.api_port,
+                loop="auto", http="auto", access_log=registro_accesos)
 
 
 # ----------------------------------------------------------------------------- usuarios y alertas

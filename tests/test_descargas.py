@@ -194,3 +194,57 @@ def test_geojson_download_is_rfc7946(api_server):
     ring = body["features"][0]["geometry"]["coordinates"][0][0]
     assert -63 < ring[0][0] < -54 and -28 < ring[0][1] < -19  # longitude first
     assert json.dumps(body)  # plain JSON, no NaN
+
+
+def _gdal_quiet(*args: str) -> tuple[str, str]:
+    import shutil
+    import subprocess
+
+    tool = shutil.which(args[0])
+    assert tool, f"Falta {args[0]} (gdal-bin)"
+    done = subprocess.run([tool, *args[1:]], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout, done.stderr
+
+
+def test_geopackage_is_version_1_2_and_gdal_3_6_reads_it_without_a_warning(api_server, tmp_path):
+    import sqlite3
+
+    path = tmp_path / "brechas.gpkg"
+    path.write_bytes(httpx.get(f"{api_server}/descargas/brechas.gpkg?nivel=distrito", timeout=60).content)
+    with sqlite3.connect(path) as db:
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        user_version = db.execute("PRAGMA user_version").fetchone()[0]
+    assert application_id == 0x47504B47 and user_version == 10200  # "GPKG", version 1.2.0
+    out, err = _gdal_quiet("ogrinfo", "-ro", "-so", "-al", str(path))
+    assert "warning" not in (out + err).lower() and "brechas_distrito" in out
+
+
+def test_csv_carries_a_wkt_point_that_gdal_reads_as_geometry_without_options(api_server, pilotos, tmp_path):
+    path = tmp_path / "puntos.csv"
+    path.write_bytes(httpx.get(f"{api_server}/descargas/puntos_entrega.csv?distrito=1116", timeout=60).content)
+    out, err = _gdal_quiet("ogrinfo", "-ro", "-al", "-so", str(path))
+    assert "Geometry: Unknown (any)" in out or "Geometry: Point" in out
+    extent = next(line for line in out.splitlines() if line.startswith("Extent:"))
+    import re
+
+    west, south, east, north = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", extent)]
+    with psycopg.connect(pilotos["url"]) as conn:
+        expected = conn.execute("SELECT min(lon), min(lat), max(lon), max(lat) FROM oferta.punto_entrega"
+                                " WHERE codigo_2012 = '1116'").fetchone()
+    assert (west, south, east, north) == pytest.approx(expected, abs=1e-5)
+    text = path.read_bytes().decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    wkt = rows[0].index("WKT")
+    lon, lat = rows[0].index("Longitud (punto representativo)"), rows[0].index("Latitud (punto representativo)")
+    assert len(rows) > 2
+    for row in rows[1:]:
+        x, y = map(float, row[wkt].removeprefix("POINT(").removesuffix(")").split())
+        assert (x, y) == (float(row[lon].replace(",", ".")), float(row[lat].replace(",", ".")))
+
+
+def test_the_csv_dictionary_says_how_to_keep_the_leading_zero_of_codes_in_excel(api_server):
+    text = httpx.get(f"{api_server}/descargas/distritos/diccionario.csv").content.decode("utf-8-sig")
+    rows = {r[0]: r for r in csv.reader(io.StringIO(text), delimiter=";")}
+    assert "0 inicial" in rows["(códigos)"][1] and "Texto" in rows["(códigos)"][1]
+    assert "(WKT)" in rows

@@ -221,10 +221,21 @@ def test_if_none_match_with_the_etag_answers_304_without_a_body(server, base_url
     assert other.status_code == 200
 
 
-def test_a_version_that_is_not_current_is_404_naming_the_current_one(server, base_url):
+def test_a_version_that_is_not_current_redirects_briefly_to_the_same_tile_of_the_current_one(server, base_url):
+    """A viewer left open across a release keeps its map: the old ?v= is sent to the current
+    version's tile (307, cached seconds, not a year), which is then served immutable."""
+    current = current_version(base_url)
     response = get_tile(server, "logros", (8, 86, 143), v="0123456789abcdef")
-    assert response.status_code == 404
-    assert current_version(base_url) in response.json()["detail"]
+    assert response.status_code == 307
+    assert response.headers["location"] == f"/tiles/logros/8/86/143.mvt?v={current}"
+    assert response.headers["cache-control"] == "public, max-age=10"
+    assert response.headers["access-control-allow-origin"] == "*"
+    followed = httpx.get(f"{server}/tiles/logros/8/86/143.mvt", params={"v": "0123456789abcdef"},
+                         follow_redirects=True)
+    direct = get_tile(server, "logros", (8, 86, 143), v=current)
+    assert followed.status_code == direct.status_code and followed.content == direct.content
+    assert "immutable" in followed.headers["cache-control"] and followed.headers["x-data-version"] == current
+    assert get_tile(server, "logros", (8, 86, 143), v="no/una versión").status_code == 404
 
 
 def test_y_with_the_database_unreachable_cached_tiles_are_served_and_it_recovers(server, base_url):
@@ -289,7 +300,8 @@ def test_zz_a_new_publication_drops_the_cache_and_tiles_show_the_new_values(serv
     assert after.headers["etag"] != before.headers["etag"]
     assert after.headers["x-data-version"] == new_version
     z, x, y = row["tile"]
-    assert httpx.get(old_template.format(z=z, x=x, y=y)).status_code == 404
+    old = httpx.get(old_template.format(z=z, x=x, y=y), follow_redirects=True)  # a viewer still open
+    assert old.status_code == 200 and old.headers["x-data-version"] == new_version
     with psycopg.connect(base_url) as conn:
         result = preparar_publicacion(conn)
     assert result["data_version"] == new_version

@@ -3,9 +3,11 @@
 Caching by design: the TileJSON (``/capas/{capa}/tilejson.json``) hands out URLs with
 ``?v=<data_version>``; such a response never changes, so it is immutable for a year with
 a strong ETag. Without ``v`` the tile is the current version's, cacheable for a minute.
-A ``v`` that is not the current version answers 404 (problem+json): the old figures are
-no longer published, and mixing tiles of two versions on one map would show numbers that
-do not add up; a viewer that gets it reloads the TileJSON.
+A ``v`` that is not the current version (a viewer left open across a release) is
+redirected (307) to the same tile of the current version, with a short cache
+(``REDIRECCION``): the old figures are no longer published, so the map keeps drawing the
+current ones instead of going blank, and the viewer, which watches the version, reloads
+its TileJSON so that no tile of the old version stays on screen beside a new one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ router = APIRouter(tags=["teselas"])
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 SHORT = "public, max-age=60"
+REDIRECCION = "public, max-age=10"
+_VERSION = re.compile(r"[0-9A-Za-z_.-]{1,64}")
 MVT = "application/vnd.mapbox-vector-tile"
 
 
@@ -38,7 +42,8 @@ def capa_o_404(request: Request, capa: str):
 
 @router.get("/tiles/{capa}/{z}/{x}/{y}.mvt", response_class=Response,
             responses={200: {"content": {MVT: {}}, "description": "Tesela vectorial (gzip)"},
-                       204: {"description": "Tesela vacía"}, 304: {"description": "Sin cambios"}},
+                       204: {"description": "Tesela vacía"}, 304: {"description": "Sin cambios"},
+                       307: {"description": "Versión de datos anterior: la misma tesela de la versión vigente"}},
             summary="Tesela vectorial de una capa")
 async def tesela(request: Request, capa: str, z: int, x: int, y: int, v: str | None = None) -> Response:
     definition = capa_o_404(request, capa)
@@ -49,9 +54,11 @@ async def tesela(request: Request, capa: str, z: int, x: int, y: int, v: str | N
     service = teselas(request)
     estado = await service.current()
     if v is not None and v != estado.version:
-        raise HTTPException(404, detail=(
-            f"La versión de datos {v} ya no está publicada (vigente: {estado.version}). "
-            f"Pida de nuevo /capas/{capa}/tilejson.json."))
+        if not _VERSION.fullmatch(v):
+            raise HTTPException(404, detail=f"La versión de datos pedida no existe (vigente: {estado.version}).")
+        return Response(status_code=307, headers={
+            "Location": f"/tiles/{capa}/{z}/{x}/{y}.mvt?v={estado.version}", "Cache-Control": REDIRECCION,
+            "X-Data-Version": estado.version, "Access-Control-Allow-Origin": "*"})
     estado, tile = await service.tile(definition, z, x, y)
     status, headers, body = respond(tile, estado.version, v is not None, request.headers.get("if-none-match"),
                                     request.headers.get("accept-encoding", ""))

@@ -187,18 +187,61 @@ def fuentes() -> dict[str, Fuente]:
     return out
 
 
+def clave(fuente: Fuente) -> tuple[str, ...]:
+    """The columns that order a source's features and identify one (its paging key): the
+    id, plus the level when one collection holds every level of the coverage."""
+    return (fuente.id_col, "nivel") if fuente.tabla == "publico.cobertura" and fuente.nivel is None else (fuente.id_col,)
+
+
+@dataclass(frozen=True)
+class Pagina:
+    """Which page: at most ``limite`` features after the key ``despues`` (keyset, the ``next``
+    link's cursor), skipping ``saltar`` more (the ``offset`` kept for old clients: only keys
+    are skipped, never a feature built)."""
+
+    limite: int
+    despues: tuple[str, ...] | None = None
+    saltar: int = 0
+
+
 def feature_sql(fuente: Fuente, columns: list[tuple[str, sql.Composable]], clauses: list[sql.Composable],
-                extra_where: sql.Composable | None = None, paged: bool = False) -> sql.Composed:
-    """One GeoJSON feature (text) per row, ordered by id."""
+                extra_where: sql.Composable | None = None, pagina: Pagina | None = None) -> tuple[sql.Composed, list]:
+    """One GeoJSON feature (text) per row, ordered by the key, and the parameters that follow
+    the filters' (the page's). A page first picks its keys from the index (keyset after the
+    cursor, OFFSET only over keys), then builds the JSON of those rows alone: a page costs
+    the same at any depth."""
     props = sql.SQL(", ").join(sql.SQL("{} AS {}").format(expr, sql.Identifier(name)) for name, expr in columns)
-    where = list(clauses) + ([extra_where] if extra_where is not None else [])
-    return sql.SQL(
+    key = [sql.Identifier(c) for c in clave(fuente)]
+    feature = sql.SQL(
         "SELECT json_build_object('type', 'Feature', 'id', t.{id}, 'geometry', ST_AsGeoJSON(t.geom, 6)::json,"
-        " 'properties', (SELECT row_to_json(p) FROM (SELECT {props}) p))::text FROM {table} t {where}"
-        " ORDER BY t.{id}{page}"
-    ).format(id=sql.Identifier(fuente.id_col), props=props, table=sql.SQL(fuente.tabla),
-             where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
-             page=sql.SQL(" LIMIT %s OFFSET %s") if paged else sql.SQL(""))
+        " 'properties', (SELECT row_to_json(p) FROM (SELECT {props}) p))::text"
+    ).format(id=sql.Identifier(fuente.id_col), props=props)
+    where = list(clauses) + ([extra_where] if extra_where is not None else [])
+    if pagina is None:
+        return feature + sql.SQL(" FROM {table} t {where} ORDER BY {order}").format(
+            table=sql.SQL(fuente.tabla), where=_where(where),
+            order=sql.SQL(", ").join(sql.SQL("t.{}").format(k) for k in key)), []
+    params: list = []
+    if pagina.despues is not None:
+        where.append(sql.SQL("({}) > ({})").format(sql.SQL(", ").join(sql.SQL("t.{}").format(k) for k in key),
+                                                   sql.SQL(", ").join(sql.Placeholder() * len(key))))
+        params += list(pagina.despues)
+    params += [pagina.limite, pagina.saltar]
+    # Each row: the feature, then its key (the next page's cursor is the last row's key).
+    query = feature + sql.SQL(
+        ", {outer} FROM (SELECT {keys} FROM {table} t {where} ORDER BY {keys} LIMIT %s OFFSET %s) pagina"
+        " JOIN {table} t ON {join} ORDER BY {order}"
+    ).format(keys=sql.SQL(", ").join(sql.SQL("t.{}").format(k) for k in key), table=sql.SQL(fuente.tabla),
+             where=_where(where),
+             join=sql.SQL(" AND ").join(sql.SQL("t.{k} = pagina.{k}").format(k=k) for k in key)
+             + (sql.SQL(" AND t.nivel = {}").format(sql.Literal(fuente.nivel)) if fuente.nivel else sql.SQL("")),
+             order=sql.SQL(", ").join(sql.SQL("pagina.{}").format(k) for k in key),
+             outer=sql.SQL(", ").join(sql.SQL("pagina.{}").format(k) for k in key))
+    return query, params
+
+
+def _where(clauses: list[sql.Composable]) -> sql.Composable:
+    return sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("")
 
 
 def count_sql(fuente: Fuente, clauses: list[sql.Composable]) -> sql.Composed:

@@ -11,12 +11,13 @@ Formats
   ``nota_sdc`` (the disclosure-control note of the version) and ``datos``.
 * CSV for Excel in Spanish: UTF-8 with BOM, ``;`` separator, decimal comma, Spanish
   headers (``publico.medida.etiqueta``), ``sí``/``no``, empty cell for a reserved or
-  missing value; a representative point (longitud/latitud) instead of the geometry.
+  missing value; a representative point (longitud/latitud, and the same point as a ``WKT``
+  column, which QGIS and GDAL read as the geometry without options) instead of the geometry.
   Text that would start a formula (``= + - @``, tab, CR) gets a leading apostrophe.
   The companion ``/descargas/{capa}/diccionario.csv`` lists each column with its meaning
   and unit, preceded by the version, attribution, SDC note and synthetic-data label.
-* GeoPackage: the layer plus tables ``diccionario`` and ``metadatos``; the same notes as
-  layer metadata.
+* GeoPackage 1.2 (read without warnings by GDAL 3.6 / Debian 12): the layer plus tables
+  ``diccionario`` and ``metadatos``; the same notes as layer metadata.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ HEAD_LABELS = {
     "departamento": "Código de departamento", "capacidad": "Capacidad", "origen": "Origen del dato",
 }
 Formato = Literal["geojson", "csv", "gpkg"]
+# GDAL's CSV driver (QGIS, ogr2ogr) reads a column named WKT as the geometry, with no options.
+COLUMNA_WKT = "WKT"
+# GeoPackage 1.2: what GDAL 3.6 (Debian 12) and older QGIS read without a warning; newer
+# GDAL would write 1.4, which they flag. Nothing here needs 1.3 or 1.4.
+GPKG_VERSION = "1.2"
+NOTA_CODIGOS = ("Los códigos (departamento 01…, distrito 0101…) son texto: para conservar el 0 inicial en "
+                "Excel, abra el CSV con Datos > Desde texto/CSV y elija el tipo Texto para esas columnas. "
+                "QGIS lee el punto de la columna WKT (CRS84: longitud, latitud) sin opciones.")
 
 
 def _resolve(capa: str, nivel: str | None, conn: psycopg.Connection, medidas_param: str | None):
@@ -151,7 +160,8 @@ def _geojson(pool, fuente: Fuente, columns, clauses, params, version: dict, stem
     yield (json.dumps(head, ensure_ascii=False)[:-1] + ', "features": [\n').encode()
     first = True
     buffer: list[str] = []
-    for (feature,) in _rows(pool, feature_sql(fuente, columns, clauses), params):
+    query, _ = feature_sql(fuente, columns, clauses)
+    for (feature,) in _rows(pool, query, params):
         buffer.append(feature if first else ",\n" + feature)
         first = False
         if len(buffer) >= 500:
@@ -164,13 +174,15 @@ def _geojson(pool, fuente: Fuente, columns, clauses, params, version: dict, stem
 def _csv(pool, fuente: Fuente, columns, headers, clauses, params) -> Iterator[bytes]:
     from psycopg import sql
 
-    query = sql.SQL("SELECT {props}, round(ST_X(ST_PointOnSurface(t.geom))::numeric, 6)::float8,"
-                    " round(ST_Y(ST_PointOnSurface(t.geom))::numeric, 6)::float8 FROM {table} t {where}"
-                    " ORDER BY t.{id}").format(
+    query = sql.SQL("SELECT {props}, r.lon, r.lat, 'POINT(' || r.lon || ' ' || r.lat || ')'"
+                    " FROM {table} t CROSS JOIN LATERAL (SELECT round(ST_X(p)::numeric, 6)::float8 AS lon,"
+                    " round(ST_Y(p)::numeric, 6)::float8 AS lat FROM (SELECT ST_PointOnSurface(t.geom) AS p) q) r"
+                    " {where} ORDER BY t.{id}").format(
         props=sql.SQL(", ").join(expr for _, expr in columns), table=sql.SQL(fuente.tabla),
         id=sql.Identifier(fuente.id_col),
         where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL(""))
-    yield (BOM + csv_line([*headers, "Longitud (punto representativo)", "Latitud (punto representativo)"])).encode()
+    yield (BOM + csv_line([*headers, "Longitud (punto representativo)", "Latitud (punto representativo)",
+                           COLUMNA_WKT])).encode()
     buffer: list[str] = []
     for row in _rows(pool, query, params):
         buffer.append(csv_line(row))
@@ -210,7 +222,8 @@ def _gpkg(pool, fuente: Fuente, columns, headers, labels, clauses, params, versi
             gdf = gpd.GeoDataFrame(frame, geometry=geometry, crs="OGC:CRS84")
             pyogrio.write_dataframe(gdf, path, layer=stem, driver="GPKG", append=written,
                                     promote_to_multi=fuente.geometria.startswith("Multi"),
-                                    **({} if written else {"layer_metadata": metadata}))
+                                    **({} if written else {"layer_metadata": metadata,
+                                                           "dataset_options": {"VERSION": GPKG_VERSION}}))
             written = True
             chunk.clear()
 
@@ -250,6 +263,8 @@ def diccionario(publico: PoolPublico, capa: str = Path(..., max_length=64),
         label = labels.get(name)
         lines.append(csv_line([name, header, label[1] if label else "", label[2] if label else "texto"]))
     lines.append(csv_line(["(longitud, latitud)", "Punto representativo del área (grados, CRS84)", "grados", ""]))
+    lines.append(csv_line(["(WKT)", "El mismo punto en texto WKT (QGIS y GDAL lo leen como geometría)", "", "texto"]))
+    lines.append(csv_line(["(códigos)", NOTA_CODIGOS, "", "texto"]))
     body = (BOM + "".join(lines)).encode()
     return StreamingResponse(iter([body]), media_type=MEDIA_TYPE, headers={
         "Content-Disposition": f'attachment; filename="{capa}_diccionario.csv"'})

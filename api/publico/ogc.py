@@ -2,14 +2,17 @@
 
 Written as plain handlers over the protected store (learned from tipg and pygeoapi, not
 copied): each collection is an :class:`api.publico.consultas.Fuente`; features are built by
-PostgreSQL as GeoJSON, in CRS84 (longitude, latitude), ordered by id and paged with
-``limit``/``offset`` and a ``next`` link. JSON by default; HTML with ``f=html`` or a
+PostgreSQL as GeoJSON, in CRS84 (longitude, latitude), ordered by id and paged by key:
+the ``next`` link carries an opaque ``cursor`` (the last key returned), so a deep page
+costs what the first one does (``offset`` is still read, skipping keys only). ``limit``
+above the maximum is taken as the maximum; an unknown query parameter is a 400. JSON by default; HTML with ``f=html`` or a
 browser's ``Accept: text/html``. The OpenAPI document is FastAPI's ``/openapi.json``
 (``/ogc/api`` redirects there), which GDAL's OAPIF driver reads.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from typing import Literal
@@ -20,10 +23,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.base.ajustes import ajustes
 from api.base.conexiones import PoolPublico, conexion
-from api.base.errores import NoEncontrado
+from api.base.errores import NoEncontrado, SolicitudIncorrecta
 from api.base.plantilla import render
 from api.base.publicado import ATRIBUCION, ETIQUETA_SINTETICA, version_o_503
-from api.publico.consultas import Filtros, count_sql, feature_sql, fuentes, parse_bbox
+from api.publico.consultas import Filtros, Pagina, clave, count_sql, feature_sql, fuentes, parse_bbox
 
 router = APIRouter(prefix="/ogc", tags=["OGC API Features"])
 
@@ -159,6 +162,45 @@ def _features_html(title: str, features: list[dict], links: list[dict]) -> HTMLR
     return _page("ogc_elementos.html", title, elementos=features, enlaces=links, columnas=columns)
 
 
+# Query parameters each route understands; any other is a 400 naming it (OGC API Features
+# /req/core/query-param-unknown), so a client never gets a silently unfiltered answer.
+PARAMETROS_ITEMS = frozenset({"bbox", "bbox-crs", "crs", "limit", "offset", "cursor", "nivel", "departamento",
+                              "distrito", "tipo", "f"})
+PARAMETROS_ITEM = frozenset({"crs", "f"})
+
+
+def _solo_conocidos(request: Request, conocidos: frozenset[str]) -> None:
+    unknown = [k for k in dict.fromkeys(request.query_params.keys()) if k not in conocidos]
+    if unknown:
+        raise SolicitudIncorrecta(f"Parámetro desconocido: '{unknown[0]}'. Esta ruta admite: "
+                                  f"{', '.join(sorted(conocidos))}.")
+    for name in ("bbox-crs", "crs"):
+        value = request.query_params.get(name)
+        if value is not None and value not in (CRS84, "OGC:CRS84", "CRS84"):
+            raise SolicitudIncorrecta(f"El parámetro '{name}' solo admite CRS84 ({CRS84}): longitud y latitud "
+                                      "en grados, en ese orden.")
+
+
+def cursor_de(clave: tuple, posicion: int) -> str:
+    """The opaque ``cursor`` of a ``next`` link: the last key returned and how many came before."""
+    raw = json.dumps({"k": list(clave), "n": posicion}, separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def leer_cursor(texto: str, largo: int) -> tuple[tuple[str, ...], int]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(texto + "=" * (-len(texto) % 4)))
+        key, position = tuple(data["k"]), data["n"]
+        valid = (len(key) == largo and all(isinstance(v, str) and len(v) <= 64 for v in key)
+                 and isinstance(position, int) and not isinstance(position, bool) and position >= 0)
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        valid = False
+    if not valid:
+        raise SolicitudIncorrecta("El parámetro 'cursor' no es válido: use el enlace 'next' de la página anterior "
+                                  "tal como viene.")
+    return key, position
+
+
 @router.get("/collections/{collectionId}/items", summary="Elementos de una colección")
 def items(
     request: Request,
@@ -166,39 +208,49 @@ def items(
     collectionId: str = Path(..., max_length=64),
     bbox: str | None = Query(None, max_length=200,
                              description="oeste,sur,este,norte en grados (CRS84), p. ej. -57.8,-25.9,-57.4,-25.5"),
-    limit: int = Query(100, ge=1, le=10_000, description="Cantidad máxima de elementos (1 a 10000)."),
-    offset: int = Query(0, ge=0, le=10_000_000, description="Elementos a saltar (paginado)."),
+    limit: int = Query(100, ge=1, description="Cantidad máxima de elementos (1 a 10000; un valor mayor se toma "
+                       "como 10000).", json_schema_extra={"maximum": 10_000}),
+    offset: int = Query(0, ge=0, le=10_000_000, description="Elementos a saltar (compatibilidad; el enlace "
+                        "'next' usa 'cursor', que cuesta lo mismo a cualquier profundidad)."),
+    cursor: str | None = Query(None, max_length=400, description="Posición opaca del enlace 'next'."),
     nivel: str | None = Query(None, max_length=20, description="Nivel (solo colección 'cobertura')."),
     departamento: str | None = Query(None, max_length=10, description="Código de departamento (2 dígitos)."),
     distrito: str | None = Query(None, max_length=10, description="Código de distrito (4 dígitos)."),
     tipo: str | None = Query(None, max_length=40, description="Tipo de punto de entrega (solo puntos_entrega)."),
+    bbox_crs: str | None = Query(None, alias="bbox-crs", max_length=200,
+                                 description=f"Sistema de referencia del bbox: solo {CRS84}."),
     f: Formato | None = F_QUERY,
 ):
+    _solo_conocidos(request, PARAMETROS_ITEMS)
     fuente = _fuente(collectionId)
     limit = min(limit, ajustes().api_limite_max)
+    despues, position = leer_cursor(cursor, len(clave(fuente))) if cursor else (None, 0)
+    position += offset
     filtros = Filtros(bbox=parse_bbox(bbox), nivel=nivel, departamento=departamento, distrito=distrito, tipo=tipo)
     clauses, params = fuente.where(filtros)
     with conexion(publico) as conn:
         version = version_o_503(conn)
         columns = fuente.columnas(conn)
         matched = conn.execute(count_sql(fuente, clauses), params).fetchone()[0]
-        rows = conn.execute(feature_sql(fuente, columns, clauses, paged=True), [*params, limit, offset]).fetchall()
+        query, page_params = feature_sql(fuente, columns, clauses, pagina=Pagina(limit, despues, offset))
+        rows = conn.execute(query, [*params, *page_params]).fetchall()
     base = _base(request)
     url = f"{base}/ogc/collections/{fuente.id}/items"
-    query = {k: v for k, v in request.query_params.items() if k not in ("offset", "f")}
+    query_args = {k: v for k, v in request.query_params.items() if k not in ("offset", "cursor", "f")}
 
-    def href(off: int, fmt: str | None = None) -> str:
-        q = {**query, "offset": str(off), **({"f": fmt} if fmt else {})}
-        return url + "?" + urlencode(q)
+    def href(fmt: str | None = None, **page: str) -> str:
+        return url + "?" + urlencode({**query_args, **page, **({"f": fmt} if fmt else {})})
 
-    links = [_link(href(offset), "self", GEOJSON, "Esta página"),
-             _link(href(offset, "html"), "alternate", "text/html", "Esta página en HTML"),
+    here = {k: v for k, v in request.query_params.items() if k in ("offset", "cursor")}
+    links = [_link(href(**here), "self", GEOJSON, "Esta página"),
+             _link(href("html", **here), "alternate", "text/html", "Esta página en HTML"),
              _link(f"{base}/ogc/collections/{fuente.id}", "collection", "application/json", "La colección")]
-    if offset + len(rows) < matched:
-        links += [_link(href(offset + limit), "next", GEOJSON, "Página siguiente"),
-                  _link(href(offset + limit, "html"), "next", "text/html", "Página siguiente (HTML)")]
-    if offset > 0:
-        links.append(_link(href(max(0, offset - limit)), "prev", GEOJSON, "Página anterior"))
+    if len(rows) == limit and position + len(rows) < matched:
+        following = cursor_de(tuple(rows[-1][1:]), position + len(rows))
+        links += [_link(href(cursor=following), "next", GEOJSON, "Página siguiente"),
+                  _link(href("html", cursor=following), "next", "text/html", "Página siguiente (HTML)")]
+    if position > 0:
+        links.append(_link(href(offset=str(max(0, position - limit))), "prev", GEOJSON, "Página anterior"))
     stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     if _wants_html(request, f):
         return _features_html(fuente.titulo, [json.loads(r[0]) for r in rows], links)
@@ -214,14 +266,14 @@ def item(request: Request, publico: PoolPublico, collectionId: str = Path(..., m
          featureId: str = Path(..., max_length=64), f: Formato | None = F_QUERY):
     from psycopg import sql
 
+    _solo_conocidos(request, PARAMETROS_ITEM)
     fuente = _fuente(collectionId)
     clauses, params = fuente.where(Filtros())
     with conexion(publico) as conn:
         version_o_503(conn)
         columns = fuente.columnas(conn)
-        row = conn.execute(feature_sql(fuente, columns, clauses,
-                                       sql.SQL("t.{} = %s").format(sql.Identifier(fuente.id_col))),
-                           [*params, featureId]).fetchone()
+        query, _ = feature_sql(fuente, columns, clauses, sql.SQL("t.{} = %s").format(sql.Identifier(fuente.id_col)))
+        row = conn.execute(query, [*params, featureId]).fetchone()
     if row is None:
         raise NoEncontrado(f"La colección '{fuente.id}' no tiene el elemento '{featureId}'.")
     base = _base(request)
@@ -272,4 +324,35 @@ def openapi_30(schema: dict) -> dict:
 
     out = fix(schema)
     out["openapi"] = "3.0.3"
-    return out
+    return errores_y_bbox(out)
+
+
+PROBLEMA = {"type": "object", "description": "Problema (RFC 9457), con el detalle en español.",
+            "required": ["type", "title", "status", "detail"],
+            "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                           "detail": {"type": "string"}, "instance": {"type": "string"}}}
+BBOX = {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}
+
+
+def errores_y_bbox(schema: dict) -> dict:
+    """What the server really sends, said in the document: a parameter it cannot use is a
+    400 ``application/problem+json`` (``api.base.errores``), never FastAPI's 422; ``bbox``
+    is 4 or 6 numbers separated by commas (OGC API Features: form style, not exploded)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problema"] = PROBLEMA
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    problem = {"description": "Parámetro no válido o desconocido",
+               "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problema"}}}}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.get("responses", {})
+            if responses.pop("422", None) is not None or operation.get("parameters"):
+                responses.setdefault("400", problem)
+            for parameter in operation.get("parameters", []):
+                if parameter.get("name") == "bbox" and parameter.get("in") == "query":
+                    parameter["schema"] = BBOX
+                    parameter["style"], parameter["explode"] = "form", False
+    return schema

@@ -1,8 +1,8 @@
 // Every request the viewer makes to the map service, and the one place that turns the
 // service's JSON into the shapes the rest of the viewer uses.
 
-async function pedir(url) {
-  const respuesta = await fetch(url, { headers: { Accept: "application/json" } });
+async function pedir(url, cache = "default") {
+  const respuesta = await fetch(url, { headers: { Accept: "application/json" }, cache });
   if (!respuesta.ok) {
     const s = respuesta.status;
     let detalle = s === 503 ? "El servicio no está disponible por un momento (503). Intente de nuevo en unos segundos."
@@ -69,8 +69,9 @@ function normalizarCapa(c) {
   };
 }
 
-export async function catalogo() {
-  const crudo = await pedir("/capas");
+/** The layer catalog; `fresco` skips the browser's copy (after a new data version). */
+export async function catalogo({ fresco = false } = {}) {
+  const crudo = await pedir("/capas", fresco ? "no-cache" : "default");
   const capas = lista(crudo.capas ?? crudo).map(normalizarCapa);
   return {
     capas,

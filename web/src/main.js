@@ -284,7 +284,7 @@ async function iniciar() {
   $("capa").innerHTML = tematicas.map((c) => `<option value="${escapar(c.id)}">${escapar(c.titulo)}</option>`).join("");
   mapa.attributionControl.addAttribution(CREDITO);
   const base = cat.capas.find((c) => c.base);
-  if (base) capasBase(mapa, await api.urlTeselas(base));
+  if (base) vista.base = capasBase(mapa, await api.urlTeselas(base));
   $("capa").addEventListener("change", async () => { await ponerCapa($("capa").value); guardar({ nuevo: true }); });
   $("medida").addEventListener("change", async () => { await ponerCapa(vista.capa.id, $("medida").value); guardar({ nuevo: true }); });
   const inicial = leerEstado();
@@ -294,21 +294,28 @@ async function iniciar() {
   document.body.setAttribute("data-listo", "si");
   conectarCuenta($("cuenta"), (codigo) => abrirPerfil(codigo)).then(() => document.body.setAttribute("data-cuenta", "si"));
   setInterval(vigilarVersion, 60_000);
+  // A tab brought back to the front (often after hours) checks at once.
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) vigilarVersion(); });
 }
 
-// Tiles are requested with ?v=<data_version>; after a new publication the old version's
-// tiles answer 404, so the viewer offers to reload the view (its state is in the URL).
+// Tiles are requested with ?v=<data_version>; after a new publication the server redirects the
+// old version's tiles to the current one, and the viewer reloads its catalog (the TileJSON
+// URLs) and redraws, so that no tile of the old version stays on screen beside a new one.
 async function vigilarVersion() {
   let actual;
   try { actual = (await api.listo()).data_version; } catch { return; }
-  if (!actual || actual === vista.cat.dataVersion || $("aviso-version")) return;
-  const aviso = document.createElement("p");
-  aviso.id = "aviso-version";
-  aviso.className = "aviso";
-  aviso.setAttribute("role", "status");
-  aviso.innerHTML = `Hay una nueva versión de datos (${escapar(actual)}). <button type="button">Actualizar el mapa</button>`;
-  aviso.querySelector("button").addEventListener("click", () => window.location.reload());
-  document.querySelector(".cabecera").append(aviso);
+  if (!actual || actual === vista.cat.dataVersion) return;
+  let cat;
+  try { cat = await api.catalogo({ fresco: true }); } catch { return; }
+  vista.cat = cat;
+  const base = cat.capas.find((c) => c.base);
+  if (base && vista.base) {
+    const url = await api.urlTeselas(base);
+    vista.base.relleno.setUrl(url);
+    vista.base.limites.setUrl(url);
+  }
+  await ponerCapa(vista.capa.id, vista.medida?.columna);
+  $("data-version").textContent = cat.dataVersion ?? actual;
 }
 
 iniciar();
