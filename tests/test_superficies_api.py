@@ -127,3 +127,22 @@ def test_missing_surface_of_the_current_version_is_prepared_in_the_background(se
             time.sleep(2)
         assert r.status_code == 200 and r.json()["valor"] > 0, medida
     assert s.ruta(servidor["home"], servidor["version"], "snpp", "tiempo").exists()
+
+
+def test_rendered_tiles_are_kept_by_their_versioned_path(servidor):
+    import shutil
+
+    origen = s.ruta(servidor["home"], servidor["version"], "usf", "distancia")
+    copia = s.ruta(servidor["home"], "copia_cache", "usf", "distancia")
+    copia.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(origen, copia)
+    tile = TMS.tile(-57.45, -25.36, 9)
+    url = f"{servidor['base']}/raster/copia_cache/usf_distancia/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}.png"
+    primera = httpx.get(url, timeout=60)
+    assert primera.status_code == 200
+    shutil.rmtree(copia.parent)
+    segunda = httpx.get(url, timeout=60)  # the file is gone: only the server's tile cache can answer
+    assert segunda.status_code == 200 and segunda.content == primera.content
+    assert segunda.headers["cache-control"] == "public, max-age=31536000, immutable"
+    otra = httpx.get(url.replace(f"/{tile.z}/{tile.x}/", f"/{tile.z}/{tile.x + 1}/"), timeout=60)
+    assert otra.status_code == 404

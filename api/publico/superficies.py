@@ -18,6 +18,8 @@ background thread and answers 503 "preparando" with ``Retry-After``.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -128,16 +130,50 @@ class SinOpciones:
         return {}
 
 
+class CacheTeselas:
+    """Rendered tiles by path (the path holds the data_version, so an entry never goes
+    stale), least recently used first out, within ``limite`` bytes."""
+
+    def __init__(self, limite: int = 64 * 2**20):
+        self.limite, self.usado, self._d, self._lock = limite, 0, OrderedDict(), threading.Lock()
+
+    def get(self, clave: str) -> tuple[bytes, dict] | None:
+        with self._lock:
+            valor = self._d.get(clave)
+            if valor is not None:
+                self._d.move_to_end(clave)
+            return valor
+
+    def put(self, clave: str, cuerpo: bytes, headers: dict) -> None:
+        with self._lock:
+            if clave in self._d or len(cuerpo) > self.limite:
+                return
+            self._d[clave] = (cuerpo, headers)
+            self.usado += len(cuerpo)
+            while self.usado > self.limite:
+                _, (viejo, _) = self._d.popitem(last=False)
+                self.usado -= len(viejo)
+
+
+cache_teselas = CacheTeselas()
+
+
 class RutaInmutable(APIRoute):
-    """Versioned raster answers never change: ``Cache-Control: immutable`` on every 200."""
+    """Versioned raster answers never change: ``Cache-Control: immutable`` on every 200,
+    and rendered PNG tiles are kept in memory (:class:`CacheTeselas`)."""
 
     def get_route_handler(self):
         handler = super().get_route_handler()
 
         async def con_cache(request: Request) -> Response:
+            teselas = "/tiles/" in request.url.path and not request.url.query
+            if teselas and (guardada := cache_teselas.get(request.url.path)) is not None:
+                return Response(guardada[0], headers=guardada[1])
             response = await handler(request)
             if response.status_code == 200:
                 response.headers["Cache-Control"] = IMMUTABLE
+                if teselas and hasattr(response, "body"):
+                    cache_teselas.put(request.url.path, bytes(response.body), dict(response.headers))
             return response
 
         return con_cache
