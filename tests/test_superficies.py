@@ -131,3 +131,36 @@ def test_unchanged_points_reuse_files_and_old_versions_go(construidas):
     assert set(s.construir(home, "v3", movidos, ["usf"]).values()) == {"construida"}
     assert s.limpiar(home, {"v2", "v3"}) == ["v1"]
     assert s.ruta(home, "v2", "usf", "tiempo").exists() and not (home / "superficies" / "v1").exists()
+
+
+def test_cli_publication_hook_builds_every_surface_and_the_command_takes_one_type(pilotos, tmp_path):
+    import os
+    import sys
+
+    import psycopg
+
+    from geoportal.catalog import default_catalog
+    from tests.institucional import clone_database
+
+    url = clone_database(pilotos["url"], "superficies_cli")
+    env = {**os.environ, "GEOPORTAL_DATABASE_URL": url, "GEOPORTAL_HOME": str(tmp_path)}
+    cli = [sys.executable, "-m", "geoportal.cli"]
+    mal = subprocess.run([*cli, "superficies", "--tipo", "hospicio"], capture_output=True, text=True, env=env, timeout=300)
+    assert mal.returncode == 1 and "Tipo de punto desconocido: hospicio" in mal.stdout
+    assert "Traceback" not in mal.stdout + mal.stderr
+    uno = subprocess.run([*cli, "superficies", "--tipo", "snpp"], capture_output=True, text=True, env=env, timeout=600)
+    assert uno.returncode == 0, uno.stdout + uno.stderr
+    with psycopg.connect(url) as conn:
+        version = s.version_vigente(conn)
+    assert sorted(p.name for p in (tmp_path / "superficies" / version).glob("*.tif")) == ["snpp_distancia.tif", "snpp_tiempo.tif"]
+    (tmp_path / "superficies" / "vieja").mkdir()
+    # A national computation publishes; the CLI's post-release step then builds every surface.
+    hook = subprocess.run([*cli, "calcular", "--fecha-corte", "2026-01-01"], capture_output=True, text=True,
+                          env=env, timeout=1200)
+    assert hook.returncode == 0, hook.stdout + hook.stderr
+    with psycopg.connect(url) as conn:
+        version = s.version_vigente(conn)
+    tipos = sorted(default_catalog().tipos_punto)
+    assert sorted(p.name for p in (tmp_path / "superficies" / version).glob("*.tif")) == sorted(
+        f"{t}_{m}.tif" for t in tipos for m in s.MEDIDAS)
+    assert not (tmp_path / "superficies" / "vieja").exists()
