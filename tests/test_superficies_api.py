@@ -146,3 +146,21 @@ def test_rendered_tiles_are_kept_by_their_versioned_path(servidor):
     assert segunda.headers["cache-control"] == "public, max-age=31536000, immutable"
     otra = httpx.get(url.replace(f"/{tile.z}/{tile.x}/", f"/{tile.z}/{tile.x + 1}/"), timeout=60)
     assert otra.status_code == 404
+
+
+@pytest.mark.parametrize("cola, status", [
+    ("tiles/WebMercatorQuad/99/1/1.png", 400), ("tiles/WebMercatorQuad/5/100/3.png", 404),
+    ("tiles/WebMercatorQuad/5/10/17.jp2", 400), ("tiles/WebMercatorQuad/5/10/17.png?tilesize=100000", 400),
+    ("tiles/WGS1984Quad/5/10/17.png", 400), ("punto?lon=1000&lat=0", 400),
+])
+def test_wrong_tile_requests_are_spanish_problems(servidor, cola, status):
+    r = httpx.get(f"{servidor['base']}/raster/{servidor['version']}/usf_distancia/{cola}", timeout=60)
+    assert r.status_code == status and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_client_options_cannot_change_the_surface(servidor):
+    base = f"{servidor['base']}/raster/{servidor['version']}/usf_distancia/tiles/WebMercatorQuad/7/44/72.png"
+    fija = httpx.get(base, timeout=60).content
+    for q in ("bidx=5", "expression=b1*2", "expression=import", "buffer=3000", "colormap_name=viridis", "rescale=0,1"):
+        r = httpx.get(f"{base}?{q}", timeout=60)
+        assert r.status_code == 200 and r.content == fija, q

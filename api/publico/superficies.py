@@ -23,11 +23,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated
 
+import morecantile
 import numpy as np
 import psycopg
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.routing import APIRoute
+from morecantile import TileMatrixSets
 from rio_tiler.errors import PointOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
@@ -35,13 +37,15 @@ from titiler.core.dependencies import ImageRenderingParams
 from titiler.core.factory import TilerFactory
 
 from api.base.conexiones import PoolPublico, conexion
-from api.base.errores import ErrorApi, NoEncontrado
+from api.base.errores import ErrorApi, NoEncontrado, SolicitudIncorrecta
 from capas.raster import CapaRaster, default_rasters
 from geoportal import superficies as motor
 from geoportal.catalog import default_catalog
 from geoportal.settings import get_settings
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+MAX_ZOOM = 18
+FORMATOS = ("png", "webp")
 PREFIJO = "/raster/{data_version}/{superficie}"
 VERSION = r"^[A-Za-z0-9_.-]{1,80}$"
 SUPERFICIE = r"^[a-z][a-z0-9_]{1,40}_(distancia|tiempo)$"
@@ -106,6 +110,13 @@ class LectorSuperficie(Reader):
     """rio-tiler's reader; a tile off the raster is an empty (transparent) image, not an error."""
 
     def tile(self, tile_x: int, tile_y: int, tile_z: int, tilesize: int | None = None, **kwargs) -> ImageData:
+        if not 0 <= tile_z <= MAX_ZOOM:
+            raise SolicitudIncorrecta(f"El zoom debe estar entre 0 y {MAX_ZOOM}.")
+        matriz = self.tms.matrix(tile_z)
+        if not (0 <= tile_x < matriz.matrixWidth and 0 <= tile_y < matriz.matrixHeight):
+            raise NoEncontrado(f"La tesela {tile_z}/{tile_x}/{tile_y} está fuera de la matriz de teselas.")
+        if tilesize is not None and not 64 <= tilesize <= 1024:
+            raise SolicitudIncorrecta("El tamaño de tesela debe estar entre 64 y 1024 píxeles.")
         if not self.tile_exists(tile_x, tile_y, tile_z):
             size = tilesize or self.tms.matrix(tile_z).tileWidth
             vacio = np.ma.masked_all((1, size, size), dtype="float32")
@@ -124,7 +135,7 @@ def render_fijo(superficie: Annotated[str, Path(pattern=SUPERFICIE)]) -> ImageRe
 
 @dataclass
 class SinOpciones:
-    """No dataset options from the client (nodata, resampling...): the surfaces are fixed."""
+    """No options from the client (bands, expressions, nodata, buffer...): the surfaces are fixed."""
 
     def as_dict(self, exclude_none: bool = True) -> dict:
         return {}
@@ -166,6 +177,8 @@ class RutaInmutable(APIRoute):
         handler = super().get_route_handler()
 
         async def con_cache(request: Request) -> Response:
+            if request.scope.get("path_params", {}).get("format") not in (None, *FORMATOS):
+                raise SolicitudIncorrecta(f"Formato de tesela no disponible; use {' o '.join(FORMATOS)}.")
             teselas = "/tiles/" in request.url.path and not request.url.query
             if teselas and (guardada := cache_teselas.get(request.url.path)) is not None:
                 return Response(guardada[0], headers=guardada[1])
@@ -189,7 +202,9 @@ class FabricaSuperficies(TilerFactory):
 fabrica = FabricaSuperficies(
     reader=LectorSuperficie, path_dependency=ruta_cog, colormap_dependency=colormap_fijo,
     render_dependency=render_fijo, dataset_dependency=SinOpciones, process_dependency=lambda: None,
+    layer_dependency=SinOpciones, tile_dependency=SinOpciones,
     router=APIRouter(route_class=RutaInmutable), router_prefix=PREFIJO,
+    supported_tms=TileMatrixSets({"WebMercatorQuad": morecantile.tms.get("WebMercatorQuad")}),
     add_preview=False, add_part=False, add_viewer=False,
 )
 router = APIRouter(tags=["superficies"])
