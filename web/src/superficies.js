@@ -106,12 +106,25 @@ export async function conectarSuperficies(mapa, contenedor) {
     }
   }
 
+  // A whole number of pixels tall: the blocks below (the profile on a phone) keep the
+  // integer positions their scrolling relies on.
+  function redondear() {
+    contenedor.style.minHeight = "";
+    contenedor.style.minHeight = `${Math.ceil(contenedor.getBoundingClientRect().height)}px`;
+  }
+  new ResizeObserver(() => {
+    const h = contenedor.getBoundingClientRect().height;
+    if (h !== Math.round(h)) redondear();
+  }).observe(contenedor);
   $("superficie-tipo").addEventListener("change", poner);
   $("superficie-medida").addEventListener("change", poner);
+  // after poner: the new content first
+  for (const id of ["superficie-tipo", "superficie-medida"]) $(id).addEventListener("change", redondear);
   $("superficie-opacidad").addEventListener("input", () => {
     $("superficie-opacidad-valor").textContent = `${$("superficie-opacidad").value} %`;
     estado.tiles?.setOpacity(opacidad());
   });
   poner();
+  redondear();
   return estado;
 }
