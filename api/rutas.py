@@ -6,11 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.institucional import cifras, contrarreferencias, derivaciones, ingreso, paginas
-from api.publico import capas, descargas, estado, indicadores, ogc, servicios, visor
+from api.publico import capas, descargas, estado, indicadores, ogc, servicios, superficies, visor
 from tiles import router as teselas
 
 PUBLICOS = [capas.router, teselas.router, ogc.router, descargas.router, indicadores.router, servicios.router,
-            visor.router, estado.router]
+            visor.router, estado.router, superficies.router]
 # Bulk contrarreferencias (POST /api/derivaciones/contrarreferencias) before the referral
 # routes, whose /api/derivaciones/{derivacion_id} would otherwise be tried first.
 INSTITUCIONALES = [ingreso.router, contrarreferencias.router, derivaciones.router, cifras.router, paginas.router]

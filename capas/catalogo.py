@@ -212,6 +212,8 @@ def load_capas(carpeta: Path | str | None = None) -> dict[str, Capa]:
         if unknown:
             raise CapaError(f"{path.name}, campo '{min(unknown)}': campo desconocido")
         for i, entry in enumerate(raw["capas"]):
+            if isinstance(entry, dict) and entry.get("tipo") == "raster":
+                continue  # raster layers: capas.raster
             ident = entry.get("id", "?") if isinstance(entry, dict) else "?"
             where = f"{path.name}, capa '{ident}' (n.º {i + 1})"
             if not isinstance(entry, dict):

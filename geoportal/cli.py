@@ -269,7 +269,37 @@ def _prepare_layers(conn) -> dict:
         _fail(f"Se publicó, pero las capas no coinciden con la publicación: {exc}")
     console.print(f"Capas preparadas: {done['leyendas']} leyendas, {done['geometrias']} geometrías de teselas "
                   f"({done['nuevas']} nuevas) en {done['segundos']:.1f} s.")
+    done["superficies"] = _build_surfaces(conn)
     return done
+
+
+def _build_surfaces(conn, tipo: str | None = None) -> dict:
+    """Accessibility surfaces (COG) of the current release: ``geoportal.superficies``."""
+    from geoportal.catalog import default_catalog
+    from geoportal.superficies import tras_publicar
+
+    tipos = list(default_catalog().tipos_punto)
+    if tipo is not None and tipo not in tipos:
+        _fail(f"Tipo de punto desconocido: {tipo}. Tipos: {', '.join(sorted(tipos))}.")
+    # No progress bar of its own: the hook runs inside the national computation's bar.
+    result = tras_publicar(conn, get_settings().home, tipos, tipo=tipo,
+                           progreso=lambda t, f: console.print(f"  superficies de {t} listas ({f:.0%})"))
+    hechas = result["superficies"]
+    console.print(f"Superficies de la versión {result['data_version']}: "
+                  f"{sum(v == 'construida' for v in hechas.values())} construidas, "
+                  f"{sum(v != 'construida' for v in hechas.values())} reutilizadas o vigentes.")
+    return result
+
+
+@app.command("superficies")
+def superficies(tipo: str = typer.Option(None, "--tipo", help="Un tipo de punto (p. ej. usf); por defecto todos.")) -> None:
+    """Construye las superficies de distancia y tiempo a cada tipo de punto (COG) de la versión vigente."""
+    from geoportal.db import connect
+
+    with connect() as conn:
+        result = _build_surfaces(conn, tipo)
+    if result["data_version"] is None:
+        _fail("Todavía no hay cifras publicadas: ejecute `geoportal calcular`.")
 
 
 def _sentence(text: str) -> str:

@@ -39,7 +39,7 @@ def run(name: str, api: str, folder: Path, **env) -> str:
 
 def test_notebooks_are_stored_without_outputs():
     names = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
-    assert len(names) == 3
+    assert len(names) == 4
     for name in names:
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
         assert all(not c.get("outputs") and not c.get("execution_count") for c in notebook.cells if c.cell_type == "code")

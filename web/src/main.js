@@ -12,6 +12,7 @@ import { controlLeyenda } from "./leyenda.js";
 import { conectarBusqueda } from "./busqueda.js";
 import { conectarCuenta } from "./alertas.js";
 import { colorDeTipo, conectarServicios } from "./servicios.js";
+import { conectarSuperficies } from "./superficies.js";
 
 const $ = (id) => document.getElementById(id);
 const FORMATOS = [["geojson", "GeoJSON"], ["csv", "CSV (Excel)"], ["gpkg", "GeoPackage"]];
@@ -291,6 +292,7 @@ async function iniciar() {
   const porDefecto = tematicas.find((c) => c.id === "logros") ?? tematicas[0];
   await aplicarEstado({ ...inicial, capa: inicial.capa ?? porDefecto?.id });
   guardar();
+  conectarSuperficies(mapa, $("superficies")); // raster surfaces (their own block of the panel)
   document.body.setAttribute("data-listo", "si");
   conectarCuenta($("cuenta"), (codigo) => abrirPerfil(codigo)).then(() => document.body.setAttribute("data-cuenta", "si"));
   setInterval(vigilarVersion, 60_000);

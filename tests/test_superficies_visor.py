@@ -1,0 +1,84 @@
+"""The viewer's "Distancia / tiempo a servicios" group (web/src/superficies.js) in Chromium:
+the raster tiles load from /raster/<data_version>/..., the legend is in km or minutes with
+the classes of capas/superficies.yaml, the opacity slider acts on the layer, and the value
+under the cursor is the one the point endpoint gives. Everything from 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from capas.raster import default_rasters
+from geoportal import superficies as s
+from tests.institucional import clone_database
+from tests.servidor_local import serve
+from tests.test_visor import DIST, Pagina, chromium  # noqa: F401 -- the browser fixture
+
+ASUNCION = (-57.45, -25.36)
+
+
+@pytest.fixture(scope="module")
+def server(pilotos):
+    from tiles.publicacion import preparar_publicacion
+
+    url = clone_database(pilotos["url"], "superficies_visor")
+    with psycopg.connect(url) as conn:
+        preparar_publicacion(conn)
+        s.tras_publicar(conn, Path(os.environ["GEOPORTAL_HOME"]), ["usf"], tipo="usf")
+    if not DIST.is_file():
+        pytest.fail("Falta web/dist: ejecute `bash scripts/setup.sh`.")
+    yield from serve(url)
+
+
+@pytest.fixture
+def pagina(chromium, server):  # noqa: F811
+    pagina = Pagina(chromium, server)
+    yield pagina
+    pagina.page.close()
+    assert pagina.errores == [], pagina.errores
+    assert [u for u in pagina.pedidos if not u.startswith(("http://127.0.0.1:", "data:"))] == []
+
+
+def test_surface_layer_legend_opacity_and_value_under_the_cursor(pagina, server):
+    page = pagina.abrir("/?z=9&lat=-25.4&lon=-57.4")
+    page.select_option("#superficie-tipo", "usf")
+    page.select_option("#superficie-medida", "distancia")
+    page.wait_for_selector("#superficies[data-superficie=usf_distancia]", timeout=60_000)
+    version = httpx.get(f"{server}/raster/superficies").json()["data_version"]
+    raster = [u for u in pagina.pedidos if f"/raster/{version}/usf_distancia/tiles/WebMercatorQuad/" in u]
+    assert raster and not [f for f in pagina.fallidos if "/raster/" in f]
+    leyenda = page.inner_text("#superficie-leyenda")
+    capa = default_rasters()["distancia"]
+    assert "km" in leyenda and leyenda.count("\n") >= len(capa.cortes)
+    assert "más de 40 km" in leyenda
+    colores = page.eval_on_selector_all("#superficie-leyenda .muestra", "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert len(colores) == len(capa.colores)
+
+    page.fill("#superficie-opacidad", "40")
+    page.dispatch_event("#superficie-opacidad", "input")
+    assert page.evaluate("() => window.geoportal.superficie.tiles.options.opacity") == pytest.approx(0.4)
+    assert page.inner_text("#superficie-opacidad-valor") == "40 %"
+
+    x, y = pagina.centro_en_pixel(*ASUNCION)
+    page.mouse.move(x, y)
+    page.wait_for_function("() => document.querySelector('#superficie-valor').textContent.startsWith('Bajo el cursor')",
+                           timeout=30_000)
+    lon, lat = page.evaluate(
+        "([x, y]) => { const m = window.geoportal.mapa; const r = m.getContainer().getBoundingClientRect();"
+        " const ll = m.containerPointToLatLng([x - r.left, y - r.top]); return [ll.lng, ll.lat]; }", [x, y])
+    esperado = httpx.get(f"{server}/raster/{version}/usf_distancia/punto",
+                         params={"lon": round(lon, 5), "lat": round(lat, 5)}).json()["valor"]
+    texto = page.inner_text("#superficie-valor")
+    assert texto == f"Bajo el cursor: {f'{round(esperado, 1):.1f}'.replace('.', ',').removesuffix(',0')} km", texto
+    assert page.get_attribute("#superficie-descarga", "href") == "/descargas/superficies/usf_distancia.tif"
+    pagina.captura("superficie_usf_distancia.png")
+
+    page.select_option("#superficie-medida", "tiempo")
+    page.wait_for_selector("#superficies[data-superficie=usf_tiempo]", timeout=60_000)
+    assert "min" in page.inner_text("#superficie-leyenda")
+    assert "PY08" in page.inner_text("#superficie-limites")
+    pagina.captura("superficie_usf_tiempo.png")
