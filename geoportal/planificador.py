@@ -150,9 +150,10 @@ def _lp_cap(peso, carga, i, j, n_cand: int, k: int, capacidad: float | None, rel
     for sel in _grupos(i, int(i.max()) + 1 if len(i) else 0):
         if len(sel):
             prob += pulp.lpSum(x[n] for n in sel) <= 1
-    for n, c in enumerate(j):
-        prob += x[n] <= y[c]
-    if capacidad is not None:
+    if capacidad is None:
+        for n, c in enumerate(j):
+            prob += x[n] <= y[c]
+    else:  # every cell has a load > 0, so the capacity row already closes a shut site's pairs
         for c, sel in enumerate(_grupos(j, n_cand)):
             if len(sel):
                 prob += pulp.lpSum(float(carga[i[n]]) * x[n] for n in sel) <= capacidad * y[c]
@@ -166,53 +167,93 @@ def _cbc():
     return pulp.PULP_CBC_CMD(msg=False, timeLimit=TIEMPO_MAX_S, threads=1)
 
 
-def resolver(peso, carga, i, j, n_cand: int, k: int, capacidad: float | None = None) -> Solucion:
-    """The MCLP (spopt) or capacitated MCLP (PuLP) on index pairs, with greedy and LP bound."""
-    import pulp
+def _por_sitio(peso, carga, i, j, abiertos: list[int], valores: np.ndarray | None) -> tuple[dict, dict]:
+    """Weight and load each open site serves: the assignment when there is one (capacitated),
+    else each covered cell to the first open site, sites in decreasing reach."""
+    if valores is not None:
+        return ({c: float((peso[i] * valores)[j == c].sum()) for c in abiertos},
+                {c: float((carga[i] * valores)[j == c].sum()) for c in abiertos})
+    cubierto, carga_de, hechos = {}, {}, set()
+    for c in sorted(abiertos, key=lambda c: (-peso[np.unique(i[j == c])].sum(), c)):
+        mios = [a for a in np.unique(i[j == c]) if a not in hechos]
+        hechos.update(mios)
+        cubierto[c], carga_de[c] = float(peso[mios].sum()), float(carga[mios].sum())
+    return cubierto, carga_de
 
-    from spopt.locate import MCLP  # heavy import (libpysal): outside the timed part
 
+def _highs(peso, carga, i, j, n_cand: int, k: int, capacidad: float | None):
+    """The same model solved in this process by HiGHS (scipy.optimize.milp): no subprocess,
+    for the web, where a request never spawns a process."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix, csr_matrix, hstack, vstack
+
+    n_dem, n_par = len(peso), len(i)
+    y_uno = csr_matrix(np.ones((1, n_cand)))
+    if capacidad is None:  # y (candidates, binary), z (demand cells, covered)
+        c = np.concatenate([np.zeros(n_cand), -peso])
+        cubre = hstack([coo_matrix((-np.ones(n_par), (i, j)), shape=(n_dem, n_cand)),
+                        coo_matrix((np.ones(n_dem), (np.arange(n_dem), np.arange(n_dem))), shape=(n_dem, n_dem))])
+        filas = [LinearConstraint(cubre, -np.inf, 0), LinearConstraint(hstack([y_uno, csr_matrix((1, n_dem))]), k, k)]
+        enteros = np.concatenate([np.ones(n_cand), np.zeros(n_dem)])
+    else:  # y (candidates), x (pairs, assignment share)
+        c = np.concatenate([np.zeros(n_cand), -peso[i]])
+        pares_ = np.arange(n_par)
+        una = hstack([csr_matrix((n_dem, n_cand)), coo_matrix((np.ones(n_par), (i, pares_)), shape=(n_dem, n_par))])
+        cap = hstack([coo_matrix((-capacidad * np.ones(n_cand), (np.arange(n_cand), np.arange(n_cand))),
+                                 shape=(n_cand, n_cand)), coo_matrix((carga[i], (j, pares_)), shape=(n_cand, n_par))])
+        # every cell has a load > 0, so the capacity row already closes a shut site's pairs
+        filas = [LinearConstraint(vstack([una, cap]), -np.inf, np.concatenate([np.ones(n_dem), np.zeros(n_cand)])),
+                 LinearConstraint(hstack([y_uno, csr_matrix((1, n_par))]), k, k)]
+        enteros = np.concatenate([np.ones(n_cand), np.zeros(n_par)])
+    res = milp(c, constraints=filas, integrality=enteros, bounds=Bounds(0, 1),
+               options={"time_limit": TIEMPO_MAX_S, "mip_rel_gap": 0.0})
+    if res.x is None:
+        return "Sin solución", [], 0.0, None, float("inf")
+    abiertos = [c_ for c_ in range(n_cand) if res.x[c_] > 0.5]
+    estado = "Optimal Solution Found" if res.status == 0 else "Solution Found"
+    gap = float(getattr(res, "mip_gap", 0.0) or 0.0) if res.status != 0 else 0.0
+    return estado, abiertos, float(-res.fun), (res.x[n_cand:] if capacidad is not None else None), gap
+
+
+def resolver(peso, carga, i, j, n_cand: int, k: int, capacidad: float | None = None, motor: str = "cbc") -> Solucion:
+    """The MCLP (spopt) or capacitated MCLP (PuLP) on index pairs, solved by CBC; or the same
+    model by HiGHS in this process (``motor="highs"``); with the greedy value and the gap."""
     peso, carga = np.asarray(peso, float), np.asarray(carga, float)
-    inicio = time.perf_counter()
     k = min(k, n_cand)
-    if capacidad is None:
-
-        # spopt wants a dense demand × candidate cost matrix: pairs in reach cost 0, others 2,
-        # service radius 1 (the zone-dependent radius is already in the pairs).
-        costo = np.full((len(peso), n_cand), 2.0)
-        costo[i, j] = 0.0
-        modelo = MCLP.from_cost_matrix(costo, peso, service_radius=1.0, p_facilities=k, name="mclp")
-        modelo.problem.solve(_cbc())
-        estado = pulp.LpSolution[modelo.problem.sol_status]
-        abiertos = [c for c in range(n_cand) if (modelo.fac_vars[c].value() or 0) > 0.5]
-        asignado = {c: [a for a in i[j == c]] for c in abiertos}
-        objetivo = float(pulp.value(modelo.problem.objective) or 0.0)
-        cubiertos = {a for c in abiertos for a in asignado[c]}
-        # weight by site: each covered cell to its first open site in decreasing site order
-        cubierto, carga_de, hechos = {}, {}, set()
-        for c in sorted(abiertos, key=lambda c: -peso[np.unique(asignado[c])].sum()):
-            mios = [a for a in np.unique(asignado[c]) if a in cubiertos and a not in hechos]
-            hechos.update(mios)
-            cubierto[c], carga_de[c] = float(peso[mios].sum()), float(carga[mios].sum())
-        relajacion = modelo.problem
+    if motor == "highs":
+        inicio = time.perf_counter()
+        estado, abiertos, objetivo, valores, gap = _highs(peso, carga, i, j, n_cand, k, capacidad)
+        segundos = time.perf_counter() - inicio
+        cota = objetivo / (1 - gap) if gap < 1 else float("inf")
     else:
-        prob, y, x = _lp_cap(peso, carga, i, j, n_cand, k, capacidad, relajado=False)
+        import pulp
+
+        from spopt.locate import MCLP  # heavy import (libpysal): outside the timed part
+
+        inicio = time.perf_counter()
+        if capacidad is None:
+            # spopt wants a dense demand × candidate cost matrix: pairs in reach cost 0, others 2,
+            # service radius 1 (the zone-dependent radius is already in the pairs).
+            costo = np.full((len(peso), n_cand), 2.0)
+            costo[i, j] = 0.0
+            modelo = MCLP.from_cost_matrix(costo, peso, service_radius=1.0, p_facilities=k, name="mclp")
+            prob, y, x = modelo.problem, modelo.fac_vars, None
+        else:
+            prob, y, x = _lp_cap(peso, carga, i, j, n_cand, k, capacidad, relajado=False)
         prob.solve(_cbc())
         estado = pulp.LpSolution[prob.sol_status]
         abiertos = [c for c in range(n_cand) if (y[c].value() or 0) > 0.5]
-        valores = np.array([v.value() or 0.0 for v in x])
+        valores = None if x is None else np.array([v.value() or 0.0 for v in x])
         objetivo = float(pulp.value(prob.objective) or 0.0)
-        cubierto = {c: float((peso[i] * valores)[j == c].sum()) for c in abiertos}
-        carga_de = {c: float((carga[i] * valores)[j == c].sum()) for c in abiertos}
-        relajacion = prob
-    segundos = time.perf_counter() - inicio
-    cota, gap = objetivo, 0.0  # CBC proved optimality (its default relative gap tolerance is 0)
-    if estado != pulp.LpSolution[pulp.LpSolutionOptimal]:  # time limit: the gap against the LP relaxation's bound
-        for v in relajacion.variables():
-            v.cat = pulp.LpContinuous
-        relajacion.solve(_cbc())
-        cota = max(float(pulp.value(relajacion.objective) or 0.0), objetivo)
-        gap = (cota - objetivo) / max(cota, 1e-12)
+        segundos = time.perf_counter() - inicio
+        cota, gap = objetivo, 0.0  # CBC proved optimality (its default relative gap tolerance is 0)
+        if prob.sol_status != pulp.LpSolutionOptimal:  # time limit: the gap against the LP relaxation's bound
+            for v in prob.variables():
+                v.cat = pulp.LpContinuous
+            prob.solve(_cbc())
+            cota = max(float(pulp.value(prob.objective) or 0.0), objetivo)
+            gap = (cota - objetivo) / max(cota, 1e-12)
+    cubierto, carga_de = _por_sitio(peso, carga, i, j, abiertos, valores)
     codicioso, cod_elegidos = _greedy(peso, carga, i, j, n_cand, k, capacidad)
     elegidos = sorted(abiertos, key=lambda c: (-cubierto.get(c, 0.0), c))
     return Solucion(elegidos, objetivo, codicioso, cod_elegidos, cota, gap, estado, segundos, cubierto, carga_de)
@@ -279,8 +320,8 @@ def demanda_sin_oferta(conn: psycopg.Connection, distritos: list[str], tipo: str
                 falta &= sin
                 peso += falta
                 hogar_falta |= falta
-        carga = hogar_falta.astype(float) if por_hogares else np.bincount(
-            of_person[persona_falta], minlength=len(hh)).astype(float)
+        carga = hogar_falta.astype(float) if por_hogares else np.maximum(np.bincount(
+            of_person[persona_falta], minlength=len(hh)), hogar_falta).astype(float)  # > 0 wherever peso is
         keep = peso > 0
         if keep.any():
             partes.append(pd.DataFrame({
@@ -348,7 +389,7 @@ class Plan:
 
 def planificar(conn: psycopg.Connection, nivel: str, codigo: str, tipo: str, k: int, capacidad: int | None = None,
                candidatos: str = "h3", presupuesto: float | None = None, catalog: Catalogo | None = None,
-               fecha_corte: date | None = None) -> Plan:
+               fecha_corte: date | None = None, motor: str = "cbc") -> Plan:
     """The k best new sites of ``tipo`` in a district or department (read-only; see module doc)."""
     catalog = catalog or default_catalog()
     if tipo not in catalog.tipos_punto:
@@ -383,7 +424,7 @@ def planificar(conn: psycopg.Connection, nivel: str, codigo: str, tipo: str, k: 
     if len(cand) == 0:
         sol = Solucion([], 0.0, 0.0, [], 0.0, 0.0, "Sin demanda al alcance", 0.0)
     else:
-        sol = resolver(demanda["peso"].to_numpy(), demanda["carga"].to_numpy(), i, j, len(cand), k, capacidad)
+        sol = resolver(demanda["peso"].to_numpy(), demanda["carga"].to_numpy(), i, j, len(cand), k, capacidad, motor)
     sitios = []
     for c in sol.elegidos:
         celdas = i[j == c]

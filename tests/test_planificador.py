@@ -62,9 +62,10 @@ def test_layout_reach_is_as_documented():
     assert {(names[a], cands[b]) for a, b in zip(i, j)} == reach
 
 
-def test_optimum_beats_greedy_on_the_hand_case():
+@pytest.mark.parametrize("motor", ["cbc", "highs"])
+def test_optimum_beats_greedy_on_the_hand_case(motor):
     peso, i, j = _problema()
-    sol = resolver(peso, peso, i, j, 3, 2)
+    sol = resolver(peso, peso, i, j, 3, 2, motor=motor)
     assert sorted(sol.elegidos) == [0, 1]  # S1 and S2
     assert sol.objetivo == pytest.approx(8.0)
     assert sol.codicioso == pytest.approx(7.0) and sol.codicioso_elegidos[0] == 2  # greedy starts with S3
@@ -72,14 +73,15 @@ def test_optimum_beats_greedy_on_the_hand_case():
     assert sol.cubierto == {0: pytest.approx(4.0), 1: pytest.approx(4.0)}
 
 
-def test_capacity_is_respected():
+@pytest.mark.parametrize("motor", ["cbc", "highs"])
+def test_capacity_is_respected(motor):
     peso, i, j = _problema()
-    sol = resolver(peso, peso, i, j, 3, 2, capacidad=3)
+    sol = resolver(peso, peso, i, j, 3, 2, capacidad=3, motor=motor)
     assert sol.objetivo == pytest.approx(6.0)
     assert len(sol.elegidos) == 2
     assert all(v <= 3 + 1e-6 for v in sol.carga.values())
     # capacity 4: the uncapacitated optimum fits exactly
-    assert resolver(peso, peso, i, j, 3, 2, capacidad=4).objetivo == pytest.approx(8.0)
+    assert resolver(peso, peso, i, j, 3, 2, capacidad=4, motor=motor).objetivo == pytest.approx(8.0)
 
 
 def test_one_site_takes_the_heaviest_reach():
