@@ -151,7 +151,9 @@ def validar_accion(conn: psycopg.Connection, plan: dict, datos: dict, catalog: C
         capacidad = datos.get("capacidad")
         if capacidad is not None and (not isinstance(capacidad, int) or capacidad <= 0):
             raise PlanError("Campo 'capacidad': debe ser un entero mayor que 0.")
-        costo = datos.get("costo", catalog.tipos_punto[punto_tipo].costo if tipo == "punto_nuevo" else None)
+        costo = datos.get("costo")
+        if costo is None and tipo == "punto_nuevo":
+            costo = catalog.tipos_punto[punto_tipo].costo  # the catalog's assumed cost
         if costo is not None and (not isinstance(costo, (int, float)) or costo < 0):
             raise PlanError("Campo 'costo': debe ser un número mayor o igual a 0.")
         out.update({"punto_tipo": punto_tipo, "capacidad": capacidad, "costo": costo})
