@@ -37,6 +37,7 @@ from api.institucional.acceso import Sesion, access_conn, audit, may_see_territo
 from geoportal import planes
 from geoportal.db import database_url
 from geoportal.roles import NOMINAL_ROLE, role_url
+from geoportal.settings import get_settings
 from geoportal.territory import POLIGONO_SQL
 from geoportal.usuarios import Rol
 
@@ -144,7 +145,7 @@ def run_planner(body: Planificar, sesion: Sesion) -> dict:
     with psycopg.connect(database_url(), connect_timeout=10) as conn:
         try:
             plan = planificar(conn, body.nivel, body.codigo, body.tipo.lower(), body.k, body.capacidad,
-                              body.candidatos, motor="highs")
+                              body.candidatos, fecha_corte=get_settings().fecha_corte, motor="highs")
         except ValueError as exc:
             raise AccesoError(422, str(exc)) from None
         with conn.transaction():
@@ -157,7 +158,8 @@ def run_planner(body: Planificar, sesion: Sesion) -> dict:
             "codicioso": planes.proteger(s.codicioso), "gap": round(s.gap, 4), "estado": s.estado,
             "segundos": round(s.segundos, 2), "costo_supuesto": plan.costo_unitario,
             "sitios": [{"nombre": x["nombre"], "lon": round(x["lon"], 6), "lat": round(x["lat"], 6), "zona": x["zona"],
-                        "celdas_al_alcance": x["celdas_al_alcance"], "unidades": planes.proteger(x["unidades_estimadas"])}
+                        "celdas_al_alcance": x["celdas_al_alcance"], "unidades": planes.proteger(x["unidades_estimadas"]),
+                        "carga": planes.proteger(x["carga_asignada"])}
                        for x in plan.sitios]}
 
 
@@ -187,7 +189,7 @@ def plan_effect(plan_id: int, sesion: Sesion) -> dict:
         plan = _plan(conn, plan_id)
     with psycopg.connect(database_url(), connect_timeout=10) as conn:
         try:
-            efecto = planes.efecto(conn, plan)
+            efecto = planes.efecto(conn, plan, fecha_corte=get_settings().fecha_corte)
         except ValueError as exc:
             raise AccesoError(422, str(exc)) from None
         avance = planes.avance(conn, plan)
@@ -300,7 +302,8 @@ def plans_new(titulo: str = Form(""), distrito: str = Form(""), periodo_desde: s
 
 @router.post("/planes/{plan_id}/sitio", include_in_schema=False)
 def plans_add_site(plan_id: int, tipo: str = Form("usf"), lon: float = Form(...), lat: float = Form(...),
-                   nombre: str = Form(""), institucion: str = Form(""), sesion: Sesion | None = Depends(optional_session)) -> Response:
+                   nombre: str = Form(""), institucion: str = Form(""), capacidad: int = Form(100, gt=0, le=1_000_000),
+                   sesion: Sesion | None = Depends(optional_session)) -> Response:
     """A proposed site added to a plan as a new point, for the plan's whole period."""
     refused = _gate(sesion, "/planes")
     if refused:
@@ -311,7 +314,7 @@ def plans_add_site(plan_id: int, tipo: str = Form("usf"), lon: float = Form(...)
         with plan_tx(sesion) as conn:
             plan = _plan(conn, plan_id)
         spec = default_catalog().tipos_punto.get(tipo)
-        add_action(plan_id, {"tipo": "punto_nuevo", "punto_tipo": tipo, "lon": lon, "lat": lat,
+        add_action(plan_id, {"tipo": "punto_nuevo", "punto_tipo": tipo, "lon": lon, "lat": lat, "capacidad": capacidad,
                              "institucion": institucion or (spec.institucion if spec else ""),
                              "desde": plan["periodo_desde"], "hasta": plan["periodo_hasta"],
                              "descripcion": f"Sitio propuesto por el planificador ({nombre[:40]})"}, sesion)
@@ -320,10 +323,11 @@ def plans_add_site(plan_id: int, tipo: str = Form("usf"), lon: float = Form(...)
     return RedirectResponse(f"/planes/{plan_id}?{urlencode({'mensaje': 'Sitio agregado al plan.'})}", status_code=303)
 
 
-def _vista(plan_id: int, sesion: Sesion) -> dict:
+def _vista(plan_id: int, sesion: Sesion, ancho: int = 240, alto: int = 80) -> dict:
     datos = plan_effect(plan_id, sesion)
     avance = {a["accion_id"]: a for a in datos["avance"]}
-    graficos = {n["logro"]: planes.svg_serie(datos["series"][f"l{n['logro']}"], n["meta_pct"]) for n in datos["logros"]}
+    graficos = {n["logro"]: planes.svg_serie(datos["series"][f"l{n['logro']}"], n["meta_pct"], ancho, alto)
+                for n in datos["logros"]}
     return {**datos, "avance_de": avance, "graficos": graficos, "tipos_accion": planes.TIPOS}
 
 
@@ -345,7 +349,7 @@ def plan_sheet(plan_id: int, sesion: Sesion | None = Depends(optional_session)) 
     if refused:
         return refused
     try:
-        datos = _vista(plan_id, sesion)
+        datos = _vista(plan_id, sesion, 150, 30)  # the sheet fits one page
     except AccesoError as exc:
         return _page("aviso.html", "Plan", sesion, texto=exc.detalle, error=True)
     return _page("plan_hoja.html", datos["plan"]["titulo"], sesion, **datos)
