@@ -155,3 +155,25 @@ def test_expected_effect_against_metas_and_history(ent, sitio):
     # the release history holds the published share: one point in Logro 1's series
     assert out["series"]["l1"][-1]["valor"] == pytest.approx(live["l1_pct"]) == pytest.approx(l1[0])
     assert [a["texto"] for a in out["avance"]] == ["todavía no está en la red"] * 2
+
+
+def test_action_past_its_date_is_an_alert_for_who_covers_the_district(ent):
+    mesa = ent["mesa1116"]
+    plan_id = mesa.post("/api/planes", json={**PLAN, "titulo": "Plan del año pasado", "periodo_desde": "2025-01-01",
+                                             "periodo_hasta": "2025-12-31"}).json()["plan_id"]
+    r = mesa.post(f"/api/planes/{plan_id}/acciones", json={
+        "tipo": "operativo_registro", "institucion": "REGISTRO_CIVIL", "desde": "2025-03-01", "hasta": "2025-03-31",
+        "localidad": "Centro"})
+    assert r.status_code == 201, r.text
+    accion = r.json()["accion_id"]
+
+    def vencidas(client):
+        return [a for a in client.get("/api/alertas").json()["alertas"]
+                if a["tipo"] == "accion_vencida" and a.get("accion_id") == accion]
+
+    assert len(vencidas(mesa)) == 1 and len(vencidas(ent["gabinete1"])) == 1
+    assert vencidas(ent["mesa0607"]) == []
+    avance = mesa.get(f"/api/planes/{plan_id}/efecto").json()["avance"]
+    assert avance[0]["vencida"] is True
+    assert mesa.patch(f"/api/acciones/{accion}", json={"estado": "cumplida"}).status_code == 200
+    assert vencidas(mesa) == []

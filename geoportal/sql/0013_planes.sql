@@ -116,3 +116,21 @@ CREATE TABLE publico.cifra_historia (
 );
 CREATE INDEX ON publico.cifra_historia (nivel, codigo, columna, fecha);
 GRANT SELECT ON publico.cifra_historia TO geoportal_publico, geoportal_nominal, geoportal_acceso;
+
+-- ---------------------------------------------------------------- plan alerts
+-- Actions past their end date and neither done nor cancelled, for the alerts
+-- (geoportal.alertas, read as geoportal_acceso: no right on planes, hence SECURITY DEFINER).
+-- The alert names the district's published polygon, so the web's territorial scope applies.
+CREATE FUNCTION planes.acciones_vencidas(hoy date) RETURNS TABLE (
+    poligono text, distrito text, plan_id integer, titulo text, accion_id integer, tipo text,
+    institucion text, hasta date)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+    SELECT coalesce(d.codigo_2012, 'D' || d.codigo), p.distrito, p.plan_id, p.titulo, a.accion_id, a.tipo,
+           a.institucion, a.hasta
+      FROM planes.accion a JOIN planes.plan p USING (plan_id) JOIN territorio.distrito d ON d.codigo = p.distrito
+     WHERE a.hasta < hoy AND a.estado NOT IN ('cumplida', 'cancelada')
+     ORDER BY p.distrito, a.hasta, a.accion_id
+$$;
+REVOKE ALL ON FUNCTION planes.acciones_vencidas(date) FROM PUBLIC;
+GRANT USAGE ON SCHEMA planes TO geoportal_acceso;
+GRANT EXECUTE ON FUNCTION planes.acciones_vencidas(date) TO geoportal_acceso;
