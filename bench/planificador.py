@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg  # noqa: E402
+import psycopg
 
-from geoportal.db import database_url  # noqa: E402
+from geoportal.db import database_url
 
 
 def main() -> None:

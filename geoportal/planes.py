@@ -46,12 +46,12 @@ class PlanError(ValueError):
     """Bad plan input; the message is Spanish and names the field."""
 
 
-def proteger(n: float | int | None) -> int | None:
+def proteger(n: float | None) -> int | None:
     """A count as a role may see it: under the threshold hidden (None), else rounded to the base."""
     if n is None:
         return None
     s = get_settings()
-    n = int(round(n))
+    n = round(float(n))
     if 0 < abs(n) < s.umbral_hogares:
         return None
     return int(s.base_redondeo * round(n / s.base_redondeo))

@@ -227,7 +227,6 @@ def resolver(peso, carga, i, j, n_cand: int, k: int, capacidad: float | None = N
         cota = objetivo / (1 - gap) if gap < 1 else float("inf")
     else:
         import pulp
-
         from spopt.locate import MCLP  # heavy import (libpysal): outside the timed part
 
         inicio = time.perf_counter()

@@ -33,7 +33,14 @@ from pydantic import BaseModel, Field
 from api.base.errores import AccesoError
 from api.base.plantilla import pagina
 from api.base.registro import RutaInstitucional
-from api.institucional.acceso import Sesion, access_conn, audit, may_see_territory, optional_session, require
+from api.institucional.acceso import (
+    Sesion,
+    access_conn,
+    audit,
+    may_see_territory,
+    optional_session,
+    require,
+)
 from geoportal import planes
 from geoportal.db import database_url
 from geoportal.roles import NOMINAL_ROLE, role_url
