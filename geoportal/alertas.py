@@ -2,7 +2,8 @@
 
 - **bajo_meta**: a Logro's protected coverage is below its meta;
 - **empeora**: a Logro's or a service's coverage fell by more than ``umbral`` percentage
-  points since the previous snapshot of the figures (``acceso.cifra_version``).
+  points since the previous snapshot of the figures (``acceso.cifra_version``);
+- **accion_vencida**: an action of a plan past its end date and not done (``plan_alerts``).
 
 A snapshot is taken before and after every recompute and publication
 (``geoportal.operaciones``, whichever door triggered it: the CLI or the API) and by
@@ -14,6 +15,8 @@ alerts a user sees is decided by the web's territorial scope, not here.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 import pandas as pd
 import psycopg
@@ -95,4 +98,20 @@ def compute_alerts(conn: psycopg.Connection, umbral: float = 5.0) -> list[dict]:
                     alerts.append({"tipo": "empeora", "nivel": r["nivel"], "codigo": r["codigo"], "nombre": r["nombre"],
                                    "columna": column, "etiqueta": labels[column], "valor": round(new, 1),
                                    "referencia": round(old, 1), "diferencia": round(new - old, 1)})
+    alerts += plan_alerts(conn)
     return sorted(alerts, key=lambda a: (a["diferencia"], a["nivel"], a["codigo"], a["columna"]))
+
+
+def plan_alerts(conn: psycopg.Connection, hoy: date | None = None) -> list[dict]:
+    """**accion_vencida**: a plan's action past its end date, neither done nor cancelled
+    (``planes.acciones_vencidas``, migration 0013); keyed by the district's polygon."""
+    hoy = hoy or date.today()
+    out = []
+    for poligono, distrito, plan_id, titulo, accion_id, tipo, institucion, hasta in conn.execute(
+            "SELECT * FROM planes.acciones_vencidas(%s)", (hoy,)).fetchall():
+        out.append({"tipo": "accion_vencida", "nivel": "distrito", "codigo": poligono, "nombre": titulo,
+                    "columna": tipo, "etiqueta": f"Plan n.º {plan_id}, acción n.º {accion_id} ({institucion}) vencida el "
+                                                 f"{hasta.isoformat()}", "valor": None, "referencia": None,
+                    "diferencia": -float((hoy - hasta).days), "plan_id": plan_id, "accion_id": accion_id,
+                    "distrito": distrito})
+    return out

@@ -81,6 +81,10 @@ class TipoPunto(_Strict):
     # What the capacity serves, for the 2SFCA demand: persons to whom one of the type's
     # services applies, or households.
     demanda: Literal["personas", "hogares"] = "personas"
+    # Planning assumptions (geoportal.planificador), optional: the cost of opening one point
+    # of the type (guaraníes) and the capacity of a new one (in capacidad_unidad).
+    costo: float | None = Field(default=None, gt=0)
+    capacidad: int | None = Field(default=None, gt=0)
 
 
 class Servicio(_Strict):

@@ -639,6 +639,9 @@ from geoportal.cli_acceso import alertas, crear_usuarios_demo, usuarios_app
 
 app.add_typer(usuarios_app, name="usuarios")
 app.command("alertas")(alertas)
+from geoportal.cli_planes import planificar  # noqa: E402
+
+app.command("planificar")(planificar)
 
 
 if __name__ == "__main__":

@@ -271,6 +271,15 @@ def record_release(cur, version: str, parametros: dict, settings: Settings, loss
         cur.execute(f"DELETE FROM {table} WHERE data_version = %s", (version,))
         copy_in(cur, table, frame.assign(data_version=version)[["data_version", *frame.columns]])
     cur.execute("UPDATE calculo.actualizacion SET publicada_en = %s WHERE publicada_en IS NULL", (version,))
+    # Monitoring: the release's published shares (pais, departamento, distrito; reserved
+    # areas left out, as in publico.cobertura) kept for good, so each Logro has a series.
+    cur.execute(
+        "INSERT INTO publico.cifra_historia (data_version, fecha, nivel, codigo, columna, valor)"
+        " SELECT %s, current_date, c.nivel, c.codigo, m.columna, (j ->> m.columna)::real"
+        " FROM publico.cobertura c CROSS JOIN LATERAL (SELECT to_jsonb(c) - 'geom' AS j) x"
+        " JOIN publico.medida m ON m.tipo = 'porcentaje' AND j ? m.columna"
+        " WHERE c.nivel IN ('pais', 'departamento', 'distrito') AND NOT c.reservado AND j ->> m.columna IS NOT NULL"
+        " ON CONFLICT (data_version, nivel, codigo, columna) DO NOTHING", (version,))
 
 
 def swap_release(cur, catalog: Catalogo, version: str) -> None:
