@@ -17,9 +17,11 @@ lands (a Mesa: the map on its district).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from urllib.parse import urlencode
 
+import numpy as np
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -86,28 +88,14 @@ def gap_page(sesion: Sesion, *, servicio: str | None, categoria: str | None, bre
     filtros = nominal.FiltrosLista(servicio, categoria, brecha, None, localidad or None)
     with nominal_tx(sesion) as conn:
         found = nominal.gaps(conn, distrito, filtros, catalog, get_settings().fecha_corte)
-        rows = found.rows(0, None)
-        need_names = bool(buscar) or orden == "nombre"
         names = {}
-        if need_names:
-            names = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
+        if buscar or orden == "nombre":
+            names = {r[0]: (r[1], fold(f"{r[2]} {r[3]}"), fold(f"{r[3]} {r[2]}")) for r in conn.execute(
                 "SELECT persona_id, hogar_id, nombres, apellidos FROM nominal.persona").fetchall()}
-        if buscar:
-            wanted = fold(buscar)
-            hits = {pid for pid, (_, n, a) in names.items() if wanted in fold(f"{n} {a}")}
-            homes = {names[pid][0] for pid in hits}
-            rows = [r for r in rows if (r["unidad_id"] in hits if r["unidad"] == "persona" else r["unidad_id"] in homes)]
-        if orden == "nombre":
-            def key(r):
-                n = names.get(r["unidad_id"])
-                return (fold(f"{n[2]} {n[1]}") if n else "~" + r["unidad_id"], r["unidad_id"], r["servicio"])
-            rows.sort(key=key)
-        elif orden == "localidad":
-            rows.sort(key=lambda r: (fold(r["localidad"]), r["unidad_id"]))
-        elif orden == "km":
-            rows.sort(key=lambda r: (r["distancia_km"] is None, r["distancia_km"] or 0, r["unidad_id"]))
-        total = len(rows)
-        shown = rows[desde:desde + limite]
+        listed = _searched(found, names, fold(buscar)) if buscar else found
+        total = listed.total
+        shown = (listed.rows(desde, limite) if orden == "servicio"
+                 else _sorted(listed, names, orden, desde, limite))
         people = nominal.person_names(conn, [r["unidad_id"] for r in shown if r["unidad"] == "persona"])
         points = nominal.point_names(conn, [r["punto_id"] for r in shown])
         open_refs = {(u, s): i for u, s, i in conn.execute(
@@ -122,6 +110,41 @@ def gap_page(sesion: Sesion, *, servicio: str | None, categoria: str | None, bre
         nombre = district_name(conn, distrito)
     return {"distrito": distrito, "nombre_distrito": nombre, "total": total, "filas": out,
             "resumen": found.summary(), "localidades": sorted(localities, key=fold)}
+
+
+def _ids(gaps, s, rows) -> np.ndarray:
+    return (gaps.personas["persona_id"] if s.unidad == "persona" else gaps.hogares["hogar_id"]).to_numpy()[rows]
+
+
+def _searched(gaps, names: dict, wanted: str):
+    """The gaps of persons whose name contains ``wanted`` (folded), and of their households."""
+    hits = {pid for pid, (_, given_first, _) in names.items() if wanted in given_first}
+    homes = {names[pid][0] for pid in hits}
+    parts = []
+    for s, rows, house, reach, point, km_ in gaps.parts:
+        keep = np.isin(_ids(gaps, s, rows), list(hits if s.unidad == "persona" else homes))
+        parts.append((s, rows[keep], house[keep], reach[keep], point[keep], km_[keep]))
+    return replace(gaps, parts=parts)
+
+
+def _sorted(gaps, names: dict, orden: str, desde: int, limite: int) -> list[dict]:
+    """One page of the gaps in another order than the catalog's: sort keys built from the
+    index arrays (no row built but the page's), ties broken by unit id then service."""
+    keys = []
+    localities = gaps.hogares["localidad"].to_numpy() if len(gaps.hogares) else np.array([])
+    for k, (s, rows, house, _, _, km_) in enumerate(gaps.parts):
+        ids = _ids(gaps, s, rows)
+        if orden == "nombre":
+            first = [names[i][2] if i in names else "~" + i for i in ids]
+        elif orden == "localidad":
+            first = [fold(x) for x in localities[house]]
+        else:
+            first = [float(x) if np.isfinite(x) else float("inf") for x in km_]
+        keys.extend((f, i, s.codigo, k, j) for j, (f, i) in enumerate(zip(first, ids)))
+    keys.sort()
+    chosen = keys[desde:desde + limite]
+    page_parts = [(gaps.parts[k][0], *(a[j:j + 1] for a in gaps.parts[k][1:])) for *_, k, j in chosen]
+    return replace(gaps, parts=page_parts).rows(0, None)
 
 
 # ----------------------------------------------------------------------------- confirmation

@@ -71,7 +71,7 @@ export async function conectarCuenta(bloque, alAbrir) {
   const porLogro = [...cuenta.entries()].sort(([a], [b]) => a - b)
     .map(([k, n]) => `<li>${k === 99 ? "Otros" : `Logro ${k}`} <span class="contador">${n.toLocaleString("es-PY")}</span></li>`).join("");
   const perdida = ["gabinete", "mesa_departamental", "mesa_distrital"].includes(sesion.rol)
-    ? ' · <a href="/perdida">pérdida de información</a>' : "";
+    ? ' <a href="/perdida">Pérdida de información</a>' : "";
   caja.innerHTML = `<h3>Alertas <span class="contador">${alertas.length.toLocaleString("es-PY")}</span></h3>
     <ul class="alertas-resumen" style="display:flex;flex-wrap:wrap;gap:.3rem .9rem;list-style:none;padding:0;margin:.3rem 0">${porLogro}</ul>
     ${pequenas ? `<p class="nota">${pequenas.toLocaleString("es-PY")} de muestras pequeñas (menos de ${escapar(String(muestra))} personas u hogares) no se listan.</p>` : ""}
