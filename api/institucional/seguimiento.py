@@ -17,6 +17,7 @@ lands (a Mesa: the map on its district).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
 from datetime import date
 from urllib.parse import urlencode
@@ -33,7 +34,7 @@ from api.institucional.acceso import Sesion, audit, nominal_tx, optional_session
 from geoportal import lista_nominal as nominal
 from geoportal import seguimiento as engine
 from geoportal.catalog import default_catalog
-from geoportal.nombres import clave, nombre_de_lugar
+from geoportal.nombres import nombre_de_lugar
 from geoportal.settings import get_settings
 from geoportal.usuarios import Rol
 
@@ -53,8 +54,9 @@ def landing_url(usuario, siguiente: str) -> str:
 
 
 def fold(text: str | None) -> str:
-    """Search key: case, accents and ñ folded (both sides), punctuation dropped."""
-    return clave(text or "").replace("ñ", "n")
+    """Search and sort key: case, accents and ñ folded (both sides), spaces normalised.
+    Plain C-level string operations: a district's tens of thousands of names in a blink."""
+    return " ".join(unicodedata.normalize("NFKD", (text or "").casefold()).encode("ascii", "ignore").decode().split())
 
 
 def district_name(conn, codigo: str) -> str:
@@ -89,9 +91,10 @@ def gap_page(sesion: Sesion, *, servicio: str | None, categoria: str | None, bre
     with nominal_tx(sesion) as conn:
         found = nominal.gaps(conn, distrito, filtros, catalog, get_settings().fecha_corte)
         names = {}
-        if buscar or orden == "nombre":
-            names = {r[0]: (r[1], fold(f"{r[2]} {r[3]}"), fold(f"{r[3]} {r[2]}")) for r in conn.execute(
-                "SELECT persona_id, hogar_id, nombres, apellidos FROM nominal.persona").fetchall()}
+        if buscar or orden == "nombre":  # (household, given names first, surnames first), folded as needed
+            names = {r[0]: (r[1], fold(f"{r[2]} {r[3]}") if buscar else "",
+                            fold(f"{r[3]} {r[2]}") if orden == "nombre" else "")
+                     for r in conn.execute("SELECT persona_id, hogar_id, nombres, apellidos FROM nominal.persona").fetchall()}
         listed = _searched(found, names, fold(buscar)) if buscar else found
         total = listed.total
         shown = (listed.rows(desde, limite) if orden == "servicio"
@@ -122,7 +125,8 @@ def _searched(gaps, names: dict, wanted: str):
     homes = {names[pid][0] for pid in hits}
     parts = []
     for s, rows, house, reach, point, km_ in gaps.parts:
-        keep = np.isin(_ids(gaps, s, rows), list(hits if s.unidad == "persona" else homes))
+        wanted_ids = hits if s.unidad == "persona" else homes
+        keep = np.fromiter((i in wanted_ids for i in _ids(gaps, s, rows)), dtype=bool, count=len(rows))
         parts.append((s, rows[keep], house[keep], reach[keep], point[keep], km_[keep]))
     return replace(gaps, parts=parts)
 
