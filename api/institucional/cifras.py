@@ -19,7 +19,10 @@ only the whole-percent ``publico.sdc_perdida``.
 
 Alerts (``GET /api/alertas``): computed by ``geoportal.alertas`` (below a meta; worse than
 the previous snapshot by more than ``umbral`` points), listed for the territories the
-caller's role covers (``api.institucional.acceso.visible_areas``).
+caller's role covers (``api.institucional.acceso.visible_areas``), each with its Logro, the
+protected size of that Logro's population and ``pequena`` when under ``MUESTRA_MINIMA``
+(the viewer's panel and the ``/gabinete`` dashboard count those apart), and the name of
+the caller's territory (``territorio_nombre``: Villeta, not 1116).
 """
 
 from __future__ import annotations

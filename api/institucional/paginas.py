@@ -1,8 +1,11 @@
-"""Spanish HTML pages of the cycle: the Mesa's list (``/mesa``) and the institution's
-referrals (``/institucion``). Plain forms, server-rendered from templates
-(``api/base/templates``), no script: they call the same plain functions as the JSON routes
-(``api.institucional.derivaciones``: the same role checks, RLS and audit apply) and every
-form carries the session's CSRF token."""
+"""Spanish HTML pages of the cycle: the Mesa's list (``/mesa``: searched, filtered, sorted;
+"Derivar" opens the confirmation step of ``api.institucional.seguimiento``) and the
+institution's referrals (``/institucion``: one card per referral, grouped by delivery point,
+with what a health worker needs to find the person). Plain forms, server-rendered from
+templates (``api/base/templates``); the only script is the institution page's few lines
+that disable a sent form and say «Registrando…». They call the same plain functions as the
+JSON routes (``api.institucional.derivaciones``: the same role checks, RLS and audit apply)
+and every form carries the session's CSRF token."""
 
 from __future__ import annotations
 
