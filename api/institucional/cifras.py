@@ -19,7 +19,10 @@ only the whole-percent ``publico.sdc_perdida``.
 
 Alerts (``GET /api/alertas``): computed by ``geoportal.alertas`` (below a meta; worse than
 the previous snapshot by more than ``umbral`` points), listed for the territories the
-caller's role covers (``api.institucional.acceso.visible_areas``).
+caller's role covers (``api.institucional.acceso.visible_areas``), each with its Logro, the
+protected size of that Logro's population and ``pequena`` when under ``MUESTRA_MINIMA``
+(the viewer's panel and the ``/gabinete`` dashboard count those apart), and the name of
+the caller's territory (``territorio_nombre``: Villeta, not 1116).
 """
 
 from __future__ import annotations
@@ -44,7 +47,13 @@ from api.institucional.acceso import (
 )
 from geoportal.alertas import NIVELES as LEVELS
 from geoportal.alertas import compute_alerts, live_rows
+from geoportal.catalog import default_catalog
+from geoportal.nombres import nombre_de_lugar
+from geoportal.seguimiento import logros_of
 from geoportal.territory import POLIGONO_SQL
+from geoportal.usuarios import Rol
+
+MUESTRA_MINIMA = 20  # persons (or households) in the Logro's population: below it an alert is marked
 
 LOSS_COLUMNS = {  # column -> Spanish header of the CSV
     "data_version": "Versión de datos", "nivel": "Nivel", "zona": "Zona", "areas": "Áreas",
@@ -92,9 +101,45 @@ def alerts(umbral: float = Query(default=5.0, ge=0, le=100),
     """Alerts of the territories the caller's role covers."""
     with access_conn() as conn:
         areas = visible_areas(conn, sesion)
-        mine = [{**a, "compartida_con": shared_with(conn, sesion, a["nivel"], a["codigo"])}
-                for a in compute_alerts(conn, umbral) if (a["nivel"], a["codigo"]) in areas]
-    return JSONResponse({"umbral": umbral, "alertas": mine}, headers={"Cache-Control": "private, no-store"})
+        mine = annotate(conn, [{**a, "compartida_con": shared_with(conn, sesion, a["nivel"], a["codigo"])}
+                               for a in compute_alerts(conn, umbral) if (a["nivel"], a["codigo"]) in areas])
+        name = territory_name(conn, sesion.usuario)
+    return JSONResponse({"umbral": umbral, "muestra_minima": MUESTRA_MINIMA, "territorio_nombre": name, "alertas": mine},
+                        headers={"Cache-Control": "private, no-store"})
+
+
+def territory_name(conn, usuario) -> str:
+    """The name of the territory a role covers (Villeta, not 1116)."""
+    if usuario.rol == Rol.GABINETE:
+        return "Paraguay"
+    if usuario.rol == Rol.MESA_DEPARTAMENTAL:
+        found = conn.execute("SELECT nombre FROM territorio.departamento WHERE codigo = %s", (usuario.departamento,)).fetchall()
+    else:
+        codes = [usuario.distrito] if usuario.rol == Rol.MESA_DISTRITAL else list(usuario.distritos)
+        found = conn.execute("SELECT nombre FROM territorio.distrito WHERE codigo = ANY(%s) ORDER BY codigo", (codes,)).fetchall()
+    names = [nombre_de_lugar(r[0]) or "" for r in found]
+    return ", ".join(n.title() if n.isupper() else n for n in names if n)
+
+
+def annotate(conn, alerts: list[dict]) -> list[dict]:
+    """Each alert with its Logro(s), the (protected) size of the Logro's population in that
+    territory, ``pequena`` when it is under ``MUESTRA_MINIMA`` (a 0 % of 3 persons is no
+    trend) and the department it lies in (districts by their polygon)."""
+    live = {(r["nivel"], r["codigo"]): r for r in live_rows(conn)}
+    medidas = {c: (lg, sv) for c, lg, sv in conn.execute("SELECT columna, logro, servicio FROM publico.medida").fetchall()}
+    of_polygon = dict(conn.execute(f"SELECT DISTINCT {POLIGONO_SQL}, dpto FROM territorio.distrito").fetchall())
+    by_service = logros_of(default_catalog())
+    out = []
+    for a in alerts:
+        lg, sv = medidas.get(a["columna"], (None, None))
+        logros = [lg] if lg else by_service.get(sv or "", [])
+        counts = [live.get((a["nivel"], a["codigo"]), {}).get(f"l{n}_universo") for n in logros]
+        counts = [c for c in counts if c is not None]
+        universe = max(counts) if counts else None
+        dept = a["codigo"] if a["nivel"] == "departamento" else of_polygon.get(a["codigo"]) if a["nivel"] == "distrito" else None
+        out.append({**a, "logro": logros[0] if logros else None, "logros": logros, "universo": universe,
+                    "pequena": universe is not None and universe < MUESTRA_MINIMA, "departamento": dept})
+    return out
 
 
 # ----------------------------------------------------------------------------- exact information loss

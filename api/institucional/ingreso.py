@@ -28,6 +28,7 @@ from api.institucional.acceso import (
     session_required,
     token_digest,
 )
+from api.institucional.seguimiento import landing_url
 from geoportal.usuarios import COLUMNS, Rol, _row, verify_password
 
 router = APIRouter(tags=["acceso"], route_class=RutaInstitucional)
@@ -120,7 +121,7 @@ async def login(request: Request) -> Response:
     if _wants_json(request):
         response: Response = JSONResponse({"usuario": user.nombre, "rol": user.rol, "csrf": csrf})
     else:
-        response = RedirectResponse(_safe_next(str(form.get("siguiente", ""))), status_code=303)
+        response = RedirectResponse(landing_url(user, _safe_next(str(form.get("siguiente", "")))), status_code=303)
     _cookie(response, request, COOKIE, token, max_age=cfg.sesion_minutos * 60)
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response

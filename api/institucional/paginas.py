@@ -1,8 +1,11 @@
-"""Spanish HTML pages of the cycle: the Mesa's list (``/mesa``) and the institution's
-referrals (``/institucion``). Plain forms, server-rendered from templates
-(``api/base/templates``), no script: they call the same plain functions as the JSON routes
-(``api.institucional.derivaciones``: the same role checks, RLS and audit apply) and every
-form carries the session's CSRF token."""
+"""Spanish HTML pages of the cycle: the Mesa's list (``/mesa``: searched, filtered, sorted;
+"Derivar" opens the confirmation step of ``api.institucional.seguimiento``) and the
+institution's referrals (``/institucion``: one card per referral, grouped by delivery point,
+with what a health worker needs to find the person). Plain forms, server-rendered from
+templates (``api/base/templates``); the only script is the institution page's few lines
+that disable a sent form and say «Registrando…». They call the same plain functions as the
+JSON routes (``api.institucional.derivaciones``: the same role checks, RLS and audit apply)
+and every form carries the session's CSRF token."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from api.base.conexiones import PoolPublico, conexion
 from api.base.errores import AccesoError
 from api.base.plantilla import km, pagina
 from api.base.registro import RutaInstitucional
-from api.institucional import derivaciones
+from api.institucional import derivaciones, seguimiento
 from api.institucional.acceso import Sesion, optional_session
 from geoportal import lista_nominal as nominal
 from geoportal.catalog import default_catalog
@@ -43,7 +46,8 @@ def _gate(sesion: Sesion | None, rol: str, here: str) -> Response | None:
 
 
 @router.get("/mesa")
-def mesa_page(servicio: str = "", brecha: str = "", desde: int = 0, mensaje: str | None = None,
+def mesa_page(servicio: str = "", brecha: str = "", categoria: str = "", localidad: str = "", buscar: str = "",
+              orden: str = "servicio", desde: int = 0, mensaje: str | None = None,
               sesion: Sesion | None = Depends(optional_session)) -> Response:
     refused = _gate(sesion, Rol.MESA_DISTRITAL, "/mesa")
     if refused:
@@ -51,36 +55,53 @@ def mesa_page(servicio: str = "", brecha: str = "", desde: int = 0, mensaje: str
     catalog = default_catalog()
     services = [s for s in catalog.servicios if s.unidad != "entorno"]
     desde = max(0, desde)
+    brecha = brecha if brecha in BRECHAS else ""
+    orden = orden if orden in seguimiento.ORDENES else "servicio"
+    buscar = buscar.strip()[:80]
     title = "Personas y hogares sin protección"
     try:
-        data = derivaciones.nominal_list(sesion, servicio=servicio or None, brecha=brecha or None, paquete="todos",
-                                         limite=POR_PAGINA, desde=desde, finalidad="derivacion")
+        data = seguimiento.gap_page(sesion, servicio=servicio or None, categoria=categoria or None, brecha=brecha or None,
+                                    localidad=localidad[:120] or None, buscar=buscar, orden=orden, desde=desde,
+                                    limite=POR_PAGINA)
     except AccesoError as exc:
         return _page("aviso.html", title, sesion, texto=exc.detail, error=True)
     names = {s.codigo: s.nombre for s in services}
-    filters = {"servicio": servicio, "brecha": brecha}
+    filters = {k: v for k, v in {"servicio": servicio, "brecha": brecha, "categoria": categoria, "localidad": localidad,
+                                 "buscar": buscar, "orden": orden if orden != "servicio" else ""}.items() if v}
+    volver = urlencode({**filters, "desde": desde})
     rows = [{**r, "quien": f"{r.get('nombres', '')} {r.get('apellidos', '')}".strip() or f"Hogar {r['hogar_id']}",
-             "categorias": r["categorias"].replace(",", ", "), "brecha": BRECHAS.get(r["brecha"], r["brecha"]),
+             "categorias": r["categorias"].replace(",", ", "), "inversion": r["brecha"] == "inversion",
+             "brecha": BRECHAS.get(r["brecha"], r["brecha"]),
+             "confirmar": "/mesa/confirmar?" + urlencode({"unidad": r["unidad"], "unidad_id": r["unidad_id"],
+                                                          "servicio": r["servicio"], "volver": volver}),
              "punto": r["punto_nombre"] or "—", "km": km(r["distancia_km"])} for r in data["filas"]]
     shown = f"{desde + 1}–{desde + len(rows)}" if rows else "ninguna"
     previous = f"/mesa?{urlencode({**filters, 'desde': max(0, desde - POR_PAGINA)})}" if desde > 0 else None
     following = (f"/mesa?{urlencode({**filters, 'desde': desde + POR_PAGINA})}"
                  if desde + len(rows) < data["total"] else None)
-    csv = f"/api/nominal/brechas?{urlencode({k: v for k, v in filters.items() if v} | {'paquete': 'todos', 'formato': 'csv'})}"
-    return _page("mesa.html", title, sesion, mensaje=mensaje, distrito=data["distrito"], servicios=services,
-                 servicio=servicio, brecha=brecha, brechas=TIPOS_DE_BRECHA, total=data["total"], mostradas=shown,
-                 csv=csv, resumen=[{**r, "nombre": names.get(r["servicio"], r["servicio"])} for r in data["resumen"]],
-                 filas=rows, volver=urlencode({**filters, "desde": desde}), anteriores=previous, siguientes=following)
+    api_filters = {k: v for k, v in filters.items() if k in ("servicio", "brecha", "categoria", "localidad")}
+    csv = f"/api/nominal/brechas?{urlencode(api_filters | {'paquete': 'todos', 'formato': 'csv'})}"
+    sort_links = [(clave_, texto, f"/mesa?{urlencode({**filters, 'orden': clave_})}", clave_ == orden)
+                  for clave_, texto in seguimiento.ORDENES.items()]
+    return _page("mesa.html", title, sesion, mensaje=mensaje, distrito=data["distrito"],
+                 nombre_distrito=data["nombre_distrito"], servicios=services, servicio=servicio, brecha=brecha,
+                 brechas=TIPOS_DE_BRECHA, categorias=catalog.categorias, categoria=categoria,
+                 localidades=data["localidades"], localidad=localidad, buscar=buscar, orden=orden, ordenes=sort_links,
+                 total=data["total"], mostradas=shown, csv=csv,
+                 resumen=[{**r, "nombre": names.get(r["servicio"], r["servicio"])} for r in data["resumen"]],
+                 filas=rows, volver=volver, anteriores=previous, siguientes=following)
 
 
 @router.post("/mesa/derivar")
 def mesa_refer(unidad: str = Form(...), unidad_id: str = Form(...), servicio: str = Form(...), volver: str = Form(""),
+               punto_id: str = Form(""), nota: str = Form(""),
                sesion: Sesion | None = Depends(optional_session)) -> Response:
     refused = _gate(sesion, Rol.MESA_DISTRITAL, "/mesa")
     if refused:
         return refused
     try:
-        created = derivaciones.refer(derivaciones.DerivacionNueva(unidad=unidad, unidad_id=unidad_id, servicio=servicio),
+        created = derivaciones.refer(derivaciones.DerivacionNueva(unidad=unidad, unidad_id=unidad_id, servicio=servicio,
+                                                                  punto_id=punto_id or None, nota=nota.strip()),
                                      "derivacion", sesion)
         message = f"Derivación n.º {created['derivacion_id']} enviada a {created['institucion']}."
     except AccesoError as exc:
@@ -91,21 +112,39 @@ def mesa_refer(unidad: str = Form(...), unidad_id: str = Form(...), servicio: st
 
 
 @router.get("/institucion")
-def institution_page(publico: PoolPublico, mensaje: str | None = None,
+def institution_page(publico: PoolPublico, mensaje: str | None = None, punto: str = "",
                      sesion: Sesion | None = Depends(optional_session)) -> Response:
     refused = _gate(sesion, Rol.INSTITUCION, "/institucion")
     if refused:
         return refused
-    referrals = derivaciones.visible_referrals(sesion, finalidad="seguimiento")
+    catalog = default_catalog()
+    names = {s.codigo: s.nombre for s in catalog.servicios}
+    referrals, details = seguimiento.referrals_with_details(sesion)
     points = _point_names(publico, [r["punto_id"] for r in referrals])
+    alternatives = _points_for(publico, sesion, {catalog.servicio(r["servicio"]).punto_tipo for r in referrals
+                                                 if r["estado"] == "referida" and r["servicio"] in names})
     states = {"referida": "pendiente", "entregada": "entregada", "no_entregada": "no entregada",
               "no_localizada": "no localizada"}
-    rows = [{"derivacion_id": r["derivacion_id"],
-             "quien": f"{r['nombres'] or ''} {r['apellidos'] or ''}".strip() or f"Hogar {r['hogar_id']}",
-             "localidad": r["localidad"] or "", "servicio": r["servicio"],
-             "punto": points.get(r["punto_id"], r["punto_id"] or "—"), "creada": _fecha(r["creada"]),
-             "pendiente": r["estado"] == "referida", "estado": states.get(r["estado"], r["estado"])} for r in referrals]
-    return _page("institucion.html", "Derivaciones recibidas", sesion, mensaje=mensaje, filas=rows,
+    rows = []
+    for r in referrals:
+        d = details.get(r["derivacion_id"], {})
+        s = catalog.servicio(r["servicio"]) if r["servicio"] in names else None
+        rows.append({"derivacion_id": r["derivacion_id"],
+                     "quien": f"{r['nombres'] or ''} {r['apellidos'] or ''}".strip() or f"Hogar {r['hogar_id']}",
+                     "persona": ", ".join(x for x in (d.get("sexo"), d.get("edad_texto")) if x),
+                     "localidad": r["localidad"] or "", "referencia": d.get("referencia") or "",
+                     "zona": d.get("zona") or "", "servicio": names.get(r["servicio"], r["servicio"]),
+                     "punto_id": r["punto_id"] or "", "punto": points.get(r["punto_id"], r["punto_id"] or "sin punto"),
+                     "puntos": alternatives.get(s.punto_tipo if s else None, []), "nota": r["nota"],
+                     "creada": _fecha(r["creada"]), "minima": r["creada"][:10],
+                     "pendiente": r["estado"] == "referida", "estado": states.get(r["estado"], r["estado"])})
+    groups: dict[str, list] = {}
+    for r in sorted(rows, key=lambda r: (not r["pendiente"], r["derivacion_id"])):  # pending first
+        groups.setdefault(r["punto"], []).append(r)
+    chosen = [(name, items) for name, items in sorted(groups.items(), key=lambda g: (seguimiento.fold(g[0]), g[0]))
+              if not punto or name == punto]
+    return _page("institucion.html", "Derivaciones recibidas", sesion, mensaje=mensaje, grupos=chosen,
+                 puntos=sorted(groups, key=seguimiento.fold), punto=punto, total=len(rows),
                  pendientes=sum(r["pendiente"] for r in rows), hoy=date.today().isoformat())
 
 
@@ -123,17 +162,38 @@ def _point_names(pool, ids) -> dict[str, str]:
         return nominal.point_names(conn, ids)
 
 
+def _points_for(pool, sesion: Sesion, tipos) -> dict[str, list[tuple[str, str]]]:
+    """Delivery points of each type in the institution's districts (public data), by name."""
+    tipos = sorted(t for t in tipos if t)
+    if not tipos:
+        return {}
+    with conexion(pool) as conn:
+        found = conn.execute(
+            "SELECT p.tipo, p.punto_id, p.nombre FROM oferta.punto_entrega p WHERE p.tipo = ANY(%s) AND p.codigo_2012 IN"
+            " (SELECT coalesce(d.codigo_2012, '') FROM territorio.distrito d WHERE d.codigo = ANY(%s))"
+            " ORDER BY p.nombre, p.punto_id", (tipos, list(sesion.usuario.distritos))).fetchall()
+    out: dict[str, list] = {}
+    for tipo, punto_id, nombre in found:
+        out.setdefault(tipo, []).append((punto_id, nombre))
+    return out
+
+
 @router.post("/institucion/contrarreferencia")
-def institution_counter(derivacion_id: int = Form(...), resultado: str = Form(...), fecha: str = Form(...),
+def institution_counter(derivacion_id: int = Form(...), resultado: str = Form(""), fecha: str = Form(...),
+                        punto_id: str = Form(""), nota: str = Form(""),
                         sesion: Sesion | None = Depends(optional_session)) -> Response:
     refused = _gate(sesion, Rol.INSTITUCION, "/institucion")
     if refused:
         return refused
+    if not resultado:
+        message = "Elija el resultado de la contrarreferencia (entregada, no entregada o no localizada)."
+        return RedirectResponse(f"/institucion?{urlencode({'mensaje': message})}", status_code=303)
     try:
-        body = derivaciones.Contrarreferencia(resultado=resultado, fecha=fecha)
+        body = derivaciones.Contrarreferencia(resultado=resultado, fecha=fecha, punto_id=punto_id or None,
+                                              nota=nota.strip())
         done = derivaciones.counter_refer(derivacion_id, body, "seguimiento", sesion)
-        message = f"Contrarreferencia de la derivación n.º {derivacion_id} registrada: {done['estado']}."
-        if done["actualizando"]:  # the district is recomputed after this answer
+        message = f"Contrarreferencia de la derivación n.º {derivacion_id} registrada: {done['estado'].replace('_', ' ')}."
+        if done.get("actualizando"):
             message += " Las cifras del distrito se están actualizando."
     except AccesoError as exc:
         message = exc.detail
