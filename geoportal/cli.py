@@ -269,7 +269,14 @@ def _prepare_layers(conn) -> dict:
         _fail(f"Se publicó, pero las capas no coinciden con la publicación: {exc}")
     console.print(f"Capas preparadas: {done['leyendas']} leyendas, {done['geometrias']} geometrías de teselas "
                   f"({done['nuevas']} nuevas) en {done['segundos']:.1f} s.")
-    done["superficies"] = _build_surfaces(conn)
+    # Accessibility surfaces are built on demand (`geoportal superficies`, or the map
+    # service's first request, in the background): after a release only the files of
+    # versions no published version refers to go. Building all fourteen after every
+    # district update would hold the release for minutes.
+    from geoportal.superficies import limpiar
+
+    published = {r[0] for r in conn.execute("SELECT data_version FROM publico.version").fetchall()}
+    done["superficies"] = {"quitadas": limpiar(get_settings().home, published)}
     return done
 
 

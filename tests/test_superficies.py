@@ -133,7 +133,7 @@ def test_unchanged_points_reuse_files_and_old_versions_go(construidas):
     assert s.ruta(home, "v2", "usf", "tiempo").exists() and not (home / "superficies" / "v1").exists()
 
 
-def test_cli_publication_hook_builds_every_surface_and_the_command_takes_one_type(pilotos, tmp_path):
+def test_the_release_drops_unreferenced_versions_and_the_command_builds_one_type_or_all(pilotos, tmp_path):
     import os
     import sys
 
@@ -154,13 +154,17 @@ def test_cli_publication_hook_builds_every_surface_and_the_command_takes_one_typ
         version = s.version_vigente(conn)
     assert sorted(p.name for p in (tmp_path / "superficies" / version).glob("*.tif")) == ["snpp_distancia.tif", "snpp_tiempo.tif"]
     (tmp_path / "superficies" / "vieja").mkdir()
-    # A national computation publishes; the CLI's post-release step then builds every surface.
+    # A national computation publishes; the CLI's post-release step removes the files of
+    # versions no published version refers to (surfaces are built on demand), and the
+    # command builds every type of the new version.
     hook = subprocess.run([*cli, "calcular", "--fecha-corte", "2026-01-01"], capture_output=True, text=True,
                           env=env, timeout=1200)
     assert hook.returncode == 0, hook.stdout + hook.stderr
+    assert not (tmp_path / "superficies" / "vieja").exists()
+    todas = subprocess.run([*cli, "superficies"], capture_output=True, text=True, env=env, timeout=1200)
+    assert todas.returncode == 0, todas.stdout + todas.stderr
     with psycopg.connect(url) as conn:
         version = s.version_vigente(conn)
     tipos = sorted(default_catalog().tipos_punto)
     assert sorted(p.name for p in (tmp_path / "superficies" / version).glob("*.tif")) == sorted(
         f"{t}_{m}.tif" for t in tipos for m in s.MEDIDAS)
-    assert not (tmp_path / "superficies" / "vieja").exists()

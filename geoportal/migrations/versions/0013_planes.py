@@ -6,7 +6,7 @@ from alembic import op
 from geoportal.migrate import sql_file
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 
 
 def upgrade() -> None:
