@@ -39,7 +39,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from api.base.conexiones import URLS
-from api.base.errores import TITULOS, problem
+from api.base.errores import TITULOS, BaseNoDisponible, problem
 from api.base.registro import _routes, error_report
 
 log = logging.getLogger("geoportal.api")
@@ -145,9 +145,11 @@ class Guardia:
                 headers = list(message.get("headers", ()))
                 nombres = {k.lower() for k, _ in headers}
                 headers += [h for h in CABECERAS if h[0] not in nombres]
-                if institucional or b"set-cookie" in nombres:
-                    headers = [h for h in headers if h[0].lower() != b"cache-control"]
-                    headers.append((b"cache-control", b"no-store"))
+                if institucional or b"set-cookie" in nombres:  # a route's own "private, no-store" stays
+                    cache = [v for k, v in headers if k.lower() == b"cache-control"]
+                    if not cache or b"no-store" not in cache[0]:
+                        headers = [h for h in headers if h[0].lower() != b"cache-control"]
+                        headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -216,7 +218,7 @@ class Guardia:
             try:
                 if await anyio.to_thread.run_sync(self.sesion_vigente, token):
                     return None
-            except psycopg.OperationalError:
+            except (psycopg.OperationalError, BaseNoDisponible):  # no database: retry later, like every route
                 return problem(503, "Servicio no disponible: la base de datos no responde. Intente de nuevo en unos "
                                "minutos.", scope["path"], headers={"Retry-After": "10"})
         return problem(401, NO_AUTENTICADO, None, title=TITULOS[401])
