@@ -1,11 +1,13 @@
 """The FastAPI application: ``create_app()`` (``uvicorn api.app:create_app --factory``).
 
-One lifespan opens and closes every pool, kept on ``app.state`` (``api.base.conexiones``):
-the public-role pool and the tile service's. The database URLs are worked out at
-start-up without starting the embedded cluster (only the CLI starts it). Every route
-comes from the one aggregator (``api.rutas``); the error handlers from
-``api.base.errores``; access-log redaction is installed last, once every route exists
-(``api.base.registro``).
+One lifespan works out every database URL once (``api.base.conexiones.resolver_urls``,
+never starting the embedded cluster: only the CLI starts it) and opens and closes every
+pool, kept on ``app.state``: the public-role pool and the tile service's. Every route comes
+from the one aggregator (``api.rutas``); the error handlers from ``api.base.errores``; the
+door every request passes first (session before body, body caps, null bytes, security
+headers, the last-resort 500) from ``api.base.guardia``; ``/docs`` from
+``api.base.documentacion``; access-log redaction is installed last, once every route
+exists (``api.base.registro``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api import rutas
-from api.base import errores, registro
+from api.base import documentacion, errores, registro
 from api.base.ajustes import ajustes
-from api.base.conexiones import abrir_publico, url_publica
+from api.base.conexiones import abrir_publico, resolver_urls
+from api.base.guardia import Guardia
+from api.institucional.acceso import COOKIE, session_required
 from api.institucional.derivaciones import recalculos_en_segundo_plano
+from api.institucional.ingreso import sesion_vigente
 from api.publico import ogc, transporte, visor
 from capas import default_capas
 from geoportal import __version__
@@ -32,10 +37,10 @@ DESCRIPCION = ("API pública del geoportal: solo cifras protegidas (control de d
 
 @asynccontextmanager
 async def lifespan(app: FastAPI):
-    url = url_publica()
-    app.state.url_publica = url
-    app.state.publico = abrir_publico(url, ajustes()) if url is not None else None
-    app.state.teselas.usar_url(url)
+    urls = resolver_urls()
+    app.state.urls = urls
+    app.state.publico = abrir_publico(urls.publico, ajustes()) if urls.publico is not None else None
+    app.state.teselas.usar_url(urls.publico)
     try:
         async with recalculos_en_segundo_plano():  # districts pending after a contrarreferencia
             yield
@@ -47,7 +52,8 @@ async def lifespan(app: FastAPI):
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="Geoportal SPS «Vamos!»", version=__version__, lifespan=lifespan, description=DESCRIPCION)
+    app = FastAPI(title="Geoportal SPS «Vamos!»", version=__version__, lifespan=lifespan, description=DESCRIPCION,
+                  docs_url=None, redoc_url=None)
     errores.install(app)
     # The layer catalog is validated now: a bad capas/*.yaml stops the start-up.
     web = ajustes()
@@ -55,7 +61,11 @@ def create_app() -> FastAPI:
                                 conexiones=web.teselas_conexiones)
     app.add_middleware(tiles_router.FastPath, service=app.state.teselas)
     transporte.instalar(app)  # HEAD, CORS on public routes, gzip (outside the tile fast path)
+    # Outermost: the session is checked and bodies capped before anything reads them.
+    app.add_middleware(Guardia, requiere_sesion=session_required, sesion_vigente=sesion_vigente, cookie=COOKIE,
+                       cuerpo_max=web.cuerpo_max_kb * 1024, archivo_max=web.archivo_max_mb * 1024 * 1024)
     app.include_router(rutas.router)
+    documentacion.montar(app)
     visor.montar_estaticos(app)
 
     def _openapi() -> dict:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-from geoportal.cli_comun import console
+from geoportal.cli_comun import Aplicacion, console
 from geoportal.cli_comun import fail as _fail
 from geoportal.settings import get_settings
 
-app = typer.Typer(help="Geoportal del Sistema de Protección Social «Vamos!».", no_args_is_help=True)
+app = Aplicacion(help="Geoportal del Sistema de Protección Social «Vamos!».", no_args_is_help=True)
 db_app = typer.Typer(help="Base de datos PostGIS (clúster embebido o GEOPORTAL_DATABASE_URL).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 territorio_app = typer.Typer(help="Territorio real: departamentos, distritos, censo 2022.", no_args_is_help=True)

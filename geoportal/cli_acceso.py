@@ -4,6 +4,7 @@ of the protected figures (``geoportal.alertas``). User-facing text is Spanish.""
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import typer
 
@@ -115,6 +116,59 @@ def usuarios_rol(
             _fail(str(exc))
     console.print("Rol cambiado:", end=" ")
     _mostrar_usuario(user)
+
+
+@usuarios_app.command("desbloquear")
+def usuarios_desbloquear(nombre: str = typer.Argument(..., help="Nombre de usuario.")) -> None:
+    """Termina ya la espera por intentos fallidos de un usuario (sus intentos quedan registrados)."""
+    from geoportal.usuarios import UsuarioError, unlock_user
+
+    with _usuarios_conn() as conn:
+        try:
+            n = unlock_user(conn, nombre)
+        except UsuarioError as exc:
+            _fail(str(exc))
+    console.print(f"Usuario {nombre.strip().lower()} desbloqueado ({n} intentos fallidos dejan de contar).")
+
+
+def _leer_clave(archivo: Path | None) -> str:
+    """The new password from a file (its first line), from standard input when it is not a
+    terminal (first line), or asked twice without echo. Never from the command line."""
+    import getpass
+    import sys
+
+    if archivo is not None:
+        try:
+            return archivo.read_text(encoding="utf-8").split("\n", 1)[0].rstrip("\r")
+        except OSError as exc:
+            _fail(f"No se pudo leer {archivo}: {exc.strerror}.")
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Nueva contraseña: ")
+    if getpass.getpass("Repita la contraseña: ") != first:
+        _fail("Las contraseñas no coinciden.")
+    return first
+
+
+@usuarios_app.command("clave")
+def usuarios_clave(
+    nombre: str = typer.Argument(..., help="Nombre de usuario."),
+    clave_archivo: Path = typer.Option(None, "--clave-archivo", help="Archivo cuya primera línea es la nueva "
+                                       "contraseña (si no, se lee de la entrada estándar o se pide sin mostrarla)."),
+) -> None:
+    """Cambia la contraseña de un usuario; cierra sus sesiones y termina su bloqueo.
+
+    La contraseña nunca va en la línea de comandos (quedaría en el historial y en la lista de
+    procesos): se pide sin mostrarla, o se lee de la entrada estándar o de --clave-archivo."""
+    from geoportal.usuarios import UsuarioError, set_password
+
+    clave = _leer_clave(clave_archivo)
+    with _usuarios_conn() as conn:
+        try:
+            set_password(conn, nombre, clave)
+        except UsuarioError as exc:
+            _fail(str(exc))
+    console.print(f"Contraseña de {nombre.strip().lower()} cambiada; sus sesiones abiertas se cerraron.")
 
 
 def alertas(

@@ -1,14 +1,50 @@
-"""What every ``geoportal`` command module shares: the console and the way to fail."""
+"""What every ``geoportal`` command module shares: the console, the way to fail, and the
+application class that turns a lost database connection into one Spanish line."""
 
 from __future__ import annotations
+
+import sys
 
 import typer
 from rich.console import Console
 
 console = Console()
 
+BASE_PERDIDA = ("Error: se perdió la conexión con la base de datos (el servidor se detuvo o terminó esta sesión); "
+                "vuelva a ejecutar el comando cuando esté disponible (`geoportal db status` lo muestra).")
+
 
 def fail(message: str) -> None:
     """Print a Spanish error and end the command with exit code 1."""
     console.print(f"[bold red]Error:[/] {message}")
     raise typer.Exit(code=1)
+
+
+def base_perdida(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is a lost or refused database connection."""
+    import psycopg
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return True
+        if type(exc).__module__.startswith("sqlalchemy") and type(exc).__name__ == "OperationalError":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class Aplicacion(typer.Typer):
+    """The command line's root: a command whose database connection is lost (``geoportal db
+    down``, a terminated backend, a server restart) ends with one Spanish line and exit
+    code 1, never a Python traceback; any other error is shown as Typer shows it."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if not base_perdida(exc):
+                raise
+            print(BASE_PERDIDA, file=sys.stderr)
+            raise SystemExit(1) from None

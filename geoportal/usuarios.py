@@ -180,8 +180,29 @@ def change_role(conn: psycopg.Connection, nombre: str, rol: str, *, departamento
 
 
 def set_password(conn: psycopg.Connection, nombre: str, password: str) -> None:
+    """A new password (an admin's reset): open sessions are closed and the name's failed
+    attempts stop counting (the lockout ends)."""
     user = get_user(conn, nombre)
     conn.execute("UPDATE acceso.usuario SET clave_hash = %s, modificado = now() WHERE usuario_id = %s",
                  (hash_password(password), user.usuario_id))
     conn.execute("UPDATE acceso.sesion SET cerrada = now() WHERE usuario_id = %s AND cerrada IS NULL", (user.usuario_id,))
+    _unlock(conn, user.nombre)
     conn.commit()
+
+
+def _unlock(conn: psycopg.Connection, nombre: str) -> None:
+    conn.execute("INSERT INTO acceso.intento_ingreso (nombre, ip, exito, tipo) VALUES (%s, 'administracion', false,"
+                 " 'desbloqueo')", (nombre,))
+
+
+def unlock_user(conn: psycopg.Connection, nombre: str) -> int:
+    """End a name's lockout now: its earlier failed attempts stop counting (they stay in
+    ``acceso.intento_ingreso``). Returns how many failures stopped counting."""
+    user = get_user(conn, nombre)
+    row = conn.execute(
+        "SELECT count(*) FROM acceso.intento_ingreso WHERE nombre = %(n)s AND tipo = 'intento' AND NOT exito"
+        " AND momento > (SELECT coalesce(max(momento), '-infinity') FROM acceso.intento_ingreso"
+        "                 WHERE nombre = %(n)s AND (exito OR tipo = 'desbloqueo'))", {"n": user.nombre}).fetchone()
+    _unlock(conn, user.nombre)
+    conn.commit()
+    return row[0]

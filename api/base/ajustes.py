@@ -30,9 +30,18 @@ class AjustesWeb(BaseSettings):
     sesion_minutos: int = 480
     sesion_inactividad_minutos: int = 30
     cookie_segura: bool | None = None  # None: Secure when the request arrived over HTTPS
+    # lockout (api.institucional.ingreso): after intentos_max failures of one name (or
+    # intentos_ip_max of one address) each further try waits bloqueo_base_segundos, doubled
+    # per further failure, at most bloqueo_minutos; attempts while waiting do not count
     intentos_max: int = 5
     intentos_ip_max: int = 30
+    bloqueo_base_segundos: int = 30
     bloqueo_minutos: int = 15
+    # logins verified at once (argon2 costs ~64 MiB and a core each): the rest wait their turn
+    ingresos_simultaneos: int = 2
+    # request bodies (api.base.guardia): any route, and a route that takes a file
+    cuerpo_max_kb: int = 64
+    archivo_max_mb: int = 8
 
 
 @lru_cache

@@ -11,16 +11,22 @@ closes every pool; they live on ``app.state``, never in a module global:
 The institutional wing connects per transaction with its own roles (the session's
 territory is set for that transaction only: ``api.institucional.acceso``).
 
-URLs are worked out at start-up without starting the embedded cluster: only the CLI
-starts it (``geoportal db up``, ``geoportal servir``). A database that cannot be reached
-becomes a 503 problem (:class:`api.base.errores.BaseNoDisponible`), never a 500.
+Every URL (public role, login role, nominal role, admin) is worked out **once**, at
+start-up (:func:`resolver_urls`, kept on ``app.state.urls``), without starting the embedded
+cluster: only the CLI starts it (``geoportal db up``, ``geoportal servir``). A request never
+looks a URL up again nor spawns a process; a request after ``geoportal db down`` gets 503 and
+PostgreSQL stays stopped. Code that runs inside a request but has no ``Request`` at hand
+(the institutional connections) reads them with :func:`url_de`: the request's middleware
+(``api.base.guardia``) lends them through a context variable. A database that cannot be
+reached becomes a 503 problem (:class:`api.base.errores.BaseNoDisponible`), never a 500.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from contextvars import ContextVar
+from typing import Annotated, NamedTuple
 
 import psycopg
 from fastapi import Depends, Request
@@ -28,7 +34,48 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from api.base.ajustes import AjustesWeb
 from api.base.errores import BaseNoDisponible
-from geoportal.db import public_database_url
+from geoportal.db import database_url, public_database_url
+from geoportal.roles import ACCESS_ROLE, NOMINAL_ROLE, role_url
+
+
+class Urls(NamedTuple):
+    """The connection URLs of one running application (None: could not be worked out)."""
+
+    publico: str | None
+    acceso: str | None
+    nominal: str | None
+    admin: str | None
+
+
+# The running application's URLs during a request (set by ``api.base.guardia.Guardia``).
+URLS: ContextVar[Urls | None] = ContextVar("geoportal_urls", default=None)
+
+
+def _o_none(resolver) -> str | None:
+    try:
+        return resolver()
+    except Exception:  # noqa: BLE001 -- embedded cluster unknown, secrets missing...
+        return None
+
+
+def resolver_urls() -> Urls:
+    """Every URL the web uses, worked out once (the lifespan); never starts a cluster."""
+    return Urls(publico=url_publica(), acceso=_o_none(lambda: role_url(ACCESS_ROLE, start=False)),
+                nominal=_o_none(lambda: role_url(NOMINAL_ROLE, start=False)),
+                admin=_o_none(lambda: database_url(start=False)))
+
+
+def url_de(rol: str) -> str:
+    """The URL of ``rol`` (``publico``, ``acceso``, ``nominal``, ``admin``) resolved at
+    start-up; outside a request (a script, a test) it is worked out now, still without
+    starting anything. Unknown -> :class:`BaseNoDisponible`."""
+    urls = URLS.get()
+    if urls is None:
+        urls = resolver_urls()
+    url = getattr(urls, rol)
+    if url is None:
+        raise BaseNoDisponible("no se pudo determinar la conexión a la base de datos")
+    return url
 
 
 def url_publica() -> str | None:

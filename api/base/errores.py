@@ -8,10 +8,11 @@ and one handler factory (:func:`manejador`) answers them all. What the user read
 (``detalle``) is kept apart from what the server logs (``registro``): a nominal value
 may go to neither, and the log never receives the user's text by accident.
 
-Request validation errors become 400 with a detail that names the parameter; anything
-unexpected is 500 with a generic detail, logged on the server with its traceback (without
-the exception's text on institutional paths: ``api.base.registro.error_report``) and
-never shown to the client. ``HTTPException`` raised by the tile service (``tiles/``, which
+Request validation errors become 400 with a detail that names the parameter; a database
+that cannot be reached (``psycopg.OperationalError``, on any route) is 503 with
+``Retry-After``; anything unexpected is 500 with a generic detail, logged on the server as
+its type, route and stack, never the exception's text (``api.base.registro.error_report``;
+the last resort is ``api.base.guardia``), and never shown to the client. ``HTTPException`` raised by the tile service (``tiles/``, which
 does not import the web) is answered the same way.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -225,9 +227,17 @@ def install(app: FastAPI) -> None:
     async def _typed(request: Request, exc: ErrorApi):
         return manejador(request, exc)
 
+    @app.exception_handler(psycopg.OperationalError)
+    async def _base_caida(request: Request, exc: psycopg.OperationalError):
+        # A connection refused, a backend terminated, a pool that waited too long: on any
+        # route (public or institutional) the database is down, not the request wrong.
+        caida = BaseNoDisponible("se perdió la conexión con la base de datos")
+        caida.registro = f"{type(exc).__name__} SQLSTATE {getattr(exc, 'sqlstate', None) or '—'}"
+        return manejador(request, caida)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        message, args, exc_info = error_report(request, exc)
-        log.error(message, *args, exc_info=exc_info)
+        message, args, _ = error_report(request, exc)
+        log.error(message, *args)
         return problem(500, "Error interno del servidor. El problema quedó registrado; intente de nuevo más tarde.",
                        _instance(request))

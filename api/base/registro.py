@@ -41,6 +41,7 @@ from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 
 ACCESS_LOGGER = "uvicorn.access"
+ERROR_LOGGER = "uvicorn.error"
 # Query keys whose values identify nobody: filters, paging, format, purpose, threshold, version.
 QUERY_KEPT = frozenset({"servicio", "categoria", "brecha", "paquete", "formato", "limite", "desde", "estado",
                         "finalidad", "umbral", "data_version"})
@@ -154,6 +155,9 @@ def install(app: FastAPI) -> None:
     for old in [f for f in logger.filters if isinstance(f, AccessLogFilter)]:  # another app built in this process
         logger.removeFilter(old)
     logger.addFilter(AccessLogFilter(redactor))
+    errores = logging.getLogger(ERROR_LOGGER)
+    if not any(isinstance(f, ErrorLogFilter) for f in errores.filters):
+        errores.addFilter(ErrorLogFilter())
 
 
 def logged_path(request: Request) -> str:
@@ -165,17 +169,34 @@ def logged_path(request: Request) -> str:
     return redactor.path(path) if redactor.institutional(path) else path
 
 
-def error_report(request: Request, exc: BaseException) -> tuple[str, tuple, BaseException | None]:
-    """(message, args, exc_info) to log an unexpected error of ``request``.
+def error_report(request: Request, exc: BaseException) -> tuple[str, tuple, None]:
+    """(message, args, exc_info) to log an unexpected error of ``request``: its type, its
+    SQLSTATE, the route (as ``logged_path`` renders it) and the stack; never the
+    exception's own text, on any route (a database error's detail quotes the offending row,
+    ``Key (unidad_id)=(…)``; a KeyError its key; a planted note its name and cédula).
+    ``exc_info`` is always None: the traceback module would print the text."""
+    return ("error inesperado en %s: %s%s (texto omitido)\n%s",
+            (logged_path(request), type(exc).__name__, _sqlstate(exc), _pila(exc)), None)
 
-    On institutional paths the exception's own text is left out (a database error's
-    detail quotes the offending row, ``Key (unidad_id)=(…)``; a KeyError its key): the log
-    keeps the type, the SQLSTATE and the stack, which is what the operator needs."""
-    path = logged_path(request)
-    redactor = getattr(request.app.state, "registro", None)
-    if redactor is not None and not redactor.institutional(request.url.path):
-        return "error inesperado en %s", (path,), exc
-    stack = "".join(traceback.format_tb(exc.__traceback__))
+
+def _sqlstate(exc: BaseException) -> str:
     state = getattr(exc, "sqlstate", None)
-    return ("error inesperado en %s: %s%s (texto omitido: ruta institucional)\n%s",
-            (path, type(exc).__name__, f" SQLSTATE {state}" if state else "", stack), None)
+    return f" SQLSTATE {state}" if state else ""
+
+
+def _pila(exc: BaseException) -> str:
+    """The stack as file, line and function only: a frame's source line may be a template's
+    text or quote a value, so it is left out as the exception's text is."""
+    return "".join(f"  {f.filename}:{f.lineno} en {f.name}\n" for f in traceback.extract_tb(exc.__traceback__))
+
+
+class ErrorLogFilter(logging.Filter):
+    """On ``uvicorn.error``: a record with an exception (``Exception in ASGI application``)
+    keeps its line, the exception's type and stack, never its text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}{_sqlstate(exc)} (texto omitido)\n{_pila(exc)}"
+            record.args, record.exc_info, record.exc_text = (), None, None
+        return True

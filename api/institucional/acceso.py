@@ -12,9 +12,11 @@ writes the audit log.
 - **CSRF**: every state-changing request of a session must carry the session's token
   (``X-CSRF-Token`` header or ``csrf`` form field); the login form uses a double-submit
   cookie. A cross-site ``Origin`` is refused as well.
-- **Lockout**: ``GEOPORTAL_INTENTOS_MAX`` failures for one user name (known or not, so
-  nobody learns which names exist) or ``GEOPORTAL_INTENTOS_IP_MAX`` from one address within
-  ``GEOPORTAL_BLOQUEO_MINUTOS`` refuse further attempts, even with the right password.
+- **Lockout** (``api.institucional.ingreso``): from ``GEOPORTAL_INTENTOS_MAX`` failures of
+  one user name (known or not, so nobody learns which names exist) or
+  ``GEOPORTAL_INTENTOS_IP_MAX`` of one address, each further try waits, exponentially
+  longer per failure up to ``GEOPORTAL_BLOQUEO_MINUTOS``; tries made while waiting are
+  refused unchecked and never counted; ``geoportal usuarios desbloquear`` ends the wait.
 - **Nominal access** (``nominal_tx``): a transaction as the database role
   ``geoportal_nominal`` with the session's districts and institution set for that
   transaction only; Row-Level Security then hides every other row, so a handler bug
@@ -40,10 +42,10 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.base.ajustes import ajustes
+from api.base.conexiones import url_de
 from api.base.errores import AccesoError
 from api.base.registro import redactar
 from geoportal.audit import log_access
-from geoportal.roles import ACCESS_ROLE, NOMINAL_ROLE, role_url
 from geoportal.territory import POLIGONO_SQL
 from geoportal.usuarios import COLUMNS, Rol, Usuario, _row
 
@@ -77,7 +79,7 @@ def token_digest(token: str) -> str:
 @contextmanager
 def access_conn() -> Iterator[psycopg.Connection]:
     """The login/session role (no nominal data); commits on success."""
-    with psycopg.connect(role_url(ACCESS_ROLE, start=False), connect_timeout=10) as conn:
+    with psycopg.connect(url_de("acceso"), connect_timeout=10) as conn:
         yield conn
 
 
@@ -290,7 +292,7 @@ def territorio_de(sesion: Sesion) -> str:
 def nominal_tx(sesion: Sesion) -> Iterator[psycopg.Connection]:
     """One transaction as ``geoportal_nominal``, scoped by Row-Level Security to the session."""
     districts, institution = district_scope(sesion)
-    with psycopg.connect(role_url(NOMINAL_ROLE, start=False), connect_timeout=10) as conn:
+    with psycopg.connect(url_de("nominal"), connect_timeout=10) as conn:
         conn.execute(
             "SELECT set_config('geoportal.distritos', %s, true), set_config('geoportal.institucion', %s, true),"
             " set_config('geoportal.rol', %s, true)",

@@ -6,8 +6,11 @@
 
 from __future__ import annotations
 
+import math
 import secrets
+from dataclasses import dataclass
 
+import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -29,7 +32,7 @@ from api.institucional.acceso import (
     token_digest,
 )
 from api.institucional.seguimiento import landing_url
-from geoportal.usuarios import COLUMNS, Rol, _row, verify_password
+from geoportal.usuarios import COLUMNS, Rol, Usuario, _row, verify_password
 
 router = APIRouter(tags=["acceso"], route_class=RutaInstitucional)
 
@@ -72,10 +75,101 @@ def _refuse_login(request: Request, status: int, message: str, headers: dict | N
     return response
 
 
+# -------------------------------------------------------------------------- lockout
+# Failures of one name count since its last success or unlock (`geoportal usuarios
+# desbloquear`, `geoportal usuarios clave`), within a day; failures of one address within
+# an hour. From GEOPORTAL_INTENTOS_MAX failures of a name (GEOPORTAL_INTENTOS_IP_MAX of an
+# address) each further try waits GEOPORTAL_BLOQUEO_BASE_SEGUNDOS after the last failure,
+# doubled per failure beyond the threshold, at most GEOPORTAL_BLOQUEO_MINUTOS. A try made
+# while waiting is refused unchecked (429 + Retry-After) and never counts as a failure; the
+# right password after the wait gets in. A name that got in from an address in the last 30
+# days is not held back by that address's failures (an office behind one NAT keeps working).
+ESTADO_SQL = """
+WITH reinicio AS (
+    SELECT coalesce(max(momento), '-infinity') AS desde FROM acceso.intento_ingreso
+     WHERE nombre = %(n)s AND (exito OR tipo = 'desbloqueo')),
+por_nombre AS (
+    SELECT count(*) AS fallos, extract(epoch FROM now() - max(momento)) AS hace
+      FROM acceso.intento_ingreso, reinicio
+     WHERE nombre = %(n)s AND tipo = 'intento' AND NOT exito AND momento > reinicio.desde
+       AND momento > now() - interval '1 day'),
+por_ip AS (
+    SELECT count(*) AS fallos, extract(epoch FROM now() - max(momento)) AS hace
+      FROM acceso.intento_ingreso
+     WHERE ip = %(ip)s AND tipo = 'intento' AND NOT exito AND momento > now() - interval '1 hour')
+SELECT por_nombre.fallos, por_nombre.hace, por_ip.fallos, por_ip.hace,
+       EXISTS (SELECT 1 FROM acceso.intento_ingreso WHERE nombre = %(n)s AND ip = %(ip)s AND exito
+                AND momento > now() - interval '30 days')
+  FROM por_nombre, por_ip
+"""
+
+
+def espera(fallos: int, hace: float | None, umbral: int, base: float, tope: float) -> float:
+    """Seconds a new try must still wait: 0 below ``umbral`` failures, else ``base``
+    doubled per failure beyond it (at most ``tope``) counted from the last failure."""
+    if fallos < umbral or hace is None:
+        return 0.0
+    return max(0.0, min(base * 2 ** min(fallos - umbral, 32), tope) - float(hace))
+
+
+@dataclass(frozen=True)
+class Intento:
+    """What a login attempt came to: ``espera`` > 0 (refused unchecked), or the user and
+    the new session's token and CSRF token (None: wrong name or password)."""
+
+    espera: float = 0.0
+    usuario: Usuario | None = None
+    token: str = ""
+    csrf: str = ""
+
+
+def intentar(nombre: str, clave: str, ip: str, anterior: str | None) -> Intento:
+    """The whole login in one transaction, blocking (argon2 and the database): the route
+    runs it in a worker thread, a few at a time, so the event loop never waits on it."""
+    cfg = ajustes()
+    tope = cfg.bloqueo_minutos * 60
+    with access_conn() as conn:
+        by_name, name_ago, by_ip, ip_ago, known = conn.execute(ESTADO_SQL, {"n": nombre, "ip": ip}).fetchone()
+        wait = espera(by_name, name_ago, cfg.intentos_max, cfg.bloqueo_base_segundos, tope)
+        if not known:
+            wait = max(wait, espera(by_ip, ip_ago, cfg.intentos_ip_max, cfg.bloqueo_base_segundos, tope))
+        if wait > 0:
+            conn.execute("INSERT INTO acceso.intento_ingreso (nombre, ip, exito, tipo) VALUES (%s, %s, false, 'bloqueado')",
+                         (nombre, ip))
+            return Intento(espera=wait)
+        row = conn.execute(f"SELECT clave_hash, {COLUMNS} FROM acceso.usuario WHERE nombre = %s", (nombre,)).fetchone()
+        ok = verify_password(row[0] if row else None, clave) and bool(row and row[-1])
+        conn.execute("INSERT INTO acceso.intento_ingreso (nombre, ip, exito) VALUES (%s, %s, %s)", (nombre, ip, ok))
+        if not ok:
+            return Intento()
+        user = _row(row[1:])
+        if anterior:  # whatever session id the browser brought is closed, never adopted
+            conn.execute("UPDATE acceso.sesion SET cerrada = now() WHERE token_hash = %s AND cerrada IS NULL",
+                         (token_digest(anterior),))
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        conn.execute(
+            "INSERT INTO acceso.sesion (token_hash, usuario_id, csrf, expira)"
+            " VALUES (%s, %s, %s, now() + make_interval(mins => %s))",
+            (token_digest(token), user.usuario_id, csrf, cfg.sesion_minutos),
+        )
+    return Intento(usuario=user, token=token, csrf=csrf)
+
+
+_turnos: dict[str, anyio.CapacityLimiter] = {}
+
+
+def _limitador() -> anyio.CapacityLimiter:
+    """Logins verified at once (GEOPORTAL_INGRESOS_SIMULTANEOS): a burst queues instead of
+    taking every core and the memory of argon2 from the map's requests."""
+    if "ingreso" not in _turnos:
+        _turnos["ingreso"] = anyio.CapacityLimiter(ajustes().ingresos_simultaneos)
+    return _turnos["ingreso"]
+
+
 @router.post("/ingresar", include_in_schema=False)
 async def login(request: Request) -> Response:
     cfg = ajustes()
-    form = await request.form()
+    form = await request.form()  # at most GEOPORTAL_CUERPO_MAX_KB (api.base.guardia)
     nombre = str(form.get("usuario", "")).strip().lower()[:64]
     clave = str(form.get("clave", ""))
     sent, expected = str(form.get("csrf", "")), request.cookies.get(LOGIN_COOKIE, "")
@@ -84,47 +178,34 @@ async def login(request: Request) -> Response:
     if not nombre or not clave:
         return _refuse_login(request, 422, "Escriba su usuario y su contraseña.")
     ip = request.client.host if request.client else "desconocida"
-    window = cfg.bloqueo_minutos
-    with access_conn() as conn:
-        by_name, by_ip = conn.execute(
-            "SELECT (SELECT count(*) FROM acceso.intento_ingreso WHERE nombre = %(n)s AND NOT exito"
-            "        AND momento > now() - make_interval(mins => %(w)s)"
-            "        AND momento > coalesce((SELECT max(momento) FROM acceso.intento_ingreso"
-            "                                WHERE nombre = %(n)s AND exito), '-infinity')),"
-            " (SELECT count(*) FROM acceso.intento_ingreso WHERE ip = %(ip)s AND NOT exito"
-            "        AND momento > now() - make_interval(mins => %(w)s))",
-            {"n": nombre, "ip": ip, "w": window},
-        ).fetchone()
-        locked = by_name >= cfg.intentos_max or by_ip >= cfg.intentos_ip_max
-        row = None if locked else conn.execute(
-            f"SELECT clave_hash, {COLUMNS} FROM acceso.usuario WHERE nombre = %s", (nombre,)
-        ).fetchone()
-        ok = (not locked) and verify_password(row[0] if row else None, clave) and bool(row and row[-1])
-        conn.execute("INSERT INTO acceso.intento_ingreso (nombre, ip, exito) VALUES (%s, %s, %s)", (nombre, ip, ok))
-        if locked:
-            conn.commit()
-            return _refuse_login(request, 429, f"Demasiados intentos fallidos. Espere {window} minutos y vuelva a intentar.",
-                                 {"Retry-After": str(window * 60)})
-        if not ok:
-            conn.commit()
-            return _refuse_login(request, 401, "Usuario o contraseña incorrectos.")
-        user = _row(row[1:])
-        old = request.cookies.get(COOKIE)
-        if old:  # whatever session id the browser brought is closed, never adopted
-            conn.execute("UPDATE acceso.sesion SET cerrada = now() WHERE token_hash = %s AND cerrada IS NULL", (token_digest(old),))
-        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        conn.execute(
-            "INSERT INTO acceso.sesion (token_hash, usuario_id, csrf, expira)"
-            " VALUES (%s, %s, %s, now() + make_interval(mins => %s))",
-            (token_digest(token), user.usuario_id, csrf, cfg.sesion_minutos),
-        )
+    done = await anyio.to_thread.run_sync(intentar, nombre, clave[:1024], ip, request.cookies.get(COOKIE),
+                                          limiter=_limitador())
+    if done.espera > 0:
+        seconds = math.ceil(done.espera)
+        when = f"{seconds} segundos" if seconds < 120 else f"{math.ceil(seconds / 60)} minutos"
+        return _refuse_login(request, 429, f"Demasiados intentos fallidos. Espere {when} y vuelva a intentar.",
+                             {"Retry-After": str(seconds)})
+    if done.usuario is None:
+        return _refuse_login(request, 401, "Usuario o contraseña incorrectos.")
     if _wants_json(request):
-        response: Response = JSONResponse({"usuario": user.nombre, "rol": user.rol, "csrf": csrf})
+        response: Response = JSONResponse({"usuario": done.usuario.nombre, "rol": done.usuario.rol, "csrf": done.csrf})
     else:
-        response = RedirectResponse(landing_url(user, _safe_next(str(form.get("siguiente", "")))), status_code=303)
-    _cookie(response, request, COOKIE, token, max_age=cfg.sesion_minutos * 60)
+        response = RedirectResponse(landing_url(done.usuario, _safe_next(str(form.get("siguiente", "")))),
+                                    status_code=303)
+    _cookie(response, request, COOKIE, done.token, max_age=cfg.sesion_minutos * 60)
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
+
+
+def sesion_vigente(token: str) -> bool:
+    """Whether ``token`` names a live session (blocking; ``api.base.guardia`` asks it, in a
+    thread, before a state-changing request's body is read). Touches nothing."""
+    with access_conn() as conn:
+        return conn.execute(
+            "SELECT 1 FROM acceso.sesion s JOIN acceso.usuario u ON u.usuario_id = s.usuario_id"
+            " WHERE s.token_hash = %s AND s.cerrada IS NULL AND s.expira > now()"
+            " AND s.ultima > now() - make_interval(mins => %s) AND u.activo",
+            (token_digest(token), ajustes().sesion_inactividad_minutos)).fetchone() is not None
 
 
 @router.post("/salir", include_in_schema=False)
