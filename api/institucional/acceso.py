@@ -187,7 +187,7 @@ def audit_probe(conn: psycopg.Connection, sesion: Sesion, status: int) -> None:
 def _audit_refusal(sesion: Sesion, route: str | None, status: int) -> None:
     """A role refused before any nominal transaction: its own connection, no rows in scope."""
     RUTA.set(route)
-    with psycopg.connect(role_url(NOMINAL_ROLE, start=False), connect_timeout=10) as conn:
+    with psycopg.connect(url_de("nominal"), connect_timeout=10) as conn:
         audit_probe(conn, sesion, status)
 
 
