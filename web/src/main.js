@@ -120,9 +120,14 @@ function colorCeroPorCiento() {
   return l?.colores?.[0] ?? null;
 }
 
+/** A hexagon is named by its size, not its H3 id (the id goes in a details fold). */
+const esHexagono = (p) => /^[0-9a-f]{15}$/.test(String(p.codigo ?? ""));
+const nombrePublico = (p) => (esHexagono(p) ? nombreNivel(vista.nivel) : p.nombre ?? p.codigo);
+
 function popupHtml(p, capa, nivel) {
   if (nivel === "punto") return popupPunto(p);
-  const nombre = escapar(p.nombre ?? p.codigo);
+  const nombre = escapar(esHexagono(p) ? "Hexágono" : nombrePublico(p));
+  const idH3 = esHexagono(p) ? `<details class="nota"><summary>Identificador</summary>celda H3 ${escapar(p.codigo)}</details>` : "";
   const perfil = ["departamento", "distrito"].includes(nivel) && p.codigo
     ? `<button type="button" class="abrir-perfil" data-codigo="${escapar(p.codigo)}">Ver perfil del ${nivel}</button>` : "";
   const cabeza = `<h3>${nombre}</h3><p class="nota">${escapar(nombreNivel(nivel))}</p>`;
@@ -136,7 +141,7 @@ function popupHtml(p, capa, nivel) {
     ${principal ? `<p class="cifra-principal"><span>${escapar(principal.etiqueta)}</span> <b>${conUnidad(p[principal.columna], principal.unidad)}</b></p>` : ""}
     <div class="popup-extra"></div>
     ${otras.length ? `<details><summary>Otros indicadores de la capa (${otras.length})</summary><table class="cifras">${otras.map(fila).join("")}</table></details>` : ""}
-    ${perfil}</div>`;
+    ${idH3}${perfil}</div>`;
 }
 
 async function ponerCapa(id, medidaCol) {
@@ -166,7 +171,7 @@ async function ponerCapa(id, medidaCol) {
     : capaTematica(mapa, vista.urlTeselas, medida?.columna, (z) => leyendaDe(capa, medida, nivelEnZoom(capa, z)),
       (p, ll) => abrirPopup(p, ll), medida?.tasa ? valorTasa(medida.tasa) : null);
   vista.tematica.on("load", () => document.body.setAttribute("data-teselas", "cargadas"));
-  if (capa.geometria !== "punto") nombresAlPasar(mapa, vista.tematica);
+  if (capa.geometria !== "punto") nombresAlPasar(mapa, vista.tematica, nombrePublico);
   ponerSinRelevamiento();
   estadoMapa.seguir(vista.tematica);
   // First vector features on screen (bench/visor.py reads this mark).
@@ -299,11 +304,13 @@ async function abrirPerfil(codigo, { historial = true, mover = false } = {}) {
   $("perfil").scrollTop = 0;
   $("perfil").focus({ preventScroll: true });
   if (window.matchMedia("(max-width: 760px)").matches) $("perfil").scrollIntoView({ block: "start" });
+  // The history entry first: the move below then updates this entry's view, never the previous one's.
+  guardar({ nuevo: historial });
   await new Promise((r) => setTimeout(r, 50));
   mapa.invalidateSize();
   if (mover && p.bbox) mapa.fitBounds([[p.bbox[1], p.bbox[0]], [p.bbox[3], p.bbox[2]]], { animate: false, padding: [10, 10] });
   actualizarNivel();
-  guardar({ nuevo: historial });
+  guardar();
   actualizarTitulo();
 }
 
@@ -347,7 +354,7 @@ async function verCeldas(celdas) {
 }
 
 function guardar({ nuevo = false } = {}) {
-  if (!vista.capa) return;
+  if (!vista.capa || vista.aplicando) return; // restoring an entry (Back/Forward) never rewrites it
   const c = mapa.getCenter();
   guardarEstado({ capa: vista.capa?.id, medida: vista.medida?.columna, z: mapa.getZoom(), lat: c.lat, lon: c.lng,
     t: vista.territorio?.codigo }, { nuevo });
@@ -387,7 +394,11 @@ mapa.getContainer().addEventListener("click", (e) => {
   const boton = e.target.closest?.(".abrir-perfil");
   if (boton) { mapa.closePopup(); abrirPerfil(boton.dataset.codigo); }
 });
-window.addEventListener("popstate", () => aplicarEstado(leerEstado()));
+window.addEventListener("popstate", async () => {
+  vista.aplicando = true;
+  try { await aplicarEstado(leerEstado()); } finally { vista.aplicando = false; }
+  document.body.dataset.historia = String(Date.now()); // the browser tests wait for this
+});
 
 // "Copiar enlace": the URL restores this exact view (layer, indicator, map, territory).
 $("copiar-enlace").addEventListener("click", async () => {
