@@ -300,6 +300,7 @@ async function abrirPerfil(codigo, { historial = true, mover = false } = {}) {
   contornear(vista.territorio.codigo);
   document.body.classList.add("con-perfil");
   mostrarPerfil($("perfil"), p, { calculadoEn: vista.calculadoEn, alCerrar: cerrarPerfil, alVerEnMapa: verCeldas });
+  if (!performance.getEntriesByName("perfil-abierto").length) performance.mark("perfil-abierto"); // bench/visor.py
   // The profile opens at its top (on a phone it lies below the map and the panel).
   $("perfil").scrollTop = 0;
   $("perfil").focus({ preventScroll: true });
@@ -380,8 +381,8 @@ const estadoMapa = controlEstado().addTo(mapa);
 const tituloMapa = L.control({ position: "topright" });
 tituloMapa.onAdd = () => { tituloMapa.caja = L.DomUtil.create("h2", "titulo-mapa"); tituloMapa.caja.id = "titulo-mapa"; return tituloMapa.caja; };
 tituloMapa.addTo(mapa);
-mapa.on("popupopen", () => leyendaEnMapa.plegar(true)); // a popup is read without the legend over it
-mapa.on("popupclose", () => leyendaEnMapa.plegar(false));
+mapa.on("popupopen", () => { leyendaEnMapa.plegar(true); $("mapa").classList.add("con-popup"); }); // read without the legend or title over it
+mapa.on("popupclose", () => { leyendaEnMapa.plegar(false); $("mapa").classList.remove("con-popup"); });
 mapa.fitBounds(PARAGUAY);
 const servicios = conectarServicios(mapa, {
   botonMio: $("cerca-mio"), botonClic: $("cerca-clic"), selectTipo: $("tipo-servicio"), estadoEl: $("servicios-estado"), listaEl: $("servicios"),
