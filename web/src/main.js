@@ -445,7 +445,9 @@ async function iniciar() {
   const etiqueta = cat.capas.find((c) => c.etiquetaSintetica)?.etiquetaSintetica;
   $("aviso-sintetico").hidden = !etiqueta;
   if (etiqueta) $("aviso-sintetico").title = etiqueta;
-  const tematicas = cat.capas.filter((c) => !c.base);
+  // Gaps as a rate first, the counts next (issue 22: raw counts made the empty Chaco the worst).
+  const tematicas = cat.capas.filter((c) => !c.base).sort((a, b) => (a.id === "brechas_tasa" && b.id === "brechas" ? -1
+    : a.id === "brechas" && b.id === "brechas_tasa" ? 1 : 0));
   $("capa").innerHTML = tematicas.map((c) => `<option value="${escapar(c.id)}">${escapar(c.titulo)}</option>`).join("");
   mapa.attributionControl.addAttribution(CREDITO);
   const base = cat.capas.find((c) => c.base);
