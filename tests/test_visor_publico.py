@@ -334,6 +334,7 @@ def test_a_territory_link_moves_and_outlines_and_back_keeps_url_and_view_in_step
     page.wait_for_function("() => document.body.dataset.contorno === '1112'")
     page.wait_for_selector("#perfil h2")
     _url_con_t(page, NEMBY)
+    page.wait_for_function("() => document.getElementById('titulo-mapa').textContent.includes('Ñemby')")
     page.go_back()
     page.wait_for_function("() => document.body.dataset.contorno === '1116'")
     _url_con_t(page, VILLETA)
@@ -368,3 +369,17 @@ def test_axe_finds_no_serious_or_critical_violation(pagina, ruta):
     _captura(pagina, f"axe-{nombre}")
     if ruta == "/no-existe":
         pagina.errores = [e for e in pagina.errores if "404" not in e]  # the page's own status, not an error
+
+
+def test_one_public_form_of_place_names():
+    from geoportal.nombres import clave_busqueda, nombre_oficial, reparar_texto
+
+    assert nombre_oficial("MCAL. ESTIGARRIBIA") == "Mariscal José Félix Estigarribia"
+    assert nombre_oficial("TTE 1RO MANUEL IRALA FERNANDEZ") == "Teniente Primero Manuel Irala Fernández"
+    assert nombre_oficial("Gral. Eugenio A. Garay") == "General Eugenio A. Garay"
+    assert nombre_oficial("CAPIATA") == "Capiatá" and nombre_oficial("ÑEMBY") == "Ñemby"
+    assert nombre_oficial("SAN JUAN BAUTISTA DEL ÑEEMBUCU") == "San Juan Bautista de Ñeembucú"
+    assert nombre_oficial("ALTO PARANA") == "Alto Paraná"
+    # The MEC export read with the Central-European code page: "Nş1", "NIŃO".
+    assert reparar_texto("ESCUELA BASICA Nş 1 NIŃO JESUS") == "ESCUELA BASICA Nº 1 NIÑO JESUS"
+    assert clave_busqueda("Ñemby") == clave_busqueda("nemby") == clave_busqueda("ÑEMBY")

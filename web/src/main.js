@@ -308,6 +308,7 @@ async function abrirPerfil(codigo, { historial = true, mover = false } = {}) {
   // The history entry first: the move below then updates this entry's view, never the previous one's.
   guardar({ nuevo: historial });
   await new Promise((r) => setTimeout(r, 50));
+  if (vista.territorio?.codigo !== (p.codigo ?? codigo)) return; // Back or another choice came meanwhile
   mapa.invalidateSize();
   if (mover && p.bbox) mapa.fitBounds([[p.bbox[1], p.bbox[0]], [p.bbox[3], p.bbox[2]]], { animate: false, padding: [10, 10] });
   actualizarNivel();
@@ -320,8 +321,9 @@ function actualizarTitulo() {
   if (!vista.capa || !tituloMapa.caja) return;
   const m = vista.medida;
   const que = m ? etiquetaMedida(m) : vista.capa.titulo;
-  const donde = vista.territorio?.nombre ? ` · ${vista.territorio.nombre}` : " · Paraguay";
-  tituloMapa.caja.innerHTML = `${escapar(que)}<span class="nota">${escapar(vista.capa.titulo)} · por ${escapar(nombreNivel(vista.nivel).toLowerCase())}${escapar(donde)}</span>`;
+  const donde = vista.territorio?.nombre ?? "Paraguay";
+  tituloMapa.caja.innerHTML = `${escapar(que)} <span class="lugar">· ${escapar(donde)}</span><span class="nota">${
+    escapar(vista.capa.titulo)} · por ${escapar(nombreNivel(vista.nivel).toLowerCase())}</span>`;
 }
 
 function cerrarPerfil() {
@@ -369,6 +371,13 @@ async function aplicarEstado(e, { historial = false } = {}) {
   if (e.t && e.t !== vista.territorio?.codigo) await abrirPerfil(e.t, { historial, mover: sinVista && !historial });
   else if (!e.t && vista.territorio) {
     vista.territorio = null; contornear(null); $("perfil").hidden = true; document.body.classList.remove("con-perfil"); actualizarNivel();
+  }
+  // The entry's view once more: opening the profile resizes the map (a phone scrolls to it).
+  if (!e.t || e.t === vista.territorio?.codigo) {
+    if (e.z !== undefined && e.lat !== undefined && e.lon !== undefined && historial === false && vista.aplicando) {
+      mapa.invalidateSize();
+      mapa.setView([e.lat, e.lon], e.z, { animate: false });
+    }
   }
   actualizarTitulo();
 }
