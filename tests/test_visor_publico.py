@@ -341,7 +341,8 @@ def test_a_territory_link_moves_and_outlines_and_back_keeps_url_and_view_in_step
     assert "Villeta" in page.inner_text("#perfil h2")
     q = parse_qs(urlparse(page.url).query)
     center = page.evaluate("() => window.geoportal.mapa.getCenter()")
-    assert abs(center["lat"] - float(q["lat"][0])) < 1e-3 and abs(center["lng"] - float(q["lon"][0])) < 1e-3
+    # The same view within a few pixels (the URL keeps 4 decimals; a resize may shift a pixel or two).
+    assert abs(center["lat"] - float(q["lat"][0])) < 5e-3 and abs(center["lng"] - float(q["lon"][0])) < 5e-3
     # "Copiar enlace" says it copied (or shows the link to copy by hand).
     page.click("#copiar-enlace")
     page.wait_for_function("() => document.getElementById('enlace-estado').textContent.length > 0")

@@ -436,7 +436,8 @@ $("plegar").addEventListener("click", () => {
 $("tipo-servicio").innerHTML += Object.entries(TIPOS_PUNTO).map(([k, v]) => `<option value="${k}">${escapar(v)}</option>`).join("");
 
 conectarBusqueda($("buscar"), $("resultados"), (r) => {
-  if (r.bbox && r.nivel !== "localidad") mapa.fitBounds([[r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]]);
+  // A department or district: its profile moves the map (once, after the history entry exists).
+  if (r.bbox && !["localidad", "departamento", "distrito"].includes(r.nivel)) mapa.fitBounds([[r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]]);
   if (r.nivel === "localidad" && r.centroide) mapa.setView([r.centroide[1], r.centroide[0]], 12);
   if (["departamento", "distrito"].includes(r.nivel)) abrirPerfil(r.codigo, { mover: true });
 });
