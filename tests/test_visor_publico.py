@@ -166,6 +166,7 @@ def test_clicking_a_district_without_survey_opens_a_popup_with_what_is_known(pag
     text = popup.inner_text()
     assert "Capiatá" in text and "Sin relevamiento FIPS" in text and "0 %" in text
     assert es_py(_censo(base_url, CAPIATA), 0) in text
+    page.wait_for_timeout(600)  # the popup's fade-in and the pan that brings it into view
     _captura(pagina, "visor-sin-relevamiento-popup")
     page.click(".popup-sin-relevamiento .abrir-perfil")
     page.wait_for_selector("#perfil.perfil-sin-relevamiento h2")
