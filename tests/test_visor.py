@@ -155,7 +155,7 @@ def test_national_map_paints_every_published_department_and_the_base_map(pagina,
     assert page.title() == "Geoportal SPS «Vamos!»"
     assert "Datos de hogares y personas sintéticos" in page.inner_text(".cabecera")
     version = rows(base_url, "SELECT data_version FROM publico.version WHERE vigente")[0]["data_version"]
-    assert page.inner_text("#data-version") == version
+    assert page.text_content("#data-version") == version  # in the footer's "Detalles técnicos" fold
     sources = page.text_content("#atribucion-fuentes")
     assert "INE" in sources and "GeoNames" in sources and "MEC" in sources
     assert all(f"v={version}" in u for u in pagina.pedidos_de_teselas())
@@ -176,7 +176,7 @@ def test_switching_layer_changes_the_legend_and_the_tile_urls(pagina, base_url):
     stored = rows(base_url, "SELECT l.medida, l.colores, m.etiqueta FROM publico.leyenda l JOIN publico.medida m"
                             " ON m.columna = l.medida WHERE l.capa = 'brechas' AND l.nivel = 'departamento'"
                             " AND l.medida = 'cpn_sin_oferta'")[0]
-    assert page.inner_text("#leyenda .leyenda-titulo") == stored["etiqueta"]
+    assert page.inner_text("#leyenda .leyenda-titulo") == f"{stored['etiqueta']} (personas)"  # counts carry their unit
     swatches = page.eval_on_selector_all("#leyenda .leyenda-clases li.clase .muestra", "els => els.map(e => e.style.background)")
     expected = [f"rgb({int(c[1:3], 16)}, {int(c[3:5], 16)}, {int(c[5:7], 16)})" for c in stored["colores"]]
     assert swatches == expected
@@ -230,7 +230,7 @@ def test_clicking_villeta_shows_the_same_numbers_as_the_territory_profile(pagina
     page.emulate_media(media="screen")
 
 
-@pytest.mark.parametrize(("typed", "expected", "code"), [("boqueron", "BOQUERÓN", "16"), ("VILLETA", "VILLETA", "1116"),
+@pytest.mark.parametrize(("typed", "expected", "code"), [("boqueron", "Boquerón", "16"), ("VILLETA", "Villeta", "1116"),
                                                            ("mcal jose", "Mariscal José Félix Estigarribia", "1602")])
 def test_search_without_accents_finds_the_territory_and_opens_its_profile(pagina, typed, expected, code):
     page = pagina.abrir("/")

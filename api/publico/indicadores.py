@@ -7,8 +7,11 @@
   H3 resolution-7 cells of the territory with the largest gap), survey coverage with a
   warning when low, and change since the previous version (said plainly when the store
   keeps only the current one).
-* ``/api/buscar?q=``: departments, districts and localities by name, accent-, case- and
-  abbreviation-insensitive ("asuncion", "ñemby", "Mcal").
+* ``/api/buscar?q=``: departments, districts and localities by name, accent-, case-, ñ- and
+  abbreviation-insensitive ("asuncion", "nemby", "Mcal"); names in their one public form
+  (``geoportal.nombres.nombre_oficial``).
+* ``/api/sin-relevamiento``: the departments and districts the FIPS survey has not reached
+  (name and census population only); their profile answers 200 with what is public.
 * ``/api/medidas``: the dictionary of published measures.
 """
 
@@ -23,8 +26,9 @@ from api.base.ajustes import ajustes
 from api.base.conexiones import PoolPublico, conexion
 from api.base.errores import NoEncontrado, SolicitudIncorrecta
 from api.base.publicado import NIVELES, medidas, version_o_503
+from api.publico.consultas import tipo_nombres
 from geoportal.brechas import ranked_service_gaps
-from geoportal.nombres import clave
+from geoportal.nombres import clave, clave_busqueda, nombre_oficial
 
 router = APIRouter(prefix="/api", tags=["indicadores"])
 
@@ -72,7 +76,7 @@ def _indicadores(conn: psycopg.Connection, row: dict) -> dict:
 
 
 def _head(row: dict, version: dict) -> dict:
-    return {"nivel": row["nivel"], "codigo": row["codigo"], "nombre": row["nombre"], "padre": row["padre"],
+    return {"nivel": row["nivel"], "codigo": row["codigo"], "nombre": nombre_oficial(row["nombre"]), "padre": row["padre"],
             "reservado": row["reservado"], "data_version": version["data_version"],
             "nota_sdc": version["notas"]}
 
@@ -141,10 +145,18 @@ def territorio(publico: PoolPublico, codigo: str = Path(..., max_length=20, desc
     nivel = "pais" if codigo == "PY" else ("departamento" if len(codigo) == 2 else "distrito")
     with conexion(publico) as conn:
         version = version_o_503(conn)
-        row = _row(conn, nivel, codigo)
+        try:
+            row = _row(conn, nivel, codigo)
+        except NoEncontrado:
+            # A known territory the survey has not reached: what is public about it, 200.
+            perfil = _perfil_sin_relevamiento(conn, nivel, codigo, version)
+            if perfil is None:
+                raise NoEncontrado(f"No existe el territorio de código '{codigo}'.") from None
+            return perfil
         data = _indicadores(conn, row)
         brechas = [] if row["reservado"] else _brechas(conn, row, data["servicios"])
         cambio = _cambio(conn, row, version)
+        bbox = _bbox(conn, nivel, codigo)
     pct = row.get("relevamiento_pct")
     low = ajustes().api_relevamiento_bajo_pct
     aviso = None
@@ -153,21 +165,120 @@ def territorio(publico: PoolPublico, codigo: str = Path(..., max_length=20, desc
     elif pct < low:
         aviso = (f"Cobertura del relevamiento baja: solo {str(pct).replace('.', ',')} % de la población censal 2022 "
                  "fue relevada. Las cifras describen a los hogares relevados y pueden no representar al territorio.")
-    return {**_head(row, version), "logros": data["logros"], "brechas": brechas,
+    return {**_head(row, version), "bbox": bbox, "logros": data["logros"], "brechas": brechas,
             "relevamiento": {"relevamiento_pct": pct, "umbral_bajo_pct": low, "aviso": aviso},
             "cambio_desde_version_anterior": cambio,
             "reservado_texto": ("Área reservada por control de divulgación: no se publican sus cifras."
                                 if row["reservado"] else None)}
 
 
+# Census population of each published area, as geoportal.publicacion sums it: a 2022
+# district counts in its 2012 polygon, or in its own D-code when it has none.
+_CENSO = ("SELECT CASE WHEN %(nivel)s = 'departamento' THEN d.dpto"
+          " ELSE COALESCE(NULLIF(d.codigo_2012, ''), 'D' || d.codigo) END AS codigo,"
+          " d.dpto, d.nombre, d.pob_total, d.lon_cabecera, d.lat_cabecera FROM territorio.distrito d")
+SIN_RELEVAMIENTO_TEXTO = ("La Ficha de Información de Protección Social todavía no "
+                          "relevó hogares en este territorio (0 % de su población censal 2022). No hay cifras "
+                          "de cobertura ni brechas; solo lo público: nombre, población del censo 2022 y los "
+                          "puntos de entrega más cercanos.")
+
+
+def _sin_relevamiento(conn: psycopg.Connection) -> list[dict]:
+    """Departments and district polygons (and D-coded 2022 districts) with no published
+    row: the survey has not reached them. Only public facts: name and census population."""
+    published = {(n, c) for n, c in conn.execute(
+        "SELECT nivel, codigo FROM publico.cobertura WHERE nivel IN ('departamento', 'distrito')").fetchall()}
+    out = []
+    for nivel in ("departamento", "distrito"):
+        census: dict[str, list] = {}
+        for code, dpto, name, pob, *_ in conn.execute(_CENSO, {"nivel": nivel}).fetchall():
+            entry = census.setdefault(code, [dpto, [], 0])
+            entry[1].append(name)
+            entry[2] += pob
+        if nivel == "departamento":
+            names = dict(conn.execute("SELECT codigo, nombre FROM territorio.departamento").fetchall())
+        else:
+            names = dict(conn.execute("SELECT codigo_2012, nombre FROM territorio.distrito_cartografico").fetchall())
+            names.update({c: " / ".join(sorted(v[1])) for c, v in census.items() if c.startswith("D")})
+        for code in sorted(set(names) | set(census)):
+            if (nivel, code) in published:
+                continue
+            dpto, _, pob = census.get(code, [code[:2], [], None])
+            out.append({"nivel": nivel, "codigo": code, "nombre": nombre_oficial(names.get(code, code)),
+                        "padre": None if nivel == "departamento" else dpto, "poblacion_censo_2022": pob})
+    return out
+
+
+@router.get("/sin-relevamiento", summary="Territorios sin relevamiento FIPS (nombre y población censal)")
+def sin_relevamiento(publico: PoolPublico):
+    with conexion(publico) as conn:
+        version = version_o_503(conn)
+        return {"data_version": version["data_version"], "texto": SIN_RELEVAMIENTO_TEXTO,
+                "territorios": _sin_relevamiento(conn)}
+
+
+def _cercanos_por_tipo(conn: psycopg.Connection, lon: float, lat: float) -> list[dict]:
+    """The nearest public delivery point of each type to a place (geodesic km)."""
+    names = tipo_nombres()
+    rows = conn.execute(
+        "SELECT t.tipo, p.punto_id, p.nombre, p.institucion, p.lon, p.lat, p.origen,"
+        " ST_Distance(p.geom::geography, g.here) / 1000.0"
+        " FROM (SELECT DISTINCT tipo FROM oferta.punto_entrega) t,"
+        " (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography AS here) g,"
+        " LATERAL (SELECT * FROM oferta.punto_entrega q WHERE q.tipo = t.tipo"
+        "          ORDER BY q.geom::geography <-> g.here, q.punto_id LIMIT 1) p"
+        " ORDER BY 8, t.tipo", {"lon": lon, "lat": lat}).fetchall()
+    return [{"tipo": r[0], "tipo_nombre": names.get(r[0], r[0]), "punto_id": r[1], "nombre": r[2],
+             "institucion": r[3], "lon": r[4], "lat": r[5], "origen": r[6], "distancia_km": round(r[7], 1)}
+            for r in rows]
+
+
+def _bbox(conn: psycopg.Connection, nivel: str, codigo: str) -> list[float] | None:
+    """[west, south, east, north] of a department or district polygon (the map goes there)."""
+    if nivel == "departamento":
+        q = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM territorio.departamento WHERE codigo = %s) s"
+    elif nivel == "distrito" and not codigo.startswith("D"):
+        q = ("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e"
+             " FROM territorio.distrito_cartografico WHERE codigo_2012 = %s) s")
+    else:
+        return None
+    row = conn.execute(q, (codigo,)).fetchone()
+    return [round(v, 5) for v in row] if row and row[0] is not None else None
+
+
+def _perfil_sin_relevamiento(conn: psycopg.Connection, nivel: str, codigo: str, version: dict) -> dict | None:
+    """The profile of a known territory without survey, or None for an unknown code."""
+    entry = next((t for t in _sin_relevamiento(conn) if t["nivel"] == nivel and t["codigo"] == codigo), None)
+    if entry is None:
+        return None
+    if codigo.startswith("D"):
+        here = conn.execute("SELECT lon_cabecera, lat_cabecera FROM territorio.distrito WHERE codigo = %s",
+                            (codigo[1:],)).fetchone()
+    else:
+        table = "territorio.departamento WHERE codigo" if nivel == "departamento" \
+            else "territorio.distrito_cartografico WHERE codigo_2012"
+        here = conn.execute(f"SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM {table} = %s) s",
+                            (codigo,)).fetchone()
+    cercanos = _cercanos_por_tipo(conn, *here) if here and here[0] is not None else []
+    return {"nivel": nivel, "codigo": codigo, "nombre": entry["nombre"], "padre": entry["padre"], "bbox": _bbox(conn, nivel, codigo),
+            "reservado": False, "sin_relevamiento": True, "data_version": version["data_version"],
+            "nota_sdc": version["notas"], "poblacion_censo_2022": entry["poblacion_censo_2022"],
+            "logros": [], "brechas": [], "servicios_cercanos": cercanos,
+            "relevamiento": {"relevamiento_pct": 0.0, "umbral_bajo_pct": ajustes().api_relevamiento_bajo_pct,
+                             "aviso": SIN_RELEVAMIENTO_TEXTO},
+            "cambio_desde_version_anterior": {"disponible": False, "version_anterior": None,
+                                              "motivo": "Sin relevamiento FIPS: no hay cifras que comparar."},
+            "reservado_texto": None}
+
+
 ABREVIATURAS = {"mcal": "mariscal", "gral": "general", "tte": "teniente", "cnel": "coronel", "pdte": "presidente",
-                "pte": "presidente", "sta": "santa", "sto": "santo", "dr": "doctor", "cap": "capitan",
+                "pte": "presidente", "sta": "santa", "sto": "santo", "dr": "doctor", "cap": "capitan", "sgto": "sargento",
                 "cptan": "capitan", "ma": "maria", "cdte": "comandante", "sgto": "sargento", "pto": "puerto",
                 "cnia": "colonia", "col": "colonia"}
 
 
 def _tokens(text: str) -> list[str]:
-    words = re.findall(r"[\wñ]+", clave(text))
+    words = re.findall(r"\w+", clave_busqueda(text))
     return [ABREVIATURAS.get(w, w) for w in words]
 
 
@@ -216,7 +327,7 @@ def buscar(publico: PoolPublico, q: str = Query(..., min_length=2, max_length=10
         exact = tokens[: len(query)] == query
         if key in found and not exact:
             continue
-        found[key] = {"nivel": r[0], "codigo": r[1], "nombre": name, "en": r[3],
+        found[key] = {"nivel": r[0], "codigo": r[1], "nombre": nombre_oficial(name), "en": nombre_oficial(r[3]),
                       "bbox": [round(v, 6) for v in r[4:8]], "centroide": [round(r[8], 6), round(r[9], 6)],
                       "_orden": (0 if exact else 1, order[r[0]], clave(name))}
     results = sorted(found.values(), key=lambda x: x["_orden"])[:n]

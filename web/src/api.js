@@ -97,6 +97,12 @@ export const celda = (codigo, nivel = "h3_7") =>
 
 export const perfil = (codigo) => pedir(`/api/territorios/${encodeURIComponent(codigo)}`);
 
+/** Departments and districts the FIPS survey has not reached: {texto, territorios: [{nivel, codigo, nombre, poblacion_censo_2022}]}. */
+export const sinRelevamiento = () => pedir("/api/sin-relevamiento");
+
+/** The published dictionary of measures (labels, units, Logro and service of each column). */
+export const diccionario = () => pedir("/api/medidas");
+
 export const buscar = (q) => pedir(`/api/buscar?q=${encodeURIComponent(q)}`).then((r) => r.resultados ?? []);
 
 export function serviciosCercanos(lat, lon, tipo, n = 10) {

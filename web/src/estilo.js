@@ -8,6 +8,8 @@ export const RAMPA_BRECHA = ["#fff7bc", "#fec44f", "#fe9929", "#d95f0e", "#99340
 
 export const SIN_DATO = "#f4f2ee";
 export const RESERVADO = "url(#rayado-reservado)";
+// Areas the FIPS survey has not reached (no row published at all): dotted, unlike both.
+export const SIN_RELEVAMIENTO = "url(#punteado-sin-relevamiento)";
 export const BORDE = "#5b5b5b";
 
 /** Class of `valor` given inner breaks `cortes` (mapclassify: v <= b1 is class 0), or -1. */

@@ -41,3 +41,12 @@ export const nombreNivel = (n) => NIVELES[n] ?? n ?? "—";
 
 /** "identificadas" for personas, "identificados" for hogares and entornos. */
 export const identificados = (unidad) => `${unidad ?? ""} ${unidad === "personas" ? "identificadas" : "identificados"}`.trim();
+
+const PAQUETES = { nucleo: "paquete núcleo", ampliado: "paquete ampliado", diferenciado: "paquete diferenciado" };
+export const nombrePaquete = (p) => PAQUETES[p] ?? p;
+
+/** A short label of a data version for the public ("v. 3f9a2c"), the full id goes in a details fold. */
+export const versionDatos = (v) => (v ? `v. ${String(v).replace(/^v/, "").slice(0, 8)}` : "");
+
+/** "1 derivación", "3 derivaciones": a count with its noun in the right number. */
+export const contar = (n, singular, plural) => `${numero(n)} ${Number(n) === 1 ? singular : plural}`;

@@ -29,32 +29,50 @@ export function controlLeyenda() {
   return control;
 }
 
-export function dibujarLeyenda(elemento, { medida, leyenda, nivel, reservadoTexto, nombreCategoria = (c) => c, areas = true }) {
+/**
+ * `sinRelevamiento`: null, or {color} when the measure gives such areas a class of their
+ * own (the survey-coverage layer: 0 %); otherwise they get the dotted look.
+ */
+const esConteo = (u) => Boolean(u) && !["%", "km", "índice", "indice"].includes(u);
+
+export function dibujarLeyenda(elemento, { medida, leyenda, nivel, reservadoTexto, nombreCategoria = (c) => c, areas = true,
+  sinRelevamiento = {} }) {
   const filas = [];
   const muestra = (color) => `<span class="muestra" style="background:${escapar(color)}"></span>`;
   if (leyenda?.categorias?.length) {
     leyenda.categorias.forEach((c, i) => filas.push(`<li>${muestra(leyenda.colores[i])}${escapar(nombreCategoria(c))}</li>`));
   } else if (leyenda?.colores?.length) {
     const { cortes, colores } = leyenda;
-    const f = (v) => numero(v, medida.unidad);
+    const u = medida.unidad ?? "";
+    const conteo = esConteo(u) && u !== "por 100";
+    // Counts are published in steps of 5: "0", "5 a 20", "25 a 50", "más de 50" (never "hasta 0").
+    const paso = conteo && cortes.every((c) => Number.isInteger(c) && c % 5 === 0) ? 5 : 0;
+    const f = (v) => (conteo ? numero(v) : numero(v, u));
+    const sufijo = esConteo(u) ? ` ${u}` : "";
     colores.forEach((color, i) => {
       let texto;
       if (!cortes.length) texto = "todos los valores";
-      else if (i === 0) texto = `hasta ${f(cortes[0])}`;
-      else if (i === cortes.length) texto = `más de ${f(cortes[i - 1])}`;
-      else texto = `más de ${f(cortes[i - 1])} hasta ${f(cortes[i])}`;
+      else if (i === 0) texto = cortes[0] <= 0 ? `0${sufijo}` : paso ? `0 a ${f(cortes[0])}${sufijo}` : `hasta ${f(cortes[0])}${sufijo}`;
+      else if (i === cortes.length) texto = `más de ${f(cortes[i - 1])}${sufijo}`;
+      else texto = paso ? `${f(cortes[i - 1] + paso)} a ${f(cortes[i])}${sufijo}` : `más de ${f(cortes[i - 1])} hasta ${f(cortes[i])}${sufijo}`;
       filas.push(`<li class="clase" data-clase="${i}">${muestra(color)}${texto}</li>`);
     });
   } else {
     filas.push('<li class="nota">Sin clases publicadas para este indicador.</li>');
   }
   if (areas) filas.push(`<li class="fila-reservado"><span class="muestra muestra-reservado"></span><span><b>Reservado</b>: ${escapar(reservadoTexto.replace(/^Reservado:\s*/i, ""))}</span></li>`);
-  if (areas) filas.push('<li class="fila-sin-dato"><span class="muestra muestra-sin-dato"></span><span><b>Sin dato</b>: sin relevamiento o sin unidades para este indicador</span></li>');
+  if (areas && sinRelevamiento) {
+    const color = sinRelevamiento.color;
+    filas.push(`<li class="fila-sin-relevamiento"><span class="muestra${color ? "" : " muestra-sin-relevamiento"}"${
+      color ? ` style="background:${escapar(color)}"` : ""}></span><span><b>Sin relevamiento FIPS</b>${color ? " (0 %)" : ""}: la encuesta todavía no llegó a este territorio; se muestran su nombre, su población censal y los servicios cercanos</span></li>`);
+  }
+  if (areas) filas.push('<li class="fila-sin-dato"><span class="muestra muestra-sin-dato"></span><span><b>Sin dato</b>: relevado, pero sin unidades a las que aplique este indicador</span></li>');
   if (areas && (nivel === "h3_7" || nivel === "h3_8")) {
     filas.push('<li class="nota nota-fina">En zonas rurales muchos hexágonos de este tamaño tienen menos de 10 hogares: están reservados y <b>no se dibujan</b>. Aleje el mapa para ver el hexágono mayor que los contiene.</li>');
   }
   elemento.innerHTML = `
-    <p class="leyenda-titulo">${escapar(medida?.etiqueta ?? "")}</p>
+    <p class="leyenda-titulo">${escapar(medida?.etiqueta ?? "")}${esConteo(medida?.unidad) && medida.unidad !== "por 100" && !String(medida?.etiqueta ?? "").includes(`(${medida.unidad})`) ? ` (${escapar(medida.unidad)})` : ""}</p>
     <p class="nota">Nivel: ${escapar(nombreNivel(nivel))}${leyenda?.metodo === "fijo" ? " · cortes fijos, comparables entre territorios" : ""}</p>
-    <ul class="leyenda-clases">${filas.join("")}</ul>`;
+    <ul class="leyenda-clases">${filas.join("")}</ul>
+    ${leyenda?.nota ? `<p class="nota nota-leyenda">${escapar(leyenda.nota)}</p>` : ""}`;
 }

@@ -6,7 +6,9 @@ import { leyendaPorDefecto } from "./estilo.js";
 import { conUnidad, escapar, fecha, identificados, nombreNivel, numero } from "./formato.js";
 import { dibujarLeyenda } from "./leyenda.js";
 import { guardarEstado, leerEstado } from "./estado.js";
-import { L, PARAGUAY, capaPuntos, capaTematica, capasBase, controlEstado, crearMapa } from "./mapa.js";
+import { L, PARAGUAY, capaContorno, capaPuntos, capaSinRelevamiento, capaTematica, capasBase, controlEstado, crearMapa,
+  nombresAlPasar } from "./mapa.js";
+import { RAMPA_BRECHA, SIN_RELEVAMIENTO } from "./estilo.js";
 import { mostrarPerfil } from "./perfil.js";
 import { controlLeyenda } from "./leyenda.js";
 import { conectarBusqueda } from "./busqueda.js";
@@ -19,8 +21,60 @@ const FORMATOS = [["geojson", "GeoJSON"], ["csv", "CSV (Excel)"], ["gpkg", "GeoP
 const TIPOS_PUNTO = { usf: "Unidad de Salud de la Familia", hospital: "Hospital / centro con parto", escuela: "Local escolar (MEC)",
   registro_civil: "Registro Civil", identificaciones: "Identificaciones", ips: "IPS", snpp: "Formación laboral (SNPP)" };
 
-const vista = { cat: null, capa: null, medida: null, tematica: null, territorio: null, resalte: null, urlTeselas: null, calculadoEn: null };
+const vista = { cat: null, capa: null, medida: null, tematica: null, territorio: null, resalte: null, urlTeselas: null, calculadoEn: null,
+  urlBase: null, sinRelevamiento: new Map(), capaSinRelevamiento: null, contorno: null };
 window.geoportal = vista; // inspected by the browser tests and handy in the console
+
+/** Logro number → the population it measures ("mujeres embarazadas"), from the dictionary's universes. */
+function poblaciones(diccionario) {
+  const out = {};
+  for (const m of diccionario) {
+    if (m.logro != null && /^l[0-9]+_universo$/.test(m.columna)) {
+      out[m.logro] = String(m.etiqueta).replace(/^Logro [0-9]+:\s*/, "").replace(/\s+identificad[oa]s$/, "");
+    }
+  }
+  return out;
+}
+
+/** What a menu option says: the Logro's population first (the ten Logro options differ at a glance). */
+function etiquetaMedida(m) {
+  const pob = m.logro != null ? vista.poblaciones?.[m.logro] : null;
+  if (!pob) return m.etiqueta;
+  const resto = String(m.etiqueta).replace(/^Logro [0-9]+:\s*/, "").replace(/\(nucleo\)/g, "(paquete núcleo)");
+  return `Logro ${m.logro} · ${pob.charAt(0).toUpperCase()}${pob.slice(1)}: ${resto}`;
+}
+
+/** A measure whose stored classes are empty at every level is constant everywhere (always 0): left out of the menu. */
+function siempreConstante(capa, m) {
+  const porNivel = capa.leyendas[m.tasa?.num ?? m.columna];
+  if (!porNivel || capa.campoCategoria) return false;
+  const ls = Object.values(porNivel);
+  return ls.length > 0 && ls.every((l) => l.metodo !== "fijo" && !(l.cortes?.length));
+}
+
+// Gap rates (layer brechas_tasa): computed here from two published, protected columns
+// of the same area (gap ÷ units the service applies to × 100); never from nominal data.
+const CORTES_TASA = [0, 10, 25, 50];
+const NOTA_TASA = "Tasa calculada en el visor: brecha publicada ÷ unidades publicadas a las que aplica el servicio × 100, en el mismo área (cifras protegidas, redondeadas a 5).";
+
+function medidasDeTasa(capa) {
+  const aplica = new Map(capa.medidas.filter((m) => m.columna.endsWith("_aplica")).map((m) => [m.columna.replace(/_aplica$/, ""), m]));
+  return capa.medidas.filter((m) => /_(sin|con)_oferta$/.test(m.columna)).flatMap((m) => {
+    const servicio = m.columna.replace(/_(sin|con)_oferta$/, "");
+    const den = aplica.get(servicio);
+    if (!den) return [];
+    const nombre = String(m.etiqueta).split(":")[0];
+    const cual = m.columna.endsWith("_sin_oferta") ? "sin oferta al alcance (inversión)" : "con oferta al alcance (derivación)";
+    return [{ ...m, columna: `tasa__${m.columna}`, etiqueta: `${nombre}: brecha ${cual} por cada 100 ${den.unidad || "unidades"} a las que aplica`,
+      unidad: "por 100", tasa: { num: m.columna, den: den.columna } }];
+  });
+}
+
+const valorTasa = (t) => (p) => {
+  const num = Number(p[t.num]);
+  const den = Number(p[t.den]);
+  return p[t.num] == null || p[t.den] == null || !(den > 0) ? null : Math.round((1000 * num) / den) / 10;
+};
 
 function nivelEnZoom(capa, z) {
   const n = capa.niveles.find((x) => z >= x.zmin && z <= x.zmax) ?? capa.niveles[capa.niveles.length - 1];
@@ -30,6 +84,7 @@ function nivelEnZoom(capa, z) {
 function leyendaDe(capa, medida, nivel) {
   if (capa.campoCategoria) return capa.leyendas[capa.campoCategoria]?.[nivel] ?? null;
   if (!medida) return null;
+  if (medida.tasa) return { cortes: CORTES_TASA, colores: RAMPA_BRECHA, metodo: "fijo", nota: NOTA_TASA };
   const porMedida = capa.leyendas[medida.columna];
   return porMedida?.[nivel] ?? porMedida?.["*"] ?? leyendaPorDefecto(medida);
 }
@@ -41,9 +96,39 @@ function popupPunto(p) {
   return `<div class="popup"><h3>${escapar(p.nombre ?? p.codigo)}</h3><table class="cifras">${filas}</table></div>`;
 }
 
+// An area the survey has not reached: what is public about it (census population, 0 %).
+function popupSinRelevamiento(t) {
+  const nivel = t.nivel;
+  return `<div class="popup popup-sin-relevamiento"><h3>${escapar(t.nombre)}</h3><p class="nota">${escapar(nombreNivel(nivel))}</p>
+    <p class="cifra-principal"><b>Sin relevamiento FIPS</b></p>
+    <table class="cifras"><tr><th scope="row">Población (Censo 2022)</th><td>${numero(t.poblacion_censo_2022)} personas</td></tr>
+    <tr><th scope="row">Relevamiento FIPS</th><td>0 % de la población censal</td></tr></table>
+    <button type="button" class="abrir-perfil" data-codigo="${escapar(t.codigo)}">Ver perfil del ${escapar(nivel)}</button></div>`;
+}
+
+// Unsurveyed areas: dotted, or the 0 % class of the survey-coverage layer.
+function estiloSinRelevamiento(p) {
+  if (!vista.sinRelevamiento.has(p.codigo)) return null;
+  const base = { fill: true, fillOpacity: 1, weight: 0.6, color: "#ffffff", opacity: 0.9, className: "sin-relevamiento" };
+  const cero = colorCeroPorCiento();
+  return { ...base, fillColor: cero ?? SIN_RELEVAMIENTO };
+}
+
+/** On the survey-coverage layer an unsurveyed area is 0 %: the colour of that class. */
+function colorCeroPorCiento() {
+  if (vista.capa?.id !== "relevamiento" || !vista.medida) return null;
+  const l = leyendaDe(vista.capa, vista.medida, nivelEnZoom(vista.capa, mapa.getZoom()));
+  return l?.colores?.[0] ?? null;
+}
+
+/** A hexagon is named by its size, not its H3 id (the id goes in a details fold). */
+const esHexagono = (p) => /^[0-9a-f]{15}$/.test(String(p.codigo ?? ""));
+const nombrePublico = (p) => (esHexagono(p) ? nombreNivel(vista.nivel) : p.nombre ?? p.codigo);
+
 function popupHtml(p, capa, nivel) {
   if (nivel === "punto") return popupPunto(p);
-  const nombre = escapar(p.nombre ?? p.codigo);
+  const nombre = escapar(esHexagono(p) ? "Hexágono" : nombrePublico(p));
+  const idH3 = esHexagono(p) ? `<details class="nota"><summary>Identificador</summary>celda H3 ${escapar(p.codigo)}</details>` : "";
   const perfil = ["departamento", "distrito"].includes(nivel) && p.codigo
     ? `<button type="button" class="abrir-perfil" data-codigo="${escapar(p.codigo)}">Ver perfil del ${nivel}</button>` : "";
   const cabeza = `<h3>${nombre}</h3><p class="nota">${escapar(nombreNivel(nivel))}</p>`;
@@ -57,19 +142,25 @@ function popupHtml(p, capa, nivel) {
     ${principal ? `<p class="cifra-principal"><span>${escapar(principal.etiqueta)}</span> <b>${conUnidad(p[principal.columna], principal.unidad)}</b></p>` : ""}
     <div class="popup-extra"></div>
     ${otras.length ? `<details><summary>Otros indicadores de la capa (${otras.length})</summary><table class="cifras">${otras.map(fila).join("")}</table></details>` : ""}
-    ${perfil}</div>`;
+    ${idH3}${perfil}</div>`;
 }
 
 async function ponerCapa(id, medidaCol) {
   const capa = vista.cat.capas.find((c) => c.id === id) ?? vista.cat.capas.find((c) => !c.base) ?? vista.cat.capas[0];
+  if (capa.id === "brechas_tasa" && !capa.derivada) {
+    capa.medidas = medidasDeTasa(capa);
+    capa.medidaDefecto = `tasa__${capa.medidaDefecto}`;
+    capa.derivada = true;
+  }
   vista.capa = capa;
   vista.medida = capa.medidas.find((m) => m.columna === medidaCol) ?? capa.medidas.find((m) => m.columna === capa.medidaDefecto) ?? capa.medidas[0];
   $("capa").value = capa.id;
+  const enMenu = capa.medidas.filter((m) => m === vista.medida || !siempreConstante(capa, m));
   $("medida").innerHTML = capa.medidas.length
-    ? capa.medidas.map((m) => `<option value="${escapar(m.columna)}">${escapar(m.etiqueta)}</option>`).join("")
+    ? enMenu.map((m) => `<option value="${escapar(m.columna)}">${escapar(etiquetaMedida(m))}</option>`).join("")
     : '<option value="">Por tipo de punto</option>';
   $("medida").value = vista.medida?.columna ?? "";
-  $("medida").disabled = capa.medidas.length < 2;
+  $("medida").disabled = enMenu.length < 2;
   $("descripcion-capa").textContent = capa.descripcion;
   const url = await api.urlTeselas(capa);
   if (vista.capa !== capa) return; // a newer choice arrived meanwhile
@@ -79,8 +170,10 @@ async function ponerCapa(id, medidaCol) {
   vista.tematica = capa.geometria === "punto"
     ? capaPuntos(mapa, vista.urlTeselas, colorDePunto(capa), (p, ll) => abrirPopup(p, ll, "punto"))
     : capaTematica(mapa, vista.urlTeselas, medida?.columna, (z) => leyendaDe(capa, medida, nivelEnZoom(capa, z)),
-      (p, ll) => abrirPopup(p, ll));
+      (p, ll) => abrirPopup(p, ll), medida?.tasa ? valorTasa(medida.tasa) : null);
   vista.tematica.on("load", () => document.body.setAttribute("data-teselas", "cargadas"));
+  if (capa.geometria !== "punto") nombresAlPasar(mapa, vista.tematica, nombrePublico);
+  ponerSinRelevamiento();
   estadoMapa.seguir(vista.tematica);
   // First vector features on screen (bench/visor.py reads this mark).
   vista.tematica.on("tileload", () => {
@@ -88,6 +181,23 @@ async function ponerCapa(id, medidaCol) {
   });
   actualizarNivel();
   actualizarAtribucion();
+}
+
+function ponerSinRelevamiento() {
+  if (!vista.urlBase || !vista.sinRelevamiento.size) return;
+  if (vista.capaSinRelevamiento) mapa.removeLayer(vista.capaSinRelevamiento);
+  vista.capaSinRelevamiento = capaSinRelevamiento(mapa, vista.urlBase, estiloSinRelevamiento,
+    (p, ll) => abrirPopupSinRelevamiento(p, ll));
+  nombresAlPasar(mapa, vista.capaSinRelevamiento, (p) => vista.sinRelevamiento.get(p.codigo)?.nombre ?? p.nombre);
+}
+
+function abrirPopupSinRelevamiento(p, latlng) {
+  if (servicios.alClicMapa(latlng)) return;
+  const t = vista.sinRelevamiento.get(p.codigo);
+  if (!t) return;
+  const tamano = mapa.getSize();
+  L.popup({ maxWidth: Math.min(340, tamano.x - 110), maxHeight: Math.max(140, tamano.y - 110), autoPanPadding: [20, 20] })
+    .setLatLng(latlng).setContent(popupSinRelevamiento(t)).openOn(mapa);
 }
 
 // One colour per point type everywhere (map, legend, "servicios cerca de mí"): the guide's.
@@ -118,8 +228,10 @@ function actualizarNivel() {
     leyenda: puntos ? leyendaDePuntos(leyendaDe(vista.capa, vista.medida, nivel)) : leyendaDe(vista.capa, vista.medida, nivel),
     nivel, reservadoTexto: vista.capa.reservadoTexto,
     nombreCategoria: (c) => TIPOS_PUNTO[c] ?? c, areas: !puntos,
+    sinRelevamiento: vista.sinRelevamiento.size ? { color: colorCeroPorCiento() } : null,
   });
   leyendaEnMapa.mostrar($("leyenda"));
+  actualizarTitulo();
   const t = vista.territorio;
   $("descarga-ambito").textContent = t ? ` (${t.nombre ?? t.codigo})` : " (todo el país)";
   $("descargas").innerHTML = FORMATOS.map(([f, n]) =>
@@ -159,7 +271,16 @@ async function abrirPopup(p, latlng, nivel = vista.nivel) {
   if (popup.isOpen()) popup.setContent(popupHtml(p, vista.capa, nivel).replace('<div class="popup-extra"></div>', `<div class="popup-extra">${extra.join("")}</div>`));
 }
 
-async function abrirPerfil(codigo, { historial = true } = {}) {
+// The chosen territory outlined on the map (from the territory tiles: works for every area).
+function contornear(codigo) {
+  if (vista.contorno) mapa.removeLayer(vista.contorno);
+  vista.contorno = codigo && vista.urlBase ? capaContorno(mapa, vista.urlBase, codigo) : null;
+  if (codigo) document.body.setAttribute("data-contorno", codigo);
+  else document.body.removeAttribute("data-contorno");
+}
+
+/** `mover`: fit the map to the territory (search, alerts, ?t= without a view). */
+async function abrirPerfil(codigo, { historial = true, mover = false } = {}) {
   let p;
   try {
     p = await api.perfil(codigo);
@@ -171,25 +292,44 @@ async function abrirPerfil(codigo, { historial = true } = {}) {
       <p>${escapar(e.message)}</p><div class="botones">
       <button type="button" class="reintentar-perfil">Reintentar</button>
       <button type="button" class="cerrar-error-perfil">Cerrar</button></div></div>`;
-    $("perfil").querySelector(".reintentar-perfil").onclick = () => abrirPerfil(codigo, { historial });
+    $("perfil").querySelector(".reintentar-perfil").onclick = () => abrirPerfil(codigo, { historial, mover });
     $("perfil").querySelector(".cerrar-error-perfil").onclick = cerrarPerfil;
     setTimeout(() => mapa.invalidateSize(), 50);
     return;
   }
   vista.territorio = { codigo: p.codigo ?? codigo, nivel: p.nivel, nombre: p.nombre };
+  contornear(vista.territorio.codigo);
   document.body.classList.add("con-perfil");
   mostrarPerfil($("perfil"), p, { calculadoEn: vista.calculadoEn, alCerrar: cerrarPerfil, alVerEnMapa: verCeldas });
+  if (!performance.getEntriesByName("perfil-abierto").length) performance.mark("perfil-abierto"); // bench/visor.py
   // The profile opens at its top (on a phone it lies below the map and the panel).
   $("perfil").scrollTop = 0;
   $("perfil").focus({ preventScroll: true });
   if (window.matchMedia("(max-width: 760px)").matches) $("perfil").scrollIntoView({ block: "start" });
-  setTimeout(() => mapa.invalidateSize(), 50);
-  actualizarNivel();
+  // The history entry first: the move below then updates this entry's view, never the previous one's.
   guardar({ nuevo: historial });
+  await new Promise((r) => setTimeout(r, 50));
+  if (vista.territorio?.codigo !== (p.codigo ?? codigo)) return; // Back or another choice came meanwhile
+  mapa.invalidateSize();
+  if (mover && p.bbox) mapa.fitBounds([[p.bbox[1], p.bbox[0]], [p.bbox[3], p.bbox[2]]], { animate: false, padding: [10, 10] });
+  actualizarNivel();
+  guardar();
+  actualizarTitulo();
+}
+
+/** The map says what it shows: measure, level and territory, over the map. */
+function actualizarTitulo() {
+  if (!vista.capa || !tituloMapa.caja) return;
+  const m = vista.medida;
+  const que = m ? etiquetaMedida(m) : vista.capa.titulo;
+  const donde = vista.territorio?.nombre ?? "Paraguay";
+  tituloMapa.caja.innerHTML = `${escapar(que)} <span class="lugar">· ${escapar(donde)}</span><span class="nota">${
+    escapar(vista.capa.titulo)} · por ${escapar(nombreNivel(vista.nivel).toLowerCase())}</span>`;
 }
 
 function cerrarPerfil() {
   vista.territorio = null;
+  contornear(null);
   $("perfil").hidden = true;
   document.body.classList.remove("con-perfil");
   quitarResalte();
@@ -218,7 +358,7 @@ async function verCeldas(celdas) {
 }
 
 function guardar({ nuevo = false } = {}) {
-  if (!vista.capa) return;
+  if (!vista.capa || vista.aplicando) return; // restoring an entry (Back/Forward) never rewrites it
   const c = mapa.getCenter();
   guardarEstado({ capa: vista.capa?.id, medida: vista.medida?.columna, z: mapa.getZoom(), lat: c.lat, lon: c.lng,
     t: vista.territorio?.codigo }, { nuevo });
@@ -227,8 +367,20 @@ function guardar({ nuevo = false } = {}) {
 async function aplicarEstado(e, { historial = false } = {}) {
   if (e.z !== undefined && e.lat !== undefined && e.lon !== undefined) mapa.setView([e.lat, e.lon], e.z, { animate: false });
   if (!vista.capa || e.capa !== vista.capa.id || e.medida !== vista.medida?.columna) await ponerCapa(e.capa, e.medida);
-  if (e.t && e.t !== vista.territorio?.codigo) await abrirPerfil(e.t, { historial });
-  else if (!e.t && vista.territorio) { vista.territorio = null; $("perfil").hidden = true; document.body.classList.remove("con-perfil"); actualizarNivel(); }
+  // A shared or login link with only ?t=CODE: the map goes to the territory.
+  const sinVista = e.z === undefined || e.lat === undefined || e.lon === undefined;
+  if (e.t && e.t !== vista.territorio?.codigo) await abrirPerfil(e.t, { historial, mover: sinVista && !historial });
+  else if (!e.t && vista.territorio) {
+    vista.territorio = null; contornear(null); $("perfil").hidden = true; document.body.classList.remove("con-perfil"); actualizarNivel();
+  }
+  // The entry's view once more: opening the profile resizes the map (a phone scrolls to it).
+  if (!e.t || e.t === vista.territorio?.codigo) {
+    if (e.z !== undefined && e.lat !== undefined && e.lon !== undefined && historial === false && vista.aplicando) {
+      mapa.invalidateSize();
+      mapa.setView([e.lat, e.lon], e.z, { animate: false });
+    }
+  }
+  actualizarTitulo();
 }
 
 const mapa = crearMapa($("mapa"));
@@ -236,8 +388,11 @@ vista.mapa = mapa;
 // On a phone the panel's legend is far below the map: a compact copy sits on the map.
 const leyendaEnMapa = controlLeyenda().addTo(mapa);
 const estadoMapa = controlEstado().addTo(mapa);
-mapa.on("popupopen", () => leyendaEnMapa.plegar(true)); // a popup is read without the legend over it
-mapa.on("popupclose", () => leyendaEnMapa.plegar(false));
+const tituloMapa = L.control({ position: "topright" });
+tituloMapa.onAdd = () => { tituloMapa.caja = L.DomUtil.create("h2", "titulo-mapa"); tituloMapa.caja.id = "titulo-mapa"; return tituloMapa.caja; };
+tituloMapa.addTo(mapa);
+mapa.on("popupopen", () => { leyendaEnMapa.plegar(true); $("mapa").classList.add("con-popup"); }); // read without the legend or title over it
+mapa.on("popupclose", () => { leyendaEnMapa.plegar(false); $("mapa").classList.remove("con-popup"); });
 mapa.fitBounds(PARAGUAY);
 const servicios = conectarServicios(mapa, {
   botonMio: $("cerca-mio"), botonClic: $("cerca-clic"), selectTipo: $("tipo-servicio"), estadoEl: $("servicios-estado"), listaEl: $("servicios"),
@@ -250,7 +405,26 @@ mapa.getContainer().addEventListener("click", (e) => {
   const boton = e.target.closest?.(".abrir-perfil");
   if (boton) { mapa.closePopup(); abrirPerfil(boton.dataset.codigo); }
 });
-window.addEventListener("popstate", () => aplicarEstado(leerEstado()));
+window.addEventListener("popstate", async () => {
+  vista.aplicando = true;
+  try { await aplicarEstado(leerEstado()); } finally { vista.aplicando = false; }
+  document.body.dataset.historia = String(Date.now()); // the browser tests wait for this
+});
+
+// "Copiar enlace": the URL restores this exact view (layer, indicator, map, territory).
+$("copiar-enlace").addEventListener("click", async () => {
+  let ok = false;
+  try { await navigator.clipboard.writeText(window.location.href); ok = true; } catch { /* no clipboard permission */ }
+  if (!ok) {
+    const campo = document.createElement("textarea");
+    campo.value = window.location.href;
+    document.body.append(campo);
+    campo.select();
+    try { ok = document.execCommand("copy"); } catch { ok = false; }
+    campo.remove();
+  }
+  $("enlace-estado").textContent = ok ? "Enlace copiado: péguelo para compartir esta vista." : `Copie este enlace: ${window.location.href}`;
+});
 
 $("plegar").addEventListener("click", () => {
   const abierto = $("plegar").getAttribute("aria-expanded") === "true";
@@ -263,9 +437,10 @@ $("plegar").addEventListener("click", () => {
 $("tipo-servicio").innerHTML += Object.entries(TIPOS_PUNTO).map(([k, v]) => `<option value="${k}">${escapar(v)}</option>`).join("");
 
 conectarBusqueda($("buscar"), $("resultados"), (r) => {
-  if (r.bbox && r.nivel !== "localidad") mapa.fitBounds([[r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]]);
+  // A department or district: its profile moves the map (once, after the history entry exists).
+  if (r.bbox && !["localidad", "departamento", "distrito"].includes(r.nivel)) mapa.fitBounds([[r.bbox[1], r.bbox[0]], [r.bbox[3], r.bbox[2]]]);
   if (r.nivel === "localidad" && r.centroide) mapa.setView([r.centroide[1], r.centroide[0]], 12);
-  if (["departamento", "distrito"].includes(r.nivel)) abrirPerfil(r.codigo);
+  if (["departamento", "distrito"].includes(r.nivel)) abrirPerfil(r.codigo, { mover: true });
 });
 
 async function iniciar() {
@@ -281,11 +456,20 @@ async function iniciar() {
   const etiqueta = cat.capas.find((c) => c.etiquetaSintetica)?.etiquetaSintetica;
   $("aviso-sintetico").hidden = !etiqueta;
   if (etiqueta) $("aviso-sintetico").title = etiqueta;
-  const tematicas = cat.capas.filter((c) => !c.base);
+  // Gaps as a rate first, the counts next (issue 22: raw counts made the empty Chaco the worst).
+  const tematicas = cat.capas.filter((c) => !c.base).sort((a, b) => (a.id === "brechas_tasa" && b.id === "brechas" ? -1
+    : a.id === "brechas" && b.id === "brechas_tasa" ? 1 : 0));
   $("capa").innerHTML = tematicas.map((c) => `<option value="${escapar(c.id)}">${escapar(c.titulo)}</option>`).join("");
   mapa.attributionControl.addAttribution(CREDITO);
   const base = cat.capas.find((c) => c.base);
-  if (base) vista.base = capasBase(mapa, await api.urlTeselas(base));
+  if (base) {
+    vista.urlBase = await api.urlTeselas(base);
+    vista.base = capasBase(mapa, vista.urlBase);
+  }
+  await Promise.all([
+    api.sinRelevamiento().then((r) => { vista.sinRelevamiento = new Map(r.territorios.map((t) => [t.codigo, t])); }).catch(() => {}),
+    api.diccionario().then((d) => { vista.poblaciones = poblaciones(d); }).catch(() => {}),
+  ]);
   $("capa").addEventListener("change", async () => { await ponerCapa($("capa").value); guardar({ nuevo: true }); });
   $("medida").addEventListener("change", async () => { await ponerCapa(vista.capa.id, $("medida").value); guardar({ nuevo: true }); });
   const inicial = leerEstado();
@@ -294,7 +478,7 @@ async function iniciar() {
   guardar();
   conectarSuperficies(mapa, $("superficies")); // raster surfaces (their own block of the panel)
   document.body.setAttribute("data-listo", "si");
-  conectarCuenta($("cuenta"), (codigo) => abrirPerfil(codigo)).then(() => document.body.setAttribute("data-cuenta", "si"));
+  conectarCuenta($("cuenta"), (codigo) => abrirPerfil(codigo, { mover: true })).then(() => document.body.setAttribute("data-cuenta", "si"));
   setInterval(vigilarVersion, 60_000);
   // A tab brought back to the front (often after hours) checks at once.
   document.addEventListener("visibilitychange", () => { if (!document.hidden) vigilarVersion(); });
@@ -313,6 +497,7 @@ async function vigilarVersion() {
   const base = cat.capas.find((c) => c.base);
   if (base && vista.base) {
     const url = await api.urlTeselas(base);
+    vista.urlBase = url; // the outline and the no-survey layer read the base tiles too
     vista.base.relleno.setUrl(url);
     vista.base.limites.setUrl(url);
   }

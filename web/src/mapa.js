@@ -5,6 +5,7 @@ import L from "./leaflet-global.js";
 import "leaflet.vectorgrid/src/Leaflet.VectorGrid.js";
 import "leaflet.vectorgrid/src/Leaflet.VectorGrid.Protobuf.js";
 import { BORDE, SIN_DATO, estiloArea } from "./estilo.js";
+import { escapar } from "./formato.js";
 
 export const PARAGUAY = L.latLngBounds([-27.61, -62.65], [-19.29, -54.26]);
 
@@ -17,7 +18,7 @@ export function crearMapa(elemento) {
     preferCanvas: false, keyboard: true,
   });
   mapa.attributionControl.setPrefix('<a href="https://leafletjs.com" title="Biblioteca de mapas">Leaflet</a>');
-  for (const [nombre, z] of [["base", 200], ["tematica", 400], ["limites", 450], ["resalte", 500], ["puntos", 600]]) {
+  for (const [nombre, z] of [["base", 200], ["sinrelev", 300], ["tematica", 400], ["limites", 450], ["resalte", 500], ["puntos", 600]]) {
     mapa.createPane(nombre).style.zIndex = String(z);
   }
   mapa.getPane("base").style.pointerEvents = "none";
@@ -48,16 +49,65 @@ export function capasBase(mapa, urlTeselas) {
 }
 
 /**
+ * Areas without survey, drawn from the territory tiles: `estiloDe(p)` is their style or
+ * null (any other area, which the thematic layer draws). Clicking one calls `alElegir`.
+ */
+export function capaSinRelevamiento(mapa, urlTeselas, estiloDe, alElegir) {
+  const dibujados = new Set();
+  const capa = capaTeselas(urlTeselas, {
+    pane: "sinrelev",
+    interactive: true,
+    vectorTileLayerStyles: todasLasCapas((p) => {
+      const estilo = estiloDe(p);
+      if (!estilo) return [];
+      dibujados.add(p.codigo);
+      return estilo;
+    }),
+  });
+  capa.dibujados = dibujados;
+  capa.on("click", (e) => {
+    L.DomEvent.stop(e);
+    alElegir(e.layer.properties, e.latlng);
+  });
+  capa.addTo(mapa);
+  return capa;
+}
+
+/** The chosen territory outlined (territory tiles: the area itself, or a department's districts). */
+export function capaContorno(mapa, urlTeselas, codigo) {
+  const propio = (p) => p.codigo === codigo || (codigo.length === 2 && String(p.codigo).startsWith(codigo) && String(p.codigo).length === 4);
+  return capaTeselas(urlTeselas, {
+    pane: "resalte",
+    vectorTileLayerStyles: todasLasCapas((p, z) => (propio(p)
+      ? { fill: false, color: "#e6007e", opacity: 1, weight: z >= 9 ? 4 : 3, className: "contorno-territorio" } : [])),
+  }).addTo(mapa);
+}
+
+/** The name of the area under the pointer, in a tooltip that follows it. */
+export function nombresAlPasar(mapa, capa, nombreDe = (p) => p.nombre ?? p.codigo) {
+  const globo = L.tooltip({ direction: "top", offset: [0, -8], className: "nombre-al-pasar" });
+  capa.on("mouseover mousemove", (e) => {
+    const nombre = e.layer?.properties && nombreDe(e.layer.properties);
+    if (!nombre || !e.latlng) return;
+    globo.setLatLng(e.latlng).setContent(escapar(nombre));
+    if (!mapa.hasLayer(globo)) mapa.openTooltip(globo);
+  });
+  capa.on("mouseout", () => mapa.closeTooltip(globo));
+  capa.on("remove", () => mapa.closeTooltip(globo));
+}
+
+/**
  * Thematic layer of measure `medida`; `leyendaDe(z)` gives the legend of the level shown at z.
  * Clicking a feature calls `alElegir(properties, latlng)`.
  */
-export function capaTematica(mapa, urlTeselas, medida, leyendaDe, alElegir) {
+export function capaTematica(mapa, urlTeselas, medida, leyendaDe, alElegir, valorDe = null) {
   const dibujados = new Set(); // codes of the features drawn (read by the browser tests)
   const capa = capaTeselas(urlTeselas, {
     pane: "tematica",
     interactive: true,
     vectorTileLayerStyles: todasLasCapas((p, z) => {
       dibujados.add(p.codigo);
+      if (valorDe) p[medida] = valorDe(p); // a measure derived from published columns (rates)
       return estiloArea(p, medida, leyendaDe(z));
     }),
   });

@@ -2,7 +2,7 @@
 // ranked gaps with "ver en el mapa", survey coverage and its warning, change since the
 // previous version. Only figures present in the answer are shown.
 
-import { escapar, fecha, identificados, nombreNivel, numero } from "./formato.js";
+import { distancia, escapar, fecha, identificados, nombreNivel, numero, nombrePaquete, versionDatos } from "./formato.js";
 
 function barra(l) {
   const reservado = l.porcentaje === null || l.porcentaje === undefined;
@@ -28,12 +28,13 @@ function brecha(b, i) {
   const unidad = escapar(b.unidad ?? "");
   return `<li class="brecha" data-servicio="${escapar(b.servicio)}">
     <div><b>${escapar(b.nombre ?? b.servicio)}</b>${b.brecha != null ? `: <span class="cifra-brecha">${numero(b.brecha)}</span> ${unidad} sin el servicio` : ""}
-      <span class="nota">(${escapar(b.paquete ?? "")})</span></div>
+      ${b.paquete ? `<span class="nota">(${escapar(nombrePaquete(b.paquete))})</span>` : ""}</div>
     <div class="nota">${b.sin_oferta != null ? `sin oferta al alcance (inversión): ${numero(b.sin_oferta)}` : ""}${
       b.sin_oferta != null && b.con_oferta != null ? " · " : ""}${b.con_oferta != null ? `con oferta al alcance (derivación): ${numero(b.con_oferta)}` : ""}${
       b.caso_principal ? ` · caso principal: ${escapar(b.caso_principal)}` : ""}</div>
-    ${celdas.length ? `<div class="nota">Dónde: ${celdas.map((c) => `${numero(c.brecha)} en la celda ${escapar(c.celda)}`).join("; ")}</div>
-      <button type="button" class="ver-en-mapa no-imprimir" data-brecha="${i}">Ver en el mapa (${celdas.length} hexágonos)</button>` : ""}
+    ${celdas.length ? `<details class="nota donde"><summary>Dónde: ${celdas.length === 1 ? "1 hexágono" : `${celdas.length} hexágonos`} con la mayor brecha</summary>
+      <p>${celdas.map((c) => `${numero(c.brecha)} ${unidad} en la celda H3 ${escapar(c.celda)}`).join("; ")}</p></details>
+      <button type="button" class="ver-en-mapa no-imprimir" data-brecha="${i}">Ver en el mapa (${celdas.length === 1 ? "1 hexágono" : `${celdas.length} hexágonos`})</button>` : ""}
   </li>`;
 }
 
@@ -60,12 +61,21 @@ function cambio(p) {
   </section>`;
 }
 
-/** Render profile `p`; `alVerEnMapa(celdas, brecha)` shows the H3 cells of a gap. */
-export function mostrarPerfil(elemento, p, { alVerEnMapa, alCerrar, calculadoEn }) {
-  const logros = [...(p.logros ?? [])].sort((a, b) => a.logro - b.logro);
-  const brechas = (p.brechas ?? []).filter((b) => b.brecha !== 0); // ranked by the API; no gap, no line
-  elemento.innerHTML = `
-    <div class="perfil-cabecera">
+function cercanos(p) {
+  const filas = (p.servicios_cercanos ?? []).map((s) => `<li><b>${escapar(s.tipo_nombre ?? s.tipo)}</b>: ${escapar(s.nombre)}${
+    ""} · a ${distancia(s.distancia_km)}</li>`);
+  return `<section class="servicios-cercanos"><h3>Puntos de entrega más cercanos</h3>
+    <p class="nota">El más cercano de cada tipo, en línea recta desde el centro del territorio.</p>
+    ${filas.length ? `<ul>${filas.join("")}</ul>` : '<p class="nota">No hay puntos de entrega cargados.</p>'}</section>`;
+}
+
+function pie(p, calculadoEn) {
+  return `<div class="nota pie-ficha"><p>Datos ${calculadoEn ? `del ${escapar(fecha(calculadoEn))}` : "publicados"}. ${escapar(p.nota_sdc ?? "")}</p>
+    ${p.data_version ? `<details><summary>Detalles técnicos</summary><p>Versión de datos: ${escapar(versionDatos(p.data_version))} (${escapar(p.data_version)}).</p></details>` : ""}</div>`;
+}
+
+function cabecera(p) {
+  return `<div class="perfil-cabecera">
       <p class="nota solo-imprimir">Geoportal SPS «Vamos!» · Ficha territorial para la Mesa de Protección Social</p>
       <h2 id="perfil-titulo">${escapar(p.nombre ?? p.codigo)}</h2>
       <p class="nota">${escapar(nombreNivel(p.nivel))} · código ${escapar(p.codigo)}</p>
@@ -73,7 +83,30 @@ export function mostrarPerfil(elemento, p, { alVerEnMapa, alCerrar, calculadoEn 
         <button type="button" id="imprimir">Imprimir ficha</button>
         <button type="button" id="cerrar-perfil">Cerrar perfil</button>
       </div>
-    </div>
+    </div>`;
+}
+
+/** What is known of a territory the survey has not reached: name, census population, 0 %, nearest services. */
+function sinRelevamiento(p, calculadoEn) {
+  return `${cabecera(p)}
+    <p class="aviso-relevamiento sin-relevamiento-aviso" role="note"><b>Sin relevamiento FIPS.</b> ${escapar(p.relevamiento?.aviso ?? "")}</p>
+    <section class="relevamiento"><h3>Lo que se sabe</h3>
+      <table class="cifras">
+        <tr><th scope="row">Población (Censo 2022, INE)</th><td>${numero(p.poblacion_censo_2022)} personas</td></tr>
+        <tr><th scope="row">Personas relevadas por la FIPS</th><td><b>0 %</b> de la población censal</td></tr>
+        <tr><th scope="row">Logros y brechas</th><td>sin cifras: no hay hogares relevados</td></tr>
+      </table></section>
+    ${cercanos(p)}
+    ${pie(p, calculadoEn)}`;
+}
+
+/** Render profile `p`; `alVerEnMapa(celdas, brecha)` shows the H3 cells of a gap. */
+export function mostrarPerfil(elemento, p, { alVerEnMapa, alCerrar, calculadoEn }) {
+  const logros = [...(p.logros ?? [])].sort((a, b) => a.logro - b.logro);
+  const brechas = (p.brechas ?? []).filter((b) => b.brecha !== 0); // ranked by the API; no gap, no line
+  elemento.classList.toggle("perfil-sin-relevamiento", Boolean(p.sin_relevamiento));
+  elemento.innerHTML = p.sin_relevamiento ? sinRelevamiento(p, calculadoEn) : `
+    ${cabecera(p)}
     ${p.reservado ? `<p class="aviso-relevamiento">${escapar(p.reservado_texto ?? "Territorio reservado: no se publican cifras.")}</p>` : ""}
     ${relevamiento(p)}
     <section><h3>Los 10 Logros frente a sus metas</h3>
@@ -83,7 +116,7 @@ export function mostrarPerfil(elemento, p, { alVerEnMapa, alCerrar, calculadoEn 
       ${brechas.length ? `<ol class="brechas">${brechas.map(brecha).join("")}</ol>` : '<p class="nota">Sin brechas publicadas.</p>'}
     </section>
     ${cambio(p)}
-    <p class="nota pie-ficha">Versión de datos ${escapar(p.data_version ?? "")}${calculadoEn ? ` del ${escapar(fecha(calculadoEn))}` : ""}. ${escapar(p.nota_sdc ?? "")}</p>`;
+    ${pie(p, calculadoEn)}`;
   elemento.hidden = false;
   elemento.querySelector("#imprimir").addEventListener("click", () => window.print());
   elemento.querySelector("#cerrar-perfil").addEventListener("click", alCerrar);
