@@ -99,8 +99,9 @@ def ruta_cog(
     path = motor.ruta(get_settings().home, data_version, *superficie.rsplit("_", 1))
     if path.exists():
         return str(path)
-    if _vigente(request) == data_version and request.app.state.url_publica:
-        tipo, url = superficie.rsplit("_", 1)[0], request.app.state.url_publica
+    url = request.app.state.urls.publico  # resolved once at start-up (the lifespan)
+    if _vigente(request) == data_version and url:
+        tipo = superficie.rsplit("_", 1)[0]
         preparacion.pedir(data_version, lambda: _construir(url, data_version, tipo))
         raise Preparando(superficie)
     raise NoEncontrado(f"No hay superficie {superficie} para la versión de datos {data_version}.")
