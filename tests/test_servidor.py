@@ -46,5 +46,5 @@ def test_home_page_in_a_real_browser_says_data_are_synthetic(server):
         page.goto(server + "/")
         assert page.title() == "Geoportal SPS «Vamos!»"
         assert "datos sintéticos" in page.inner_text("body")
-        assert len(page.inner_text("#data-version")) == 16
+        assert len(page.text_content("#data-version")) == 16
         browser.close()

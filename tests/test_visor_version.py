@@ -54,7 +54,7 @@ def test_an_open_viewer_follows_a_new_release_without_a_blank_map(chromium, serv
     pagina = Pagina(chromium, server)
     page = pagina.abrir("/")
     old = _version(base_url)
-    assert page.inner_text("#data-version") == old
+    assert page.text_content("#data-version") == old
     assert pagina.pedidos_de_teselas() and all(f"v={old}" in u for u in pagina.pedidos_de_teselas())
     _new_release(base_url)
     new = _version(base_url)
