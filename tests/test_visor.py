@@ -48,22 +48,31 @@ def rows(url: str, query: str, params=()) -> list[dict]:
         return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
-@pytest.fixture(scope="module")
-def base_url(pilotos):
+def published_copy(pilotos, name: str) -> str:
     """A copy of the pilot database, prepared for the map service as after a publication."""
     from tiles.publicacion import preparar_publicacion
 
-    url = clone_database(pilotos["url"], "visor")
+    url = clone_database(pilotos["url"], name)
     with psycopg.connect(url) as conn:
         preparar_publicacion(conn)
     return url
 
 
-@pytest.fixture(scope="module")
-def server(base_url):
+def serve_viewer(url: str):
+    """The real server with the built viewer (web/dist) against ``url``."""
     if not DIST.is_file():
         pytest.fail("Falta web/dist: ejecute `bash scripts/setup.sh` (construye el visor con npm).")
-    yield from serve(base_url)
+    yield from serve(url)
+
+
+@pytest.fixture(scope="module")
+def base_url(pilotos):
+    return published_copy(pilotos, "visor")
+
+
+@pytest.fixture(scope="module")
+def server(base_url):
+    yield from serve_viewer(base_url)
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
-import psycopg
 import pytest
-from tests.institucional import clone_database
-from tests.servidor_local import serve
-from tests.test_visor import DIST, Pagina, chromium, es_py, rows  # noqa: F401  (chromium: fixture)
+from tests.test_visor import DIST, Pagina, chromium, published_copy, serve_viewer, es_py, rows  # noqa: F401  (chromium: fixture)
 
 CAPIATA = "1102"
 VILLETA = "1116"
@@ -29,19 +26,12 @@ TAMANOS = {"escritorio": {"width": 1366, "height": 768}, "movil": {"width": 390,
 
 @pytest.fixture(scope="module")
 def base_url(pilotos):
-    from tiles.publicacion import preparar_publicacion
-
-    url = clone_database(pilotos["url"], "visor_publico")
-    with psycopg.connect(url) as conn:
-        preparar_publicacion(conn)
-    return url
+    return published_copy(pilotos, "visor_publico")
 
 
 @pytest.fixture(scope="module")
 def server(base_url):
-    if not DIST.is_file():
-        pytest.fail("Falta web/dist: ejecute `bash scripts/setup.sh` (construye el visor con npm).")
-    yield from serve(base_url)
+    yield from serve_viewer(base_url)
 
 
 @pytest.fixture(params=list(TAMANOS))

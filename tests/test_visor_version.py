@@ -8,26 +8,17 @@ import time
 
 import psycopg
 import pytest
-from tests.institucional import clone_database
-from tests.servidor_local import serve
-from tests.test_visor import DIST, Pagina, chromium, rows  # noqa: F401 -- chromium is a fixture
+from tests.test_visor import DIST, Pagina, chromium, published_copy, serve_viewer, rows  # noqa: F401 -- chromium is a fixture
 
 
 @pytest.fixture(scope="module")
 def base_url(pilotos):
-    from tiles.publicacion import preparar_publicacion
-
-    url = clone_database(pilotos["url"], "visor_version")
-    with psycopg.connect(url) as conn:
-        preparar_publicacion(conn)
-    return url
+    return published_copy(pilotos, "visor_version")
 
 
 @pytest.fixture(scope="module")
 def server(base_url):
-    if not DIST.is_file():
-        pytest.fail("Falta web/dist: ejecute `bash scripts/setup.sh`.")
-    yield from serve(base_url)
+    yield from serve_viewer(base_url)
 
 
 def _version(url: str) -> str:
