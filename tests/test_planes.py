@@ -177,3 +177,21 @@ def test_action_past_its_date_is_an_alert_for_who_covers_the_district(ent):
     assert avance[0]["vencida"] is True
     assert mesa.patch(f"/api/acciones/{accion}", json={"estado": "cumplida"}).status_code == 200
     assert vencidas(mesa) == []
+
+
+def test_the_bar_of_each_role_links_pages_that_open_for_it(ent):
+    import re
+
+    expected = {
+        "mesa1116": ["/", "/mesa", "/mesa/derivaciones", "/planes", "/cuenta"],
+        "depto11": ["/", "/gabinete/comparar", "/planes", "/cuenta"],
+        "gabinete1": ["/", "/gabinete", "/gabinete/comparar", "/planes", "/cuenta"],
+        "usf1116": ["/", "/institucion", "/planes", "/cuenta"],
+    }
+    for name, links in expected.items():
+        page = ent[name].get("/cuenta")
+        assert page.status_code == 200, (name, page.text[:200])
+        bar = re.search(r"<nav class='barra'.*?</nav>", page.text, re.S).group(0)
+        assert re.findall(r"<a href='([^']+)'", bar) == links, name
+        for href in links[1:]:
+            assert ent[name].get(href).status_code == 200, (name, href)

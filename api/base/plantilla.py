@@ -20,8 +20,15 @@ from geoportal.usuarios import Rol
 
 CARPETA = Path(__file__).resolve().parent / "templates"
 # The role's own page in the bar (besides the map and the account).
-ENLACES = {Rol.MESA_DISTRITAL: ("/mesa", "Lista nominal"), Rol.INSTITUCION: ("/institucion", "Derivaciones recibidas"),
-           Rol.ADMIN: ("/api/auditoria?formato=csv", "Auditoría (CSV)")}
+# The bar of each role: its own pages, then the plans (an institution sees the actions
+# assigned to it).
+ENLACES = {
+    Rol.MESA_DISTRITAL: [("/mesa", "Lista nominal"), ("/mesa/derivaciones", "Derivaciones"), ("/planes", "Planes")],
+    Rol.MESA_DEPARTAMENTAL: [("/gabinete/comparar", "Comparar territorios"), ("/planes", "Planes")],
+    Rol.GABINETE: [("/gabinete", "Alertas"), ("/gabinete/comparar", "Comparar territorios"), ("/planes", "Planes")],
+    Rol.INSTITUCION: [("/institucion", "Derivaciones recibidas"), ("/planes", "Planes")],
+    Rol.ADMIN: [("/api/auditoria?formato=csv", "Auditoría (CSV)")],
+}
 
 
 @lru_cache
@@ -37,12 +44,10 @@ def render(nombre: str, **contexto) -> str:
 
 
 def pagina(nombre: str, titulo: str, sesion=None, **contexto) -> str:
-    """A whole institutional page: bar (map, the role's page, account, log out), title, body."""
+    """A whole institutional page: bar (map, the role's pages, account, log out), title, body."""
     enlaces = [("/", "Mapa")]
     if sesion is not None:
-        propio = ENLACES.get(sesion.rol)
-        if propio:
-            enlaces.append(propio)
+        enlaces += ENLACES.get(sesion.rol, [])
         enlaces.append(("/cuenta", "Mi cuenta"))
     return render(nombre, titulo=titulo, sesion=sesion, enlaces=enlaces, **contexto)
 
