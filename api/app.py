@@ -31,8 +31,10 @@ from geoportal import __version__
 from tiles import router as tiles_router
 from tiles.servicio import Teselas
 
-DESCRIPCION = ("API pública del geoportal: solo cifras protegidas (control de divulgación), "
-               "puntos de entrega y territorio. Errores en application/problem+json (RFC 9457).")
+DESCRIPCION = (
+    "API pública del geoportal: solo cifras protegidas (control de divulgación), "
+    "puntos de entrega y territorio. Errores en application/problem+json (RFC 9457)."
+)
 
 
 @asynccontextmanager
@@ -52,26 +54,40 @@ async def lifespan(app: FastAPI):
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="Geoportal SPS «Vamos!»", version=__version__, lifespan=lifespan, description=DESCRIPCION,
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Geoportal SPS «Vamos!»",
+        version=__version__,
+        lifespan=lifespan,
+        description=DESCRIPCION,
+        docs_url=None,
+        redoc_url=None,
+    )
     errores.install(app)
     # The layer catalog is validated now: a bad capas/*.yaml stops the start-up.
     web = ajustes()
-    app.state.teselas = Teselas(default_capas(), cache_mb=web.teselas_cache_mb, disk=web.teselas_dir,
-                                conexiones=web.teselas_conexiones)
+    app.state.teselas = Teselas(
+        default_capas(), cache_mb=web.teselas_cache_mb, disk=web.teselas_dir, conexiones=web.teselas_conexiones
+    )
     app.add_middleware(tiles_router.FastPath, service=app.state.teselas)
     transporte.instalar(app)  # HEAD, CORS on public routes, gzip (outside the tile fast path)
     # Outermost: the session is checked and bodies capped before anything reads them.
-    app.add_middleware(Guardia, requiere_sesion=session_required, sesion_vigente=sesion_vigente, cookie=COOKIE,
-                       cuerpo_max=web.cuerpo_max_kb * 1024, archivo_max=web.archivo_max_mb * 1024 * 1024)
+    app.add_middleware(
+        Guardia,
+        requiere_sesion=session_required,
+        sesion_vigente=sesion_vigente,
+        cookie=COOKIE,
+        cuerpo_max=web.cuerpo_max_kb * 1024,
+        archivo_max=web.archivo_max_mb * 1024 * 1024,
+    )
     app.include_router(rutas.router)
     documentacion.montar(app)
     visor.montar_estaticos(app)
 
     def _openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = ogc.openapi_30(get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes))
+            app.openapi_schema = ogc.openapi_30(
+                get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            )
         return app.openapi_schema
 
     app.openapi = _openapi

@@ -5,17 +5,33 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.institucional import cifras, contrarreferencias, derivaciones, gabinete, ingreso, paginas, planes
-from api.institucional import seguimiento
+from api.institucional import cifras, contrarreferencias, derivaciones, gabinete, ingreso, paginas, planes, seguimiento
 from api.publico import capas, descargas, estado, indicadores, ogc, servicios, superficies, visor
 from tiles import router as teselas
 
-PUBLICOS = [capas.router, teselas.router, ogc.router, descargas.router, indicadores.router, servicios.router,
-            visor.router, estado.router, superficies.router]
+PUBLICOS = [
+    capas.router,
+    teselas.router,
+    ogc.router,
+    descargas.router,
+    indicadores.router,
+    servicios.router,
+    visor.router,
+    estado.router,
+    superficies.router,
+]
 # Bulk contrarreferencias (POST /api/derivaciones/contrarreferencias) before the referral
 # routes, whose /api/derivaciones/{derivacion_id} would otherwise be tried first.
-INSTITUCIONALES = [ingreso.router, contrarreferencias.router, derivaciones.router, cifras.router, paginas.router,
-                   seguimiento.router, gabinete.router, planes.router]
+INSTITUCIONALES = [
+    ingreso.router,
+    contrarreferencias.router,
+    derivaciones.router,
+    cifras.router,
+    paginas.router,
+    seguimiento.router,
+    gabinete.router,
+    planes.router,
+]
 
 router = APIRouter()
 for _router in PUBLICOS + INSTITUCIONALES:

@@ -18,14 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import geopandas as gpd  # noqa: E402
-import numpy as np  # noqa: E402
-import psycopg  # noqa: E402
+import geopandas as gpd
+import numpy as np
+import psycopg
 
-from bench.comun import bench_url, cpu_count, peak_rss_gb, stage  # noqa: E402
-from geoportal.coverage import Units  # noqa: E402
-from geoportal.geodesia import nearest_km  # noqa: E402
-from geoportal.pipeline import compute_all, compute_district  # noqa: E402
+from bench.comun import bench_url, cpu_count, peak_rss_gb, stage
+from geoportal.coverage import Units
+from geoportal.geodesia import nearest_km
+from geoportal.pipeline import compute_all, compute_district
 
 DISTRICT = "1116"
 
@@ -46,7 +46,8 @@ def main() -> None:
 
         person = conn.execute(
             "SELECT p.persona_id FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id)"
-            " WHERE h.codigo_distrito = %s AND NOT ('USF_ADSCRIPCION' = ANY (p.servicios)) LIMIT 1", (DISTRICT,)
+            " WHERE h.codigo_distrito = %s AND NOT ('USF_ADSCRIPCION' = ANY (p.servicios)) LIMIT 1",
+            (DISTRICT,),
         ).fetchone()[0]
         conn.execute(
             "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
@@ -75,8 +76,10 @@ def main() -> None:
     print(f"  vecino más cercano (hogar → USF), {len(lon):,} hogares × {len(usf):,} USF:".replace(",", "."))
     print(f"      propio (k-d tree 3-D, esfera)   {ours_s:8.2f} s")
     print(f"      par geopandas.sjoin_nearest     {peer_s:8.2f} s (UTM 21S)")
-    print(f"      razón par / propio               {peer_s / ours_s:8.1f}x; diferencia mediana de distancia "
-          f"{np.median(diff) * 100:.2f} % (esfera vs. proyección UTM)")
+    print(
+        f"      razón par / propio               {peer_s / ours_s:8.1f}x; diferencia mediana de distancia "
+        f"{np.median(diff) * 100:.2f} % (esfera vs. proyección UTM)"
+    )
     print(f"  memoria pico: {peak_rss_gb():.2f} GB")
 
 

@@ -33,11 +33,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import psycopg  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import psycopg
+from sqlalchemy.engine import make_url
 
-from geoportal import migrate  # noqa: E402
-from geoportal.db import database_url  # noqa: E402
+from geoportal import migrate
+from geoportal.db import database_url
 
 DISTRICT = "1116"
 
@@ -51,11 +51,30 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"], cwd=cwd or str(Path(__file__).resolve().parents[1]),
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=cwd or str(Path(__file__).resolve().parents[1]),
             # this checkout's state folder (role passwords), whichever code serves
-            env={**os.environ, "GEOPORTAL_DATABASE_URL": url, "GEOPORTAL_HOME": os.environ.get(
-                "GEOPORTAL_HOME", str(Path(__file__).resolve().parents[1] / ".geoportal"))}, stdout=subprocess.DEVNULL)
+            env={
+                **os.environ,
+                "GEOPORTAL_DATABASE_URL": url,
+                "GEOPORTAL_HOME": os.environ.get(
+                    "GEOPORTAL_HOME", str(Path(__file__).resolve().parents[1] / ".geoportal")
+                ),
+            },
+            stdout=subprocess.DEVNULL,
+        )
         import httpx
 
         deadline = time.monotonic() + 90
@@ -134,23 +153,32 @@ def main() -> None:
     from geoportal.usuarios import UsuarioError, create_user
 
     with psycopg.connect(url) as conn:
-        for name, rol, scope in (("bench.mesa", "mesa_distrital", {"distrito": DISTRICT}),
-                                 ("bench.usf", "institucion", {"institucion": "MSPBS", "distritos": [DISTRICT]})):
+        for name, rol, scope in (
+            ("bench.mesa", "mesa_distrital", {"distrito": DISTRICT}),
+            ("bench.usf", "institucion", {"institucion": "MSPBS", "distritos": [DISTRICT]}),
+        ):
             try:
                 create_user(conn, name, "clave-del-benchmark", rol, **scope)
             except UsuarioError:
                 pass
-        persons = conn.execute("SELECT count(*) FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id)"
-                               " WHERE h.codigo_distrito = %s", (DISTRICT,)).fetchone()[0]
+        persons = conn.execute(
+            "SELECT count(*) FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id) WHERE h.codigo_distrito = %s",
+            (DISTRICT,),
+        ).fetchone()[0]
     print(f"Distrito {DISTRICT}: {persons:,} personas".replace(",", "."))
 
-    nominal_url = make_url(url).set(username=NOMINAL_ROLE, password=role_password(NOMINAL_ROLE)).render_as_string(
-        hide_password=False)
+    nominal_url = (
+        make_url(url)
+        .set(username=NOMINAL_ROLE, password=role_password(NOMINAL_ROLE))
+        .render_as_string(hide_password=False)
+    )
 
     def in_process():
         with psycopg.connect(nominal_url) as conn:
-            conn.execute("SELECT set_config('geoportal.distritos', %s, true), set_config('geoportal.institucion', '*', true)",
-                         (DISTRICT,))
+            conn.execute(
+                "SELECT set_config('geoportal.distritos', %s, true), set_config('geoportal.institucion', '*', true)",
+                (DISTRICT,),
+            )
             return nominal.gaps(conn, DISTRICT, nominal.FiltrosLista(paquete=None))
 
     def cold():
@@ -158,35 +186,59 @@ def main() -> None:
         return in_process()
 
     seconds, frame = timed(cold)
-    print(f"  lista nominal en proceso, en frío (rol con RLS)    {seconds * 1000:8.0f} ms  ({frame.total:,} brechas)".replace(",", "."))
+    print(
+        f"  lista nominal en proceso, en frío (rol con RLS)    {seconds * 1000:8.0f} ms  ({frame.total:,} brechas)".replace(
+            ",", "."
+        )
+    )
     seconds, frame = timed(in_process)
     print(f"  lista nominal en proceso, estado ya calculado      {seconds * 1000:8.0f} ms")
 
     server = Server(url)
     try:
-        mesa, usf = login(server.base, "bench.mesa", "clave-del-benchmark"), login(server.base, "bench.usf", "clave-del-benchmark")
+        mesa, usf = (
+            login(server.base, "bench.mesa", "clave-del-benchmark"),
+            login(server.base, "bench.usf", "clave-del-benchmark"),
+        )
         start = time.perf_counter()
         mesa.get("/api/nominal/brechas", params={"paquete": "todos"}).raise_for_status()
-        print(f"  {'lista nominal HTTP, primera del servidor (frío)':<48} {(time.perf_counter() - start) * 1000:8.0f} ms")
-        for label, params in (("lista nominal HTTP, una página (100)", {"paquete": "todos"}),
-                              ("lista nominal HTTP, un servicio (CPN)", {"servicio": "CPN"})):
-            seconds, _ = timed(lambda: mesa.get("/api/nominal/brechas", params=params).raise_for_status())
+        print(
+            f"  {'lista nominal HTTP, primera del servidor (frío)':<48} {(time.perf_counter() - start) * 1000:8.0f} ms"
+        )
+        for label, params in (
+            ("lista nominal HTTP, una página (100)", {"paquete": "todos"}),
+            ("lista nominal HTTP, un servicio (CPN)", {"servicio": "CPN"}),
+        ):
+            seconds, _ = timed(lambda params=params: mesa.get("/api/nominal/brechas", params=params).raise_for_status())
             print(f"  {label:<48} {seconds * 1000:8.0f} ms")
-        row = next(r for r in mesa.get("/api/nominal/brechas", params={"servicio": "CPN", "brecha": "derivacion",
-                                                                       "limite": 1000}).json()["filas"]
-                   if not r["derivacion_abierta"])
-        referral = mesa.post("/api/derivaciones", json={"unidad": "persona", "unidad_id": row["unidad_id"],
-                                                        "servicio": "CPN"}).json()
+        row = next(
+            r
+            for r in mesa.get(
+                "/api/nominal/brechas", params={"servicio": "CPN", "brecha": "derivacion", "limite": 1000}
+            ).json()["filas"]
+            if not r["derivacion_abierta"]
+        )
+        referral = mesa.post(
+            "/api/derivaciones", json={"unidad": "persona", "unidad_id": row["unidad_id"], "servicio": "CPN"}
+        ).json()
         start = time.perf_counter()
-        answer = usf.post(f"/api/derivaciones/{referral['derivacion_id']}/contrarreferencia",
-                          json={"resultado": "entregada", "fecha": date.today().isoformat()}).json()
+        answer = usf.post(
+            f"/api/derivaciones/{referral['derivacion_id']}/contrarreferencia",
+            json={"resultado": "entregada", "fecha": date.today().isoformat()},
+        ).json()
         delivered = time.perf_counter() - start
-        gone = row["unidad_id"] not in {r["unidad_id"] for r in mesa.get(
-            "/api/nominal/brechas", params={"servicio": "CPN", "limite": 50_000}).json()["filas"]}
+        gone = row["unidad_id"] not in {
+            r["unidad_id"]
+            for r in mesa.get("/api/nominal/brechas", params={"servicio": "CPN", "limite": 50_000}).json()["filas"]
+        }
         total = time.perf_counter() - start
-        print(f"  (contrarreferencia, respuesta {delivered:.2f} s; la lista siguiente, en frío, {total - delivered:.2f} s)")
-        print(f"  contrarreferencia → fuera de la lista de la Mesa  {total:8.2f} s"
-              f"  (actualizando: {answer['actualizando']}; fuera de la lista: {gone})")
+        print(
+            f"  (contrarreferencia, respuesta {delivered:.2f} s; la lista siguiente, en frío, {total - delivered:.2f} s)"
+        )
+        print(
+            f"  contrarreferencia → fuera de la lista de la Mesa  {total:8.2f} s"
+            f"  (actualizando: {answer['actualizando']}; fuera de la lista: {gone})"
+        )
         counter_referrals_under_load(server.base, url, mesa, usf, args.repeticiones, args.segundos_carga)
     finally:
         server.stop()
@@ -205,12 +257,15 @@ def main() -> None:
 
 def _deliver_one(mesa, usf, row) -> tuple[float, float]:
     """(response s, until the figures are up to date s) of one delivered contrarreferencia."""
-    referral = mesa.post("/api/derivaciones", json={"unidad": "persona", "unidad_id": row["unidad_id"],
-                                                    "servicio": "CPN"})
+    referral = mesa.post(
+        "/api/derivaciones", json={"unidad": "persona", "unidad_id": row["unidad_id"], "servicio": "CPN"}
+    )
     referral.raise_for_status()
     start = time.perf_counter()
-    answer = usf.post(f"/api/derivaciones/{referral.json()['derivacion_id']}/contrarreferencia",
-                      json={"resultado": "entregada", "fecha": date.today().isoformat()})
+    answer = usf.post(
+        f"/api/derivaciones/{referral.json()['derivacion_id']}/contrarreferencia",
+        json={"resultado": "entregada", "fecha": date.today().isoformat()},
+    )
     answer.raise_for_status()
     responded = time.perf_counter() - start
     if "actualizando" not in answer.json():  # an earlier checkout: recomputed inside the request
@@ -223,9 +278,13 @@ def _deliver_one(mesa, usf, row) -> tuple[float, float]:
 def counter_referrals_under_load(base: str, url: str, mesa, usf, n: int, seconds: int) -> None:
     from bench.teselas import CAPA, WRK_SCRIPT, tile_list
 
-    rows = [r for r in mesa.get("/api/nominal/brechas", params={"servicio": "CPN", "brecha": "derivacion",
-                                                                 "limite": 5000}).json()["filas"]
-            if not r["derivacion_abierta"]]
+    rows = [
+        r
+        for r in mesa.get(
+            "/api/nominal/brechas", params={"servicio": "CPN", "brecha": "derivacion", "limite": 5000}
+        ).json()["filas"]
+        if not r["derivacion_abierta"]
+    ]
     if len(rows) < 2 * n:
         print("  (faltan brechas CPN sin derivar para medir las contrarreferencias)")
         return
@@ -237,8 +296,11 @@ def counter_referrals_under_load(base: str, url: str, mesa, usf, n: int, seconds
     else:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
             script.write(WRK_SCRIPT % ", ".join(f'"{p}"' for p in paths))
-        load = subprocess.Popen(["wrk", "-t", "2", "-c", "50", "-d", f"{seconds}s", "-s", script.name, base],
-                                stdout=subprocess.PIPE, text=True)
+        load = subprocess.Popen(
+            ["wrk", "-t", "2", "-c", "50", "-d", f"{seconds}s", "-s", script.name, base],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             time.sleep(2)  # the 50 clients are up
             loaded = [_deliver_one(mesa, usf, rows.pop()) for _ in range(n)]
@@ -258,11 +320,15 @@ def counter_referrals_under_load(base: str, url: str, mesa, usf, n: int, seconds
     print(f"  {'en calma':<34} {med(quiet, 0) * 1000:8.0f} ms {med(quiet, 1):34.2f} s")
     if loaded:
         print(f"  {'con 50 clientes públicos (teselas)':<34} {med(loaded, 0) * 1000:8.0f} ms {med(loaded, 1):34.2f} s")
-        print(f"  máximo bajo carga: respuesta {max(v[0] for v in loaded) * 1000:.0f} ms, "
-              f"cifras al día {max(v[1] for v in loaded):.2f} s")
+        print(
+            f"  máximo bajo carga: respuesta {max(v[0] for v in loaded) * 1000:.0f} ms, "
+            f"cifras al día {max(v[1] for v in loaded):.2f} s"
+        )
     if tiles:
-        print(f"  teselas durante la carga: {tiles[0]:,.0f}/s, p50 {tiles[1]:.1f} ms, p95 {tiles[2]:.1f} ms, "
-              f"errores {tiles[3]}".replace(",", "."))
+        print(
+            f"  teselas durante la carga: {tiles[0]:,.0f}/s, p50 {tiles[1]:.1f} ms, p95 {tiles[2]:.1f} ms, "
+            f"errores {tiles[3]}".replace(",", ".")
+        )
 
 
 if __name__ == "__main__":

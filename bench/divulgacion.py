@@ -32,17 +32,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import psycopg  # noqa: E402
+import numpy as np
+import pandas as pd
+import psycopg
 
-from geoportal import aggregate as agg  # noqa: E402
-from geoportal import disclosure  # noqa: E402
-from geoportal.catalog import default_catalog  # noqa: E402
-from geoportal.db import database_url  # noqa: E402
-from geoportal.dbcopy import copy_out  # noqa: E402
-from geoportal.publicacion import secret_key  # noqa: E402
-from geoportal.settings import get_settings  # noqa: E402
+from geoportal import aggregate as agg
+from geoportal import disclosure
+from geoportal.catalog import default_catalog
+from geoportal.db import database_url
+from geoportal.dbcopy import copy_out
+from geoportal.publicacion import secret_key
+from geoportal.settings import get_settings
 
 BEFORE = "29fa052"
 
@@ -51,12 +51,20 @@ def previous_package(revision: str, folder: Path):
     """The disclosure package at ``revision``, importable as ``disclosure_antes``."""
     target = folder / "disclosure_antes"
     target.mkdir()
-    names = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", f"{revision}:geoportal/disclosure"],
-                           check=True, capture_output=True, text=True).stdout.split()
+    names = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-tree", "--name-only", f"{revision}:geoportal/disclosure"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     for name in names:
         if name.endswith(".py"):
-            text = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:geoportal/disclosure/{name}"],
-                                  check=True, capture_output=True, text=True).stdout
+            text = subprocess.run(
+                ["git", "-C", str(ROOT), "show", f"{revision}:geoportal/disclosure/{name}"],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             (target / name).write_text(re.sub(r"geoportal\.disclosure\b", "disclosure_antes", text))
     sys.path.insert(0, str(folder))
     import disclosure_antes
@@ -76,8 +84,18 @@ def split_values(protected: pd.DataFrame, fam) -> tuple[int, int]:
     return pairs, differing
 
 
-HOUSEHOLD_COUNTS = ["hogares", "l9_universo", "agua_aplica", "electricidad_aplica", "saneamiento_aplica",
-                    "vivienda_aplica", "tekopora_aplica", "hogares_urbanos", "agua_cubiertos", "l9_protegidos"]
+HOUSEHOLD_COUNTS = [
+    "hogares",
+    "l9_universo",
+    "agua_aplica",
+    "electricidad_aplica",
+    "saneamiento_aplica",
+    "vivienda_aplica",
+    "tekopora_aplica",
+    "hogares_urbanos",
+    "agua_cubiertos",
+    "l9_protegidos",
+]
 
 
 def attack(url: str) -> None:
@@ -97,9 +115,11 @@ def attack(url: str) -> None:
         t = true[c].to_numpy()
         small += int(((t >= 1) & (t < ataque.T) & (lo == hi)).sum())
     areas = sorted({(n[0], n[1], n[3], n[4]) for n in narrow})
-    print(f"\natacante ({time.perf_counter() - start:.0f} s): {shown} áreas publicadas; conteos de 1-9 fijados: {small};"
-          f" conteos publicados con menos de {ataque.BASE} valores: {len(narrow)} en {len(areas)} áreas {areas[:6]}"
-          " (revisión externa, diseño anterior: 4.578 de 6.421 conteos de hogares)")
+    print(
+        f"\natacante ({time.perf_counter() - start:.0f} s): {shown} áreas publicadas; conteos de 1-9 fijados: {small};"
+        f" conteos publicados con menos de {ataque.BASE} valores: {len(narrow)} en {len(areas)} áreas {areas[:6]}"
+        " (revisión externa, diseño anterior: 4.578 de 6.421 conteos de hogares)"
+    )
 
 
 def main() -> None:
@@ -110,15 +130,16 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     catalog = default_catalog()
-    counts, sums = agg.measure_names(catalog)
+    counts, _sums = agg.measure_names(catalog)
     url = args.base or database_url()
     with psycopg.connect(url) as conn:
         agregado = copy_out(conn, "SELECT * FROM calculo.agregado ORDER BY nivel, codigo", typed=True)
-        fine = copy_out(conn, "SELECT codigo_distrito, codigo_2012, dpto, h3_8, hogares FROM calculo.contribucion",
-                        typed=True)
+        fine = copy_out(
+            conn, "SELECT codigo_distrito, codigo_2012, dpto, h3_8, hogares FROM calculo.contribucion", typed=True
+        )
     fine[["h3_8", "hogares"]] = fine[["h3_8", "hogares"]].astype(np.int64)
     hogares = int(agregado.loc[agregado["nivel"] == "pais", "hogares"].sum())
-    dots = lambda n: f"{n:,}".replace(",", ".")  # noqa: E731
+    dots = lambda n: f"{n:,}".replace(",", ".")
     print(f"Control de divulgación: {dots(len(agregado))} áreas, {dots(hogares)} hogares")
     secret, T, B = secret_key(settings), settings.umbral_hogares, settings.base_redondeo
     with tempfile.TemporaryDirectory() as folder:
@@ -135,18 +156,24 @@ def main() -> None:
     both = previous.merge(published, on=["nivel", "zona", "areas"], suffixes=("_antes", "_ahora"))
     print("\nnivel        zona    áreas  reservadas %      hogares en reserv. %  cifras cambiadas %   cambio medio")
     for r in both.sort_values(["nivel", "zona"]).itertuples():
-        print(f"{r.nivel:<12} {r.zona:<7} {r.areas:>6}  {r.areas_reservadas_pct_antes:6.2f} → {r.areas_reservadas_pct_ahora:6.2f}"
-              f"   {r.hogares_en_reservadas_pct_antes:6.2f} → {r.hogares_en_reservadas_pct_ahora:6.2f}"
-              f"      {r.cifras_cambiadas_pct_antes:6.2f} → {r.cifras_cambiadas_pct_ahora:6.2f}"
-              f"    {r.cambio_absoluto_medio_antes:5.3f} → {r.cambio_absoluto_medio_ahora:5.3f}")
-    pairs_b, diff_b = split_values(before, fam)
+        print(
+            f"{r.nivel:<12} {r.zona:<7} {r.areas:>6}  {r.areas_reservadas_pct_antes:6.2f} → {r.areas_reservadas_pct_ahora:6.2f}"
+            f"   {r.hogares_en_reservadas_pct_antes:6.2f} → {r.hogares_en_reservadas_pct_ahora:6.2f}"
+            f"      {r.cifras_cambiadas_pct_antes:6.2f} → {r.cifras_cambiadas_pct_ahora:6.2f}"
+            f"    {r.cambio_absoluto_medio_antes:5.3f} → {r.cambio_absoluto_medio_ahora:5.3f}"
+        )
+    _pairs_b, diff_b = split_values(before, fam)
     pairs_a, diff_a = split_values(after, fam)
-    print(f"\n(área, familia) con más de una columna: {dots(pairs_a)}; con valores distintos: antes {dots(diff_b)},"
-          f" ahora {dots(diff_a)}")
+    print(
+        f"\n(área, familia) con más de una columna: {dots(pairs_a)}; con valores distintos: antes {dots(diff_b)},"
+        f" ahora {dots(diff_a)}"
+    )
     if args.atacante:
         attack(url)
-    print(f"protect: antes {t_before:.1f} s ({c_before:.1f} s de CPU), ahora {t_after:.1f} s ({c_after:.1f} s de CPU);"
-          f" razón de CPU {c_after / c_before:.2f}")
+    print(
+        f"protect: antes {t_before:.1f} s ({c_before:.1f} s de CPU), ahora {t_after:.1f} s ({c_after:.1f} s de CPU);"
+        f" razón de CPU {c_after / c_before:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -18,17 +18,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import geopandas as gpd  # noqa: E402
-import pandas as pd  # noqa: E402
-import psycopg  # noqa: E402
-from sqlalchemy import create_engine  # noqa: E402
+import geopandas as gpd
+import pandas as pd
+import psycopg
+from sqlalchemy import create_engine
 
-from bench.comun import OUT, bench_url, cpu_count, peak_rss_gb, stage  # noqa: E402
-from geoportal.db import sqlalchemy_url  # noqa: E402
-from geoportal.ingest import ingest_file  # noqa: E402
-from geoportal.puntos import write_points  # noqa: E402
-from geoportal.synthetic import generate  # noqa: E402
-from geoportal.territory import load_territory  # noqa: E402
+from bench.comun import OUT, bench_url, cpu_count, peak_rss_gb, stage
+from geoportal.db import sqlalchemy_url
+from geoportal.ingest import ingest_file
+from geoportal.puntos import write_points
+from geoportal.synthetic import generate
+from geoportal.territory import load_territory
 
 
 def main() -> None:
@@ -68,16 +68,24 @@ def main() -> None:
 
     # Peer: geopandas.to_postgis on a sample of the same households, same server.
     sample = pd.read_csv(folder / "hogares.csv", dtype=str, nrows=args.muestra_par)
-    gdf = gpd.GeoDataFrame(sample, geometry=gpd.points_from_xy(sample["lon"].astype(float), sample["lat"].astype(float)), crs=4326)
+    gdf = gpd.GeoDataFrame(
+        sample, geometry=gpd.points_from_xy(sample["lon"].astype(float), sample["lat"].astype(float)), crs=4326
+    )
     engine = create_engine(sqlalchemy_url(url))
     start = time.perf_counter()
     gdf.to_postgis("par_to_postgis", engine, schema="public", if_exists="replace", chunksize=10_000)
     peer_seconds = time.perf_counter() - start
     ours_rate = n_h / results["ingesta hogares"]
     peer_rate = len(sample) / peer_seconds
-    print(f"  par geopandas.to_postgis: {len(sample):,} hogares en {peer_seconds:.2f} s ({peer_rate:,.0f} filas/s)".replace(",", "."))
-    print(f"  razón ingesta propia / to_postgis (filas/s): {ours_rate / peer_rate:.2f}x "
-          f"(la propia además valida y registra cuarentena)")
+    print(
+        f"  par geopandas.to_postgis: {len(sample):,} hogares en {peer_seconds:.2f} s ({peer_rate:,.0f} filas/s)".replace(
+            ",", "."
+        )
+    )
+    print(
+        f"  razón ingesta propia / to_postgis (filas/s): {ours_rate / peer_rate:.2f}x "
+        f"(la propia además valida y registra cuarentena)"
+    )
     print(f"  memoria pico: {peak_rss_gb():.2f} GB")
 
 

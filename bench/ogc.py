@@ -56,7 +56,8 @@ def old_statement(columns: list[tuple[str, sql.Composable]]) -> sql.Composed:
     return sql.SQL(
         "SELECT json_build_object('type', 'Feature', 'id', t.codigo, 'geometry', ST_AsGeoJSON(t.geom, 6)::json,"
         " 'properties', (SELECT row_to_json(p) FROM (SELECT {props}) p))::text FROM publico.cobertura t"
-        " ORDER BY t.codigo LIMIT %s OFFSET %s").format(props=props)
+        " ORDER BY t.codigo LIMIT %s OFFSET %s"
+    ).format(props=props)
 
 
 def median_ms(fn, repeat: int) -> float:
@@ -92,8 +93,11 @@ def main() -> None:
     public_url = public.render_as_string(hide_password=False)
     with psycopg.connect(url) as conn:
         total = conn.execute("SELECT count(*) FROM publico.cobertura").fetchone()[0]
-    print(f"Benchmark OGC API Features ({cpu_count()} núcleos): colección {COLECCION}, {total} elementos, "
-          f"página de {args.limite}, mediana de {args.repeticiones}", flush=True)
+    print(
+        f"Benchmark OGC API Features ({cpu_count()} núcleos): colección {COLECCION}, {total} elementos, "
+        f"página de {args.limite}, mediana de {args.repeticiones}",
+        flush=True,
+    )
 
     fuente = _cobertura(None)
     results: dict[str, dict[int, float]] = {}
@@ -101,10 +105,18 @@ def main() -> None:
         columns = fuente.columnas(conn)
         clauses, params = fuente.where(Filtros())
         old = old_statement(columns)
-        results["antes (OFFSET, SQL)"] = {d: median_ms(lambda d=d: conn.execute(old, [args.limite, d]).fetchall(),
-                                                       args.repeticiones) for d in PROFUNDIDADES}
-        keys = {d: conn.execute("SELECT codigo, nivel FROM publico.cobertura ORDER BY codigo, nivel OFFSET %s LIMIT 1",
-                                (d - 1,)).fetchone() if d else None for d in PROFUNDIDADES}
+        results["antes (OFFSET, SQL)"] = {
+            d: median_ms(lambda d=d: conn.execute(old, [args.limite, d]).fetchall(), args.repeticiones)
+            for d in PROFUNDIDADES
+        }
+        keys = {
+            d: conn.execute(
+                "SELECT codigo, nivel FROM publico.cobertura ORDER BY codigo, nivel OFFSET %s LIMIT 1", (d - 1,)
+            ).fetchone()
+            if d
+            else None
+            for d in PROFUNDIDADES
+        }
 
         def new(d: int):
             query, page = feature_sql(fuente, columns, clauses, pagina=Pagina(args.limite, keys[d], 0))
@@ -116,8 +128,9 @@ def main() -> None:
             query, page = feature_sql(fuente, columns, clauses, pagina=Pagina(args.limite, None, d))
             return conn.execute(query, [*params, *page]).fetchall()
 
-        results["ahora (offset, SQL)"] = {d: median_ms(lambda d=d: new_offset(d), args.repeticiones)
-                                          for d in PROFUNDIDADES}
+        results["ahora (offset, SQL)"] = {
+            d: median_ms(lambda d=d: new_offset(d), args.repeticiones) for d in PROFUNDIDADES
+        }
 
     ours = Server("propio", ["api.app:create_app", "--factory"], {"GEOPORTAL_DATABASE_URL": url}, "/salud")
     base = ours.start()
@@ -125,14 +138,25 @@ def main() -> None:
         with httpx.Client(timeout=300) as client:
             client.get(f"{base}/ogc/collections/{COLECCION}/items?limit=1")
             urls = {d: cursor_at(base, d, args.limite) for d in PROFUNDIDADES}
-            results["ahora (HTTP, cursor)"] = {d: median_ms(lambda d=d: client.get(urls[d]).content, args.repeticiones)
-                                               for d in PROFUNDIDADES}
-            results["ahora (HTTP, offset)"] = {d: median_ms(lambda d=d: client.get(
-                f"{base}/ogc/collections/{COLECCION}/items", params={"limit": args.limite, "offset": d}).content,
-                args.repeticiones) for d in PROFUNDIDADES}
-            asuncion = client.get(f"{base}/ogc/collections/cobertura_h3_8/items",
-                                  params={"bbox": "-57.70,-25.40,-57.50,-25.20", "limit": 10000},
-                                  headers={"Accept-Encoding": "gzip"})
+            results["ahora (HTTP, cursor)"] = {
+                d: median_ms(lambda d=d: client.get(urls[d]).content, args.repeticiones) for d in PROFUNDIDADES
+            }
+            results["ahora (HTTP, offset)"] = {
+                d: median_ms(
+                    lambda d=d: (
+                        client.get(
+                            f"{base}/ogc/collections/{COLECCION}/items", params={"limit": args.limite, "offset": d}
+                        ).content
+                    ),
+                    args.repeticiones,
+                )
+                for d in PROFUNDIDADES
+            }
+            asuncion = client.get(
+                f"{base}/ogc/collections/cobertura_h3_8/items",
+                params={"bbox": "-57.70,-25.40,-57.50,-25.20", "limit": 10000},
+                headers={"Accept-Encoding": "gzip"},
+            )
             plain, sent = (f"{n:,}".replace(",", ".") for n in (len(asuncion.content), asuncion.num_bytes_downloaded))
             print(f"  ítems H3 res. 8 sobre Asunción: {plain} B sin comprimir, {sent} B enviados (gzip)", flush=True)
         ogr = None
@@ -140,27 +164,54 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as folder:
                 target = Path(folder) / "cobertura.gpkg"
                 start = time.perf_counter()
-                subprocess.run(["ogr2ogr", "-f", "GPKG", str(target), f"OAPIF:{base}/ogc", COLECCION], check=True,
-                               capture_output=True, timeout=3600)
+                subprocess.run(
+                    ["ogr2ogr", "-f", "GPKG", str(target), f"OAPIF:{base}/ogc", COLECCION],
+                    check=True,
+                    capture_output=True,
+                    timeout=3600,
+                )
                 seconds = time.perf_counter() - start
-                copied = int(subprocess.run(["ogrinfo", "-ro", "-so", str(target), COLECCION], capture_output=True,
-                                            text=True, check=True).stdout.split("Feature Count:")[1].split()[0])
+                copied = int(
+                    subprocess.run(
+                        ["ogrinfo", "-ro", "-so", str(target), COLECCION], capture_output=True, text=True, check=True
+                    )
+                    .stdout.split("Feature Count:")[1]
+                    .split()[0]
+                )
             ogr = (seconds, copied)
     finally:
         ours.stop()
 
     if args.tipg:
-        tipg = Server("tipg", [], {"DATABASE_URL": public_url, "TIPG_DB_SCHEMAS": '["publico"]'}, "/collections",
-                      command=[args.tipg, "-m", "uvicorn", "tipg.main:app", "--host", "127.0.0.1",
-                               "--no-access-log", "--log-level", "warning"])
+        tipg = Server(
+            "tipg",
+            [],
+            {"DATABASE_URL": public_url, "TIPG_DB_SCHEMAS": '["publico"]'},
+            "/collections",
+            command=[
+                args.tipg,
+                "-m",
+                "uvicorn",
+                "tipg.main:app",
+                "--host",
+                "127.0.0.1",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+        )
         tbase = tipg.start()
         try:
             with httpx.Client(timeout=300) as client:
                 items = f"{tbase}/collections/publico.cobertura/items"
                 client.get(items, params={"limit": 1})
-                results["tipg (offset)"] = {d: median_ms(lambda d=d: client.get(
-                    items, params={"limit": args.limite, "offset": d}).content, args.repeticiones)
-                    for d in PROFUNDIDADES}
+                results["tipg (offset)"] = {
+                    d: median_ms(
+                        lambda d=d: client.get(items, params={"limit": args.limite, "offset": d}).content,
+                        args.repeticiones,
+                    )
+                    for d in PROFUNDIDADES
+                }
         finally:
             tipg.stop()
 
@@ -169,8 +220,11 @@ def main() -> None:
     for name, row in results.items():
         print(f"  {name:<24}" + "".join(f"{row[d]:16.1f}" for d in PROFUNDIDADES), flush=True)
     if ogr:
-        print(f"  ogr2ogr de {COLECCION} (tamaño de página por defecto de GDAL): {ogr[0]:.1f} s, "
-              f"{ogr[1]} de {total} elementos copiados", flush=True)
+        print(
+            f"  ogr2ogr de {COLECCION} (tamaño de página por defecto de GDAL): {ogr[0]:.1f} s, "
+            f"{ogr[1]} de {total} elementos copiados",
+            flush=True,
+        )
     print(json.dumps({k: {str(d): round(v, 1) for d, v in row.items()} for k, row in results.items()}))
 
 

@@ -26,12 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg  # noqa: E402
+import psycopg
 
-from bench.comun import bench_url, cpu_count  # noqa: E402
-from tiles.publicacion import preparar_publicacion  # noqa: E402
-from geoportal.pipeline import compute_all, compute_district  # noqa: E402
-from geoportal.publicacion import publish  # noqa: E402
+from bench.comun import bench_url, cpu_count
+from geoportal.pipeline import compute_all, compute_district
+from geoportal.publicacion import publish
+from tiles.publicacion import preparar_publicacion
 
 TAG = "benchmark:publicacion"
 
@@ -45,8 +45,12 @@ def main() -> None:
         if not conn.execute("SELECT to_regclass('calculo.cobertura_viva') IS NOT NULL").fetchone()[0]:
             sys.exit("La base de benchmark no tiene cálculo nacional: ejecute bench/ingesta.py y bench/calculo.py")
         removed = conn.execute("DELETE FROM nominal.estatus_evento WHERE fuente = %s", (TAG,)).rowcount
-        districts = [r[0] for r in conn.execute(
-            "SELECT codigo_distrito FROM nominal.hogar GROUP BY 1 ORDER BY 1 LIMIT %s", (args.distritos,)).fetchall()]
+        districts = [
+            r[0]
+            for r in conn.execute(
+                "SELECT codigo_distrito FROM nominal.hogar GROUP BY 1 ORDER BY 1 LIMIT %s", (args.distritos,)
+            ).fetchall()
+        ]
         # One person per district who reported a service: recorded as no longer receiving it.
         events = conn.execute(
             "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
@@ -54,11 +58,15 @@ def main() -> None:
             "        h.fecha_relevamiento + 1, %s"
             "   FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id)"
             "  WHERE h.codigo_distrito = ANY (%s) AND cardinality(p.servicios) > 0"
-            "  ORDER BY h.codigo_distrito, p.persona_id", (TAG, districts)).rowcount
+            "  ORDER BY h.codigo_distrito, p.persona_id",
+            (TAG, districts),
+        ).rowcount
         conn.commit()
         households = conn.execute("SELECT count(*) FROM nominal.hogar").fetchone()[0]
-        print(f"Publicación por lotes ({households:,} hogares, {cpu_count()} núcleos): {len(districts)} distritos"
-              f" con un evento cada uno ({events} eventos; {removed} de la corrida anterior borrados)".replace(",", "."))
+        print(
+            f"Publicación por lotes ({households:,} hogares, {cpu_count()} núcleos): {len(districts)} distritos"
+            f" con un evento cada uno ({events} eventos; {removed} de la corrida anterior borrados)".replace(",", ".")
+        )
 
         updates = []
         for k, codigo in enumerate(districts, 1):
@@ -68,11 +76,14 @@ def main() -> None:
             assert not result["publicada"], "la actualización de un distrito no debe publicar"
             print(f"\r  actualizaciones de distrito {k}/{len(districts)}", end="", flush=True)
         ordered = sorted(updates)
-        print(f"\r  actualización de un distrito: mediana {statistics.median(updates):.2f} s,"
-              f" p95 {ordered[int(0.95 * (len(ordered) - 1))]:.2f} s, máx. {ordered[-1]:.2f} s"
-              f" ({sum(updates):.0f} s los {len(updates)})")
-        pending = conn.execute("SELECT count(*), sum(cambios) FROM calculo.actualizacion WHERE publicada_en IS NULL"
-                               ).fetchone()
+        print(
+            f"\r  actualización de un distrito: mediana {statistics.median(updates):.2f} s,"
+            f" p95 {ordered[int(0.95 * (len(ordered) - 1))]:.2f} s, máx. {ordered[-1]:.2f} s"
+            f" ({sum(updates):.0f} s los {len(updates)})"
+        )
+        pending = conn.execute(
+            "SELECT count(*), sum(cambios) FROM calculo.actualizacion WHERE publicada_en IS NULL"
+        ).fetchone()
         print(f"  pendientes de publicar: {pending[0]} actualizaciones, {pending[1]} cambios")
 
         start = time.perf_counter()
@@ -83,8 +94,10 @@ def main() -> None:
         layers_s = time.perf_counter() - start
         assert released["publicada"]
         ours = publish_s + layers_s
-        print(f"  publicación por lotes                     {ours:8.2f} s"
-              f"  (re-protección y tablas {publish_s:.2f} s, capas {layers_s:.2f} s)   meta < 30 s")
+        print(
+            f"  publicación por lotes                     {ours:8.2f} s"
+            f"  (re-protección y tablas {publish_s:.2f} s, capas {layers_s:.2f} s)   meta < 30 s"
+        )
 
         start = time.perf_counter()
         compute_all(conn)

@@ -104,8 +104,10 @@ def main() -> None:
 
     puntos = build_points(1)
     sub = puntos[puntos["tipo"] == a.tipo]
-    print(f"Superficies de {a.tipo} ({len(sub)} puntos), celdas de {a.celda:g} m, {cpu_count()} CPU "
-          "(máquina compartida: cifras pesimistas)")
+    print(
+        f"Superficies de {a.tipo} ({len(sub)} puntos), celdas de {a.celda:g} m, {cpu_count()} CPU "
+        "(máquina compartida: cifras pesimistas)"
+    )
     tiempos: dict = {}
     rejilla, mask = _t("rejilla y máscara", lambda: s.rejilla_nacional(a.celda), tiempos=tiempos)
     celdas = rejilla.ancho * rejilla.alto
@@ -114,26 +116,47 @@ def main() -> None:
     lon, lat = sub["lon"].to_numpy(float), sub["lat"].to_numpy(float)
     dist = _t("distancia (k-d tree geodésico)", lambda: s.distancia_km(rejilla, mask, lon, lat), celdas, tiempos)
     kmh = _t("velocidades (rutas quemadas)", lambda: s.velocidades(rejilla, mask), tiempos=tiempos)
-    tiempo = _t("tiempo (MCP_Geometric)", lambda: s.tiempo_minutos(
-        kmh, a.celda, *s.celdas_de_puntos(rejilla, mask, lon, lat)), celdas, tiempos)
+    tiempo = _t(
+        "tiempo (MCP_Geometric)",
+        lambda: s.tiempo_minutos(kmh, a.celda, *s.celdas_de_puntos(rejilla, mask, lon, lat)),
+        celdas,
+        tiempos,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for nombre, valores in (("distancia", dist), ("tiempo", tiempo)):
-            _t(f"COG {nombre} (rio-cogeo, vistas)", lambda v=valores, n=nombre: s.escribir_cog(
-                Path(tmp) / f"{n}.tif", v, rejilla, {}), tiempos=tiempos)
+            _t(
+                f"COG {nombre} (rio-cogeo, vistas)",
+                lambda v=valores, n=nombre: s.escribir_cog(Path(tmp) / f"{n}.tif", v, rejilla, {}),
+                tiempos=tiempos,
+            )
         (Path(tmp) / "superficies" / "bench").mkdir(parents=True)
         os.replace(Path(tmp) / "tiempo.tif", Path(tmp) / "superficies" / "bench" / "usf_tiempo.tif")
         tps, lista = teselas(Path(tmp) / "superficies" / "bench" / "usf_tiempo.tif", "tiempo", a.teselas)
         calientes = teselas_calientes(Path(tmp), lista)
-    total_d = tiempos["rejilla y máscara"] + tiempos["distancia (k-d tree geodésico)"] + tiempos["COG distancia (rio-cogeo, vistas)"]
-    total_t = (tiempos["rejilla y máscara"] + tiempos["velocidades (rutas quemadas)"] + tiempos["tiempo (MCP_Geometric)"]
-               + tiempos["COG tiempo (rio-cogeo, vistas)"])
+    total_d = (
+        tiempos["rejilla y máscara"]
+        + tiempos["distancia (k-d tree geodésico)"]
+        + tiempos["COG distancia (rio-cogeo, vistas)"]
+    )
+    total_t = (
+        tiempos["rejilla y máscara"]
+        + tiempos["velocidades (rutas quemadas)"]
+        + tiempos["tiempo (MCP_Geometric)"]
+        + tiempos["COG tiempo (rio-cogeo, vistas)"]
+    )
     fmt = lambda x: f"{x:,.0f}".replace(",", ".")
-    print(f"Distancia, total con COG: {total_d:.1f} s (meta < 30 s); "
-          f"tiempo de viaje, total con COG: {total_t:.1f} s (meta < 120 s)")
-    print(f"Celdas/s del tiempo de viaje: {fmt(celdas / tiempos['tiempo (MCP_Geometric)'])} "
-          f"frente a AccessMod {fmt(ACCESSMOD_CELDAS_S)} (146 M celdas en 22 min, 2 CPU; accessmod issue 360)")
-    print(f"Teselas ráster: en frío {fmt(tps)}/s (lectura, reproyección y PNG, en proceso); en caliente {fmt(calientes)}/s "
-          f"(caché de la ruta, TestClient, 1 conexión); teselas vectoriales (HTTP, wrk, c=16): {fmt(TESELAS_VECTORIALES_S)}/s")
+    print(
+        f"Distancia, total con COG: {total_d:.1f} s (meta < 30 s); "
+        f"tiempo de viaje, total con COG: {total_t:.1f} s (meta < 120 s)"
+    )
+    print(
+        f"Celdas/s del tiempo de viaje: {fmt(celdas / tiempos['tiempo (MCP_Geometric)'])} "
+        f"frente a AccessMod {fmt(ACCESSMOD_CELDAS_S)} (146 M celdas en 22 min, 2 CPU; accessmod issue 360)"
+    )
+    print(
+        f"Teselas ráster: en frío {fmt(tps)}/s (lectura, reproyección y PNG, en proceso); en caliente {fmt(calientes)}/s "
+        f"(caché de la ruta, TestClient, 1 conexión); teselas vectoriales (HTTP, wrk, c=16): {fmt(TESELAS_VECTORIALES_S)}/s"
+    )
     print(f"Memoria pico: {peak_rss_gb():.2f} GB")
 
 

@@ -44,8 +44,8 @@ from sqlalchemy.engine import make_url
 
 from bench.comun import OUT, bench_url, cpu_count
 from capas import default_capas
-from tiles.publicacion import preparar_publicacion
 from geoportal.db import public_password
+from tiles.publicacion import preparar_publicacion
 
 CAPA = "logros"
 ZOOMS = range(5, 15)
@@ -66,7 +66,7 @@ end
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2 ** z
+    n = 2**z
     return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
 
 
@@ -99,8 +99,10 @@ def load(url: str, ambito: str, semilla: int = 1) -> None:
 def tile_list(url: str, per_zoom: int) -> list[tuple[int, int, int]]:
     """Tiles holding published H3 res-8 cells, evenly spaced, ``per_zoom`` per zoom at most."""
     with psycopg.connect(url) as conn:
-        points = conn.execute("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p"
-                              " FROM publico.cobertura WHERE nivel = 'h3_8' ORDER BY codigo) s").fetchall()
+        points = conn.execute(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p"
+            " FROM publico.cobertura WHERE nivel = 'h3_8' ORDER BY codigo) s"
+        ).fetchall()
     tiles = []
     for z in ZOOMS:
         distinct = sorted({tile_of(lon, lat, z) for lon, lat in points})
@@ -125,11 +127,25 @@ class Server:
 
     def start(self) -> str:
         port = free_port()
-        argv = ([*self.command, "--port", str(port)] if self.command else
-                [sys.executable, "-m", "uvicorn", *self.app, "--host", "127.0.0.1", "--port", str(port),
-                 "--no-access-log", "--log-level", "warning"])
+        argv = (
+            [*self.command, "--port", str(port)]
+            if self.command
+            else [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                *self.app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ]
+        )
         # The demo's access log (if on) goes to a file, as a terminal or journald would take it.
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 -- open while the server runs; closed in stop()
         self.process = subprocess.Popen(argv, env={**os.environ, **self.env}, stdout=self.log, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -171,8 +187,13 @@ def cold(base: str, paths: list[str], concurrency: int) -> dict:
     total = time.perf_counter() - start
     latencies = np.array([r[0] for r in results]) * 1000
     sizes = np.array([r[1] for r in results])
-    return {"tiles_s": len(paths) / total, "p50": np.percentile(latencies, 50), "p95": np.percentile(latencies, 95),
-            "bytes": sizes[sizes > 0].mean() if (sizes > 0).any() else 0, "lat": latencies}
+    return {
+        "tiles_s": len(paths) / total,
+        "p50": np.percentile(latencies, 50),
+        "p95": np.percentile(latencies, 95),
+        "bytes": sizes[sizes > 0].mean() if (sizes > 0).any() else 0,
+        "lat": latencies,
+    }
 
 
 def warm(base: str, paths: list[str], concurrency: int, seconds: int) -> dict:
@@ -181,20 +202,32 @@ def warm(base: str, paths: list[str], concurrency: int, seconds: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % ", ".join(f'"{p}"' for p in paths))
     threads = 1 if concurrency == 1 else 2
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{seconds}s", "-s", script.name,
-                          base], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", f"{seconds}s", "-s", script.name, base],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     os.unlink(script.name)
     line = next(x for x in out.splitlines() if x.startswith("RESULTADO"))
     requests, duration_us, p50_us, p95_us, nbytes, errors = map(int, line.split()[1:])
-    return {"tiles_s": requests / (duration_us / 1e6), "p50": p50_us / 1000, "p95": p95_us / 1000,
-            "bytes": nbytes / max(requests, 1), "errores": errors}
+    return {
+        "tiles_s": requests / (duration_us / 1e6),
+        "p50": p50_us / 1000,
+        "p95": p95_us / 1000,
+        "bytes": nbytes / max(requests, 1),
+        "errores": errors,
+    }
 
 
 def show(label: str, ours: dict, peer: dict) -> None:
     ratio = ours["tiles_s"] / peer["tiles_s"]
-    print(f"  {label:<22} propio {ours['tiles_s']:8.0f} teselas/s  p50 {ours['p50']:6.1f} ms  p95 {ours['p95']:6.1f} ms"
-          f"  {ours['bytes']:7.0f} B | tipg {peer['tiles_s']:7.0f} teselas/s  p50 {peer['p50']:6.1f} ms"
-          f"  p95 {peer['p95']:6.1f} ms  {peer['bytes']:7.0f} B | razón {ratio:5.1f}x", flush=True)
+    print(
+        f"  {label:<22} propio {ours['tiles_s']:8.0f} teselas/s  p50 {ours['p50']:6.1f} ms  p95 {ours['p95']:6.1f} ms"
+        f"  {ours['bytes']:7.0f} B | tipg {peer['tiles_s']:7.0f} teselas/s  p50 {peer['p50']:6.1f} ms"
+        f"  p95 {peer['p95']:6.1f} ms  {peer['bytes']:7.0f} B | razón {ratio:5.1f}x",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -203,8 +236,11 @@ def main() -> None:
     parser.add_argument("--recargar", action="store_true")
     parser.add_argument("--por-zoom", type=int, default=30)
     parser.add_argument("--segundos", type=int, default=5)
-    parser.add_argument("--demo", action="store_true",
-                        help="Solo el régimen caliente del servidor de `geoportal servir` (lo que sirve `make demo`).")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="Solo el régimen caliente del servidor de `geoportal servir` (lo que sirve `make demo`).",
+    )
     args = parser.parse_args()
 
     url = bench_url(fresh=args.recargar)
@@ -216,26 +252,41 @@ def main() -> None:
     with psycopg.connect(url) as conn:
         prep = preparar_publicacion(conn)
         areas = conn.execute("SELECT nivel, count(*) FROM publico.cobertura GROUP BY 1 ORDER BY 1").fetchall()
-    print(f"  preparación post-publicación: {prep['segundos']:.2f} s ({prep['geometrias']} geometrías, "
-          f"{prep['leyendas']} leyendas)")
+    print(
+        f"  preparación post-publicación: {prep['segundos']:.2f} s ({prep['geometrias']} geometrías, "
+        f"{prep['leyendas']} leyendas)"
+    )
     print("  áreas publicadas: " + ", ".join(f"{n} {c}" for n, c in areas))
 
     capa = default_capas()[CAPA]
     with psycopg.connect(url) as conn:
-        measures = [r[0] for r in conn.execute("SELECT columna FROM publico.medida WHERE columna ~ '^l[0-9]+_pct$'"
-                                               " ORDER BY logro").fetchall()]
+        measures = [
+            r[0]
+            for r in conn.execute(
+                "SELECT columna FROM publico.medida WHERE columna ~ '^l[0-9]+_pct$' ORDER BY logro"
+            ).fetchall()
+        ]
     tiles = tile_list(url, args.por_zoom)
     print(f"  teselas: {len(tiles)} (zoom {ZOOMS.start}–{ZOOMS.stop - 1})")
     ours_paths = [f"/tiles/{CAPA}/{z}/{x}/{y}.mvt" for z, x, y in tiles]
     props = ",".join(["codigo", "nombre", "reservado", *measures])
-    tipg_paths = [f"/collections/publico.cobertura/tiles/WebMercatorQuad/{z}/{x}/{y}?nivel={capa.nivel_en(z)}"
-                  f"&properties={props}" for z, x, y in tiles]
+    tipg_paths = [
+        f"/collections/publico.cobertura/tiles/WebMercatorQuad/{z}/{x}/{y}?nivel={capa.nivel_en(z)}&properties={props}"
+        for z, x, y in tiles
+    ]
 
     public_url = make_url(url).set(username="geoportal_publico", password=public_password())
     ours = Server("propio", ["api.app:create_app", "--factory"], {"GEOPORTAL_DATABASE_URL": url}, "/salud")
-    tipg = Server("tipg", ["tipg.main:app"], {"DATABASE_URL": public_url.render_as_string(hide_password=False),
-                                              "TIPG_DB_SCHEMAS": '["publico"]', "TIPG_MAX_FEATURES_PER_TILE": "100000"},
-                  "/collections")
+    tipg = Server(
+        "tipg",
+        ["tipg.main:app"],
+        {
+            "DATABASE_URL": public_url.render_as_string(hide_password=False),
+            "TIPG_DB_SCHEMAS": '["publico"]',
+            "TIPG_MAX_FEATURES_PER_TILE": "100000",
+        },
+        "/collections",
+    )
     if args.demo:
         demo(url, ours_paths, args.segundos)
         return
@@ -261,12 +312,16 @@ def main() -> None:
     by_level: dict[str, list[float]] = {}
     for (z, _, _), latency in zip(tiles, results[("propio", "frío", 1)]["lat"]):
         by_level.setdefault("h3" if capa.nivel_en(z).startswith("h3") else capa.nivel_en(z), []).append(latency)
-    print("  frío, concurrencia 1, p95 por nivel: " + ", ".join(
-        f"{k} {np.percentile(v, 95):.1f} ms ({len(v)} teselas)" for k, v in by_level.items()))
+    print(
+        "  frío, concurrencia 1, p95 por nivel: "
+        + ", ".join(f"{k} {np.percentile(v, 95):.1f} ms ({len(v)} teselas)" for k, v in by_level.items())
+    )
     best = max(results[("propio", "caliente", c)]["tiles_s"] for c in (1, 16))
     peer = max(results[("tipg", "caliente", c)]["tiles_s"] for c in (1, 16))
-    print(f"  metas: caliente ≥ 2× tipg ({best / peer:.1f}x) y ≥ 5.000 teselas/s ({best:,.0f}); ".replace(",", ".")
-          + "frío p95 < 50 ms en distritos y H3 (arriba)")
+    print(
+        f"  metas: caliente ≥ 2× tipg ({best / peer:.1f}x) y ≥ 5.000 teselas/s ({best:,.0f}); ".replace(",", ".")
+        + "frío p95 < 50 ms en distritos y H3 (arriba)"
+    )
 
 
 def demo(url: str, paths: list[str], seconds: int, rounds: int = 2) -> None:
@@ -276,9 +331,25 @@ def demo(url: str, paths: list[str], seconds: int, rounds: int = 2) -> None:
     this shared machine; the best round of each is kept."""
     cli = str(Path(sys.executable).with_name("geoportal"))
     servers = {
-        "antes (asyncio, h11, registro)": Server("antes", [], {"GEOPORTAL_DATABASE_URL": url}, "/salud", command=[
-            sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-            "--loop", "asyncio", "--http", "h11"]),
+        "antes (asyncio, h11, registro)": Server(
+            "antes",
+            [],
+            {"GEOPORTAL_DATABASE_URL": url},
+            "/salud",
+            command=[
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--loop",
+                "asyncio",
+                "--http",
+                "h11",
+            ],
+        ),
         "geoportal servir": Server("demo", [], {"GEOPORTAL_DATABASE_URL": url}, "/salud", command=[cli, "servir"]),
     }
     best: dict[tuple[str, int], dict] = {}
@@ -299,8 +370,11 @@ def demo(url: str, paths: list[str], seconds: int, rounds: int = 2) -> None:
     for name in servers:
         for c in (1, 16):
             r = best[(name, c)]
-            print(f"  {name:<32} caliente, concurrencia {c:>2}: {r['tiles_s']:8.0f} teselas/s"
-                  f"  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  errores {r['errores']}", flush=True)
+            print(
+                f"  {name:<32} caliente, concurrencia {c:>2}: {r['tiles_s']:8.0f} teselas/s"
+                f"  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  errores {r['errores']}",
+                flush=True,
+            )
         size = f"{best[(name, 'log')]:,}".replace(",", ".")
         print(f"  {name:<32} registro: {size} bytes", flush=True)
 

@@ -32,8 +32,15 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _gz(*paths: Path) -> int:
@@ -73,11 +80,15 @@ def main() -> None:
     with psycopg.connect(url) as conn:
         scope = conn.execute("SELECT ambito, data_version FROM publico.version WHERE vigente").fetchone()
         districts = conn.execute("SELECT count(*) FROM publico.cobertura WHERE nivel = 'distrito'").fetchone()[0]
-        surveyed = conn.execute("SELECT min(codigo) FROM publico.cobertura WHERE nivel = 'distrito' AND NOT reservado"
-                                " AND codigo NOT LIKE 'D%'").fetchone()[0]
-        unsurveyed = conn.execute("SELECT min(codigo_2012) FROM territorio.distrito_cartografico c WHERE NOT EXISTS"
-                                  " (SELECT 1 FROM publico.cobertura p WHERE p.nivel = 'distrito'"
-                                  " AND p.codigo = c.codigo_2012)").fetchone()[0]
+        surveyed = conn.execute(
+            "SELECT min(codigo) FROM publico.cobertura WHERE nivel = 'distrito' AND NOT reservado"
+            " AND codigo NOT LIKE 'D%'"
+        ).fetchone()[0]
+        unsurveyed = conn.execute(
+            "SELECT min(codigo_2012) FROM territorio.distrito_cartografico c WHERE NOT EXISTS"
+            " (SELECT 1 FROM publico.cobertura p WHERE p.nivel = 'distrito'"
+            " AND p.codigo = c.codigo_2012)"
+        ).fetchone()[0]
         prepared = conn.execute("SELECT data_version FROM publico.tesela_estado").fetchone()
         if not prepared or prepared[0] != scope[1]:
             print("==> Preparando las capas del mapa para esta versión")
@@ -85,9 +96,23 @@ def main() -> None:
     print(f"Base: {make_url(url).database}; versión {scope[1]} ({districts} distritos publicados)")
 
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
-                               "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                              cwd=ROOT, env={**os.environ, "GEOPORTAL_DATABASE_URL": url})
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "GEOPORTAL_DATABASE_URL": url},
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -105,21 +130,28 @@ def main() -> None:
             for _ in range(args.veces):
                 with tempfile.TemporaryDirectory() as profile:
                     context = p.chromium.launch_persistent_context(
-                        profile, executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True,
-                        viewport={"width": 1366, "height": 860})
+                        profile,
+                        executable_path="/usr/bin/chromium",
+                        args=CHROMIUM_ARGS,
+                        headless=True,
+                        viewport={"width": 1366, "height": 860},
+                    )
                     page = context.new_page()
                     page.goto(base + "/")
-                    page.wait_for_function("() => performance.getEntriesByName('primer-mapa').length > 0",
-                                           timeout=60_000)
+                    page.wait_for_function(
+                        "() => performance.getEntriesByName('primer-mapa').length > 0", timeout=60_000
+                    )
                     times.append(page.evaluate("() => performance.getEntriesByName('primer-mapa')[0].startTime") / 1000)
                     for clase, codigo in (("relevado", surveyed), ("sin relevamiento", unsurveyed)):
                         if codigo is None:
                             continue
                         page.goto(f"{base}/?t={codigo}")
-                        page.wait_for_function("() => performance.getEntriesByName('perfil-abierto').length > 0",
-                                               timeout=60_000)
+                        page.wait_for_function(
+                            "() => performance.getEntriesByName('perfil-abierto').length > 0", timeout=60_000
+                        )
                         perfil[clase].append(
-                            page.evaluate("() => performance.getEntriesByName('perfil-abierto')[0].startTime") / 1000)
+                            page.evaluate("() => performance.getEntriesByName('perfil-abierto')[0].startTime") / 1000
+                        )
                     context.close()
     finally:
         server.terminate()
@@ -132,15 +164,21 @@ def main() -> None:
     print(f"Primer mapa dibujado (inicio de la navegación → primeras teselas con objetos), {args.veces} corridas:")
     print(f"  primera (caché de teselas del servidor fría): {times[0]:.2f} s")
     if len(times) > 1:
-        print(f"  siguientes (servidor caliente, navegador frío): mediana {statistics.median(times[1:]):.2f} s,"
-              f" máx. {max(times[1:]):.2f} s   (meta < 1,5 s)")
+        print(
+            f"  siguientes (servidor caliente, navegador frío): mediana {statistics.median(times[1:]):.2f} s,"
+            f" máx. {max(times[1:]):.2f} s   (meta < 1,5 s)"
+        )
     for clase, codigo in (("relevado", surveyed), ("sin relevamiento", unsurveyed)):
         if perfil[clase]:
-            print(f"Perfil abierto desde /?t={codigo} ({clase}): mediana {statistics.median(perfil[clase]):.2f} s,"
-                  f" máx. {max(perfil[clase]):.2f} s   (antes, sin relevamiento: error técnico, sin perfil)")
+            print(
+                f"Perfil abierto desde /?t={codigo} ({clase}): mediana {statistics.median(perfil[clase]):.2f} s,"
+                f" máx. {max(perfil[clase]):.2f} s   (antes, sin relevamiento: error técnico, sin perfil)"
+            )
     print("Antes (issue 22): primer mapa 0,8–1,5 s.")
-    print(f"Tamaño descargado del visor (JS + CSS, gzip): {own / 1024:.1f} KB;"
-          f" Leaflet solo (leaflet.js + leaflet.css): {ref / 1024:.1f} KB")
+    print(
+        f"Tamaño descargado del visor (JS + CSS, gzip): {own / 1024:.1f} KB;"
+        f" Leaflet solo (leaflet.js + leaflet.css): {ref / 1024:.1f} KB"
+    )
 
 
 if __name__ == "__main__":

@@ -247,8 +247,12 @@ def resolve_measures(capa: Capa, medida: list[dict]) -> list[dict]:
     by_name = {m["columna"]: m for m in medida}
     if isinstance(capa.medidas, Patron):
         rx = re.compile(capa.medidas.patron)
-        rows = [m for m in medida if rx.search(m["columna"])
-                and (capa.medidas.con_servicio is None or (m.get("servicio") is not None) == capa.medidas.con_servicio)]
+        rows = [
+            m
+            for m in medida
+            if rx.search(m["columna"])
+            and (capa.medidas.con_servicio is None or (m.get("servicio") is not None) == capa.medidas.con_servicio)
+        ]
     else:
         missing = [c for c in capa.medidas if c not in by_name]
         if missing:
@@ -263,8 +267,10 @@ def resolve_measures(capa: Capa, medida: list[dict]) -> list[dict]:
 
 def read_dictionary(conn) -> list[dict]:
     """``publico.medida`` as a list of dicts (works with the public role)."""
-    cur = conn.execute("SELECT columna, etiqueta, tipo, unidad, logro, servicio, paquete, descripcion"
-                       " FROM publico.medida ORDER BY logro NULLS LAST, columna")
+    cur = conn.execute(
+        "SELECT columna, etiqueta, tipo, unidad, logro, servicio, paquete, descripcion"
+        " FROM publico.medida ORDER BY logro NULLS LAST, columna"
+    )
     names = [d.name for d in cur.description]
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
@@ -272,9 +278,13 @@ def read_dictionary(conn) -> list[dict]:
 def resolve_layer(conn, capa: Capa, dictionary: list[dict]) -> list[dict]:
     """One layer's measures, after checking that its source has every column it needs."""
     schema, table = capa.fuente.split(".")
-    columns = {r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
-        (schema, table)).fetchall()}
+    columns = {
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            (schema, table),
+        ).fetchall()
+    }
     if not columns:
         raise CapaError(f"capa '{capa.id}', campo 'fuente': {capa.fuente} no existe o el rol no la puede leer")
     rows = resolve_measures(capa, dictionary)
@@ -283,7 +293,9 @@ def resolve_layer(conn, capa: Capa, dictionary: list[dict]) -> list[dict]:
         wanted.add(capa.clasificacion.campo)
     missing = sorted(wanted - columns)
     if missing:
-        raise CapaError(f"capa '{capa.id}', campo 'fuente': a {capa.fuente} le faltan las columnas {', '.join(missing)}")
+        raise CapaError(
+            f"capa '{capa.id}', campo 'fuente': a {capa.fuente} le faltan las columnas {', '.join(missing)}"
+        )
     return rows
 
 

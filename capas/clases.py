@@ -67,11 +67,26 @@ def compute_legends(conn, capas: dict[str, Capa] | None = None, strict: bool = T
             continue
         if spec.metodo == "categorias":
             for level in capa.niveles:
-                cats = [r[0] for r in conn.execute(sql.SQL(
-                    "SELECT DISTINCT {c}::text FROM {t} WHERE nivel = %s AND {c} IS NOT NULL ORDER BY 1").format(
-                    c=sql.Identifier(spec.campo), t=sql.SQL(capa.fuente)), (level.nivel,)).fetchall()]
-                rows.append({"capa": capa.id, "medida": spec.campo, "nivel": level.nivel, "metodo": spec.metodo,
-                             "cortes": [], "categorias": cats, "colores": colours(capa.rampa, len(cats))})
+                cats = [
+                    r[0]
+                    for r in conn.execute(
+                        sql.SQL(
+                            "SELECT DISTINCT {c}::text FROM {t} WHERE nivel = %s AND {c} IS NOT NULL ORDER BY 1"
+                        ).format(c=sql.Identifier(spec.campo), t=sql.SQL(capa.fuente)),
+                        (level.nivel,),
+                    ).fetchall()
+                ]
+                rows.append(
+                    {
+                        "capa": capa.id,
+                        "medida": spec.campo,
+                        "nivel": level.nivel,
+                        "metodo": spec.metodo,
+                        "cortes": [],
+                        "categorias": cats,
+                        "colores": colours(capa.rampa, len(cats)),
+                    }
+                )
             continue
         measures = [m["columna"] for m in resolved[capa.id]]
         for level in capa.niveles:
@@ -79,16 +94,29 @@ def compute_legends(conn, capas: dict[str, Capa] | None = None, strict: bool = T
                 data = None
             else:
                 cur = conn.cursor(binary=True)
-                cur.execute(sql.SQL("SELECT {} FROM {} WHERE nivel = %s AND NOT reservado").format(
-                    sql.SQL(", ").join(sql.SQL("{}::float8").format(sql.Identifier(m)) for m in measures),
-                    sql.SQL(capa.fuente)), (level.nivel,))
+                cur.execute(
+                    sql.SQL("SELECT {} FROM {} WHERE nivel = %s AND NOT reservado").format(
+                        sql.SQL(", ").join(sql.SQL("{}::float8").format(sql.Identifier(m)) for m in measures),
+                        sql.SQL(capa.fuente),
+                    ),
+                    (level.nivel,),
+                )
                 fetched = cur.fetchall()
                 data = np.array(fetched, dtype=float).reshape(len(fetched), len(measures)) if fetched else None
             for j, measure in enumerate(measures):
                 column = np.empty(0) if data is None else data[:, j]
                 cuts = breaks(capa, column)
-                rows.append({"capa": capa.id, "medida": measure, "nivel": level.nivel, "metodo": spec.metodo,
-                             "cortes": cuts, "categorias": None, "colores": colours(capa.rampa, len(cuts) + 1)})
+                rows.append(
+                    {
+                        "capa": capa.id,
+                        "medida": measure,
+                        "nivel": level.nivel,
+                        "metodo": spec.metodo,
+                        "cortes": cuts,
+                        "categorias": None,
+                        "colores": colours(capa.rampa, len(cuts) + 1),
+                    }
+                )
     return rows
 
 
@@ -112,7 +140,10 @@ def store_breaks(conn, capas: dict[str, Capa] | None = None) -> int:
         cur.executemany(
             "INSERT INTO publico.leyenda (data_version, capa, medida, nivel, metodo, cortes, categorias, colores)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [(version, r["capa"], r["medida"], r["nivel"], r["metodo"], r["cortes"], r["categorias"], r["colores"])
-             for r in legends])
+            [
+                (version, r["capa"], r["medida"], r["nivel"], r["metodo"], r["cortes"], r["categorias"], r["colores"])
+                for r in legends
+            ],
+        )
     conn.commit()
     return len(legends)

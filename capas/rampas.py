@@ -25,7 +25,7 @@ def colours(rampa: str, k: int) -> list[str]:
         return [stops[i % len(stops)] for i in range(k)]
     if k == 1:
         return [stops[len(stops) // 2]]
-    rgb = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in stops], dtype=float)
+    rgb = np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in stops], dtype=float)
     positions = np.linspace(0, len(stops) - 1, k)
     out = []
     for p in positions:

@@ -49,7 +49,7 @@ class CapaRaster(BaseModel):
     def colormap(self) -> dict[int, tuple[int, int, int, int]]:
         """Byte (the value rescaled linearly to 0-255) -> RGBA of its class."""
         lo, hi = self.rescala
-        rgba = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) + (255,) for c in self.colores]
+        rgba = [tuple(int(c[i : i + 2], 16) for i in (1, 3, 5)) + (255,) for c in self.colores]
         return {b: rgba[bisect_right(self.cortes, lo + (hi - lo) * b / 255)] for b in range(256)}
 
     def leyenda(self) -> list[dict]:
@@ -72,8 +72,10 @@ def load_rasters(carpeta: Path | str | None = None) -> dict[str, CapaRaster]:
             except ValidationError as error:
                 first = error.errors()[0]
                 loc = ".".join(str(x) for x in first["loc"])
-                raise CapaError(f"{path.name}, capa '{entry.get('id', '?')}' (n.º {i + 1}), campo '{loc}': "
-                                f"{first['msg'].removeprefix('Value error, ')}") from None
+                raise CapaError(
+                    f"{path.name}, capa '{entry.get('id', '?')}' (n.º {i + 1}), campo '{loc}': "
+                    f"{first['msg'].removeprefix('Value error, ')}"
+                ) from None
             out[capa.medida] = capa
     return out
 

@@ -64,8 +64,14 @@ def nearest_by_type(lon, lat, puntos: pd.DataFrame, tipos) -> dict[str, np.ndarr
 
 
 def two_step_fca(
-    demand_lon: np.ndarray, demand_lat: np.ndarray, demand: np.ndarray, demand_urban: np.ndarray,
-    supply_lon: np.ndarray, supply_lat: np.ndarray, capacity: np.ndarray, radius: tuple[float, float],
+    demand_lon: np.ndarray,
+    demand_lat: np.ndarray,
+    demand: np.ndarray,
+    demand_urban: np.ndarray,
+    supply_lon: np.ndarray,
+    supply_lat: np.ndarray,
+    capacity: np.ndarray,
+    radius: tuple[float, float],
     ratio: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """2SFCA index at each demand location and each point's ratio R_j.
@@ -88,8 +94,9 @@ def two_step_fca(
     return np.bincount(i, weights=ratio[j], minlength=len(demand_lon)), ratio
 
 
-def demand_cells(lon: np.ndarray, lat: np.ndarray, urban: np.ndarray,
-                 cells: np.ndarray | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+def demand_cells(
+    lon: np.ndarray, lat: np.ndarray, urban: np.ndarray, cells: np.ndarray | None = None
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Group units into (H3 res-8 cell, zone) demand locations; returns (group of unit, locations).
 
     ``cells``: the units' res-8 cells as integers, when the caller already has them.
@@ -99,17 +106,26 @@ def demand_cells(lon: np.ndarray, lat: np.ndarray, urban: np.ndarray,
     group, codes = pd.factorize(np.asarray(cells, dtype=np.int64) * 2 + np.asarray(urban, dtype=np.int64))
     n = len(codes)
     count = np.bincount(group, minlength=n)
-    locations = pd.DataFrame({
-        "lon": np.bincount(group, weights=lon, minlength=n) / count,
-        "lat": np.bincount(group, weights=lat, minlength=n) / count,
-        "urbana": np.bincount(group, weights=urban, minlength=n) > 0,
-    })
+    locations = pd.DataFrame(
+        {
+            "lon": np.bincount(group, weights=lon, minlength=n) / count,
+            "lat": np.bincount(group, weights=lat, minlength=n) / count,
+            "urbana": np.bincount(group, weights=urban, minlength=n) > 0,
+        }
+    )
     return group, locations
 
 
-def accessibility(catalog: Catalogo, lon: np.ndarray, lat: np.ndarray, urban: np.ndarray,
-                  demand_by_type: dict[str, np.ndarray], puntos: pd.DataFrame,
-                  ratios: dict[str, pd.Series] | None = None, cells: np.ndarray | None = None) -> Access:
+def accessibility(
+    catalog: Catalogo,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    urban: np.ndarray,
+    demand_by_type: dict[str, np.ndarray],
+    puntos: pd.DataFrame,
+    ratios: dict[str, pd.Series] | None = None,
+    cells: np.ndarray | None = None,
+) -> Access:
     """Nearest distance and 2SFCA index per unit for every point type of the catalog.
 
     With ``ratios`` (from a national run) step 1 is not recomputed: a district-only
@@ -126,9 +142,15 @@ def accessibility(catalog: Catalogo, lon: np.ndarray, lat: np.ndarray, urban: np
         if ratios is not None and tipo in ratios:
             known = ratios[tipo].reindex(sub["punto_id"]).fillna(0.0).to_numpy()
         index, ratio = two_step_fca(
-            locations["lon"].to_numpy(), locations["lat"].to_numpy(), demand, locations["urbana"].to_numpy(),
-            sub["lon"].to_numpy(float), sub["lat"].to_numpy(float), sub["capacidad"].to_numpy(float),
-            type_radius(catalog, tipo), ratio=known,
+            locations["lon"].to_numpy(),
+            locations["lat"].to_numpy(),
+            demand,
+            locations["urbana"].to_numpy(),
+            sub["lon"].to_numpy(float),
+            sub["lat"].to_numpy(float),
+            sub["capacidad"].to_numpy(float),
+            type_radius(catalog, tipo),
+            ratio=known,
         )
         indices[tipo] = index[group]
         out_ratios[tipo] = pd.Series(ratio, index=sub["punto_id"].to_numpy())

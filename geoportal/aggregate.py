@@ -21,16 +21,15 @@ the class-midpoint mean of the perturbed class counts (``geoportal.disclosure``)
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
-import hashlib
-
 import h3
-from h3.api import basic_int as h3i
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from h3.api import basic_int as h3i
 
 from geoportal.catalog import Catalogo
 
@@ -65,12 +64,12 @@ def record_keys(ids: pd.Series, secret: str) -> np.ndarray:
         starts, ends = offsets[:-1], offsets[1:]
         rows = np.zeros((n, int((ends - starts).max())), dtype=np.uint8)
         for i in range(n):  # rare: only ids with multi-byte characters
-            rows[i, : ends[i] - starts[i]] = data[starts[i]:ends[i]]
+            rows[i, : ends[i] - starts[i]] = data[starts[i] : ends[i]]
         width = -(-rows.shape[1] // 8) * 8
         words = np.zeros((n, width), dtype=np.uint8)
         words[:, : rows.shape[1]] = rows
     else:
-        words = data[offsets[0]: offsets[0] + n * width].reshape(n, width)
+        words = data[offsets[0] : offsets[0] + n * width].reshape(n, width)
     words = np.ascontiguousarray(words).view(np.uint64)
     lengths = pc.binary_length(array).to_numpy(zero_copy_only=False).astype(np.int64)
     seed = np.uint64(int.from_bytes(hashlib.blake2b(secret.encode(), digest_size=8).digest(), "little"))
@@ -94,7 +93,8 @@ def mix64(x: np.ndarray) -> np.ndarray:
 def h3_cells(lon: np.ndarray, lat: np.ndarray, res: int = FINE_RES) -> np.ndarray:
     return np.fromiter(
         (h3i.latlng_to_cell(y, x, res) for x, y in zip(lon.tolist(), lat.tolist())),
-        dtype=np.int64, count=len(lon),
+        dtype=np.int64,
+        count=len(lon),
     )
 
 
@@ -188,15 +188,22 @@ def age_partition(catalog: Catalogo) -> list[str]:
 
 def fine_cells(fine_of_household: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Number the distinct fine cells of the households: (cell of each household, cells)."""
-    district, _ = pd.factorize(fine_of_household["codigo_distrito"].astype(str) + "|" + fine_of_household["codigo_2012"].astype(str))
+    district, _ = pd.factorize(
+        fine_of_household["codigo_distrito"].astype(str) + "|" + fine_of_household["codigo_2012"].astype(str)
+    )
     cell, _ = pd.MultiIndex.from_arrays([district, fine_of_household["h3_8"].to_numpy(np.int64)]).factorize()
     first = np.full(cell.max() + 1 if len(cell) else 0, -1, dtype=np.int64)
     first[cell[::-1]] = np.arange(len(cell))[::-1]
     return cell, fine_of_household.iloc[first][FINE_KEYS].reset_index(drop=True)
 
 
-def fine_contributions(cells: pd.DataFrame, groups: dict[str, np.ndarray], measures: Measures,
-                       counts_order: list[str], sums_order: list[str]) -> pd.DataFrame:
+def fine_contributions(
+    cells: pd.DataFrame,
+    groups: dict[str, np.ndarray],
+    measures: Measures,
+    counts_order: list[str],
+    sums_order: list[str],
+) -> pd.DataFrame:
     """Sum indicators of every unit into its fine cell, and class counts of every sum.
 
     ``cells`` lists the fine cells (FINE_KEYS columns); ``groups[unit]`` gives each unit's
@@ -233,8 +240,15 @@ def level_keys(fine: pd.DataFrame) -> dict[str, np.ndarray]:
     return keys
 
 
-PARENT_LEVEL = {"h3_8": "h3_7", "h3_7": "h3_6", "h3_6": "h3_5", "h3_5": "pais",
-                "distrito": "departamento", "departamento": "pais", "pais": None}
+PARENT_LEVEL = {
+    "h3_8": "h3_7",
+    "h3_7": "h3_6",
+    "h3_6": "h3_5",
+    "h3_5": "pais",
+    "distrito": "departamento",
+    "departamento": "pais",
+    "pais": None,
+}
 
 
 def h3_code(value) -> str:
@@ -265,10 +279,13 @@ def aggregate_levels(fine: pd.DataFrame, counts_order: list[str], sums_order: li
             if parent_level and parent_level.startswith("h3_"):
                 parents = np.array([h3_code(c) for c in parents], dtype=object)
         counts = np.rint(sums[:, :n_counts]).astype(np.int64)
-        frame = pd.concat([
-            pd.DataFrame({"nivel": level, "codigo": uniques, "padre": parents}),
-            pd.DataFrame(counts, columns=counts_order),
-            pd.DataFrame(sums[:, n_counts:], columns=sums_order),
-        ], axis=1)
+        frame = pd.concat(
+            [
+                pd.DataFrame({"nivel": level, "codigo": uniques, "padre": parents}),
+                pd.DataFrame(counts, columns=counts_order),
+                pd.DataFrame(sums[:, n_counts:], columns=sums_order),
+            ],
+            axis=1,
+        )
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)

@@ -33,9 +33,12 @@ def live_rows(conn: psycopg.Connection, niveles=NIVELES, area: str | None = None
 
 def _tracked(conn) -> dict[str, str]:
     """column -> label of every Logro and service coverage share."""
-    return dict(conn.execute(
-        "SELECT columna, etiqueta FROM publico.medida WHERE tipo = 'porcentaje' AND columna <> 'relevamiento_pct'"
-        " ORDER BY columna").fetchall())
+    return dict(
+        conn.execute(
+            "SELECT columna, etiqueta FROM publico.medida WHERE tipo = 'porcentaje' AND columna <> 'relevamiento_pct'"
+            " ORDER BY columna"
+        ).fetchall()
+    )
 
 
 def _snapshot_key(rows: list[dict]) -> str | None:
@@ -55,9 +58,16 @@ def record_snapshot(conn: psycopg.Connection) -> str | None:
         return key
     rows = live_rows(conn)
     tracked = _tracked(conn)
-    values = pd.DataFrame([(key, r["nivel"], r["codigo"], c, r[c]) for r in rows if not r.get("reservado")
-                           for c in tracked if r.get(c) is not None],
-                          columns=["data_version", "nivel", "codigo", "columna", "valor"])
+    values = pd.DataFrame(
+        [
+            (key, r["nivel"], r["codigo"], c, r[c])
+            for r in rows
+            if not r.get("reservado")
+            for c in tracked
+            if r.get(c) is not None
+        ],
+        columns=["data_version", "nivel", "codigo", "columna", "valor"],
+    )
     try:
         with conn.cursor() as cur:
             copy_in(cur, "acceso.cifra_version", values)
@@ -79,25 +89,51 @@ def compute_alerts(conn: psycopg.Connection, umbral: float = 5.0) -> list[dict]:
         for column in logros:
             value, meta = r.get(column), r.get(column.replace("_pct", "_meta"))
             if value is not None and meta is not None and value < meta:
-                alerts.append({"tipo": "bajo_meta", "nivel": r["nivel"], "codigo": r["codigo"], "nombre": r["nombre"],
-                               "columna": column, "etiqueta": labels[column], "valor": round(value, 1),
-                               "referencia": round(meta, 1), "diferencia": round(value - meta, 1)})
+                alerts.append(
+                    {
+                        "tipo": "bajo_meta",
+                        "nivel": r["nivel"],
+                        "codigo": r["codigo"],
+                        "nombre": r["nombre"],
+                        "columna": column,
+                        "etiqueta": labels[column],
+                        "valor": round(value, 1),
+                        "referencia": round(meta, 1),
+                        "diferencia": round(value - meta, 1),
+                    }
+                )
     key = _snapshot_key(rows)
     previous = conn.execute(
         "SELECT data_version FROM acceso.cifra_version WHERE data_version <> %s GROUP BY data_version"
-        " ORDER BY max(registrada) DESC LIMIT 1", (key or "",)).fetchone()
+        " ORDER BY max(registrada) DESC LIMIT 1",
+        (key or "",),
+    ).fetchone()
     if previous:
-        before = {(n, c, col): v for n, c, col, v in conn.execute(
-            "SELECT nivel, codigo, columna, valor FROM acceso.cifra_version WHERE data_version = %s", previous).fetchall()}
+        before = {
+            (n, c, col): v
+            for n, c, col, v in conn.execute(
+                "SELECT nivel, codigo, columna, valor FROM acceso.cifra_version WHERE data_version = %s", previous
+            ).fetchall()
+        }
         for r in rows:
             if r.get("reservado"):
                 continue
             for column in labels:
                 old, new = before.get((r["nivel"], r["codigo"], column)), r.get(column)
                 if old is not None and new is not None and old - new > umbral:
-                    alerts.append({"tipo": "empeora", "nivel": r["nivel"], "codigo": r["codigo"], "nombre": r["nombre"],
-                                   "columna": column, "etiqueta": labels[column], "valor": round(new, 1),
-                                   "referencia": round(old, 1), "diferencia": round(new - old, 1)})
+                    alerts.append(
+                        {
+                            "tipo": "empeora",
+                            "nivel": r["nivel"],
+                            "codigo": r["codigo"],
+                            "nombre": r["nombre"],
+                            "columna": column,
+                            "etiqueta": labels[column],
+                            "valor": round(new, 1),
+                            "referencia": round(old, 1),
+                            "diferencia": round(new - old, 1),
+                        }
+                    )
     alerts += plan_alerts(conn)
     return sorted(alerts, key=lambda a: (a["diferencia"], a["nivel"], a["codigo"], a["columna"]))
 
@@ -108,10 +144,23 @@ def plan_alerts(conn: psycopg.Connection, hoy: date | None = None) -> list[dict]
     hoy = hoy or date.today()
     out = []
     for poligono, distrito, plan_id, titulo, accion_id, tipo, institucion, hasta in conn.execute(
-            "SELECT * FROM planes.acciones_vencidas(%s)", (hoy,)).fetchall():
-        out.append({"tipo": "accion_vencida", "nivel": "distrito", "codigo": poligono, "nombre": titulo,
-                    "columna": tipo, "etiqueta": f"Plan n.º {plan_id}, acción n.º {accion_id} ({institucion}) vencida el "
-                                                 f"{hasta.isoformat()}", "valor": None, "referencia": None,
-                    "diferencia": -float((hoy - hasta).days), "plan_id": plan_id, "accion_id": accion_id,
-                    "distrito": distrito})
+        "SELECT * FROM planes.acciones_vencidas(%s)", (hoy,)
+    ).fetchall():
+        out.append(
+            {
+                "tipo": "accion_vencida",
+                "nivel": "distrito",
+                "codigo": poligono,
+                "nombre": titulo,
+                "columna": tipo,
+                "etiqueta": f"Plan n.º {plan_id}, acción n.º {accion_id} ({institucion}) vencida el "
+                f"{hasta.isoformat()}",
+                "valor": None,
+                "referencia": None,
+                "diferencia": -float((hoy - hasta).days),
+                "plan_id": plan_id,
+                "accion_id": accion_id,
+                "distrito": distrito,
+            }
+        )
     return out

@@ -14,8 +14,14 @@ import json
 import psycopg
 
 
-def log_access(conn: psycopg.Connection, accion: str, territorio: str | None = None,
-               detalle: dict | None = None, usuario: str | None = None, rol: str = "sistema") -> None:
+def log_access(
+    conn: psycopg.Connection,
+    accion: str,
+    territorio: str | None = None,
+    detalle: dict | None = None,
+    usuario: str | None = None,
+    rol: str = "sistema",
+) -> None:
     conn.execute(
         "INSERT INTO nominal.auditoria (usuario, rol, accion, territorio, detalle) VALUES (%s, %s, %s, %s, %s)",
         (usuario or getpass.getuser(), rol, accion, territorio, json.dumps(detalle or {}, ensure_ascii=False)),

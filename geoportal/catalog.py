@@ -40,7 +40,7 @@ class Regla(_Strict):
     indigena: bool | None = None
 
     @model_validator(mode="after")
-    def _ages_ordered(self) -> "Regla":
+    def _ages_ordered(self) -> Regla:
         if self.edad_min is not None and self.edad_max is not None and self.edad_min > self.edad_max:
             raise ValueError("edad_min es mayor que edad_max")
         return self
@@ -109,7 +109,7 @@ class Servicio(_Strict):
         return np.where(urban, self.radio_km.urbana, self.radio_km.rural)
 
     @model_validator(mode="after")
-    def _place_needs_radius(self) -> "Servicio":
+    def _place_needs_radius(self) -> Servicio:
         if self.punto_tipo and self.radio_km is None:
             raise ValueError("un servicio con punto_tipo necesita radio_km {urbana, rural}")
         if self.origen_estatus == "oferta" and not self.punto_tipo:
@@ -128,7 +128,7 @@ class Catalogo(_Strict):
     servicios: tuple[Servicio, ...]
 
     @model_validator(mode="after")
-    def _references(self) -> "Catalogo":
+    def _references(self) -> Catalogo:
         categorias = {c.codigo for c in self.categorias}
         logros = sorted(c.logro for c in self.categorias)
         if logros != list(range(1, 11)):
@@ -185,7 +185,9 @@ def _describe(path: Path, raw: dict, loc: tuple) -> str:
     parts = [path.name]
     if len(loc) >= 2 and loc[0] in ("servicios", "categorias") and isinstance(loc[1], int):
         entries = raw.get(loc[0]) or []
-        code = entries[loc[1]].get("codigo", "?") if loc[1] < len(entries) and isinstance(entries[loc[1]], dict) else "?"
+        code = (
+            entries[loc[1]].get("codigo", "?") if loc[1] < len(entries) and isinstance(entries[loc[1]], dict) else "?"
+        )
         kind = "servicio" if loc[0] == "servicios" else "categoría"
         parts.append(f"{kind} '{code}' (n.º {loc[1] + 1})")
         loc = loc[2:]

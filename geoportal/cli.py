@@ -21,7 +21,10 @@ catalogo_app = typer.Typer(help="Catálogo de servicios (datos editables en YAML
 app.add_typer(catalogo_app, name="catalogo")
 capas_app = typer.Typer(help="Capas del mapa (capas/*.yaml) y teselas vectoriales.", no_args_is_help=True)
 app.add_typer(capas_app, name="capas")
-ingestar_app = typer.Typer(help="Carga archivos FIPS, de puntos y registros administrativos (CSV, GeoJSON, GeoPackage) con cuarentena.", no_args_is_help=True)
+ingestar_app = typer.Typer(
+    help="Carga archivos FIPS, de puntos y registros administrativos (CSV, GeoJSON, GeoPackage) con cuarentena.",
+    no_args_is_help=True,
+)
 app.add_typer(ingestar_app, name="ingestar")
 
 
@@ -42,14 +45,19 @@ def db_up() -> None:
         _fail(str(exc))
     except psycopg.OperationalError:
         _fail("No se pudo conectar a la base de datos. Revise GEOPORTAL_DATABASE_URL (servidor, usuario y clave).")
-    where = ("GEOPORTAL_DATABASE_URL" if settings.database_url
-             else f"clúster embebido en 127.0.0.1:{embedded_cluster(settings).port}")
+    where = (
+        "GEOPORTAL_DATABASE_URL"
+        if settings.database_url
+        else f"clúster embebido en 127.0.0.1:{embedded_cluster(settings).port}"
+    )
     console.print(f"[green]Base de datos lista[/] ({where}).")
     if role.guardada_en:
         console.print(f"Rol público {PUBLIC_ROLE} habilitado; su clave quedó en {role.guardada_en}.")
     elif role.estado == "sin_permiso":
-        console.print(f"[yellow]Aviso:[/] el usuario de GEOPORTAL_DATABASE_URL no puede crear roles: pida al "
-                      f"administrador que dé LOGIN y una clave al rol {PUBLIC_ROLE} y defina GEOPORTAL_PUBLIC_PASSWORD.")
+        console.print(
+            f"[yellow]Aviso:[/] el usuario de GEOPORTAL_DATABASE_URL no puede crear roles: pida al "
+            f"administrador que dé LOGIN y una clave al rol {PUBLIC_ROLE} y defina GEOPORTAL_PUBLIC_PASSWORD."
+        )
     elif not role.clave_conocida:
         console.print(
             f"[yellow]Aviso:[/] el rol {PUBLIC_ROLE} ya existe en este servidor (lo comparten todas sus bases) "
@@ -69,8 +77,10 @@ def db_rotar_clave(si: bool = typer.Option(False, "--si", help="Confirma sin pre
 
     settings = get_settings()
     if settings.public_password or settings.public_database_url:
-        _fail("GEOPORTAL_PUBLIC_PASSWORD o GEOPORTAL_PUBLIC_DATABASE_URL fija la clave del rol público: "
-              "cámbiela allí (y en el servidor con su administrador), o quítela para rotarla desde aquí.")
+        _fail(
+            "GEOPORTAL_PUBLIC_PASSWORD o GEOPORTAL_PUBLIC_DATABASE_URL fija la clave del rol público: "
+            "cámbiela allí (y en el servidor con su administrador), o quítela para rotarla desde aquí."
+        )
     if not si and not typer.confirm(
         f"El rol {PUBLIC_ROLE} es del servidor entero: toda otra base de este servidor que lo use necesitará "
         "la clave nueva. ¿Continuar?"
@@ -85,9 +95,11 @@ def db_rotar_clave(si: bool = typer.Option(False, "--si", help="Confirma sin pre
         _fail(f"No se pudo cambiar la clave de {PUBLIC_ROLE} (¿el usuario de la base puede modificar roles?).")
     from geoportal.db import public_secret_key
 
-    console.print(f"[green]Clave del rol {PUBLIC_ROLE} cambiada.[/] La nueva está en {path} "
-                  f"(clave «{public_secret_key(settings)}», solo legible por su dueño). Reinicie `geoportal servir`; "
-                  "las demás bases de este servidor que usen el rol necesitan la clave nueva.")
+    console.print(
+        f"[green]Clave del rol {PUBLIC_ROLE} cambiada.[/] La nueva está en {path} "
+        f"(clave «{public_secret_key(settings)}», solo legible por su dueño). Reinicie `geoportal servir`; "
+        "las demás bases de este servidor que usen el rol necesitan la clave nueva."
+    )
 
 
 @db_app.command("down")
@@ -143,8 +155,14 @@ def db_reset(si: bool = typer.Option(False, "--si", help="Confirma sin preguntar
 def _progress():
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                    TimeElapsedColumn(), console=console, transient=False)
+    return Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 def _run_with_bar(title: str, work):
@@ -194,8 +212,10 @@ def catalogo_validar(archivo: Path = typer.Argument(None, help="Catálogo YAML (
         catalog = load_catalog(archivo)
     except CatalogError as exc:
         _fail(str(exc))
-    console.print(f"[green]Catálogo válido:[/] {len(catalog.servicios)} servicios, "
-                  f"{len(catalog.categorias)} categorías, {len(catalog.tipos_punto)} tipos de punto.")
+    console.print(
+        f"[green]Catálogo válido:[/] {len(catalog.servicios)} servicios, "
+        f"{len(catalog.categorias)} categorías, {len(catalog.tipos_punto)} tipos de punto."
+    )
 
 
 @catalogo_app.command("mostrar")
@@ -215,7 +235,9 @@ def catalogo_mostrar(archivo: Path = typer.Argument(None, help="Catálogo YAML (
     for cat in catalog.categorias:
         for s in (s for s in catalog.servicios if cat.codigo in s.categorias):
             radius = f"{s.radio_km.urbana:g}/{s.radio_km.rural:g}" if s.radio_km else "—"
-            table.add_row(str(cat.logro), cat.codigo, s.codigo, s.nombre, s.paquete, s.institucion, s.punto_tipo or "—", radius)
+            table.add_row(
+                str(cat.logro), cat.codigo, s.codigo, s.nombre, s.paquete, s.institucion, s.punto_tipo or "—", radius
+            )
     console.print(table)
 
 
@@ -253,8 +275,10 @@ def capas_preparar() -> None:
         result = preparar_publicacion(conn)
     if result["data_version"] is None:
         _fail("Todavía no hay cifras publicadas: ejecute `geoportal calcular`.")
-    console.print(f"[green]Preparada data_version {result['data_version']}[/]: {result['leyendas']} leyendas, "
-                  f"{result['geometrias']} geometrías ({result['nuevas']} nuevas) en {result['segundos']:.2f} s.")
+    console.print(
+        f"[green]Preparada data_version {result['data_version']}[/]: {result['leyendas']} leyendas, "
+        f"{result['geometrias']} geometrías ({result['nuevas']} nuevas) en {result['segundos']:.2f} s."
+    )
 
 
 def _prepare_layers(conn) -> dict:
@@ -267,8 +291,10 @@ def _prepare_layers(conn) -> dict:
         done = preparar_publicacion(conn)
     except CapaError as exc:
         _fail(f"Se publicó, pero las capas no coinciden con la publicación: {exc}")
-    console.print(f"Capas preparadas: {done['leyendas']} leyendas, {done['geometrias']} geometrías de teselas "
-                  f"({done['nuevas']} nuevas) en {done['segundos']:.1f} s.")
+    console.print(
+        f"Capas preparadas: {done['leyendas']} leyendas, {done['geometrias']} geometrías de teselas "
+        f"({done['nuevas']} nuevas) en {done['segundos']:.1f} s."
+    )
     # Accessibility surfaces are built on demand (`geoportal superficies`, or the map
     # service's first request, in the background): after a release only the files of
     # versions no published version refers to go. Building all fourteen after every
@@ -289,17 +315,26 @@ def _build_surfaces(conn, tipo: str | None = None) -> dict:
     if tipo is not None and tipo not in tipos:
         _fail(f"Tipo de punto desconocido: {tipo}. Tipos: {', '.join(sorted(tipos))}.")
     # No progress bar of its own: the hook runs inside the national computation's bar.
-    result = tras_publicar(conn, get_settings().home, tipos, tipo=tipo,
-                           progreso=lambda t, f: console.print(f"  superficies de {t} listas ({f:.0%})"))
+    result = tras_publicar(
+        conn,
+        get_settings().home,
+        tipos,
+        tipo=tipo,
+        progreso=lambda t, f: console.print(f"  superficies de {t} listas ({f:.0%})"),
+    )
     hechas = result["superficies"]
-    console.print(f"Superficies de la versión {result['data_version']}: "
-                  f"{sum(v == 'construida' for v in hechas.values())} construidas, "
-                  f"{sum(v != 'construida' for v in hechas.values())} reutilizadas o vigentes.")
+    console.print(
+        f"Superficies de la versión {result['data_version']}: "
+        f"{sum(v == 'construida' for v in hechas.values())} construidas, "
+        f"{sum(v != 'construida' for v in hechas.values())} reutilizadas o vigentes."
+    )
     return result
 
 
 @app.command("superficies")
-def superficies(tipo: str = typer.Option(None, "--tipo", help="Un tipo de punto (p. ej. usf); por defecto todos.")) -> None:
+def superficies(
+    tipo: str = typer.Option(None, "--tipo", help="Un tipo de punto (p. ej. usf); por defecto todos."),
+) -> None:
     """Construye las superficies de distancia y tiempo a cada tipo de punto (COG) de la versión vigente."""
     from geoportal.db import connect
 
@@ -337,31 +372,39 @@ def _ingest(path: Path, kind: str):
     except ClusterError as exc:
         _fail(f"{_sentence(str(exc))} No se cargó ninguna fila.")
     except psycopg.OperationalError:
-        _fail("No se pudo conectar a la base de datos; no se cargó ninguna fila. "
-              "Revise GEOPORTAL_DATABASE_URL o ejecute `geoportal db up`.")
+        _fail(
+            "No se pudo conectar a la base de datos; no se cargó ninguna fila. "
+            "Revise GEOPORTAL_DATABASE_URL o ejecute `geoportal db up`."
+        )
     try:
         with conn:
             report = _run_with_bar(f"Ingesta de {kind}", lambda cb: ingest_file(path, kind, conn, progress=cb))
     except FileError as exc:
         _fail(f"{_sentence(str(exc))} No se cargó ninguna fila.")
     except psycopg.OperationalError:
-        _fail("Se perdió la conexión con la base de datos durante la carga; la transacción se deshizo "
-              "y no se cargó ninguna fila. Revise que la base esté en marcha (`geoportal db status`) "
-              "y vuelva a intentarlo.")
+        _fail(
+            "Se perdió la conexión con la base de datos durante la carga; la transacción se deshizo "
+            "y no se cargó ninguna fila. Revise que la base esté en marcha (`geoportal db status`) "
+            "y vuelva a intentarlo."
+        )
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         _fail(f"La base de datos rechazó la carga ({first_line}); se deshizo todo el lote, no se cargó ninguna fila.")
     fmt = lambda n: f"{n:,}".replace(",", ".")
     if report.ya_cargado:
         console.print(f"[yellow]Este archivo ya se cargó (lote {report.lote_id}); no se cambió nada.[/]")
-    console.print(f"{path.name}: leídas {fmt(report.leidas)} = nuevas {fmt(report.nuevas)} + actualizadas "
-                  f"{fmt(report.actualizadas)} + sin cambio {fmt(report.sin_cambio)} + cuarentena {fmt(report.cuarentena)}")
+    console.print(
+        f"{path.name}: leídas {fmt(report.leidas)} = nuevas {fmt(report.nuevas)} + actualizadas "
+        f"{fmt(report.actualizadas)} + sin cambio {fmt(report.sin_cambio)} + cuarentena {fmt(report.cuarentena)}"
+    )
     for motivo, n in sorted(report.motivos.items(), key=lambda kv: -kv[1]):
         console.print(f"  cuarentena · {motivo}: {fmt(n)}")
     if report.cuarentena:
         console.print(f"  Detalle por fila: tabla nominal.cuarentena, lote {report.lote_id}.")
     if report.sin_unidad:
-        console.print(f"  Aviso: {fmt(report.sin_unidad)} registros de unidades aún no cargadas; cuentan cuando se carguen.")
+        console.print(
+            f"  Aviso: {fmt(report.sin_unidad)} registros de unidades aún no cargadas; cuentan cuando se carguen."
+        )
     return report
 
 
@@ -378,13 +421,19 @@ def ingestar_personas(archivo: Path = typer.Argument(..., help="CSV, GeoJSON o G
 
 
 @ingestar_app.command("registros")
-def ingestar_registros(archivo: Path = typer.Argument(..., help="CSV de registros administrativos (unidad, servicio, estatus, fecha, fuente).")) -> None:
+def ingestar_registros(
+    archivo: Path = typer.Argument(
+        ..., help="CSV de registros administrativos (unidad, servicio, estatus, fecha, fuente)."
+    ),
+) -> None:
     """Carga registros administrativos de estatus (ver docs/FORMATOS.md); valen desde el próximo `calcular`."""
     _ingest(archivo, "registros")
 
 
 @ingestar_app.command("puntos")
-def ingestar_puntos(archivo: Path = typer.Argument(..., help="CSV, GeoJSON o GeoPackage de puntos de entrega.")) -> None:
+def ingestar_puntos(
+    archivo: Path = typer.Argument(..., help="CSV, GeoJSON o GeoPackage de puntos de entrega."),
+) -> None:
     """Carga puntos de entrega de servicios."""
     _ingest(archivo, "puntos")
 
@@ -396,11 +445,15 @@ def sintetico(
     salida: Path = typer.Option(None, help="Carpeta de salida (por defecto .geoportal/datos/sintetico-...)."),
     cargar: bool = typer.Option(True, help="Ingestar los archivos generados por la vía normal de ingesta."),
     cobertura_relevamiento: float = typer.Option(
-        None, min=0.0, max=1.0,
+        None,
+        min=0.0,
+        max=1.0,
         help="Cuota de hogares relevados en todos los distritos (1.0 = todo el censo). "
-             "Por defecto, el modelo de geoportal/catalogo/cobertura_relevamiento.csv."),
+        "Por defecto, el modelo de geoportal/catalogo/cobertura_relevamiento.csv.",
+    ),
     cobertura_archivo: Path = typer.Option(
-        None, help="Otro archivo de cobertura del relevamiento (mismas columnas que el incluido)."),
+        None, help="Otro archivo de cobertura del relevamiento (mismas columnas que el incluido)."
+    ),
 ) -> None:
     """Genera hogares y personas FIPS SINTÉTICOS calibrados al censo 2022 y (por defecto) los carga.
 
@@ -425,9 +478,10 @@ def sintetico(
         _fail("Use --cobertura-relevamiento o --cobertura-archivo, no ambos.")
     cobertura = cobertura_relevamiento if cobertura_relevamiento is not None else cobertura_archivo
     try:
-        counts = _run_with_bar("Generando datos sintéticos",
-                               lambda cb: generate(scope, semilla, salida, puntos=puntos, progreso=cb,
-                                                   cobertura=cobertura))
+        counts = _run_with_bar(
+            "Generando datos sintéticos",
+            lambda cb: generate(scope, semilla, salida, puntos=puntos, progreso=cb, cobertura=cobertura),
+        )
     except ValueError as exc:
         _fail(str(exc))
     console.print(f"Archivos sintéticos en {salida}: {counts}")
@@ -438,10 +492,15 @@ def sintetico(
 
 @app.command("calcular")
 def calcular(
-    distrito: str = typer.Option(None, help="Recalcular solo este distrito (código 2022), p. ej. tras una contrarreferencia."),
-    fecha_corte: str = typer.Option(None, help="Fecha de corte, AAAA-MM-DD: las edades se cuentan a esa fecha y solo valen las entrevistas, "
-    "nacimientos, registros administrativos y contrarreferencias hasta ella. Por defecto, la fecha de la entrevista FIPS de cada "
-    "hogar (y todos los registros); con --distrito, la del cálculo nacional vigente (otra se rechaza)."),
+    distrito: str = typer.Option(
+        None, help="Recalcular solo este distrito (código 2022), p. ej. tras una contrarreferencia."
+    ),
+    fecha_corte: str = typer.Option(
+        None,
+        help="Fecha de corte, AAAA-MM-DD: las edades se cuentan a esa fecha y solo valen las entrevistas, "
+        "nacimientos, registros administrativos y contrarreferencias hasta ella. Por defecto, la fecha de la entrevista FIPS de cada "
+        "hogar (y todos los registros); con --distrito, la del cálculo nacional vigente (otra se rechaza).",
+    ),
 ) -> None:
     """Calcula estatus, acceso, Logros, brechas y publica los agregados protegidos."""
     from datetime import date
@@ -457,17 +516,22 @@ def calcular(
     with connect() as conn:
         if distrito:
             try:
-                result = recompute_district(conn, distrito.zfill(4), fecha_corte=corte if fecha_corte else EN_VIGOR,
-                                            al_publicar=_prepare_layers)
+                result = recompute_district(
+                    conn, distrito.zfill(4), fecha_corte=corte if fecha_corte else EN_VIGOR, al_publicar=_prepare_layers
+                )
             except (LookupError, CorteDistinto) as exc:
                 _fail(str(exc))
         else:
-            result = _run_with_bar("Cálculo nacional", lambda cb: recompute_country(
-                conn, fecha_corte=corte, progress=cb, al_publicar=_prepare_layers))
+            result = _run_with_bar(
+                "Cálculo nacional",
+                lambda cb: recompute_country(conn, fecha_corte=corte, progress=cb, al_publicar=_prepare_layers),
+            )
     fmt = lambda n: f"{n:,}".replace(",", ".")
     verb = "Publicado" if result.get("publicada") else "Calculado (interno, sin publicar aún)"
-    console.print(f"[green]{verb} data_version {result['data_version']}[/]: "
-                  f"{fmt(result['hogares'])} hogares, {fmt(result['personas'])} personas; fecha de corte: {result['fecha_corte']}.")
+    console.print(
+        f"[green]{verb} data_version {result['data_version']}[/]: "
+        f"{fmt(result['hogares'])} hogares, {fmt(result['personas'])} personas; fecha de corte: {result['fecha_corte']}."
+    )
     console.print("Segundos por etapa: " + ", ".join(f"{k} {v:.2f}" for k, v in result["segundos"].items()))
     if "perdida" in result:
         from rich.table import Table
@@ -482,7 +546,9 @@ def calcular(
 
 @app.command("publicar")
 def publicar(
-    forzar: bool = typer.Option(False, "--forzar", help="Publicar ya, aunque no se cumplan la cadencia ni el mínimo de cambios."),
+    forzar: bool = typer.Option(
+        False, "--forzar", help="Publicar ya, aunque no se cumplan la cadencia ni el mínimo de cambios."
+    ),
 ) -> None:
     """Publica las actualizaciones pendientes (por lotes: cadencia y mínimo de registros cambiados)."""
     from geoportal.db import connect
@@ -496,19 +562,25 @@ def publicar(
     if result["publicada"]:
         console.print(f"[green]Publicado data_version {result['data_version']}[/].")
     else:
-        console.print(f"Nada que publicar todavía; sigue vigente data_version {result['data_version']} "
-                      "(vea GEOPORTAL_PUBLICACION_CADENCIA_HORAS y GEOPORTAL_PUBLICACION_MIN_CAMBIOS).")
+        console.print(
+            f"Nada que publicar todavía; sigue vigente data_version {result['data_version']} "
+            "(vea GEOPORTAL_PUBLICACION_CADENCIA_HORAS y GEOPORTAL_PUBLICACION_MIN_CAMBIOS)."
+        )
 
 
 @app.command("simular")
 def simular(
     distrito: str = typer.Option(..., help="Distrito 2022 (código de 4 dígitos), p. ej. 1116."),
-    agregar: list[str] = typer.Option(None, "--agregar", help="Punto nuevo tipo:lon,lat:capacidad[:zona], "
-                                      "p. ej. usf:-57.60,-25.71:300 (repetible)."),
+    agregar: list[str] = typer.Option(
+        None, "--agregar", help="Punto nuevo tipo:lon,lat:capacidad[:zona], p. ej. usf:-57.60,-25.71:300 (repetible)."
+    ),
     quitar: list[str] = typer.Option(None, "--quitar", help="punto_id de oferta.punto_entrega a quitar (repetible)."),
-    fecha_corte: str = typer.Option(None, help="Fecha de corte, AAAA-MM-DD: las edades se cuentan a esa fecha y solo valen los registros "
-    "administrativos y contrarreferencias hasta ella. Por defecto, la fecha de la entrevista FIPS de cada hogar "
-    "(y todos los registros)."),
+    fecha_corte: str = typer.Option(
+        None,
+        help="Fecha de corte, AAAA-MM-DD: las edades se cuentan a esa fecha y solo valen los registros "
+        "administrativos y contrarreferencias hasta ella. Por defecto, la fecha de la entrevista FIPS de cada hogar "
+        "(y todos los registros).",
+    ),
 ) -> None:
     """Simula agregar o quitar puntos de entrega en un distrito, SIN guardar nada."""
     from datetime import date
@@ -534,9 +606,11 @@ def simular(
     fmt = lambda n: "—" if pd.isna(n) else f"{int(n):,}".replace(",", ".")
     num = lambda x: "—" if pd.isna(x) else f"{x:.3f}".replace(".", ",")
     a = result.attrs
-    console.print(f"[bold]Simulación: no se guardó nada en la base de datos.[/] Distrito {a['distrito']} "
-                  f"({a['nombre']}): {fmt(a['hogares'])} hogares, {fmt(a['personas'])} personas, "
-                  f"{fmt(a['entornos'])} entornos; fecha de corte {a['fecha_corte']}.")
+    console.print(
+        f"[bold]Simulación: no se guardó nada en la base de datos.[/] Distrito {a['distrito']} "
+        f"({a['nombre']}): {fmt(a['hogares'])} hogares, {fmt(a['personas'])} personas, "
+        f"{fmt(a['entornos'])} entornos; fecha de corte {a['fecha_corte']}."
+    )
     for punto_id, p in zip(a["agregados"], nuevos):
         console.print(f"  + {punto_id}: {p.tipo} en lon {p.lon:g}, lat {p.lat:g}, capacidad {fmt(p.capacidad)}")
     for punto_id in a["quitados"]:
@@ -550,10 +624,16 @@ def simular(
 
     for r in result.itertuples(index=False):
         cubiertos = fmt(r.cubiertos) if r.cubiertos == r.cubiertos_despues else arrow(r.cubiertos, r.cubiertos_despues)
-        table.add_row(r.servicio, r.punto_tipo if isinstance(r.punto_tipo, str) else "—", fmt(r.aplica), cubiertos,
-                      arrow(r.brecha_sin_oferta_antes, r.brecha_sin_oferta_despues),
-                      arrow(r.brecha_con_oferta_antes, r.brecha_con_oferta_despues),
-                      arrow(r.acceso_medio_antes, r.acceso_medio_despues, num), r.cambio)
+        table.add_row(
+            r.servicio,
+            r.punto_tipo if isinstance(r.punto_tipo, str) else "—",
+            fmt(r.aplica),
+            cubiertos,
+            arrow(r.brecha_sin_oferta_antes, r.brecha_sin_oferta_despues),
+            arrow(r.brecha_con_oferta_antes, r.brecha_con_oferta_despues),
+            arrow(r.acceso_medio_antes, r.acceso_medio_despues, num),
+            r.cambio,
+        )
     console.print(table)
 
 
@@ -575,12 +655,27 @@ def brechas(
         except LookupError as exc:
             _fail(str(exc))
     table = Table(title=f"Brechas de {gaps.attrs['distrito']} ({paquete}); cifras protegidas (múltiplos de 5)")
-    for column in ("Servicio", "Unidad", "Brecha", "Sin oferta (inversión)", "Con oferta (derivación)", "Cobertura %", "Dónde (H3 res. 7)"):
+    for column in (
+        "Servicio",
+        "Unidad",
+        "Brecha",
+        "Sin oferta (inversión)",
+        "Con oferta (derivación)",
+        "Cobertura %",
+        "Dónde (H3 res. 7)",
+    ):
         table.add_column(column)
     shown = lambda x: "reservado" if x is None or pd.isna(x) else str(x)
     for row in gaps.itertuples():
-        table.add_row(row.nombre, row.unidad, shown(row.brecha), shown(row.sin_oferta), shown(row.con_oferta),
-                      shown(row.cobertura_pct), row.donde or "—")
+        table.add_row(
+            row.nombre,
+            row.unidad,
+            shown(row.brecha),
+            shown(row.sin_oferta),
+            shown(row.con_oferta),
+            shown(row.cobertura_pct),
+            row.donde or "—",
+        )
     console.print(table)
 
 
@@ -589,11 +684,17 @@ def demo(
     ambito: str = typer.Option("pais", help="pais (los 263 distritos, cobertura parcial) o pilotos."),
     servir_api: bool = typer.Option(True, "--servir/--no-servir", help="Servir la API al terminar."),
     port: int = typer.Option(None, help="Puerto de la API (por defecto 8000)."),
-    usuarios_demo: bool = typer.Option(True, "--usuarios-demo/--sin-usuarios-demo",
-                                       help="Crear usuarios de prueba (Mesa e institución de Villeta, Gabinete)."),
-    registro_accesos: bool = typer.Option(False, "--registro-accesos/--sin-registro-accesos",
-                                          envvar="GEOPORTAL_REGISTRO_ACCESOS",
-                                          help="Registrar cada solicitud (redactada) en la salida del servidor."),
+    usuarios_demo: bool = typer.Option(
+        True,
+        "--usuarios-demo/--sin-usuarios-demo",
+        help="Crear usuarios de prueba (Mesa e institución de Villeta, Gabinete).",
+    ),
+    registro_accesos: bool = typer.Option(
+        False,
+        "--registro-accesos/--sin-registro-accesos",
+        envvar="GEOPORTAL_REGISTRO_ACCESOS",
+        help="Registrar cada solicitud (redactada) en la salida del servidor.",
+    ),
 ) -> None:
     """Prepara todo (base, territorio, catálogo, datos sintéticos) y sirve el geoportal.
 
@@ -604,8 +705,7 @@ def demo(
     db_up()
     territorio_cargar()
     oferta_cargar(semilla=1)
-    sintetico(ambito=ambito, semilla=1, salida=None, cargar=True,
-              cobertura_relevamiento=None, cobertura_archivo=None)
+    sintetico(ambito=ambito, semilla=1, salida=None, cargar=True, cobertura_relevamiento=None, cobertura_archivo=None)
     calcular(distrito=None, fecha_corte=None)
     if usuarios_demo:
         crear_usuarios_demo()
@@ -617,10 +717,13 @@ def demo(
 def servir(
     host: str = typer.Option(None, help="Dirección de escucha (por defecto 127.0.0.1)."),
     port: int = typer.Option(None, help="Puerto (por defecto 8000)."),
-    registro_accesos: bool = typer.Option(False, "--registro-accesos/--sin-registro-accesos",
-                                          envvar="GEOPORTAL_REGISTRO_ACCESOS",
-                                          help="Registrar cada solicitud en la salida (rutas institucionales "
-                                               "redactadas, api/base/registro.py). Apagado por defecto."),
+    registro_accesos: bool = typer.Option(
+        False,
+        "--registro-accesos/--sin-registro-accesos",
+        envvar="GEOPORTAL_REGISTRO_ACCESOS",
+        help="Registrar cada solicitud en la salida (rutas institucionales "
+        "redactadas, api/base/registro.py). Apagado por defecto.",
+    ),
 ) -> None:
     """Inicia la API y el visor web, como se mide en bench/teselas.py: un proceso, uvloop y
     httptools (extra uvicorn[standard]) y sin registro de accesos salvo --registro-accesos.
@@ -633,12 +736,21 @@ def servir(
     try:
         database_url()  # the embedded cluster starts here, never on a web request
     except Exception as exc:  # noqa: BLE001 -- the API still starts and answers 503 until the database is back
-        console.print(f"[yellow]Aviso:[/] la base de datos no está disponible ({exc}); la API responderá 503 "
-                      "hasta que lo esté (`geoportal db up`).")
+        console.print(
+            f"[yellow]Aviso:[/] la base de datos no está disponible ({exc}); la API responderá 503 "
+            "hasta que lo esté (`geoportal db up`)."
+        )
     # uvloop and httptools when installed (pyproject: uvicorn[standard]); a line per request
     # written to the terminal costs a third of the tile throughput, so it is off unless asked.
-    uvicorn.run("api.app:create_app", factory=True, host=host or settings.api_host, port=port or settings.api_port,
-                loop="auto", http="auto", access_log=registro_accesos)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        loop="auto",
+        http="auto",
+        access_log=registro_accesos,
+    )
 
 
 # ----------------------------------------------------------------------------- usuarios y alertas
@@ -646,7 +758,7 @@ from geoportal.cli_acceso import alertas, crear_usuarios_demo, usuarios_app
 
 app.add_typer(usuarios_app, name="usuarios")
 app.command("alertas")(alertas)
-from geoportal.cli_planes import planificar  # noqa: E402
+from geoportal.cli_planes import planificar
 
 app.command("planificar")(planificar)
 

@@ -19,8 +19,9 @@ USUARIOS_DEMO = (
 )
 
 
-usuarios_app = typer.Typer(help="Usuarios institucionales y sus roles (gabinete, mesas, instituciones, admin).",
-                           no_args_is_help=True)
+usuarios_app = typer.Typer(
+    help="Usuarios institucionales y sus roles (gabinete, mesas, instituciones, admin).", no_args_is_help=True
+)
 
 
 def _usuarios_conn():
@@ -37,8 +38,10 @@ def _lista(texto: str | None) -> list[str]:
 
 def _mostrar_usuario(u) -> None:
     estado = "activo" if u.activo else "desactivado"
-    console.print(f"{u.nombre}: {u.rol}, territorio {u.territorio or '—'}"
-                  f"{', institución ' + u.institucion if u.institucion else ''} ({estado})")
+    console.print(
+        f"{u.nombre}: {u.rol}, territorio {u.territorio or '—'}"
+        f"{', institución ' + u.institucion if u.institucion else ''} ({estado})"
+    )
 
 
 @usuarios_app.command("crear")
@@ -50,16 +53,31 @@ def usuarios_crear(
     institucion: str = typer.Option(None, help="Sigla de la institución del catálogo (institucion)."),
     distritos: str = typer.Option(None, help="Distritos asignados, separados por comas (institucion)."),
     nombre_completo: str = typer.Option("", help="Nombre y apellido de la persona."),
-    clave: str = typer.Option(..., prompt="Contraseña", hide_input=True, confirmation_prompt=True,
-                              envvar="GEOPORTAL_CLAVE_NUEVA", help="Se pide sin mostrarla si no se da."),
+    clave: str = typer.Option(
+        ...,
+        prompt="Contraseña",
+        hide_input=True,
+        confirmation_prompt=True,
+        envvar="GEOPORTAL_CLAVE_NUEVA",
+        help="Se pide sin mostrarla si no se da.",
+    ),
 ) -> None:
     """Crea un usuario con su rol y territorio (contraseña guardada con argon2)."""
     from geoportal.usuarios import UsuarioError, create_user
 
     with _usuarios_conn() as conn:
         try:
-            user = create_user(conn, nombre, clave, rol, nombre_completo=nombre_completo, departamento=departamento,
-                               distrito=distrito, institucion=institucion, distritos=_lista(distritos))
+            user = create_user(
+                conn,
+                nombre,
+                clave,
+                rol,
+                nombre_completo=nombre_completo,
+                departamento=departamento,
+                distrito=distrito,
+                institucion=institucion,
+                distritos=_lista(distritos),
+            )
         except UsuarioError as exc:
             _fail(str(exc))
     console.print("[green]Usuario creado[/]:", end=" ")
@@ -77,8 +95,14 @@ def usuarios_listar() -> None:
         users = list_users(conn)
     table = Table("Usuario", "Nombre", "Rol", "Territorio", "Institución", "Estado")
     for u in users:
-        table.add_row(u.nombre, u.nombre_completo, u.rol, u.territorio or "—", u.institucion or "—",
-                      "activo" if u.activo else "desactivado")
+        table.add_row(
+            u.nombre,
+            u.nombre_completo,
+            u.rol,
+            u.territorio or "—",
+            u.institucion or "—",
+            "activo" if u.activo else "desactivado",
+        )
     console.print(table)
 
 
@@ -110,8 +134,15 @@ def usuarios_rol(
 
     with _usuarios_conn() as conn:
         try:
-            user = change_role(conn, nombre, rol, departamento=departamento, distrito=distrito,
-                               institucion=institucion, distritos=_lista(distritos))
+            user = change_role(
+                conn,
+                nombre,
+                rol,
+                departamento=departamento,
+                distrito=distrito,
+                institucion=institucion,
+                distritos=_lista(distritos),
+            )
         except UsuarioError as exc:
             _fail(str(exc))
     console.print("Rol cambiado:", end=" ")
@@ -153,8 +184,12 @@ def _leer_clave(archivo: Path | None) -> str:
 @usuarios_app.command("clave")
 def usuarios_clave(
     nombre: str = typer.Argument(..., help="Nombre de usuario."),
-    clave_archivo: Path = typer.Option(None, "--clave-archivo", help="Archivo cuya primera línea es la nueva "
-                                       "contraseña (si no, se lee de la entrada estándar o se pide sin mostrarla)."),
+    clave_archivo: Path = typer.Option(
+        None,
+        "--clave-archivo",
+        help="Archivo cuya primera línea es la nueva "
+        "contraseña (si no, se lee de la entrada estándar o se pide sin mostrarla).",
+    ),
 ) -> None:
     """Cambia la contraseña de un usuario; cierra sus sesiones y termina su bloqueo.
 
@@ -190,9 +225,16 @@ def alertas(
         return
     table = Table("Tipo", "Nivel", "Código", "Territorio", "Indicador", "Valor", "Referencia", "Diferencia")
     for a in found:
-        table.add_row("bajo la meta" if a["tipo"] == "bajo_meta" else "empeora", a["nivel"], a["codigo"],
-                      a["nombre"] or "", a["etiqueta"], f"{a['valor']:.1f}", f"{a['referencia']:.1f}",
-                      f"{a['diferencia']:+.1f}")
+        table.add_row(
+            "bajo la meta" if a["tipo"] == "bajo_meta" else "empeora",
+            a["nivel"],
+            a["codigo"],
+            a["nombre"] or "",
+            a["etiqueta"],
+            f"{a['valor']:.1f}",
+            f"{a['referencia']:.1f}",
+            f"{a['diferencia']:+.1f}",
+        )
     console.print(table)
     console.print(f"{len(found)} alertas (umbral de empeoramiento: {umbral:g} puntos).")
 
@@ -231,5 +273,7 @@ def crear_usuarios_demo() -> None:
     for nombre, _, _, descripcion in USUARIOS_DEMO:
         table.add_row(nombre, known.get(nombre, "(creado antes; clave no guardada aquí)"), descripcion)
     console.print(table)
-    console.print(f"Ingrese en /ingresar; las claves quedan en {path} (solo su dueño las lee). "
-                  "Quite estos usuarios con `geoportal usuarios desactivar NOMBRE` si la base deja de ser de demostración.")
+    console.print(
+        f"Ingrese en /ingresar; las claves quedan en {path} (solo su dueño las lee). "
+        "Quite estos usuarios con `geoportal usuarios desactivar NOMBRE` si la base deja de ser de demostración."
+    )

@@ -10,8 +10,10 @@ from rich.console import Console
 
 console = Console()
 
-BASE_PERDIDA = ("Error: se perdió la conexión con la base de datos (el servidor se detuvo o terminó esta sesión); "
-                "vuelva a ejecutar el comando cuando esté disponible (`geoportal db status` lo muestra).")
+BASE_PERDIDA = (
+    "Error: se perdió la conexión con la base de datos (el servidor se detuvo o terminó esta sesión); "
+    "vuelva a ejecutar el comando cuando esté disponible (`geoportal db status` lo muestra)."
+)
 
 
 def fail(message: str) -> None:

@@ -21,7 +21,9 @@ def planificar(
     k: int = typer.Option(3, "--k", help="Cantidad de puntos nuevos."),
     capacidad: int = typer.Option(None, help="Capacidad de cada punto nuevo (problema con capacidad)."),
     candidatos: str = typer.Option("h3", help="h3 (celdas res-8 con hogares), localidades, o un CSV lon,lat[,nombre]."),
-    presupuesto: float = typer.Option(None, help="Presupuesto (guaraníes): limita k según el costo supuesto del catálogo."),
+    presupuesto: float = typer.Option(
+        None, help="Presupuesto (guaraníes): limita k según el costo supuesto del catálogo."
+    ),
     verificar: bool = typer.Option(True, "--verificar/--sin-verificar", help="Verificar cada sitio con la simulación."),
     fecha_corte: str = typer.Option(None, help="Fecha de corte AAAA-MM-DD (por defecto, la de cada entrevista)."),
 ) -> None:
@@ -40,31 +42,45 @@ def planificar(
     nivel, codigo = ("distrito", distrito) if distrito else ("departamento", departamento)
     try:
         with connect() as conn:
-            plan = planificador.planificar(conn, nivel, codigo, tipo.lower(), k, capacidad, candidatos,
-                                           presupuesto, fecha_corte=corte)
+            plan = planificador.planificar(
+                conn, nivel, codigo, tipo.lower(), k, capacidad, candidatos, presupuesto, fecha_corte=corte
+            )
             verificados = planificador.verificar(conn, plan, fecha_corte=corte) if verificar else []
     except ValueError as exc:
         _fail(str(exc))
     s = plan.solucion
     demanda, cand, pares = plan.tamano
-    console.print(f"[bold]Planificación: no se guardó nada.[/] {plan.territorio['nombre']} ({nivel} "
-                  f"{plan.territorio['codigo']}), tipo {plan.tipo}, k = {plan.k}"
-                  + (f", capacidad {_n(plan.capacidad)}" if plan.capacidad else ", sin capacidad"))
-    console.print(f"Problema: {_n(demanda)} celdas de demanda × {_n(cand)} candidatos ({_n(pares)} pares al alcance); "
-                  f"demanda sin oferta {_n(plan.demanda_total)} (unidad × servicio).")
-    console.print(f"Óptimo (CBC, estado {s.estado}): {_n(s.objetivo, 1)}  |  heurística codiciosa: {_n(s.codicioso, 1)}"
-                  f"  |  cota LP {_n(s.cota, 1)}, gap {_n(100 * s.gap, 2)} %  |  {_n(s.segundos, 2)} s"
-                  f" (lectura de la demanda {_n(plan.segundos_demanda, 2)} s)")
+    console.print(
+        f"[bold]Planificación: no se guardó nada.[/] {plan.territorio['nombre']} ({nivel} "
+        f"{plan.territorio['codigo']}), tipo {plan.tipo}, k = {plan.k}"
+        + (f", capacidad {_n(plan.capacidad)}" if plan.capacidad else ", sin capacidad")
+    )
+    console.print(
+        f"Problema: {_n(demanda)} celdas de demanda × {_n(cand)} candidatos ({_n(pares)} pares al alcance); "
+        f"demanda sin oferta {_n(plan.demanda_total)} (unidad × servicio)."
+    )
+    console.print(
+        f"Óptimo (CBC, estado {s.estado}): {_n(s.objetivo, 1)}  |  heurística codiciosa: {_n(s.codicioso, 1)}"
+        f"  |  cota LP {_n(s.cota, 1)}, gap {_n(100 * s.gap, 2)} %  |  {_n(s.segundos, 2)} s"
+        f" (lectura de la demanda {_n(plan.segundos_demanda, 2)} s)"
+    )
     for n, sitio in enumerate(plan.sitios, start=1):
-        linea = (f"  {n}. {sitio['nombre']}  lon {sitio['lon']:.5f}, lat {sitio['lat']:.5f} ({sitio['zona']}): "
-                 f"{_n(sitio['unidades_estimadas'], 1)} unidades estimadas, {len(sitio['celdas_al_alcance'])} celdas")
+        linea = (
+            f"  {n}. {sitio['nombre']}  lon {sitio['lon']:.5f}, lat {sitio['lat']:.5f} ({sitio['zona']}): "
+            f"{_n(sitio['unidades_estimadas'], 1)} unidades estimadas, {len(sitio['celdas_al_alcance'])} celdas"
+        )
         if verificados:
             v = verificados[n - 1]
-            cambios = [f"{k.replace('LOGRO_', 'Logro ')} {d['antes']}→{d['despues']}" for k, d in v["logros"].items()
-                       if d["antes"] != d["despues"]]
-            linea += (f"; simulación (distrito {v['distrito']}): +{_n(v['unidades_agregadas'])} con oferta"
-                      + (f", {', '.join(cambios)}" if cambios else ", Logros sin cambio")
-                      + (f", {_n(v['costo_por_unidad'])} Gs por unidad (costo supuesto)" if v["costo_por_unidad"] else ""))
+            cambios = [
+                f"{k.replace('LOGRO_', 'Logro ')} {d['antes']}→{d['despues']}"
+                for k, d in v["logros"].items()
+                if d["antes"] != d["despues"]
+            ]
+            linea += (
+                f"; simulación (distrito {v['distrito']}): +{_n(v['unidades_agregadas'])} con oferta"
+                + (f", {', '.join(cambios)}" if cambios else ", Logros sin cambio")
+                + (f", {_n(v['costo_por_unidad'])} Gs por unidad (costo supuesto)" if v["costo_por_unidad"] else "")
+            )
         console.print(linea)
     if not plan.sitios:
         console.print("No hay demanda sin oferta al alcance de ningún candidato.")

@@ -197,10 +197,19 @@ class Cluster:
             shutil.chown(pwfile, self.os_user)
         os.chmod(pwfile, 0o600)
         try:
-            self._run([
-                str(bindir / "initdb"), "-D", str(data), "-U", SUPERUSER, f"--pwfile={pwfile}",
-                "--auth=scram-sha-256", "--encoding=UTF8", *INITDB_LOCALE,
-            ])
+            self._run(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    SUPERUSER,
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    *INITDB_LOCALE,
+                ]
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         with open(data / "postgresql.conf", "a") as conf:
@@ -227,9 +236,12 @@ class Cluster:
                     f"GEOPORTAL_PG_PORT={free}, libre ahora), o quite GEOPORTAL_PG_PORT para que el "
                     f"geoportal use el siguiente puerto libre y lo recuerde en {self.port_file}."
                 )
-            print(f"Aviso: el puerto {self.port} de 127.0.0.1 está ocupado (¿otra copia del geoportal en esta "
-                  f"máquina?); el clúster de esta copia usará el puerto {free}, guardado en {self.port_file}. "
-                  "Para elegir otro, defina GEOPORTAL_PG_PORT.", file=sys.stderr)
+            print(
+                f"Aviso: el puerto {self.port} de 127.0.0.1 está ocupado (¿otra copia del geoportal en esta "
+                f"máquina?); el clúster de esta copia usará el puerto {free}, guardado en {self.port_file}. "
+                "Para elegir otro, defina GEOPORTAL_PG_PORT.",
+                file=sys.stderr,
+            )
             self.port = free
         if not self.port_fixed:
             self.home.mkdir(parents=True, exist_ok=True)
@@ -266,9 +278,12 @@ class Cluster:
             aside = aside.with_name(aside.name + "+")
         self.data_dir.rename(aside)
         self.owner_file.unlink(missing_ok=True)
-        print(f"Aviso: {self.data_dir} era el clúster de una copia anterior en esta misma carpeta, con otras claves "
-              f"(no están en {self.secrets_file}); quedó aparte en {aside} y se crea uno nuevo. "
-              "Bórrelo cuando ya no lo necesite.", file=sys.stderr)
+        print(
+            f"Aviso: {self.data_dir} era el clúster de una copia anterior en esta misma carpeta, con otras claves "
+            f"(no están en {self.secrets_file}); quedó aparte en {aside} y se crea uno nuevo. "
+            "Bórrelo cuando ya no lo necesite.",
+            file=sys.stderr,
+        )
 
     def start(self) -> None:
         if self._orphaned():
@@ -303,10 +318,21 @@ class Cluster:
         if self.as_root:
             self.log_file.touch()
             shutil.chown(self.log_file, self.os_user)
-        self._run([
-            str(bindir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-            "-o", f"-p {self.port}", "-w", "-t", "60", "start",
-        ])
+        self._run(
+            [
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-o",
+                f"-p {self.port}",
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ]
+        )
 
     def stop(self) -> None:
         if self.running():

@@ -61,12 +61,19 @@ class Units:
     eventos: pd.DataFrame
     fecha_corte: date | None  # None: each person's age at their household's survey date
     # Real locality points (territorio.lugar: lugar_id, clave, codigo_2012, lon, lat).
-    lugares: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        columns=["lugar_id", "clave", "codigo_2012", "lon", "lat"]))
+    lugares: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["lugar_id", "clave", "codigo_2012", "lon", "lat"])
+    )
 
     @classmethod
-    def from_db(cls, conn: psycopg.Connection, fecha_corte: date | None = None, distrito: str | None = None,
-                companion: psycopg.Connection | None = None, lugares: bool = True) -> "Units":
+    def from_db(
+        cls,
+        conn: psycopg.Connection,
+        fecha_corte: date | None = None,
+        distrito: str | None = None,
+        companion: psycopg.Connection | None = None,
+        lugares: bool = True,
+    ) -> Units:
         """``companion``: a second connection that sees the same rows (same role and scope);
         the persons, the largest read, go through it while the rest is read on ``conn``.
         ``lugares=False`` skips the locality points (only the entornos need them).
@@ -74,8 +81,11 @@ class Units:
         With a cut-off, what did not exist at that date counts nowhere: a household
         interviewed after it (the survey had not reached it yet, as an event after the
         cut-off had not happened), its persons, and a person born after it."""
-        household_where = [w for w, v in (("h.codigo_distrito = {}", distrito),
-                                          ("h.fecha_relevamiento <= {}", fecha_corte)) if v is not None]
+        household_where = [
+            w
+            for w, v in (("h.codigo_distrito = {}", distrito), ("h.fecha_relevamiento <= {}", fecha_corte))
+            if v is not None
+        ]
         household_params = tuple(v for v in (distrito, fecha_corte) if v is not None)
         only = " WHERE " + " AND ".join(household_where) if household_where else ""
         # Every read has an ORDER BY: results must not depend on the physical row order.
@@ -83,8 +93,13 @@ class Units:
             "SELECT p.persona_id, p.hogar_id, p.sexo, p.fecha_nacimiento, p.embarazada, p.discapacidad, p.indigena,"
             " array_to_string(p.servicios, ';') AS servicios FROM nominal.persona p"
             + ("" if distrito is None else " JOIN nominal.hogar h USING (hogar_id)" + only)
-            + ("" if fecha_corte is None else (" AND" if distrito is not None else " WHERE") + " p.fecha_nacimiento <= {}")
-            + " ORDER BY p.persona_id")
+            + (
+                ""
+                if fecha_corte is None
+                else (" AND" if distrito is not None else " WHERE") + " p.fecha_nacimiento <= {}"
+            )
+            + " ORDER BY p.persona_id"
+        )
         persons_params = (household_params if distrito is not None else ()) + ((fecha_corte,) if fecha_corte else ())
         with ThreadPoolExecutor(max_workers=1) as pool:
             reading = pool.submit(copy_out, companion, persons_sql, persons_params) if companion is not None else None
@@ -96,24 +111,32 @@ class Units:
                 " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + only + " ORDER BY h.hogar_id",
                 household_params,
             )
-            puntos = copy_out(conn, "SELECT punto_id, tipo, zona, capacidad, lon, lat, origen FROM oferta.punto_entrega"
-                                    " ORDER BY punto_id")
+            puntos = copy_out(
+                conn,
+                "SELECT punto_id, tipo, zona, capacidad, lon, lat, origen FROM oferta.punto_entrega ORDER BY punto_id",
+            )
             # The newest event up to the cut-off (if any) of each unit and service; a
             # district's through the district its unit is in (kept on the event, migration 0009).
             where = [w for w, v in (("codigo_distrito = {}", distrito), ("fecha <= {}", fecha_corte)) if v is not None]
             eventos = copy_out(
                 conn,
                 "SELECT DISTINCT ON (unidad, unidad_id, servicio) unidad, unidad_id, servicio, cubierto, fecha, fuente"
-                " FROM nominal.estatus_evento" + (" WHERE " + " AND ".join(where) if where else "")
+                " FROM nominal.estatus_evento"
+                + (" WHERE " + " AND ".join(where) if where else "")
                 + " ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC, evento_id DESC",
                 tuple(v for v in (distrito, fecha_corte) if v is not None),
             )
-            places = (copy_out(conn, "SELECT lugar_id, clave, codigo_2012, lon, lat FROM territorio.lugar ORDER BY lugar_id")
-                      if lugares else pd.DataFrame(columns=["lugar_id", "clave", "codigo_2012", "lon", "lat"]))
+            places = (
+                copy_out(conn, "SELECT lugar_id, clave, codigo_2012, lon, lat FROM territorio.lugar ORDER BY lugar_id")
+                if lugares
+                else pd.DataFrame(columns=["lugar_id", "clave", "codigo_2012", "lon", "lat"])
+            )
             personas = reading.result() if reading is not None else copy_out(conn, persons_sql, persons_params)
         if fecha_corte is not None and len(personas):  # members of households interviewed after the cut-off
-            kept = pc.is_in(pa.array(personas["hogar_id"].array, type=pa.string(), from_pandas=True),
-                            value_set=pa.array(hogares["hogar_id"].array, type=pa.string(), from_pandas=True))
+            kept = pc.is_in(
+                pa.array(personas["hogar_id"].array, type=pa.string(), from_pandas=True),
+                value_set=pa.array(hogares["hogar_id"].array, type=pa.string(), from_pandas=True),
+            )
             if not pc.all(kept).as_py():
                 personas = personas[kept.to_numpy(zero_copy_only=False)].reset_index(drop=True)
         return cls(hogares, personas, puntos, eventos, fecha_corte, places)
@@ -135,8 +158,14 @@ def covered_matrix(listed: pd.Series, codes: list[str]) -> np.ndarray:
     return table[inverse]
 
 
-def apply_events(covered: np.ndarray, ids: pd.Series, codes: list[str], eventos: pd.DataFrame, unidad: str,
-                 interviewed: np.ndarray | None = None) -> np.ndarray:
+def apply_events(
+    covered: np.ndarray,
+    ids: pd.Series,
+    codes: list[str],
+    eventos: pd.DataFrame,
+    unidad: str,
+    interviewed: np.ndarray | None = None,
+) -> np.ndarray:
     """The newest administrative record / contrarreferencia wins over the FIPS answer,
     unless it is dated before the unit's interview (``interviewed``, ISO dates per row):
     then the interview is the newer observation. ``eventos`` holds one (the newest up to
@@ -205,20 +234,25 @@ def _concurrent(catalog: Catalogo, status: Status, category: str, in_universe: n
         target[logro] = ok
 
 
-def person_status(catalog: Catalogo, personas: pd.DataFrame, eventos: pd.DataFrame, at,
-                  interviewed: np.ndarray | None = None) -> Status:
+def person_status(
+    catalog: Catalogo, personas: pd.DataFrame, eventos: pd.DataFrame, at, interviewed: np.ndarray | None = None
+) -> Status:
     """``at``: the date ages refer to, one for all or one per person (the survey date);
     ``interviewed``: each person's household interview date (events before it are ignored)."""
     services = catalog.servicios_de("persona")
     codes = [s.codigo for s in services]
-    people = pd.DataFrame({
-        "edad": ages_in_years(personas["fecha_nacimiento"], at),
-        "sexo": personas["sexo"].astype(str).to_numpy(),
-        "embarazada": personas["embarazada"].to_numpy(dtype=bool),
-        "discapacidad": personas["discapacidad"].to_numpy(dtype=bool),
-        "indigena": personas["indigena"].to_numpy(dtype=bool),
-    })
-    aplica = np.column_stack([s.aplica.applies(people) for s in services]) if services else np.zeros((len(people), 0), bool)
+    people = pd.DataFrame(
+        {
+            "edad": ages_in_years(personas["fecha_nacimiento"], at),
+            "sexo": personas["sexo"].astype(str).to_numpy(),
+            "embarazada": personas["embarazada"].to_numpy(dtype=bool),
+            "discapacidad": personas["discapacidad"].to_numpy(dtype=bool),
+            "indigena": personas["indigena"].to_numpy(dtype=bool),
+        }
+    )
+    aplica = (
+        np.column_stack([s.aplica.applies(people) for s in services]) if services else np.zeros((len(people), 0), bool)
+    )
     cubierto = covered_matrix(personas["servicios"], codes)
     cubierto = apply_events(cubierto, personas["persona_id"], codes, eventos, "persona", interviewed)
     status = Status("persona", codes, aplica, cubierto)
@@ -233,8 +267,9 @@ def household_status(catalog: Catalogo, hogares: pd.DataFrame, eventos: pd.DataF
     codes = [s.codigo for s in services]
     aplica = np.ones((len(hogares), len(codes)), dtype=bool)
     cubierto = covered_matrix(hogares["servicios"], codes)
-    cubierto = apply_events(cubierto, hogares["hogar_id"], codes, eventos, "hogar",
-                            hogares["fecha_relevamiento"].to_numpy())
+    cubierto = apply_events(
+        cubierto, hogares["hogar_id"], codes, eventos, "hogar", hogares["fecha_relevamiento"].to_numpy()
+    )
     status = Status("hogar", codes, aplica, cubierto)
     for cat in catalog.categorias:
         if cat.universo == "hogar":
@@ -268,24 +303,31 @@ def entorno_units(hogares: pd.DataFrame, lugares: pd.DataFrame | None = None) ->
     first = order[np.r_[True, inverse[order][1:] != inverse[order][:-1]]] if len(order) else order
     medoid = np.empty(n, dtype=np.int64)
     medoid[inverse[first]] = first
-    units = pd.DataFrame({
-        "entorno_id": codes,
-        "lon": lon[medoid] if n else np.zeros(0),
-        "lat": lat[medoid] if n else np.zeros(0),
-        "referencia": "hogar:" + hogares["hogar_id"].astype(str).to_numpy()[medoid] if n else np.zeros(0, object),
-        "hogar_ref": medoid,
-        "zona": np.where(urban * 2 >= count, "urbana", "rural"),
-        "hogares": count,
-    })
+    units = pd.DataFrame(
+        {
+            "entorno_id": codes,
+            "lon": lon[medoid] if n else np.zeros(0),
+            "lat": lat[medoid] if n else np.zeros(0),
+            "referencia": "hogar:" + hogares["hogar_id"].astype(str).to_numpy()[medoid] if n else np.zeros(0, object),
+            "hogar_ref": medoid,
+            "zona": np.where(urban * 2 >= count, "urbana", "rural"),
+            "hogares": count,
+        }
+    )
     if lugares is not None and len(lugares) and n:
         polygon = hogares["codigo_2012"].astype(str).to_numpy()[medoid]
-        wanted = pd.DataFrame({"u": np.arange(n), "codigo_2012": polygon,
-                               "clave": [clave(h.split("|", 1)[1]) for h in codes]})
+        wanted = pd.DataFrame(
+            {"u": np.arange(n), "codigo_2012": polygon, "clave": [clave(h.split("|", 1)[1]) for h in codes]}
+        )
         cands = wanted.merge(lugares[["lugar_id", "clave", "codigo_2012", "lon", "lat"]], on=["codigo_2012", "clave"])
         if len(cands):
             u = cands["u"].to_numpy()
-            cands["km"] = haversine_km(cands["lon"].to_numpy(float), cands["lat"].to_numpy(float),
-                                       units["lon"].to_numpy()[u], units["lat"].to_numpy()[u])
+            cands["km"] = haversine_km(
+                cands["lon"].to_numpy(float),
+                cands["lat"].to_numpy(float),
+                units["lon"].to_numpy()[u],
+                units["lat"].to_numpy()[u],
+            )
             best = cands[cands["km"] <= LUGAR_MAX_KM].sort_values(["u", "km", "lugar_id"]).drop_duplicates("u")
             rows = best["u"].to_numpy()
             units.loc[rows, "lon"] = best["lon"].to_numpy(float)
@@ -294,8 +336,14 @@ def entorno_units(hogares: pd.DataFrame, lugares: pd.DataFrame | None = None) ->
     return units, inverse
 
 
-def entorno_status(catalog: Catalogo, units: pd.DataFrame, household_of: np.ndarray, hogares: pd.DataFrame,
-                   household_reach: dict[str, np.ndarray], eventos: pd.DataFrame | None = None) -> Status:
+def entorno_status(
+    catalog: Catalogo,
+    units: pd.DataFrame,
+    household_of: np.ndarray,
+    hogares: pd.DataFrame,
+    household_reach: dict[str, np.ndarray],
+    eventos: pd.DataFrame | None = None,
+) -> Status:
     """``household_reach[code]``: bool per *household*, a point of the service's type within the
     service's catchment of it; the entorno is covered when most of its households are."""
     services = catalog.servicios_de("entorno")
@@ -305,8 +353,9 @@ def entorno_status(catalog: Catalogo, units: pd.DataFrame, household_of: np.ndar
     cubierto = np.zeros((n, len(codes)), dtype=bool)
     reported = covered_matrix(hogares["servicios"], codes)
     # A household's own answer about its surroundings is updated by its events too.
-    reported = apply_events(reported, hogares["hogar_id"], codes, eventos, "hogar",
-                            hogares["fecha_relevamiento"].to_numpy())
+    reported = apply_events(
+        reported, hogares["hogar_id"], codes, eventos, "hogar", hogares["fecha_relevamiento"].to_numpy()
+    )
     size = units["hogares"].to_numpy()
     for j, s in enumerate(services):
         yes = household_reach[s.codigo] if s.origen_estatus == "oferta" else reported[:, j]

@@ -32,7 +32,7 @@ def copy_in(cur: psycopg.Cursor, table: str, frame: pd.DataFrame) -> None:
     with cur.copy(statement) as copy:
         for start in range(0, len(frame), CHUNK_ROWS):
             buffer = io.BytesIO()
-            chunk = pa.Table.from_pandas(frame.iloc[start:start + CHUNK_ROWS], preserve_index=False)
+            chunk = pa.Table.from_pandas(frame.iloc[start : start + CHUNK_ROWS], preserve_index=False)
             pacsv.write_csv(chunk, buffer, options)
             copy.write(buffer.getbuffer())
 
@@ -55,9 +55,24 @@ def copy_out(conn: psycopg.Connection, query: str, params: tuple = (), typed: bo
     if psql and conn.info.transaction_status == TransactionStatus.IDLE:
         info = conn.info
         env = {**os.environ, "PGPASSWORD": info.password or "", "PGCONNECT_TIMEOUT": "10"}
-        args = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", info.host, "-p", str(info.port),
-                "-U", info.user, "-d", info.dbname, "-c", copy_sql]
-        done = subprocess.run(args, capture_output=True, env=env)
+        args = [
+            psql,
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            info.host,
+            "-p",
+            str(info.port),
+            "-U",
+            info.user,
+            "-d",
+            info.dbname,
+            "-c",
+            copy_sql,
+        ]
+        done = subprocess.run(args, capture_output=True, env=env, check=False)
         if done.returncode != 0:
             raise psycopg.OperationalError(done.stderr.decode(errors="replace").strip())
         data = done.stdout
@@ -70,17 +85,39 @@ def copy_out(conn: psycopg.Connection, query: str, params: tuple = (), typed: bo
     types = result_types
     if types is None:
         header = data[: data.find(b"\n")].decode().split(",")
-        types = {c: pa.float64() if c in NUMERIC else pa.bool_() if c in BOOLEAN else pa.int64() if c in INTEGER
-                 else pa.string() for c in header}
+        types = {
+            c: pa.float64()
+            if c in NUMERIC
+            else pa.bool_()
+            if c in BOOLEAN
+            else pa.int64()
+            if c in INTEGER
+            else pa.string()
+            for c in header
+        }
     # Typed reads keep NULL text as None (codes are never empty); the others keep '' as ''.
-    table = pacsv.read_csv(io.BytesIO(data), convert_options=pacsv.ConvertOptions(
-        column_types=types, strings_can_be_null=typed, quoted_strings_can_be_null=False,
-        true_values=["t", "true"], false_values=["f", "false"]))
+    table = pacsv.read_csv(
+        io.BytesIO(data),
+        convert_options=pacsv.ConvertOptions(
+            column_types=types,
+            strings_can_be_null=typed,
+            quoted_strings_can_be_null=False,
+            true_values=["t", "true"],
+            false_values=["f", "false"],
+        ),
+    )
     return table.to_pandas()
 
 
-PG_TO_ARROW = {"int2": pa.int64(), "int4": pa.int64(), "int8": pa.int64(), "float4": pa.float64(),
-               "float8": pa.float64(), "numeric": pa.float64(), "bool": pa.bool_()}
+PG_TO_ARROW = {
+    "int2": pa.int64(),
+    "int4": pa.int64(),
+    "int8": pa.int64(),
+    "float4": pa.float64(),
+    "float8": pa.float64(),
+    "numeric": pa.float64(),
+    "bool": pa.bool_(),
+}
 
 
 def _result_types(conn: psycopg.Connection, statement: sql.Composable) -> dict[str, pa.DataType]:

@@ -54,9 +54,7 @@ def nearest_km(src_lon, src_lat, dst_lon, dst_lat, k: int = 1) -> tuple[np.ndarr
     return nearest_km_xyz(unit_vectors(src_lon, src_lat), dst_lon, dst_lat, k=k)
 
 
-def nearest_km_xyz(
-    src_xyz: np.ndarray, dst_lon, dst_lat, k: int = 1
-) -> tuple[np.ndarray, np.ndarray]:
+def nearest_km_xyz(src_xyz: np.ndarray, dst_lon, dst_lat, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """As :func:`nearest_km`, with the sources already as :func:`unit_vectors`.
 
     Lets a caller convert millions of sources once and query several destination sets.
@@ -79,13 +77,8 @@ def nearest_km_xyz(
 
 def haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
     """Great-circle distance (km) between paired points, by the haversine formula."""
-    lon1, lat1, lon2, lat2 = (
-        np.radians(np.asarray(a, dtype=np.float64)) for a in (lon1, lat1, lon2, lat2)
-    )
-    h = (
-        np.sin((lat2 - lat1) / 2.0) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2.0) ** 2
-    )
+    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(a, dtype=np.float64)) for a in (lon1, lat1, lon2, lat2))
+    h = np.sin((lat2 - lat1) / 2.0) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2.0) ** 2
     return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
@@ -139,9 +132,7 @@ class NearestIndex:
         src = np.asarray(src_xyz, dtype=np.float64).reshape(-1, 3)
         if self.tree is None or len(src) == 0 or len(self) < 2:
             return self.query_xyz(src)
-        c, i = self.tree.query(
-            np.asarray(anchor_xyz, dtype=np.float64).reshape(-1, 3), k=2, workers=-1
-        )
+        c, i = self.tree.query(np.asarray(anchor_xyz, dtype=np.float64).reshape(-1, 3), k=2, workers=-1)
         margin = (c[:, 1] - c[:, 0]) / 2.0
         nearest = i[:, 0].astype(np.int64)
         anchor_of = np.asarray(anchor_of, dtype=np.int64)

@@ -25,38 +25,55 @@ from datetime import date
 import psycopg
 
 # One 64-bit hash per row: each column hashed by type with its own seed, combined by XOR.
-HOGAR = ("hashtextextended(h.hogar_id, 11) # hashtextextended(h.codigo_distrito, 12)"
-         " # hashtextextended(coalesce(h.codigo_2012, ''), 13) # hashtextextended(h.localidad, 14)"
-         " # hashtextextended(h.zona, 15) # hashint4extended(h.fecha_relevamiento - date '2000-01-01', 16)"
-         " # hashfloat8extended(h.lon, 17) # hashfloat8extended(h.lat, 18) # hashint8extended(h.h3_8, 19)"
-         " # hash_array_extended(h.servicios, 20)")
-PERSONA = ("hashtextextended(p.persona_id, 1) # hashtextextended(p.hogar_id, 2) # hashbpcharextended(p.sexo, 3)"
-           " # hashint4extended(p.fecha_nacimiento - date '2000-01-01', 4)"
-           " # hashint4extended(p.embarazada::int + 2 * p.discapacidad::int + 4 * p.indigena::int, 5)"
-           " # hash_array_extended(p.servicios, 6)")
-EVENTO = ("hashtextextended(e.unidad, 21) # hashtextextended(e.unidad_id, 22) # hashtextextended(e.servicio, 23)"
-          " # hashint4extended(e.cubierto::int, 24) # hashint4extended(e.fecha - date '2000-01-01', 25)"
-          " # hashtextextended(e.fuente, 26)")
+HOGAR = (
+    "hashtextextended(h.hogar_id, 11) # hashtextextended(h.codigo_distrito, 12)"
+    " # hashtextextended(coalesce(h.codigo_2012, ''), 13) # hashtextextended(h.localidad, 14)"
+    " # hashtextextended(h.zona, 15) # hashint4extended(h.fecha_relevamiento - date '2000-01-01', 16)"
+    " # hashfloat8extended(h.lon, 17) # hashfloat8extended(h.lat, 18) # hashint8extended(h.h3_8, 19)"
+    " # hash_array_extended(h.servicios, 20)"
+)
+PERSONA = (
+    "hashtextextended(p.persona_id, 1) # hashtextextended(p.hogar_id, 2) # hashbpcharextended(p.sexo, 3)"
+    " # hashint4extended(p.fecha_nacimiento - date '2000-01-01', 4)"
+    " # hashint4extended(p.embarazada::int + 2 * p.discapacidad::int + 4 * p.indigena::int, 5)"
+    " # hash_array_extended(p.servicios, 6)"
+)
+EVENTO = (
+    "hashtextextended(e.unidad, 21) # hashtextextended(e.unidad_id, 22) # hashtextextended(e.servicio, 23)"
+    " # hashint4extended(e.cubierto::int, 24) # hashint4extended(e.fecha - date '2000-01-01', 25)"
+    " # hashtextextended(e.fuente, 26)"
+)
 
 
 def _query(distrito: str | None, fecha_corte: date | None) -> tuple[str, tuple]:
     only_h = "" if distrito is None else " WHERE h.codigo_distrito = %(d)s"
-    events = " AND ".join(w for w, v in (("codigo_distrito = %(d)s", distrito), ("fecha <= %(c)s", fecha_corte),
-                                         ("codigo_distrito IS NOT NULL", True)) if v is not None)
+    events = " AND ".join(
+        w
+        for w, v in (
+            ("codigo_distrito = %(d)s", distrito),
+            ("fecha <= %(c)s", fecha_corte),
+            ("codigo_distrito IS NOT NULL", True),
+        )
+        if v is not None
+    )
     return (
-        "SELECT codigo_distrito, coalesce(sum(hh), 0)::text, coalesce(sum(pp), 0)::text, coalesce(sum(ee), 0)::text FROM ("
-        f" SELECT h.codigo_distrito, {HOGAR} AS hh, NULL::bigint AS pp, NULL::bigint AS ee FROM nominal.hogar h{only_h}"
-        f" UNION ALL SELECT h.codigo_distrito, NULL, {PERSONA}, NULL"
-        f"  FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id){only_h}"
-        f" UNION ALL SELECT e.codigo_distrito, NULL, NULL, {EVENTO} FROM ("
-        "  SELECT DISTINCT ON (unidad, unidad_id, servicio) * FROM nominal.estatus_evento"
-        f"  WHERE {events} ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC, evento_id DESC) e"
-        ") t GROUP BY codigo_distrito ORDER BY codigo_distrito",
-        {"d": distrito, "c": fecha_corte})
+        (
+            "SELECT codigo_distrito, coalesce(sum(hh), 0)::text, coalesce(sum(pp), 0)::text, coalesce(sum(ee), 0)::text FROM ("
+            f" SELECT h.codigo_distrito, {HOGAR} AS hh, NULL::bigint AS pp, NULL::bigint AS ee FROM nominal.hogar h{only_h}"
+            f" UNION ALL SELECT h.codigo_distrito, NULL, {PERSONA}, NULL"
+            f"  FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id){only_h}"
+            f" UNION ALL SELECT e.codigo_distrito, NULL, NULL, {EVENTO} FROM ("
+            "  SELECT DISTINCT ON (unidad, unidad_id, servicio) * FROM nominal.estatus_evento"
+            f"  WHERE {events} ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC, evento_id DESC) e"
+            ") t GROUP BY codigo_distrito ORDER BY codigo_distrito"
+        ),
+        {"d": distrito, "c": fecha_corte},
+    )
 
 
-def district_sums(conn: psycopg.Connection, distrito: str | None = None,
-                  fecha_corte: date | None = None) -> dict[str, str]:
+def district_sums(
+    conn: psycopg.Connection, distrito: str | None = None, fecha_corte: date | None = None
+) -> dict[str, str]:
     """District -> the sums of its row hashes (households, persons, events that count)."""
     sql, params = _query(distrito, fecha_corte)
     return {d: f"{h}|{p}|{e}" for d, h, p, e in conn.execute(sql, params).fetchall()}

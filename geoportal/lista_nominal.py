@@ -50,12 +50,27 @@ def _nearest(units_lon, units_lat, puntos: pd.DataFrame, tipo: str) -> tuple[np.
     """(km, row in puntos) of each unit's nearest point of ``tipo`` (inf, -1 if none)."""
     sub = puntos.index[puntos["tipo"] == tipo].to_numpy()
     km, idx = NearestIndex(puntos.loc[sub, "lon"].to_numpy(float), puntos.loc[sub, "lat"].to_numpy(float)).query_xyz(
-        unit_vectors(units_lon, units_lat))
+        unit_vectors(units_lon, units_lat)
+    )
     return km, np.where(idx >= 0, sub[np.clip(idx, 0, None)] if len(sub) else -1, -1)
 
 
-COLUMNS = ["unidad", "unidad_id", "hogar_id", "categorias", "servicio", "servicio_nombre", "paquete", "institucion",
-           "brecha", "punto_id", "punto_tipo", "distancia_km", "localidad", "zona"]
+COLUMNS = [
+    "unidad",
+    "unidad_id",
+    "hogar_id",
+    "categorias",
+    "servicio",
+    "servicio_nombre",
+    "paquete",
+    "institucion",
+    "brecha",
+    "punto_id",
+    "punto_tipo",
+    "distancia_km",
+    "localidad",
+    "zona",
+]
 
 
 @dataclass
@@ -76,8 +91,11 @@ class Gaps:
         return int(sum(len(p[1]) for p in self.parts))
 
     def summary(self) -> list[dict]:
-        return [{"servicio": s.codigo, "derivacion": int(reach.sum()), "inversion": int((~reach).sum())}
-                for s, rows, _, reach, _, _ in self.parts if len(rows)]
+        return [
+            {"servicio": s.codigo, "derivacion": int(reach.sum()), "inversion": int((~reach).sum())}
+            for s, rows, _, reach, _, _ in self.parts
+            if len(rows)
+        ]
 
     def find(self, servicio: str, unidad_id: str) -> dict | None:
         """The gap row of one unit and service, if it has that gap."""
@@ -109,15 +127,24 @@ class Gaps:
             homes = self.hogares.iloc[h]
             point_ids = [self.puntos["punto_id"].iat[i] if i >= 0 else None for i in pt]
             for k in range(len(r)):
-                out.append({
-                    "unidad": s.unidad, "unidad_id": ids[k], "hogar_id": homes["hogar_id"].iat[k],
-                    "categorias": self.person_cats[r[k]] if s.unidad == "persona" else "hogar",
-                    "servicio": s.codigo, "servicio_nombre": s.nombre, "paquete": s.paquete,
-                    "institucion": s.institucion, "brecha": "derivacion" if ok[k] else "inversion",
-                    "punto_id": point_ids[k], "punto_tipo": s.punto_tipo,
-                    "distancia_km": None if not np.isfinite(d[k]) else round(float(d[k]), 2),
-                    "localidad": homes["localidad"].iat[k], "zona": homes["zona"].iat[k],
-                })
+                out.append(
+                    {
+                        "unidad": s.unidad,
+                        "unidad_id": ids[k],
+                        "hogar_id": homes["hogar_id"].iat[k],
+                        "categorias": self.person_cats[r[k]] if s.unidad == "persona" else "hogar",
+                        "servicio": s.codigo,
+                        "servicio_nombre": s.nombre,
+                        "paquete": s.paquete,
+                        "institucion": s.institucion,
+                        "brecha": "derivacion" if ok[k] else "inversion",
+                        "punto_id": point_ids[k],
+                        "punto_tipo": s.punto_tipo,
+                        "distancia_km": None if not np.isfinite(d[k]) else round(float(d[k]), 2),
+                        "localidad": homes["localidad"].iat[k],
+                        "zona": homes["zona"].iat[k],
+                    }
+                )
             left -= len(r)
         return out
 
@@ -150,8 +177,9 @@ def _district_state(conn: psycopg.Connection, distrito: str, catalog: Catalogo, 
     # for its own transaction (so Row-Level Security limits it exactly as ``conn``).
     scope = conn.execute("SELECT " + ", ".join(f"current_setting('{k}', true)" for k in SCOPE)).fetchone()
     with connect_like(conn) as companion:
-        companion.execute("SELECT " + ", ".join(f"set_config('{k}', %s, true)" for k in SCOPE),
-                          tuple(v or "" for v in scope))
+        companion.execute(
+            "SELECT " + ", ".join(f"set_config('{k}', %s, true)" for k in SCOPE), tuple(v or "" for v in scope)
+        )
         units = Units.from_db(conn, fecha_corte, distrito=distrito, companion=companion, lugares=False)
     hh = units.hogares.reset_index(drop=True)
     if hh.empty:
@@ -161,8 +189,13 @@ def _district_state(conn: psycopg.Connection, distrito: str, catalog: Catalogo, 
     if (of_person < 0).any():  # a load committed between the two reads: its new members wait for the next
         pp = pp[of_person >= 0].reset_index(drop=True)
         of_person = of_person[of_person >= 0]
-    p_status = person_status(catalog, pp, units.eventos, ages_reference(fecha_corte, hh, of_person),
-                             hh["fecha_relevamiento"].to_numpy()[of_person])
+    p_status = person_status(
+        catalog,
+        pp,
+        units.eventos,
+        ages_reference(fecha_corte, hh, of_person),
+        hh["fecha_relevamiento"].to_numpy()[of_person],
+    )
     h_status = household_status(catalog, hh, units.eventos)
     # categories of each person, as "gestante,18-29": one label per distinct combination,
     # the combination packed as the bits of an integer (np.unique on rows is 100x slower)
@@ -198,7 +231,8 @@ class _StateCache:
             " FROM (SELECT count(*) AS n, max(lote_id) AS lote FROM nominal.hogar WHERE codigo_distrito = %(d)s) h,"
             " (SELECT count(*) AS n, max(evento_id) AS ultimo FROM nominal.estatus_evento"
             "  WHERE codigo_distrito = %(d)s) e",
-            {"d": distrito}).fetchone()
+            {"d": distrito},
+        ).fetchone()
         if not row[0]:
             return None
         info = conn.info
@@ -218,7 +252,8 @@ class _StateCache:
             self.data = OrderedDict((k, v) for k, v in self.data.items() if k[:5] != key[:5])  # older tokens
             self.data[key] = state
             while len(self.data) > self.entries or (
-                    len(self.data) > 1 and sum(len(v.pp) for v in self.data.values()) > self.persons):
+                len(self.data) > 1 and sum(len(v.pp) for v in self.data.values()) > self.persons
+            ):
                 self.data.popitem(last=False)
         return state
 
@@ -226,14 +261,19 @@ class _StateCache:
 STATES = _StateCache()
 
 
-def gaps(conn: psycopg.Connection, distrito: str, filtros: FiltrosLista, catalog: Catalogo | None = None,
-         fecha_corte=None) -> Gaps:
+def gaps(
+    conn: psycopg.Connection, distrito: str, filtros: FiltrosLista, catalog: Catalogo | None = None, fecha_corte=None
+) -> Gaps:
     """Every (unit, service) gap of the district: category, gap type, nearest point."""
     catalog = catalog or default_catalog()
     state = STATES.get(conn, distrito, catalog, fecha_corte)
     if state is None:
-        return Gaps(pd.DataFrame(columns=["hogar_id"]), pd.DataFrame(columns=["persona_id"]), pd.DataFrame(),
-                    np.array([], dtype=object))
+        return Gaps(
+            pd.DataFrame(columns=["hogar_id"]),
+            pd.DataFrame(columns=["persona_id"]),
+            pd.DataFrame(),
+            np.array([], dtype=object),
+        )
     hh, p_status, h_status, of_person = state.hh, state.p_status, state.h_status, state.of_person
     result = Gaps(hh, state.pp, state.puntos, state.person_cats)
     urban = (hh["zona"] == "urbana").to_numpy()
@@ -269,7 +309,9 @@ def point_names(conn: psycopg.Connection, ids) -> dict[str, str]:
     ids = sorted({i for i in ids if i})
     if not ids:
         return {}
-    return dict(conn.execute("SELECT punto_id, nombre FROM oferta.punto_entrega WHERE punto_id = ANY(%s)", (ids,)).fetchall())
+    return dict(
+        conn.execute("SELECT punto_id, nombre FROM oferta.punto_entrega WHERE punto_id = ANY(%s)", (ids,)).fetchall()
+    )
 
 
 def person_names(conn: psycopg.Connection, ids) -> dict[str, dict]:
@@ -279,8 +321,11 @@ def person_names(conn: psycopg.Connection, ids) -> dict[str, dict]:
         return {}
     rows = conn.execute(
         "SELECT persona_id, nombres, apellidos, sexo, fecha_nacimiento FROM nominal.persona WHERE persona_id = ANY(%s)",
-        (ids,)).fetchall()
-    return {r[0]: {"nombres": r[1], "apellidos": r[2], "sexo": r[3], "fecha_nacimiento": r[4].isoformat()} for r in rows}
+        (ids,),
+    ).fetchall()
+    return {
+        r[0]: {"nombres": r[1], "apellidos": r[2], "sexo": r[3], "fecha_nacimiento": r[4].isoformat()} for r in rows
+    }
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,9 @@ def load_targets(path: Path) -> pd.DataFrame:
     for i, row in metas.iterrows():
         where = f"{path.name}, fila {i + 2}"
         if not re.fullmatch(r"PY|\d{2}|\d{4}", row["ambito"].strip()):
-            raise MetasError(f"{where}, columna 'ambito': '{row['ambito']}' no es PY, un departamento (2 dígitos) ni un distrito (4)")
+            raise MetasError(
+                f"{where}, columna 'ambito': '{row['ambito']}' no es PY, un departamento (2 dígitos) ni un distrito (4)"
+            )
         if not row["logro"].strip().isdigit() or not 1 <= int(row["logro"]) <= 10:
             raise MetasError(f"{where}, columna 'logro': debe ser un entero de 1 a 10")
         try:

@@ -53,7 +53,8 @@ def upgrade(settings: Settings | None = None, url: str | None = None) -> PublicR
     with psycopg.connect(url, autocommit=True) as conn:
         can_login, can_create_roles = conn.execute(
             "SELECT r.rolcanlogin, (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user)"
-            " FROM pg_roles r WHERE r.rolname = %s", (PUBLIC_ROLE,)
+            " FROM pg_roles r WHERE r.rolname = %s",
+            (PUBLIC_ROLE,),
         ).fetchone()
         if can_create_roles:  # the API's institutional roles: first password only
             from geoportal.roles import ensure_logins

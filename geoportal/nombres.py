@@ -34,6 +34,7 @@ True
 from __future__ import annotations
 
 import csv
+import math
 import re
 import unicodedata
 from functools import lru_cache
@@ -61,7 +62,7 @@ def clave(texto: str) -> str:
 
 def es_marcador(texto: str | None) -> bool:
     """True for empty text and for placeholders such as ``LOCALIDAD A CONFIRMAR``."""
-    if texto is None or (isinstance(texto, float) and texto != texto):
+    if texto is None or (isinstance(texto, float) and math.isnan(texto)):
         return True
     return not str(texto).strip() or bool(_PLACEHOLDERS.match(clave(texto)))
 
@@ -78,9 +79,23 @@ def clave_busqueda(texto: str) -> str:
 
 
 # Abbreviations of titles and ranks in place names, expanded for the public.
-ABREVIATURAS = {"mcal": "Mariscal", "gral": "General", "tte": "Teniente", "cnel": "Coronel", "pdte": "Presidente",
-                "sgto": "Sargento", "dr": "Doctor", "cap": "Capitán", "cptan": "Capitán", "pto": "Puerto",
-                "cnia": "Colonia", "sta": "Santa", "sto": "Santo", "ma": "María", "cdte": "Comandante"}
+ABREVIATURAS = {
+    "mcal": "Mariscal",
+    "gral": "General",
+    "tte": "Teniente",
+    "cnel": "Coronel",
+    "pdte": "Presidente",
+    "sgto": "Sargento",
+    "dr": "Doctor",
+    "cap": "Capitán",
+    "cptan": "Capitán",
+    "pto": "Puerto",
+    "cnia": "Colonia",
+    "sta": "Santa",
+    "sto": "Santo",
+    "ma": "María",
+    "cdte": "Comandante",
+}
 _ORDINALES = {"1ro": "Primero", "1°": "Primero", "1º": "Primero"}
 # Lower-case inside a name (never the first word).
 _SIEMPRE = {"mcal", "gral", "tte", "sgto", "cnel", "pdte"}  # expanded even without their dot

@@ -53,8 +53,10 @@ def _markers(conn: psycopg.Connection, distritos: list[str] | None) -> list[tupl
     """(district, marca) of the pending markers a change covers, read before it reads the data."""
     if distritos is TODOS:
         return conn.execute("SELECT distrito, marca FROM calculo.distrito_pendiente ORDER BY distrito").fetchall()
-    return conn.execute("SELECT distrito, marca FROM calculo.distrito_pendiente WHERE distrito = ANY(%s)"
-                        " ORDER BY distrito", (list(distritos),)).fetchall()
+    return conn.execute(
+        "SELECT distrito, marca FROM calculo.distrito_pendiente WHERE distrito = ANY(%s) ORDER BY distrito",
+        (list(distritos),),
+    ).fetchall()
 
 
 def _clear(conn: psycopg.Connection, markers: list[tuple[str, int]]) -> None:
@@ -64,8 +66,13 @@ def _clear(conn: psycopg.Connection, markers: list[tuple[str, int]]) -> None:
     conn.commit()
 
 
-def _changing(conn: psycopg.Connection, change: Callable[[], dict], al_publicar: AlPublicar | None,
-              cubre: list[str] | None, solo_si_pendiente: bool = False) -> dict:
+def _changing(
+    conn: psycopg.Connection,
+    change: Callable[[], dict],
+    al_publicar: AlPublicar | None,
+    cubre: list[str] | None,
+    solo_si_pendiente: bool = False,
+) -> dict:
     with writers_lock(conn):
         markers = _markers(conn, cubre)
         if solo_si_pendiente and not markers:  # another drain (or `calcular`) did it meanwhile
@@ -80,17 +87,29 @@ def _changing(conn: psycopg.Connection, change: Callable[[], dict], al_publicar:
     return result
 
 
-def recompute_district(conn: psycopg.Connection, distrito: str, *, fecha_corte: date | None | str = EN_VIGOR,
-                       al_publicar: AlPublicar | None = None, solo_si_pendiente: bool = False) -> dict:
+def recompute_district(
+    conn: psycopg.Connection,
+    distrito: str,
+    *,
+    fecha_corte: date | None | str = EN_VIGOR,
+    al_publicar: AlPublicar | None = None,
+    solo_si_pendiente: bool = False,
+) -> dict:
     """Incremental recompute of one 2022 district (``geoportal.pipeline.compute_district``), at
     the cut-off of the computation in force unless another is asked (then ``CorteDistinto``).
     ``solo_si_pendiente``: only if the district is still marked pending (the worker's drain)."""
-    return _changing(conn, lambda: compute_district(conn, distrito, fecha_corte=fecha_corte), al_publicar,
-                     [distrito], solo_si_pendiente)
+    return _changing(
+        conn,
+        lambda: compute_district(conn, distrito, fecha_corte=fecha_corte),
+        al_publicar,
+        [distrito],
+        solo_si_pendiente,
+    )
 
 
-def recompute_country(conn: psycopg.Connection, *, fecha_corte: date | None = None, progress=None,
-                      al_publicar: AlPublicar | None = None) -> dict:
+def recompute_country(
+    conn: psycopg.Connection, *, fecha_corte: date | None = None, progress=None, al_publicar: AlPublicar | None = None
+) -> dict:
     """The national computation and its public release (``geoportal.pipeline.compute_all``)."""
     return _changing(conn, lambda: compute_all(conn, fecha_corte=fecha_corte, progress=progress), al_publicar, TODOS)
 
@@ -98,6 +117,7 @@ def recompute_country(conn: psycopg.Connection, *, fecha_corte: date | None = No
 def publish_pending(conn: psycopg.Connection, *, forzar: bool = False, al_publicar: AlPublicar | None = None) -> dict:
     """A batched public release when one is due or ``forzar`` (``geoportal.publicacion.publish``),
     after recomputing the districts still pending (so the release carries every event)."""
+
     def change() -> dict:
         failed = []
         for (distrito,) in conn.execute("SELECT distrito FROM calculo.distrito_pendiente ORDER BY distrito").fetchall():
@@ -120,7 +140,8 @@ def _failed(conn: psycopg.Connection, distrito: str, exc: Exception) -> None:
     conn.execute(
         "UPDATE calculo.distrito_pendiente SET intentos = intentos + 1, error = %s,"
         " reintentar = now() + make_interval(mins => least(power(2, intentos + 1), 60)::int) WHERE distrito = %s",
-        (type(exc).__name__, distrito))
+        (type(exc).__name__, distrito),
+    )
     conn.commit()
     log.warning("recálculo pendiente del distrito %s falló (%s); se reintentará", distrito, type(exc).__name__)
 
@@ -129,8 +150,12 @@ def _failed(conn: psycopg.Connection, distrito: str, exc: Exception) -> None:
 def drain_pending(conn: psycopg.Connection, *, al_publicar: AlPublicar | None = None) -> list[dict]:
     """Recompute every district marked pending (and due), once each: the background worker's
     step, also callable by hand. Returns one entry per district tried."""
-    due = [d for (d,) in conn.execute("SELECT distrito FROM calculo.distrito_pendiente WHERE reintentar <= now()"
-                                      " ORDER BY desde, distrito").fetchall()]
+    due = [
+        d
+        for (d,) in conn.execute(
+            "SELECT distrito FROM calculo.distrito_pendiente WHERE reintentar <= now() ORDER BY desde, distrito"
+        ).fetchall()
+    ]
     conn.commit()
     done = []
     for distrito in due:

@@ -74,8 +74,10 @@ class Timing:
 # ----------------------------------------------------------------------------- measures
 def index_in(values: pd.Series, universe: pd.Series) -> np.ndarray:
     """Position of each value in ``universe`` (-1 when absent), hashed by Arrow."""
-    found = pc.index_in(pa.array(values.array, type=pa.string(), from_pandas=True),
-                        value_set=pa.array(universe.array, type=pa.string(), from_pandas=True))
+    found = pc.index_in(
+        pa.array(values.array, type=pa.string(), from_pandas=True),
+        value_set=pa.array(universe.array, type=pa.string(), from_pandas=True),
+    )
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -96,7 +98,9 @@ def demand_by_type(catalog: Catalogo, p_status, of_person: np.ndarray, n_househo
         if spec.demanda == "hogares":
             demand[tipo] = np.ones(n_households)
             continue
-        cols = [p_status.codes.index(s.codigo) for s in catalog.servicios if s.punto_tipo == tipo and s.unidad == "persona"]
+        cols = [
+            p_status.codes.index(s.codigo) for s in catalog.servicios if s.punto_tipo == tipo and s.unidad == "persona"
+        ]
         wants = p_status.aplica[:, cols].any(axis=1) if cols else np.zeros(len(of_person), bool)
         demand[tipo] = np.bincount(of_person[known], weights=wants[known], minlength=n_households)
     return demand
@@ -110,17 +114,20 @@ def unit_measures(catalog: Catalogo, units: Units, ratios=None):
     urban = (hh["zona"] == "urbana").to_numpy()
     lon, lat = hh["lon"].to_numpy(float), hh["lat"].to_numpy(float)
     polygon = poligono_publicado(hh["codigo_2012"], hh["codigo_distrito"])
-    fine_h = pd.DataFrame({
-        "codigo_distrito": hh["codigo_distrito"].astype(str).to_numpy(),
-        "codigo_2012": polygon.astype(str).to_numpy(),
-        "dpto": np.where(polygon.str.startswith("D"), hh["dpto"].astype(str), polygon.str[:2]),
-        "h3_8": hh["h3_8"].to_numpy(np.int64) if "h3_8" in hh else agg.h3_cells(lon, lat),
-    })
+    fine_h = pd.DataFrame(
+        {
+            "codigo_distrito": hh["codigo_distrito"].astype(str).to_numpy(),
+            "codigo_2012": polygon.astype(str).to_numpy(),
+            "dpto": np.where(polygon.str.startswith("D"), hh["dpto"].astype(str), polygon.str[:2]),
+            "h3_8": hh["h3_8"].to_numpy(np.int64) if "h3_8" in hh else agg.h3_cells(lon, lat),
+        }
+    )
     of_person = index_in(pp["hogar_id"], hh["hogar_id"])
 
     interviewed = hh["fecha_relevamiento"].to_numpy()
-    p_status = person_status(catalog, pp, units.eventos, ages_reference(units.fecha_corte, hh, of_person),
-                             interviewed[of_person])
+    p_status = person_status(
+        catalog, pp, units.eventos, ages_reference(units.fecha_corte, hh, of_person), interviewed[of_person]
+    )
     h_status = household_status(catalog, hh, units.eventos)
     entornos, entorno_of = entorno_units(hh, units.lugares)
 
@@ -171,14 +178,15 @@ def unit_measures(catalog: Catalogo, units: Units, ratios=None):
     fine_e = fine_h.iloc[entornos["hogar_ref"].to_numpy()].reset_index(drop=True)
     fine_e["h3_8"] = agg.h3_cells(entornos["lon"].to_numpy(float), entornos["lat"].to_numpy(float))
     cell_of, cells = agg.fine_cells(pd.concat([fine_h, fine_e], ignore_index=True))
-    groups = {"hogar": cell_of[:len(hh)], "persona": cell_of[:len(hh)][of_person], "entorno": cell_of[len(hh):]}
+    groups = {"hogar": cell_of[: len(hh)], "persona": cell_of[: len(hh)][of_person], "entorno": cell_of[len(hh) :]}
     fine = agg.fine_contributions(cells, groups, m, counts_order, sums_order)
     return fine, access.ratio, {"persona": p_status, "hogar": h_status, "entorno": e_status}
 
 
 # ----------------------------------------------------------------------------- storage
-def _wide_table_ddl(table: str, head: list[tuple[str, str]], counts: list[str], sums: list[str],
-                    count_type: str = "bigint") -> sql.Composed:
+def _wide_table_ddl(
+    table: str, head: list[tuple[str, str]], counts: list[str], sums: list[str], count_type: str = "bigint"
+) -> sql.Composed:
     cols = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in head]
     cols += [sql.SQL("{} " + count_type).format(sql.Identifier(c)) for c in counts]
     cols += [sql.SQL("{} double precision").format(sql.Identifier(s)) for s in sums]
@@ -202,8 +210,10 @@ def cutoff_label(fecha_corte: date | None) -> str:
 
 def cutoff_in_force(conn: psycopg.Connection) -> date | None:
     """The cut-off of the last national computation (None: each household's interview date)."""
-    row = conn.execute("SELECT parametros->>'fecha_corte' FROM calculo.actualizacion WHERE ambito = 'pais'"
-                       " ORDER BY actualizacion_id DESC LIMIT 1").fetchone()
+    row = conn.execute(
+        "SELECT parametros->>'fecha_corte' FROM calculo.actualizacion WHERE ambito = 'pais'"
+        " ORDER BY actualizacion_id DESC LIMIT 1"
+    ).fetchone()
     if row is None:
         raise LookupError("Todavía no hay un cálculo nacional: ejecute `geoportal calcular` sin --distrito.")
     try:
@@ -220,11 +230,13 @@ def _district_cutoff(conn: psycopg.Connection, asked) -> date | None:
         f"El cálculo vigente es a la fecha de corte {cutoff_label(in_force)}; un distrito no puede actualizarse a "
         f"otra ({cutoff_label(asked)}): quedaría a una fecha y el resto del país a otra. Para cambiarla, recalcule "
         "todo el país: `geoportal calcular --fecha-corte AAAA-MM-DD` (o sin --fecha-corte: la fecha de relevamiento "
-        "de cada hogar).")
+        "de cada hogar)."
+    )
 
 
-def computation_inputs(conn: psycopg.Connection, settings: Settings, catalog_bytes: bytes, metas_bytes: bytes,
-                       fecha_corte: date | None) -> dict:
+def computation_inputs(
+    conn: psycopg.Connection, settings: Settings, catalog_bytes: bytes, metas_bytes: bytes, fecha_corte: date | None
+) -> dict:
     """Every input of a computation but the nominal data: the point network, the territory
     (names, census population, outlines, locality points), catalog, targets, the age reference (cut-off),
     SDC parameters and secret (by a fingerprint that does not reveal it), code version."""
@@ -232,7 +244,8 @@ def computation_inputs(conn: psycopg.Connection, settings: Settings, catalog_byt
 
     puntos, red = conn.execute(
         "SELECT count(*), coalesce(md5(string_agg(concat_ws('|', punto_id, tipo, zona, capacidad, lon, lat), ','"
-        " ORDER BY punto_id)), '') FROM oferta.punto_entrega").fetchone()
+        " ORDER BY punto_id)), '') FROM oferta.punto_entrega"
+    ).fetchone()
     territorio = conn.execute(
         "SELECT md5(concat_ws('|',"
         " (SELECT string_agg(concat_ws(',', codigo, codigo_2012, dpto, nombre, pob_total), ';' ORDER BY codigo)"
@@ -250,8 +263,11 @@ def computation_inputs(conn: psycopg.Connection, settings: Settings, catalog_byt
         "catalogo_sha256": hashlib.sha256(catalog_bytes).hexdigest(),
         "metas_sha256": hashlib.sha256(metas_bytes).hexdigest(),
         "fecha_corte": cutoff_label(fecha_corte),
-        "control_divulgacion": {"umbral_hogares": settings.umbral_hogares, "base_redondeo": settings.base_redondeo,
-                                "clave_huella": hashlib.sha256(("geoportal-sdc|" + secret).encode()).hexdigest()[:8]},
+        "control_divulgacion": {
+            "umbral_hogares": settings.umbral_hogares,
+            "base_redondeo": settings.base_redondeo,
+            "clave_huella": hashlib.sha256(("geoportal-sdc|" + secret).encode()).hexdigest()[:8],
+        },
         "codigo": geoportal.__version__,
     }
 
@@ -280,18 +296,28 @@ def _store_fingerprints(cur, huellas: dict[str, str], replace: str | None = None
     else:
         cur.execute("DELETE FROM calculo.huella WHERE ambito = %s", (replace,))
         huellas = {replace: huellas[replace]} if replace in huellas else {}
-    cur.executemany("INSERT INTO calculo.huella (ambito, huella) VALUES (%s, %s)"
-                    " ON CONFLICT (ambito) DO UPDATE SET huella = excluded.huella", list(huellas.items()))
+    cur.executemany(
+        "INSERT INTO calculo.huella (ambito, huella) VALUES (%s, %s)"
+        " ON CONFLICT (ambito) DO UPDATE SET huella = excluded.huella",
+        list(huellas.items()),
+    )
 
 
 def _log_update(cur, version: str, ambito: str, parametros: dict, cambios: int) -> None:
-    cur.execute("INSERT INTO calculo.actualizacion (data_version, ambito, parametros, cambios) VALUES (%s, %s, %s, %s)",
-                (version, ambito, json.dumps(parametros), int(cambios)))
+    cur.execute(
+        "INSERT INTO calculo.actualizacion (data_version, ambito, parametros, cambios) VALUES (%s, %s, %s, %s)",
+        (version, ambito, json.dumps(parametros), int(cambios)),
+    )
 
 
 @serialised
-def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, settings: Settings | None = None,
-                fecha_corte: date | None = None, progress: Progreso | None = None) -> dict:
+def compute_all(
+    conn: psycopg.Connection,
+    catalog: Catalogo | None = None,
+    settings: Settings | None = None,
+    fecha_corte: date | None = None,
+    progress: Progreso | None = None,
+) -> dict:
     """Recompute the whole country, replace calculo tables and publish a release, atomically."""
     catalog = catalog or default_catalog()
     settings = settings or get_settings()
@@ -313,10 +339,16 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
     timing.mark("estatus_acceso_logros")
     step("agregando H3 y territorios", 0.6)
     counts, sums = agg.measure_names(catalog)
-    agregado = agg.aggregate_levels(fine, counts, sums) if len(fine) else pd.DataFrame(columns=["nivel", "codigo", "padre", *counts, *sums])
+    agregado = (
+        agg.aggregate_levels(fine, counts, sums)
+        if len(fine)
+        else pd.DataFrame(columns=["nivel", "codigo", "padre", *counts, *sums])
+    )
     timing.mark("agregacion")
     step("control de divulgación", 0.7)
-    inputs = computation_inputs(conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte)
+    inputs = computation_inputs(
+        conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
+    )
     huellas = fingerprints(summing.result(), inputs)
     version, parametros = data_version(settings, inputs, huellas)
     public = public_frame(conn, agregado, catalog, settings, version, fine)
@@ -328,12 +360,27 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
     # single-threaded per session), then swapped in with the rest in one transaction:
     # readers see the old publication or the new one, never a mix.
     builders = [
-        lambda cur: _build_table(cur, "calculo.contribucion_nueva", _wide_table_ddl(
-            "calculo.contribucion_nueva", [(k, "text") for k in agg.FINE_KEYS[:3]] + [("h3_8", "bigint")],
-            counts, sums), fine, ["(codigo_distrito)"]),
-        lambda cur: _build_table(cur, "calculo.agregado_nuevo", _wide_table_ddl(
-            "calculo.agregado_nuevo", [("nivel", "text"), ("codigo", "text"), ("padre", "text")],
-            counts, sums), agregado, ["UNIQUE (nivel, codigo)", "(nivel, padre)"]),
+        lambda cur: _build_table(
+            cur,
+            "calculo.contribucion_nueva",
+            _wide_table_ddl(
+                "calculo.contribucion_nueva",
+                [(k, "text") for k in agg.FINE_KEYS[:3]] + [("h3_8", "bigint")],
+                counts,
+                sums,
+            ),
+            fine,
+            ["(codigo_distrito)"],
+        ),
+        lambda cur: _build_table(
+            cur,
+            "calculo.agregado_nuevo",
+            _wide_table_ddl(
+                "calculo.agregado_nuevo", [("nivel", "text"), ("codigo", "text"), ("padre", "text")], counts, sums
+            ),
+            agregado,
+            ["UNIQUE (nivel, codigo)", "(nivel, padre)"],
+        ),
         lambda cur: build_live(cur, public, catalog),
     ]
     with ThreadPoolExecutor(max_workers=len(builders)) as pool:
@@ -344,8 +391,10 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
         cur.execute("ALTER TABLE calculo.contribucion_nueva RENAME TO contribucion")
         cur.execute("ALTER TABLE calculo.agregado_nuevo RENAME TO agregado")
         cur.execute("DELETE FROM calculo.punto_ratio")
-        ratio_rows = pd.concat([pd.DataFrame({"punto_id": r.index, "tipo": t, "ratio": r.to_numpy()})
-                                for t, r in ratios.items()], ignore_index=True)
+        ratio_rows = pd.concat(
+            [pd.DataFrame({"punto_id": r.index, "tipo": t, "ratio": r.to_numpy()}) for t, r in ratios.items()],
+            ignore_index=True,
+        )
         copy_in(cur, "calculo.punto_ratio", ratio_rows)
         cur.execute("DELETE FROM publico.medida")
         dictionary = measure_dictionary(catalog)
@@ -358,9 +407,16 @@ def compute_all(conn: psycopg.Connection, catalog: Catalogo | None = None, setti
         log_access(conn, "calcular", "PY", {"data_version": version, "hogares": len(units.hogares)})
     timing.mark("escritura")
     step("listo", 1.0)
-    return {"data_version": version, "hogares": len(units.hogares), "personas": len(units.personas),
-            "areas": len(agregado), "segundos": timing.stages, "perdida": loss, "publicada": True,
-            "fecha_corte": cutoff_label(fecha_corte)}
+    return {
+        "data_version": version,
+        "hogares": len(units.hogares),
+        "personas": len(units.personas),
+        "areas": len(agregado),
+        "segundos": timing.stages,
+        "perdida": loss,
+        "publicada": True,
+        "fecha_corte": cutoff_label(fecha_corte),
+    }
 
 
 def _district_sums_apart(conn: psycopg.Connection, fecha_corte: date | None) -> dict[str, str]:
@@ -383,8 +439,13 @@ def _build_table(cur: psycopg.Cursor, table: str, ddl: sql.Composed, frame: pd.D
 
 
 @serialised
-def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | None = None,
-                     settings: Settings | None = None, fecha_corte: date | None | str = EN_VIGOR) -> dict:
+def compute_district(
+    conn: psycopg.Connection,
+    codigo: str,
+    catalog: Catalogo | None = None,
+    settings: Settings | None = None,
+    fecha_corte: date | None | str = EN_VIGOR,
+) -> dict:
     """Recompute one 2022 district: exact aggregates, live protected table, release if due.
 
     At the cut-off of the national computation in force (``EN_VIGOR``); asked for another
@@ -412,8 +473,10 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
     row_sums = district_sums(conn, codigo, fecha_corte)
     units = Units.from_db(conn, fecha_corte, distrito=codigo)
     ratio_rows = conn.execute("SELECT punto_id, tipo, ratio FROM calculo.punto_ratio").fetchall()
-    ratios = {t: g.set_index("punto_id")["ratio"] for t, g in
-              pd.DataFrame(ratio_rows, columns=["punto_id", "tipo", "ratio"]).groupby("tipo")}
+    ratios = {
+        t: g.set_index("punto_id")["ratio"]
+        for t, g in pd.DataFrame(ratio_rows, columns=["punto_id", "tipo", "ratio"]).groupby("tipo")
+    }
     timing.mark("lectura")
     if len(units.hogares):
         new, _, _ = unit_measures(catalog, units, ratios)
@@ -426,8 +489,9 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
     sign = np.r_[np.ones(len(new)), -np.ones(len(old))]
     fine_key = pd.MultiIndex.from_frame(both[agg.FINE_KEYS])
     _, summed, first = agg.group_sum(pd.factorize(fine_key)[0], both[value_columns].to_numpy(float) * sign[:, None])
-    delta = pd.concat([both[agg.FINE_KEYS].iloc[first].reset_index(drop=True),
-                       pd.DataFrame(summed, columns=value_columns)], axis=1)
+    delta = pd.concat(
+        [both[agg.FINE_KEYS].iloc[first].reset_index(drop=True), pd.DataFrame(summed, columns=value_columns)], axis=1
+    )
     delta_levels = agg.aggregate_levels(delta, counts, sums)
     # Changed records, at least: the largest number of unit changes of any one count.
     cambios = int(np.abs(np.rint(delta[counts].to_numpy(float))).sum(axis=0).max()) if len(delta) else 0
@@ -448,12 +512,23 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
         cur.execute("DELETE FROM calculo.contribucion WHERE codigo_distrito = %s", (codigo,))
         copy_in(cur, "calculo.contribucion", new[agg.FINE_KEYS + value_columns])
         # Re-protect every area whose sibling group changed (complementary suppression is per group).
-        groups = pd.concat([touched.merge(updated[["nivel", "codigo", "padre"]], how="left")[["nivel", "padre"]],
-                            current[["nivel", "padre"]]]).dropna().drop_duplicates()
+        groups = (
+            pd.concat(
+                [
+                    touched.merge(updated[["nivel", "codigo", "padre"]], how="left")[["nivel", "padre"]],
+                    current[["nivel", "padre"]],
+                ]
+            )
+            .dropna()
+            .drop_duplicates()
+        )
         family = _read_groups(cur, groups)
-        inputs = computation_inputs(conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(),
-                                    fecha_corte)
-        huellas = dict(cur.execute("SELECT ambito, huella FROM calculo.huella WHERE ambito <> %s", (codigo,)).fetchall())
+        inputs = computation_inputs(
+            conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
+        )
+        huellas = dict(
+            cur.execute("SELECT ambito, huella FROM calculo.huella WHERE ambito <> %s", (codigo,)).fetchall()
+        )
         huellas.update(fingerprints(row_sums, inputs))
         version, parametros = data_version(settings, inputs, huellas)
         live = public_frame(conn, family, catalog, settings, version)
@@ -465,9 +540,15 @@ def compute_district(conn: psycopg.Connection, codigo: str, catalog: Catalogo | 
     timing.mark("actualizacion_interna")
     released = publish(conn, catalog, settings)["publicada"]
     timing.mark("publicacion")
-    return {"data_version": version, "hogares": len(units.hogares), "personas": len(units.personas),
-            "areas_actualizadas": len(family), "segundos": timing.stages, "publicada": released,
-            "fecha_corte": cutoff_label(fecha_corte)}
+    return {
+        "data_version": version,
+        "hogares": len(units.hogares),
+        "personas": len(units.personas),
+        "areas_actualizadas": len(family),
+        "segundos": timing.stages,
+        "publicada": released,
+        "fecha_corte": cutoff_label(fecha_corte),
+    }
 
 
 def _stage_keys(cur, frame: pd.DataFrame, columns: list[str]) -> None:
@@ -478,15 +559,22 @@ def _stage_keys(cur, frame: pd.DataFrame, columns: list[str]) -> None:
 
 def _read_keys(cur, table: str, keys: pd.DataFrame) -> pd.DataFrame:
     _stage_keys(cur, keys, ["nivel", "codigo"])
-    return copy_out(cur.connection, f"SELECT t.* FROM {table} t JOIN pg_temp.claves k USING (nivel, codigo)"
-                                    " ORDER BY t.nivel, t.codigo", typed=True)
+    return copy_out(
+        cur.connection,
+        f"SELECT t.* FROM {table} t JOIN pg_temp.claves k USING (nivel, codigo) ORDER BY t.nivel, t.codigo",
+        typed=True,
+    )
 
 
 def _read_groups(cur, groups: pd.DataFrame) -> pd.DataFrame:
     _stage_keys(cur, groups, ["nivel", "padre"])
-    return copy_out(cur.connection, "SELECT t.* FROM calculo.agregado t JOIN pg_temp.claves k USING (nivel, padre)"
-                                    " UNION SELECT t.* FROM calculo.agregado t WHERE t.nivel = 'pais'"
-                                    " ORDER BY nivel, codigo", typed=True)
+    return copy_out(
+        cur.connection,
+        "SELECT t.* FROM calculo.agregado t JOIN pg_temp.claves k USING (nivel, padre)"
+        " UNION SELECT t.* FROM calculo.agregado t WHERE t.nivel = 'pais'"
+        " ORDER BY nivel, codigo",
+        typed=True,
+    )
 
 
 def _delete_keys(cur, table: str, keys: pd.DataFrame) -> None:

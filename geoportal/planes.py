@@ -33,13 +33,34 @@ import psycopg
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.settings import get_settings
 
-TIPOS = {"campana_derivacion": "Campaña de derivación", "punto_nuevo": "Punto de entrega nuevo",
-         "punto_ampliado": "Punto de entrega ampliado", "operativo_registro": "Operativo de registro"}
+TIPOS = {
+    "campana_derivacion": "Campaña de derivación",
+    "punto_nuevo": "Punto de entrega nuevo",
+    "punto_ampliado": "Punto de entrega ampliado",
+    "operativo_registro": "Operativo de registro",
+}
 ESTADOS = ("prevista", "en_curso", "cumplida", "cancelada")
 PRESENTE_KM = 0.5
 PLAN_COLS = ["plan_id", "titulo", "distrito", "periodo_desde", "periodo_hasta", "autor", "rol", "creado", "modificado"]
-ACCION_COLS = ["accion_id", "plan_id", "tipo", "descripcion", "institucion", "desde", "hasta", "estado", "meta",
-               "servicio", "localidad", "punto_tipo", "punto_id", "lon", "lat", "capacidad", "costo"]
+ACCION_COLS = [
+    "accion_id",
+    "plan_id",
+    "tipo",
+    "descripcion",
+    "institucion",
+    "desde",
+    "hasta",
+    "estado",
+    "meta",
+    "servicio",
+    "localidad",
+    "punto_tipo",
+    "punto_id",
+    "lon",
+    "lat",
+    "capacidad",
+    "costo",
+]
 
 
 class PlanError(ValueError):
@@ -67,8 +88,10 @@ def _fecha(valor, campo: str) -> date:
 
 
 def _jsonable(row: dict) -> dict:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else float(v) if k == "costo" and v is not None else v)
-            for k, v in row.items()}
+    return {
+        k: (v.isoformat() if hasattr(v, "isoformat") else float(v) if k == "costo" and v is not None else v)
+        for k, v in row.items()
+    }
 
 
 # ----------------------------------------------------------------------------- plans
@@ -76,9 +99,14 @@ def validar_plan(conn: psycopg.Connection, datos: dict) -> dict:
     titulo = str(datos.get("titulo") or "").strip()
     if not 3 <= len(titulo) <= 200:
         raise PlanError("Campo 'titulo': debe tener entre 3 y 200 caracteres.")
-    desde, hasta = _fecha(datos.get("periodo_desde"), "periodo_desde"), _fecha(datos.get("periodo_hasta"), "periodo_hasta")
+    desde, hasta = (
+        _fecha(datos.get("periodo_desde"), "periodo_desde"),
+        _fecha(datos.get("periodo_hasta"), "periodo_hasta"),
+    )
     if hasta < desde:
-        raise PlanError(f"Fechas invertidas: el período termina ({hasta.isoformat()}) antes de empezar ({desde.isoformat()}).")
+        raise PlanError(
+            f"Fechas invertidas: el período termina ({hasta.isoformat()}) antes de empezar ({desde.isoformat()})."
+        )
     distrito = str(datos.get("distrito") or "").strip()
     if conn.execute("SELECT 1 FROM territorio.distrito WHERE codigo = %s", (distrito,)).fetchone() is None:
         raise PlanError(f"Campo 'distrito': '{distrito[:8]}' no es un distrito 2022 (4 dígitos).")
@@ -90,7 +118,8 @@ def crear_plan(conn: psycopg.Connection, datos: dict, autor: str, rol: str) -> i
     return conn.execute(
         "INSERT INTO planes.plan (titulo, distrito, periodo_desde, periodo_hasta, autor, rol)"
         " VALUES (%s, %s, %s, %s, %s, %s) RETURNING plan_id",
-        (d["titulo"], d["distrito"], d["periodo_desde"], d["periodo_hasta"], autor, rol)).fetchone()[0]
+        (d["titulo"], d["distrito"], d["periodo_desde"], d["periodo_hasta"], autor, rol),
+    ).fetchone()[0]
 
 
 def listar(conn: psycopg.Connection) -> list[dict]:
@@ -103,10 +132,12 @@ def leer(conn: psycopg.Connection, plan_id: int) -> dict | None:
     if row is None:
         return None
     plan = _jsonable(dict(zip(PLAN_COLS, row)))
-    plan["nombre_distrito"] = conn.execute("SELECT nombre FROM territorio.distrito WHERE codigo = %s",
-                                           (plan["distrito"],)).fetchone()[0]
-    acciones = conn.execute(f"SELECT {', '.join(ACCION_COLS)} FROM planes.accion WHERE plan_id = %s"
-                            " ORDER BY desde, accion_id", (plan_id,)).fetchall()
+    plan["nombre_distrito"] = conn.execute(
+        "SELECT nombre FROM territorio.distrito WHERE codigo = %s", (plan["distrito"],)
+    ).fetchone()[0]
+    acciones = conn.execute(
+        f"SELECT {', '.join(ACCION_COLS)} FROM planes.accion WHERE plan_id = %s ORDER BY desde, accion_id", (plan_id,)
+    ).fetchall()
     plan["acciones"] = [_jsonable(dict(zip(ACCION_COLS, a))) for a in acciones]
     return plan
 
@@ -119,14 +150,20 @@ def validar_accion(conn: psycopg.Connection, plan: dict, datos: dict, catalog: C
         raise PlanError(f"Campo 'tipo': '{str(tipo)[:30]}' no es un tipo de acción ({', '.join(TIPOS)}).")
     institucion = str(datos.get("institucion") or "")
     if institucion not in catalog.instituciones:
-        raise PlanError(f"Campo 'institucion': '{institucion[:30]}' no está en el catálogo "
-                        f"({', '.join(sorted(catalog.instituciones))}).")
+        raise PlanError(
+            f"Campo 'institucion': '{institucion[:30]}' no está en el catálogo "
+            f"({', '.join(sorted(catalog.instituciones))})."
+        )
     desde, hasta = _fecha(datos.get("desde"), "desde"), _fecha(datos.get("hasta"), "hasta")
     if hasta < desde:
-        raise PlanError(f"Fechas invertidas: la acción termina ({hasta.isoformat()}) antes de empezar ({desde.isoformat()}).")
+        raise PlanError(
+            f"Fechas invertidas: la acción termina ({hasta.isoformat()}) antes de empezar ({desde.isoformat()})."
+        )
     inicio, fin = _fecha(plan["periodo_desde"], "periodo_desde"), _fecha(plan["periodo_hasta"], "periodo_hasta")
     if desde < inicio or hasta > fin:
-        raise PlanError(f"Las fechas de la acción deben caer dentro del período del plan ({inicio.isoformat()} a {fin.isoformat()}).")
+        raise PlanError(
+            f"Las fechas de la acción deben caer dentro del período del plan ({inicio.isoformat()} a {fin.isoformat()})."
+        )
     estado = datos.get("estado") or "prevista"
     if estado not in ESTADOS:
         raise PlanError(f"Campo 'estado': debe ser {', '.join(ESTADOS)}.")
@@ -134,20 +171,34 @@ def validar_accion(conn: psycopg.Connection, plan: dict, datos: dict, catalog: C
     if meta is not None and (not isinstance(meta, int) or meta < 0):
         raise PlanError("Campo 'meta': debe ser un entero mayor o igual a 0.")
     out = {k: None for k in ("servicio", "localidad", "punto_tipo", "punto_id", "lon", "lat", "capacidad", "costo")}
-    out.update({"tipo": tipo, "institucion": institucion, "desde": desde, "hasta": hasta, "estado": estado, "meta": meta,
-                "descripcion": str(datos.get("descripcion") or "")[:500], "localidad": datos.get("localidad")})
+    out.update(
+        {
+            "tipo": tipo,
+            "institucion": institucion,
+            "desde": desde,
+            "hasta": hasta,
+            "estado": estado,
+            "meta": meta,
+            "descripcion": str(datos.get("descripcion") or "")[:500],
+            "localidad": datos.get("localidad"),
+        }
+    )
     if tipo == "campana_derivacion":
         servicio = str(datos.get("servicio") or "")
         if servicio not in {s.codigo for s in catalog.servicios if s.unidad != "entorno"}:
-            raise PlanError(f"Campo 'servicio': '{servicio[:30]}' no es un servicio de personas u hogares del catálogo.")
+            raise PlanError(
+                f"Campo 'servicio': '{servicio[:30]}' no es un servicio de personas u hogares del catálogo."
+            )
         if meta is None:
             raise PlanError("Una campaña de derivación necesita 'meta' (cantidad de derivaciones).")
         out["servicio"] = servicio
     if tipo in ("punto_nuevo", "punto_ampliado"):
         punto_tipo = str(datos.get("punto_tipo") or "")
         if punto_tipo not in catalog.tipos_punto:
-            raise PlanError(f"Tipo de punto desconocido '{punto_tipo[:30]}'. Tipos válidos: "
-                            f"{', '.join(sorted(catalog.tipos_punto))}.")
+            raise PlanError(
+                f"Tipo de punto desconocido '{punto_tipo[:30]}'. Tipos válidos: "
+                f"{', '.join(sorted(catalog.tipos_punto))}."
+            )
         capacidad = datos.get("capacidad")
         if capacidad is not None and (not isinstance(capacidad, int) or capacidad <= 0):
             raise PlanError("Campo 'capacidad': debe ser un entero mayor que 0.")
@@ -167,10 +218,14 @@ def validar_accion(conn: psycopg.Connection, plan: dict, datos: dict, catalog: C
         km = conn.execute(
             "SELECT ST_Distance(c.geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography) / 1000"
             " FROM territorio.distrito d JOIN territorio.distrito_cartografico c USING (codigo_2012)"
-            " WHERE d.codigo = %s", (lon, lat, plan["distrito"])).fetchone()
+            " WHERE d.codigo = %s",
+            (lon, lat, plan["distrito"]),
+        ).fetchone()
         if km is not None and km[0] > get_settings().tolerancia_distrito_m / 1000:
-            raise PlanError(f"El punto (lon {lon:g}, lat {lat:g}) cae fuera del distrito {plan['distrito']} "
-                            f"(a {km[0]:.1f} km de su límite).")
+            raise PlanError(
+                f"El punto (lon {lon:g}, lat {lat:g}) cae fuera del distrito {plan['distrito']} "
+                f"(a {km[0]:.1f} km de su límite)."
+            )
         out.update({"lon": lon, "lat": lat})
     if tipo == "punto_ampliado":
         punto_id = str(datos.get("punto_id") or "")
@@ -186,7 +241,9 @@ def agregar_accion(conn: psycopg.Connection, plan: dict, datos: dict, catalog: C
     columnas = [c for c in ACCION_COLS if c not in ("accion_id", "plan_id")]
     accion_id = conn.execute(
         f"INSERT INTO planes.accion (plan_id, {', '.join(columnas)}) VALUES (%s, {', '.join(['%s'] * len(columnas))})"
-        " RETURNING accion_id", (plan["plan_id"], *[a[c] for c in columnas])).fetchone()[0]
+        " RETURNING accion_id",
+        (plan["plan_id"], *[a[c] for c in columnas]),
+    ).fetchone()[0]
     conn.execute("UPDATE planes.plan SET modificado = now() WHERE plan_id = %s", (plan["plan_id"],))
     return accion_id
 
@@ -200,7 +257,9 @@ class Efecto:
     costo_total: float | None
 
 
-def efecto(conn: psycopg.Connection, plan: dict, catalog: Catalogo | None = None, fecha_corte: date | None = None) -> Efecto:
+def efecto(
+    conn: psycopg.Connection, plan: dict, catalog: Catalogo | None = None, fecha_corte: date | None = None
+) -> Efecto:
     """Expected effect of the plan (admin connection: the what-if reads the district's units)."""
     from geoportal.alertas import live_rows
     from geoportal.territory import POLIGONO_SQL
@@ -208,10 +267,14 @@ def efecto(conn: psycopg.Connection, plan: dict, catalog: Catalogo | None = None
 
     catalog = catalog or default_catalog()
     activas = [a for a in plan["acciones"] if a["estado"] != "cancelada"]
-    nuevos = [PuntoNuevo(a["punto_tipo"], a["lon"], a["lat"], int(a["capacidad"] or 1)) for a in activas
-              if a["tipo"] == "punto_nuevo"]
-    poligono = conn.execute(f"SELECT {POLIGONO_SQL} FROM territorio.distrito WHERE codigo = %s",
-                            (plan["distrito"],)).fetchone()[0]
+    nuevos = [
+        PuntoNuevo(a["punto_tipo"], a["lon"], a["lat"], int(a["capacidad"] or 1))
+        for a in activas
+        if a["tipo"] == "punto_nuevo"
+    ]
+    poligono = conn.execute(
+        f"SELECT {POLIGONO_SQL} FROM territorio.distrito WHERE codigo = %s", (plan["distrito"],)
+    ).fetchone()[0]
     vivas = live_rows(conn, ["distrito"], poligono)
     fila = vivas[0] if vivas else {}
     conn.commit()
@@ -237,8 +300,16 @@ def efecto(conn: psycopg.Connection, plan: dict, catalog: Catalogo | None = None
         esperado = None
         if pct is not None and aplica:
             esperado = round(min(100.0, pct + 100.0 * min(meta, derivables) / aplica), 1)
-        servicios.append({"servicio": s.codigo, "nombre": s.nombre, "pasan_a_con_oferta": proteger(pasan),
-                          "meta_campana": meta, "cobertura_pct": pct, "cobertura_esperada_pct": esperado if meta else pct})
+        servicios.append(
+            {
+                "servicio": s.codigo,
+                "nombre": s.nombre,
+                "pasan_a_con_oferta": proteger(pasan),
+                "meta_campana": meta,
+                "cobertura_pct": pct,
+                "cobertura_esperada_pct": esperado if meta else pct,
+            }
+        )
     logros = []
     for cat in sorted(catalog.categorias, key=lambda k: k.logro):
         n = cat.logro
@@ -248,10 +319,25 @@ def efecto(conn: psycopg.Connection, plan: dict, catalog: Catalogo | None = None
         if clave in por_servicio.index and actual is not None:
             r = por_servicio.loc[clave]
             if int(r["aplica"]) > 0:
-                esperado = round(min(100.0, max(0.0, actual + 100.0 * (int(r["cubiertos_despues"]) - int(r["cubiertos"]))
-                                                 / int(r["aplica"]))), 1)
-        logros.append({"logro": n, "nombre": cat.nombre, "actual_pct": actual, "esperado_pct": esperado, "meta_pct": meta,
-                       "alcanza_meta": None if esperado is None or meta is None else esperado >= meta})
+                esperado = round(
+                    min(
+                        100.0,
+                        max(
+                            0.0, actual + 100.0 * (int(r["cubiertos_despues"]) - int(r["cubiertos"])) / int(r["aplica"])
+                        ),
+                    ),
+                    1,
+                )
+        logros.append(
+            {
+                "logro": n,
+                "nombre": cat.nombre,
+                "actual_pct": actual,
+                "esperado_pct": esperado,
+                "meta_pct": meta,
+                "alcanza_meta": None if esperado is None or meta is None else esperado >= meta,
+            }
+        )
     costos = [float(a["costo"]) for a in activas if a.get("costo") is not None]
     return Efecto(logros, servicios, len(nuevos), sum(costos) if costos else None)
 
@@ -262,27 +348,48 @@ def avance(conn: psycopg.Connection, plan: dict, hoy: date | None = None) -> lis
     hoy = hoy or date.today()
     out = []
     for a in plan["acciones"]:
-        item = {"accion_id": a["accion_id"], "vencida": _fecha(a["hasta"], "hasta") < hoy and a["estado"] not in
-                ("cumplida", "cancelada")}
+        item = {
+            "accion_id": a["accion_id"],
+            "vencida": _fecha(a["hasta"], "hasta") < hoy and a["estado"] not in ("cumplida", "cancelada"),
+        }
         if a["tipo"] == "campana_derivacion":
             hechas, entregadas = conn.execute(
                 "SELECT count(*), count(*) FILTER (WHERE estado = 'entregada') FROM nominal.derivacion"
                 " WHERE distrito = %s AND servicio = %s AND creada::date BETWEEN %s AND %s",
-                (plan["distrito"], a["servicio"], a["desde"], a["hasta"])).fetchone()
-            item.update({"derivaciones": hechas, "entregadas": entregadas, "meta": a["meta"],
-                         "texto": f"{hechas} derivaciones, {entregadas} entregadas (meta {a['meta']})"})
+                (plan["distrito"], a["servicio"], a["desde"], a["hasta"]),
+            ).fetchone()
+            item.update(
+                {
+                    "derivaciones": hechas,
+                    "entregadas": entregadas,
+                    "meta": a["meta"],
+                    "texto": f"{hechas} derivaciones, {entregadas} entregadas (meta {a['meta']})",
+                }
+            )
         elif a["tipo"] == "punto_nuevo":
             presente = conn.execute(
                 "SELECT punto_id FROM oferta.punto_entrega WHERE tipo = %s AND ST_DWithin(geom::geography,"
                 " ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s) ORDER BY punto_id LIMIT 1",
-                (a["punto_tipo"], a["lon"], a["lat"], PRESENTE_KM * 1000)).fetchone()
-            item.update({"presente": presente is not None,
-                         "texto": "presente en la red" if presente else "todavía no está en la red"})
+                (a["punto_tipo"], a["lon"], a["lat"], PRESENTE_KM * 1000),
+            ).fetchone()
+            item.update(
+                {
+                    "presente": presente is not None,
+                    "texto": "presente en la red" if presente else "todavía no está en la red",
+                }
+            )
         elif a["tipo"] == "punto_ampliado":
-            cap = conn.execute("SELECT capacidad FROM oferta.punto_entrega WHERE punto_id = %s", (a["punto_id"],)).fetchone()
+            cap = conn.execute(
+                "SELECT capacidad FROM oferta.punto_entrega WHERE punto_id = %s", (a["punto_id"],)
+            ).fetchone()
             listo = cap is not None and a["capacidad"] is not None and cap[0] >= a["capacidad"]
-            item.update({"presente": listo, "texto": f"capacidad actual {cap[0] if cap else '—'}"
-                         + (f" (objetivo {a['capacidad']})" if a["capacidad"] else "")})
+            item.update(
+                {
+                    "presente": listo,
+                    "texto": f"capacidad actual {cap[0] if cap else '—'}"
+                    + (f" (objetivo {a['capacidad']})" if a["capacidad"] else ""),
+                }
+            )
         else:
             item["texto"] = "sin medición automática (registre el estado)"
         out.append(item)
@@ -291,18 +398,26 @@ def avance(conn: psycopg.Connection, plan: dict, hoy: date | None = None) -> lis
 
 def serie(conn: psycopg.Connection, nivel: str, codigo: str, columna: str) -> list[dict]:
     """The protected share ``columna`` of a territory over the public releases, oldest first."""
-    rows = conn.execute("SELECT fecha, data_version, valor FROM publico.cifra_historia WHERE nivel = %s AND codigo = %s"
-                        " AND columna = %s ORDER BY fecha, data_version", (nivel, codigo, columna)).fetchall()
+    rows = conn.execute(
+        "SELECT fecha, data_version, valor FROM publico.cifra_historia WHERE nivel = %s AND codigo = %s"
+        " AND columna = %s ORDER BY fecha, data_version",
+        (nivel, codigo, columna),
+    ).fetchall()
     return [{"fecha": f.isoformat(), "data_version": v, "valor": float(x)} for f, v, x in rows]
 
 
 def svg_serie(puntos: list[dict], meta: float | None, ancho: int = 240, alto: int = 80) -> dict:
     """Coordinates of a small line chart (0-100 %) of a series and its meta, for the template."""
+
     def y(v: float) -> float:
         return round(alto - 4 - (alto - 8) * max(0.0, min(100.0, v)) / 100.0, 1)
 
     n = len(puntos)
     xs = [round(4 + (ancho - 8) * (k / (n - 1) if n > 1 else 0.5), 1) for k in range(n)]
-    return {"ancho": ancho, "alto": alto, "linea": " ".join(f"{x},{y(p['valor'])}" for x, p in zip(xs, puntos)),
-            "puntos": [{"x": x, "y": y(p["valor"]), "valor": p["valor"], "fecha": p["fecha"]} for x, p in zip(xs, puntos)],
-            "meta_y": None if meta is None else y(meta)}
+    return {
+        "ancho": ancho,
+        "alto": alto,
+        "linea": " ".join(f"{x},{y(p['valor'])}" for x, p in zip(xs, puntos)),
+        "puntos": [{"x": x, "y": y(p["valor"]), "valor": p["valor"], "fecha": p["fecha"]} for x, p in zip(xs, puntos)],
+        "meta_y": None if meta is None else y(meta),
+    }

@@ -86,7 +86,9 @@ class Solucion:
     carga: dict[int, float] = field(default_factory=dict)  # candidate -> load assigned to it
 
 
-def pares(dem_lon, dem_lat, dem_urbana, cand_lon, cand_lat, radio: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+def pares(
+    dem_lon, dem_lat, dem_urbana, cand_lon, cand_lat, radio: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
     """(demand, candidate) index pairs within the radius of the demand's zone (great circle)."""
     if len(dem_lon) == 0 or len(cand_lon) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -171,8 +173,10 @@ def _por_sitio(peso, carga, i, j, abiertos: list[int], valores: np.ndarray | Non
     """Weight and load each open site serves: the assignment when there is one (capacitated),
     else each covered cell to the first open site, sites in decreasing reach."""
     if valores is not None:
-        return ({c: float((peso[i] * valores)[j == c].sum()) for c in abiertos},
-                {c: float((carga[i] * valores)[j == c].sum()) for c in abiertos})
+        return (
+            {c: float((peso[i] * valores)[j == c].sum()) for c in abiertos},
+            {c: float((carga[i] * valores)[j == c].sum()) for c in abiertos},
+        )
     cubierto, carga_de, hechos = {}, {}, set()
     for c in sorted(abiertos, key=lambda c: (-peso[np.unique(i[j == c])].sum(), c)):
         mios = [a for a in np.unique(i[j == c]) if a not in hechos]
@@ -191,22 +195,39 @@ def _highs(peso, carga, i, j, n_cand: int, k: int, capacidad: float | None):
     y_uno = csr_matrix(np.ones((1, n_cand)))
     if capacidad is None:  # y (candidates, binary), z (demand cells, covered)
         c = np.concatenate([np.zeros(n_cand), -peso])
-        cubre = hstack([coo_matrix((-np.ones(n_par), (i, j)), shape=(n_dem, n_cand)),
-                        coo_matrix((np.ones(n_dem), (np.arange(n_dem), np.arange(n_dem))), shape=(n_dem, n_dem))])
+        cubre = hstack(
+            [
+                coo_matrix((-np.ones(n_par), (i, j)), shape=(n_dem, n_cand)),
+                coo_matrix((np.ones(n_dem), (np.arange(n_dem), np.arange(n_dem))), shape=(n_dem, n_dem)),
+            ]
+        )
         filas = [LinearConstraint(cubre, -np.inf, 0), LinearConstraint(hstack([y_uno, csr_matrix((1, n_dem))]), k, k)]
         enteros = np.concatenate([np.ones(n_cand), np.zeros(n_dem)])
     else:  # y (candidates), x (pairs, assignment share)
         c = np.concatenate([np.zeros(n_cand), -peso[i]])
         pares_ = np.arange(n_par)
         una = hstack([csr_matrix((n_dem, n_cand)), coo_matrix((np.ones(n_par), (i, pares_)), shape=(n_dem, n_par))])
-        cap = hstack([coo_matrix((-capacidad * np.ones(n_cand), (np.arange(n_cand), np.arange(n_cand))),
-                                 shape=(n_cand, n_cand)), coo_matrix((carga[i], (j, pares_)), shape=(n_cand, n_par))])
+        cap = hstack(
+            [
+                coo_matrix(
+                    (-capacidad * np.ones(n_cand), (np.arange(n_cand), np.arange(n_cand))), shape=(n_cand, n_cand)
+                ),
+                coo_matrix((carga[i], (j, pares_)), shape=(n_cand, n_par)),
+            ]
+        )
         # every cell has a load > 0, so the capacity row already closes a shut site's pairs
-        filas = [LinearConstraint(vstack([una, cap]), -np.inf, np.concatenate([np.ones(n_dem), np.zeros(n_cand)])),
-                 LinearConstraint(hstack([y_uno, csr_matrix((1, n_par))]), k, k)]
+        filas = [
+            LinearConstraint(vstack([una, cap]), -np.inf, np.concatenate([np.ones(n_dem), np.zeros(n_cand)])),
+            LinearConstraint(hstack([y_uno, csr_matrix((1, n_par))]), k, k),
+        ]
         enteros = np.concatenate([np.ones(n_cand), np.zeros(n_par)])
-    res = milp(c, constraints=filas, integrality=enteros, bounds=Bounds(0, 1),
-               options={"time_limit": TIEMPO_MAX_S, "mip_rel_gap": 0.0})
+    res = milp(
+        c,
+        constraints=filas,
+        integrality=enteros,
+        bounds=Bounds(0, 1),
+        options={"time_limit": TIEMPO_MAX_S, "mip_rel_gap": 0.0},
+    )
     if res.x is None:
         return "Sin solución", [], 0.0, None, float("inf")
     abiertos = [c_ for c_ in range(n_cand) if res.x[c_] > 0.5]
@@ -264,22 +285,28 @@ def distritos_de(conn: psycopg.Connection, nivel: str, codigo: str) -> list[dict
     codigo = str(codigo).strip()
     if nivel == "distrito":
         codigo = codigo.zfill(4) if codigo.isdigit() else codigo
-        rows = conn.execute("SELECT codigo, nombre, codigo_2012, dpto FROM territorio.distrito WHERE codigo = %s",
-                            (codigo,)).fetchall()
+        rows = conn.execute(
+            "SELECT codigo, nombre, codigo_2012, dpto FROM territorio.distrito WHERE codigo = %s", (codigo,)
+        ).fetchall()
     elif nivel == "departamento":
         codigo = codigo.zfill(2) if codigo.isdigit() else codigo
-        rows = conn.execute("SELECT codigo, nombre, codigo_2012, dpto FROM territorio.distrito WHERE dpto = %s"
-                            " ORDER BY codigo", (codigo,)).fetchall()
+        rows = conn.execute(
+            "SELECT codigo, nombre, codigo_2012, dpto FROM territorio.distrito WHERE dpto = %s ORDER BY codigo",
+            (codigo,),
+        ).fetchall()
     else:
         raise ValueError("El territorio debe ser un distrito o un departamento.")
     if not rows:
-        raise ValueError(f"{nivel.capitalize()} desconocido: '{codigo}'. Use el código 2022 "
-                         f"({'4' if nivel == 'distrito' else '2'} dígitos).")
+        raise ValueError(
+            f"{nivel.capitalize()} desconocido: '{codigo}'. Use el código 2022 "
+            f"({'4' if nivel == 'distrito' else '2'} dígitos)."
+        )
     return [dict(zip(("codigo", "nombre", "codigo_2012", "dpto"), r)) for r in rows]
 
 
-def demanda_sin_oferta(conn: psycopg.Connection, distritos: list[str], tipo: str, catalog: Catalogo,
-                       fecha_corte: date | None = None) -> pd.DataFrame:
+def demanda_sin_oferta(
+    conn: psycopg.Connection, distritos: list[str], tipo: str, catalog: Catalogo, fecha_corte: date | None = None
+) -> pd.DataFrame:
     """Demand cells (H3 res-8 × zone) of the units lacking a service of ``tipo`` with none in reach.
 
     ``peso``: (unit, service) gaps *sin oferta* of the type's services; ``carga``: units in
@@ -296,13 +323,21 @@ def demanda_sin_oferta(conn: psycopg.Connection, distritos: list[str], tipo: str
         pp = units.personas.reset_index(drop=True)
         of_person = index_in(pp["hogar_id"], hh["hogar_id"])
         pp, of_person = pp[of_person >= 0].reset_index(drop=True), of_person[of_person >= 0]
-        p_st = person_status(catalog, pp, units.eventos, ages_reference(fecha_corte, hh, of_person),
-                             hh["fecha_relevamiento"].to_numpy()[of_person])
+        p_st = person_status(
+            catalog,
+            pp,
+            units.eventos,
+            ages_reference(fecha_corte, hh, of_person),
+            hh["fecha_relevamiento"].to_numpy()[of_person],
+        )
         h_st = household_status(catalog, hh, units.eventos)
         urban = (hh["zona"] == "urbana").to_numpy()
         pts = units.puntos[units.puntos["tipo"] == tipo]
-        km = nearest_km_xyz(unit_vectors(hh["lon"].to_numpy(float), hh["lat"].to_numpy(float)),
-                            pts["lon"].to_numpy(float), pts["lat"].to_numpy(float))[0]
+        km = nearest_km_xyz(
+            unit_vectors(hh["lon"].to_numpy(float), hh["lat"].to_numpy(float)),
+            pts["lon"].to_numpy(float),
+            pts["lat"].to_numpy(float),
+        )[0]
         peso = np.zeros(len(hh))
         hogar_falta, persona_falta = np.zeros(len(hh), bool), np.zeros(len(pp), bool)
         for s in servicios:
@@ -319,20 +354,40 @@ def demanda_sin_oferta(conn: psycopg.Connection, distritos: list[str], tipo: str
                 falta &= sin
                 peso += falta
                 hogar_falta |= falta
-        carga = hogar_falta.astype(float) if por_hogares else np.maximum(np.bincount(
-            of_person[persona_falta], minlength=len(hh)), hogar_falta).astype(float)  # > 0 wherever peso is
+        carga = (
+            hogar_falta.astype(float)
+            if por_hogares
+            else np.maximum(np.bincount(of_person[persona_falta], minlength=len(hh)), hogar_falta).astype(float)
+        )  # > 0 wherever peso is
         keep = peso > 0
         if keep.any():
-            partes.append(pd.DataFrame({
-                "celda": hh["h3_8"].to_numpy(np.int64)[keep], "urbana": urban[keep], "distrito": codigo,
-                "lon": hh["lon"].to_numpy(float)[keep], "lat": hh["lat"].to_numpy(float)[keep],
-                "peso": peso[keep], "carga": carga[keep]}))
+            partes.append(
+                pd.DataFrame(
+                    {
+                        "celda": hh["h3_8"].to_numpy(np.int64)[keep],
+                        "urbana": urban[keep],
+                        "distrito": codigo,
+                        "lon": hh["lon"].to_numpy(float)[keep],
+                        "lat": hh["lat"].to_numpy(float)[keep],
+                        "peso": peso[keep],
+                        "carga": carga[keep],
+                    }
+                )
+            )
     if not partes:
         return pd.DataFrame(columns=["celda", "urbana", "distrito", "lon", "lat", "peso", "carga"])
     todo = pd.concat(partes, ignore_index=True)
-    celdas = todo.groupby(["celda", "urbana"], sort=True).agg(
-        distrito=("distrito", "first"), lon=("lon", "mean"), lat=("lat", "mean"), peso=("peso", "sum"),
-        carga=("carga", "sum")).reset_index()
+    celdas = (
+        todo.groupby(["celda", "urbana"], sort=True)
+        .agg(
+            distrito=("distrito", "first"),
+            lon=("lon", "mean"),
+            lat=("lat", "mean"),
+            peso=("peso", "sum"),
+            carga=("carga", "sum"),
+        )
+        .reset_index()
+    )
     return celdas
 
 
@@ -342,15 +397,25 @@ def leer_candidatos(conn: psycopg.Connection, modo: str, distritos: list[dict]) 
     if modo == "h3":
         rows = conn.execute(
             "SELECT h3_8, count(*), avg((zona = 'urbana')::int) FROM nominal.hogar WHERE codigo_distrito = ANY(%s)"
-            " GROUP BY h3_8 ORDER BY h3_8", (codigos,)).fetchall()
+            " GROUP BY h3_8 ORDER BY h3_8",
+            (codigos,),
+        ).fetchall()
         lat_lon = [h3i.cell_to_latlng(int(c)) for c, _, _ in rows]
-        return pd.DataFrame({"nombre": [h3i.int_to_str(int(c)) for c, _, _ in rows],
-                             "lon": [p[1] for p in lat_lon], "lat": [p[0] for p in lat_lon],
-                             "zona": ["urbana" if float(u) > 0.5 else "rural" for _, _, u in rows]})
+        return pd.DataFrame(
+            {
+                "nombre": [h3i.int_to_str(int(c)) for c, _, _ in rows],
+                "lon": [p[1] for p in lat_lon],
+                "lat": [p[0] for p in lat_lon],
+                "zona": ["urbana" if float(u) > 0.5 else "rural" for _, _, u in rows],
+            }
+        )
     if modo == "localidades":
         polys = sorted({d["codigo_2012"] for d in distritos if d["codigo_2012"]})
-        rows = conn.execute("SELECT nombre, lon, lat, coalesce(zona, 'rural') FROM territorio.lugar"
-                            " WHERE codigo_2012 = ANY(%s) ORDER BY lugar_id", (polys,)).fetchall()
+        rows = conn.execute(
+            "SELECT nombre, lon, lat, coalesce(zona, 'rural') FROM territorio.lugar"
+            " WHERE codigo_2012 = ANY(%s) ORDER BY lugar_id",
+            (polys,),
+        ).fetchall()
         return pd.DataFrame(rows, columns=["nombre", "lon", "lat", "zona"])
     path = Path(modo)
     if not path.exists():
@@ -358,14 +423,21 @@ def leer_candidatos(conn: psycopg.Connection, modo: str, distritos: list[dict]) 
     try:
         frame = pd.read_csv(path)
     except Exception:  # noqa: BLE001 - any unreadable file gets the same Spanish message
-        raise ValueError(f"{path.name}: no se pudo leer como CSV (columnas lon, lat y opcionalmente nombre, zona).") from None
+        raise ValueError(
+            f"{path.name}: no se pudo leer como CSV (columnas lon, lat y opcionalmente nombre, zona)."
+        ) from None
     if not {"lon", "lat"} <= set(frame.columns):
         raise ValueError(f"{path.name}: faltan las columnas lon y lat.")
-    frame["lon"], frame["lat"] = pd.to_numeric(frame["lon"], errors="coerce"), pd.to_numeric(frame["lat"], errors="coerce")
+    frame["lon"], frame["lat"] = (
+        pd.to_numeric(frame["lon"], errors="coerce"),
+        pd.to_numeric(frame["lat"], errors="coerce"),
+    )
     if frame[["lon", "lat"]].isna().any().any():
         fila = int(frame[["lon", "lat"]].isna().any(axis=1).to_numpy().argmax()) + 2
         raise ValueError(f"{path.name}, fila {fila}: lon y lat deben ser números (grados, punto decimal).")
-    frame["nombre"] = frame["nombre"].astype(str) if "nombre" in frame else [f"candidato {n}" for n in range(1, len(frame) + 1)]
+    frame["nombre"] = (
+        frame["nombre"].astype(str) if "nombre" in frame else [f"candidato {n}" for n in range(1, len(frame) + 1)]
+    )
     frame["zona"] = frame["zona"].astype(str) if "zona" in frame else "rural"
     return frame[["nombre", "lon", "lat", "zona"]].reset_index(drop=True)
 
@@ -386,13 +458,25 @@ class Plan:
     costo_unitario: float | None
 
 
-def planificar(conn: psycopg.Connection, nivel: str, codigo: str, tipo: str, k: int, capacidad: int | None = None,
-               candidatos: str = "h3", presupuesto: float | None = None, catalog: Catalogo | None = None,
-               fecha_corte: date | None = None, motor: str = "cbc") -> Plan:
+def planificar(
+    conn: psycopg.Connection,
+    nivel: str,
+    codigo: str,
+    tipo: str,
+    k: int,
+    capacidad: int | None = None,
+    candidatos: str = "h3",
+    presupuesto: float | None = None,
+    catalog: Catalogo | None = None,
+    fecha_corte: date | None = None,
+    motor: str = "cbc",
+) -> Plan:
     """The k best new sites of ``tipo`` in a district or department (read-only; see module doc)."""
     catalog = catalog or default_catalog()
     if tipo not in catalog.tipos_punto:
-        raise ValueError(f"Tipo de punto desconocido '{tipo}'. Tipos válidos: {', '.join(sorted(catalog.tipos_punto))}.")
+        raise ValueError(
+            f"Tipo de punto desconocido '{tipo}'. Tipos válidos: {', '.join(sorted(catalog.tipos_punto))}."
+        )
     if not 1 <= int(k) <= 50:
         raise ValueError("k debe ser un entero entre 1 y 50.")
     spec = catalog.tipos_punto[tipo]
@@ -405,8 +489,10 @@ def planificar(conn: psycopg.Connection, nivel: str, codigo: str, tipo: str, k: 
             raise ValueError(f"El catálogo no da un costo para el tipo {tipo}: el presupuesto no se puede aplicar.")
         k = min(int(k), int(presupuesto // costo))
         if k < 1:
-            raise ValueError(f"El presupuesto ({presupuesto:,.0f}) no alcanza para un punto {tipo} "
-                             f"(costo supuesto {costo:,.0f}).".replace(",", "."))
+            raise ValueError(
+                f"El presupuesto ({presupuesto:,.0f}) no alcanza para un punto {tipo} "
+                f"(costo supuesto {costo:,.0f}).".replace(",", ".")
+            )
     with _solo_lectura(conn):
         distritos = distritos_de(conn, nivel, codigo)
         inicio = time.perf_counter()
@@ -414,8 +500,14 @@ def planificar(conn: psycopg.Connection, nivel: str, codigo: str, tipo: str, k: 
         cand = leer_candidatos(conn, candidatos, distritos)
         segundos_demanda = time.perf_counter() - inicio
     radio = type_radius(catalog, tipo)
-    i, j = pares(demanda["lon"].to_numpy(float), demanda["lat"].to_numpy(float), demanda["urbana"].to_numpy(bool),
-                 cand["lon"].to_numpy(float), cand["lat"].to_numpy(float), radio)
+    i, j = pares(
+        demanda["lon"].to_numpy(float),
+        demanda["lat"].to_numpy(float),
+        demanda["urbana"].to_numpy(bool),
+        cand["lon"].to_numpy(float),
+        cand["lat"].to_numpy(float),
+        radio,
+    )
     utiles = np.unique(j)  # candidates reaching no demand cannot help: left out of the model
     cand = cand.iloc[utiles].reset_index(drop=True)
     j = np.searchsorted(utiles, j)
@@ -427,16 +519,28 @@ def planificar(conn: psycopg.Connection, nivel: str, codigo: str, tipo: str, k: 
     sitios = []
     for c in sol.elegidos:
         celdas = i[j == c]
-        sitios.append({"nombre": str(cand.at[c, "nombre"]), "lon": float(cand.at[c, "lon"]), "lat": float(cand.at[c, "lat"]),
-                       "zona": str(cand.at[c, "zona"]), "celdas_al_alcance": [h3i.int_to_str(int(x)) for x in
-                                                                            demanda["celda"].to_numpy()[np.unique(celdas)]]
-                       if "celda" in demanda else [],
-                       "unidades_estimadas": sol.cubierto.get(c, 0.0), "carga_asignada": sol.carga.get(c, 0.0)})
-    info = {"nivel": nivel, "codigo": distritos[0]["codigo"] if nivel == "distrito" else distritos[0]["dpto"],
-            "nombre": distritos[0]["nombre"] if nivel == "distrito" else f"departamento {distritos[0]['dpto']}",
-            "distritos": [d["codigo"] for d in distritos]}
-    return Plan(info, tipo, k, capacidad, problema.tamano, float(demanda["peso"].sum()), sol, sitios,
-                segundos_demanda, costo)
+        sitios.append(
+            {
+                "nombre": str(cand.at[c, "nombre"]),
+                "lon": float(cand.at[c, "lon"]),
+                "lat": float(cand.at[c, "lat"]),
+                "zona": str(cand.at[c, "zona"]),
+                "celdas_al_alcance": [h3i.int_to_str(int(x)) for x in demanda["celda"].to_numpy()[np.unique(celdas)]]
+                if "celda" in demanda
+                else [],
+                "unidades_estimadas": sol.cubierto.get(c, 0.0),
+                "carga_asignada": sol.carga.get(c, 0.0),
+            }
+        )
+    info = {
+        "nivel": nivel,
+        "codigo": distritos[0]["codigo"] if nivel == "distrito" else distritos[0]["dpto"],
+        "nombre": distritos[0]["nombre"] if nivel == "distrito" else f"departamento {distritos[0]['dpto']}",
+        "distritos": [d["codigo"] for d in distritos],
+    }
+    return Plan(
+        info, tipo, k, capacidad, problema.tamano, float(demanda["peso"].sum()), sol, sitios, segundos_demanda, costo
+    )
 
 
 def distrito_del_punto(conn: psycopg.Connection, lon: float, lat: float, entre: list[str]) -> str | None:
@@ -444,7 +548,8 @@ def distrito_del_punto(conn: psycopg.Connection, lon: float, lat: float, entre: 
     row = conn.execute(
         "SELECT d.codigo FROM territorio.distrito d JOIN territorio.distrito_cartografico c USING (codigo_2012)"
         " WHERE d.codigo = ANY(%s) ORDER BY ST_Distance(c.geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326)), d.codigo LIMIT 1",
-        (entre, lon, lat)).fetchone()
+        (entre, lon, lat),
+    ).fetchone()
     return row[0] if row else (entre[0] if entre else None)
 
 
@@ -456,13 +561,17 @@ def efecto_whatif(tabla: pd.DataFrame, tipo: str | None = None) -> dict:
     agregadas = int((servicios["brecha_sin_oferta_antes"] - servicios["brecha_sin_oferta_despues"]).sum())
     logros = {}
     for _, r in tabla[tabla["servicio"].str.startswith("LOGRO_")].iterrows():
-        logros[r["servicio"]] = {"antes": int(r["cubiertos"]), "despues": int(r["cubiertos_despues"]),
-                                 "universo": int(r["aplica"])}
+        logros[r["servicio"]] = {
+            "antes": int(r["cubiertos"]),
+            "despues": int(r["cubiertos_despues"]),
+            "universo": int(r["aplica"]),
+        }
     return {"unidades_agregadas": agregadas, "logros": logros}
 
 
-def verificar(conn: psycopg.Connection, plan: Plan, catalog: Catalogo | None = None,
-              fecha_corte: date | None = None) -> list[dict]:
+def verificar(
+    conn: psycopg.Connection, plan: Plan, catalog: Catalogo | None = None, fecha_corte: date | None = None
+) -> list[dict]:
     """Each proposed site through the what-if engine, alone in the district that holds it."""
     catalog = catalog or default_catalog()
     out = []
@@ -470,11 +579,22 @@ def verificar(conn: psycopg.Connection, plan: Plan, catalog: Catalogo | None = N
         distrito = distrito_del_punto(conn, sitio["lon"], sitio["lat"], plan.territorio["distritos"])
         capacidad = int(plan.capacidad or max(1, round(sitio["carga_asignada"])))
         zona = sitio["zona"] if sitio["zona"] in ("urbana", "rural") else "rural"
-        tabla = simulate(conn, distrito, [PuntoNuevo(plan.tipo, sitio["lon"], sitio["lat"], capacidad, zona)],
-                         fecha_corte=fecha_corte, catalog=catalog)
+        tabla = simulate(
+            conn,
+            distrito,
+            [PuntoNuevo(plan.tipo, sitio["lon"], sitio["lat"], capacidad, zona)],
+            fecha_corte=fecha_corte,
+            catalog=catalog,
+        )
         efecto = efecto_whatif(tabla, plan.tipo)
         costo = plan.costo_unitario
-        efecto.update({"distrito": distrito, "costo_por_unidad": (costo / efecto["unidades_agregadas"])
-                       if costo and efecto["unidades_agregadas"] > 0 else None})
+        efecto.update(
+            {
+                "distrito": distrito,
+                "costo_por_unidad": (costo / efecto["unidades_agregadas"])
+                if costo and efecto["unidades_agregadas"] > 0
+                else None,
+            }
+        )
         out.append(efecto)
     return out

@@ -58,10 +58,12 @@ def writers_lock(conn: psycopg.Connection):
 
 def serialised(function):
     """Run ``function(conn, ...)`` holding the writers' lock on ``conn``."""
+
     @functools.wraps(function)
     def wrapper(conn: psycopg.Connection, *args, **kwargs):
         with writers_lock(conn):
             return function(conn, *args, **kwargs)
+
     return wrapper
 
 
@@ -80,9 +82,12 @@ def secret_key(settings: Settings) -> str:
 
 def _names_and_geometry(conn: psycopg.Connection, protected: pd.DataFrame) -> pd.DataFrame:
     """Name, census population and geometry (WKB for H3, joined in SQL for territories)."""
-    census = pd.DataFrame(conn.execute(
-        "SELECT d.codigo, d.codigo_2012, d.dpto, d.nombre, d.pob_total FROM territorio.distrito d"
-    ).fetchall(), columns=["codigo", "codigo_2012", "dpto", "nombre", "pob_total"])
+    census = pd.DataFrame(
+        conn.execute(
+            "SELECT d.codigo, d.codigo_2012, d.dpto, d.nombre, d.pob_total FROM territorio.distrito d"
+        ).fetchall(),
+        columns=["codigo", "codigo_2012", "dpto", "nombre", "pob_total"],
+    )
     census["poligono"] = poligono_publicado(census["codigo_2012"], census["codigo"])
     pob = {
         "distrito": census.groupby("poligono")["pob_total"].sum(),
@@ -118,17 +123,19 @@ def hex_wkb(cells: list[str]) -> np.ndarray:
         idx = np.flatnonzero(sizes == n)
         lat_lng = np.array([rings[i] for i in idx], dtype=np.float64).reshape(len(idx), n, 2)
         ring = np.round(np.concatenate([lat_lng, lat_lng[:, :1]], axis=1)[:, :, ::-1], 6)
-        record = np.dtype([("orden", "u1"), ("tipo", "<u4"), ("anillos", "<u4"), ("puntos", "<u4"),
-                           ("xy", "<f8", (n + 1, 2))])
+        record = np.dtype(
+            [("orden", "u1"), ("tipo", "<u4"), ("anillos", "<u4"), ("puntos", "<u4"), ("xy", "<f8", (n + 1, 2))]
+        )
         wkb = np.empty(len(idx), dtype=record)
         wkb["orden"], wkb["tipo"], wkb["anillos"], wkb["puntos"], wkb["xy"] = 1, 3, 1, n + 1, ring
         text, width = wkb.tobytes().hex(), 2 * record.itemsize
-        out[idx] = [text[k * width:(k + 1) * width] for k in range(len(idx))]
+        out[idx] = [text[k * width : (k + 1) * width] for k in range(len(idx))]
     return out
 
 
-def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Settings, version: str,
-                 fine: pd.DataFrame | None = None) -> pd.DataFrame:
+def public_frame(
+    conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Settings, version: str, fine: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Protected, named, geo-located rows with shares, means, targets and progress.
 
     Every row, reserved fine cells included (the live table keeps them; a public release
@@ -136,8 +143,15 @@ def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Sett
     """
     counts, sums = agg.measure_names(catalog)
     T = settings.umbral_hogares
-    protected = disclosure.protect(agregado, counts, T, settings.base_redondeo, secret_key(settings),
-                                   disclosure.count_families(catalog, counts), fine)
+    protected = disclosure.protect(
+        agregado,
+        counts,
+        T,
+        settings.base_redondeo,
+        secret_key(settings),
+        disclosure.count_families(catalog, counts),
+        fine,
+    )
     out = _names_and_geometry(conn, protected)
     for cat in catalog.categorias:
         n = cat.logro
@@ -167,9 +181,10 @@ def public_frame(conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Sett
 
 # A public release lists reserved rows only at these levels (reserved res-7/8 cells: no
 # row), and only where households live (a cell holding only a locality's point is not listed).
-LISTED = ("(NOT reservado OR (nivel IN ({}) AND EXISTS (SELECT 1 FROM calculo.agregado a"
-          " WHERE a.nivel = v.nivel AND a.codigo = v.codigo AND a.hogares > 0)))").format(
-    ", ".join(f"'{lv}'" for lv in sorted(disclosure.LISTED_ALWAYS)))
+LISTED = (
+    "(NOT reservado OR (nivel IN ({}) AND EXISTS (SELECT 1 FROM calculo.agregado a"
+    " WHERE a.nivel = v.nivel AND a.codigo = v.codigo AND a.hogares > 0)))"
+).format(", ".join(f"'{lv}'" for lv in sorted(disclosure.LISTED_ALWAYS)))
 
 
 RELEVAMIENTO = (
@@ -177,7 +192,8 @@ RELEVAMIENTO = (
     "su población del Censo 2022 (pob_censo). Un distrito publicado es un polígono 2012 y puede reunir varios "
     "distritos 2022 (su nombre los nombra a todos): la proporción es de toda la población del área, no de un "
     "distrito; un distrito relevado entero que comparte su polígono con otro no relevado muestra menos de 100 %. "
-    "Sin valor en hexágonos H3 (no hay población censal por hexágono) y en áreas reservadas.")
+    "Sin valor en hexágonos H3 (no hay población censal por hexágono) y en áreas reservadas."
+)
 
 
 def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
@@ -186,8 +202,15 @@ def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
         ("hogares_urbanos", "Hogares urbanos relevados", "conteo", "hogares", None, None, None),
         ("personas", "Personas relevadas", "conteo", "personas", None, None, None),
         ("entornos", "Localidades (entornos) relevadas", "conteo", "entornos", None, None, None),
-        ("relevamiento_pct", "Personas relevadas sobre la población censal 2022 del área publicada (%)", "porcentaje",
-         "%", None, None, None),
+        (
+            "relevamiento_pct",
+            "Personas relevadas sobre la población censal 2022 del área publicada (%)",
+            "porcentaje",
+            "%",
+            None,
+            None,
+            None,
+        ),
     ]
     unit_word = {"persona": "personas", "hogar": "hogares", "entorno": "entornos"}
     for cat in sorted(catalog.categorias, key=lambda c: c.logro):
@@ -196,8 +219,24 @@ def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
             (f"l{n}_universo", f"Logro {n}: {cat.nombre} identificados", "conteo", u, n, None, None),
             (f"l{n}_protegidos", f"Logro {n}: en protección concurrente (núcleo)", "conteo", u, n, None, "nucleo"),
             (f"l{n}_ampliado", f"Logro {n}: con núcleo y ampliado completos", "conteo", u, n, None, "ampliado"),
-            (f"l{n}_pct", f"Logro {n}: cobertura concurrente del paquete núcleo (%)", "porcentaje", "%", n, None, "nucleo"),
-            (f"l{n}_ampliado_pct", f"Logro {n}: núcleo + ampliado completos (%)", "porcentaje", "%", n, None, "ampliado"),
+            (
+                f"l{n}_pct",
+                f"Logro {n}: cobertura concurrente del paquete núcleo (%)",
+                "porcentaje",
+                "%",
+                n,
+                None,
+                "nucleo",
+            ),
+            (
+                f"l{n}_ampliado_pct",
+                f"Logro {n}: núcleo + ampliado completos (%)",
+                "porcentaje",
+                "%",
+                n,
+                None,
+                "ampliado",
+            ),
             (f"l{n}_meta", f"Logro {n}: meta (%)", "meta", "%", n, None, None),
             (f"l{n}_avance", f"Logro {n}: avance respecto de la meta (%)", "avance", "%", n, None, None),
         ]
@@ -206,14 +245,38 @@ def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
         rows += [
             (f"{c}_aplica", f"{s.nombre}: unidades a las que aplica", "conteo", u, None, s.codigo, s.paquete),
             (f"{c}_cubiertos", f"{s.nombre}: cubiertas", "conteo", u, None, s.codigo, s.paquete),
-            (f"{c}_sin_oferta", f"{s.nombre}: brecha sin oferta al alcance (inversión)", "conteo", u, None, s.codigo, s.paquete),
-            (f"{c}_con_oferta", f"{s.nombre}: brecha con oferta al alcance (derivación)", "conteo", u, None, s.codigo, s.paquete),
+            (
+                f"{c}_sin_oferta",
+                f"{s.nombre}: brecha sin oferta al alcance (inversión)",
+                "conteo",
+                u,
+                None,
+                s.codigo,
+                s.paquete,
+            ),
+            (
+                f"{c}_con_oferta",
+                f"{s.nombre}: brecha con oferta al alcance (derivación)",
+                "conteo",
+                u,
+                None,
+                s.codigo,
+                s.paquete,
+            ),
             (f"{c}_pct", f"{s.nombre}: cobertura (%)", "porcentaje", "%", None, s.codigo, s.paquete),
         ]
     for tipo, spec in catalog.tipos_punto.items():
         rows += [
             (f"dist_{tipo}_km", f"Distancia media al {spec.nombre} más cercano (km)", "media", "km", None, None, None),
-            (f"acceso_{tipo}", f"Accesibilidad 2SFCA a {spec.nombre} ({spec.capacidad_unidad} por unidad de demanda)", "media", "índice", None, None, None),
+            (
+                f"acceso_{tipo}",
+                f"Accesibilidad 2SFCA a {spec.nombre} ({spec.capacidad_unidad} por unidad de demanda)",
+                "media",
+                "índice",
+                None,
+                None,
+                None,
+            ),
         ]
     out = pd.DataFrame(rows, columns=["columna", "etiqueta", "tipo", "unidad", "logro", "servicio", "paquete"])
     out["descripcion"] = out["columna"].map({"relevamiento_pct": RELEVAMIENTO}).fillna("")
@@ -225,38 +288,50 @@ def public_columns(catalog: Catalogo) -> list[tuple[str, str]]:
     return [(r.columna, types[r.tipo]) for r in measure_dictionary(catalog).itertuples()]
 
 
-PUBLIC_HEAD = [("nivel", "text NOT NULL"), ("codigo", "text NOT NULL"), ("padre", "text"), ("nombre", "text"),
-               ("reservado", "boolean NOT NULL"), ("pob_censo", "integer"),
-               ("data_version", "text NOT NULL")]
+PUBLIC_HEAD = [
+    ("nivel", "text NOT NULL"),
+    ("codigo", "text NOT NULL"),
+    ("padre", "text"),
+    ("nombre", "text"),
+    ("reservado", "boolean NOT NULL"),
+    ("pob_censo", "integer"),
+    ("data_version", "text NOT NULL"),
+]
 
 
 LIVE_HEAD = PUBLIC_HEAD + [("primaria", "boolean NOT NULL")]
 
 
-def write_public(cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo, table: str = "calculo.cobertura_viva") -> None:
+def write_public(
+    cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo, table: str = "calculo.cobertura_viva"
+) -> None:
     columns = [c for c, _ in LIVE_HEAD] + [c for c, _ in public_columns(catalog)]
     staged = frame[columns + ["geom_wkb"]]
     cur.execute(f"CREATE TEMP TABLE publicar (LIKE {table} INCLUDING DEFAULTS, geom_wkb text) ON COMMIT DROP")
     cur.execute("ALTER TABLE publicar DROP COLUMN geom")
     copy_in(cur, "pg_temp.publicar", staged)
     names = sql.SQL(", ").join(map(sql.Identifier, columns))
-    cur.execute(sql.SQL(
-        "INSERT INTO {table} ({names}, geom) SELECT {names}, CASE"
-        " WHEN p.geom_wkb IS NOT NULL THEN ST_GeomFromWKB(decode(p.geom_wkb, 'hex'), 4326)"
-        " WHEN p.nivel = 'distrito' THEN (SELECT geom FROM territorio.distrito_cartografico d WHERE d.codigo_2012 = p.codigo)"
-        " WHEN p.nivel = 'departamento' THEN (SELECT geom FROM territorio.departamento d WHERE d.codigo = p.codigo)"
-        " WHEN p.nivel = 'pais' THEN (SELECT geom FROM territorio.pais) END"
-        " FROM pg_temp.publicar p"
-    ).format(names=names, table=sql.SQL(table)))
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {table} ({names}, geom) SELECT {names}, CASE"
+            " WHEN p.geom_wkb IS NOT NULL THEN ST_GeomFromWKB(decode(p.geom_wkb, 'hex'), 4326)"
+            " WHEN p.nivel = 'distrito' THEN (SELECT geom FROM territorio.distrito_cartografico d WHERE d.codigo_2012 = p.codigo)"
+            " WHEN p.nivel = 'departamento' THEN (SELECT geom FROM territorio.departamento d WHERE d.codigo = p.codigo)"
+            " WHEN p.nivel = 'pais' THEN (SELECT geom FROM territorio.pais) END"
+            " FROM pg_temp.publicar p"
+        ).format(names=names, table=sql.SQL(table))
+    )
     cur.execute("DROP TABLE pg_temp.publicar")
 
 
 def _notes(settings: Settings) -> str:
-    return (f"Cifras protegidas: se reservan las áreas con menos de {settings.umbral_hogares} hogares, a veces algunas "
-            "con pocos más, y las necesarias para que no se deduzcan (los hexágonos finos reservados no se listan); "
-            f"cada conteo se redondea a un múltiplo de {settings.base_redondeo} (las columnas que cuentan las mismas "
-            "unidades muestran el mismo valor), ninguna parte supera su total y la última brecha es el resto. "
-            f"{disclosure.NOTA_SUMAS} Hogares y personas de la demostración: sintéticos.")
+    return (
+        f"Cifras protegidas: se reservan las áreas con menos de {settings.umbral_hogares} hogares, a veces algunas "
+        "con pocos más, y las necesarias para que no se deduzcan (los hexágonos finos reservados no se listan); "
+        f"cada conteo se redondea a un múltiplo de {settings.base_redondeo} (las columnas que cuentan las mismas "
+        "unidades muestran el mismo valor), ninguna parte supera su total y la última brecha es el resto. "
+        f"{disclosure.NOTA_SUMAS} Hogares y personas de la demostración: sintéticos."
+    )
 
 
 def record_release(cur, version: str, parametros: dict, settings: Settings, loss: pd.DataFrame) -> None:
@@ -266,7 +341,8 @@ def record_release(cur, version: str, parametros: dict, settings: Settings, loss
         "INSERT INTO publico.version (data_version, ambito, parametros, notas) VALUES (%s, 'pais', %s, %s)"
         " ON CONFLICT (data_version) DO UPDATE SET vigente = true, calculado_en = now(),"
         " parametros = excluded.parametros, notas = excluded.notas",
-        (version, json.dumps(parametros), _notes(settings)))
+        (version, json.dumps(parametros), _notes(settings)),
+    )
     for table, frame in (("publico.sdc_perdida", disclosure.coarse_loss(loss)), ("calculo.sdc_perdida", loss)):
         cur.execute(f"DELETE FROM {table} WHERE data_version = %s", (version,))
         copy_in(cur, table, frame.assign(data_version=version)[["data_version", *frame.columns]])
@@ -279,7 +355,9 @@ def record_release(cur, version: str, parametros: dict, settings: Settings, loss
         " FROM publico.cobertura c CROSS JOIN LATERAL (SELECT to_jsonb(c) - 'geom' AS j) x"
         " JOIN publico.medida m ON m.tipo = 'porcentaje' AND j ? m.columna"
         " WHERE c.nivel IN ('pais', 'departamento', 'distrito') AND NOT c.reservado AND j ->> m.columna IS NOT NULL"
-        " ON CONFLICT (data_version, nivel, codigo, columna) DO NOTHING", (version,))
+        " ON CONFLICT (data_version, nivel, codigo, columna) DO NOTHING",
+        (version,),
+    )
 
 
 def swap_release(cur, catalog: Catalogo, version: str) -> None:
@@ -287,18 +365,26 @@ def swap_release(cur, catalog: Catalogo, version: str) -> None:
 
     Every public row carries the release's version (per-row versions stay internal).
     """
-    select = sql.SQL(", ").join(sql.Literal(version) + sql.SQL(" AS data_version") if c == "data_version"
-                                else sql.Identifier(c) for c, _ in PUBLIC_HEAD + public_columns(catalog))
+    select = sql.SQL(", ").join(
+        sql.Literal(version) + sql.SQL(" AS data_version") if c == "data_version" else sql.Identifier(c)
+        for c, _ in PUBLIC_HEAD + public_columns(catalog)
+    )
     # The release before stays public (publico.cobertura_anterior) for "change since the
     # previous version": anyone could have downloaded it, and the perturbation is built to
     # survive differencing consecutive releases, so keeping it tells nothing new.
     cur.execute("DROP TABLE IF EXISTS calculo.cobertura_viva, publico.cobertura_anterior")
     cur.execute("ALTER TABLE IF EXISTS publico.cobertura RENAME TO cobertura_anterior")
     cur.execute("ALTER TABLE calculo.cobertura_viva_nueva RENAME TO cobertura_viva")
-    cur.execute(sql.SQL("CREATE TABLE publico.cobertura AS SELECT {}, geom FROM calculo.cobertura_viva v WHERE {}"
-                        " ORDER BY nivel, codigo").format(select, sql.SQL(LISTED)))
-    cur.execute("ALTER TABLE publico.cobertura ALTER COLUMN data_version SET NOT NULL,"
-                " ALTER COLUMN nivel SET NOT NULL, ALTER COLUMN codigo SET NOT NULL, ALTER COLUMN reservado SET NOT NULL")
+    cur.execute(
+        sql.SQL(
+            "CREATE TABLE publico.cobertura AS SELECT {}, geom FROM calculo.cobertura_viva v WHERE {}"
+            " ORDER BY nivel, codigo"
+        ).format(select, sql.SQL(LISTED))
+    )
+    cur.execute(
+        "ALTER TABLE publico.cobertura ALTER COLUMN data_version SET NOT NULL,"
+        " ALTER COLUMN nivel SET NOT NULL, ALTER COLUMN codigo SET NOT NULL, ALTER COLUMN reservado SET NOT NULL"
+    )
     cur.execute("CREATE UNIQUE INDEX ON publico.cobertura (nivel, codigo)")
     cur.execute("CREATE INDEX ON publico.cobertura USING gist (geom)")
     cur.execute("GRANT SELECT ON publico.cobertura TO geoportal_publico")
@@ -308,13 +394,19 @@ def release_due(conn: psycopg.Connection, settings: Settings) -> bool:
     """Enough time since the last public release and enough changed records pending."""
     hours, pending = conn.execute(
         "SELECT extract(epoch FROM now() - coalesce((SELECT max(calculado_en) FROM publico.version), '-infinity'))"
-        " / 3600, (SELECT coalesce(sum(cambios), 0) FROM calculo.actualizacion WHERE publicada_en IS NULL)").fetchone()
-    return pending > 0 and float(hours) >= settings.publicacion_cadencia_horas and pending >= settings.publicacion_min_cambios
+        " / 3600, (SELECT coalesce(sum(cambios), 0) FROM calculo.actualizacion WHERE publicada_en IS NULL)"
+    ).fetchone()
+    return (
+        pending > 0
+        and float(hours) >= settings.publicacion_cadencia_horas
+        and pending >= settings.publicacion_min_cambios
+    )
 
 
 @serialised
-def publish(conn: psycopg.Connection, catalog: Catalogo | None = None, settings: Settings | None = None,
-            forzar: bool = False) -> dict:
+def publish(
+    conn: psycopg.Connection, catalog: Catalogo | None = None, settings: Settings | None = None, forzar: bool = False
+) -> dict:
     """``geoportal publicar``: a public release of the current figures, nationally re-protected.
 
     Publishes when ``release_due`` (or ``forzar``) and something is pending; otherwise does
@@ -322,21 +414,30 @@ def publish(conn: psycopg.Connection, catalog: Catalogo | None = None, settings:
     """
     catalog = catalog or default_catalog()
     settings = settings or get_settings()
-    last = conn.execute("SELECT data_version, parametros, publicada_en FROM calculo.actualizacion"
-                        " ORDER BY actualizacion_id DESC LIMIT 1").fetchone()
+    last = conn.execute(
+        "SELECT data_version, parametros, publicada_en FROM calculo.actualizacion"
+        " ORDER BY actualizacion_id DESC LIMIT 1"
+    ).fetchone()
     if last is None:
         raise LookupError("Todavía no hay un cálculo nacional: ejecute `geoportal calcular` sin --distrito.")
     version, parametros, published = last
     if published is not None or not (forzar or release_due(conn, settings)):
-        return {"publicada": False, "data_version": published or
-                conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0]}
-    counts, sums = agg.measure_names(catalog)
+        return {
+            "publicada": False,
+            "data_version": published
+            or conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0],
+        }
+    counts, _sums = agg.measure_names(catalog)
     conn.commit()  # idle: the wide tables stream through psql (copy_out), side by side
     with ThreadPoolExecutor(max_workers=1) as pool, connect_like(conn) as other:
         reading = pool.submit(copy_out, other, "SELECT * FROM calculo.agregado ORDER BY nivel, codigo", typed=True)
         # The cross-hierarchy rules need only where the fine cells' households are.
-        fine = copy_out(conn, "SELECT codigo_distrito, codigo_2012, dpto, h3_8, hogares FROM calculo.contribucion"
-                              " ORDER BY codigo_distrito, codigo_2012, dpto, h3_8", typed=True)
+        fine = copy_out(
+            conn,
+            "SELECT codigo_distrito, codigo_2012, dpto, h3_8, hogares FROM calculo.contribucion"
+            " ORDER BY codigo_distrito, codigo_2012, dpto, h3_8",
+            typed=True,
+        )
         agregado = reading.result()
     agregado[counts] = agregado[counts].astype(np.int64)
     fine[["h3_8", "hogares"]] = fine[["h3_8", "hogares"]].astype(np.int64)
@@ -357,8 +458,12 @@ def public_counts(catalog: Catalogo) -> list[str]:
 def build_live(cur: psycopg.Cursor, public: pd.DataFrame, catalog: Catalogo) -> None:
     """calculo.cobertura_viva_nueva: every protected row (reserved fine cells too), for authorised roles."""
     cur.execute("DROP TABLE IF EXISTS calculo.cobertura_viva_nueva")
-    cur.execute(sql.SQL("CREATE TABLE calculo.cobertura_viva_nueva ({}, geom geometry(Geometry, 4326))").format(
-        sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t))
-                           for n, t in LIVE_HEAD + public_columns(catalog))))
+    cur.execute(
+        sql.SQL("CREATE TABLE calculo.cobertura_viva_nueva ({}, geom geometry(Geometry, 4326))").format(
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in LIVE_HEAD + public_columns(catalog)
+            )
+        )
+    )
     write_public(cur, public, catalog, "calculo.cobertura_viva_nueva")
     cur.execute("CREATE UNIQUE INDEX ON calculo.cobertura_viva_nueva (nivel, codigo)")

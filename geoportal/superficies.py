@@ -76,8 +76,16 @@ MEDIDAS = ("distancia", "tiempo")
 UNIDAD = {"distancia": "km", "tiempo": "min"}
 VELOCIDAD_A_PIE = 4.0
 VELOCIDADES = {"Major Highway": 100.0, "Road": 80.0, "Unknown": 50.0}  # Natural Earth tipo_ne -> km/h
-COG_PERFIL = {"driver": "GTiff", "interleave": "pixel", "tiled": True, "blockxsize": 512, "blockysize": 512,
-              "compress": "DEFLATE", "predictor": 3, "zlevel": 6}
+COG_PERFIL = {
+    "driver": "GTiff",
+    "interleave": "pixel",
+    "tiled": True,
+    "blockxsize": 512,
+    "blockysize": 512,
+    "compress": "DEFLATE",
+    "predictor": 3,
+    "zlevel": 6,
+}
 
 
 @dataclass(frozen=True)
@@ -101,8 +109,10 @@ class Rejilla:
         return self.x0 + (cols + 0.5) * self.celda, self.y0 - (filas + 0.5) * self.celda
 
     def celda_de(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return (np.floor((self.y0 - y) / self.celda).astype(np.int64),
-                np.floor((x - self.x0) / self.celda).astype(np.int64))
+        return (
+            np.floor((self.y0 - y) / self.celda).astype(np.int64),
+            np.floor((x - self.x0) / self.celda).astype(np.int64),
+        )
 
 
 def _territorio(path: Path = TERRITORIO):
@@ -121,8 +131,9 @@ def rejilla_nacional(celda: float = CELDA_M, territorio=None) -> tuple[Rejilla, 
     ancho = int(np.ceil((maxx - x0) / celda))
     alto = int(np.ceil((y0 - miny) / celda))
     rejilla = Rejilla(float(x0), float(y0), ancho, alto, float(celda))
-    mask = rasterize([(territorio, 1)], out_shape=(alto, ancho), transform=rejilla.transform,
-                     fill=0, dtype="uint8").astype(bool)
+    mask = rasterize(
+        [(territorio, 1)], out_shape=(alto, ancho), transform=rejilla.transform, fill=0, dtype="uint8"
+    ).astype(bool)
     return rejilla, mask
 
 
@@ -142,10 +153,10 @@ def distancia_km(rejilla: Rejilla, mask: np.ndarray, lon: np.ndarray, lat: np.nd
     index = NearestIndex(lon, lat)
     step = 2_000_000  # bounded memory: the unit vectors of 2 M centres are 48 MB
     for i in range(0, len(filas), step):
-        x, y = rejilla.centros(filas[i:i + step], cols[i:i + step])
+        x, y = rejilla.centros(filas[i : i + step], cols[i : i + step])
         clon, clat = a_lonlat(rejilla, x, y)
         km, _ = index.query_xyz(unit_vectors(clon, clat))
-        out[filas[i:i + step], cols[i:i + step]] = km
+        out[filas[i : i + step], cols[i : i + step]] = km
     return out
 
 
@@ -159,8 +170,14 @@ def velocidades(rejilla: Rejilla, mask: np.ndarray, rutas_path: Path = RUTAS) ->
     rutas = rutas.sort_values(["kmh", "id"], kind="stable")  # the fastest is burnt last and wins
     kmh = np.full(mask.shape, VELOCIDAD_A_PIE, dtype=np.float64)
     if len(rutas):
-        burnt = rasterize(list(zip(rutas.geometry, rutas["kmh"])), out_shape=mask.shape,
-                          transform=rejilla.transform, fill=0.0, all_touched=True, dtype="float64")
+        burnt = rasterize(
+            list(zip(rutas.geometry, rutas["kmh"])),
+            out_shape=mask.shape,
+            transform=rejilla.transform,
+            fill=0.0,
+            all_touched=True,
+            dtype="float64",
+        )
         kmh = np.maximum(kmh, burnt)
     kmh[~mask] = 0.0
     return kmh
@@ -194,7 +211,8 @@ def celdas_de_puntos(rejilla: Rejilla, mask: np.ndarray, lon, lat) -> tuple[np.n
     if len(lon) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     x, y = Transformer.from_crs("EPSG:4326", rejilla.crs, always_xy=True).transform(
-        np.asarray(lon, float), np.asarray(lat, float))
+        np.asarray(lon, float), np.asarray(lat, float)
+    )
     f, c = rejilla.celda_de(np.asarray(x), np.asarray(y))
     dentro = (f >= 0) & (f < rejilla.alto) & (c >= 0) & (c < rejilla.ancho)
     f, c = f[dentro], c[dentro]
@@ -210,8 +228,16 @@ def escribir_cog(path: Path, valores: np.ndarray, rejilla: Rejilla, etiquetas: d
     from rio_cogeo.cogeo import cog_translate
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    perfil = {"driver": "GTiff", "dtype": "float32", "count": 1, "width": rejilla.ancho,
-              "height": rejilla.alto, "crs": rejilla.crs, "transform": rejilla.transform, "nodata": NODATA}
+    perfil = {
+        "driver": "GTiff",
+        "dtype": "float32",
+        "count": 1,
+        "width": rejilla.ancho,
+        "height": rejilla.alto,
+        "crs": rejilla.crs,
+        "transform": rejilla.transform,
+        "nodata": NODATA,
+    }
     fd, tmp = tempfile.mkstemp(suffix=".tif", dir=path.parent)
     os.close(fd)
     try:
@@ -220,9 +246,18 @@ def escribir_cog(path: Path, valores: np.ndarray, rejilla: Rejilla, etiquetas: d
                 dst.write(valores.astype(np.float32), 1)
                 dst.update_tags(**etiquetas)
             with mem.open() as src:
-                cog_translate(src, tmp, dict(COG_PERFIL), overview_resampling="average", overview_level=5,
-                              quiet=True, in_memory=True, use_cog_driver=False,
-                              additional_cog_metadata=None, config={"GDAL_NUM_THREADS": "1"})
+                cog_translate(
+                    src,
+                    tmp,
+                    dict(COG_PERFIL),
+                    overview_resampling="average",
+                    overview_level=5,
+                    quiet=True,
+                    in_memory=True,
+                    use_cog_driver=False,
+                    additional_cog_metadata=None,
+                    config={"GDAL_NUM_THREADS": "1"},
+                )
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -239,8 +274,23 @@ def ruta(home: Path, data_version: str, tipo: str, medida: str) -> Path:
 
 def _huella(puntos: pd.DataFrame, rejilla: Rejilla) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([rejilla.x0, rejilla.y0, rejilla.ancho, rejilla.alto, rejilla.celda, rejilla.crs,
-                         VELOCIDAD_A_PIE, VELOCIDADES, COG_PERFIL, 1], sort_keys=True).encode())
+    h.update(
+        json.dumps(
+            [
+                rejilla.x0,
+                rejilla.y0,
+                rejilla.ancho,
+                rejilla.alto,
+                rejilla.celda,
+                rejilla.crs,
+                VELOCIDAD_A_PIE,
+                VELOCIDADES,
+                COG_PERFIL,
+                1,
+            ],
+            sort_keys=True,
+        ).encode()
+    )
     for path in (RUTAS, TERRITORIO):
         h.update(path.read_bytes())
     h.update(puntos[["lon", "lat"]].to_numpy(np.float64).tobytes())
@@ -249,8 +299,9 @@ def _huella(puntos: pd.DataFrame, rejilla: Rejilla) -> str:
 
 def leer_puntos(conn) -> pd.DataFrame:
     """Delivery points from the public view (the admin and the public role can both read it)."""
-    rows = conn.execute("SELECT tipo, ST_X(geom), ST_Y(geom) FROM publico.punto_entrega"
-                        " ORDER BY tipo, codigo").fetchall()
+    rows = conn.execute(
+        "SELECT tipo, ST_X(geom), ST_Y(geom) FROM publico.punto_entrega ORDER BY tipo, codigo"
+    ).fetchall()
     return pd.DataFrame(rows, columns=["tipo", "lon", "lat"])
 
 
@@ -259,8 +310,9 @@ def version_vigente(conn) -> str | None:
     return row[0] if row else None
 
 
-def construir(home: Path, data_version: str, puntos: pd.DataFrame, tipos, *,
-              celda: float = CELDA_M, progreso=None) -> dict:
+def construir(
+    home: Path, data_version: str, puntos: pd.DataFrame, tipos, *, celda: float = CELDA_M, progreso=None
+) -> dict:
     """Both surfaces of each type in ``tipos`` for ``data_version``; returns what it wrote.
 
     A type whose points are unchanged since an earlier version reuses that version's files
@@ -294,9 +346,20 @@ def construir(home: Path, data_version: str, puntos: pd.DataFrame, tipos, *,
                 else:
                     kmh = velocidades(rejilla, mask) if kmh is None else kmh
                     valores = tiempo_minutos(kmh, celda, *celdas_de_puntos(rejilla, mask, lon, lat))
-                escribir_cog(path, valores, rejilla, {
-                    "data_version": data_version, "tipo_punto": tipo, "medida": medida, "unidad": UNIDAD[medida],
-                    "puntos": str(len(sub)), "celda_m": f"{celda:g}", "crs": rejilla.crs})
+                escribir_cog(
+                    path,
+                    valores,
+                    rejilla,
+                    {
+                        "data_version": data_version,
+                        "tipo_punto": tipo,
+                        "medida": medida,
+                        "unidad": UNIDAD[medida],
+                        "puntos": str(len(sub)),
+                        "celda_m": f"{celda:g}",
+                        "crs": rejilla.crs,
+                    },
+                )
                 hechos[path.name] = "construida"
             huellas[path.name] = huella
             indice.write_text(json.dumps(huellas, sort_keys=True, indent=1))

@@ -163,11 +163,7 @@ def _read_departamentos(data_dir: Path, names: dict[str, str]) -> pd.DataFrame:
 def _read_distritos_cartograficos(data_dir: Path) -> pd.DataFrame:
     gdf = gpd.read_file(data_dir / "distritos.geojson")
     codigo = gdf["codigo"].astype(str).str.zfill(4)
-    nombre = (
-        gdf["DIST_DESC"]
-        .astype(str)
-        .where(~codigo.isin(_NOMBRE_CORREGIDO), codigo.map(_NOMBRE_CORREGIDO))
-    )
+    nombre = gdf["DIST_DESC"].astype(str).where(~codigo.isin(_NOMBRE_CORREGIDO), codigo.map(_NOMBRE_CORREGIDO))
     return pd.DataFrame(
         {
             "codigo_2012": codigo,
@@ -181,9 +177,7 @@ def _read_distritos_cartograficos(data_dir: Path) -> pd.DataFrame:
 def read_census(data_dir: Path = DATA_DIR) -> pd.DataFrame:
     """The 263 census districts joined with their 2012 polygon code (codes as strings)."""
     censo = pd.read_csv(data_dir / "censo2022_distritos.csv", dtype={"codigo": str, "dpto": str})
-    cross = pd.read_csv(
-        data_dir / "crosswalk_2022_2012.csv", dtype={"codigo_2022": str, "codigo_2012": str}
-    )
+    cross = pd.read_csv(data_dir / "crosswalk_2022_2012.csv", dtype={"codigo_2022": str, "codigo_2012": str})
     df = censo.merge(
         cross[["codigo_2022", "codigo_2012", "relacion"]],
         left_on="codigo",
@@ -215,20 +209,14 @@ def load_territory(conn: psycopg.Connection, data_dir: Path = DATA_DIR) -> dict[
     names = censo.drop_duplicates("dpto").set_index("dpto")["dpto_desc"].to_dict()
     dptos = _read_departamentos(data_dir, names)
     cartos = _read_distritos_cartograficos(data_dir)
-    localidades = pd.read_csv(
-        data_dir / "localidades_geonames.csv", dtype={"codigo_distrito_2012": str}
-    )
+    localidades = pd.read_csv(data_dir / "localidades_geonames.csv", dtype={"codigo_distrito_2012": str})
 
     for codigo, nombre in PILOTOS.items():
         found = censo.loc[censo["codigo"] == codigo, "distrito_nombre"].tolist()
         if found != [nombre]:
-            raise ValueError(
-                f"distrito piloto {codigo} ({nombre}) no coincide con el censo: {found}"
-            )
+            raise ValueError(f"distrito piloto {codigo} ({nombre}) no coincide con el censo: {found}")
 
-    loc_wkb = shapely.to_wkb(
-        shapely.points(localidades["lon"].to_numpy(), localidades["lat"].to_numpy())
-    )
+    loc_wkb = shapely.to_wkb(shapely.points(localidades["lon"].to_numpy(), localidades["lat"].to_numpy()))
 
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
@@ -249,9 +237,7 @@ def load_territory(conn: psycopg.Connection, data_dir: Path = DATA_DIR) -> dict[
                VALUES (%s, %s, %s, ST_Multi(ST_GeomFromWKB(%s, 4326)))
                ON CONFLICT (codigo_2012) DO UPDATE SET dpto = EXCLUDED.dpto,
                    nombre = EXCLUDED.nombre, geom = EXCLUDED.geom""",
-            list(
-                cartos[["codigo_2012", "dpto", "nombre", "wkb"]].itertuples(index=False, name=None)
-            ),
+            list(cartos[["codigo_2012", "dpto", "nombre", "wkb"]].itertuples(index=False, name=None)),
         )
         distrito_rows = list(
             zip(
@@ -328,8 +314,11 @@ def mec_localities(data_dir: Path = DATA_DIR) -> pd.DataFrame:
 
     Placeholders ("LOCALIDAD A CONFIRMAR") are not places and are left out.
     """
-    esc = pd.read_csv(data_dir / "escuelas_mec.csv", usecols=["barrio_localidad", "zona", "lat", "lon"],
-                      dtype={"barrio_localidad": str, "zona": str}).dropna(subset=["lat", "lon"])
+    esc = pd.read_csv(
+        data_dir / "escuelas_mec.csv",
+        usecols=["barrio_localidad", "zona", "lat", "lon"],
+        dtype={"barrio_localidad": str, "zona": str},
+    ).dropna(subset=["lat", "lon"])
     esc["nombre"] = esc["barrio_localidad"].map(nombre_de_lugar)
     esc = esc.dropna(subset=["nombre"])
     esc["clave"] = esc["nombre"].map(clave)
@@ -349,11 +338,13 @@ def _load_places(cur: psycopg.Cursor, data_dir: Path) -> None:
         " SELECT 'geonames:' || geonameid, nombre, '', codigo_2012, 'geonames', geom FROM territorio.localidad"
     )
     keys = cur.execute("SELECT lugar_id, nombre FROM territorio.lugar").fetchall()
-    cur.executemany("UPDATE territorio.lugar SET clave = %s WHERE lugar_id = %s",
-                    [(clave(nombre), lugar) for lugar, nombre in keys])
+    cur.executemany(
+        "UPDATE territorio.lugar SET clave = %s WHERE lugar_id = %s", [(clave(nombre), lugar) for lugar, nombre in keys]
+    )
     mec = mec_localities(data_dir)
-    cur.execute("CREATE TEMP TABLE escuela_lugar (nombre text, clave text, zona text, lon float8, lat float8)"
-                " ON COMMIT DROP")
+    cur.execute(
+        "CREATE TEMP TABLE escuela_lugar (nombre text, clave text, zona text, lon float8, lat float8) ON COMMIT DROP"
+    )
     with cur.copy("COPY escuela_lugar FROM STDIN") as copy:
         for row in mec.itertuples(index=False):
             copy.write_row((row.nombre, row.clave, row.zona, row.lon, row.lat))

@@ -93,13 +93,22 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
 def _check_scope(conn: psycopg.Connection, rol: str, departamento, distrito, institucion, distritos) -> None:
     if rol not in ROLES:
         raise UsuarioError(f"Rol desconocido: {rol!r}. Roles: {', '.join(ROLES)}.")
-    needs = {"mesa_departamental": bool(departamento), "mesa_distrital": bool(distrito),
-             "institucion": bool(institucion) and bool(distritos)}
+    needs = {
+        "mesa_departamental": bool(departamento),
+        "mesa_distrital": bool(distrito),
+        "institucion": bool(institucion) and bool(distritos),
+    }
     if not needs.get(rol, True):
-        what = {"mesa_departamental": "--departamento", "mesa_distrital": "--distrito",
-                "institucion": "--institucion y --distritos"}[rol]
+        what = {
+            "mesa_departamental": "--departamento",
+            "mesa_distrital": "--distrito",
+            "institucion": "--institucion y --distritos",
+        }[rol]
         raise UsuarioError(f"El rol {rol} necesita {what}.")
-    if departamento and not conn.execute("SELECT 1 FROM territorio.departamento WHERE codigo = %s", (departamento,)).fetchone():
+    if (
+        departamento
+        and not conn.execute("SELECT 1 FROM territorio.departamento WHERE codigo = %s", (departamento,)).fetchone()
+    ):
         raise UsuarioError(f"Departamento desconocido: {departamento}.")
     for code in ([distrito] if distrito else []) + list(distritos or []):
         if not conn.execute("SELECT 1 FROM territorio.distrito WHERE codigo = %s", (code,)).fetchone():
@@ -109,12 +118,23 @@ def _check_scope(conn: psycopg.Connection, rol: str, departamento, distrito, ins
 
         known = {s.institucion for s in default_catalog().servicios}
         if institucion not in known:
-            raise UsuarioError(f"Institución desconocida: {institucion}. Instituciones del catálogo: {', '.join(sorted(known))}.")
+            raise UsuarioError(
+                f"Institución desconocida: {institucion}. Instituciones del catálogo: {', '.join(sorted(known))}."
+            )
 
 
-def create_user(conn: psycopg.Connection, nombre: str, password: str, rol: str, *, nombre_completo: str = "",
-                departamento: str | None = None, distrito: str | None = None, institucion: str | None = None,
-                distritos: list[str] | None = None) -> Usuario:
+def create_user(
+    conn: psycopg.Connection,
+    nombre: str,
+    password: str,
+    rol: str,
+    *,
+    nombre_completo: str = "",
+    departamento: str | None = None,
+    distrito: str | None = None,
+    institucion: str | None = None,
+    distritos: list[str] | None = None,
+) -> Usuario:
     """Add a user; the territory fields not used by ``rol`` are ignored."""
     nombre = nombre.strip().lower()
     keep = {"mesa_departamental": "departamento", "mesa_distrital": "distrito", "institucion": "institucion"}.get(rol)
@@ -153,15 +173,26 @@ def get_user(conn: psycopg.Connection, nombre: str) -> Usuario:
 def deactivate_user(conn: psycopg.Connection, nombre: str) -> Usuario:
     """Deactivate and close every open session at once (a live session stops working)."""
     user = get_user(conn, nombre)
-    conn.execute("UPDATE acceso.usuario SET activo = false, modificado = now() WHERE usuario_id = %s", (user.usuario_id,))
-    conn.execute("UPDATE acceso.sesion SET cerrada = now() WHERE usuario_id = %s AND cerrada IS NULL", (user.usuario_id,))
+    conn.execute(
+        "UPDATE acceso.usuario SET activo = false, modificado = now() WHERE usuario_id = %s", (user.usuario_id,)
+    )
+    conn.execute(
+        "UPDATE acceso.sesion SET cerrada = now() WHERE usuario_id = %s AND cerrada IS NULL", (user.usuario_id,)
+    )
     conn.commit()
     return get_user(conn, nombre)
 
 
-def change_role(conn: psycopg.Connection, nombre: str, rol: str, *, departamento: str | None = None,
-                distrito: str | None = None, institucion: str | None = None,
-                distritos: list[str] | None = None) -> Usuario:
+def change_role(
+    conn: psycopg.Connection,
+    nombre: str,
+    rol: str,
+    *,
+    departamento: str | None = None,
+    distrito: str | None = None,
+    institucion: str | None = None,
+    distritos: list[str] | None = None,
+) -> Usuario:
     """New role and territory; open sessions are closed (they carried the old scope)."""
     user = get_user(conn, nombre)
     keep = {"mesa_departamental": "departamento", "mesa_distrital": "distrito", "institucion": "institucion"}.get(rol)
@@ -174,7 +205,9 @@ def change_role(conn: psycopg.Connection, nombre: str, rol: str, *, departamento
         " modificado = now() WHERE usuario_id = %s",
         (rol, departamento, distrito, institucion, distritos, user.usuario_id),
     )
-    conn.execute("UPDATE acceso.sesion SET cerrada = now() WHERE usuario_id = %s AND cerrada IS NULL", (user.usuario_id,))
+    conn.execute(
+        "UPDATE acceso.sesion SET cerrada = now() WHERE usuario_id = %s AND cerrada IS NULL", (user.usuario_id,)
+    )
     conn.commit()
     return get_user(conn, nombre)
 
@@ -183,16 +216,23 @@ def set_password(conn: psycopg.Connection, nombre: str, password: str) -> None:
     """A new password (an admin's reset): open sessions are closed and the name's failed
     attempts stop counting (the lockout ends)."""
     user = get_user(conn, nombre)
-    conn.execute("UPDATE acceso.usuario SET clave_hash = %s, modificado = now() WHERE usuario_id = %s",
-                 (hash_password(password), user.usuario_id))
-    conn.execute("UPDATE acceso.sesion SET cerrada = now() WHERE usuario_id = %s AND cerrada IS NULL", (user.usuario_id,))
+    conn.execute(
+        "UPDATE acceso.usuario SET clave_hash = %s, modificado = now() WHERE usuario_id = %s",
+        (hash_password(password), user.usuario_id),
+    )
+    conn.execute(
+        "UPDATE acceso.sesion SET cerrada = now() WHERE usuario_id = %s AND cerrada IS NULL", (user.usuario_id,)
+    )
     _unlock(conn, user.nombre)
     conn.commit()
 
 
 def _unlock(conn: psycopg.Connection, nombre: str) -> None:
-    conn.execute("INSERT INTO acceso.intento_ingreso (nombre, ip, exito, tipo) VALUES (%s, 'administracion', false,"
-                 " 'desbloqueo')", (nombre,))
+    conn.execute(
+        "INSERT INTO acceso.intento_ingreso (nombre, ip, exito, tipo) VALUES (%s, 'administracion', false,"
+        " 'desbloqueo')",
+        (nombre,),
+    )
 
 
 def unlock_user(conn: psycopg.Connection, nombre: str) -> int:
@@ -202,7 +242,9 @@ def unlock_user(conn: psycopg.Connection, nombre: str) -> int:
     row = conn.execute(
         "SELECT count(*) FROM acceso.intento_ingreso WHERE nombre = %(n)s AND tipo = 'intento' AND NOT exito"
         " AND momento > (SELECT coalesce(max(momento), '-infinity') FROM acceso.intento_ingreso"
-        "                 WHERE nombre = %(n)s AND (exito OR tipo = 'desbloqueo'))", {"n": user.nombre}).fetchone()
+        "                 WHERE nombre = %(n)s AND (exito OR tipo = 'desbloqueo'))",
+        {"n": user.nombre},
+    ).fetchone()
     _unlock(conn, user.nombre)
     conn.commit()
     return row[0]

@@ -65,9 +65,22 @@ ORIGEN = "simulado"
 _MARGEN_KM = 2.0
 
 COLUMNAS = [
-    "servicio", "nombre", "unidad", "punto_tipo", "aplica", "cubiertos", "cubiertos_despues",
-    "brecha_sin_oferta_antes", "brecha_sin_oferta_despues", "brecha_con_oferta_antes", "brecha_con_oferta_despues",
-    "acceso_medio_antes", "acceso_medio_despues", "distancia_media_km_antes", "distancia_media_km_despues", "cambio",
+    "servicio",
+    "nombre",
+    "unidad",
+    "punto_tipo",
+    "aplica",
+    "cubiertos",
+    "cubiertos_despues",
+    "brecha_sin_oferta_antes",
+    "brecha_sin_oferta_despues",
+    "brecha_con_oferta_antes",
+    "brecha_con_oferta_despues",
+    "acceso_medio_antes",
+    "acceso_medio_despues",
+    "distancia_media_km_antes",
+    "distancia_media_km_despues",
+    "cambio",
 ]
 _CONTEOS = COLUMNAS[4:11]
 _PALABRA = {"persona": ("persona", "personas"), "hogar": ("hogar", "hogares"), "entorno": ("entorno", "entornos")}
@@ -94,8 +107,9 @@ class PuntoNuevo:
         try:
             lon, lat = float(lon_txt), float(lat_txt)
         except ValueError:
-            raise ValueError(f"Coordenadas no válidas en '{texto}': longitud y latitud en grados con punto "
-                             f"decimal ({formato}).") from None
+            raise ValueError(
+                f"Coordenadas no válidas en '{texto}': longitud y latitud en grados con punto decimal ({formato})."
+            ) from None
         try:
             capacidad = int(partes[2])
         except ValueError:
@@ -122,8 +136,10 @@ def _distrito(conn, distrito: str) -> dict:
         "SELECT codigo, nombre, codigo_2012, dpto FROM territorio.distrito WHERE codigo = %s", (codigo,)
     ).fetchone()
     if row is None:
-        raise ValueError(f"Distrito desconocido: '{distrito}'. Use el código 2022 de 4 dígitos "
-                         "(p. ej. 1116 para Villeta); la lista está en territorio.distrito.")
+        raise ValueError(
+            f"Distrito desconocido: '{distrito}'. Use el código 2022 de 4 dígitos "
+            "(p. ej. 1116 para Villeta); la lista está en territorio.distrito."
+        )
     return dict(zip(("codigo", "nombre", "codigo_2012", "dpto"), row))
 
 
@@ -149,20 +165,26 @@ def _validar_nuevos(conn, catalog: Catalogo, agregar: list[PuntoNuevo], info: di
             pista = " ¿Latitud y longitud invertidas? (se escribe lon,lat)" if invertido else ""
             raise ValueError(f"El {donde} cae fuera de Paraguay.{pista}")
         if info["codigo_2012"]:
-            query = ("SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography)"
-                     " FROM territorio.distrito_cartografico WHERE codigo_2012 = %s")
+            query = (
+                "SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography)"
+                " FROM territorio.distrito_cartografico WHERE codigo_2012 = %s"
+            )
             zona_ref = f"del distrito {info['codigo']} ({info['nombre']})"
             clave = info["codigo_2012"]
         else:  # 2022 district without a 2012 polygon: its department is the nearest known shape
-            query = ("SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography)"
-                     " FROM territorio.departamento WHERE codigo = %s")
+            query = (
+                "SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography)"
+                " FROM territorio.departamento WHERE codigo = %s"
+            )
             zona_ref = f"del departamento del distrito {info['codigo']} ({info['nombre']}, sin polígono propio)"
             clave = info["dpto"]
         km = conn.execute(query, (p.lon, p.lat, clave)).fetchone()[0] / 1000
         radio = type_radius(catalog, p.tipo)[1]
         if km > radio + tolerancia:
-            raise ValueError(f"El {donde} está a {km:.1f} km {zona_ref}: más allá del radio máximo de un punto "
-                             f"{p.tipo} ({radio:g} km) no alcanzaría a ningún hogar del distrito.")
+            raise ValueError(
+                f"El {donde} está a {km:.1f} km {zona_ref}: más allá del radio máximo de un punto "
+                f"{p.tipo} ({radio:g} km) no alcanzaría a ningún hogar del distrito."
+            )
 
 
 def _ratios_guardados(conn) -> dict[str, pd.Series]:
@@ -171,8 +193,9 @@ def _ratios_guardados(conn) -> dict[str, pd.Series]:
     return {t: g.set_index("punto_id")["ratio"].astype(float) for t, g in frame.groupby("tipo")}
 
 
-def demanda(catalog: Catalogo, hogares: pd.DataFrame, personas: pd.DataFrame, eventos: pd.DataFrame,
-            fecha_corte: date | None) -> dict[str, np.ndarray]:
+def demanda(
+    catalog: Catalogo, hogares: pd.DataFrame, personas: pd.DataFrame, eventos: pd.DataFrame, fecha_corte: date | None
+) -> dict[str, np.ndarray]:
     """2SFCA demand per household and point type, exactly as ``pipeline.unit_measures`` counts it."""
     hh = hogares.reset_index(drop=True)
     of_person = pd.Index(hh["hogar_id"]).get_indexer(personas["hogar_id"])
@@ -186,29 +209,40 @@ def _hogares_cerca(conn, puntos: pd.DataFrame, radio_km: float) -> tuple[pd.Data
     """Households (any district) within ``radio_km`` of any of ``puntos``, and their persons."""
     lat_pad = radio_km / 110.0
     lon_pad = radio_km / (111.0 * math.cos(math.radians(min(abs(puntos["lat"]).max() + lat_pad, 89.0))))
-    caja = (float(puntos["lon"].min() - lon_pad), float(puntos["lon"].max() + lon_pad),
-            float(puntos["lat"].min() - lat_pad), float(puntos["lat"].max() + lat_pad))
+    caja = (
+        float(puntos["lon"].min() - lon_pad),
+        float(puntos["lon"].max() + lon_pad),
+        float(puntos["lat"].min() - lat_pad),
+        float(puntos["lat"].max() + lat_pad),
+    )
     hogares = copy_out(
         conn,
         "SELECT h.hogar_id, h.zona, h.fecha_relevamiento, h.lon, h.lat FROM nominal.hogar h"
-        " WHERE h.lon BETWEEN {} AND {} AND h.lat BETWEEN {} AND {}", caja,
+        " WHERE h.lon BETWEEN {} AND {} AND h.lat BETWEEN {} AND {}",
+        caja,
     )
     personas = copy_out(
         conn,
         "SELECT p.persona_id, p.hogar_id, p.sexo, p.fecha_nacimiento, p.embarazada, p.discapacidad, p.indigena,"
         " array_to_string(p.servicios, ';') AS servicios FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id)"
-        " WHERE h.lon BETWEEN {} AND {} AND h.lat BETWEEN {} AND {}", caja,
+        " WHERE h.lon BETWEEN {} AND {} AND h.lat BETWEEN {} AND {}",
+        caja,
     )
     if len(hogares):
-        dist = nearest_km(hogares["lon"].to_numpy(float), hogares["lat"].to_numpy(float),
-                          puntos["lon"].to_numpy(float), puntos["lat"].to_numpy(float))[0]
+        dist = nearest_km(
+            hogares["lon"].to_numpy(float),
+            hogares["lat"].to_numpy(float),
+            puntos["lon"].to_numpy(float),
+            puntos["lat"].to_numpy(float),
+        )[0]
         hogares = hogares[dist <= radio_km].reset_index(drop=True)
         personas = personas[personas["hogar_id"].isin(hogares["hogar_id"])].reset_index(drop=True)
     return hogares, personas
 
 
-def _completar_ratios(conn, catalog: Catalogo, units: Units, puntos: pd.DataFrame,
-                      guardados: dict[str, pd.Series]) -> tuple[dict[str, pd.Series], list[str]]:
+def _completar_ratios(
+    conn, catalog: Catalogo, units: Units, puntos: pd.DataFrame, guardados: dict[str, pd.Series]
+) -> tuple[dict[str, pd.Series], list[str]]:
     """Stored ratios plus step 1 recomputed (with neighbours' demand) for relevant points lacking one.
 
     A point is relevant when it is within its type's widest catchment of some household
@@ -222,8 +256,14 @@ def _completar_ratios(conn, catalog: Catalogo, units: Units, puntos: pd.DataFram
         if sub.empty:
             continue
         radio = type_radius(catalog, tipo)[1] + _MARGEN_KM
-        cerca = nearest_km_xyz(unit_vectors(sub["lon"].to_numpy(float), sub["lat"].to_numpy(float)),
-                               units.hogares["lon"].to_numpy(float), units.hogares["lat"].to_numpy(float))[0] <= radio
+        cerca = (
+            nearest_km_xyz(
+                unit_vectors(sub["lon"].to_numpy(float), sub["lat"].to_numpy(float)),
+                units.hogares["lon"].to_numpy(float),
+                units.hogares["lat"].to_numpy(float),
+            )[0]
+            <= radio
+        )
         if cerca.any():
             faltan.append(sub[cerca])
     if not faltan:
@@ -234,13 +274,21 @@ def _completar_ratios(conn, catalog: Catalogo, units: Units, puntos: pd.DataFram
     urbana = (hogares["zona"] == "urbana").to_numpy()
     lon, lat = hogares["lon"].to_numpy(float), hogares["lat"].to_numpy(float)
     quiere = demanda(catalog, hogares, personas, units.eventos, units.fecha_corte)
-    grupo, lugares = demand_cells(lon, lat, urbana) if len(hogares) else (np.zeros(0, np.int64), pd.DataFrame(
-        {"lon": [], "lat": [], "urbana": []}))
+    grupo, lugares = (
+        demand_cells(lon, lat, urbana)
+        if len(hogares)
+        else (np.zeros(0, np.int64), pd.DataFrame({"lon": [], "lat": [], "urbana": []}))
+    )
     for tipo, sub in faltan.groupby("tipo"):
         carga = np.bincount(grupo, weights=quiere[tipo], minlength=len(lugares)) if len(hogares) else np.zeros(0)
         _, ratio = two_step_fca(
-            lugares["lon"].to_numpy(float), lugares["lat"].to_numpy(float), carga, lugares["urbana"].to_numpy(bool),
-            sub["lon"].to_numpy(float), sub["lat"].to_numpy(float), sub["capacidad"].to_numpy(float),
+            lugares["lon"].to_numpy(float),
+            lugares["lat"].to_numpy(float),
+            carga,
+            lugares["urbana"].to_numpy(bool),
+            sub["lon"].to_numpy(float),
+            sub["lat"].to_numpy(float),
+            sub["capacidad"].to_numpy(float),
             type_radius(catalog, tipo),
         )
         nuevos = pd.Series(ratio, index=sub["punto_id"].to_numpy())
@@ -280,9 +328,14 @@ def _texto_cambio(unidad: str, entra: int, sale: int, acceso: tuple[float, float
     return "; ".join(partes) if partes else "sin cambios"
 
 
-def simulate(conn: psycopg.Connection, distrito: str, agregar: Iterable[PuntoNuevo] = (),
-             quitar: Iterable[str] = (), fecha_corte: date | None = None,
-             catalog: Catalogo | None = None) -> pd.DataFrame:
+def simulate(
+    conn: psycopg.Connection,
+    distrito: str,
+    agregar: Iterable[PuntoNuevo] = (),
+    quitar: Iterable[str] = (),
+    fecha_corte: date | None = None,
+    catalog: Catalogo | None = None,
+) -> pd.DataFrame:
     """Measures of one district with the stored points (antes) and a modified set (después).
 
     Nothing is written but one audit-log row: everything is read in a read-only transaction
@@ -314,23 +367,34 @@ def simulate(conn: psycopg.Connection, distrito: str, agregar: Iterable[PuntoNue
         units = Units.from_db(conn, fecha_corte, distrito=info["codigo"])
         desconocidos = [q for q in quitar if q not in set(units.puntos["punto_id"])]
         if desconocidos:
-            raise ValueError("Punto(s) desconocido(s) en quitar: " + ", ".join(desconocidos)
-                             + ". Use el punto_id de oferta.punto_entrega.")
+            raise ValueError(
+                "Punto(s) desconocido(s) en quitar: "
+                + ", ".join(desconocidos)
+                + ". Use el punto_id de oferta.punto_entrega."
+            )
         if units.hogares.empty:
-            raise ValueError(f"El distrito {info['codigo']} ({info['nombre']}) no tiene hogares relevados: "
-                             "no hay nada que simular.")
-        nuevos = pd.DataFrame({
-            "punto_id": [f"{PREFIJO}{i}" for i in range(1, len(agregar) + 1)],
-            "tipo": [p.tipo for p in agregar],
-            "zona": [p.zona for p in agregar],
-            "capacidad": [float(p.capacidad) for p in agregar],
-            "lon": [float(p.lon) for p in agregar],
-            "lat": [float(p.lat) for p in agregar],
-            "origen": ORIGEN,
-        })
+            raise ValueError(
+                f"El distrito {info['codigo']} ({info['nombre']}) no tiene hogares relevados: no hay nada que simular."
+            )
+        nuevos = pd.DataFrame(
+            {
+                "punto_id": [f"{PREFIJO}{i}" for i in range(1, len(agregar) + 1)],
+                "tipo": [p.tipo for p in agregar],
+                "zona": [p.zona for p in agregar],
+                "capacidad": [float(p.capacidad) for p in agregar],
+                "lon": [float(p.lon) for p in agregar],
+                "lat": [float(p.lat) for p in agregar],
+                "origen": ORIGEN,
+            }
+        )
         antes_puntos = units.puntos.reset_index(drop=True)
-        despues_puntos = pd.concat([antes_puntos[~antes_puntos["punto_id"].isin(quitar)], nuevos.astype(
-            {c: antes_puntos[c].dtype for c in nuevos.columns if c in antes_puntos})], ignore_index=True)
+        despues_puntos = pd.concat(
+            [
+                antes_puntos[~antes_puntos["punto_id"].isin(quitar)],
+                nuevos.astype({c: antes_puntos[c].dtype for c in nuevos.columns if c in antes_puntos}),
+            ],
+            ignore_index=True,
+        )
         todos = pd.concat([antes_puntos, nuevos], ignore_index=True)
         ratios, recalculados = _completar_ratios(conn, catalog, units, todos, _ratios_guardados(conn))
 
@@ -351,8 +415,14 @@ def simulate(conn: psycopg.Connection, distrito: str, agregar: Iterable[PuntoNue
     tipos = sorted({s.punto_tipo for s in catalog.servicios if s.punto_tipo})
     dist = {}
     for nombre, puntos in (("antes", antes_puntos), ("despues", despues_puntos)):
-        dist[nombre] = {t: nearest_km_xyz(xyz, puntos.loc[puntos["tipo"] == t, "lon"].to_numpy(float),
-                                          puntos.loc[puntos["tipo"] == t, "lat"].to_numpy(float))[0] for t in tipos}
+        dist[nombre] = {
+            t: nearest_km_xyz(
+                xyz,
+                puntos.loc[puntos["tipo"] == t, "lon"].to_numpy(float),
+                puntos.loc[puntos["tipo"] == t, "lat"].to_numpy(float),
+            )[0]
+            for t in tipos
+        }
 
     rows = []
     for s in catalog.servicios:
@@ -360,8 +430,9 @@ def simulate(conn: psycopg.Connection, distrito: str, agregar: Iterable[PuntoNue
             continue
         c, t = s.codigo.lower(), s.punto_tipo
         acceso = tuple(tot[f"acceso_{t}_suma"] / hogares for tot in (tot_a, tot_d))
-        dmedia = tuple(float(np.mean(dist[k][t])) if np.isfinite(dist[k][t]).all() else float("nan")
-                       for k in ("antes", "despues"))
+        dmedia = tuple(
+            float(np.mean(dist[k][t])) if np.isfinite(dist[k][t]).all() else float("nan") for k in ("antes", "despues")
+        )
         if s.unidad == "entorno":
             j = st_a["entorno"].codes.index(s.codigo)
             cub_a, cub_d = st_a["entorno"].cubierto[:, j], st_d["entorno"].cubierto[:, j]
@@ -376,15 +447,26 @@ def simulate(conn: psycopg.Connection, distrito: str, agregar: Iterable[PuntoNue
                 alcance = {k: v[of_person] for k, v in alcance.items()}
             entra = int((brecha & ~alcance["antes"] & alcance["despues"]).sum())
             sale = int((brecha & alcance["antes"] & ~alcance["despues"]).sum())
-        rows.append({
-            "servicio": s.codigo, "nombre": s.nombre, "unidad": s.unidad, "punto_tipo": t,
-            "aplica": tot_a[f"{c}_aplica"], "cubiertos": tot_a[f"{c}_cubiertos"], "cubiertos_despues": tot_d[f"{c}_cubiertos"],
-            "brecha_sin_oferta_antes": tot_a[f"{c}_sin_oferta"], "brecha_sin_oferta_despues": tot_d[f"{c}_sin_oferta"],
-            "brecha_con_oferta_antes": tot_a[f"{c}_con_oferta"], "brecha_con_oferta_despues": tot_d[f"{c}_con_oferta"],
-            "acceso_medio_antes": acceso[0], "acceso_medio_despues": acceso[1],
-            "distancia_media_km_antes": dmedia[0], "distancia_media_km_despues": dmedia[1],
-            "cambio": _texto_cambio(s.unidad, entra, sale, acceso, f"un punto {t}"),
-        })
+        rows.append(
+            {
+                "servicio": s.codigo,
+                "nombre": s.nombre,
+                "unidad": s.unidad,
+                "punto_tipo": t,
+                "aplica": tot_a[f"{c}_aplica"],
+                "cubiertos": tot_a[f"{c}_cubiertos"],
+                "cubiertos_despues": tot_d[f"{c}_cubiertos"],
+                "brecha_sin_oferta_antes": tot_a[f"{c}_sin_oferta"],
+                "brecha_sin_oferta_despues": tot_d[f"{c}_sin_oferta"],
+                "brecha_con_oferta_antes": tot_a[f"{c}_con_oferta"],
+                "brecha_con_oferta_despues": tot_d[f"{c}_con_oferta"],
+                "acceso_medio_antes": acceso[0],
+                "acceso_medio_despues": acceso[1],
+                "distancia_media_km_antes": dmedia[0],
+                "distancia_media_km_despues": dmedia[1],
+                "cambio": _texto_cambio(s.unidad, entra, sale, acceso, f"un punto {t}"),
+            }
+        )
     for cat in sorted(catalog.categorias, key=lambda k: k.logro):
         if cat.universo != "entorno":
             continue
@@ -393,30 +475,48 @@ def simulate(conn: psycopg.Connection, distrito: str, agregar: Iterable[PuntoNue
         entra, sale = int((~prot_a & prot_d).sum()), int((prot_a & ~prot_d).sum())
         partes = []
         if entra:
-            partes.append(f"{_plural(entra, 'entorno')} {'pasa' if entra == 1 else 'pasan'} a estar protegido"
-                          + ("" if entra == 1 else "s"))
+            partes.append(
+                f"{_plural(entra, 'entorno')} {'pasa' if entra == 1 else 'pasan'} a estar protegido"
+                + ("" if entra == 1 else "s")
+            )
         if sale:
-            partes.append(f"{_plural(sale, 'entorno')} {'deja' if sale == 1 else 'dejan'} de estar protegido"
-                          + ("" if sale == 1 else "s"))
-        rows.append({
-            "servicio": f"LOGRO_{n}", "nombre": f"Logro {n}: {cat.nombre}, en protección concurrente (núcleo)",
-            "unidad": "entorno", "punto_tipo": None,
-            "aplica": tot_a[f"l{n}_universo"], "cubiertos": tot_a[f"l{n}_protegidos"],
-            "cubiertos_despues": tot_d[f"l{n}_protegidos"],
-            "cambio": "; ".join(partes) if partes else "sin cambios",
-        })
+            partes.append(
+                f"{_plural(sale, 'entorno')} {'deja' if sale == 1 else 'dejan'} de estar protegido"
+                + ("" if sale == 1 else "s")
+            )
+        rows.append(
+            {
+                "servicio": f"LOGRO_{n}",
+                "nombre": f"Logro {n}: {cat.nombre}, en protección concurrente (núcleo)",
+                "unidad": "entorno",
+                "punto_tipo": None,
+                "aplica": tot_a[f"l{n}_universo"],
+                "cubiertos": tot_a[f"l{n}_protegidos"],
+                "cubiertos_despues": tot_d[f"l{n}_protegidos"],
+                "cambio": "; ".join(partes) if partes else "sin cambios",
+            }
+        )
     out = pd.DataFrame(rows, columns=COLUMNAS)
     for column in _CONTEOS:
         out[column] = pd.array(out[column].round().astype("Int64"), dtype="Int64")
     for column in COLUMNAS[11:15]:
         out[column] = out[column].astype(float)
     out["punto_tipo"] = out["punto_tipo"].astype(object).where(out["punto_tipo"].notna(), None)
-    out.attrs.update({
-        "distrito": info["codigo"], "nombre": info["nombre"], "hogares": int(tot_a["hogares"]),
-        "personas": int(tot_a["personas"]), "entornos": int(tot_a["entornos"]),
-        "agregados": nuevos["punto_id"].tolist(), "quitados": quitar, "ratios_recalculados": recalculados,
-        "fecha_corte": units.fecha_corte.isoformat() if units.fecha_corte else "fecha de relevamiento de cada hogar",
-    })
+    out.attrs.update(
+        {
+            "distrito": info["codigo"],
+            "nombre": info["nombre"],
+            "hogares": int(tot_a["hogares"]),
+            "personas": int(tot_a["personas"]),
+            "entornos": int(tot_a["entornos"]),
+            "agregados": nuevos["punto_id"].tolist(),
+            "quitados": quitar,
+            "ratios_recalculados": recalculados,
+            "fecha_corte": units.fecha_corte.isoformat()
+            if units.fecha_corte
+            else "fecha de relevamiento de cada hogar",
+        }
+    )
     # The simulation read nominal households and persons: leave it in the audit log.
     with conn.transaction():
         log_access(conn, "simular", info["codigo"], {"agregar": len(agregar), "quitar": quitar})

@@ -113,8 +113,14 @@ def build_model(url: str, columns: list[str], tolerance_deg: float = 0.025) -> M
     rows = pub.copy().assign(kind="fila", distrito=None)
     position = {(n, c): i for i, (n, c) in enumerate(zip(rows["nivel"], rows["codigo"]))}
     children: dict[int, list[int]] = {}
-    parent_level = {"h3_8": "h3_7", "h3_7": "h3_6", "h3_6": "h3_5", "h3_5": "pais", "distrito": "departamento",
-                    "departamento": "pais"}
+    parent_level = {
+        "h3_8": "h3_7",
+        "h3_7": "h3_6",
+        "h3_6": "h3_5",
+        "h3_5": "pais",
+        "distrito": "departamento",
+        "departamento": "pais",
+    }
     for i, (nivel, padre) in enumerate(zip(rows["nivel"], rows["padre"])):
         if nivel in parent_level:
             p = position.get((parent_level[nivel], padre))
@@ -138,11 +144,15 @@ def build_model(url: str, columns: list[str], tolerance_deg: float = 0.025) -> M
                 extra.append({"kind": "resto", "nivel": level, "codigo": rows["codigo"][i], "reservado": True})
                 equations.append((i, [remainder_of[i]]))
     # Leaves and the districts each one may touch (geometry, with the ingest tolerance).
-    touch = read(url, """
+    touch = read(
+        url,
+        """
         SELECT h.nivel, h.codigo, d.codigo AS distrito
         FROM publico.cobertura h JOIN publico.cobertura d
           ON d.nivel = 'distrito' AND ST_DWithin(h.geom, d.geom, %s)
-        WHERE h.nivel IN ('h3_6', 'h3_7', 'h3_8')""", (tolerance_deg,))
+        WHERE h.nivel IN ('h3_6', 'h3_7', 'h3_8')""",
+        (tolerance_deg,),
+    )
     district_pos = {c: position[("distrito", c)] for c in rows.loc[rows["nivel"] == "distrito", "codigo"]}
     leaves = {("h3_8", c): position[("h3_8", c)] for c in rows.loc[rows["nivel"] == "h3_8", "codigo"]}
     leaves.update({(rows["nivel"][p], rows["codigo"][p]): r for p, r in remainder_of.items()})
@@ -181,9 +191,14 @@ def priors(model: Model, column: str) -> tuple[np.ndarray, np.ndarray]:
     return np.nan_to_num(lo), np.nan_to_num(hi, nan=BIG)
 
 
-def solve(model: Model, columns: list[str], identities: list[tuple[str, list[str]]] = (),
-          max_rounds: int = 400, relations: list[tuple[tuple[str, int], ...]] = (),
-          priors_of=None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def solve(
+    model: Model,
+    columns: list[str],
+    identities: list[tuple[str, list[str]]] = (),
+    max_rounds: int = 400,
+    relations: list[tuple[tuple[str, int], ...]] = (),
+    priors_of=None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Interval propagation to a fixed point over all equations, jointly for ``columns``.
 
     ``identities``: row identities total = sum of parts; ``relations``: row inequalities
@@ -218,14 +233,14 @@ def solve(model: Model, columns: list[str], identities: list[tuple[str, list[str
         np.minimum.at(hi, part_var, hi[totals][part_eq] - (s_lo[part_eq] - lo[part_var]))
         for relation in relations:
             terms = [(index[c] * E, a) for c, a in relation]
-            top = [a * (hi[o:o + E] if a > 0 else lo[o:o + E]) for o, a in terms]
+            top = [a * (hi[o : o + E] if a > 0 else lo[o : o + E]) for o, a in terms]
             most = sum(top)
             for (o, a), t in zip(terms, top):
                 rest = most - t
                 if a > 0:
-                    lo[o:o + E] = np.maximum(lo[o:o + E], -rest / a)
+                    lo[o : o + E] = np.maximum(lo[o : o + E], -rest / a)
                 else:
-                    hi[o:o + E] = np.minimum(hi[o:o + E], rest / -a)
+                    hi[o : o + E] = np.minimum(hi[o : o + E], rest / -a)
         lo, hi = np.ceil(lo - 1e-9), np.floor(hi + 1e-9)
         hi = np.minimum(hi, BIG)
         if hogares is not None:  # an unlisted remainder holds 0 or at least T households
@@ -233,11 +248,13 @@ def solve(model: Model, columns: list[str], identities: list[tuple[str, list[str
             hi[r] = np.where(hi[r] < T, 0, hi[r])
             lo[r] = np.where(lo[r] > 0, np.maximum(lo[r], T), lo[r])
         broken = np.flatnonzero(lo > hi)
-        assert not broken.size, ("the published equations contradict the attacker's model at",
-                                 [(columns[i // E], *model.entities.iloc[i % E][["kind", "nivel", "codigo"]]) for i in broken[:5]])
+        assert not broken.size, (
+            "the published equations contradict the attacker's model at",
+            [(columns[i // E], *model.entities.iloc[i % E][["kind", "nivel", "codigo"]]) for i in broken[:5]],
+        )
         if (lo == before_lo).all() and (hi == before_hi).all():
             break
-    return {c: (lo[k * E:(k + 1) * E], hi[k * E:(k + 1) * E]) for k, c in enumerate(columns)}
+    return {c: (lo[k * E : (k + 1) * E], hi[k * E : (k + 1) * E]) for k, c in enumerate(columns)}
 
 
 def truth(url: str, model: Model, columns: list[str], strict: bool = True) -> pd.DataFrame:
@@ -270,11 +287,19 @@ def truth(url: str, model: Model, columns: list[str], strict: bool = True) -> pd
         if row.kind == "fila":
             out[i] = agg.loc[(row.nivel, row.codigo), columns].to_numpy()
         elif row.kind == "resto":
-            out[i] = rest.loc[(row.nivel, row.codigo), columns].to_numpy() if (row.nivel, row.codigo) in rest.index else 0
+            out[i] = (
+                rest.loc[(row.nivel, row.codigo), columns].to_numpy() if (row.nivel, row.codigo) in rest.index else 0
+            )
         else:
             key = (row.nivel, row.codigo, row.distrito)
             out[i] = atoms.loc[key, columns].to_numpy() if key in atoms.index else 0
-    covered = set(zip(e.loc[e["kind"] == "atomo", "nivel"], e.loc[e["kind"] == "atomo", "codigo"], e.loc[e["kind"] == "atomo", "distrito"]))
+    covered = set(
+        zip(
+            e.loc[e["kind"] == "atomo", "nivel"],
+            e.loc[e["kind"] == "atomo", "codigo"],
+            e.loc[e["kind"] == "atomo", "distrito"],
+        )
+    )
     missing = [k for k in atoms.index if k not in covered and atoms.loc[k, columns].to_numpy().any()]
     assert not (strict and missing), f"households where the attacker's geometry sees none: {missing[:5]}"
     return pd.DataFrame(out, columns=columns)
@@ -292,8 +317,10 @@ def judge(model: Model, true: pd.DataFrame, bounds: dict, column: str) -> Verdic
     t = true[column].to_numpy()
     unsound = (t < lo) | (t > hi)
     e = model.entities
-    assert not unsound.any(), (f"{column}: the attacker's model is unsound: "
-                               f"{e.loc[unsound, ['kind', 'nivel', 'codigo', 'reservado']].assign(t=t[unsound], lo=lo[unsound], hi=hi[unsound]).head(8)}")
+    assert not unsound.any(), (
+        f"{column}: the attacker's model is unsound: "
+        f"{e.loc[unsound, ['kind', 'nivel', 'codigo', 'reservado']].assign(t=t[unsound], lo=lo[unsound], hi=hi[unsound]).head(8)}"
+    )
     small = (t >= 1) & (t < T)
     pinned = small & (lo == hi)
     narrow = np.zeros(len(e), bool)
@@ -303,14 +330,19 @@ def judge(model: Model, true: pd.DataFrame, bounds: dict, column: str) -> Verdic
         # attacker may narrow it as they narrow a published count, never below T.)
         remainder_of_published = np.zeros(len(e), bool)
         remainder_of_published[model.remainders] = True
-        reserved = (e["reservado"].to_numpy(dtype=bool) & (e["kind"] != "atomo").to_numpy()
-                    & ~remainder_of_published & (t > 0))
+        reserved = (
+            e["reservado"].to_numpy(dtype=bool) & (e["kind"] != "atomo").to_numpy() & ~remainder_of_published & (t > 0)
+        )
         narrow = reserved & (hi - lo + 1 < BASE)
-        assert (t[remainder_of_published] == 0).sum() + (t[remainder_of_published] >= T).sum() == remainder_of_published.sum()
+        assert (t[remainder_of_published] == 0).sum() + (
+            t[remainder_of_published] >= T
+        ).sum() == remainder_of_published.sum()
     what = ["kind", "nivel", "codigo", "distrito"]
-    return Verdict(int(small.sum()),
-                   e.loc[pinned, what].assign(verdadero=t[pinned]).values.tolist(),
-                   e.loc[narrow, what].assign(verdadero=t[narrow], min=lo[narrow], max=hi[narrow]).values.tolist())
+    return Verdict(
+        int(small.sum()),
+        e.loc[pinned, what].assign(verdadero=t[pinned]).values.tolist(),
+        e.loc[narrow, what].assign(verdadero=t[narrow], min=lo[narrow], max=hi[narrow]).values.tolist(),
+    )
 
 
 def narrow_published(model: Model, bounds: dict, column: str) -> list:

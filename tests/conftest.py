@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+
 from tests.servidor_local import serve
 
 _STATE: dict = {}
@@ -44,9 +45,16 @@ def _public_role_on(external: str) -> None:
         os.environ["GEOPORTAL_PUBLIC_PASSWORD"] = stored
     with psycopg.connect(external, autocommit=True) as conn:
         row = conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (PUBLIC_ROLE,)).fetchone()
-    if row and row[0] and not (os.environ.get("GEOPORTAL_PUBLIC_PASSWORD") or os.environ.get("GEOPORTAL_PUBLIC_DATABASE_URL")):
-        pytest.exit(f"El rol {PUBLIC_ROLE} ya existe en el servidor de GEOPORTAL_DATABASE_URL con una clave que "
-                    "las pruebas no conocen: defina GEOPORTAL_PUBLIC_PASSWORD (las pruebas nunca la cambian).", 2)
+    if (
+        row
+        and row[0]
+        and not (os.environ.get("GEOPORTAL_PUBLIC_PASSWORD") or os.environ.get("GEOPORTAL_PUBLIC_DATABASE_URL"))
+    ):
+        pytest.exit(
+            f"El rol {PUBLIC_ROLE} ya existe en el servidor de GEOPORTAL_DATABASE_URL con una clave que "
+            "las pruebas no conocen: defina GEOPORTAL_PUBLIC_PASSWORD (las pruebas nunca la cambian).",
+            2,
+        )
     _STATE["public_role_before"] = None if row is None else ("login" if row[0] else "nologin")
 
 
@@ -80,8 +88,8 @@ def pytest_configure(config):
         with psycopg.connect(external, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         _STATE["external"] = (external, name)
-        os.environ["GEOPORTAL_DATABASE_URL"] = make_url(external).set(database=name).render_as_string(
-            hide_password=False
+        os.environ["GEOPORTAL_DATABASE_URL"] = (
+            make_url(external).set(database=name).render_as_string(hide_password=False)
         )
     else:
         os.environ["GEOPORTAL_PG_PORT"] = str(_free_port())
@@ -105,8 +113,9 @@ def pytest_unconfigure(config):
     if "external" in _STATE:
         external, name = _STATE["external"]
         with psycopg.connect(external, autocommit=True) as conn:
-            for (database,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
-                                            (f"{name}%",)).fetchall():
+            for (database,) in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"{name}%",)
+            ).fetchall():
                 conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         _restore_public_role(external)
     else:
@@ -201,16 +210,36 @@ def pilotos(make_database, tmp_path_factory):
     return {"url": url, "folder": folder}
 
 
-from datetime import date as _date  # noqa: E402
+from datetime import date as _date
 
 FECHA_CORTE = _date(2026, 1, 1)
 
 
 POINT_COLUMNS = ["punto_id", "tipo", "nombre", "zona", "capacidad", "lat", "lon", "origen"]
-HOUSEHOLD_COLUMNS = ["hogar_id", "codigo_distrito", "localidad", "zona", "fecha_relevamiento", "lat", "lon",
-                     "servicios", "origen"]
-PERSON_COLUMNS = ["persona_id", "hogar_id", "nombres", "apellidos", "sexo", "fecha_nacimiento", "embarazada",
-                  "discapacidad", "indigena", "servicios", "origen"]
+HOUSEHOLD_COLUMNS = [
+    "hogar_id",
+    "codigo_distrito",
+    "localidad",
+    "zona",
+    "fecha_relevamiento",
+    "lat",
+    "lon",
+    "servicios",
+    "origen",
+]
+PERSON_COLUMNS = [
+    "persona_id",
+    "hogar_id",
+    "nombres",
+    "apellidos",
+    "sexo",
+    "fecha_nacimiento",
+    "embarazada",
+    "discapacidad",
+    "indigena",
+    "servicios",
+    "origen",
+]
 
 
 def load_hand_fixture(url: str, folder, points: list, households: list, persons: list, cut) -> None:
@@ -220,8 +249,11 @@ def load_hand_fixture(url: str, folder, points: list, households: list, persons:
     from geoportal.ingest import ingest_file
     from geoportal.pipeline import compute_all
 
-    for kind, rows, columns in (("puntos", points, POINT_COLUMNS), ("hogares", households, HOUSEHOLD_COLUMNS),
-                                ("personas", persons, PERSON_COLUMNS)):
+    for kind, rows, columns in (
+        ("puntos", points, POINT_COLUMNS),
+        ("hogares", households, HOUSEHOLD_COLUMNS),
+        ("personas", persons, PERSON_COLUMNS),
+    ):
         pd.DataFrame(rows, columns=columns).to_csv(folder / f"{kind}.csv", index=False)
     with psycopg.connect(url) as conn:
         for kind in ("puntos", "hogares", "personas"):

@@ -10,9 +10,8 @@ from datetime import date
 import httpx
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
-
 from institucional import CLAVE, Server, clone_database, login, login_form, make_users
+from sqlalchemy.engine import make_url
 
 ANON = "anonimo"
 ROLES = [ANON, "gabinete1", "depto11", "mesa1116", "usf1116", "mec1116", "usf0607", "admin1"]
@@ -28,27 +27,35 @@ def mundo(pilotos):
     mesa0607 = login(server.base, "mesa0607")
 
     def cpn_gaps(client):
-        rows = client.get("/api/nominal/brechas", params={"servicio": "CPN", "brecha": "derivacion", "limite": 10}).json()
+        rows = client.get(
+            "/api/nominal/brechas", params={"servicio": "CPN", "brecha": "derivacion", "limite": 10}
+        ).json()
         return [r for r in rows["filas"] if r["unidad"] == "persona"]
 
     own, other = cpn_gaps(clients["mesa1116"]), cpn_gaps(mesa0607)
 
     def refer(client, row):
-        answer = client.post("/api/derivaciones", json={"unidad": "persona", "unidad_id": row["unidad_id"], "servicio": "CPN"})
+        answer = client.post(
+            "/api/derivaciones", json={"unidad": "persona", "unidad_id": row["unidad_id"], "servicio": "CPN"}
+        )
         assert answer.status_code == 201, answer.text
         return answer.json()["derivacion_id"]
 
     ids = {
-        "ref_own": refer(clients["mesa1116"], own[0]), "ref_own_2": refer(clients["mesa1116"], own[1]),
-        "ref_other": refer(mesa0607, other[0]), "persona_libre": own[2]["unidad_id"],
+        "ref_own": refer(clients["mesa1116"], own[0]),
+        "ref_own_2": refer(clients["mesa1116"], own[1]),
+        "ref_other": refer(mesa0607, other[0]),
+        "persona_libre": own[2]["unidad_id"],
         "persona_otra": other[1]["unidad_id"],
     }
     with psycopg.connect(url) as conn:
         ids["hogar_own"] = conn.execute(
             "SELECT hogar_id FROM nominal.hogar WHERE codigo_distrito = '1116' AND hogar_id NOT IN"
-            " (SELECT hogar_id FROM nominal.derivacion) ORDER BY hogar_id LIMIT 1").fetchone()[0]
+            " (SELECT hogar_id FROM nominal.derivacion) ORDER BY hogar_id LIMIT 1"
+        ).fetchone()[0]
         ids["hogar_other"] = conn.execute(
-            "SELECT hogar_id FROM nominal.hogar WHERE codigo_distrito = '0607' ORDER BY hogar_id LIMIT 1").fetchone()[0]
+            "SELECT hogar_id FROM nominal.hogar WHERE codigo_distrito = '0607' ORDER BY hogar_id LIMIT 1"
+        ).fetchone()[0]
     yield {"server": server, "url": url, "clients": clients, "ids": ids, "mesa0607": mesa0607}
     server.stop()
 
@@ -60,29 +67,73 @@ MATRIX = [
     ("GET", "/api/sesion", None, {ANON: 401, "*": 200}),
     ("GET", "/api/sesion/estado", None, {"*": 200}),  # the public viewer asks it: null when anonymous
     ("GET", "/api/nominal/brechas", None, {ANON: 401, "mesa1116": 200, "*": 403}),
-    ("GET", "/api/nominal/hogares/{hogar_own}", None, {ANON: 401, "mesa1116": 200, "usf1116": 404, "mec1116": 404,
-                                                       "usf0607": 404, "*": 403}),
-    ("GET", "/api/nominal/hogares/{hogar_other}", None, {ANON: 401, "mesa1116": 404, "usf1116": 404, "mec1116": 404,
-                                                         "usf0607": 404, "*": 403}),
-    ("GET", "/api/derivaciones", None, {ANON: 401, "mesa1116": 200, "usf1116": 200, "mec1116": 200, "usf0607": 200,
-                                        "*": 403}),
-    ("GET", "/api/derivaciones/reporte", None, {ANON: 401, "mesa1116": 200, "usf1116": 200, "mec1116": 200,
-                                                "usf0607": 200, "*": 403}),
-    ("GET", "/api/derivaciones/{ref_own}", None, {ANON: 401, "mesa1116": 200, "usf1116": 200, "mec1116": 404,
-                                                  "usf0607": 404, "*": 403}),
-    ("GET", "/api/derivaciones/{ref_other}", None, {ANON: 401, "mesa1116": 404, "usf1116": 404, "mec1116": 404,
-                                                    "usf0607": 200, "*": 403}),
-    ("POST", "/api/derivaciones", {"unidad": "persona", "unidad_id": "{persona_otra}", "servicio": "CPN"},
-     {ANON: 401, "mesa1116": 404, "*": 403}),
-    ("POST", "/api/derivaciones", {"unidad": "persona", "unidad_id": "{persona_libre}", "servicio": "CPN"},
-     {ANON: 401, "mesa1116": 201, "*": 403}),
-    ("POST", "/api/derivaciones/{ref_other}/contrarreferencia", {"resultado": "no_localizada", "fecha": HOY},
-     {ANON: 401, "mesa1116": 403, "usf1116": 404, "mec1116": 404, "usf0607": 200, "*": 403}),
-    ("POST", "/api/derivaciones/{ref_own_2}/contrarreferencia", {"resultado": "no_entregada", "fecha": HOY},
-     {ANON: 401, "mesa1116": 403, "mec1116": 404, "usf0607": 404, "usf1116": 200, "*": 403}),
+    (
+        "GET",
+        "/api/nominal/hogares/{hogar_own}",
+        None,
+        {ANON: 401, "mesa1116": 200, "usf1116": 404, "mec1116": 404, "usf0607": 404, "*": 403},
+    ),
+    (
+        "GET",
+        "/api/nominal/hogares/{hogar_other}",
+        None,
+        {ANON: 401, "mesa1116": 404, "usf1116": 404, "mec1116": 404, "usf0607": 404, "*": 403},
+    ),
+    (
+        "GET",
+        "/api/derivaciones",
+        None,
+        {ANON: 401, "mesa1116": 200, "usf1116": 200, "mec1116": 200, "usf0607": 200, "*": 403},
+    ),
+    (
+        "GET",
+        "/api/derivaciones/reporte",
+        None,
+        {ANON: 401, "mesa1116": 200, "usf1116": 200, "mec1116": 200, "usf0607": 200, "*": 403},
+    ),
+    (
+        "GET",
+        "/api/derivaciones/{ref_own}",
+        None,
+        {ANON: 401, "mesa1116": 200, "usf1116": 200, "mec1116": 404, "usf0607": 404, "*": 403},
+    ),
+    (
+        "GET",
+        "/api/derivaciones/{ref_other}",
+        None,
+        {ANON: 401, "mesa1116": 404, "usf1116": 404, "mec1116": 404, "usf0607": 200, "*": 403},
+    ),
+    (
+        "POST",
+        "/api/derivaciones",
+        {"unidad": "persona", "unidad_id": "{persona_otra}", "servicio": "CPN"},
+        {ANON: 401, "mesa1116": 404, "*": 403},
+    ),
+    (
+        "POST",
+        "/api/derivaciones",
+        {"unidad": "persona", "unidad_id": "{persona_libre}", "servicio": "CPN"},
+        {ANON: 401, "mesa1116": 201, "*": 403},
+    ),
+    (
+        "POST",
+        "/api/derivaciones/{ref_other}/contrarreferencia",
+        {"resultado": "no_localizada", "fecha": HOY},
+        {ANON: 401, "mesa1116": 403, "usf1116": 404, "mec1116": 404, "usf0607": 200, "*": 403},
+    ),
+    (
+        "POST",
+        "/api/derivaciones/{ref_own_2}/contrarreferencia",
+        {"resultado": "no_entregada", "fecha": HOY},
+        {ANON: 401, "mesa1116": 403, "mec1116": 404, "usf0607": 404, "usf1116": 200, "*": 403},
+    ),
     ("GET", "/api/auditoria", None, {ANON: 401, "admin1": 200, "*": 403}),
-    ("GET", "/api/cifras/distrito/1116", None, {ANON: 401, "gabinete1": 200, "depto11": 200, "mesa1116": 200,
-                                                "usf1116": 200, "mec1116": 200, "*": 403}),
+    (
+        "GET",
+        "/api/cifras/distrito/1116",
+        None,
+        {ANON: 401, "gabinete1": 200, "depto11": 200, "mesa1116": 200, "usf1116": 200, "mec1116": 200, "*": 403},
+    ),
     ("GET", "/api/cifras/distrito/0607", None, {ANON: 401, "gabinete1": 200, "usf0607": 200, "*": 403}),
     ("GET", "/api/cifras/departamento/11", None, {ANON: 401, "gabinete1": 200, "depto11": 200, "*": 403}),
     ("GET", "/api/cifras/pais/PY", None, {ANON: 401, "gabinete1": 200, "*": 403}),
@@ -125,7 +176,9 @@ def test_other_districts_ids_look_exactly_like_ids_that_do_not_exist(mundo):
 
 
 def test_mesa_list_holds_only_its_own_district(mundo):
-    rows = mundo["clients"]["mesa1116"].get("/api/nominal/brechas", params={"limite": 50_000, "paquete": "todos"}).json()
+    rows = (
+        mundo["clients"]["mesa1116"].get("/api/nominal/brechas", params={"limite": 50_000, "paquete": "todos"}).json()
+    )
     with psycopg.connect(mundo["url"]) as conn:
         own = {r[0] for r in conn.execute("SELECT hogar_id FROM nominal.hogar WHERE codigo_distrito = '1116'")}
     assert rows["total"] > 1000
@@ -155,8 +208,11 @@ def test_session_cookie_is_httponly_samesite_and_secure_behind_tls(mundo):
     login_cookie = next(c for c in form.headers.get_list("set-cookie") if c.startswith("geoportal_ingreso="))
     assert "Secure" in login_cookie
     token = login_cookie.split(";")[0].split("=", 1)[1]  # a client over plain http would not send a Secure cookie
-    answer = tls.post("/ingresar", data={"usuario": "mesa0607", "clave": CLAVE, "csrf": token},
-                      headers={"Cookie": f"geoportal_ingreso={token}"})
+    answer = tls.post(
+        "/ingresar",
+        data={"usuario": "mesa0607", "clave": CLAVE, "csrf": token},
+        headers={"Cookie": f"geoportal_ingreso={token}"},
+    )
     cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("geoportal_sesion="))
     assert "Secure" in cookie and "HttpOnly" in cookie
 
@@ -187,7 +243,11 @@ STATE_CHANGING = [
     ("/salir", None, "mesa1116"),
     ("/api/derivaciones/contrarreferencias", None, "usf1116"),
     ("/mesa/derivar", {"unidad": "persona", "unidad_id": "{persona_libre}", "servicio": "CPN"}, "mesa1116"),
-    ("/institucion/contrarreferencia", {"derivacion_id": "{ref_own}", "resultado": "entregada", "fecha": HOY}, "usf1116"),
+    (
+        "/institucion/contrarreferencia",
+        {"derivacion_id": "{ref_own}", "resultado": "entregada", "fecha": HOY},
+        "usf1116",
+    ),
 ]
 
 
@@ -195,18 +255,27 @@ def test_every_post_of_a_session_needs_its_csrf_token(mundo):
     from api.app import create_app
 
     mine = ("/api/derivaciones", "/api/nominal", "/api/auditoria", "/api/alertas", "/api/cifras", "/api/sesion")
-    declared = {p for p, ops in create_app().openapi()["paths"].items()
-                if set(ops) & {"post", "put", "patch", "delete"} and p.startswith(mine)}
+    declared = {
+        p
+        for p, ops in create_app().openapi()["paths"].items()
+        if set(ops) & {"post", "put", "patch", "delete"} and p.startswith(mine)
+    }
     assert declared <= {p.replace("{ref_own}", "{derivacion_id}") for p, _, _ in STATE_CHANGING}
     for path, body, who in STATE_CHANGING:
         good = mundo["clients"][who]
         jar = httpx.Client(base_url=mundo["server"].base, cookies=good.cookies)
         url, payload = _fill(path, mundo["ids"]), _fill(body, mundo["ids"])
-        for headers in ({}, {"X-CSRF-Token": "token-equivocado"},
-                        {"X-CSRF-Token": good.headers["X-CSRF-Token"], "Origin": "https://otro-sitio.example"}):
+        for headers in (
+            {},
+            {"X-CSRF-Token": "token-equivocado"},
+            {"X-CSRF-Token": good.headers["X-CSRF-Token"], "Origin": "https://otro-sitio.example"},
+        ):
             if path.endswith("/contrarreferencias"):  # a file upload
-                answer = jar.post(url, files={"archivo": ("c.csv", f"derivacion_id,resultado,fecha\n1,entregada,{HOY}\n")},
-                                  headers=headers)
+                answer = jar.post(
+                    url,
+                    files={"archivo": ("c.csv", f"derivacion_id,resultado,fecha\n1,entregada,{HOY}\n")},
+                    headers=headers,
+                )
             elif path.startswith(("/mesa", "/institucion")):  # HTML forms
                 answer = jar.post(url, data=payload, headers=headers)
             else:
@@ -227,7 +296,10 @@ def test_repeated_failures_lock_the_name_even_for_the_right_password(mundo):
     client = httpx.Client(base_url=mundo["server"].base)
     for _ in range(5):
         token = login_form(client)
-        assert client.post("/ingresar", data={"usuario": "victima", "clave": "no-es-la-clave", "csrf": token}).status_code == 401
+        assert (
+            client.post("/ingresar", data={"usuario": "victima", "clave": "no-es-la-clave", "csrf": token}).status_code
+            == 401
+        )
     token = login_form(client)
     locked = client.post("/ingresar", data={"usuario": "victima", "clave": CLAVE, "csrf": token})
     assert locked.status_code == 429 and "Demasiados intentos" in locked.text
@@ -237,7 +309,12 @@ def test_repeated_failures_lock_the_name_even_for_the_right_password(mundo):
         token = login_form(client)
         client.post("/ingresar", data={"usuario": "nadie-con-este-nombre", "clave": "x" * 12, "csrf": token})
     token = login_form(client)
-    assert client.post("/ingresar", data={"usuario": "nadie-con-este-nombre", "clave": "x" * 12, "csrf": token}).status_code == 429
+    assert (
+        client.post(
+            "/ingresar", data={"usuario": "nadie-con-este-nombre", "clave": "x" * 12, "csrf": token}
+        ).status_code
+        == 429
+    )
     # ... and other users are not locked out by it.
     assert login(mundo["server"].base, "gabinete1").get("/api/sesion").status_code == 200
 
@@ -272,16 +349,22 @@ def test_failures_from_one_address_lock_it_even_for_another_users_right_password
         token = login_form(other)
         assert other.post("/ingresar", data={"usuario": "bloqueo.ip", "clave": CLAVE, "csrf": token}).status_code == 303
         with psycopg.connect(mundo["url"]) as conn:
-            failures = dict(conn.execute(
-                "SELECT nombre, count(*) FROM acceso.intento_ingreso WHERE ip = %s AND NOT exito AND tipo = 'intento'"
-                " GROUP BY nombre",
-                (attacker,)).fetchall())
+            failures = dict(
+                conn.execute(
+                    "SELECT nombre, count(*) FROM acceso.intento_ingreso WHERE ip = %s AND NOT exito AND tipo = 'intento'"
+                    " GROUP BY nombre",
+                    (attacker,),
+                ).fetchall()
+            )
         # one failure per name, far below the per-name limit (5); the refused right password is
         # kept as refused unchecked ('bloqueado'), never as a failure
         assert failures == dict.fromkeys(names, 1)
         with psycopg.connect(mundo["url"]) as conn:
-            kinds = conn.execute("SELECT tipo, count(*) FROM acceso.intento_ingreso WHERE ip = %s AND nombre = 'bloqueo.ip'"
-                                 " GROUP BY tipo", (attacker,)).fetchall()
+            kinds = conn.execute(
+                "SELECT tipo, count(*) FROM acceso.intento_ingreso WHERE ip = %s AND nombre = 'bloqueo.ip'"
+                " GROUP BY tipo",
+                (attacker,),
+            ).fetchall()
         assert kinds == [("bloqueado", 1)]
     finally:
         server.stop()
@@ -320,36 +403,50 @@ def test_a_deactivated_users_live_session_ends_at_once(mundo):
 def _as_role(url: str, role: str, password: str | None = None) -> str:
     from geoportal.roles import role_password
 
-    return make_url(url).set(username=role, password=password or role_password(role)).render_as_string(hide_password=False)
+    return (
+        make_url(url).set(username=role, password=password or role_password(role)).render_as_string(hide_password=False)
+    )
 
 
 def test_row_level_security_hides_other_districts_even_to_a_raw_query(mundo):
     with psycopg.connect(mundo["url"]) as admin:
         truth = dict(admin.execute("SELECT codigo_distrito, count(*) FROM nominal.hogar GROUP BY 1").fetchall())
-        persons_1116 = admin.execute("SELECT count(*) FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id)"
-                                     " WHERE h.codigo_distrito = '1116'").fetchone()[0]
+        persons_1116 = admin.execute(
+            "SELECT count(*) FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id)"
+            " WHERE h.codigo_distrito = '1116'"
+        ).fetchone()[0]
     with psycopg.connect(_as_role(mundo["url"], "geoportal_nominal")) as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == "geoportal_nominal"
         # nothing set: nothing visible
         assert conn.execute("SELECT count(*) FROM nominal.hogar").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM nominal.persona").fetchone()[0] == 0
-        conn.execute("SELECT set_config('geoportal.distritos', '1116', true), set_config('geoportal.institucion', '*', true)")
+        conn.execute(
+            "SELECT set_config('geoportal.distritos', '1116', true), set_config('geoportal.institucion', '*', true)"
+        )
         assert conn.execute("SELECT count(*) FROM nominal.hogar WHERE codigo_distrito = '0607'").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM nominal.hogar").fetchone()[0] == truth["1116"]
         assert conn.execute("SELECT count(*) FROM nominal.persona").fetchone()[0] == persons_1116
         assert conn.execute("SELECT count(*) FROM nominal.derivacion WHERE distrito <> '1116'").fetchone()[0] == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # RLS: a Mesa cannot refer outside its district
-            conn.execute("INSERT INTO nominal.derivacion (unidad, unidad_id, servicio, estado, usuario, hogar_id,"
-                         " distrito, institucion) VALUES ('hogar', 'x', 'AGUA', 'referida', 'y', 'x', '0607', 'SENASA')")
+            conn.execute(
+                "INSERT INTO nominal.derivacion (unidad, unidad_id, servicio, estado, usuario, hogar_id,"
+                " distrito, institucion) VALUES ('hogar', 'x', 'AGUA', 'referida', 'y', 'x', '0607', 'SENASA')"
+            )
         conn.rollback()
         # the setting lasts one transaction only
         assert conn.execute("SELECT count(*) FROM nominal.hogar").fetchone()[0] == 0
         conn.rollback()
         # an institution sees only the households of referrals addressed to it
-        conn.execute("SELECT set_config('geoportal.distritos', '1116', true), set_config('geoportal.institucion', 'MEC', true)")
+        conn.execute(
+            "SELECT set_config('geoportal.distritos', '1116', true), set_config('geoportal.institucion', 'MEC', true)"
+        )
         assert conn.execute("SELECT count(*) FROM nominal.hogar").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM nominal.derivacion").fetchone()[0] == 0
-        for forbidden in ("SELECT * FROM acceso.usuario", "SELECT * FROM calculo.agregado", "SELECT * FROM nominal.auditoria"):
+        for forbidden in (
+            "SELECT * FROM acceso.usuario",
+            "SELECT * FROM calculo.agregado",
+            "SELECT * FROM nominal.auditoria",
+        ):
             conn.rollback()
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(forbidden)
@@ -367,8 +464,12 @@ def test_exact_loss_is_calculo_sdc_perdida_for_aggregate_roles_while_the_public_
 
     with psycopg.connect(mundo["url"]) as owner:
         version = owner.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0]
-        exact = {(r[0], r[1]): tuple(r[2:]) for r in owner.execute(
-            f"SELECT nivel, zona, {', '.join(LOSS)} FROM calculo.sdc_perdida WHERE data_version = %s", (version,))}
+        exact = {
+            (r[0], r[1]): tuple(r[2:])
+            for r in owner.execute(
+                f"SELECT nivel, zona, {', '.join(LOSS)} FROM calculo.sdc_perdida WHERE data_version = %s", (version,)
+            )
+        }
     assert len(exact) >= 6
     # exact: some shares are not whole percents (else this test could not tell exact from coarse)
     assert any(v[1] != round(v[1]) or v[2] != round(v[2]) for v in exact.values())
@@ -402,8 +503,11 @@ def test_exact_loss_is_calculo_sdc_perdida_for_aggregate_roles_while_the_public_
     # households, and neither the exact table nor the function; nor does the session role
     # read the table except through the function.
     with psycopg.connect(_as_role(mundo["url"], PUBLIC_ROLE, public_password())) as public:
-        coarse = public.execute("SELECT nivel, zona, areas_reservadas_pct, hogares_en_reservadas_pct"
-                                " FROM publico.sdc_perdida WHERE data_version = %s", (version,)).fetchall()
+        coarse = public.execute(
+            "SELECT nivel, zona, areas_reservadas_pct, hogares_en_reservadas_pct"
+            " FROM publico.sdc_perdida WHERE data_version = %s",
+            (version,),
+        ).fetchall()
         assert {(n, z) for n, z, _, _ in coarse} == set(exact)
         for nivel, zona, areas_pct, households_pct in coarse:
             assert type(areas_pct) is int and type(households_pct) is int
@@ -412,16 +516,22 @@ def test_exact_loss_is_calculo_sdc_perdida_for_aggregate_roles_while_the_public_
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 public.execute(forbidden)
             public.rollback()
-    with psycopg.connect(_as_role(mundo["url"], "geoportal_acceso")) as session_role, \
-            pytest.raises(psycopg.errors.InsufficientPrivilege):
+    with (
+        psycopg.connect(_as_role(mundo["url"], "geoportal_acceso")) as session_role,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
         session_role.execute("SELECT * FROM calculo.sdc_perdida")
 
 
 def test_audit_log_is_append_only_for_the_api_and_a_mesa_cannot_read_it(mundo):
     with psycopg.connect(_as_role(mundo["url"], "geoportal_nominal")) as conn:
         conn.execute("INSERT INTO nominal.auditoria (usuario, rol, accion) VALUES ('prueba', 'sistema', 'prueba')")
-        for statement in ("UPDATE nominal.auditoria SET usuario = 'otro'", "DELETE FROM nominal.auditoria",
-                          "SELECT count(*) FROM nominal.auditoria", "TRUNCATE nominal.auditoria"):
+        for statement in (
+            "UPDATE nominal.auditoria SET usuario = 'otro'",
+            "DELETE FROM nominal.auditoria",
+            "SELECT count(*) FROM nominal.auditoria",
+            "TRUNCATE nominal.auditoria",
+        ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
             conn.rollback()
@@ -437,11 +547,18 @@ def test_audit_log_is_append_only_for_the_api_and_a_mesa_cannot_read_it(mundo):
 
 def test_nominal_reads_are_logged_with_who_role_territory_purpose_and_rows(mundo):
     mesa = mundo["clients"]["mesa1116"]
-    rows = mesa.get("/api/nominal/brechas", params={"servicio": "CPN", "limite": 7, "finalidad": "planificacion"}).json()
+    rows = mesa.get(
+        "/api/nominal/brechas", params={"servicio": "CPN", "limite": 7, "finalidad": "planificacion"}
+    ).json()
     log = mundo["clients"]["admin1"].get("/api/auditoria", params={"limite": 5}).json()["registros"]
     entry = next(r for r in log if r["accion"] == "lista_nominal")
     assert (entry["usuario"], entry["rol"], entry["territorio"], entry["finalidad"], entry["filas"]) == (
-        "mesa1116", "mesa_distrital", "1116", "planificacion", len(rows["filas"]))
+        "mesa1116",
+        "mesa_distrital",
+        "1116",
+        "planificacion",
+        len(rows["filas"]),
+    )
     csv_log = mundo["clients"]["admin1"].get("/api/auditoria", params={"formato": "csv", "limite": 3})
     assert csv_log.headers["content-type"].startswith("text/csv")
     assert csv_log.text.splitlines()[0].startswith("\ufeffauditoria_id;momento;usuario;rol;accion")  # api.base.hojas
@@ -459,21 +576,33 @@ def test_cli_creates_lists_changes_and_deactivates_users(mundo):
     import os
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "geoportal.cli", "usuarios", *args], capture_output=True,
-                              text=True, env={**os.environ, **env, "COLUMNS": "200"}, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "geoportal.cli", "usuarios", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env, "COLUMNS": "200"},
+            timeout=120,
+        )
 
-    made = cli("crear", "mesa.caazapa", "--rol", "mesa_distrital", "--distrito", "0607", "--nombre-completo", "Ana Pérez")
+    made = cli(
+        "crear", "mesa.caazapa", "--rol", "mesa_distrital", "--distrito", "0607", "--nombre-completo", "Ana Pérez"
+    )
     assert made.returncode == 0, made.stdout + made.stderr
     assert "mesa.caazapa" in cli("listar").stdout
     bad = cli("crear", "otra.mesa", "--rol", "mesa_distrital", "--distrito", "9999")
-    assert bad.returncode == 1 and "Distrito desconocido: 9999" in bad.stdout and "Traceback" not in bad.stdout + bad.stderr
+    assert (
+        bad.returncode == 1
+        and "Distrito desconocido: 9999" in bad.stdout
+        and "Traceback" not in bad.stdout + bad.stderr
+    )
     missing = cli("crear", "otra.mesa", "--rol", "institucion", "--institucion", "MEC")
     assert missing.returncode == 1 and "necesita --institucion y --distritos" in missing.stdout
     assert cli("rol", "mesa.caazapa", "institucion", "--institucion", "MEC", "--distritos", "0607,1116").returncode == 0
     assert cli("desactivar", "mesa.caazapa").returncode == 0
     with psycopg.connect(mundo["url"]) as conn:
         rol, inst, districts, active = conn.execute(
-            "SELECT rol, institucion, distritos, activo FROM acceso.usuario WHERE nombre = 'mesa.caazapa'").fetchone()
+            "SELECT rol, institucion, distritos, activo FROM acceso.usuario WHERE nombre = 'mesa.caazapa'"
+        ).fetchone()
     assert (rol, inst, districts, active) == ("institucion", "MEC", ["0607", "1116"], False)
 
 
@@ -482,8 +611,13 @@ def test_demo_users_are_created_once_with_private_random_passwords_that_log_in(m
     import stat
 
     env = {**os.environ, "GEOPORTAL_DATABASE_URL": mundo["url"], "GEOPORTAL_HOME": str(tmp_path), "COLUMNS": "200"}
-    first = subprocess.run([sys.executable, "-m", "geoportal.cli", "usuarios", "demo"], capture_output=True, text=True,
-                           env=env, timeout=120)
+    first = subprocess.run(
+        [sys.executable, "-m", "geoportal.cli", "usuarios", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert first.returncode == 0, first.stdout + first.stderr
     saved = dict(line.split(" ", 1) for line in (tmp_path / "usuarios_demo.txt").read_text().splitlines())
     assert set(saved) == {"demo.mesa", "demo.usf", "demo.gabinete"}
@@ -491,7 +625,12 @@ def test_demo_users_are_created_once_with_private_random_passwords_that_log_in(m
     assert len(set(saved.values())) == 3 and all(len(k) >= 16 and k in first.stdout for k in saved.values())
     mesa = login(mundo["server"].base, "demo.mesa", saved["demo.mesa"]).get("/api/sesion").json()
     assert (mesa["rol"], mesa["territorio"]) == ("mesa_distrital", "1116")
-    again = subprocess.run([sys.executable, "-m", "geoportal.cli", "usuarios", "demo"], capture_output=True, text=True,
-                           env=env, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "geoportal.cli", "usuarios", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert again.returncode == 0
     assert dict(line.split(" ", 1) for line in (tmp_path / "usuarios_demo.txt").read_text().splitlines()) == saved

@@ -19,7 +19,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_the_import_contracts_of_pyproject_hold():
     tool = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(tool) if tool.exists() else "lint-imports", "--no-cache"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [str(tool) if tool.exists() else "lint-imports", "--no-cache"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout
+
+
+def test_ruff_finds_nothing_to_lint_or_format():
+    """``ruff check`` and ``ruff format --check`` clean ([tool.ruff] of pyproject.toml)."""
+    tool = Path(sys.executable).with_name("ruff")
+    ruff = str(tool) if tool.exists() else "ruff"
+    for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        result = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == 0, " ".join(args) + "\n" + result.stdout[-4000:] + result.stderr[-2000:]

@@ -20,8 +20,16 @@ from tests import ataque
 from tests.ataque import BASE, T, build_model, judge, read, solve, truth
 
 CUT = date(2026, 1, 1)
-COLUMNS = ["hogares", "personas", "l3_universo", "usf_adscripcion_cubiertos", "agua_cubiertos",
-           "tekopora_cubiertos", "l1_universo", "l2_universo"]
+COLUMNS = [
+    "hogares",
+    "personas",
+    "l3_universo",
+    "usf_adscripcion_cubiertos",
+    "agua_cubiertos",
+    "tekopora_cubiertos",
+    "l1_universo",
+    "l2_universo",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +41,7 @@ def pilot_model(pilotos):
 
 @pytest.mark.parametrize("column", COLUMNS)
 def test_solving_all_published_equations_recovers_no_small_count(pilot_model, column):
-    url, model, true = pilot_model
+    _url, model, true = pilot_model
     bounds = solve(model, [column])
     verdict = judge(model, true, bounds, column)
     kinds = model.entities["kind"].value_counts().to_dict()
@@ -44,7 +52,7 @@ def test_solving_all_published_equations_recovers_no_small_count(pilot_model, co
 
 
 def test_row_identities_joined_to_the_hierarchies_recover_no_small_gap(pilot_model):
-    url, model, true = pilot_model
+    _url, model, true = pilot_model
     columns = ["agua_aplica", "agua_cubiertos", "agua_sin_oferta", "agua_con_oferta"]
     bounds = solve(model, columns, identities=[("agua_aplica", columns[1:])])
     for column in columns:
@@ -54,7 +62,7 @@ def test_row_identities_joined_to_the_hierarchies_recover_no_small_gap(pilot_mod
 
 def test_no_atom_of_a_hexagon_in_a_district_is_pinned(pilot_model):
     """Every hexagon part in one district (leaf x district) is an unknown the solver narrows."""
-    url, model, true = pilot_model
+    _url, model, true = pilot_model
     lo, hi = solve(model, ["hogares"])["hogares"]
     atoms = (model.entities["kind"] == "atomo").to_numpy()
     t = true["hogares"].to_numpy()[atoms]
@@ -66,10 +74,13 @@ def test_no_atom_of_a_hexagon_in_a_district_is_pinned(pilot_model):
 
 def _inner_remainders(url: str) -> list[tuple[str, int]]:
     """(district, households not in any published hexagon wholly inside it), from the truth."""
-    inner = read(url, """
+    inner = read(
+        url,
+        """
         SELECT d.codigo AS distrito, c.nivel, c.codigo FROM publico.cobertura d
         JOIN publico.cobertura c ON c.nivel LIKE 'h3_%%' AND NOT c.reservado AND ST_Within(c.geom, d.geom)
-        WHERE d.nivel = 'distrito' AND NOT d.reservado""")
+        WHERE d.nivel = 'distrito' AND NOT d.reservado""",
+    )
     import h3
 
     fine = read(url, "SELECT codigo_2012, h3_8, hogares FROM calculo.contribucion")
@@ -79,8 +90,10 @@ def _inner_remainders(url: str) -> list[tuple[str, int]]:
     for d in districts:
         cells = published.get(d, set())
         rows = fine[fine["codigo_2012"] == d]
-        covered = [any((f"h3_{r}", h3.cell_to_parent(h3.int_to_str(int(c)), r)) in cells for r in (5, 6, 7, 8))
-                   for c in rows["h3_8"]]
+        covered = [
+            any((f"h3_{r}", h3.cell_to_parent(h3.int_to_str(int(c)), r)) in cells for r in (5, 6, 7, 8))
+            for c in rows["h3_8"]
+        ]
         out.append((d, int(rows.loc[~np.array(covered, dtype=bool), "hogares"].sum()) if len(rows) else 0))
     return out
 
@@ -93,7 +106,7 @@ def test_district_minus_the_hexagons_inside_it_is_zero_or_at_least_the_threshold
 
 
 def test_a_reserved_parent_is_not_rebuilt_from_published_children(pilot_model):
-    url, model, true = pilot_model
+    url, model, _true = pilot_model
     e = model.entities
     lo, hi = solve(model, ["hogares"])["hogares"]
     reserved = ((e["kind"] == "fila") & e["reservado"]).to_numpy()
@@ -174,11 +187,15 @@ def _border_layout(url: str) -> dict:
             " JOIN territorio.distrito t ON t.codigo_2012 = n.codigo_2012"
             " WHERE v.codigo_2012 = %s AND (SELECT count(*) FROM territorio.distrito x WHERE x.codigo_2012 = n.codigo_2012) = 1"
             " ORDER BY ST_Length(ST_Intersection(ST_Boundary(v.geom), ST_Buffer(n.geom, 0.001))) DESC LIMIT 1",
-            (d1,)).fetchone()
+            (d1,),
+        ).fetchone()
         geometry = shapely.from_wkt(line)
         for fraction in np.linspace(0.2, 0.8, 25):
-            point = shapely.line_interpolate_point(shapely.line_merge(geometry) if geometry.geom_type == "MultiLineString"
-                                                   else geometry, fraction, normalized=True)
+            point = shapely.line_interpolate_point(
+                shapely.line_merge(geometry) if geometry.geom_type == "MultiLineString" else geometry,
+                fraction,
+                normalized=True,
+            )
             if point.is_empty:
                 continue
             cell = h3.latlng_to_cell(point.y, point.x, 8)
@@ -189,7 +206,8 @@ def _border_layout(url: str) -> dict:
                 " ST_X(ST_PointOnSurface(ST_Intersection(d.geom, ST_GeomFromText(%(h)s, 4326)))),"
                 " ST_Y(ST_PointOnSurface(ST_Intersection(d.geom, ST_GeomFromText(%(h)s, 4326))))"
                 " FROM territorio.distrito_cartografico d WHERE ST_Intersects(d.geom, ST_GeomFromText(%(h)s, 4326))",
-                {"h": hexagon}).fetchall()
+                {"h": hexagon},
+            ).fetchall()
             shares = {p[0]: p for p in parts}
             if set(shares) == {d1, d2} and all(0.25 < p[1] < 0.75 for p in parts):
                 break
@@ -201,15 +219,26 @@ def _border_layout(url: str) -> dict:
             ring = h3.grid_ring(cell, 3) + h3.grid_ring(cell, 4)
             for c in sorted(ring):
                 hexagon = shapely.Polygon([(x, y) for y, x in h3.cell_to_boundary(c)]).wkt
-                ok = conn.execute("SELECT ST_Within(ST_GeomFromText(%s, 4326), geom) FROM territorio.distrito_cartografico"
-                                  " WHERE codigo_2012 = %s", (hexagon, code)).fetchone()[0]
+                ok = conn.execute(
+                    "SELECT ST_Within(ST_GeomFromText(%s, 4326), geom) FROM territorio.distrito_cartografico"
+                    " WHERE codigo_2012 = %s",
+                    (hexagon, code),
+                ).fetchone()[0]
                 if ok and h3.cell_to_parent(c, 7) != h3.cell_to_parent(cell, 7):
                     lat, lon = h3.cell_to_latlng(c)
                     return lon, lat
             raise AssertionError(f"no inner cell in {code}")
 
-        return {"cell": cell, "d1": d1, "d2": d2, "code2": code2,
-                "side1": shares[d1][2:], "side2": shares[d2][2:], "in1": inside(d1), "in2": inside(d2)}
+        return {
+            "cell": cell,
+            "d1": d1,
+            "d2": d2,
+            "code2": code2,
+            "side1": shares[d1][2:],
+            "side2": shares[d2][2:],
+            "in1": inside(d1),
+            "in2": inside(d2),
+        }
 
 
 @pytest.fixture(scope="module")
@@ -234,16 +263,35 @@ def frontera(make_database, pilotos, tmp_path_factory):
         for i in range(n):
             hid = f"{prefix}{i:03d}"
             dx, dy = 0.00012 * np.cos(i), 0.00012 * np.sin(i)
-            households.append([hid, code, "Frontera", "rural", "2025-10-01", round(where[1] + dy, 6),
-                               round(where[0] + dx, 6), "AGUA", "sintetico"])
-            persons.append([f"{hid}-1", hid, "Nombre", "Apellido", "F", "1985-01-01", "no", "no", "no", "CEDULA", "sintetico"])
+            households.append(
+                [
+                    hid,
+                    code,
+                    "Frontera",
+                    "rural",
+                    "2025-10-01",
+                    round(where[1] + dy, 6),
+                    round(where[0] + dx, 6),
+                    "AGUA",
+                    "sintetico",
+                ]
+            )
+            persons.append(
+                [f"{hid}-1", hid, "Nombre", "Apellido", "F", "1985-01-01", "no", "no", "no", "CEDULA", "sintetico"]
+            )
 
     add("HA", "1116", lay["side1"], 25)
     add("HB", lay["code2"], lay["side2"], 3)
     add("HC", "1116", lay["in1"], 40)
     add("HD", lay["code2"], lay["in2"], 12)
-    load_hand_fixture(url, tmp_path_factory.mktemp("frontera"), points=points[POINT_COLUMNS].values.tolist(), households=households,
-                      persons=persons, cut=CUT)
+    load_hand_fixture(
+        url,
+        tmp_path_factory.mktemp("frontera"),
+        points=points[POINT_COLUMNS].values.tolist(),
+        households=households,
+        persons=persons,
+        cut=CUT,
+    )
     return url, lay
 
 
@@ -276,8 +324,11 @@ def catalogue_attack(pilotos):
     columns = _all_counts(url)
     model = build_model(url, columns)
     true = truth(url, model, columns)
-    identities = [(c, [c.removesuffix("_aplica") + p for p in ("_cubiertos", "_sin_oferta", "_con_oferta")])
-                  for c in columns if c.endswith("_aplica")]
+    identities = [
+        (c, [c.removesuffix("_aplica") + p for p in ("_cubiertos", "_sin_oferta", "_con_oferta")])
+        for c in columns
+        if c.endswith("_aplica")
+    ]
     relations = ataque.catalogue_relations(columns)
     bounds = solve(model, columns, identities=identities, relations=relations)
     return model, true, bounds, columns, relations
@@ -294,8 +345,10 @@ def test_the_catalogues_equations_recover_no_small_count_and_narrow_no_published
         pinned += [(column, *p) for p in verdict.pinned]
         narrow_reserved += verdict.narrow_reserved
         narrow += ataque.narrow_published(model, bounds, column)
-    print(f"\n{len(columns)} columns, {len(relations)} relations, small true counts attacked {attacked}; "
-          f"pinned {len(pinned)}, reserved narrowed {len(narrow_reserved)}, published narrowed {len(narrow)}")
+    print(
+        f"\n{len(columns)} columns, {len(relations)} relations, small true counts attacked {attacked}; "
+        f"pinned {len(pinned)}, reserved narrowed {len(narrow_reserved)}, published narrowed {len(narrow)}"
+    )
     assert attacked > 1000
     assert pinned == [], pinned[:10]
     assert narrow_reserved == [], narrow_reserved[:10]

@@ -30,33 +30,49 @@ from tests.ataque import BASE, T, read, villeta_subset
 
 CUT = date(2026, 1, 1)
 RELEASES = 14
-HOUSEHOLD_COLUMNS = ["hogares", "l9_universo", "agua_aplica", "electricidad_aplica", "saneamiento_aplica",
-                     "vivienda_aplica", "tekopora_aplica"]
+HOUSEHOLD_COLUMNS = [
+    "hogares",
+    "l9_universo",
+    "agua_aplica",
+    "electricidad_aplica",
+    "saneamiento_aplica",
+    "vivienda_aplica",
+    "tekopora_aplica",
+]
 
 
 def public(url: str) -> pd.DataFrame:
-    frame = read(url, "SELECT nivel, codigo, reservado, hogares, personas, l9_universo, agua_aplica, electricidad_aplica,"
-                      " saneamiento_aplica, vivienda_aplica, tekopora_aplica FROM publico.cobertura")
+    frame = read(
+        url,
+        "SELECT nivel, codigo, reservado, hogares, personas, l9_universo, agua_aplica, electricidad_aplica,"
+        " saneamiento_aplica, vivienda_aplica, tekopora_aplica FROM publico.cobertura",
+    )
     return frame.set_index(["nivel", "codigo"])
 
 
 @pytest.fixture(scope="module")
 def escalera(make_database, pilotos, tmp_path_factory):
-    from tests.conftest import HOUSEHOLD_COLUMNS as HH, PERSON_COLUMNS as PP, POINT_COLUMNS, load_hand_fixture
+    from tests.conftest import HOUSEHOLD_COLUMNS as HH
+    from tests.conftest import PERSON_COLUMNS as PP
+    from tests.conftest import POINT_COLUMNS, load_hand_fixture
 
     url = make_database("escalera")
     folder = tmp_path_factory.mktemp("escalera")
     hh, pp, points = villeta_subset(pilotos["folder"], res6_cells=1)
-    load_hand_fixture(url, folder, points[POINT_COLUMNS].values.tolist(), hh[HH].values.tolist(),
-                      pp[PP].values.tolist(), CUT)
+    load_hand_fixture(
+        url, folder, points[POINT_COLUMNS].values.tolist(), hh[HH].values.tolist(), pp[PP].values.tolist(), CUT
+    )
     true = read(url, "SELECT codigo, padre, hogares, personas FROM calculo.agregado WHERE nivel = 'h3_8'")
     listed = set(read(url, "SELECT codigo FROM publico.cobertura WHERE nivel = 'h3_8'")["codigo"])
     shown7 = set(read(url, "SELECT codigo FROM publico.cobertura WHERE nivel = 'h3_7' AND NOT reservado")["codigo"])
     hidden = true[~true["codigo"].isin(listed) & true["padre"].isin(shown7) & true["hogares"].between(2, 5)]
     cell = hidden.sort_values("codigo")["codigo"].iloc[0]
     lat, lon = h3.cell_to_latlng(cell)
-    areas = [("h3_8", cell)] + [(f"h3_{r}", h3.cell_to_parent(cell, r)) for r in (7, 6, 5)] + [
-        ("distrito", "1116"), ("departamento", "11"), ("pais", "PY")]
+    areas = (
+        [("h3_8", cell)]
+        + [(f"h3_{r}", h3.cell_to_parent(cell, r)) for r in (7, 6, 5)]
+        + [("distrito", "1116"), ("departamento", "11"), ("pais", "PY")]
+    )
     agregado = read(url, "SELECT nivel, codigo, hogares, personas FROM calculo.agregado").set_index(["nivel", "codigo"])
     before = agregado.loc[areas]
     releases = [public(url)]
@@ -64,10 +80,26 @@ def escalera(make_database, pilotos, tmp_path_factory):
         hid = f"ESCALERA{t:03d}"
         step = folder / f"paso{t}"
         step.mkdir()
-        pd.DataFrame([[hid, "1116", "Escalera", "rural", "2025-11-01", round(lat + 0.0001 * np.sin(t), 6),
-                       round(lon + 0.0001 * np.cos(t), 6), "AGUA", "sintetico"]], columns=HH).to_csv(step / "h.csv", index=False)
-        pd.DataFrame([[f"{hid}-1", hid, "Nombre", "Apellido", "F", "1980-05-05", "no", "no", "no", "CEDULA", "sintetico"]],
-                     columns=PP).to_csv(step / "p.csv", index=False)
+        pd.DataFrame(
+            [
+                [
+                    hid,
+                    "1116",
+                    "Escalera",
+                    "rural",
+                    "2025-11-01",
+                    round(lat + 0.0001 * np.sin(t), 6),
+                    round(lon + 0.0001 * np.cos(t), 6),
+                    "AGUA",
+                    "sintetico",
+                ]
+            ],
+            columns=HH,
+        ).to_csv(step / "h.csv", index=False)
+        pd.DataFrame(
+            [[f"{hid}-1", hid, "Nombre", "Apellido", "F", "1980-05-05", "no", "no", "no", "CEDULA", "sintetico"]],
+            columns=PP,
+        ).to_csv(step / "p.csv", index=False)
         with psycopg.connect(url) as conn:
             assert ingest_file(step / "h.csv", "hogares", conn, today=CUT).cuarentena == 0
             assert ingest_file(step / "p.csv", "personas", conn, today=CUT).cuarentena == 0
@@ -86,14 +118,17 @@ def candidates(published: list, fine: bool) -> set[int]:
     """
     shown = [(t, p) for t, p in enumerate(published) if p is not None]
     if shown:
-        window = range(max(0, int(min(p - (BASE - 1) - t for t, p in shown))), int(max(p + BASE - t for t, p in shown)) + 1)
+        window = range(
+            max(0, int(min(p - (BASE - 1) - t for t, p in shown))), int(max(p + BASE - t for t, p in shown)) + 1
+        )
     else:
         window = range(1, T + BASE - 1)
     out = set()
     for o in range(BASE):
         for n0 in window:
             if all(BASE * ((n0 + t + o) // BASE) == p for t, p in shown) and (
-                    not fine or all(n0 + t + o >= T + BASE - 1 for t, _ in shown)):
+                not fine or all(n0 + t + o >= T + BASE - 1 for t, _ in shown)
+            ):
                 out.add(n0)
     return out
 

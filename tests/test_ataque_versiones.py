@@ -12,6 +12,7 @@ Scenarios on Villeta (the pilot households of its most populated res-6 cell, rea
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import numpy as np
@@ -34,8 +35,11 @@ def public(url: str) -> pd.DataFrame:
 
 def add_event(url: str, hogar: str, servicio: str) -> None:
     with psycopg.connect(url) as conn:
-        conn.execute("INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
-                     " VALUES ('hogar', %s, %s, true, %s, 'registro administrativo (prueba)')", (hogar, servicio, CUT))
+        conn.execute(
+            "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
+            " VALUES ('hogar', %s, %s, true, %s, 'registro administrativo (prueba)')",
+            (hogar, servicio, CUT),
+        )
 
 
 def update_and_release(url: str) -> dict:
@@ -51,8 +55,14 @@ def villeta(make_database, pilotos, tmp_path_factory):
 
     url = make_database("versiones")
     hh, pp, points = villeta_subset(pilotos["folder"], res6_cells=1)
-    load_hand_fixture(url, tmp_path_factory.mktemp("versiones"), points[POINT_COLUMNS].values.tolist(),
-                      hh[HOUSEHOLD_COLUMNS].values.tolist(), pp[PERSON_COLUMNS].values.tolist(), CUT)
+    load_hand_fixture(
+        url,
+        tmp_path_factory.mktemp("versiones"),
+        points[POINT_COLUMNS].values.tolist(),
+        hh[HOUSEHOLD_COLUMNS].values.tolist(),
+        pp[PERSON_COLUMNS].values.tolist(),
+        CUT,
+    )
     return url
 
 
@@ -66,12 +76,16 @@ def _cell_for_grants(url: str) -> tuple[str, list[str]]:
 
     shown = read(url, "SELECT codigo FROM publico.cobertura WHERE nivel = 'h3_8' AND NOT reservado")["codigo"]
     true = read(url, "SELECT codigo, tekopora_cubiertos, tekopora_aplica FROM calculo.agregado WHERE nivel = 'h3_8'")
-    true = true[true["codigo"].isin(shown) & (true["tekopora_cubiertos"] >= BASE - 1)
-                & (true["tekopora_aplica"] - true["tekopora_cubiertos"] >= 10)].sort_values("codigo")
+    true = true[
+        true["codigo"].isin(shown)
+        & (true["tekopora_cubiertos"] >= BASE - 1)
+        & (true["tekopora_aplica"] - true["tekopora_cubiertos"] >= 10)
+    ].sort_values("codigo")
     assert len(true), "no suitable cell"
     cell = true["codigo"].iloc[0]
-    households = read(url, "SELECT hogar_id, lat, lon FROM nominal.hogar WHERE NOT ('TEKOPORA' = ANY (servicios))"
-                           " ORDER BY hogar_id")
+    households = read(
+        url, "SELECT hogar_id, lat, lon FROM nominal.hogar WHERE NOT ('TEKOPORA' = ANY (servicios)) ORDER BY hogar_id"
+    )
     inside = [h for h, lat, lon in households.itertuples(index=False) if h3.latlng_to_cell(lat, lon, 8) == cell]
     return cell, inside[:10]
 
@@ -82,8 +96,11 @@ def test_ten_grants_in_one_cell_published_one_by_one_reveal_no_count(villeta):
     url = villeta
     cell, grants = _cell_for_grants(url)
     assert len(grants) == 10
-    areas = [("h3_8", cell)] + [(f"h3_{r}", h3.cell_to_parent(cell, r)) for r in (7, 6, 5)] + [
-        ("distrito", "1116"), ("departamento", "11"), ("pais", "PY")]
+    areas = (
+        [("h3_8", cell)]
+        + [(f"h3_{r}", h3.cell_to_parent(cell, r)) for r in (7, 6, 5)]
+        + [("distrito", "1116"), ("departamento", "11"), ("pais", "PY")]
+    )
     columns = ["tekopora_cubiertos", "tekopora_aplica", "tekopora_sin_oferta", "tekopora_con_oferta", "l9_protegidos"]
     truth0 = read(url, "SELECT nivel, codigo, tekopora_cubiertos FROM calculo.agregado").set_index(["nivel", "codigo"])
     releases = [public(url)]
@@ -102,13 +119,15 @@ def test_ten_grants_in_one_cell_published_one_by_one_reveal_no_count(villeta):
         hi = (p + above - t).min()
         n0 = truth0.loc[area, "tekopora_cubiertos"]
         assert lo <= n0 <= hi
-        print(f"\n{area}: published {p.astype(int).tolist()}, true before {n0}, attacker's interval [{lo:.0f}, {hi:.0f}]")
+        print(
+            f"\n{area}: published {p.astype(int).tolist()}, true before {n0}, attacker's interval [{lo:.0f}, {hi:.0f}]"
+        )
         # At most n_0 + o is learnt: B candidates. (Clipping a count to its rounded total can
         # narrow a large count further; never a small one, never to one value.)
         assert hi - lo + 1 >= (BASE if n0 < 2 * T else 2), (area, lo, hi)
     # The published values follow one staircase: unchanged areas never move, the others
     # move by at most B per grant.
-    for before, after in zip(releases, releases[1:]):
+    for before, after in itertools.pairwise(releases):
         moved = (after.loc[areas, "tekopora_cubiertos"] - before.loc[areas, "tekopora_cubiertos"]).to_numpy(float)
         assert set(np.unique(moved)) <= {0.0, float(BASE)}
     assert all(c in releases[0].columns for c in columns)
@@ -117,18 +136,28 @@ def test_ten_grants_in_one_cell_published_one_by_one_reveal_no_count(villeta):
 def test_one_event_changes_neither_the_public_loss_table_nor_says_where(villeta):
     url = villeta
     before_version = read(url, "SELECT data_version FROM publico.version WHERE vigente")["data_version"].item()
-    loss_before = read(url, "SELECT nivel, zona, areas_reservadas_pct, hogares_en_reservadas_pct FROM publico.sdc_perdida"
-                            " WHERE data_version = %s ORDER BY nivel, zona", (before_version,))
+    loss_before = read(
+        url,
+        "SELECT nivel, zona, areas_reservadas_pct, hogares_en_reservadas_pct FROM publico.sdc_perdida"
+        " WHERE data_version = %s ORDER BY nivel, zona",
+        (before_version,),
+    )
     before = public(url)
-    hogar = read(url, "SELECT hogar_id FROM nominal.hogar WHERE NOT ('TEKOPORA' = ANY (servicios))"
-                      " ORDER BY hogar_id DESC LIMIT 1")["hogar_id"].item()
+    hogar = read(
+        url,
+        "SELECT hogar_id FROM nominal.hogar WHERE NOT ('TEKOPORA' = ANY (servicios)) ORDER BY hogar_id DESC LIMIT 1",
+    )["hogar_id"].item()
     add_event(url, hogar, "TEKOPORA")
     update_and_release(url)
     after = public(url)
     version = after["data_version"].iloc[0]
     assert version != before_version
-    loss_after = read(url, "SELECT nivel, zona, areas_reservadas_pct, hogares_en_reservadas_pct FROM publico.sdc_perdida"
-                           " WHERE data_version = %s ORDER BY nivel, zona", (version,))
+    loss_after = read(
+        url,
+        "SELECT nivel, zona, areas_reservadas_pct, hogares_en_reservadas_pct FROM publico.sdc_perdida"
+        " WHERE data_version = %s ORDER BY nivel, zona",
+        (version,),
+    )
     pd.testing.assert_frame_equal(loss_before, loss_after)
     # Every row carries the release's version: the rows do not date the event.
     assert (after["data_version"] == version).all() and (before["data_version"] == before_version).all()
@@ -148,20 +177,29 @@ def test_releases_are_batched_and_record_every_parameter(villeta):
     url = villeta
     with psycopg.connect(url) as conn:
         current = conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0]
-        hogar = conn.execute("SELECT hogar_id FROM nominal.hogar WHERE NOT ('VIVIENDA' = ANY (servicios))"
-                             " ORDER BY hogar_id LIMIT 1").fetchone()[0]
+        hogar = conn.execute(
+            "SELECT hogar_id FROM nominal.hogar WHERE NOT ('VIVIENDA' = ANY (servicios)) ORDER BY hogar_id LIMIT 1"
+        ).fetchone()[0]
     add_event(url, hogar, "VIVIENDA")
     with psycopg.connect(url) as conn:
         result = compute_district(conn, "1116", fecha_corte=CUT)  # default cadence: one week
         assert not result["publicada"]
         assert conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0] == current
-        live = conn.execute("SELECT data_version FROM calculo.cobertura_viva WHERE nivel = 'distrito' AND codigo = '1116'")
+        live = conn.execute(
+            "SELECT data_version FROM calculo.cobertura_viva WHERE nivel = 'distrito' AND codigo = '1116'"
+        )
         assert live.fetchone()[0] == result["data_version"]  # authorised roles see it live
-        pending = conn.execute("SELECT ambito, cambios FROM calculo.actualizacion WHERE publicada_en IS NULL").fetchall()
+        pending = conn.execute(
+            "SELECT ambito, cambios FROM calculo.actualizacion WHERE publicada_en IS NULL"
+        ).fetchall()
         assert pending and pending[-1][0] == "distrito 1116" and pending[-1][1] >= 1
         # Enough changes, not enough time: nothing; both: a release.
-        assert not publish(conn, settings=Settings(publicacion_cadencia_horas=24, publicacion_min_cambios=1))["publicada"]
-        assert not publish(conn, settings=Settings(publicacion_cadencia_horas=0, publicacion_min_cambios=1000))["publicada"]
+        assert not publish(conn, settings=Settings(publicacion_cadencia_horas=24, publicacion_min_cambios=1))[
+            "publicada"
+        ]
+        assert not publish(conn, settings=Settings(publicacion_cadencia_horas=0, publicacion_min_cambios=1000))[
+            "publicada"
+        ]
         assert publish(conn, settings=Settings(publicacion_cadencia_horas=0, publicacion_min_cambios=1))["publicada"]
         parametros = conn.execute("SELECT parametros FROM publico.version WHERE vigente").fetchone()[0]
     assert parametros["fecha_corte"] == "2026-01-01"

@@ -24,12 +24,25 @@ R6, R5 = h3.cell_to_parent(C, 6), h3.cell_to_parent(C, 5)
 
 
 def release():
-    rows = [("pais", "PY", None, 43), ("departamento", "11", "PY", 43), ("distrito", "1116", "11", 43),
-            ("h3_5", R5, "PY", 43), ("h3_6", R6, R5, 43), ("h3_7", C, R6, 43),
-            ("h3_8", D, C, 31), ("h3_8", E, C, 12)]
+    rows = [
+        ("pais", "PY", None, 43),
+        ("departamento", "11", "PY", 43),
+        ("distrito", "1116", "11", 43),
+        ("h3_5", R5, "PY", 43),
+        ("h3_6", R6, R5, 43),
+        ("h3_7", C, R6, 43),
+        ("h3_8", D, C, 31),
+        ("h3_8", E, C, 12),
+    ]
     frame = pd.DataFrame(rows, columns=["nivel", "codigo", "padre", "hogares"])
-    fine = pd.DataFrame({"codigo_2012": ["1116", "1116"], "dpto": ["11", "11"],
-                         "h3_8": [h3.str_to_int(D), h3.str_to_int(E)], "hogares": [31, 12]})
+    fine = pd.DataFrame(
+        {
+            "codigo_2012": ["1116", "1116"],
+            "dpto": ["11", "11"],
+            "h3_8": [h3.str_to_int(D), h3.str_to_int(E)],
+            "hogares": [31, 12],
+        }
+    )
     reserved = (frame["codigo"] == E).to_numpy()
     return frame, fine, reserved
 

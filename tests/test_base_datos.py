@@ -36,9 +36,8 @@ def test_public_role_cannot_read_nominal_schema(db_url):
 def test_public_role_cannot_write_public_tables(db_url):
     from geoportal.db import public_database_url
 
-    with psycopg.connect(public_database_url()) as public:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            public.execute("DELETE FROM territorio.distrito")
+    with psycopg.connect(public_database_url()) as public, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        public.execute("DELETE FROM territorio.distrito")
 
 
 # ------------------------------------------------------------------ the shared public role
@@ -49,8 +48,14 @@ def _geoportal(*args, url, home, **env):
     for name in ("GEOPORTAL_PUBLIC_PASSWORD", "GEOPORTAL_PUBLIC_DATABASE_URL"):
         if name not in env:
             full.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "geoportal.cli", *args], capture_output=True, text=True,
-                          env=full, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "geoportal.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=300,
+        check=False,
+    )
 
 
 def _logs_in(url: str, password: str) -> bool:

@@ -28,8 +28,14 @@ MAL = "no-es-la-clave"
 @pytest.fixture(scope="module")
 def bloqueo(pilotos):
     url = clone_database(pilotos["url"], "bloqueo")
-    server = Server(url, env={"GEOPORTAL_BLOQUEO_BASE_SEGUNDOS": "2", "GEOPORTAL_BLOQUEO_MINUTOS": "1",
-                              "GEOPORTAL_INTENTOS_IP_MAX": "8"})
+    server = Server(
+        url,
+        env={
+            "GEOPORTAL_BLOQUEO_BASE_SEGUNDOS": "2",
+            "GEOPORTAL_BLOQUEO_MINUTOS": "1",
+            "GEOPORTAL_INTENTOS_IP_MAX": "8",
+        },
+    )
     yield {"url": url, "base": server.base}
     server.stop()
 
@@ -59,8 +65,13 @@ def _try(base: str, ip: str, name: str, password: str) -> httpx.Response:
 
 def _kinds(url: str, name: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
-        return dict(conn.execute("SELECT tipo || CASE WHEN exito THEN '+' ELSE '' END, count(*)"
-                                 " FROM acceso.intento_ingreso WHERE nombre = %s GROUP BY 1", (name,)).fetchall())
+        return dict(
+            conn.execute(
+                "SELECT tipo || CASE WHEN exito THEN '+' ELSE '' END, count(*)"
+                " FROM acceso.intento_ingreso WHERE nombre = %s GROUP BY 1",
+                (name,),
+            ).fetchall()
+        )
 
 
 def test_the_wait_rule_by_hand():
@@ -120,15 +131,24 @@ def test_an_office_behind_one_address_keeps_working_while_an_attacker_there_wait
 
 def _cli(args: list[str], url: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "GEOPORTAL_DATABASE_URL": url, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "geoportal.cli", "usuarios", *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "geoportal.cli", "usuarios", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_desbloquear_ends_a_long_wait_at_once(bloqueo):
     _user(bloqueo["url"], "espera.larga")
     with psycopg.connect(bloqueo["url"]) as conn:  # 12 failures just now: the wait is at its cap (60 s)
-        conn.execute("INSERT INTO acceso.intento_ingreso (nombre, ip, exito) SELECT 'espera.larga', '203.0.113.14',"
-                     " false FROM generate_series(1, 12)")
+        conn.execute(
+            "INSERT INTO acceso.intento_ingreso (nombre, ip, exito) SELECT 'espera.larga', '203.0.113.14',"
+            " false FROM generate_series(1, 12)"
+        )
     refused = _try(bloqueo["base"], "203.0.113.15", "espera.larga", CLAVE)
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 55
     done = _cli(["desbloquear", "espera.larga"], bloqueo["url"])

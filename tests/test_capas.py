@@ -19,7 +19,6 @@ from capas.catalogo import CARPETA
 from tests.servidor_local import serve
 
 
-
 def copy_with(tmp_path: Path, name: str, edit) -> Path:
     """The shipped layer folder, with one file's first layer changed by ``edit``."""
     folder = tmp_path / "capas"
@@ -32,36 +31,71 @@ def copy_with(tmp_path: Path, name: str, edit) -> Path:
 
 def test_the_shipped_catalog_has_every_layer_the_issue_asks_for():
     capas = load_capas()
-    assert {"logros", "servicios", "brechas", "avance", "relevamiento", "accesibilidad", "puntos",
-            "territorio"} <= set(capas)
+    assert {"logros", "servicios", "brechas", "avance", "relevamiento", "accesibilidad", "puntos", "territorio"} <= set(
+        capas
+    )
     assert all(c.audiencia == "publico" and "Reservado" in c.texto_reservado for c in capas.values())
-    assert all(any("CC BY 4.0" in a for a in c.atribucion) and "sintético" in c.etiqueta_sintetica
-               for c in capas.values())
+    assert all(
+        any("CC BY 4.0" in a for a in c.atribucion) and "sintético" in c.etiqueta_sintetica for c in capas.values()
+    )
     assert [n.nivel for n in capas["logros"].niveles] == ["departamento", "distrito", "h3_5", "h3_6", "h3_7", "h3_8"]
 
 
-@pytest.mark.parametrize("name, edit, message", [
-    ("brechas.yaml", lambda c: c["niveles"][0].update(zoom=[7, 3]),
-     "brechas.yaml, capa 'brechas' (n.º 1), campo 'niveles.0.zoom': el rango de zoom"),
-    ("cobertura.yaml", lambda c: c.update(rampa="arcoiris"),
-     "cobertura.yaml, capa 'logros' (n.º 1), campo 'rampa': rampa desconocida"),
-    ("cobertura.yaml", lambda c: c.pop("titulo"),
-     "cobertura.yaml, capa 'logros' (n.º 1), campo 'titulo': falta este campo obligatorio"),
-    ("avance.yaml", lambda c: c.update(color="rojo"),
-     "avance.yaml, capa 'avance' (n.º 1), campo 'color': campo desconocido"),
-    ("relevamiento.yaml", lambda c: c["niveles"].append({"nivel": "h3_5", "zoom": [10, 12]}),
-     "relevamiento.yaml, capa 'relevamiento' (n.º 1): los rangos de zoom de los niveles se superponen"),
-    ("avance.yaml", lambda c: c.update(clasificacion={"metodo": "fijo", "cortes": [50, 25]}),
-     "avance.yaml, capa 'avance' (n.º 1), campo 'clasificacion': los cortes deben ser crecientes"),
-    ("cobertura.yaml", lambda c: c.update(medida_inicial="relevamiento_pct"),
-     "cobertura.yaml, capa 'logros' (n.º 1): medida_inicial 'relevamiento_pct' no coincide con el patrón"),
-    ("puntos.yaml", lambda c: c.update(fuente="nominal.hogar"),
-     "puntos.yaml, capa 'puntos' (n.º 1), campo 'fuente': formato inválido"),
-    ("territorio.yaml", lambda c: c.update(audiencia="institucional"),
-     "territorio.yaml, capa 'territorio' (n.º 1), campo 'audiencia': valor no permitido"),
-    ("territorio.yaml", lambda c: c.update(id="logros"),
-     "territorio.yaml, capa 'logros' (n.º 1), campo 'id': la capa 'logros' ya está definida"),
-])
+@pytest.mark.parametrize(
+    "name, edit, message",
+    [
+        (
+            "brechas.yaml",
+            lambda c: c["niveles"][0].update(zoom=[7, 3]),
+            "brechas.yaml, capa 'brechas' (n.º 1), campo 'niveles.0.zoom': el rango de zoom",
+        ),
+        (
+            "cobertura.yaml",
+            lambda c: c.update(rampa="arcoiris"),
+            "cobertura.yaml, capa 'logros' (n.º 1), campo 'rampa': rampa desconocida",
+        ),
+        (
+            "cobertura.yaml",
+            lambda c: c.pop("titulo"),
+            "cobertura.yaml, capa 'logros' (n.º 1), campo 'titulo': falta este campo obligatorio",
+        ),
+        (
+            "avance.yaml",
+            lambda c: c.update(color="rojo"),
+            "avance.yaml, capa 'avance' (n.º 1), campo 'color': campo desconocido",
+        ),
+        (
+            "relevamiento.yaml",
+            lambda c: c["niveles"].append({"nivel": "h3_5", "zoom": [10, 12]}),
+            "relevamiento.yaml, capa 'relevamiento' (n.º 1): los rangos de zoom de los niveles se superponen",
+        ),
+        (
+            "avance.yaml",
+            lambda c: c.update(clasificacion={"metodo": "fijo", "cortes": [50, 25]}),
+            "avance.yaml, capa 'avance' (n.º 1), campo 'clasificacion': los cortes deben ser crecientes",
+        ),
+        (
+            "cobertura.yaml",
+            lambda c: c.update(medida_inicial="relevamiento_pct"),
+            "cobertura.yaml, capa 'logros' (n.º 1): medida_inicial 'relevamiento_pct' no coincide con el patrón",
+        ),
+        (
+            "puntos.yaml",
+            lambda c: c.update(fuente="nominal.hogar"),
+            "puntos.yaml, capa 'puntos' (n.º 1), campo 'fuente': formato inválido",
+        ),
+        (
+            "territorio.yaml",
+            lambda c: c.update(audiencia="institucional"),
+            "territorio.yaml, capa 'territorio' (n.º 1), campo 'audiencia': valor no permitido",
+        ),
+        (
+            "territorio.yaml",
+            lambda c: c.update(id="logros"),
+            "territorio.yaml, capa 'logros' (n.º 1), campo 'id': la capa 'logros' ya está definida",
+        ),
+    ],
+)
 def test_a_bad_layer_file_names_file_entry_and_field(tmp_path, name, edit, message):
     folder = copy_with(tmp_path, name, edit)
     with pytest.raises(CapaError) as error:
@@ -79,8 +113,13 @@ def test_broken_yaml_names_the_file(tmp_path):
 def test_the_app_refuses_to_start_with_a_bad_catalog(tmp_path):
     """create_app validates capas/ at start-up: a bad file stops uvicorn with the message."""
     folder = copy_with(tmp_path, "brechas.yaml", lambda c: c.update(niveles=[]))
-    result = subprocess.run([sys.executable, "-c", "from api.app import create_app; create_app()"],
-                            capture_output=True, text=True, check=False, env={**os.environ, "GEOPORTAL_CAPAS": str(folder)})
+    result = subprocess.run(
+        [sys.executable, "-c", "from api.app import create_app; create_app()"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "GEOPORTAL_CAPAS": str(folder)},
+    )
     assert result.returncode != 0
     assert "brechas.yaml, capa 'brechas' (n.º 1), campo 'niveles'" in result.stderr
 
@@ -92,15 +131,17 @@ def test_every_layer_resolves_against_the_published_dictionary(pilotos):
     assert [m["columna"] for m in resolved["logros"]] == [f"l{n}_pct" for n in range(1, 11)]
     services = {c for c, (_, s) in dictionary.items() if s is not None and c.endswith("_pct")}
     assert {m["columna"] for m in resolved["servicios"]} == services
-    assert {m["columna"] for m in resolved["brechas"]} == {c for c in dictionary if c.endswith(("_sin_oferta", "_con_oferta"))}
+    assert {m["columna"] for m in resolved["brechas"]} == {
+        c for c in dictionary if c.endswith(("_sin_oferta", "_con_oferta"))
+    }
     assert {m["columna"] for m in resolved["accesibilidad"]} == {
-        c for c in dictionary if (c.startswith("dist_") and c.endswith("_km")) or c.startswith("acceso_")}
+        c for c in dictionary if (c.startswith("dist_") and c.endswith("_km")) or c.startswith("acceso_")
+    }
     assert resolved["puntos"] == [] and resolved["territorio"] == []
 
 
 def test_a_layer_naming_an_unpublished_measure_is_rejected_when_the_database_is_reachable(pilotos, tmp_path):
-    folder = copy_with(tmp_path, "relevamiento.yaml",
-                       lambda c: c.update(medidas=["relevamiento_pct", "ingreso_medio"]))
+    folder = copy_with(tmp_path, "relevamiento.yaml", lambda c: c.update(medidas=["relevamiento_pct", "ingreso_medio"]))
     capas = load_capas(folder)  # structurally fine
     with psycopg.connect(pilotos["url"]) as conn, pytest.raises(CapaError) as error:
         validate_against_db(conn, capas)
@@ -150,9 +191,16 @@ def test_computed_breaks_are_the_quantiles_of_the_published_values(server, prepa
     capa = httpx.get(f"{server}/capas/accesibilidad").json()
     measure = next(m for m in capa["medidas"] if m["columna"] == "dist_usf_km")
     with psycopg.connect(prepared) as conn:
-        values = np.array([r[0] for r in conn.execute(
-            "SELECT dist_usf_km FROM publico.cobertura WHERE nivel = 'h3_7' AND NOT reservado"
-            " AND dist_usf_km IS NOT NULL").fetchall()], dtype=float)
+        values = np.array(
+            [
+                r[0]
+                for r in conn.execute(
+                    "SELECT dist_usf_km FROM publico.cobertura WHERE nivel = 'h3_7' AND NOT reservado"
+                    " AND dist_usf_km IS NOT NULL"
+                ).fetchall()
+            ],
+            dtype=float,
+        )
     expected = sorted({round(float(q), 6) for q in np.percentile(values, [20, 40, 60, 80])} - {values.max()})
     expected = [q for q in expected if q < values.max()]
     legend = measure["leyenda"]["h3_7"]

@@ -38,27 +38,45 @@ def _broken(tmp_path: Path, change) -> Path:
     return path
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda r: r["servicios"][0].update(paquete="basico"),
-     "servicios.yaml, servicio 'CPN' (n.º 1), campo 'paquete': valor no permitido"),
-    (lambda r: r["servicios"][1].pop("unidad"),
-     "servicios.yaml, servicio 'PARTO_INST' (n.º 2), campo 'unidad': falta este campo obligatorio"),
-    (lambda r: r["servicios"][0].update(color="rojo"),
-     "servicios.yaml, servicio 'CPN' (n.º 1), campo 'color': campo desconocido"),
-    (lambda r: r["servicios"][0].update(institucion="NASA"),
-     "servicio 'CPN' (n.º 1), campo 'institucion': 'NASA' no está en instituciones"),
-    (lambda r: r["servicios"][0]["aplica"].update(edad_min=50, edad_max=10),
-     "servicio 'CPN' (n.º 1), campo 'aplica': edad_min es mayor que edad_max"),
-    (lambda r: r["servicios"][0].pop("radio_km"),
-     "servicio 'CPN' (n.º 1): un servicio con punto_tipo necesita radio_km"),
-    (lambda r: next(s for s in r["servicios"] if s["codigo"] == "AGUA").pop("brecha_sin_punto"),
-     "servicio 'AGUA' (n.º 16): un servicio sin punto_tipo necesita brecha_sin_punto (inversion o derivacion)"),
-    (lambda r: r["servicios"][0].update(brecha_sin_punto="inversion"),
-     "servicio 'CPN' (n.º 1): brecha_sin_punto solo vale para servicios sin punto_tipo"),
-    (lambda r: r["servicios"].append(dict(r["servicios"][0])),
-     "código repetido"),
-    (lambda r: r["categorias"].pop(), "las categorías deben cubrir los Logros 1 a 10"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda r: r["servicios"][0].update(paquete="basico"),
+            "servicios.yaml, servicio 'CPN' (n.º 1), campo 'paquete': valor no permitido",
+        ),
+        (
+            lambda r: r["servicios"][1].pop("unidad"),
+            "servicios.yaml, servicio 'PARTO_INST' (n.º 2), campo 'unidad': falta este campo obligatorio",
+        ),
+        (
+            lambda r: r["servicios"][0].update(color="rojo"),
+            "servicios.yaml, servicio 'CPN' (n.º 1), campo 'color': campo desconocido",
+        ),
+        (
+            lambda r: r["servicios"][0].update(institucion="NASA"),
+            "servicio 'CPN' (n.º 1), campo 'institucion': 'NASA' no está en instituciones",
+        ),
+        (
+            lambda r: r["servicios"][0]["aplica"].update(edad_min=50, edad_max=10),
+            "servicio 'CPN' (n.º 1), campo 'aplica': edad_min es mayor que edad_max",
+        ),
+        (
+            lambda r: r["servicios"][0].pop("radio_km"),
+            "servicio 'CPN' (n.º 1): un servicio con punto_tipo necesita radio_km",
+        ),
+        (
+            lambda r: next(s for s in r["servicios"] if s["codigo"] == "AGUA").pop("brecha_sin_punto"),
+            "servicio 'AGUA' (n.º 16): un servicio sin punto_tipo necesita brecha_sin_punto (inversion o derivacion)",
+        ),
+        (
+            lambda r: r["servicios"][0].update(brecha_sin_punto="inversion"),
+            "servicio 'CPN' (n.º 1): brecha_sin_punto solo vale para servicios sin punto_tipo",
+        ),
+        (lambda r: r["servicios"].append(dict(r["servicios"][0])), "código repetido"),
+        (lambda r: r["categorias"].pop(), "las categorías deben cubrir los Logros 1 a 10"),
+    ],
+)
 def test_a_bad_catalog_names_file_entry_and_field(tmp_path, change, message):
     with pytest.raises(CatalogError) as error:
         load_catalog(_broken(tmp_path, change))
@@ -78,9 +96,15 @@ def test_applicability_rules_select_by_age_sex_and_pregnancy():
     import pandas as pd
 
     catalog = load_catalog(DEFAULT)
-    people = pd.DataFrame({"edad": [0, 4, 10, 30, 70], "sexo": ["F", "M", "F", "F", "M"],
-                           "embarazada": [False, False, False, True, False],
-                           "discapacidad": [False, False, False, False, True], "indigena": [False] * 5})
+    people = pd.DataFrame(
+        {
+            "edad": [0, 4, 10, 30, 70],
+            "sexo": ["F", "M", "F", "F", "M"],
+            "embarazada": [False, False, False, True, False],
+            "discapacidad": [False, False, False, False, True],
+            "indigena": [False] * 5,
+        }
+    )
     assert catalog.servicio("VACUNAS").aplica.applies(people).tolist() == [True, True, False, False, False]
     assert catalog.servicio("CPN").aplica.applies(people).tolist() == [False, False, False, True, False]
     assert catalog.servicio("PENSION_AM").aplica.applies(people).tolist() == [False, False, False, False, True]

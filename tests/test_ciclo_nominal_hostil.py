@@ -20,7 +20,6 @@ import numpy as np
 import psycopg
 import pytest
 import yaml
-
 from institucional import Server, clone_database, login, make_users
 
 FORMULAS = ['=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3", "\tTAB", "\rCR"]
@@ -35,13 +34,20 @@ def ciclo(pilotos):
     with psycopg.connect(url) as conn:
         create_user(conn, "mesa1602", "clave-de-prueba-larga", "mesa_distrital", distrito="1602")
         # Names typed by someone else, which a spreadsheet would run as formulas.
-        people = [p for (p,) in conn.execute(
-            "SELECT p.persona_id FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id)"
-            " WHERE h.codigo_distrito = '1116' AND p.embarazada AND NOT ('CPN' = ANY (p.servicios))"
-            " ORDER BY p.persona_id LIMIT %s", (len(FORMULAS),)).fetchall()]
+        people = [
+            p
+            for (p,) in conn.execute(
+                "SELECT p.persona_id FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id)"
+                " WHERE h.codigo_distrito = '1116' AND p.embarazada AND NOT ('CPN' = ANY (p.servicios))"
+                " ORDER BY p.persona_id LIMIT %s",
+                (len(FORMULAS),),
+            ).fetchall()
+        ]
         for person, formula in zip(people, FORMULAS):
-            conn.execute("UPDATE nominal.persona SET nombres = %s, apellidos = %s WHERE persona_id = %s",
-                         (formula, formula, person))
+            conn.execute(
+                "UPDATE nominal.persona SET nombres = %s, apellidos = %s WHERE persona_id = %s",
+                (formula, formula, person),
+            )
     server = Server(url)
     yield {"server": server, "url": url, "people": people, "mesa": login(server.base, "mesa1116")}
     server.stop()
@@ -49,38 +55,59 @@ def ciclo(pilotos):
 
 def _last_audit(url: str, usuario: str) -> tuple:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT usuario, rol, accion, territorio, detalle FROM nominal.auditoria WHERE usuario = %s"
-                            " ORDER BY auditoria_id DESC LIMIT 1", (usuario,)).fetchone()
+        return conn.execute(
+            "SELECT usuario, rol, accion, territorio, detalle FROM nominal.auditoria WHERE usuario = %s"
+            " ORDER BY auditoria_id DESC LIMIT 1",
+            (usuario,),
+        ).fetchone()
 
 
 # ----------------------------------------------------------------------------- item 14
 def test_a_not_found_or_foreign_nominal_probe_leaves_the_same_audit_row_without_the_id(ciclo):
     url, mesa = ciclo["url"], ciclo["mesa"]
     with psycopg.connect(url) as conn:
-        foreign = conn.execute("SELECT hogar_id FROM nominal.hogar WHERE codigo_distrito = '0607' LIMIT 1").fetchone()[0]
+        foreign = conn.execute("SELECT hogar_id FROM nominal.hogar WHERE codigo_distrito = '0607' LIMIT 1").fetchone()[
+            0
+        ]
     rows = []
     for probed in (foreign, "NO-EXISTE-123"):
         answer = mesa.get(f"/api/nominal/hogares/{probed}")
         assert answer.status_code == 404
         rows.append(_last_audit(url, "mesa1116"))
         assert probed not in json.dumps(rows[-1], default=str)
-    assert rows[0] == rows[1] == ("mesa1116", "mesa_distrital", "no_encontrado", "1116",
-                                  {"ruta": "/api/nominal/hogares/{hogar_id}", "estado": 404})
+    assert (
+        rows[0]
+        == rows[1]
+        == (
+            "mesa1116",
+            "mesa_distrital",
+            "no_encontrado",
+            "1116",
+            {"ruta": "/api/nominal/hogares/{hogar_id}", "estado": 404},
+        )
+    )
     usf = login(ciclo["server"].base, "usf1116")
     assert usf.get("/api/derivaciones/987654").status_code == 404
-    assert _last_audit(url, "usf1116")[2:] == ("no_encontrado", "1116",
-                                              {"ruta": "/api/derivaciones/{derivacion_id}", "estado": 404})
+    assert _last_audit(url, "usf1116")[2:] == (
+        "no_encontrado",
+        "1116",
+        {"ruta": "/api/derivaciones/{derivacion_id}", "estado": 404},
+    )
 
 
 def test_a_role_refused_on_a_nominal_route_leaves_an_audit_row(ciclo):
     url = ciclo["url"]
-    for who, path, route, territory in (("gabinete1", "/api/nominal/brechas", "/api/nominal/brechas", None),
-                                        ("depto11", "/api/derivaciones", "/api/derivaciones", "11"),
-                                        ("mesa1116", "/api/derivaciones/contrarreferencias",
-                                         "/api/derivaciones/contrarreferencias", "1116")):
+    for who, path, route, territory in (
+        ("gabinete1", "/api/nominal/brechas", "/api/nominal/brechas", None),
+        ("depto11", "/api/derivaciones", "/api/derivaciones", "11"),
+        ("mesa1116", "/api/derivaciones/contrarreferencias", "/api/derivaciones/contrarreferencias", "1116"),
+    ):
         client = login(ciclo["server"].base, who)
-        answer = (client.post(path, files={"archivo": ("a.csv", b"derivacion_id,resultado,fecha\n")})
-                  if path.endswith("contrarreferencias") else client.get(path))
+        answer = (
+            client.post(path, files={"archivo": ("a.csv", b"derivacion_id,resultado,fecha\n")})
+            if path.endswith("contrarreferencias")
+            else client.get(path)
+        )
         assert answer.status_code == 403, (who, answer.text)
         row = _last_audit(url, who)
         assert row[2:] == ("acceso_denegado", territory, {"ruta": route, "estado": 403}), who
@@ -113,7 +140,9 @@ def test_nominal_csvs_carry_formulas_as_text_in_the_public_downloads_dialect(cic
             conn.execute(
                 "INSERT INTO nominal.derivacion (unidad, unidad_id, servicio, estado, usuario, hogar_id, distrito,"
                 " institucion, nota) SELECT 'persona', persona_id, 'CPN', 'referida', 'mesa1116', hogar_id, '1116',"
-                " 'MSPBS', %s FROM nominal.persona WHERE persona_id = %s", (formula, person))
+                " 'MSPBS', %s FROM nominal.persona WHERE persona_id = %s",
+                (formula, person),
+            )
     report = _sheet(login(ciclo["server"].base, "usf1116").get("/api/derivaciones/reporte"))
     notes = [r[report[0].index("nota")] for r in report[1:]]
     assert set(notes) >= {"'" + f for f in FORMULAS[:3]}
@@ -143,11 +172,16 @@ def test_a_referral_to_a_point_out_of_the_units_reach_is_refused_naming_distance
     from geoportal.settings import get_settings
 
     mesa = ciclo["mesa"]
-    radius = next(s for s in yaml.safe_load(get_settings().catalogo.read_text())["servicios"]
-                  if s["codigo"] == "CPN")["radio_km"]
-    row = next(r for r in mesa.get("/api/nominal/brechas", params={"servicio": "CPN", "brecha": "derivacion",
-                                                                    "limite": 500}).json()["filas"]
-               if not r["derivacion_abierta"] and r["unidad_id"] not in ciclo["people"])
+    radius = next(s for s in yaml.safe_load(get_settings().catalogo.read_text())["servicios"] if s["codigo"] == "CPN")[
+        "radio_km"
+    ]
+    row = next(
+        r
+        for r in mesa.get(
+            "/api/nominal/brechas", params={"servicio": "CPN", "brecha": "derivacion", "limite": 500}
+        ).json()["filas"]
+        if not r["derivacion_abierta"] and r["unidad_id"] not in ciclo["people"]
+    )
     with psycopg.connect(ciclo["url"]) as conn:
         lon, lat = conn.execute("SELECT lon, lat FROM nominal.hogar WHERE hogar_id = %s", (row["hogar_id"],)).fetchone()
         points = conn.execute("SELECT punto_id, lon, lat FROM oferta.punto_entrega WHERE tipo = 'usf'").fetchall()
@@ -155,21 +189,30 @@ def test_a_referral_to_a_point_out_of_the_units_reach_is_refused_naming_distance
     far_km = _haversine_km(lon, lat, far_lon, far_lat)
     limit = radius[row["zona"]]
     assert far_km > 300 > limit
-    refused = mesa.post("/api/derivaciones", json={"unidad": "persona", "unidad_id": row["unidad_id"],
-                                                   "servicio": "CPN", "punto_id": far_id})
+    refused = mesa.post(
+        "/api/derivaciones",
+        json={"unidad": "persona", "unidad_id": row["unidad_id"], "servicio": "CPN", "punto_id": far_id},
+    )
     assert refused.status_code == 422 and refused.headers["content-type"].startswith("application/problem+json")
     detail = refused.json()["detail"]
     assert f"{far_km:.1f}".replace(".", ",") + " km" in detail and f"es de {limit:g}".replace(".", ",") in detail
     # An investment gap (no point in reach) is not referred to the nearest one far away.
-    inversion = next(r for r in mesa.get("/api/nominal/brechas", params={"servicio": "CPN", "brecha": "inversion",
-                                                                          "limite": 500}).json()["filas"]
-                     if not r["derivacion_abierta"])
-    answer = mesa.post("/api/derivaciones", json={"unidad": "persona", "unidad_id": inversion["unidad_id"],
-                                                  "servicio": "CPN"})
+    inversion = next(
+        r
+        for r in mesa.get(
+            "/api/nominal/brechas", params={"servicio": "CPN", "brecha": "inversion", "limite": 500}
+        ).json()["filas"]
+        if not r["derivacion_abierta"]
+    )
+    answer = mesa.post(
+        "/api/derivaciones", json={"unidad": "persona", "unidad_id": inversion["unidad_id"], "servicio": "CPN"}
+    )
     assert answer.status_code == 422 and "brecha de inversión" in answer.json()["detail"]
     # The nearest point, in reach, is accepted.
-    near = mesa.post("/api/derivaciones", json={"unidad": "persona", "unidad_id": row["unidad_id"], "servicio": "CPN",
-                                                "punto_id": row["punto_id"]})
+    near = mesa.post(
+        "/api/derivaciones",
+        json={"unidad": "persona", "unidad_id": row["unidad_id"], "servicio": "CPN", "punto_id": row["punto_id"]},
+    )
     assert near.status_code == 201, near.text
 
 
@@ -177,10 +220,15 @@ def test_the_mesa_of_a_district_under_a_shared_polygon_sees_its_area_labelled_sh
     base, url = ciclo["server"].base, ciclo["url"]
     mesa = login(base, "mesa1602")
     with psycopg.connect(url) as conn:
-        members = [c for (c,) in conn.execute("SELECT codigo FROM territorio.distrito WHERE codigo_2012 = '1602'"
-                                              " ORDER BY codigo").fetchall()]
-        stored = conn.execute("SELECT hogares FROM calculo.cobertura_viva WHERE nivel = 'distrito' AND codigo = '1602'"
-                              ).fetchone()[0]
+        members = [
+            c
+            for (c,) in conn.execute(
+                "SELECT codigo FROM territorio.distrito WHERE codigo_2012 = '1602' ORDER BY codigo"
+            ).fetchall()
+        ]
+        stored = conn.execute(
+            "SELECT hogares FROM calculo.cobertura_viva WHERE nivel = 'distrito' AND codigo = '1602'"
+        ).fetchone()[0]
     assert members == ["1602", "1606"]
     figures = mesa.get("/api/cifras/distrito/1602")
     assert figures.status_code == 200, figures.text  # 403 before: the polygon is not 1602's alone
@@ -200,6 +248,11 @@ def test_the_mesa_of_a_district_under_a_shared_polygon_sees_its_area_labelled_sh
     # The nominal list stays the district's own.
     listed = mesa.get("/api/nominal/brechas", params={"paquete": "todos", "limite": 50_000}).json()["filas"]
     with psycopg.connect(url) as conn:
-        districts = {d for (d,) in conn.execute("SELECT DISTINCT codigo_distrito FROM nominal.hogar WHERE hogar_id = ANY(%s)",
-                                                ([r["hogar_id"] for r in listed],)).fetchall()}
+        districts = {
+            d
+            for (d,) in conn.execute(
+                "SELECT DISTINCT codigo_distrito FROM nominal.hogar WHERE hogar_id = ANY(%s)",
+                ([r["hogar_id"] for r in listed],),
+            ).fetchall()
+        }
     assert listed and districts == {"1602"}

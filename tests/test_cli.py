@@ -12,14 +12,26 @@ GEOPORTAL = [sys.executable, "-m", "geoportal.cli"]
 
 
 def run(*args, env=None):
-    return subprocess.run([*GEOPORTAL, *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
-                          timeout=300)
+    return subprocess.run(
+        [*GEOPORTAL, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300
+    )
 
 
 def test_help_lists_the_commands_of_the_platform():
     out = run("--help").stdout
-    for command in ("db", "territorio", "oferta", "catalogo", "ingestar", "sintetico", "calcular", "brechas",
-                    "simular", "servir", "demo"):
+    for command in (
+        "db",
+        "territorio",
+        "oferta",
+        "catalogo",
+        "ingestar",
+        "sintetico",
+        "calcular",
+        "brechas",
+        "simular",
+        "servir",
+        "demo",
+    ):
         assert command in out
     assert all(sub in run("db", "--help").stdout for sub in ("up", "down", "status", "reset"))
     assert all(sub in run("ingestar", "--help").stdout for sub in ("hogares", "personas", "puntos"))
@@ -28,9 +40,11 @@ def test_help_lists_the_commands_of_the_platform():
 
 def test_catalog_validation_errors_are_spanish_and_precise(tmp_path):
     bad = tmp_path / "servicios.yaml"
-    bad.write_text("categorias: []\ninstituciones: {}\ntipos_punto: {}\nservicios:\n"
-                   "  - {codigo: CPN, nombre: x, institucion: MSPBS, paquete: basico, unidad: persona, categorias: [gestante]}\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "categorias: []\ninstituciones: {}\ntipos_punto: {}\nservicios:\n"
+        "  - {codigo: CPN, nombre: x, institucion: MSPBS, paquete: basico, unidad: persona, categorias: [gestante]}\n",
+        encoding="utf-8",
+    )
     result = run("catalogo", "validar", str(bad))
     assert result.returncode == 1
     assert "servicios.yaml, servicio 'CPN' (n.º 1), campo 'paquete'" in result.stdout
@@ -50,11 +64,14 @@ def test_ingesting_a_missing_or_malformed_file_fails_cleanly(pilotos, tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (("calcular", "--fecha-corte", "2026-13-01"), "Fecha de corte no válida"),
-    (("calcular", "--distrito", "9999"), "Distrito desconocido: 9999"),
-    (("brechas", "--distrito", "9999"), "No hay datos publicados del distrito 9999"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("calcular", "--fecha-corte", "2026-13-01"), "Fecha de corte no válida"),
+        (("calcular", "--distrito", "9999"), "Distrito desconocido: 9999"),
+        (("brechas", "--distrito", "9999"), "No hay datos publicados del distrito 9999"),
+    ],
+)
 def test_wrong_arguments_get_a_useful_spanish_message(pilotos, args, message):
     result = run(*args, env={"GEOPORTAL_DATABASE_URL": pilotos["url"]})
     assert result.returncode == 1, result.stdout + result.stderr

@@ -57,8 +57,14 @@ def test_a_taken_port_given_in_geoportal_pg_port_stops_with_a_way_out(tmp_path):
     env = {**os.environ, "GEOPORTAL_HOME": str(tmp_path / "estado"), "COLUMNS": "300"}
     env.pop("GEOPORTAL_DATABASE_URL", None)
     with port_held_by_another_program() as taken:
-        result = subprocess.run([sys.executable, "-m", "geoportal.cli", "db", "up"], capture_output=True,
-                                text=True, env={**env, "GEOPORTAL_PG_PORT": str(taken)}, timeout=300, check=False)
+        result = subprocess.run(
+            [sys.executable, "-m", "geoportal.cli", "db", "up"],
+            capture_output=True,
+            text=True,
+            env={**env, "GEOPORTAL_PG_PORT": str(taken)},
+            timeout=300,
+            check=False,
+        )
     assert result.returncode == 1, result.stdout + result.stderr
     said = " ".join(result.stdout.split())
     assert f"El puerto {taken} de 127.0.0.1 ya está en uso por otro programa" in said
@@ -98,8 +104,14 @@ def test_rotating_the_public_password_stores_it_and_says_where(second_cluster, t
         env.pop(name, None)
 
     def geoportal(*args, home):
-        return subprocess.run([sys.executable, "-m", "geoportal.cli", *args], capture_output=True, text=True,
-                              env={**env, "GEOPORTAL_HOME": str(home)}, timeout=300, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "geoportal.cli", *args],
+            capture_output=True,
+            text=True,
+            env={**env, "GEOPORTAL_HOME": str(home)},
+            timeout=300,
+            check=False,
+        )
 
     def logs_in(password):
         public = make_url(url).set(username="geoportal_publico", password=password)
@@ -112,8 +124,9 @@ def test_rotating_the_public_password_stores_it_and_says_where(second_cluster, t
     from geoportal import migrate
     from geoportal.settings import Settings
 
-    migrate.upgrade(Settings(database_url=url, home=tmp_path / "una", public_password=None, public_database_url=None),
-                    url=url)
+    migrate.upgrade(
+        Settings(database_url=url, home=tmp_path / "una", public_password=None, public_database_url=None), url=url
+    )
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute("ALTER ROLE geoportal_publico LOGIN PASSWORD 'clave-anterior'")
     result = geoportal("db", "rotar-clave", "--si", home=tmp_path / "otra")

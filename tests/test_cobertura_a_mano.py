@@ -48,13 +48,20 @@ def hand(make_database, tmp_path_factory):
     url = make_database("a_mano")
     folder = tmp_path_factory.mktemp("a_mano")
     load_hand_fixture(
-        url, folder,
-        points=[["A", "usf", "USF de prueba", "urbana", 2, A[1], A[0], "sintetico"],
-                ["B", "escuela", "Escuela de prueba", "urbana", 50, B[1], B[0], "sintetico"]],
-        households=[[h, "1116", loc, zona, "2025-10-01", lat, lon, srv, "sintetico"]
-                    for h, (lon, lat, zona, loc, srv) in HOUSEHOLDS.items()],
-        persons=[[p, h, "Nombre", "Apellido", sex, born, preg, "no", "no", srv, "sintetico"]
-                 for p, h, sex, born, preg, srv in PERSONS],
+        url,
+        folder,
+        points=[
+            ["A", "usf", "USF de prueba", "urbana", 2, A[1], A[0], "sintetico"],
+            ["B", "escuela", "Escuela de prueba", "urbana", 50, B[1], B[0], "sintetico"],
+        ],
+        households=[
+            [h, "1116", loc, zona, "2025-10-01", lat, lon, srv, "sintetico"]
+            for h, (lon, lat, zona, loc, srv) in HOUSEHOLDS.items()
+        ],
+        persons=[
+            [p, h, "Nombre", "Apellido", sex, born, preg, "no", "no", srv, "sintetico"]
+            for p, h, sex, born, preg, srv in PERSONS
+        ],
         cut=CUT,
     )
     return url
@@ -70,15 +77,15 @@ def test_logros_worked_out_by_hand(hand):
     row = district_row(hand)
     assert (row["hogares"], row["personas"], row["entornos"]) == (3, 6, 2)
     expected = {  # logro: (universe, protected)
-        1: (1, 1),   # P1 pregnant with CPN
-        2: (1, 0),   # P3 born 2025: no PARTO_INST
-        3: (2, 1),   # P2 complete; P3 lacks VACUNAS, CONTROL_CRECIMIENTO, USF
-        4: (1, 1),   # P5 (10 y): INSCRIPCION_NAC, ESCOLAR_BASICA, CEDULA, USF
+        1: (1, 1),  # P1 pregnant with CPN
+        2: (1, 0),  # P3 born 2025: no PARTO_INST
+        3: (2, 1),  # P2 complete; P3 lacks VACUNAS, CONTROL_CRECIMIENTO, USF
+        4: (1, 1),  # P5 (10 y): INSCRIPCION_NAC, ESCOLAR_BASICA, CEDULA, USF
         5: (0, 0),
-        6: (1, 0),   # P6 (29 y) has nothing
-        7: (1, 1),   # P1 (35 y): INSCRIPCION_NAC, CEDULA, USF
-        8: (1, 0),   # P4 (76 y): no PENSION_AM
-        9: (3, 1),   # only H1 has water, electricity and sanitation
+        6: (1, 0),  # P6 (29 y) has nothing
+        7: (1, 1),  # P1 (35 y): INSCRIPCION_NAC, CEDULA, USF
+        8: (1, 0),  # P4 (76 y): no PENSION_AM
+        9: (3, 1),  # only H1 has water, electricity and sanitation
         10: (2, 0),  # Centro: road reported by 1 of 2 households (not a majority); Ñu Guasu: no USF in reach
     }
     got = {n: (row[f"l{n}_universo"], row[f"l{n}_protegidos"]) for n in range(1, 11)}
@@ -120,8 +127,14 @@ def test_children_sum_to_parents_before_disclosure_control(hand):
     with psycopg.connect(hand) as conn:
         cur = conn.execute("SELECT nivel, codigo, padre, hogares, personas, l3_universo FROM calculo.agregado")
         frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
-    for level, parent in [("h3_8", "h3_7"), ("h3_7", "h3_6"), ("h3_6", "h3_5"), ("h3_5", "pais"),
-                          ("distrito", "departamento"), ("departamento", "pais")]:
+    for level, parent in [
+        ("h3_8", "h3_7"),
+        ("h3_7", "h3_6"),
+        ("h3_6", "h3_5"),
+        ("h3_5", "pais"),
+        ("distrito", "departamento"),
+        ("departamento", "pais"),
+    ]:
         children = frame[frame["nivel"] == level].groupby("padre")[["hogares", "personas", "l3_universo"]].sum()
         parents = frame[frame["nivel"] == parent].set_index("codigo")[["hogares", "personas", "l3_universo"]]
         assert children.sort_index().equals(parents.loc[children.index].sort_index()), level
@@ -149,22 +162,29 @@ def test_contrarreferencia_updates_one_district_incrementally(hand):
         # Public releases are batched: one contrarreferencia changes the live table only.
         assert not result["publicada"]
         assert conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0] == before
-        live = conn.execute("SELECT data_version FROM calculo.cobertura_viva WHERE nivel = 'distrito' AND codigo = '1116'").fetchone()[0]
+        live = conn.execute(
+            "SELECT data_version FROM calculo.cobertura_viva WHERE nivel = 'distrito' AND codigo = '1116'"
+        ).fetchone()[0]
         assert live == result["data_version"]
         from geoportal.publicacion import publish
 
         assert publish(conn, forzar=True)["publicada"]
         current = conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0]
-        loss = conn.execute("SELECT count(*) FROM publico.sdc_perdida WHERE data_version = %s", (current,)).fetchone()[0]
+        loss = conn.execute("SELECT count(*) FROM publico.sdc_perdida WHERE data_version = %s", (current,)).fetchone()[
+            0
+        ]
     assert current == result["data_version"] and loss > 0
 
 
 def test_targets_apply_the_most_specific_scope_and_give_progress(hand):
     with psycopg.connect(hand) as conn:
-        rows = {r[0]: r[1:] for r in conn.execute(
-            "SELECT nivel, l3_meta, l1_meta, l10_meta, l3_pct, l3_avance FROM publico.cobertura"
-            " WHERE (nivel, codigo) IN (('distrito', '1116'), ('departamento', '11'), ('pais', 'PY'))"
-        )}
+        rows = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT nivel, l3_meta, l1_meta, l10_meta, l3_pct, l3_avance FROM publico.cobertura"
+                " WHERE (nivel, codigo) IN (('distrito', '1116'), ('departamento', '11'), ('pais', 'PY'))"
+            )
+        }
     # metas.csv: PY L3 = 80, L1 = 90, L10 = 60; district 1116 overrides L3 with 85.
     assert rows["distrito"][:3] == (85.0, 90.0, 60.0)
     assert rows["departamento"][:3] == (80.0, 90.0, 60.0)

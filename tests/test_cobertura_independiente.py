@@ -23,8 +23,13 @@ ALL_AGES = (0, 200)
 NUCLEO = {
     3: {"INSCRIPCION_NAC": ALL_AGES, "VACUNAS": (0, 4), "CONTROL_CRECIMIENTO": (0, 4), "USF_ADSCRIPCION": ALL_AGES},
     4: {"INSCRIPCION_NAC": ALL_AGES, "ESCOLAR_BASICA": (6, 14), "CEDULA": (5, 200), "USF_ADSCRIPCION": ALL_AGES},
-    5: {"INSCRIPCION_NAC": ALL_AGES, "ESCOLAR_BASICA": (6, 14), "ESCOLAR_MEDIA": (15, 17), "CEDULA": (5, 200),
-        "USF_ADSCRIPCION": ALL_AGES},
+    5: {
+        "INSCRIPCION_NAC": ALL_AGES,
+        "ESCOLAR_BASICA": (6, 14),
+        "ESCOLAR_MEDIA": (15, 17),
+        "CEDULA": (5, 200),
+        "USF_ADSCRIPCION": ALL_AGES,
+    },
     6: {"INSCRIPCION_NAC": ALL_AGES, "CEDULA": (5, 200), "USF_ADSCRIPCION": ALL_AGES},
     7: {"INSCRIPCION_NAC": ALL_AGES, "CEDULA": (5, 200), "USF_ADSCRIPCION": ALL_AGES},
     8: {"INSCRIPCION_NAC": ALL_AGES, "CEDULA": (5, 200), "USF_ADSCRIPCION": ALL_AGES, "PENSION_AM": (65, 200)},
@@ -42,7 +47,11 @@ def raw(pilotos):
     persons = persons[persons["hogar_id"].isin(households["hogar_id"])].copy()
     born = pd.to_datetime(persons["fecha_nacimiento"])
     cut = pd.Timestamp(FECHA_CORTE)
-    persons["edad"] = cut.year - born.dt.year - ((born.dt.month > cut.month) | ((born.dt.month == cut.month) & (born.dt.day > cut.day)))
+    persons["edad"] = (
+        cut.year
+        - born.dt.year
+        - ((born.dt.month > cut.month) | ((born.dt.month == cut.month) & (born.dt.day > cut.day)))
+    )
     persons["lista"] = persons["servicios"].str.split(";")
     households["lista"] = households["servicios"].str.split(";")
     return households, persons
@@ -95,16 +104,23 @@ def test_usf_gap_split_against_geopandas_nearest(raw, engine_row, pilotos):
     households, persons = raw
     points = pd.read_csv(pilotos["folder"] / "puntos.csv")
     usf = points[points["tipo"] == "usf"]
-    h = gpd.GeoDataFrame(households, geometry=gpd.points_from_xy(households["lon"].astype(float),
-                                                                  households["lat"].astype(float)), crs=4326).to_crs(32721)
+    h = gpd.GeoDataFrame(
+        households,
+        geometry=gpd.points_from_xy(households["lon"].astype(float), households["lat"].astype(float)),
+        crs=4326,
+    ).to_crs(32721)
     u = gpd.GeoDataFrame(usf, geometry=gpd.points_from_xy(usf["lon"], usf["lat"]), crs=4326).to_crs(32721)
     nearest = gpd.sjoin_nearest(h, u[["geometry"]], distance_col="d").groupby(level=0)["d"].min() / 1000
     radius = np.where(households["zona"] == "urbana", 3.0, 10.0)
-    in_reach = pd.Series(nearest.reindex(households.index).to_numpy() <= radius, index=households["hogar_id"].to_numpy())
+    in_reach = pd.Series(
+        nearest.reindex(households.index).to_numpy() <= radius, index=households["hogar_id"].to_numpy()
+    )
     # UTM 21S and the sphere differ by well under 0.5 % here: households that close to
     # the radius may legitimately fall either way; count them as the tolerance.
-    ambiguous = pd.Series(np.abs(nearest.reindex(households.index).to_numpy() - radius) <= 0.005 * radius,
-                          index=households["hogar_id"].to_numpy())
+    ambiguous = pd.Series(
+        np.abs(nearest.reindex(households.index).to_numpy() - radius) <= 0.005 * radius,
+        index=households["hogar_id"].to_numpy(),
+    )
     missing = persons[~has(persons["lista"], "USF_ADSCRIPCION")]
     reach = in_reach.loc[missing["hogar_id"]].to_numpy()
     tolerance = int(ambiguous.loc[missing["hogar_id"]].sum())
@@ -118,9 +134,7 @@ def test_usf_gap_split_against_geopandas_nearest(raw, engine_row, pilotos):
 
 def test_every_person_lies_in_exactly_one_cell_and_one_district(pilotos, raw):
     with psycopg.connect(pilotos["url"]) as conn:
-        per_level = dict(conn.execute(
-            "SELECT nivel, sum(personas) FROM calculo.agregado GROUP BY nivel"
-        ).fetchall())
+        per_level = dict(conn.execute("SELECT nivel, sum(personas) FROM calculo.agregado GROUP BY nivel").fetchall())
     total = len(pd.read_csv(pilotos["folder"] / "personas.csv", usecols=["persona_id"]))
     assert set(per_level.values()) == {total}
 
@@ -131,8 +145,11 @@ def test_entorno_logro_against_geopandas_reach_of_each_household(raw, engine_row
     most of its households report one (the pilots have no status events)."""
     households, _ = raw
     points = pd.read_csv(pilotos["folder"] / "puntos.csv")
-    h = gpd.GeoDataFrame(households.reset_index(drop=True), crs=4326, geometry=gpd.points_from_xy(
-        households["lon"].astype(float), households["lat"].astype(float))).to_crs(32721)
+    h = gpd.GeoDataFrame(
+        households.reset_index(drop=True),
+        crs=4326,
+        geometry=gpd.points_from_xy(households["lon"].astype(float), households["lat"].astype(float)),
+    ).to_crs(32721)
     urban = (h["zona"] == "urbana").to_numpy()
     reach, near_radius = {}, {}
     for tipo, (r_urban, r_rural) in {"escuela": (2.0, 5.0), "usf": (3.0, 10.0)}.items():
@@ -145,15 +162,24 @@ def test_entorno_logro_against_geopandas_reach_of_each_household(raw, engine_row
     h["road"] = has(h["lista"], "ENT_CAMINO")
     for tipo in reach:
         h[tipo], h[f"{tipo}_amb"] = reach[tipo], near_radius[tipo]
-    by_place = h.groupby("localidad").agg(n=("hogar_id", "size"), school=("escuela", "sum"), usf=("usf", "sum"),
-                                           road=("road", "sum"), school_amb=("escuela_amb", "sum"),
-                                           usf_amb=("usf_amb", "sum"))
-    protected = (by_place["school"] * 2 > by_place["n"]) & (by_place["usf"] * 2 > by_place["n"]) & (
-        by_place["road"] * 2 > by_place["n"])
+    by_place = h.groupby("localidad").agg(
+        n=("hogar_id", "size"),
+        school=("escuela", "sum"),
+        usf=("usf", "sum"),
+        road=("road", "sum"),
+        school_amb=("escuela_amb", "sum"),
+        usf_amb=("usf_amb", "sum"),
+    )
+    protected = (
+        (by_place["school"] * 2 > by_place["n"])
+        & (by_place["usf"] * 2 > by_place["n"])
+        & (by_place["road"] * 2 > by_place["n"])
+    )
     # UTM 21S and the sphere differ by well under 0.5 %: a localidad whose majority could
     # flip by its households that close to a radius may legitimately fall either way.
     flips = ((by_place["school"] * 2 - by_place["n"]).abs() <= 2 * by_place["school_amb"]) | (
-        (by_place["usf"] * 2 - by_place["n"]).abs() <= 2 * by_place["usf_amb"])
+        (by_place["usf"] * 2 - by_place["n"]).abs() <= 2 * by_place["usf_amb"]
+    )
     tolerance = int(flips.sum())
     assert tolerance <= max(2, len(by_place) // 10)  # the tolerance itself stays small
     assert engine_row["l10_universo"] == len(by_place)

@@ -16,7 +16,6 @@ from datetime import date
 
 import psycopg
 import pytest
-
 from institucional import Server, clone_database, login, make_users
 
 HOY = date.today().isoformat()
@@ -52,17 +51,20 @@ def base(computed):
 
 def _counts(url: str, codigo: str = "1116") -> dict:
     with psycopg.connect(url) as conn:
-        polygon = conn.execute("SELECT coalesce(codigo_2012, 'D' || codigo) FROM territorio.distrito WHERE codigo = %s",
-                               (codigo,)).fetchone()[0]
-        row = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calculo.agregado WHERE nivel = 'distrito' AND codigo = %s",
-                           (polygon,)).fetchone()
+        polygon = conn.execute(
+            "SELECT coalesce(codigo_2012, 'D' || codigo) FROM territorio.distrito WHERE codigo = %s", (codigo,)
+        ).fetchone()[0]
+        row = conn.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM calculo.agregado WHERE nivel = 'distrito' AND codigo = %s", (polygon,)
+        ).fetchone()
     return dict(zip(COLUMNS, row))
 
 
 def _updates(url: str, codigo: str = "1116") -> int:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT count(*) FROM calculo.actualizacion WHERE ambito = %s",
-                            (f"distrito {codigo}",)).fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM calculo.actualizacion WHERE ambito = %s", (f"distrito {codigo}",)
+        ).fetchone()[0]
 
 
 def _markers(url: str) -> list[str]:
@@ -83,12 +85,17 @@ def _wait_until(check, seconds: float = 120.0):
 def _uncovered_cpn(url: str, n: int, codigo: str = "1116") -> list[str]:
     """Pregnant women without CPN and without any event yet (the test writes theirs)."""
     with psycopg.connect(url) as conn:
-        return [p for (p,) in conn.execute(
-            "SELECT p.persona_id FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id)"
-            " WHERE h.codigo_distrito = %s AND p.embarazada AND NOT ('CPN' = ANY (p.servicios))"
-            " AND NOT EXISTS (SELECT 1 FROM nominal.estatus_evento e WHERE e.unidad_id = p.persona_id)"
-            " AND NOT EXISTS (SELECT 1 FROM nominal.derivacion d WHERE d.unidad_id = p.persona_id)"
-            " ORDER BY p.persona_id LIMIT %s", (codigo, n)).fetchall()]
+        return [
+            p
+            for (p,) in conn.execute(
+                "SELECT p.persona_id FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id)"
+                " WHERE h.codigo_distrito = %s AND p.embarazada AND NOT ('CPN' = ANY (p.servicios))"
+                " AND NOT EXISTS (SELECT 1 FROM nominal.estatus_evento e WHERE e.unidad_id = p.persona_id)"
+                " AND NOT EXISTS (SELECT 1 FROM nominal.derivacion d WHERE d.unidad_id = p.persona_id)"
+                " ORDER BY p.persona_id LIMIT %s",
+                (codigo, n),
+            ).fetchall()
+        ]
 
 
 def _in_reach(mesa, persons: list[str]) -> list[str]:
@@ -99,8 +106,11 @@ def _in_reach(mesa, persons: list[str]) -> list[str]:
 
 def _event_and_marker(conn, persona: str, codigo: str = "1116") -> None:
     """What a contrarreferencia's transaction commits: the status event and the marker."""
-    conn.execute("INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
-                 " VALUES ('persona', %s, 'CPN', true, current_date, 'contrarreferencia:prueba')", (persona,))
+    conn.execute(
+        "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
+        " VALUES ('persona', %s, 'CPN', true, current_date, 'contrarreferencia:prueba')",
+        (persona,),
+    )
     conn.execute("SELECT set_config('geoportal.distritos', %s, true)", (codigo,))
     conn.execute("SELECT nominal.marcar_distrito_pendiente(%s)", (codigo,))
 
@@ -111,8 +121,10 @@ def test_a_delivered_contrarreferencia_answers_actualizando_and_the_figures_foll
     before, updates = _counts(url), _updates(url)
     referral = mesa.post("/api/derivaciones", json={"unidad": "persona", "unidad_id": person, "servicio": "CPN"}).json()
 
-    answer = usf.post(f"/api/derivaciones/{referral['derivacion_id']}/contrarreferencia",
-                      json={"resultado": "entregada", "fecha": HOY})
+    answer = usf.post(
+        f"/api/derivaciones/{referral['derivacion_id']}/contrarreferencia",
+        json={"resultado": "entregada", "fecha": HOY},
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["actualizando"] is True and body["estado"] == "entregada"
@@ -120,22 +132,35 @@ def test_a_delivered_contrarreferencia_answers_actualizando_and_the_figures_foll
 
     # The Mesa is told when its figures are up to date; then they carry the delivery.
     _wait_until(lambda: mesa.get("/api/derivaciones/estado-calculo").json()["actualizando"] is False)
-    assert _counts(url) == {"cpn_cubiertos": before["cpn_cubiertos"] + 1, "cpn_con_oferta": before["cpn_con_oferta"] - 1}
+    assert _counts(url) == {
+        "cpn_cubiertos": before["cpn_cubiertos"] + 1,
+        "cpn_con_oferta": before["cpn_con_oferta"] - 1,
+    }
     assert _updates(url) == updates + 1
     assert _markers(url) == []
 
     not_located = _in_reach(mesa, _uncovered_cpn(url, 40))[0]
-    other = mesa.post("/api/derivaciones", json={"unidad": "persona", "unidad_id": not_located, "servicio": "CPN"}).json()
-    answer = usf.post(f"/api/derivaciones/{other['derivacion_id']}/contrarreferencia",
-                      json={"resultado": "no_localizada", "fecha": HOY}).json()
-    assert answer == {"derivacion_id": other["derivacion_id"], "estado": "no_localizada", "actualizando": False,
-                      "recalculo": None}
+    other = mesa.post(
+        "/api/derivaciones", json={"unidad": "persona", "unidad_id": not_located, "servicio": "CPN"}
+    ).json()
+    answer = usf.post(
+        f"/api/derivaciones/{other['derivacion_id']}/contrarreferencia",
+        json={"resultado": "no_localizada", "fecha": HOY},
+    ).json()
+    assert answer == {
+        "derivacion_id": other["derivacion_id"],
+        "estado": "no_localizada",
+        "actualizando": False,
+        "recalculo": None,
+    }
 
 
 def test_the_mesa_sees_actualizando_while_its_district_is_pending_and_only_its_own(ciclo):
     url = ciclo["url"]
     with psycopg.connect(url) as conn:  # a marker the worker will not take yet (backing off)
-        conn.execute("INSERT INTO calculo.distrito_pendiente (distrito, reintentar) VALUES ('1116', now() + interval '1 hour')")
+        conn.execute(
+            "INSERT INTO calculo.distrito_pendiente (distrito, reintentar) VALUES ('1116', now() + interval '1 hour')"
+        )
     try:
         state = ciclo["mesa"].get("/api/derivaciones/estado-calculo")
         assert state.status_code == 200 and state.headers["cache-control"] == "no-store"

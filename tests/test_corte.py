@@ -46,26 +46,45 @@ PERSONS = [
     ("P7", "H3", "M", "2010-01-01", ""),
 ]
 EVENTS = [("P1", "2025-05-01"), ("P5", "2025-09-01")]
-AT_CUT = {"hogares": 2, "personas": 4, "entornos": 1, "l2_universo": 1, "l3_universo": 1, "l5_universo": 0,
-          "l6_universo": 1, "l7_universo": 2, "l9_universo": 2, "usf_adscripcion_aplica": 4,
-          "usf_adscripcion_cubiertos": 1, "inscripcion_nac_aplica": 4, "inscripcion_nac_cubiertos": 1,
-          "cedula_cubiertos": 1}
+AT_CUT = {
+    "hogares": 2,
+    "personas": 4,
+    "entornos": 1,
+    "l2_universo": 1,
+    "l3_universo": 1,
+    "l5_universo": 0,
+    "l6_universo": 1,
+    "l7_universo": 2,
+    "l9_universo": 2,
+    "usf_adscripcion_aplica": 4,
+    "usf_adscripcion_cubiertos": 1,
+    "inscripcion_nac_aplica": 4,
+    "inscripcion_nac_cubiertos": 1,
+    "cedula_cubiertos": 1,
+}
 
 
 def _load(url, folder):
     load_hand_fixture(
-        url, folder,
+        url,
+        folder,
         points=[["A", "usf", "USF de prueba", "urbana", 5, A[1], A[0], "sintetico"]],
-        households=[[h, "1116", loc, "urbana", fecha, lat, lon, srv, "sintetico"]
-                    for h, lon, lat, loc, fecha, srv in HOUSEHOLDS],
-        persons=[[p, h, "Nombre", "Apellido", sex, born, "no", "no", "no", srv, "sintetico"]
-                 for p, h, sex, born, srv in PERSONS],
+        households=[
+            [h, "1116", loc, "urbana", fecha, lat, lon, srv, "sintetico"] for h, lon, lat, loc, fecha, srv in HOUSEHOLDS
+        ],
+        persons=[
+            [p, h, "Nombre", "Apellido", sex, born, "no", "no", "no", srv, "sintetico"]
+            for p, h, sex, born, srv in PERSONS
+        ],
         cut=date(2026, 1, 1),
     )
     with psycopg.connect(url) as conn:
         for persona, fecha in EVENTS:
-            conn.execute("INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
-                         " VALUES ('persona', %s, 'USF_ADSCRIPCION', true, %s, 'registro de prueba')", (persona, fecha))
+            conn.execute(
+                "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
+                " VALUES ('persona', %s, 'USF_ADSCRIPCION', true, %s, 'registro de prueba')",
+                (persona, fecha),
+            )
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +151,9 @@ def test_a_district_update_at_another_cut_off_is_refused(corte, other):
 
 def test_the_cli_district_update_uses_the_cut_off_in_force_and_refuses_another(corte):
     env = {**os.environ, "GEOPORTAL_DATABASE_URL": corte, "COLUMNS": "300"}
-    run = lambda *a: subprocess.run([sys.executable, "-m", "geoportal.cli", *a], capture_output=True,  # noqa: E731
-                                    text=True, env=env, timeout=300, check=False)
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "geoportal.cli", *a], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
     ok = run("calcular", "--distrito", "1116")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "fecha de corte: 2025-06-30" in " ".join(ok.stdout.split())
@@ -154,12 +174,15 @@ def test_the_recompute_after_a_contrarreferencia_keeps_the_cut_off(corte):
         derivacion = conn.execute(
             "INSERT INTO nominal.derivacion (unidad, unidad_id, servicio, estado, usuario, hogar_id, distrito, institucion)"
             " VALUES ('persona', 'P2', 'USF_ADSCRIPCION', 'referida', 'mesa1116', 'H1', '1116', 'MSPBS')"
-            " RETURNING derivacion_id").fetchone()[0]
+            " RETURNING derivacion_id"
+        ).fetchone()[0]
     server = Server(corte)
     try:
         usf = login(server.base, "usf1116")
-        answer = usf.post(f"/api/derivaciones/{derivacion}/contrarreferencia",
-                          json={"resultado": "entregada", "fecha": date.today().isoformat()})
+        answer = usf.post(
+            f"/api/derivaciones/{derivacion}/contrarreferencia",
+            json={"resultado": "entregada", "fecha": date.today().isoformat()},
+        )
         assert answer.status_code == 200, answer.text
         assert answer.json()["actualizando"] is True, answer.json()
         wait_for_figures(usf)  # the district is recomputed after the answer
@@ -167,6 +190,8 @@ def test_the_recompute_after_a_contrarreferencia_keeps_the_cut_off(corte):
         server.stop()
     assert figures(corte) == AT_CUT
     with psycopg.connect(corte) as conn:
-        last = conn.execute("SELECT ambito, parametros->>'fecha_corte' FROM calculo.actualizacion"
-                            " ORDER BY actualizacion_id DESC LIMIT 1").fetchone()
+        last = conn.execute(
+            "SELECT ambito, parametros->>'fecha_corte' FROM calculo.actualizacion"
+            " ORDER BY actualizacion_id DESC LIMIT 1"
+        ).fetchone()
     assert last == ("distrito 1116", "2025-06-30")

@@ -12,8 +12,19 @@ import numpy as np
 import psycopg
 import pytest
 
-MEASURES = ["hogares", "personas", "l1_universo", "l1_protegidos", "l1_pct", "l1_meta", "l1_avance",
-            "cpn_sin_oferta", "cpn_con_oferta", "relevamiento_pct", "dist_usf_km"]
+MEASURES = [
+    "hogares",
+    "personas",
+    "l1_universo",
+    "l1_protegidos",
+    "l1_pct",
+    "l1_meta",
+    "l1_avance",
+    "cpn_sin_oferta",
+    "cpn_con_oferta",
+    "relevamiento_pct",
+    "dist_usf_km",
+]
 
 
 def _published(url: str, nivel: str, codigo: str) -> dict:
@@ -80,31 +91,47 @@ def _from_tile(base: str, nivel: str, codigo: str) -> dict:
     tile = morecantile.tms.get("WebMercatorQuad").tile(point.x, point.y, z)
     response = httpx.get(f"{base}/tiles/logros/{z}/{tile.x}/{tile.y}.mvt", timeout=60)
     assert response.status_code == 200, response.text
-    props = next(f["properties"] for f in mapbox_vector_tile.decode(response.content)["logros"]["features"]
-                 if f["properties"]["codigo"] == codigo)
+    props = next(
+        f["properties"]
+        for f in mapbox_vector_tile.decode(response.content)["logros"]["features"]
+        if f["properties"]["codigo"] == codigo
+    )
     # Tiles carry reals as 32-bit floats and omit missing values and a false reserved flag.
     value = props.get("l1_pct")
-    return {"l1_pct": None if value is None else float(np.float32(value)), "reservado": props.get("reservado", False),
-            "_float32": True}
+    return {
+        "l1_pct": None if value is None else float(np.float32(value)),
+        "reservado": props.get("reservado", False),
+        "_float32": True,
+    }
 
 
 _labels_cache: list = []
 
 
-@pytest.mark.parametrize("nivel, reservado", [("distrito", False), ("h3_6", True), ("h3_8", False)])  # reserved res-7/8: not listed
+@pytest.mark.parametrize(
+    "nivel, reservado", [("distrito", False), ("h3_6", True), ("h3_8", False)]
+)  # reserved res-7/8: not listed
 def test_one_area_has_the_same_numbers_in_every_format(api_server, pilotos, tmp_path, nivel, reservado):
     _labels_cache[:] = [_labels(pilotos["url"])]
     with psycopg.connect(pilotos["url"]) as conn:
-        codigo = conn.execute("SELECT codigo FROM publico.cobertura WHERE nivel = %s AND reservado = %s"
-                              " AND (reservado OR hogares > 0) ORDER BY codigo LIMIT 1", (nivel, reservado)).fetchone()[0]
+        codigo = conn.execute(
+            "SELECT codigo FROM publico.cobertura WHERE nivel = %s AND reservado = %s"
+            " AND (reservado OR hogares > 0) ORDER BY codigo LIMIT 1",
+            (nivel, reservado),
+        ).fetchone()[0]
     expected = _published(pilotos["url"], nivel, codigo)
     formats = _all_formats(api_server, nivel, codigo, tmp_path)
     if nivel == "distrito":
         indicators = httpx.get(f"{api_server}/api/indicadores", params={"nivel": nivel, "codigo": codigo}).json()
         logro1 = indicators["logros"][0]
-        formats["indicadores"] = {"l1_universo": logro1["denominador"], "l1_protegidos": logro1["numerador"],
-                                  "l1_pct": logro1["porcentaje"], "l1_meta": logro1["meta"],
-                                  "l1_avance": logro1["avance"], "reservado": indicators["reservado"]}
+        formats["indicadores"] = {
+            "l1_universo": logro1["denominador"],
+            "l1_protegidos": logro1["numerador"],
+            "l1_pct": logro1["porcentaje"],
+            "l1_meta": logro1["meta"],
+            "l1_avance": logro1["avance"],
+            "reservado": indicators["reservado"],
+        }
         cpn = next(s for s in indicators["servicios"] if s["servicio"] == "CPN")
         formats["indicadores"] |= {"cpn_sin_oferta": cpn["sin_oferta"], "cpn_con_oferta": cpn["con_oferta"]}
     for name, values in formats.items():
@@ -137,13 +164,22 @@ def test_csv_opens_in_spanish_excel(api_server, pilotos):
 
 
 def test_text_that_would_be_a_formula_gets_an_apostrophe(api_server, pilotos):
-    names = {"fx:1": '=HYPERLINK("http://x","clic")', "fx:2": "+1+1", "fx:3": "-2+3", "fx:4": "@SUM(A1)",
-             "fx:5": "\tTAB", "fx:6": "Escuela normal"}
+    names = {
+        "fx:1": '=HYPERLINK("http://x","clic")',
+        "fx:2": "+1+1",
+        "fx:3": "-2+3",
+        "fx:4": "@SUM(A1)",
+        "fx:5": "\tTAB",
+        "fx:6": "Escuela normal",
+    }
     with psycopg.connect(pilotos["url"]) as conn:
         for punto_id, nombre in names.items():
-            conn.execute("INSERT INTO oferta.punto_entrega (punto_id, tipo, nombre, institucion, zona, codigo_2012,"
-                         " capacidad, origen, lon, lat) VALUES (%s, 'escuela', %s, 'MEC', 'urbana', '1116', 10,"
-                         " 'sintetico', -57.6, -25.6)", (punto_id, nombre))
+            conn.execute(
+                "INSERT INTO oferta.punto_entrega (punto_id, tipo, nombre, institucion, zona, codigo_2012,"
+                " capacidad, origen, lon, lat) VALUES (%s, 'escuela', %s, 'MEC', 'urbana', '1116', 10,"
+                " 'sintetico', -57.6, -25.6)",
+                (punto_id, nombre),
+            )
     try:
         text = httpx.get(f"{api_server}/descargas/puntos_entrega.csv?distrito=1116").content.decode("utf-8-sig")
         rows = {r[0]: r for r in csv.reader(io.StringIO(text), delimiter=";")}
@@ -223,15 +259,16 @@ def test_geopackage_is_version_1_2_and_gdal_3_6_reads_it_without_a_warning(api_s
 def test_csv_carries_a_wkt_point_that_gdal_reads_as_geometry_without_options(api_server, pilotos, tmp_path):
     path = tmp_path / "puntos.csv"
     path.write_bytes(httpx.get(f"{api_server}/descargas/puntos_entrega.csv?distrito=1116", timeout=60).content)
-    out, err = _gdal_quiet("ogrinfo", "-ro", "-al", "-so", str(path))
+    out, _err = _gdal_quiet("ogrinfo", "-ro", "-al", "-so", str(path))
     assert "Geometry: Unknown (any)" in out or "Geometry: Point" in out
     extent = next(line for line in out.splitlines() if line.startswith("Extent:"))
     import re
 
     west, south, east, north = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", extent)]
     with psycopg.connect(pilotos["url"]) as conn:
-        expected = conn.execute("SELECT min(lon), min(lat), max(lon), max(lat) FROM oferta.punto_entrega"
-                                " WHERE codigo_2012 = '1116'").fetchone()
+        expected = conn.execute(
+            "SELECT min(lon), min(lat), max(lon), max(lat) FROM oferta.punto_entrega WHERE codigo_2012 = '1116'"
+        ).fetchone()
     assert (west, south, east, north) == pytest.approx(expected, abs=1e-5)
     text = path.read_bytes().decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))

@@ -22,10 +22,24 @@ def test_a_district_without_its_own_polygon_downloads_as_a_row_without_geometry(
     from tiles.publicacion import preparar_publicacion
 
     url = make_database("sin_poligono")
-    households = [[f"R{i}", "0222", "San José del Rosario", "rural", "2025-10-01", SEAT[1] + 0.001 * i, SEAT[0],
-                   "AGUA", "sintetico"] for i in range(12)]
-    persons = [[f"PR{i}", f"R{i}", "Nombre", "Apellido", "F", "1980-01-01", "no", "no", "no", "CEDULA", "sintetico"]
-               for i in range(12)]
+    households = [
+        [
+            f"R{i}",
+            "0222",
+            "San José del Rosario",
+            "rural",
+            "2025-10-01",
+            SEAT[1] + 0.001 * i,
+            SEAT[0],
+            "AGUA",
+            "sintetico",
+        ]
+        for i in range(12)
+    ]
+    persons = [
+        [f"PR{i}", f"R{i}", "Nombre", "Apellido", "F", "1980-01-01", "no", "no", "no", "CEDULA", "sintetico"]
+        for i in range(12)
+    ]
     load_hand_fixture(url, tmp_path, points=[], households=households, persons=persons, cut=date(2026, 1, 1))
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT codigo, geom IS NULL FROM publico.cobertura WHERE nivel = 'distrito'").fetchall()

@@ -76,8 +76,11 @@ def count_columns(url: str) -> list[str]:
 
 def public_flags(url: str) -> list[str]:
     """Flags of publico.cobertura the attacker can read (``primaria`` may be withdrawn)."""
-    cols = read(url, "SELECT column_name FROM information_schema.columns"
-                     " WHERE table_schema = 'publico' AND table_name = 'cobertura'")["column_name"]
+    cols = read(
+        url,
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_schema = 'publico' AND table_name = 'cobertura'",
+    )["column_name"]
     return [c for c in ("reservado", "primaria") if c in set(cols)]
 
 
@@ -153,8 +156,9 @@ def propagate(pub: pd.DataFrame, lo: np.ndarray, hi: np.ndarray, chain: list[str
     for children, parents in reversed(steps):
         lo_sum, n_inf, hi_finite = _group_sums(lo, hi, children, parents, n)
         own_inf = np.isinf(hi[children])
-        others_hi = np.where(n_inf[parents] - own_inf > 0, np.inf,
-                             hi_finite[parents] - np.where(own_inf, 0.0, hi[children]))
+        others_hi = np.where(
+            n_inf[parents] - own_inf > 0, np.inf, hi_finite[parents] - np.where(own_inf, 0.0, hi[children])
+        )
         others_lo = lo_sum[parents] - lo[children]
         new_lo = np.maximum(lo[children], lo[parents] - others_hi)
         new_hi = np.minimum(hi[children], hi[parents] - others_lo)
@@ -180,12 +184,16 @@ def attack(pub: pd.DataFrame, true: pd.DataFrame, column: str, chain: list[str],
     t = true[column].to_numpy(dtype=float)
     in_chain = pub["nivel"].isin(chain).to_numpy()
     unsound = in_chain & ((t < lo) | (t > hi))
-    assert not unsound.any(), f"published {column} inconsistent with the truth: {pub.loc[unsound, ['nivel', 'codigo']].head()}"
+    assert not unsound.any(), (
+        f"published {column} inconsistent with the truth: {pub.loc[unsound, ['nivel', 'codigo']].head()}"
+    )
     floor = 1 if column == "hogares" else 0
     target = in_chain & (t >= floor) & (t < T) & (True if mask is None else mask)
     left = candidates(lo, hi, floor)[target]
     pinned = pub.loc[target].assign(verdadero=t[target], min=lo[target], max=hi[target])[left == 1]
-    return Outcome(int(target.sum()), int(left.min()) if left.size else T, pinned[["nivel", "codigo", "verdadero"]].values.tolist())
+    return Outcome(
+        int(target.sum()), int(left.min()) if left.size else T, pinned[["nivel", "codigo", "verdadero"]].values.tolist()
+    )
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -208,10 +216,12 @@ def _hexagon(cell: str) -> str:
 
 def _cells_inside(conn, codigo_2012: str, res: int, avoid: set[str]) -> list[str]:
     """Cells of ``res`` wholly inside one district polygon, touching no other, not in ``avoid``."""
-    wkb = conn.execute("SELECT ST_AsBinary(geom) FROM territorio.distrito_cartografico WHERE codigo_2012 = %s",
-                       (codigo_2012,)).fetchone()[0]
-    candidates_ = sorted(c for c in h3.geo_to_cells(shapely.from_wkb(bytes(wkb)), res)
-                         if h3.cell_to_parent(c, 6) not in avoid)
+    wkb = conn.execute(
+        "SELECT ST_AsBinary(geom) FROM territorio.distrito_cartografico WHERE codigo_2012 = %s", (codigo_2012,)
+    ).fetchone()[0]
+    candidates_ = sorted(
+        c for c in h3.geo_to_cells(shapely.from_wkb(bytes(wkb)), res) if h3.cell_to_parent(c, 6) not in avoid
+    )
     rows = conn.execute(
         "SELECT c.cell FROM unnest(%s::text[], %s::text[]) AS c(cell, wkt),"
         " LATERAL (SELECT array_agg(d.codigo_2012) AS codes, bool_and(ST_Within(ST_GeomFromText(c.wkt, 4326), d.geom)) AS inside"
@@ -230,12 +240,52 @@ def _households(prefix: str, distrito: str, cells: dict[str, int]) -> tuple[pd.D
         for i in range(n):
             hid = f"{prefix}{len(hh) + 1:04d}"
             dx, dy = 0.0004 * np.cos(i), 0.0004 * np.sin(i)
-            hh.append([hid, distrito, "Prueba", "rural", "2025-10-01", round(lat + dy, 6), round(lon + dx, 6), "", "sintetico"])
+            hh.append(
+                [
+                    hid,
+                    distrito,
+                    "Prueba",
+                    "rural",
+                    "2025-10-01",
+                    round(lat + dy, 6),
+                    round(lon + dx, 6),
+                    "",
+                    "sintetico",
+                ]
+            )
             pp.append([f"{hid}-01", hid, "Nombre", "Apellido", "F", "1980-01-01", "no", "no", "no", "", "sintetico"])
-    return (pd.DataFrame(hh, columns=["hogar_id", "codigo_distrito", "localidad", "zona", "fecha_relevamiento",
-                                      "lat", "lon", "servicios", "origen"]),
-            pd.DataFrame(pp, columns=["persona_id", "hogar_id", "nombres", "apellidos", "sexo", "fecha_nacimiento",
-                                      "embarazada", "discapacidad", "indigena", "servicios", "origen"]))
+    return (
+        pd.DataFrame(
+            hh,
+            columns=[
+                "hogar_id",
+                "codigo_distrito",
+                "localidad",
+                "zona",
+                "fecha_relevamiento",
+                "lat",
+                "lon",
+                "servicios",
+                "origen",
+            ],
+        ),
+        pd.DataFrame(
+            pp,
+            columns=[
+                "persona_id",
+                "hogar_id",
+                "nombres",
+                "apellidos",
+                "sexo",
+                "fecha_nacimiento",
+                "embarazada",
+                "discapacidad",
+                "indigena",
+                "servicios",
+                "origen",
+            ],
+        ),
+    )
 
 
 @dataclass
@@ -304,9 +354,12 @@ def tramo(make_database, pilotos, tmp_path_factory):
         snaps["repetido"] = snapshot(url)
 
         # One new household with two persons inside a populated, published Villeta cell.
-        cell = read(url, "SELECT c.codigo FROM publico.cobertura c JOIN territorio.distrito_cartografico d"
-                         " ON d.codigo_2012 = '1116' AND ST_Within(c.geom, d.geom)"
-                         " WHERE c.nivel = 'h3_8' AND NOT c.reservado ORDER BY c.hogares DESC, c.codigo LIMIT 1")["codigo"].item()
+        cell = read(
+            url,
+            "SELECT c.codigo FROM publico.cobertura c JOIN territorio.distrito_cartografico d"
+            " ON d.codigo_2012 = '1116' AND ST_Within(c.geom, d.geom)"
+            " WHERE c.nivel = 'h3_8' AND NOT c.reservado ORDER BY c.hogares DESC, c.codigo LIMIT 1",
+        )["codigo"].item()
         nuevo_h, nuevo_p = _households("HNUEVO", "1116", {cell: 1})
         nuevo_p = pd.concat([nuevo_p, nuevo_p.assign(persona_id=nuevo_p["hogar_id"] + "-02", sexo="M")])
         nuevo_h.to_csv(folder / "hogar_nuevo.csv", index=False)
@@ -346,7 +399,9 @@ def test_public_role_cannot_read_unprotected_aggregates(pilot):
 # ----------------------------------------------------------------------------- 2-3. each row
 def test_no_published_area_has_fewer_than_threshold_households(pilot):
     counts = count_columns(pilot)
-    shares = read(pilot, "SELECT columna FROM publico.medida WHERE tipo IN ('porcentaje', 'media', 'avance')")["columna"].tolist()
+    shares = read(pilot, "SELECT columna FROM publico.medida WHERE tipo IN ('porcentaje', 'media', 'avance')")[
+        "columna"
+    ].tolist()
     flags = ", ".join(public_flags(pilot))
     pub = read(pilot, f"SELECT nivel, codigo, {flags}, {', '.join(counts + shares)} FROM publico.cobertura")
     true = truth_of(pilot, pub, ["hogares"])
@@ -379,7 +434,9 @@ def test_published_counts_are_multiples_of_the_rounding_base_and_close_to_truth(
         below, above = noise_bounds(column)
         assert (shown[visible] % BASE == 0).all(), column
         assert ((real - shown)[visible] <= above).all() and ((shown - real)[visible] <= below).all(), column
-        assert (shown[visible & (real == 0)] == 0).all() or column.endswith("_oferta"), f"{column}: a zero must stay zero"
+        assert (shown[visible & (real == 0)] == 0).all() or column.endswith("_oferta"), (
+            f"{column}: a zero must stay zero"
+        )
         checked += visible.sum()
     assert checked > 10_000
     # Totals rounded on their own: a true multiple of B is published unchanged, and the
@@ -401,11 +458,19 @@ def test_parent_minus_published_children_isolates_only_groups_of_reserved_cells(
     true = read(pilot, "SELECT nivel, codigo, padre, hogares FROM calculo.agregado")
     shown = set(zip(pub.loc[~pub["reservado"], "nivel"], pub.loc[~pub["reservado"], "codigo"]))
     true["publicado"] = [(n, c) in shown for n, c in zip(true["nivel"], true["codigo"])]
-    parent_level = {"h3_8": "h3_7", "h3_7": "h3_6", "h3_6": "h3_5", "h3_5": "pais", "distrito": "departamento",
-                    "departamento": "pais"}
+    parent_level = {
+        "h3_8": "h3_7",
+        "h3_7": "h3_6",
+        "h3_6": "h3_5",
+        "h3_5": "pais",
+        "distrito": "departamento",
+        "departamento": "pais",
+    }
     true["nivel_padre"] = true["nivel"].map(parent_level)
     attacked = {}
-    for (child, parent_level_, parent), group in true.dropna(subset=["nivel_padre"]).groupby(["nivel", "nivel_padre", "padre"]):
+    for (child, parent_level_, parent), group in true.dropna(subset=["nivel_padre"]).groupby(
+        ["nivel", "nivel_padre", "padre"]
+    ):
         group = group[group["hogares"] > 0]  # cells holding only a locality point are not listed
         if (parent_level_, parent) not in shown or group["publicado"].all() or not group["publicado"].any():
             continue  # (all children hidden: they hold exactly the published parent's households)
@@ -419,8 +484,11 @@ def test_parent_minus_published_children_isolates_only_groups_of_reserved_cells(
 
 
 def test_reserved_fine_cells_are_not_listed(pilot):
-    listed = read(pilot, "SELECT nivel, count(*) FILTER (WHERE reservado) AS reservadas, count(*) AS todas"
-                         " FROM publico.cobertura GROUP BY nivel").set_index("nivel")
+    listed = read(
+        pilot,
+        "SELECT nivel, count(*) FILTER (WHERE reservado) AS reservadas, count(*) AS todas"
+        " FROM publico.cobertura GROUP BY nivel",
+    ).set_index("nivel")
     assert listed.loc["h3_8", "reservadas"] == 0 and listed.loc["h3_7", "reservadas"] == 0
     assert listed.loc["h3_6", "reservadas"] > 0  # coarser reserved cells are shown as such
     true = read(pilot, "SELECT nivel, count(*) AS todas FROM calculo.agregado GROUP BY nivel").set_index("nivel")
@@ -472,7 +540,9 @@ def test_department_minus_districts_and_country_minus_departments(pilot, tramo):
 def test_district_minus_the_cells_inside_it_does_not_recover_the_remainder(pilot, tramo):
     attacked, small = 0, 0
     for url in (pilot, tramo["url"]):
-        rows = read(url, """
+        rows = read(
+            url,
+            """
             SELECT d.codigo, d.hogares AS distrito, count(c.codigo) AS celdas,
                    coalesce(sum(c.hogares), 0) AS suma,
                    coalesce(sum(greatest(c.hogares - %(e)s, %(t)s)), 0) AS suma_min,
@@ -480,7 +550,9 @@ def test_district_minus_the_cells_inside_it_does_not_recover_the_remainder(pilot
             FROM publico.cobertura d
             LEFT JOIN publico.cobertura c ON c.nivel = 'h3_8' AND NOT c.reservado AND ST_Within(c.geom, d.geom)
             WHERE d.nivel = 'distrito' AND NOT d.reservado
-            GROUP BY d.codigo, d.hogares""", {"e": NOISE, "t": T})
+            GROUP BY d.codigo, d.hogares""",
+            {"e": NOISE, "t": T},
+        )
         true = read(url, "SELECT nivel, codigo, hogares FROM calculo.agregado WHERE nivel IN ('h3_8', 'distrito')")
         truth = dict(zip(zip(true["nivel"], true["codigo"]), true["hogares"]))
         for r in rows.itertuples():
@@ -511,8 +583,14 @@ def test_all_persons_minus_age_groups_is_noise(pilot_h3):
         tiny += int(few.sum())
         assert pub.loc[shown, group][few].isin([0, BASE]).all(), "1-4 persons shown as such"
         # The attacker's best estimate of one group from all persons and the other five:
-        lo = np.maximum(pub.loc[shown, "personas"] - NOISE, 0) - (pub.loc[shown, [g for g in AGE_GROUPS if g != group]] + NOISE).sum(axis=1)
-        hi = pub.loc[shown, "personas"] + NOISE - np.maximum(pub.loc[shown, [g for g in AGE_GROUPS if g != group]] - NOISE, 0).sum(axis=1)
+        lo = np.maximum(pub.loc[shown, "personas"] - NOISE, 0) - (
+            pub.loc[shown, [g for g in AGE_GROUPS if g != group]] + NOISE
+        ).sum(axis=1)
+        hi = (
+            pub.loc[shown, "personas"]
+            + NOISE
+            - np.maximum(pub.loc[shown, [g for g in AGE_GROUPS if g != group]] - NOISE, 0).sum(axis=1)
+        )
         own = prior(pub.loc[shown], group)
         lo, hi = np.maximum(lo, own[0]), np.minimum(hi, own[1])
         assert ((t < lo) | (t > hi)).sum() == 0
@@ -538,13 +616,19 @@ def test_one_new_household_moves_published_counts_by_multiples_of_the_base(tramo
     assert cell in changed
     true_delta = after.truth.loc[changed, ["hogares", "personas"]] - before.truth.loc[changed, ["hogares", "personas"]]
     assert (true_delta["hogares"] == 1).all() and (true_delta["personas"] == 2).all()
-    shown = changed[~before.public.loc[changed, "reservado"].to_numpy() & ~after.public.loc[changed, "reservado"].to_numpy()]
+    shown = changed[
+        ~before.public.loc[changed, "reservado"].to_numpy() & ~after.public.loc[changed, "reservado"].to_numpy()
+    ]
     assert len(shown) >= 5  # the cell, its H3 parents, the district, department and country
-    delta = after.public.loc[shown, ["hogares", "personas"]].astype(int) - before.public.loc[shown, ["hogares", "personas"]].astype(int)
+    delta = after.public.loc[shown, ["hogares", "personas"]].astype(int) - before.public.loc[
+        shown, ["hogares", "personas"]
+    ].astype(int)
     assert (delta % BASE == 0).all().all()
     assert (delta["hogares"] != 1).all() and (delta["personas"] != 2).all()
     assert (delta.abs() <= BASE).all().all()
-    print(f"\nareas changed by one household: {len(changed)}; published hogares moved by {sorted(delta['hogares'].tolist())}")
+    print(
+        f"\nareas changed by one household: {len(changed)}; published hogares moved by {sorted(delta['hogares'].tolist())}"
+    )
 
 
 def test_areas_whose_records_did_not_change_keep_their_published_values(tramo):
@@ -661,7 +745,9 @@ def test_offsets_are_a_fixed_uniform_function_of_area_and_measure():
 
 
 def _family(sizes: list[int]) -> pd.DataFrame:
-    kids = pd.DataFrame({"nivel": "h3_6", "codigo": [f"c{i}" for i in range(len(sizes))], "padre": "P", "hogares": sizes})
+    kids = pd.DataFrame(
+        {"nivel": "h3_6", "codigo": [f"c{i}" for i in range(len(sizes))], "padre": "P", "hogares": sizes}
+    )
     parent = pd.DataFrame({"nivel": ["h3_5"], "codigo": ["P"], "padre": ["PY"], "hogares": [sum(sizes)]})
     return pd.concat([kids, parent], ignore_index=True)
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import geopandas as gpd
 import h3
 import numpy as np
 import pandas as pd
 import psycopg
 import pytest
 import shapely
-import geopandas as gpd
 
 from geoportal.settings import DATA_DIR
 from tests.conftest import load_hand_fixture
@@ -43,18 +43,20 @@ HOUSEHOLDS = {  # id: lon, lat, localidad, FIPS services
     "E3": (-57.530, -25.600, "Itá Yvaté", "TEKOPORA"),
 }
 EVENTS = [  # unidad, id, service, covered, date
-    ("hogar", "E1", "AGUA", False, "2025-09-01"),          # before the interview: the interview wins
-    ("hogar", "E2", "ELECTRICIDAD", True, "2026-02-01"),   # after the cut-off: not yet at that date
-    ("hogar", "E2", "ENT_CAMINO", True, "2025-11-01"),     # the household's road answer, updated
-    ("persona", "PD1", "CEDULA", True, "2025-01-01"),      # before the interview: ignored
-    ("persona", "PE3", "CEDULA", False, "2025-12-01"),     # after the interview, before the cut: applies
+    ("hogar", "E1", "AGUA", False, "2025-09-01"),  # before the interview: the interview wins
+    ("hogar", "E2", "ELECTRICIDAD", True, "2026-02-01"),  # after the cut-off: not yet at that date
+    ("hogar", "E2", "ENT_CAMINO", True, "2025-11-01"),  # the household's road answer, updated
+    ("persona", "PD1", "CEDULA", True, "2025-01-01"),  # before the interview: ignored
+    ("persona", "PE3", "CEDULA", False, "2025-12-01"),  # after the interview, before the cut: applies
 ]
 
 
 def ita_yvate_point() -> tuple[float, float]:
     esc = pd.read_csv(DATA_DIR / "escuelas_mec.csv", usecols=["barrio_localidad", "lat", "lon"]).dropna()
     villeta = gpd.read_file(DATA_DIR / "distritos.geojson").set_index("codigo").loc["1116", "geometry"]
-    own = esc[(esc["barrio_localidad"].str.upper() == "ITA YVATE") & shapely.contains_xy(villeta, esc["lon"], esc["lat"])]
+    own = esc[
+        (esc["barrio_localidad"].str.upper() == "ITA YVATE") & shapely.contains_xy(villeta, esc["lon"], esc["lat"])
+    ]
     assert len(own) == 3  # the source data as this fixture assumes it
     d = np.hypot(own["lon"] - own["lon"].mean(), own["lat"] - own["lat"].mean())
     best = own.loc[d.idxmin()]
@@ -69,13 +71,32 @@ def hand(make_database, tmp_path_factory):
     url = make_database("entorno")
     folder = tmp_path_factory.mktemp("entorno")
     load_hand_fixture(
-        url, folder,
-        points=[["A", "usf", "USF de prueba", "rural", 10, A[1], A[0], "sintetico"],
-                ["S", "escuela", "Escuela de prueba", "rural", 50, S[1], S[0], "sintetico"]],
-        households=[[h, "1116", loc, "rural", "2025-10-01", lat, lon, srv, "sintetico"]
-                    for h, (lon, lat, loc, srv) in HOUSEHOLDS.items()],
-        persons=[[f"P{h}", h, "Nombre", "Apellido", "F", "1985-05-05", "no", "no", "no",
-                  "" if h == "D1" else "CEDULA", "sintetico"] for h in HOUSEHOLDS],
+        url,
+        folder,
+        points=[
+            ["A", "usf", "USF de prueba", "rural", 10, A[1], A[0], "sintetico"],
+            ["S", "escuela", "Escuela de prueba", "rural", 50, S[1], S[0], "sintetico"],
+        ],
+        households=[
+            [h, "1116", loc, "rural", "2025-10-01", lat, lon, srv, "sintetico"]
+            for h, (lon, lat, loc, srv) in HOUSEHOLDS.items()
+        ],
+        persons=[
+            [
+                f"P{h}",
+                h,
+                "Nombre",
+                "Apellido",
+                "F",
+                "1985-05-05",
+                "no",
+                "no",
+                "no",
+                "" if h == "D1" else "CEDULA",
+                "sintetico",
+            ]
+            for h in HOUSEHOLDS
+        ],
         cut=CUT,
     )
     from geoportal.pipeline import compute_all
@@ -83,7 +104,9 @@ def hand(make_database, tmp_path_factory):
     with psycopg.connect(url) as conn:
         conn.cursor().executemany(
             "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
-            " VALUES (%s, %s, %s, %s, %s, 'registro de prueba')", EVENTS)
+            " VALUES (%s, %s, %s, %s, %s, 'registro de prueba')",
+            EVENTS,
+        )
         conn.commit()
         compute_all(conn, fecha_corte=CUT)
     return url

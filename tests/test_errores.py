@@ -126,22 +126,27 @@ def test_an_unexpected_database_error_on_a_nominal_path_is_logged_without_the_ro
     public = error_report(request("/api/territorios/1116"), raised.value)
     line = public[0] % public[1]
     # public paths too: type, SQLSTATE, route and stack, never the text (issue 21, item 12)
-    assert secret[:11] not in line and public[2] is None and "UniqueViolation" in line and "/api/territorios/1116" in line
+    assert (
+        secret[:11] not in line and public[2] is None and "UniqueViolation" in line and "/api/territorios/1116" in line
+    )
 
 
 def _public_url(url: str) -> str:
     from geoportal.db import public_password
 
-    return make_url(url).set(username="geoportal_publico", password=public_password()).render_as_string(
-        hide_password=False)
+    return (
+        make_url(url)
+        .set(username="geoportal_publico", password=public_password())
+        .render_as_string(hide_password=False)
+    )
 
 
-@pytest.mark.parametrize("table", ["nominal.persona", "nominal.hogar", "nominal.auditoria", "calculo.agregado",
-                                   "calculo.contribucion"])
+@pytest.mark.parametrize(
+    "table", ["nominal.persona", "nominal.hogar", "nominal.auditoria", "calculo.agregado", "calculo.contribucion"]
+)
 def test_the_public_role_cannot_read_nominal_or_unprotected_tables(pilotos, table):
-    with psycopg.connect(_public_url(pilotos["url"])) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute(f"SELECT * FROM {table} LIMIT 1")
+    with psycopg.connect(_public_url(pilotos["url"])) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(f"SELECT * FROM {table} LIMIT 1")
 
 
 def _public_responses(base: str) -> list[str]:
@@ -150,16 +155,24 @@ def _public_responses(base: str) -> list[str]:
     urls += [f"{base}/ogc/collections/{c['id']}/items?limit=1000" for c in ogc]
     urls += [f"{base}/ogc/collections/cobertura_distrito/items?f=html"]
     for capa in ("cobertura", "logros", "brechas", "puntos", "territorio"):
-        niveles = {"cobertura": ["departamento", "distrito", "h3_7"], "logros": ["h3_8"], "brechas": ["h3_8"]}.get(capa, [None])
+        niveles = {"cobertura": ["departamento", "distrito", "h3_7"], "logros": ["h3_8"], "brechas": ["h3_8"]}.get(
+            capa, [None]
+        )
         for nivel in niveles:
             q = f"?nivel={nivel}" if nivel else ""
-            urls += [f"{base}/descargas/{capa}.geojson{q}", f"{base}/descargas/{capa}.csv{q}",
-                     f"{base}/descargas/{capa}/diccionario.csv{q}"]
+            urls += [
+                f"{base}/descargas/{capa}.geojson{q}",
+                f"{base}/descargas/{capa}.csv{q}",
+                f"{base}/descargas/{capa}/diccionario.csv{q}",
+            ]
     urls += [f"{base}/api/territorios/{c}" for c in ("PY", "11", "16", "1116", "1602", "0218", "0607")]
     urls += [f"{base}/api/indicadores?nivel=distrito&codigo={c}" for c in ("1116", "1602")]
     urls += [f"{base}/api/buscar?q={q}&n=100" for q in ("san", "villeta", "santa rosa", "mariscal")]
-    urls += [f"{base}/api/servicios/cercanos?lat=-25.6&lon=-57.6&n=50",
-             f"{base}/api/servicios/cercanos?lat=-22&lon=-61&n=50", f"{base}/api/medidas"]
+    urls += [
+        f"{base}/api/servicios/cercanos?lat=-25.6&lon=-57.6&n=50",
+        f"{base}/api/servicios/cercanos?lat=-22&lon=-61&n=50",
+        f"{base}/api/medidas",
+    ]
     urls += [base + path for path, _ in WRONG if "persona_id" not in path]  # that one echoes the request
     texts = []
     for url in urls:
@@ -171,8 +184,9 @@ def _public_responses(base: str) -> list[str]:
 
 def test_no_public_response_carries_nominal_names_ids_or_household_coordinates(api_server, pilotos):
     with psycopg.connect(pilotos["url"]) as conn:
-        persons = conn.execute("SELECT persona_id, hogar_id, nombres || ' ' || apellidos FROM nominal.persona"
-                               " ORDER BY random() LIMIT 200").fetchall()
+        persons = conn.execute(
+            "SELECT persona_id, hogar_id, nombres || ' ' || apellidos FROM nominal.persona ORDER BY random() LIMIT 200"
+        ).fetchall()
         homes = conn.execute("SELECT hogar_id, lon, lat FROM nominal.hogar ORDER BY random() LIMIT 200").fetchall()
     forbidden_columns = ["persona_id", "hogar_id", "apellidos", "fecha_nacimiento", "nombres"]
     forbidden_ids = {p[0] for p in persons} | {p[1] for p in persons} | {h[0] for h in homes}
@@ -188,8 +202,10 @@ def test_no_public_response_carries_nominal_names_ids_or_household_coordinates(a
     # Coordinates as pairs (GeoJSON "[lon, lat]", CSV "lon;lat" with a decimal comma): two
     # numbers that each occur somewhere in 50 MB of figures are a coincidence, not a leak.
     number = r"(-?[0-9]{1,3}[.,][0-9]{1,7})"
-    pairs = {(a.replace(",", ".").rstrip("0"), b.replace(",", ".").rstrip("0")) for a, b in
-             re.findall(r"(?=" + number + r"\s*[,;]\s*" + number + r"(?![0-9]))", blob)}
+    pairs = {
+        (a.replace(",", ".").rstrip("0"), b.replace(",", ".").rstrip("0"))
+        for a, b in re.findall(r"(?=" + number + r"\s*[,;]\s*" + number + r"(?![0-9]))", blob)
+    }
     assert len(pairs) > 1000  # the responses do carry coordinates: the search can find some
     assert not [c for c in coordinates if c in pairs]
 
@@ -198,10 +214,29 @@ def test_property_based_run_of_the_openapi_schema_finds_no_server_error(api_serv
     tool = shutil.which("schemathesis", path=os.path.dirname(os.sys.executable))
     assert tool, "Falta schemathesis en el entorno (pyproject: extra test)."
     done = subprocess.run(
-        [tool, "run", f"{api_server}/openapi.json", "--checks", "not_a_server_error", "--max-examples", "6",
-         "--include-method", "GET", "--phases", "coverage,fuzzing",
-         "--generation-deterministic", "--request-timeout", "30", "--no-color"],
-        capture_output=True, text=True, timeout=240, check=False, cwd=tmp_path)
+        [
+            tool,
+            "run",
+            f"{api_server}/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "6",
+            "--include-method",
+            "GET",
+            "--phases",
+            "coverage,fuzzing",
+            "--generation-deterministic",
+            "--request-timeout",
+            "30",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stdout[-4000:]
     assert " passed" in done.stdout and "failed" not in done.stdout.split("Test cases:")[-1]
 
@@ -212,8 +247,21 @@ def _start_on_the_same_port(cluster) -> None:
     TIME_WAIT (PostgreSQL itself binds with SO_REUSEADDR and starts at once)."""
     from geoportal.cluster import pg_bindir
 
-    cluster._run([str(pg_bindir() / "pg_ctl"), "-D", str(cluster.data_dir), "-l", str(cluster.log_file),
-                  "-o", f"-p {cluster.port}", "-w", "-t", "60", "start"])
+    cluster._run(
+        [
+            str(pg_bindir() / "pg_ctl"),
+            "-D",
+            str(cluster.data_dir),
+            "-l",
+            str(cluster.log_file),
+            "-o",
+            f"-p {cluster.port}",
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ]
+    )
 
 
 def test_listo_says_503_while_the_database_is_down_and_recovers_by_itself(api_server, pilotos):

@@ -11,7 +11,6 @@ import threading
 import numpy as np
 import psycopg
 import pytest
-
 from institucional import clone_database
 
 
@@ -24,21 +23,30 @@ def _household_with_members(conn, distrito: str, skip: int = 0) -> tuple[str, li
     hogar = conn.execute(
         "SELECT h.hogar_id FROM nominal.hogar h WHERE h.codigo_distrito = %s"
         " AND (SELECT count(*) FROM nominal.persona p WHERE p.hogar_id = h.hogar_id) >= 2"
-        " ORDER BY h.hogar_id OFFSET %s LIMIT 1", (distrito, skip)).fetchone()[0]
-    members = [r[0] for r in conn.execute(
-        "SELECT persona_id FROM nominal.persona WHERE hogar_id = %s ORDER BY persona_id", (hogar,)).fetchall()]
+        " ORDER BY h.hogar_id OFFSET %s LIMIT 1",
+        (distrito, skip),
+    ).fetchone()[0]
+    members = [
+        r[0]
+        for r in conn.execute(
+            "SELECT persona_id FROM nominal.persona WHERE hogar_id = %s ORDER BY persona_id", (hogar,)
+        ).fetchall()
+    ]
     return hogar, members
 
 
 def _event(conn, unidad: str, unidad_id: str, fuente: str) -> int:
     return conn.execute(
         "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
-        " VALUES (%s, %s, 'CPN', true, '2025-06-01', %s) RETURNING evento_id", (unidad, unidad_id, fuente)).fetchone()[0]
+        " VALUES (%s, %s, 'CPN', true, '2025-06-01', %s) RETURNING evento_id",
+        (unidad, unidad_id, fuente),
+    ).fetchone()[0]
 
 
 def _district_of_event(conn, evento_id: int) -> str | None:
-    return conn.execute("SELECT codigo_distrito FROM nominal.estatus_evento WHERE evento_id = %s",
-                        (evento_id,)).fetchone()[0]
+    return conn.execute(
+        "SELECT codigo_distrito FROM nominal.estatus_evento WHERE evento_id = %s", (evento_id,)
+    ).fetchone()[0]
 
 
 def test_an_event_takes_its_units_district_and_follows_a_move(base):
@@ -50,14 +58,17 @@ def test_an_event_takes_its_units_district_and_follows_a_move(base):
         assert {_district_of_event(conn, e) for e in (on_home, on_first, on_second)} == {"1116"}
 
         # The household is re-surveyed in another district: its events and its members' follow.
-        conn.execute("UPDATE nominal.hogar SET codigo_distrito = '0607', codigo_2012 = NULL WHERE hogar_id = %s",
-                     (hogar,))
+        conn.execute(
+            "UPDATE nominal.hogar SET codigo_distrito = '0607', codigo_2012 = NULL WHERE hogar_id = %s", (hogar,)
+        )
         moved_to = conn.execute("SELECT codigo_distrito FROM nominal.hogar WHERE hogar_id = %s", (hogar,)).fetchone()[0]
         assert [_district_of_event(conn, e) for e in (on_home, on_first, on_second)] == [moved_to] * 3 == ["0607"] * 3
 
         # One member moves to a household of a third district: only that member's event follows.
         other_home, _ = _household_with_members(conn, "1602")
-        target = conn.execute("SELECT codigo_distrito FROM nominal.hogar WHERE hogar_id = %s", (other_home,)).fetchone()[0]
+        target = conn.execute(
+            "SELECT codigo_distrito FROM nominal.hogar WHERE hogar_id = %s", (other_home,)
+        ).fetchone()[0]
         conn.execute("UPDATE nominal.persona SET hogar_id = %s WHERE persona_id = %s", (other_home, first))
         assert _district_of_event(conn, on_first) == target != "0607"
         assert _district_of_event(conn, on_second) == "0607"
@@ -72,7 +83,9 @@ def test_an_event_that_arrives_before_its_unit_gets_the_district_when_the_unit_i
         conn.execute(
             "INSERT INTO nominal.persona (persona_id, hogar_id, nombres, apellidos, sexo, fecha_nacimiento, origen,"
             " lote_id) SELECT 'P-TODAVIA-NO-CARGADA', %s, 'Ana', 'Prueba', 'F', '1990-01-01', 'sintetico', lote_id"
-            " FROM nominal.hogar WHERE hogar_id = %s", (hogar, hogar))
+            " FROM nominal.hogar WHERE hogar_id = %s",
+            (hogar, hogar),
+        )
         assert _district_of_event(conn, early) == "1116"
         conn.rollback()
 
@@ -84,13 +97,19 @@ def test_the_api_role_sees_exactly_the_events_of_units_in_its_district(base):
             _event(conn, "hogar", hogar, "prueba:rls")
             _event(conn, "persona", members[0], "prueba:rls")
         conn.commit()
-        own = {r[0] for r in conn.execute(
-            "SELECT e.evento_id FROM nominal.estatus_evento e"
-            " LEFT JOIN nominal.persona p ON e.unidad = 'persona' AND p.persona_id = e.unidad_id"
-            " JOIN nominal.hogar h ON h.hogar_id = CASE e.unidad WHEN 'hogar' THEN e.unidad_id ELSE p.hogar_id END"
-            " WHERE h.codigo_distrito = '1116'").fetchall()}
+        own = {
+            r[0]
+            for r in conn.execute(
+                "SELECT e.evento_id FROM nominal.estatus_evento e"
+                " LEFT JOIN nominal.persona p ON e.unidad = 'persona' AND p.persona_id = e.unidad_id"
+                " JOIN nominal.hogar h ON h.hogar_id = CASE e.unidad WHEN 'hogar' THEN e.unidad_id ELSE p.hogar_id END"
+                " WHERE h.codigo_distrito = '1116'"
+            ).fetchall()
+        }
         conn.execute("SET ROLE geoportal_nominal")
-        conn.execute("SELECT set_config('geoportal.distritos', '1116', true), set_config('geoportal.institucion', '*', true)")
+        conn.execute(
+            "SELECT set_config('geoportal.distritos', '1116', true), set_config('geoportal.institucion', '*', true)"
+        )
         seen = {r[0] for r in conn.execute("SELECT evento_id FROM nominal.estatus_evento").fetchall()}
         assert own and seen == own
         conn.rollback()
@@ -105,10 +124,12 @@ def test_two_district_updates_at_once_both_count_in_the_country_row(base):
     with psycopg.connect(base) as conn:
         for distrito in ("1116", "0607"):
             _, members = _household_with_members(conn, distrito, skip=3)
-            conn.execute("INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
-                         " SELECT 'persona', %s, 'USF_ADSCRIPCION', NOT ('USF_ADSCRIPCION' = ANY (servicios)),"
-                         " '2025-12-01', 'prueba:concurrente' FROM nominal.persona WHERE persona_id = %s",
-                         (members[0], members[0]))
+            conn.execute(
+                "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
+                " SELECT 'persona', %s, 'USF_ADSCRIPCION', NOT ('USF_ADSCRIPCION' = ANY (servicios)),"
+                " '2025-12-01', 'prueba:concurrente' FROM nominal.persona WHERE persona_id = %s",
+                (members[0], members[0]),
+            )
         conn.commit()
     errors: list[BaseException] = []
     barrier = threading.Barrier(2)
@@ -128,13 +149,18 @@ def test_two_district_updates_at_once_both_count_in_the_country_row(base):
         t.join()
     assert not errors, errors
     with psycopg.connect(base) as conn:
-        columns = [r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'calculo'"
-            " AND table_name = 'agregado' AND data_type = 'bigint' ORDER BY ordinal_position").fetchall()]
+        columns = [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'calculo'"
+                " AND table_name = 'agregado' AND data_type = 'bigint' ORDER BY ordinal_position"
+            ).fetchall()
+        ]
         select = ", ".join(f'"{c}"' for c in columns)
         country = np.array(conn.execute(f"SELECT {select} FROM calculo.agregado WHERE nivel = 'pais'").fetchall())
-        departments = np.array(conn.execute(
-            f"SELECT {select} FROM calculo.agregado WHERE nivel = 'departamento'").fetchall())
+        departments = np.array(
+            conn.execute(f"SELECT {select} FROM calculo.agregado WHERE nivel = 'departamento'").fetchall()
+        )
         fine_households = conn.execute("SELECT sum(hogares) FROM calculo.contribucion").fetchone()[0]
     assert len(country) == 1
     # The country row is the sum of the departments' rows, which each update touched alone.

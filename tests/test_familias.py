@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-import pandas as pd
 
 from geoportal.catalog import default_catalog
 from geoportal.disclosure import count_families
@@ -34,7 +33,7 @@ def _frames(url: str):
 
 def test_every_pair_of_columns_equal_on_the_truth_publishes_equal_values(pilotos):
     url = pilotos["url"]
-    counts, true, pub = _frames(url)
+    counts, _true, pub = _frames(url)
     everywhere = read(url, f"SELECT {', '.join(counts)} FROM calculo.agregado")
     values = {c: everywhere[c].to_numpy(np.int64) for c in counts}
     # Group columns by their whole truth vector (plain pandas/numpy, no engine code).
@@ -48,13 +47,24 @@ def test_every_pair_of_columns_equal_on_the_truth_publishes_equal_values(pilotos
     different = [(a, b, int((pub[a] != pub[b]).sum())) for a, b in pairs if (pub[a] != pub[b]).any()]
     assert different == [], different[:10]
     # The families the issue named, explicitly.
-    for family in (["hogares", "l9_universo", "agua_aplica", "electricidad_aplica", "saneamiento_aplica",
-                    "vivienda_aplica", "tekopora_aplica"],
-                   ["entornos", "l10_universo", "ent_escuela_aplica", "ent_usf_aplica", "ent_camino_aplica"],
-                   ["l1_protegidos", "l1_ampliado", "cpn_cubiertos"],
-                   ["personas", "inscripcion_nac_aplica", "usf_adscripcion_aplica"],
-                   ["l2_protegidos", "l2_ampliado"], ["l5_protegidos", "l5_ampliado"],
-                   ["l8_protegidos", "l8_ampliado"], ["l10_protegidos", "l10_ampliado"]):
+    for family in (
+        [
+            "hogares",
+            "l9_universo",
+            "agua_aplica",
+            "electricidad_aplica",
+            "saneamiento_aplica",
+            "vivienda_aplica",
+            "tekopora_aplica",
+        ],
+        ["entornos", "l10_universo", "ent_escuela_aplica", "ent_usf_aplica", "ent_camino_aplica"],
+        ["l1_protegidos", "l1_ampliado", "cpn_cubiertos"],
+        ["personas", "inscripcion_nac_aplica", "usf_adscripcion_aplica"],
+        ["l2_protegidos", "l2_ampliado"],
+        ["l5_protegidos", "l5_ampliado"],
+        ["l8_protegidos", "l8_ampliado"],
+        ["l10_protegidos", "l10_ampliado"],
+    ):
         assert (pub[family].nunique(axis=1) == 1).all(), family
 
 
@@ -67,7 +77,7 @@ def test_catalogue_families_containments_and_zeros_hold_on_the_truth(pilotos):
     for key in {fam.family[c] for c in counts}:
         members = fam.members(key)
         assert (true[members].nunique(axis=1) == 1).all(), members
-    members = lambda k: [c for c in counts if fam.family[c] == k]  # noqa: E731
+    members = lambda k: [c for c in counts if fam.family[c] == k]
     checked = 0
     for small, bigs in fam.supersets.items():
         for big in bigs:
@@ -86,7 +96,14 @@ def test_catalogue_families_containments_and_zeros_hold_on_the_truth(pilotos):
 def test_structural_zeros_publish_zero(pilotos):
     """An investment service has no gap "with supply in reach"; a supply entorno neither."""
     counts, true, pub = _frames(pilotos["url"])
-    for column in ("vivienda_con_oferta", "agua_con_oferta", "ent_camino_con_oferta", "ent_escuela_con_oferta",
-                   "ent_usf_con_oferta", "tekopora_sin_oferta", "pension_am_sin_oferta"):
+    for column in (
+        "vivienda_con_oferta",
+        "agua_con_oferta",
+        "ent_camino_con_oferta",
+        "ent_escuela_con_oferta",
+        "ent_usf_con_oferta",
+        "tekopora_sin_oferta",
+        "pension_am_sin_oferta",
+    ):
         assert (true[column] == 0).all(), column
         assert (pub[column] == 0).all(), column

@@ -12,11 +12,17 @@ import pytest
 from api.base.hojas import csv_document, csv_records, csv_text
 
 
-@pytest.mark.parametrize("typed, shown", [
-    ("=HIPERVINCULO(\"http://x\";\"clic\")", "\"'=HIPERVINCULO(\"\"http://x\"\";\"\"clic\"\")\""),
-    ("+5493", "'+5493"), ("-2+3", "'-2+3"), ("@SUMA(A1)", "'@SUMA(A1)"), ("\tx", "'\tx"),
-    ("entregada en la USF", "entregada en la USF"),
-])
+@pytest.mark.parametrize(
+    "typed, shown",
+    [
+        ('=HIPERVINCULO("http://x";"clic")', '"\'=HIPERVINCULO(""http://x"";""clic"")"'),
+        ("+5493", "'+5493"),
+        ("-2+3", "'-2+3"),
+        ("@SUMA(A1)", "'@SUMA(A1)"),
+        ("\tx", "'\tx"),
+        ("entregada en la USF", "entregada en la USF"),
+    ],
+)
 def test_text_that_would_start_a_formula_is_shown_as_text(typed, shown):
     assert csv_text(typed) == shown
 

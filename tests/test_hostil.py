@@ -31,7 +31,7 @@ PLANTADO = "juan_perez_ci_4567890"  # a name and a cédula number a 500 must nev
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2 ** z
+    n = 2**z
     return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
 
 
@@ -42,8 +42,10 @@ def hostil(pilotos):
     url = clone_database(pilotos["url"], "hostil")
     with psycopg.connect(url) as conn:
         preparar_publicacion(conn)
-        lon, lat = conn.execute("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM publico.cobertura"
-                                " WHERE nivel = 'distrito' AND codigo = '1116') s").fetchone()
+        lon, lat = conn.execute(
+            "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM publico.cobertura"
+            " WHERE nivel = 'distrito' AND codigo = '1116') s"
+        ).fetchone()
     make_users(url)
     server = Server(url)
     x, y = tile_of(lon, lat, 8)
@@ -117,13 +119,21 @@ def test_an_anonymous_huge_body_is_refused_before_it_is_read_on_every_post_route
     assert "/api/derivaciones" in routes and "/ingresar" in routes and "/api/derivaciones/contrarreferencias" in routes
     for path in routes:
         # 300 MB announced, 1 MB sent: an answer can only come if nobody waits for the rest.
-        status, seconds, answer = _raw_post(hostil["base"], path, {"Content-Type": "application/json",
-                                                                   "Content-Length": str(300 * MB)}, b"{" + b" " * MB)
+        status, seconds, answer = _raw_post(
+            hostil["base"],
+            path,
+            {"Content-Type": "application/json", "Content-Length": str(300 * MB)},
+            b"{" + b" " * MB,
+        )
         assert status in (401, 413), (path, answer[:300])
         assert b"application/problem+json" in answer and seconds < 5, (path, seconds)
     # The same without a length (chunked): a session route answers 401 without reading.
-    status, seconds, answer = _raw_post(hostil["base"], "/api/derivaciones", {
-        "Content-Type": "application/json", "Transfer-Encoding": "chunked"}, b"100000\r\n" + b" " * 0x100000 + b"\r\n")
+    status, seconds, answer = _raw_post(
+        hostil["base"],
+        "/api/derivaciones",
+        {"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        b"100000\r\n" + b" " * 0x100000 + b"\r\n",
+    )
     assert status == 401 and seconds < 5, answer[:300]
     assert b"Inicie sesi" in answer
 
@@ -132,13 +142,18 @@ def test_a_session_cannot_send_more_than_its_routes_cap_either(hostil):
     client = login(hostil["base"], "mesa1116")
     cookie = f"geoportal_sesion={client.cookies.get('geoportal_sesion')}"
     headers = {"Content-Type": "application/json", "Cookie": cookie, "X-CSRF-Token": client.headers["X-CSRF-Token"]}
-    status, seconds, answer = _raw_post(hostil["base"], "/api/derivaciones",
-                                        {**headers, "Content-Length": str(300 * MB)}, b"{" + b" " * MB)
+    status, seconds, answer = _raw_post(
+        hostil["base"], "/api/derivaciones", {**headers, "Content-Length": str(300 * MB)}, b"{" + b" " * MB
+    )
     assert status == 413 and seconds < 5, answer[:300]
     assert b"Solicitud demasiado grande" in answer and b"application/problem+json" in answer
     # Without a length: counted as it is read, stopped at the cap (64 KB by default).
-    status, seconds, answer = _raw_post(hostil["base"], "/api/derivaciones", {
-        **headers, "Transfer-Encoding": "chunked"}, b"100000\r\n" + b" " * 0x100000 + b"\r\n")
+    status, seconds, answer = _raw_post(
+        hostil["base"],
+        "/api/derivaciones",
+        {**headers, "Transfer-Encoding": "chunked"},
+        b"100000\r\n" + b" " * 0x100000 + b"\r\n",
+    )
     assert status == 413 and seconds < 5, answer[:300]
     assert "supera el máximo de esta ruta (64 KB)".encode() in answer
     # A small body still goes through (the route itself answers: 404 for an unknown person).
@@ -153,8 +168,10 @@ def test_a_tile_stays_fast_while_an_anonymous_client_streams_60_mb(hostil):
 
     def stream():
         with socket.create_connection((host, int(port)), timeout=30) as sock:
-            sock.sendall(b"POST /api/derivaciones HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: " + str(60 * MB).encode() + b"\r\n\r\n")
+            sock.sendall(
+                b"POST /api/derivaciones HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: " + str(60 * MB).encode() + b"\r\n\r\n"
+            )
             chunk = b" " * MB
             try:
                 for _ in range(60):
@@ -170,8 +187,10 @@ def test_a_tile_stays_fast_while_an_anonymous_client_streams_60_mb(hostil):
     sender.start()
     during = _tile_latencies(hostil["tile"], sender)
     sender.join()
-    print(f"\nteselas durante un cuerpo anónimo de 60 MB: máx {max(during) * 1000:.0f} ms "
-          f"(mediana {statistics.median(during) * 1000:.0f} ms; en calma {quiet * 1000:.0f} ms)")
+    print(
+        f"\nteselas durante un cuerpo anónimo de 60 MB: máx {max(during) * 1000:.0f} ms "
+        f"(mediana {statistics.median(during) * 1000:.0f} ms; en calma {quiet * 1000:.0f} ms)"
+    )
     assert answers and answers[0].startswith(b"HTTP/1.1 401"), answers[:1]
     assert max(during) < 1.0
 
@@ -188,8 +207,11 @@ def test_a_burst_of_20_bad_logins_does_not_hold_up_the_map(hostil):
 
     def attempt(i, client, token):
         go.wait()
-        statuses.append(client.post("/ingresar", data={"usuario": f"rafaga{i}", "clave": "no-es-la-clave",
-                                                        "csrf": token}).status_code)
+        statuses.append(
+            client.post(
+                "/ingresar", data={"usuario": f"rafaga{i}", "clave": "no-es-la-clave", "csrf": token}
+            ).status_code
+        )
 
     threads = [threading.Thread(target=attempt, args=(i, c, t)) for i, (c, t) in enumerate(clients)]
     for t in threads:
@@ -200,9 +222,11 @@ def test_a_burst_of_20_bad_logins_does_not_hold_up_the_map(hostil):
     watcher.start()
     during = _tile_latencies(hostil["tile"], watcher)
     burst = time.perf_counter() - started
-    print(f"\nteselas durante 20 ingresos fallidos simultáneos: máx {max(during) * 1000:.0f} ms "
-          f"(mediana {statistics.median(during) * 1000:.0f} ms, {len(during)} teselas en {burst:.1f} s; "
-          f"en calma {quiet * 1000:.0f} ms)")
+    print(
+        f"\nteselas durante 20 ingresos fallidos simultáneos: máx {max(during) * 1000:.0f} ms "
+        f"(mediana {statistics.median(during) * 1000:.0f} ms, {len(during)} teselas en {burst:.1f} s; "
+        f"en calma {quiet * 1000:.0f} ms)"
+    )
     assert sorted(statuses) == [401] * 20
     assert max(during) < 1.0
 
@@ -232,10 +256,22 @@ def embebido(tmp_path):
     from geoportal.cluster import Cluster
 
     port = free_port()
-    env = {**os.environ, "GEOPORTAL_HOME": str(tmp_path / "estado"), "GEOPORTAL_PG_PORT": str(port),
-           "GEOPORTAL_DATABASE_URL": "", "GEOPORTAL_PUBLIC_DATABASE_URL": "", "GEOPORTAL_PUBLIC_PASSWORD": ""}
-    up = subprocess.run([sys.executable, "-m", "geoportal.cli", "db", "up"], env=env, capture_output=True, text=True,
-                        timeout=600, check=False)
+    env = {
+        **os.environ,
+        "GEOPORTAL_HOME": str(tmp_path / "estado"),
+        "GEOPORTAL_PG_PORT": str(port),
+        "GEOPORTAL_DATABASE_URL": "",
+        "GEOPORTAL_PUBLIC_DATABASE_URL": "",
+        "GEOPORTAL_PUBLIC_PASSWORD": "",
+    }
+    up = subprocess.run(
+        [sys.executable, "-m", "geoportal.cli", "db", "up"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert up.returncode == 0, up.stdout + up.stderr
     cluster = Cluster(tmp_path / "estado", port)
     yield env, cluster
@@ -264,8 +300,14 @@ def test_after_db_down_requests_get_503_and_postgresql_stays_stopped(embebido):
             assert client.get("/api/sesion").status_code == 200
             assert client.get("/ingresar").status_code == 200
         assert _children_faults(server.process.pid) == faults, "una solicitud lanzó un proceso"
-        down = subprocess.run([sys.executable, "-m", "geoportal.cli", "db", "down"], env=env, capture_output=True,
-                              text=True, timeout=120, check=False)
+        down = subprocess.run(
+            [sys.executable, "-m", "geoportal.cli", "db", "down"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert down.returncode == 0 and not cluster.running(), down.stdout + down.stderr
         fresh = httpx.Client(base_url=server.base, timeout=60)
         token = login_form(fresh)  # the login page needs no database
@@ -274,10 +316,14 @@ def test_after_db_down_requests_get_503_and_postgresql_stays_stopped(embebido):
             "/api/sesion": client.get("/api/sesion"),
             "/api/sesion/estado": client.get("/api/sesion/estado"),
             "/api/nominal/brechas": client.get("/api/nominal/brechas"),
-            "POST /api/derivaciones": client.post("/api/derivaciones", json={"unidad": "persona", "unidad_id": "x",
-                                                                             "servicio": "CPN"}),
-            "POST /ingresar": fresh.post("/ingresar", data={"usuario": "mesa.embebida", "clave": CLAVE, "csrf": token},
-                                         headers={"Accept": "application/json"}),
+            "POST /api/derivaciones": client.post(
+                "/api/derivaciones", json={"unidad": "persona", "unidad_id": "x", "servicio": "CPN"}
+            ),
+            "POST /ingresar": fresh.post(
+                "/ingresar",
+                data={"usuario": "mesa.embebida", "clave": CLAVE, "csrf": token},
+                headers={"Accept": "application/json"},
+            ),
         }
         for what, answer in answers.items():
             assert answer.status_code == 503, (what, answer.status_code, answer.text)
@@ -303,8 +349,9 @@ def _get_routes() -> list[tuple[str, list[str], list[str]]]:
         if "get" not in ops:
             continue
         params = ops["get"].get("parameters", [])
-        out.append((path, [p["name"] for p in params if p["in"] == "path"],
-                    [p["name"] for p in params if p["in"] == "query"]))
+        out.append(
+            (path, [p["name"] for p in params if p["in"] == "path"], [p["name"] for p in params if p["in"] == "query"])
+        )
     return out
 
 
@@ -316,8 +363,11 @@ def test_a_null_byte_in_any_get_parameter_is_a_400_naming_it(hostil):
     for path, in_path, in_query in routes:
         filled = {p: "1116" for p in in_path}
         for name in in_path:
-            url = re.sub(r"\{(\w+)\}", lambda m, name=name, filled=filled: "a%00b" if m.group(1) == name
-                         else filled[m.group(1)], path)
+            url = re.sub(
+                r"\{(\w+)\}",
+                lambda m, name=name, filled=filled: "a%00b" if m.group(1) == name else filled[m.group(1)],
+                path,
+            )
             answer = client.get(url)
             assert answer.status_code == 400, (url, answer.status_code, answer.text)
             assert f"'{name}'" in answer.json()["detail"] and "%00" in answer.json()["detail"], (url, answer.text)
@@ -330,8 +380,11 @@ def test_a_null_byte_in_any_get_parameter_is_a_400_naming_it(hostil):
             assert f"'{name}'" in answer.json()["detail"], (base, name, answer.text)
             tried += 1
     # Routes outside the OpenAPI document too: a tile, a page of the institutional wing.
-    for url, name in (("/tiles/cobertura/8/1/1.mvt?v=a%00", "v"), ("/ingresar?siguiente=%00", "siguiente"),
-                      ("/tiles/cober%00tura/8/1/1.mvt", "capa")):
+    for url, name in (
+        ("/tiles/cobertura/8/1/1.mvt?v=a%00", "v"),
+        ("/ingresar?siguiente=%00", "siguiente"),
+        ("/tiles/cober%00tura/8/1/1.mvt", "capa"),
+    ):
         answer = client.get(url)
         assert answer.status_code == 400 and f"'{name}'" in answer.json()["detail"], (url, answer.text)
     assert tried > 40
@@ -365,15 +418,21 @@ def test_a_cli_command_whose_backend_is_terminated_says_so_in_one_spanish_line(h
     env = {**os.environ, "GEOPORTAL_DATABASE_URL": hostil["url"], "COLUMNS": "200"}
     with psycopg.connect(hostil["url"]) as holder:
         holder.execute("LOCK TABLE acceso.usuario IN ACCESS EXCLUSIVE MODE")
-        command = subprocess.Popen([sys.executable, "-m", "geoportal.cli", "usuarios", "listar"], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        command = subprocess.Popen(
+            [sys.executable, "-m", "geoportal.cli", "usuarios", "listar"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         with psycopg.connect(hostil["url"], autocommit=True) as admin:
             deadline = time.monotonic() + 60
             waiting = []
             while not waiting and time.monotonic() < deadline:
                 waiting = admin.execute(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                    " AND query ILIKE '%acceso.usuario%' AND pid <> pg_backend_pid()").fetchall()
+                    " AND query ILIKE '%acceso.usuario%' AND pid <> pg_backend_pid()"
+                ).fetchall()
                 time.sleep(0.1)
             assert waiting, "el comando no llegó a esperar el bloqueo"
             admin.execute("SELECT pg_terminate_backend(%s)", (waiting[0][0],))
@@ -385,18 +444,41 @@ def test_a_cli_command_whose_backend_is_terminated_says_so_in_one_spanish_line(h
 
 
 # ----------------------------------------------------------------------------- 13. headers
-PUBLIC_PAGES = ["/", "/salud", "/listo", "/capas", "/ogc", "/ogc/collections?f=html", "/api/indicadores?nivel=pais",
-                "/descargas/cobertura.csv?nivel=departamento", "/docs", "/openapi.json", "/no-existe", "/ingresar"]
-SESSION_PAGES = {"mesa1116": ["/api/sesion", "/api/sesion/estado", "/cuenta", "/mesa", "/api/nominal/brechas?limite=1",
-                              "/api/derivaciones", "/api/derivaciones/reporte"],
-                 "usf1116": ["/institucion", "/api/derivaciones"],
-                 "admin1": ["/api/auditoria?limite=1", "/api/auditoria?limite=1&formato=csv"],
-                 "gabinete1": ["/api/cifras/pais/PY", "/api/alertas"]}
+PUBLIC_PAGES = [
+    "/",
+    "/salud",
+    "/listo",
+    "/capas",
+    "/ogc",
+    "/ogc/collections?f=html",
+    "/api/indicadores?nivel=pais",
+    "/descargas/cobertura.csv?nivel=departamento",
+    "/docs",
+    "/openapi.json",
+    "/no-existe",
+    "/ingresar",
+]
+SESSION_PAGES = {
+    "mesa1116": [
+        "/api/sesion",
+        "/api/sesion/estado",
+        "/cuenta",
+        "/mesa",
+        "/api/nominal/brechas?limite=1",
+        "/api/derivaciones",
+        "/api/derivaciones/reporte",
+    ],
+    "usf1116": ["/institucion", "/api/derivaciones"],
+    "admin1": ["/api/auditoria?limite=1", "/api/auditoria?limite=1&formato=csv"],
+    "gabinete1": ["/api/cifras/pais/PY", "/api/alertas"],
+}
 
 
 def _frame_protected(answer: httpx.Response) -> bool:
-    return ("frame-ancestors 'none'" in answer.headers.get("content-security-policy", "")
-            and answer.headers.get("x-frame-options") == "DENY")
+    return (
+        "frame-ancestors 'none'" in answer.headers.get("content-security-policy", "")
+        and answer.headers.get("x-frame-options") == "DENY"
+    )
 
 
 def test_every_answer_says_nosniff_and_refuses_frames_and_session_data_is_never_stored(hostil):
@@ -438,9 +520,14 @@ def test_the_viewer_the_ogc_pages_and_the_docs_work_in_a_browser_under_these_hea
     from tests.test_visor import ARTEFACTOS, CHROMIUM, CHROMIUM_ARGS, Pagina
 
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(str(tmp_path / "perfil"), executable_path=CHROMIUM,
-                                                       args=CHROMIUM_ARGS, headless=True, locale="es-PY",
-                                                       viewport={"width": 1366, "height": 860})
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "perfil"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            locale="es-PY",
+            viewport={"width": 1366, "height": 860},
+        )
         try:
             visor = Pagina(context, hostil["base"])
             visor.abrir("/")

@@ -19,12 +19,29 @@ INSIDE = (-57.60, -25.7152)
 NEAR_BORDER = (-57.51, -25.7152)
 FAR_OUTSIDE = (-57.47, -25.7152)
 
-HOUSEHOLD_COLUMNS = ["hogar_id", "codigo_distrito", "localidad", "zona", "fecha_relevamiento", "lat", "lon", "servicios"]
+HOUSEHOLD_COLUMNS = [
+    "hogar_id",
+    "codigo_distrito",
+    "localidad",
+    "zona",
+    "fecha_relevamiento",
+    "lat",
+    "lon",
+    "servicios",
+]
 
 
 def household(hid, lon=INSIDE[0], lat=INSIDE[1], **overrides):
-    row = {"hogar_id": hid, "codigo_distrito": "1116", "localidad": "Compañía Ñandutí", "zona": "rural",
-           "fecha_relevamiento": "2025-06-01", "lat": str(lat), "lon": str(lon), "servicios": "AGUA;ELECTRICIDAD"}
+    row = {
+        "hogar_id": hid,
+        "codigo_distrito": "1116",
+        "localidad": "Compañía Ñandutí",
+        "zona": "rural",
+        "fecha_relevamiento": "2025-06-01",
+        "lat": str(lat),
+        "lon": str(lon),
+        "servicios": "AGUA;ELECTRICIDAD",
+    }
     row.update(overrides)
     return row
 
@@ -39,36 +56,49 @@ def count(conn, table, where="TRUE", params=()):
 
 
 def quarantine_of(conn, lote_id):
-    rows = conn.execute("SELECT fila, motivo, datos FROM nominal.cuarentena WHERE lote_id = %s ORDER BY fila", (lote_id,))
+    rows = conn.execute(
+        "SELECT fila, motivo, datos FROM nominal.cuarentena WHERE lote_id = %s ORDER BY fila", (lote_id,)
+    )
     return {fila: (motivo, datos) for fila, motivo, datos in rows}
 
 
 def test_every_household_quarantine_reason_is_detected(territorio, conn, tmp_path):
     rows = [
-        household("Q-H1"),                                           # 1 loaded
-        household("Q-H2", lat="", lon=""),                           # 2 coordenadas_faltantes
-        household("Q-H3", lat="abc", lon="-57.6"),                   # 3 coordenadas_invalidas
-        household("Q-H4", lat="-25,7152", lon="-57,60"),             # 4 coma_decimal
-        household("Q-H5", lat=INSIDE[0], lon=INSIDE[1]),             # 5 lat_lon_invertidas
-        household("Q-H6", lat=-34.60, lon=-58.38),                   # 6 fuera_de_paraguay (Buenos Aires)
-        household("Q-H7", lon=FAR_OUTSIDE[0], lat=FAR_OUTSIDE[1]),   # 7 fuera_del_distrito
-        household("Q-H8", codigo_distrito="9999"),                   # 8 distrito_desconocido
-        household("Q-H1"),                                           # 9 id_duplicado
-        household("Q-H9", fecha_relevamiento="2024-13-45"),          # 10 fecha_invalida
-        household("Q-H10", servicios="AGUA;TELEPORTE"),              # 11 servicio_desconocido
+        household("Q-H1"),  # 1 loaded
+        household("Q-H2", lat="", lon=""),  # 2 coordenadas_faltantes
+        household("Q-H3", lat="abc", lon="-57.6"),  # 3 coordenadas_invalidas
+        household("Q-H4", lat="-25,7152", lon="-57,60"),  # 4 coma_decimal
+        household("Q-H5", lat=INSIDE[0], lon=INSIDE[1]),  # 5 lat_lon_invertidas
+        household("Q-H6", lat=-34.60, lon=-58.38),  # 6 fuera_de_paraguay (Buenos Aires)
+        household("Q-H7", lon=FAR_OUTSIDE[0], lat=FAR_OUTSIDE[1]),  # 7 fuera_del_distrito
+        household("Q-H8", codigo_distrito="9999"),  # 8 distrito_desconocido
+        household("Q-H1"),  # 9 id_duplicado
+        household("Q-H9", fecha_relevamiento="2024-13-45"),  # 10 fecha_invalida
+        household("Q-H10", servicios="AGUA;TELEPORTE"),  # 11 servicio_desconocido
         household("Q-H11", lon=NEAR_BORDER[0], lat=NEAR_BORDER[1]),  # 12 loaded (within tolerance)
-        household("Q-H12", zona="suburbana"),                        # 13 valor_invalido
-        household("Q-H13", hogar_id=""),                             # 14 campo_faltante
-        household("Q-H14", fecha_relevamiento="2030-01-01"),         # 15 fecha_invalida (future)
+        household("Q-H12", zona="suburbana"),  # 13 valor_invalido
+        household("Q-H13", hogar_id=""),  # 14 campo_faltante
+        household("Q-H14", fecha_relevamiento="2030-01-01"),  # 15 fecha_invalida (future)
     ]
     rows[13]["hogar_id"] = ""
     path = write_csv(tmp_path / "hogares.csv", rows, HOUSEHOLD_COLUMNS)
     report = ingest_file(path, "hogares", conn, today=TODAY)
 
-    expected = {2: "coordenadas_faltantes", 3: "coordenadas_invalidas", 4: "coma_decimal",
-                5: "lat_lon_invertidas", 6: "fuera_de_paraguay", 7: "fuera_del_distrito",
-                8: "distrito_desconocido", 9: "id_duplicado", 10: "fecha_invalida",
-                11: "servicio_desconocido", 13: "valor_invalido", 14: "campo_faltante", 15: "fecha_invalida"}
+    expected = {
+        2: "coordenadas_faltantes",
+        3: "coordenadas_invalidas",
+        4: "coma_decimal",
+        5: "lat_lon_invertidas",
+        6: "fuera_de_paraguay",
+        7: "fuera_del_distrito",
+        8: "distrito_desconocido",
+        9: "id_duplicado",
+        10: "fecha_invalida",
+        11: "servicio_desconocido",
+        13: "valor_invalido",
+        14: "campo_faltante",
+        15: "fecha_invalida",
+    }
     found = quarantine_of(conn, report.lote_id)
     assert {fila: motivo for fila, (motivo, _) in found.items()} == expected
     assert (report.leidas, report.nuevas, report.cuarentena) == (15, 2, 13)
@@ -83,27 +113,43 @@ def test_every_household_quarantine_reason_is_detected(territorio, conn, tmp_pat
 def test_every_person_quarantine_reason_is_detected(territorio, conn, tmp_path):
     write_csv(tmp_path / "h.csv", [household("QP-H1")], HOUSEHOLD_COLUMNS)
     ingest_file(tmp_path / "h.csv", "hogares", conn, today=TODAY)
-    base = {"hogar_id": "QP-H1", "nombres": "Ñandutí Aguĩ", "apellidos": "Núñez Peña", "sexo": "F",
-            "fecha_nacimiento": "1990-05-17", "embarazada": "no", "discapacidad": "no", "indigena": "no",
-            "servicios": "CEDULA;USF_ADSCRIPCION"}
+    base = {
+        "hogar_id": "QP-H1",
+        "nombres": "Ñandutí Aguĩ",
+        "apellidos": "Núñez Peña",
+        "sexo": "F",
+        "fecha_nacimiento": "1990-05-17",
+        "embarazada": "no",
+        "discapacidad": "no",
+        "indigena": "no",
+        "servicios": "CEDULA;USF_ADSCRIPCION",
+    }
     rows = [
-        {**base, "persona_id": "QP-1"},                                          # 1 loaded
-        {**base, "persona_id": "QP-2", "hogar_id": "NO-EXISTE"},                 # 2 persona_sin_hogar
-        {**base, "persona_id": "QP-3", "fecha_nacimiento": "1890-01-01"},        # 3 edad_fuera_de_rango
-        {**base, "persona_id": "QP-4", "fecha_nacimiento": "31/02/2020"},        # 4 fecha_invalida
-        {**base, "persona_id": "QP-5", "servicios": "CEDULA;XYZ"},               # 5 servicio_desconocido
-        {**base, "persona_id": "QP-5"},                                          # 6 id_duplicado
-        {**base, "persona_id": "QP-7", "sexo": "M", "embarazada": "si"},         # 7 valor_invalido
-        {**base, "persona_id": "QP-8", "sexo": "X"},                             # 8 valor_invalido
-        {**base, "persona_id": "QP-9", "fecha_nacimiento": "2026-03-01"},        # 9 edad_fuera_de_rango (unborn)
-        {**base, "persona_id": "QP-10", "servicios": "AGUA"},                    # 10 servicio_desconocido (household code)
+        {**base, "persona_id": "QP-1"},  # 1 loaded
+        {**base, "persona_id": "QP-2", "hogar_id": "NO-EXISTE"},  # 2 persona_sin_hogar
+        {**base, "persona_id": "QP-3", "fecha_nacimiento": "1890-01-01"},  # 3 edad_fuera_de_rango
+        {**base, "persona_id": "QP-4", "fecha_nacimiento": "31/02/2020"},  # 4 fecha_invalida
+        {**base, "persona_id": "QP-5", "servicios": "CEDULA;XYZ"},  # 5 servicio_desconocido
+        {**base, "persona_id": "QP-5"},  # 6 id_duplicado
+        {**base, "persona_id": "QP-7", "sexo": "M", "embarazada": "si"},  # 7 valor_invalido
+        {**base, "persona_id": "QP-8", "sexo": "X"},  # 8 valor_invalido
+        {**base, "persona_id": "QP-9", "fecha_nacimiento": "2026-03-01"},  # 9 edad_fuera_de_rango (unborn)
+        {**base, "persona_id": "QP-10", "servicios": "AGUA"},  # 10 servicio_desconocido (household code)
         {**base, "persona_id": "QP-11", "fecha_nacimiento": "17/05/1990", "embarazada": "Sí"},  # 11 loaded
     ]
     path = write_csv(tmp_path / "p.csv", rows, ["persona_id", *base])
     report = ingest_file(path, "personas", conn, today=TODAY)
-    expected = {2: "persona_sin_hogar", 3: "edad_fuera_de_rango", 4: "fecha_invalida", 5: "servicio_desconocido",
-                6: "id_duplicado", 7: "valor_invalido", 8: "valor_invalido", 9: "edad_fuera_de_rango",
-                10: "servicio_desconocido"}
+    expected = {
+        2: "persona_sin_hogar",
+        3: "edad_fuera_de_rango",
+        4: "fecha_invalida",
+        5: "servicio_desconocido",
+        6: "id_duplicado",
+        7: "valor_invalido",
+        8: "valor_invalido",
+        9: "edad_fuera_de_rango",
+        10: "servicio_desconocido",
+    }
     assert {f: m for f, (m, _) in quarantine_of(conn, report.lote_id).items()} == expected
     assert (report.nuevas, report.cuarentena) == (2, 9)
     stored = conn.execute(
@@ -142,7 +188,7 @@ def test_loading_the_same_file_twice_changes_nothing(territorio, conn, tmp_path)
     rows = [household(f"IDEM-{i}") for i in range(5)] + [household("IDEM-bad", lat="")]
     path = write_csv(tmp_path / "h.csv", rows, HOUSEHOLD_COLUMNS)
     first = ingest_file(path, "hogares", conn, today=TODAY)
-    snapshot = lambda: conn.execute(  # noqa: E731
+    snapshot = lambda: conn.execute(
         "SELECT (SELECT count(*) FROM nominal.hogar), (SELECT count(*) FROM nominal.lote_ingesta),"
         " (SELECT count(*) FROM nominal.cuarentena), (SELECT max(xmin::text::bigint) FROM nominal.hogar)"
     ).fetchone()
@@ -183,9 +229,8 @@ def test_a_failure_half_way_leaves_the_database_as_it_was(territorio, conn, tmp_
             "SELECT (SELECT count(*) FROM nominal.hogar), (SELECT count(*) FROM nominal.lote_ingesta),"
             " (SELECT count(*) FROM nominal.cuarentena)"
         ).fetchone()
-        with psycopg.connect(territorio) as other:
-            with pytest.raises(psycopg.errors.RaiseException):
-                ingest_file(path, "hogares", other, today=TODAY)
+        with psycopg.connect(territorio) as other, pytest.raises(psycopg.errors.RaiseException):
+            ingest_file(path, "hogares", other, today=TODAY)
         after = conn.execute(
             "SELECT (SELECT count(*) FROM nominal.hogar), (SELECT count(*) FROM nominal.lote_ingesta),"
             " (SELECT count(*) FROM nominal.cuarentena)"

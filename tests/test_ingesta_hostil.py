@@ -38,8 +38,14 @@ def assert_clean_failure(result, *fragments):
 
 
 def person(pid, hid, **overrides):
-    row = {"persona_id": pid, "hogar_id": hid, "nombres": "María Belén", "apellidos": "Benítez Ñamandú",
-           "sexo": "F", "fecha_nacimiento": "1990-05-17"}
+    row = {
+        "persona_id": pid,
+        "hogar_id": hid,
+        "nombres": "María Belén",
+        "apellidos": "Benítez Ñamandú",
+        "sexo": "F",
+        "fecha_nacimiento": "1990-05-17",
+    }
     row.update(overrides)
     return row
 
@@ -54,14 +60,20 @@ UNREADABLE = {
     "binario.csv": (lambda p: p.write_bytes(random.Random(11).randbytes(20_000)), "contiene datos binarios"),
     "vacio.csv": (lambda p: p.write_bytes(b""), "el archivo está vacío"),
     "utf16.csv": (lambda p: p.write_text("hogar_id,localidad\nH1,Luque\n", encoding="utf-16"), "UTF-16"),
-    "latin_roto.csv": (lambda p: p.write_bytes(b"hogar_id,localidad\nH1,Lambar\x81\x8d\n"),
-                       "no está en UTF-8 ni en Windows-1252 (byte 0x81 en la línea 2)"),
+    "latin_roto.csv": (
+        lambda p: p.write_bytes(b"hogar_id,localidad\nH1,Lambar\x81\x8d\n"),
+        "no está en UTF-8 ni en Windows-1252 (byte 0x81 en la línea 2)",
+    ),
     "planilla.csv": (_xlsx, "planilla XLSX"),
-    "sin_ninguna_fila_buena.csv": (lambda p: p.write_text("hogar_id,localidad,zona\nH1;Luque;urbana\nH2,Itá\n"),
-                                   "ninguna fila tiene las 3 columnas del encabezado"),
+    "sin_ninguna_fila_buena.csv": (
+        lambda p: p.write_text("hogar_id,localidad,zona\nH1;Luque;urbana\nH2,Itá\n"),
+        "ninguna fila tiene las 3 columnas del encabezado",
+    ),
     "falso.gpkg": (lambda p: p.write_text("hogar_id,localidad\nH1,Luque\n"), "no es un GeoPackage válido"),
-    "falso.geojson": (lambda p: p.write_text('{"type": "FeatureCollection", "features": [{"type": '),
-                      "no es un GeoJSON válido"),
+    "falso.geojson": (
+        lambda p: p.write_text('{"type": "FeatureCollection", "features": [{"type": '),
+        "no es un GeoJSON válido",
+    ),
 }
 
 
@@ -100,20 +112,25 @@ def test_control_characters_quarantine_their_row_and_the_rest_loads(territorio, 
     write_csv(tmp_path / "h.csv", [household("NUL-H1")], HOUSEHOLD_COLUMNS)
     ingest_file(tmp_path / "h.csv", "hogares", conn, today=TODAY)
     rows = [person(f"NUL-{i}", "NUL-H1") for i in range(1, 11)]
-    rows[3]["nombres"] = "Ana\x00Lía"                # 4: the NUL byte of the audit
-    rows[5]["apellidos"] = "Gó\x07mez"               # 6: a bell
-    rows[7]["nombres"] = "Juan\nCarlos"              # 8: a line break inside a quoted value
-    rows[8]["nombres"] = "Rosa\x85"                  # 9: a C1 control left by a mis-decoded file
+    rows[3]["nombres"] = "Ana\x00Lía"  # 4: the NUL byte of the audit
+    rows[5]["apellidos"] = "Gó\x07mez"  # 6: a bell
+    rows[7]["nombres"] = "Juan\nCarlos"  # 8: a line break inside a quoted value
+    rows[8]["nombres"] = "Rosa\x85"  # 9: a C1 control left by a mis-decoded file
     path = write_csv(tmp_path / "p.csv", rows, PERSON_COLUMNS)
     report = ingest_file(path, "personas", conn, today=TODAY)
     assert (report.leidas, report.nuevas, report.cuarentena) == (10, 6, 4)
     found = quarantine_of(conn, report.lote_id)
     assert {fila: motivo for fila, (motivo, _) in found.items()} == {
-        4: "caracteres_invalidos", 6: "caracteres_invalidos", 8: "caracteres_invalidos", 9: "caracteres_invalidos"}
+        4: "caracteres_invalidos",
+        6: "caracteres_invalidos",
+        8: "caracteres_invalidos",
+        9: "caracteres_invalidos",
+    }
     assert found[4][1]["nombres"] == "Ana\u2400Lía"  # kept, NUL shown as ␀ (jsonb cannot hold NUL)
     assert found[6][1]["apellidos"] == "Gó\x07mez"
-    detail = conn.execute("SELECT detalle FROM nominal.cuarentena WHERE lote_id = %s AND fila = 4",
-                          (report.lote_id,)).fetchone()[0]
+    detail = conn.execute(
+        "SELECT detalle FROM nominal.cuarentena WHERE lote_id = %s AND fila = 4", (report.lote_id,)
+    ).fetchone()[0]
     assert "'nombres'" in detail
     assert count(conn, "nominal.persona", "persona_id LIKE 'NUL-%%'") == 6
 
@@ -142,7 +159,10 @@ def test_a_bad_row_in_the_middle_keeps_every_row_number(territorio, conn, tmp_pa
     assert report.cuadra() and (report.leidas, report.nuevas, report.cuarentena) == (7, 4, 3)
     found = quarantine_of(conn, report.lote_id)
     assert {fila: motivo for fila, (motivo, _) in found.items()} == {
-        2: "fila_mal_formada", 5: "coordenadas_faltantes", 7: "fila_mal_formada"}
+        2: "fila_mal_formada",
+        5: "coordenadas_faltantes",
+        7: "fila_mal_formada",
+    }
     assert found[5][1]["hogar_id"] == "MAL-5"
     assert found[2][1]["texto"].startswith("MAL-2,")
     loaded = {r[0] for r in conn.execute("SELECT hogar_id FROM nominal.hogar WHERE hogar_id LIKE 'MAL-%%'")}
@@ -153,16 +173,21 @@ def test_a_bad_row_in_the_middle_keeps_every_row_number(territorio, conn, tmp_pa
 
 
 def test_texts_longer_than_their_documented_limit_are_quarantined(territorio, conn, tmp_path):
-    rows = [household("LEN-1", localidad="x" * 100),     # 1: at the limit, loads
-            household("LEN-2", localidad="Ñ" * 10_000),  # 2: the audit's 10,000 characters
-            household("L" * 65)]                         # 3: identifier of 65 characters
+    rows = [
+        household("LEN-1", localidad="x" * 100),  # 1: at the limit, loads
+        household("LEN-2", localidad="Ñ" * 10_000),  # 2: the audit's 10,000 characters
+        household("L" * 65),
+    ]  # 3: identifier of 65 characters
     path = write_csv(tmp_path / "h.csv", rows, HOUSEHOLD_COLUMNS)
     report = ingest_file(path, "hogares", conn, today=TODAY)
     assert (report.nuevas, report.cuarentena, report.motivos) == (1, 2, {"texto_demasiado_largo": 2})
-    details = dict(conn.execute("SELECT fila, detalle FROM nominal.cuarentena WHERE lote_id = %s",
-                                (report.lote_id,)).fetchall())
-    assert details == {2: "'localidad' tiene 10.000 caracteres; el máximo es 100",
-                       3: "'hogar_id' tiene 65 caracteres; el máximo es 64"}
+    details = dict(
+        conn.execute("SELECT fila, detalle FROM nominal.cuarentena WHERE lote_id = %s", (report.lote_id,)).fetchall()
+    )
+    assert details == {
+        2: "'localidad' tiene 10.000 caracteres; el máximo es 100",
+        3: "'hogar_id' tiene 65 caracteres; el máximo es 64",
+    }
     assert count(conn, "nominal.hogar", "hogar_id = 'LEN-1'") == 1
 
 
@@ -174,17 +199,25 @@ def test_a_row_of_several_megabytes_is_quarantined_not_the_whole_file(territorio
     report = ingest_file(path, "hogares", conn, today=TODAY)
     assert (report.leidas, report.nuevas, report.cuarentena) == (3, 2, 1)
     assert report.motivos == {"texto_demasiado_largo": 1}
-    detail = conn.execute("SELECT fila, detalle FROM nominal.cuarentena WHERE lote_id = %s", (report.lote_id,)).fetchall()
+    detail = conn.execute(
+        "SELECT fila, detalle FROM nominal.cuarentena WHERE lote_id = %s", (report.lote_id,)
+    ).fetchall()
     assert detail == [(2, "'localidad' tiene 3.200.000 caracteres; el máximo es 100")]
     assert count(conn, "nominal.hogar", "hogar_id IN ('MB-1', 'MB-3')") == 2
-    result = cli("ingestar", "hogares", str(write_csv(tmp_path / "h2.csv", [household("MB-4", localidad="y" * 3_200_000)],
-                                                     HOUSEHOLD_COLUMNS)), url=territorio)
+    result = cli(
+        "ingestar",
+        "hogares",
+        str(write_csv(tmp_path / "h2.csv", [household("MB-4", localidad="y" * 3_200_000)], HOUSEHOLD_COLUMNS)),
+        url=territorio,
+    )
     flat = " ".join(result.stdout.split())
     assert result.returncode == 0 and "cuarentena · texto_demasiado_largo: 1" in flat, result.stdout + result.stderr
     assert "straddl" not in result.stdout + result.stderr
 
 
-def test_a_quoted_text_of_several_megabytes_with_line_breaks_is_quarantined_not_the_whole_file(territorio, conn, tmp_path):
+def test_a_quoted_text_of_several_megabytes_with_line_breaks_is_quarantined_not_the_whole_file(
+    territorio, conn, tmp_path
+):
     """Issue 21, item 19: a quoted value whose line breaks span the reader's blocks put
     Arrow's parser "out of sync" and rejected the file; it is one more bad row."""
     long_text = ("y" * 99 + "\n") * 32_000  # 3.2 MB typed with Enter in it
@@ -238,9 +271,12 @@ def test_a_file_with_every_kind_of_damage_still_balances(territorio, conn, tmp_p
     report = ingest_file(path, "hogares", conn, today=TODAY)
     assert report.cuadra()
     assert report.motivos == {"caracteres_invalidos": 1, "texto_demasiado_largo": 1, "fila_mal_formada": 1}
-    stored = conn.execute("SELECT filas_leidas, filas_nuevas, filas_cuarentena FROM nominal.lote_ingesta"
-                          " WHERE lote_id = %s", (report.lote_id,)).fetchone()
+    stored = conn.execute(
+        "SELECT filas_leidas, filas_nuevas, filas_cuarentena FROM nominal.lote_ingesta WHERE lote_id = %s",
+        (report.lote_id,),
+    ).fetchone()
     assert stored == (8, 5, 3)
-    data = conn.execute("SELECT datos FROM nominal.cuarentena WHERE lote_id = %s AND fila = 2",
-                        (report.lote_id,)).fetchone()[0]
+    data = conn.execute(
+        "SELECT datos FROM nominal.cuarentena WHERE lote_id = %s AND fila = 2", (report.lote_id,)
+    ).fetchone()[0]
     assert json.dumps(data, ensure_ascii=False).count("\u2400") == 1

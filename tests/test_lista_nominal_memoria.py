@@ -6,25 +6,30 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from institucional import clone_database
 from sqlalchemy.engine import make_url
 
 from geoportal import lista_nominal as nominal
 from geoportal.roles import NOMINAL_ROLE, role_password
-from institucional import clone_database
 
 
 @pytest.fixture(scope="module")
 def urls(pilotos):
     owner = clone_database(pilotos["url"], "memoria")
-    api = make_url(owner).set(username=NOMINAL_ROLE, password=role_password(NOMINAL_ROLE)).render_as_string(
-        hide_password=False)
+    api = (
+        make_url(owner)
+        .set(username=NOMINAL_ROLE, password=role_password(NOMINAL_ROLE))
+        .render_as_string(hide_password=False)
+    )
     return owner, api
 
 
 def _gaps(url: str, scope: str, distrito: str, **filtros) -> nominal.Gaps:
     with psycopg.connect(url) as conn:
-        conn.execute("SELECT set_config('geoportal.distritos', %s, true), set_config('geoportal.institucion', '*', true)",
-                     (scope,))
+        conn.execute(
+            "SELECT set_config('geoportal.distritos', %s, true), set_config('geoportal.institucion', '*', true)",
+            (scope,),
+        )
         return nominal.gaps(conn, distrito, nominal.FiltrosLista(paquete=None, **filtros))
 
 
@@ -58,15 +63,20 @@ def test_a_new_status_event_or_load_changes_the_list_at_once(urls):
     target = before.rows(0, 1)[0]
     assert before.find("CPN", target["unidad_id"]) is not None
     with psycopg.connect(owner) as conn:
-        conn.execute("INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
-                     " VALUES ('persona', %s, 'CPN', true, current_date, 'prueba:memoria')", (target["unidad_id"],))
+        conn.execute(
+            "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
+            " VALUES ('persona', %s, 'CPN', true, current_date, 'prueba:memoria')",
+            (target["unidad_id"],),
+        )
     after = _gaps(api, "1116", "1116", servicio="CPN")
     assert after.find("CPN", target["unidad_id"]) is None and after.total == before.total - 1
     # A load (new ingest batch) changes the key too: the next read recomputes.
     keys = set(nominal.STATES.data)
     with psycopg.connect(owner) as conn:
-        conn.execute("INSERT INTO nominal.lote_ingesta (tipo, archivo, sha256, filas_leidas, filas_nuevas,"
-                     " filas_actualizadas, filas_sin_cambio, filas_cuarentena) VALUES ('personas', 'x.csv', 'x',"
-                     " 0, 0, 0, 0, 0)")
+        conn.execute(
+            "INSERT INTO nominal.lote_ingesta (tipo, archivo, sha256, filas_leidas, filas_nuevas,"
+            " filas_actualizadas, filas_sin_cambio, filas_cuarentena) VALUES ('personas', 'x.csv', 'x',"
+            " 0, 0, 0, 0, 0)"
+        )
     _gaps(api, "1116", "1116", servicio="CPN")
     assert set(nominal.STATES.data) != keys and len(nominal.STATES.data) == 1  # the stale entry was dropped

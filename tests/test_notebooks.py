@@ -33,8 +33,13 @@ def run(name: str, api: str, folder: Path, **env) -> str:
     finally:
         os.environ.clear()
         os.environ.update(previous)
-    return "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs
-                   if o.output_type == "stream")
+    return "".join(
+        o.get("text", "")
+        for c in notebook.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "stream"
+    )
 
 
 def test_notebooks_are_stored_without_outputs():
@@ -42,14 +47,18 @@ def test_notebooks_are_stored_without_outputs():
     assert len(names) == 4
     for name in names:
         notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
-        assert all(not c.get("outputs") and not c.get("execution_count") for c in notebook.cells if c.cell_type == "code")
+        assert all(
+            not c.get("outputs") and not c.get("execution_count") for c in notebook.cells if c.cell_type == "code"
+        )
 
 
 def test_district_gaps_notebook_maps_the_largest_gap_and_the_districts_points(server, base_url, tmp_path):
     printed = run("01_brechas_distrito.ipynb", server, tmp_path, GEOPORTAL_DISTRITO="1116")
     row = rows(base_url, "SELECT * FROM publico.cobertura WHERE nivel = 'distrito' AND codigo = '1116'")[0]
-    labels = {r["servicio"]: r["etiqueta"].split(":")[0] for r in rows(
-        base_url, "SELECT servicio, etiqueta FROM publico.medida WHERE columna LIKE '%%_sin_oferta'")}
+    labels = {
+        r["servicio"]: r["etiqueta"].split(":")[0]
+        for r in rows(base_url, "SELECT servicio, etiqueta FROM publico.medida WHERE columna LIKE '%%_sin_oferta'")
+    }
     gaps = {s: (row[f"{s.lower()}_sin_oferta"] or 0) + (row[f"{s.lower()}_con_oferta"] or 0) for s in labels}
     largest = max(gaps.values())
     winners = [labels[s] for s in gaps if gaps[s] == largest]
@@ -78,9 +87,12 @@ def _km(lon1, lat1, lon2, lat2):
 def test_new_usf_notebook_counts_far_households_before_and_after(server, base_url, tmp_path):
     printed = run("03_que_pasaria_usf.ipynb", server, tmp_path, GEOPORTAL_DISTRITO="1116", GEOPORTAL_RADIO_KM="3")
     # Independent recomputation from publico and oferta: hexagon centres (vertex mean) to the nearest USF.
-    cells = rows(base_url, "SELECT c.hogares, ST_AsGeoJSON(c.geom)::json g FROM publico.cobertura c WHERE c.nivel = 'h3_8'"
-                           " AND NOT c.reservado AND c.hogares > 0 AND ST_Intersects(ST_PointOnSurface(c.geom), (SELECT geom"
-                           " FROM territorio.distrito_cartografico WHERE codigo_2012 = '1116'))")
+    cells = rows(
+        base_url,
+        "SELECT c.hogares, ST_AsGeoJSON(c.geom)::json g FROM publico.cobertura c WHERE c.nivel = 'h3_8'"
+        " AND NOT c.reservado AND c.hogares > 0 AND ST_Intersects(ST_PointOnSurface(c.geom), (SELECT geom"
+        " FROM territorio.distrito_cartografico WHERE codigo_2012 = '1116'))",
+    )
     usf = [(r["lon"], r["lat"]) for r in rows(base_url, "SELECT lon, lat FROM oferta.punto_entrega WHERE tipo = 'usf'")]
     far = 0
     for c in cells:

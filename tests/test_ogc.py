@@ -11,11 +11,24 @@ import psycopg
 import pytest
 import shapely
 
-COLLECTIONS = {"cobertura_pais", "cobertura_departamento", "cobertura_distrito", "cobertura_h3_5", "cobertura_h3_6",
-               "cobertura_h3_7", "cobertura_h3_8", "cobertura", "puntos_entrega", "departamentos", "distritos"}
+COLLECTIONS = {
+    "cobertura_pais",
+    "cobertura_departamento",
+    "cobertura_distrito",
+    "cobertura_h3_5",
+    "cobertura_h3_6",
+    "cobertura_h3_7",
+    "cobertura_h3_8",
+    "cobertura",
+    "puntos_entrega",
+    "departamentos",
+    "distritos",
+}
 COUNT_SQL = {
-    **{f"cobertura_{n}": f"SELECT count(*) FROM publico.cobertura WHERE nivel = '{n}'"
-       for n in ("pais", "departamento", "distrito", "h3_5", "h3_6", "h3_7", "h3_8")},
+    **{
+        f"cobertura_{n}": f"SELECT count(*) FROM publico.cobertura WHERE nivel = '{n}'"
+        for n in ("pais", "departamento", "distrito", "h3_5", "h3_6", "h3_7", "h3_8")
+    },
     "cobertura": "SELECT count(*) FROM publico.cobertura",
     "puntos_entrega": "SELECT count(*) FROM oferta.punto_entrega",
     "departamentos": "SELECT count(*) FROM territorio.departamento",
@@ -54,8 +67,9 @@ def test_ogr2ogr_copies_district_coverage_to_geopackage_with_the_published_value
     _gdal("ogr2ogr", "-f", "GPKG", str(target), f"OAPIF:{api_server}/ogc", "cobertura_distrito")
     frame = pyogrio.read_dataframe(target).set_index("codigo")
     with psycopg.connect(pilotos["url"]) as conn:
-        rows = conn.execute("SELECT codigo, hogares, l1_pct, cpn_sin_oferta, reservado FROM publico.cobertura"
-                            " WHERE nivel = 'distrito'").fetchall()
+        rows = conn.execute(
+            "SELECT codigo, hogares, l1_pct, cpn_sin_oferta, reservado FROM publico.cobertura WHERE nivel = 'distrito'"
+        ).fetchall()
     assert sorted(frame.index) == sorted(r[0] for r in rows)
     for codigo, hogares, l1_pct, gap, reservado in rows:
         assert frame.loc[codigo, "hogares"] == hogares
@@ -73,7 +87,9 @@ def test_next_links_walk_the_whole_collection_once(api_server, pilotos):
         matched = page["numberMatched"]
         assert page["numberReturned"] == len(page["features"])
         seen += [f["id"] for f in page["features"]]
-        url = next((l["href"] for l in page["links"] if l["rel"] == "next" and l["type"] == "application/geo+json"), None)
+        url = next(
+            (l["href"] for l in page["links"] if l["rel"] == "next" and l["type"] == "application/geo+json"), None
+        )
     with psycopg.connect(pilotos["url"]) as conn:
         codes = {r[0] for r in conn.execute("SELECT codigo FROM publico.cobertura WHERE nivel = 'h3_8'")}
     assert len(seen) == len(set(seen)) == matched == len(codes) and set(seen) == codes
@@ -84,8 +100,9 @@ def test_bbox_returns_exactly_the_features_that_intersect_it(api_server):
     everything = httpx.get(f"{api_server}/ogc/collections/cobertura_h3_7/items?limit=10000", timeout=60).json()
     box = shapely.box(*bbox)
     expected = {f["id"] for f in everything["features"] if shapely.geometry.shape(f["geometry"]).intersects(box)}
-    got = httpx.get(f"{api_server}/ogc/collections/cobertura_h3_7/items",
-                    params={"bbox": ",".join(map(str, bbox)), "limit": 10000}).json()
+    got = httpx.get(
+        f"{api_server}/ogc/collections/cobertura_h3_7/items", params={"bbox": ",".join(map(str, bbox)), "limit": 10000}
+    ).json()
     assert expected and {f["id"] for f in got["features"]} == expected and got["numberMatched"] == len(expected)
 
 
@@ -93,8 +110,11 @@ def test_district_filter_keeps_the_cells_whose_point_lies_in_the_district(api_se
     district = httpx.get(f"{api_server}/ogc/collections/distritos/items/1116").json()
     polygon = shapely.geometry.shape(district["geometry"])
     everything = httpx.get(f"{api_server}/ogc/collections/cobertura_h3_7/items?limit=10000", timeout=60).json()
-    expected = {f["id"] for f in everything["features"]
-                if polygon.intersects(shapely.geometry.shape(f["geometry"]).point_on_surface())}
+    expected = {
+        f["id"]
+        for f in everything["features"]
+        if polygon.intersects(shapely.geometry.shape(f["geometry"]).point_on_surface())
+    }
     got = httpx.get(f"{api_server}/ogc/collections/cobertura_h3_7/items?distrito=1116&limit=10000").json()
     assert expected and {f["id"] for f in got["features"]} == expected
 
@@ -102,13 +122,21 @@ def test_district_filter_keeps_the_cells_whose_point_lies_in_the_district(api_se
 def test_department_filter_on_districts_and_points(api_server, pilotos):
     got = httpx.get(f"{api_server}/ogc/collections/cobertura_distrito/items?departamento=11").json()
     assert [f["id"] for f in got["features"]] == ["1116"]
-    points = httpx.get(f"{api_server}/ogc/collections/puntos_entrega/items?distrito=1116&tipo=escuela&limit=10000").json()
+    points = httpx.get(
+        f"{api_server}/ogc/collections/puntos_entrega/items?distrito=1116&tipo=escuela&limit=10000"
+    ).json()
     with psycopg.connect(pilotos["url"]) as conn:
-        expected = {r[0] for r in conn.execute(
-            "SELECT punto_id FROM oferta.punto_entrega WHERE codigo_2012 = '1116' AND tipo = 'escuela'")}
+        expected = {
+            r[0]
+            for r in conn.execute(
+                "SELECT punto_id FROM oferta.punto_entrega WHERE codigo_2012 = '1116' AND tipo = 'escuela'"
+            )
+        }
     assert expected and {f["id"] for f in points["features"]} == expected
-    assert all(f["properties"]["origen"] == "sintetico" or f["properties"]["origen"].startswith("real:")
-               for f in points["features"])
+    assert all(
+        f["properties"]["origen"] == "sintetico" or f["properties"]["origen"].startswith("real:")
+        for f in points["features"]
+    )
 
 
 def test_landing_conformance_and_openapi_are_what_clients_expect(api_server):

@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import psycopg
-import pytest
 from psycopg import sql
 
 GEOJSON = "application/geo+json"
@@ -81,8 +80,12 @@ def test_a_deep_page_builds_the_json_of_its_own_rows_only(pilotos):
         query, page = feature_sql(fuente, columns, clauses, pagina=Pagina(20, None, 400))
         rows = conn.execute(query, [*params, *page]).fetchall()
         built = conn.execute("SELECT last_value FROM construidas").fetchone()[0]
-        expected = [r[0] for r in conn.execute("SELECT codigo FROM publico.cobertura WHERE nivel = 'h3_8'"
-                                               " ORDER BY codigo OFFSET 400 LIMIT 20")]
+        expected = [
+            r[0]
+            for r in conn.execute(
+                "SELECT codigo FROM publico.cobertura WHERE nivel = 'h3_8' ORDER BY codigo OFFSET 400 LIMIT 20"
+            )
+        ]
         query, page = feature_sql(fuente, columns, clauses, pagina=Pagina(20, (expected[0],), 0))
         after_key = conn.execute(query, [*params, *page]).fetchall()
     assert [r[1] for r in rows] == expected and len(rows) == 20
@@ -94,8 +97,13 @@ def test_ogr2ogr_copies_the_whole_coverage_at_gdal_default_page_size(api_server,
     tool = shutil.which("ogr2ogr")
     assert tool, "Falta ogr2ogr (gdal-bin)"
     target = tmp_path / "cobertura.gpkg"
-    done = subprocess.run([tool, "-f", "GPKG", str(target), f"OAPIF:{api_server}/ogc", "cobertura"],
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [tool, "-f", "GPKG", str(target), f"OAPIF:{api_server}/ogc", "cobertura"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     import pyogrio
 
@@ -107,8 +115,9 @@ def test_ogr2ogr_copies_the_whole_coverage_at_gdal_default_page_size(api_server,
 
 # ----------------------------------------------------------------------------- 21. HTTP as clients use it
 def test_json_geojson_and_csv_go_gzipped_and_tiles_are_not_compressed_twice(api_server):
-    items = httpx.get(f"{api_server}/ogc/collections/cobertura_h3_8/items?limit=300",
-                      headers={"Accept-Encoding": "gzip"})
+    items = httpx.get(
+        f"{api_server}/ogc/collections/cobertura_h3_8/items?limit=300", headers={"Accept-Encoding": "gzip"}
+    )
     assert items.headers["content-encoding"] == "gzip" and items.json()["numberReturned"] == 300
     assert items.num_bytes_downloaded < len(items.content) / 3
     for path in ("/capas", "/descargas/cobertura.csv?nivel=h3_8", "/openapi.json"):
@@ -133,9 +142,18 @@ def test_json_geojson_and_csv_go_gzipped_and_tiles_are_not_compressed_twice(api_
     assert not raw.startswith(b"\x1f\x8b")  # one layer only: the MVT itself is not gzip
 
 
-PUBLICAS = ["/ogc", "/ogc/collections/distritos/items?limit=2", "/capas", "/capas/logros/tilejson.json",
-            "/api/indicadores?nivel=distrito&codigo=1116", "/api/medidas", "/api/territorios/1116",
-            "/api/buscar?q=Villeta", "/descargas/distritos.geojson?distrito=1116", "/openapi.json"]
+PUBLICAS = [
+    "/ogc",
+    "/ogc/collections/distritos/items?limit=2",
+    "/capas",
+    "/capas/logros/tilejson.json",
+    "/api/indicadores?nivel=distrito&codigo=1116",
+    "/api/medidas",
+    "/api/territorios/1116",
+    "/api/buscar?q=Villeta",
+    "/descargas/distritos.geojson?distrito=1116",
+    "/openapi.json",
+]
 INSTITUCIONALES = ["/api/sesion", "/api/nominal/brechas", "/mesa", "/ingresar", "/api/derivaciones"]
 
 
@@ -148,17 +166,31 @@ def test_public_read_only_routes_allow_any_origin_and_institutional_ones_never(a
     for path in INSTITUCIONALES:
         response = httpx.get(api_server + path, headers={"Origin": "https://otro.sitio.example"})
         assert "access-control-allow-origin" not in response.headers, path
-    preflight = httpx.options(f"{api_server}/ogc/collections", headers={
-        "Origin": "https://otro.sitio.example", "Access-Control-Request-Method": "GET"})
+    preflight = httpx.options(
+        f"{api_server}/ogc/collections",
+        headers={"Origin": "https://otro.sitio.example", "Access-Control-Request-Method": "GET"},
+    )
     assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == "*"
-    refused = httpx.options(f"{api_server}/api/sesion", headers={
-        "Origin": "https://otro.sitio.example", "Access-Control-Request-Method": "GET"})
+    refused = httpx.options(
+        f"{api_server}/api/sesion",
+        headers={"Origin": "https://otro.sitio.example", "Access-Control-Request-Method": "GET"},
+    )
     assert "access-control-allow-origin" not in refused.headers
 
 
 def _sample_path(template: str) -> str:
-    values = {"collectionId": "distritos", "featureId": "1116", "capa": "logros", "z": "8", "x": "86", "y": "143",
-              "formato": "csv", "codigo": "1116", "nivel": "distrito", "punto_id": "x"}
+    values = {
+        "collectionId": "distritos",
+        "featureId": "1116",
+        "capa": "logros",
+        "z": "8",
+        "x": "86",
+        "y": "143",
+        "formato": "csv",
+        "codigo": "1116",
+        "nivel": "distrito",
+        "punto_id": "x",
+    }
     return re.sub(r"\{([^}:]+)(:[^}]*)?\}", lambda m: values.get(m.group(1), "x"), template)
 
 
@@ -188,9 +220,11 @@ def test_limit_above_the_maximum_is_clamped_not_refused(api_server, pilotos):
 
 def test_unknown_query_parameters_are_a_400_naming_them(api_server):
     base = f"{api_server}/ogc/collections/cobertura_distrito/items"
-    for params, named in (({"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326",
-                            "bbox": "-25.9,-57.8,-25.5,-57.4"}, "bbox-crs"),
-                          ({"colour": "rojo"}, "colour"), ({"limite": "5"}, "limite")):
+    for params, named in (
+        ({"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326", "bbox": "-25.9,-57.8,-25.5,-57.4"}, "bbox-crs"),
+        ({"colour": "rojo"}, "colour"),
+        ({"limite": "5"}, "limite"),
+    ):
         response = httpx.get(base, params=params)
         assert response.status_code == 400, params
         assert response.headers["content-type"].startswith("application/problem+json")

@@ -18,9 +18,11 @@ DISTRITO = "1116"
 # Every person of the district without an identity card, as a register would report it on
 # the pilots' cut-off (a district update counts events up to the cut-off in force): the
 # district's, its department's and the country's CEDULA coverage fall.
-SIN_CEDULA = ("INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
-              " SELECT 'persona', p.persona_id, 'CEDULA', false, %s, %s FROM nominal.persona p"
-              " JOIN nominal.hogar h ON h.hogar_id = p.hogar_id WHERE h.codigo_distrito = %s")
+SIN_CEDULA = (
+    "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
+    " SELECT 'persona', p.persona_id, 'CEDULA', false, %s, %s FROM nominal.persona p"
+    " JOIN nominal.hogar h ON h.hogar_id = p.hogar_id WHERE h.codigo_distrito = %s"
+)
 
 
 @contextmanager
@@ -66,8 +68,11 @@ def _worse(url: str) -> list[tuple]:
     from geoportal.alertas import compute_alerts
 
     with psycopg.connect(url) as conn:
-        return sorted((a["nivel"], a["codigo"], a["columna"], a["valor"], a["referencia"])
-                      for a in compute_alerts(conn, 5.0) if a["tipo"] == "empeora")
+        return sorted(
+            (a["nivel"], a["codigo"], a["columna"], a["valor"], a["referencia"])
+            for a in compute_alerts(conn, 5.0)
+            if a["tipo"] == "empeora"
+        )
 
 
 def test_the_cli_and_the_api_recompute_leave_the_same_alerts(pilotos):

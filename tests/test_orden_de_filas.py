@@ -53,8 +53,10 @@ def two_loads(pilotos, make_database):
 
 def test_public_coverage_is_identical_after_a_shuffled_load(two_loads):
     a, b = two_loads
-    query = ("SELECT to_jsonb(c) - 'geom' - 'data_version', ST_AsBinary(geom) FROM publico.cobertura c"
-             " ORDER BY nivel, codigo")
+    query = (
+        "SELECT to_jsonb(c) - 'geom' - 'data_version', ST_AsBinary(geom) FROM publico.cobertura c"
+        " ORDER BY nivel, codigo"
+    )
     first, second = _dump(a, query), _dump(b, query)
     assert len(first) > 100
     assert first == second

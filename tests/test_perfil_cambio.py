@@ -41,8 +41,14 @@ def test_profile_gives_each_logros_change_since_the_previous_release(pilotos):
     finally:
         server.stop()
     assert change["disponible"] is True and change["version_anterior"] == first["data_version"]
-    expected = {n: (None if first[f"l{n}_pct"] is None or second[f"l{n}_pct"] is None
-                    else round(second[f"l{n}_pct"] - first[f"l{n}_pct"], 1)) for n in range(1, 11)}
+    expected = {
+        n: (
+            None
+            if first[f"l{n}_pct"] is None or second[f"l{n}_pct"] is None
+            else round(second[f"l{n}_pct"] - first[f"l{n}_pct"], 1)
+        )
+        for n in range(1, 11)
+    }
     got = {item["logro"]: item["diferencia"] for item in change["logros"]}
     assert got == pytest.approx(expected, abs=0.051)
     assert any(v not in (None, 0) for v in got.values())  # a year and a half later, ages move people

@@ -8,8 +8,12 @@ import psycopg
 import pytest
 from institucional import Server, clone_database, login, make_users
 
-PLAN = {"titulo": "Plan de salud de Villeta", "distrito": "1116", "periodo_desde": "2027-01-01",
-        "periodo_hasta": "2027-12-31"}
+PLAN = {
+    "titulo": "Plan de salud de Villeta",
+    "distrito": "1116",
+    "periodo_desde": "2027-01-01",
+    "periodo_hasta": "2027-12-31",
+}
 
 
 @pytest.fixture(scope="module")
@@ -17,15 +21,19 @@ def ent(pilotos):
     url = clone_database(pilotos["url"], "planes")
     make_users(url)
     server = Server(url)
-    clients = {n: login(server.base, n) for n in ("mesa1116", "mesa0607", "gabinete1", "depto11", "usf1116", "mec1116",
-                                                 "usf0607", "admin1")}
+    clients = {
+        n: login(server.base, n)
+        for n in ("mesa1116", "mesa0607", "gabinete1", "depto11", "usf1116", "mec1116", "usf0607", "admin1")
+    }
     yield {"server": server, "url": url, **clients}
     server.stop()
 
 
 def _counts(url: str) -> tuple[int, int]:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT (SELECT count(*) FROM planes.plan), (SELECT count(*) FROM planes.accion)").fetchone()
+        return conn.execute(
+            "SELECT (SELECT count(*) FROM planes.plan), (SELECT count(*) FROM planes.accion)"
+        ).fetchone()
 
 
 def _problem(r, status: int, words: str):
@@ -44,7 +52,12 @@ def sitio(ent):
 def test_planner_api_gives_protected_aggregates_only(ent, sitio):
     assert len(sitio["sitios"]) == 2
     assert sitio["tamano"]["celdas_demanda"] > 0 and sitio["tamano"]["candidatos"] > 0
-    for value in [sitio["optimo"], sitio["codicioso"], sitio["demanda_sin_oferta"], *(s["unidades"] for s in sitio["sitios"])]:
+    for value in [
+        sitio["optimo"],
+        sitio["codicioso"],
+        sitio["demanda_sin_oferta"],
+        *(s["unidades"] for s in sitio["sitios"]),
+    ]:
         assert value is None or value % 5 == 0
     assert sitio["optimo"] >= sitio["codicioso"]
     text = str(sitio)
@@ -60,9 +73,14 @@ def test_planner_api_gives_protected_aggregates_only(ent, sitio):
 def test_planner_api_territory_and_roles(ent):
     _problem(ent["mesa1116"].post("/api/planificador", json={"codigo": "0607", "tipo": "usf"}), 403, "territorio")
     _problem(ent["usf1116"].post("/api/planificador", json={"codigo": "1116", "tipo": "usf"}), 403, "rol")
-    _problem(ent["mesa1116"].post("/api/planificador", json={"codigo": "1116", "tipo": "hospitalito"}), 422,
-             "Tipo de punto desconocido")
-    r = ent["gabinete1"].post("/api/planificador", json={"nivel": "departamento", "codigo": "11", "tipo": "usf", "k": 1})
+    _problem(
+        ent["mesa1116"].post("/api/planificador", json={"codigo": "1116", "tipo": "hospitalito"}),
+        422,
+        "Tipo de punto desconocido",
+    )
+    r = ent["gabinete1"].post(
+        "/api/planificador", json={"nivel": "departamento", "codigo": "11", "tipo": "usf", "k": 1}
+    )
     assert r.status_code == 200 and len(r.json()["sitios"]) == 1
 
 
@@ -72,10 +90,25 @@ def test_role_action_matrix(ent, sitio):
     assert r.status_code == 201, r.text
     plan_id = r.json()["plan_id"]
     s = sitio["sitios"][0]
-    nuevo = {"tipo": "punto_nuevo", "punto_tipo": "usf", "lon": s["lon"], "lat": s["lat"], "capacidad": 300,
-             "institucion": "MSPBS", "desde": "2027-02-01", "hasta": "2027-06-30"}
-    campana = {"tipo": "campana_derivacion", "servicio": "ESCOLAR_BASICA", "meta": 40, "institucion": "MEC",
-               "desde": "2027-03-01", "hasta": "2027-04-30", "localidad": "Centro"}
+    nuevo = {
+        "tipo": "punto_nuevo",
+        "punto_tipo": "usf",
+        "lon": s["lon"],
+        "lat": s["lat"],
+        "capacidad": 300,
+        "institucion": "MSPBS",
+        "desde": "2027-02-01",
+        "hasta": "2027-06-30",
+    }
+    campana = {
+        "tipo": "campana_derivacion",
+        "servicio": "ESCOLAR_BASICA",
+        "meta": 40,
+        "institucion": "MEC",
+        "desde": "2027-03-01",
+        "hasta": "2027-04-30",
+        "localidad": "Centro",
+    }
     assert mesa.post(f"/api/planes/{plan_id}/acciones", json=nuevo).status_code == 201
     assert gab.post(f"/api/planes/{plan_id}/acciones", json=campana).status_code == 201  # the Gabinete writes anywhere
     assert depto.get(f"/api/planes/{plan_id}").status_code == 200  # department 11 holds Villeta
@@ -99,7 +132,9 @@ def test_role_action_matrix(ent, sitio):
     _problem(ent["admin1"].get("/api/planes"), 403, "rol")
     assert mesa.patch(f"/api/acciones/{accion}", json={"estado": "en_curso"}).status_code == 200
     with psycopg.connect(ent["url"]) as conn:
-        logged = conn.execute("SELECT accion, usuario FROM nominal.auditoria WHERE accion LIKE 'plan%%' ORDER BY 1, 2").fetchall()
+        logged = conn.execute(
+            "SELECT accion, usuario FROM nominal.auditoria WHERE accion LIKE 'plan%%' ORDER BY 1, 2"
+        ).fetchall()
     assert ("plan_crear", "mesa1116") in logged and ("plan_accion", "gabinete1") in logged
     assert ("plan_accion_estado", "mesa1116") in logged
 
@@ -108,18 +143,33 @@ def test_bad_input_is_spanish_4xx_and_writes_nothing(ent, sitio):
     mesa = ent["mesa1116"]
     plan_id = mesa.post("/api/planes", json={**PLAN, "titulo": "Plan de prueba de errores"}).json()["plan_id"]
     before = _counts(ent["url"])
-    _problem(mesa.post("/api/planes", json={**PLAN, "periodo_desde": "2027-12-31", "periodo_hasta": "2027-01-01"}), 422,
-             "Fechas invertidas")
-    base = {"tipo": "punto_nuevo", "punto_tipo": "usf", "lon": sitio["sitios"][0]["lon"], "lat": sitio["sitios"][0]["lat"],
-            "capacidad": 100, "institucion": "MSPBS", "desde": "2027-02-01", "hasta": "2027-03-01"}
+    _problem(
+        mesa.post("/api/planes", json={**PLAN, "periodo_desde": "2027-12-31", "periodo_hasta": "2027-01-01"}),
+        422,
+        "Fechas invertidas",
+    )
+    base = {
+        "tipo": "punto_nuevo",
+        "punto_tipo": "usf",
+        "lon": sitio["sitios"][0]["lon"],
+        "lat": sitio["sitios"][0]["lat"],
+        "capacidad": 100,
+        "institucion": "MSPBS",
+        "desde": "2027-02-01",
+        "hasta": "2027-03-01",
+    }
     url = f"/api/planes/{plan_id}/acciones"
     _problem(mesa.post(url, json={**base, "desde": "2027-05-01"}), 422, "Fechas invertidas")
-    _problem(mesa.post(url, json={**base, "lon": -55.90, "lat": -22.55}), 422, "fuera del distrito")  # Pedro Juan Caballero
+    _problem(
+        mesa.post(url, json={**base, "lon": -55.90, "lat": -22.55}), 422, "fuera del distrito"
+    )  # Pedro Juan Caballero
     _problem(mesa.post(url, json={**base, "punto_tipo": "farmacia"}), 422, "Tipo de punto desconocido")
     _problem(mesa.post(url, json={**base, "tipo": "fiesta"}), 422, "no es un tipo de acción")
     _problem(mesa.post(url, json={**base, "institucion": "NASA"}), 422, "no está en el catálogo")
     _problem(mesa.post(url, json={**base, "hasta": "2028-06-01"}), 422, "período del plan")
-    _problem(mesa.post(url, json={**base, "tipo": "campana_derivacion", "servicio": "NADA", "meta": 3}), 422, "servicio")
+    _problem(
+        mesa.post(url, json={**base, "tipo": "campana_derivacion", "servicio": "NADA", "meta": 3}), 422, "servicio"
+    )
     r = mesa.post(url, json={**base, "desde": "no-fecha"})
     assert r.status_code == 422 and "fecha" in r.json()["detail"]
     assert _counts(ent["url"]) == before
@@ -132,9 +182,19 @@ def test_expected_effect_against_metas_and_history(ent, sitio):
     mesa = ent["mesa1116"]
     plan_id = mesa.post("/api/planes", json={**PLAN, "titulo": "Plan con dos sitios"}).json()["plan_id"]
     for s in sitio["sitios"]:
-        r = mesa.post(f"/api/planes/{plan_id}/acciones", json={
-            "tipo": "punto_nuevo", "punto_tipo": "usf", "lon": s["lon"], "lat": s["lat"], "capacidad": 200,
-            "institucion": "MSPBS", "desde": "2027-02-01", "hasta": "2027-06-30"})
+        r = mesa.post(
+            f"/api/planes/{plan_id}/acciones",
+            json={
+                "tipo": "punto_nuevo",
+                "punto_tipo": "usf",
+                "lon": s["lon"],
+                "lat": s["lat"],
+                "capacidad": 200,
+                "institucion": "MSPBS",
+                "desde": "2027-02-01",
+                "hasta": "2027-06-30",
+            },
+        )
         assert r.status_code == 201
     r = mesa.get(f"/api/planes/{plan_id}/efecto")
     assert r.status_code == 200, r.text
@@ -142,9 +202,18 @@ def test_expected_effect_against_metas_and_history(ent, sitio):
     assert out["puntos_nuevos"] == 2 and out["costo_total"] == 2 * 1_500_000_000
     with psycopg.connect(ent["url"]) as conn:
         tabla = simulate(conn, "1116", [PuntoNuevo("usf", s["lon"], s["lat"], 200) for s in sitio["sitios"]])
-        live = dict(zip(*zip(*conn.execute(
-            "SELECT columna, valor FROM publico.cifra_historia WHERE nivel = 'distrito' AND codigo = '1116'").fetchall())))
-        l1 = conn.execute("SELECT l1_pct, l1_meta FROM publico.cobertura WHERE nivel = 'distrito' AND codigo = '1116'").fetchone()
+        live = dict(
+            zip(
+                *zip(
+                    *conn.execute(
+                        "SELECT columna, valor FROM publico.cifra_historia WHERE nivel = 'distrito' AND codigo = '1116'"
+                    ).fetchall()
+                )
+            )
+        )
+        l1 = conn.execute(
+            "SELECT l1_pct, l1_meta FROM publico.cobertura WHERE nivel = 'distrito' AND codigo = '1116'"
+        ).fetchone()
     usf = tabla.set_index("servicio").loc["USF_ADSCRIPCION"]
     got = {s["servicio"]: s for s in out["servicios"]}["USF_ADSCRIPCION"]
     assert got["pasan_a_con_oferta"] == proteger(int(usf["brecha_sin_oferta_antes"] - usf["brecha_sin_oferta_despues"]))
@@ -159,17 +228,29 @@ def test_expected_effect_against_metas_and_history(ent, sitio):
 
 def test_action_past_its_date_is_an_alert_for_who_covers_the_district(ent):
     mesa = ent["mesa1116"]
-    plan_id = mesa.post("/api/planes", json={**PLAN, "titulo": "Plan del año pasado", "periodo_desde": "2025-01-01",
-                                             "periodo_hasta": "2025-12-31"}).json()["plan_id"]
-    r = mesa.post(f"/api/planes/{plan_id}/acciones", json={
-        "tipo": "operativo_registro", "institucion": "REGISTRO_CIVIL", "desde": "2025-03-01", "hasta": "2025-03-31",
-        "localidad": "Centro"})
+    plan_id = mesa.post(
+        "/api/planes",
+        json={**PLAN, "titulo": "Plan del año pasado", "periodo_desde": "2025-01-01", "periodo_hasta": "2025-12-31"},
+    ).json()["plan_id"]
+    r = mesa.post(
+        f"/api/planes/{plan_id}/acciones",
+        json={
+            "tipo": "operativo_registro",
+            "institucion": "REGISTRO_CIVIL",
+            "desde": "2025-03-01",
+            "hasta": "2025-03-31",
+            "localidad": "Centro",
+        },
+    )
     assert r.status_code == 201, r.text
     accion = r.json()["accion_id"]
 
     def vencidas(client):
-        return [a for a in client.get("/api/alertas").json()["alertas"]
-                if a["tipo"] == "accion_vencida" and a.get("accion_id") == accion]
+        return [
+            a
+            for a in client.get("/api/alertas").json()["alertas"]
+            if a["tipo"] == "accion_vencida" and a.get("accion_id") == accion
+        ]
 
     assert len(vencidas(mesa)) == 1 and len(vencidas(ent["gabinete1"])) == 1
     assert vencidas(ent["mesa0607"]) == []
@@ -191,7 +272,7 @@ def test_the_bar_of_each_role_links_pages_that_open_for_it(ent):
     for name, links in expected.items():
         page = ent[name].get("/cuenta")
         assert page.status_code == 200, (name, page.text[:200])
-        bar = re.search(r"<nav class='barra'.*?</nav>", page.text, re.S).group(0)
+        bar = re.search(r"<nav class='barra'.*?</nav>", page.text, re.DOTALL).group(0)
         assert re.findall(r"<a href='([^']+)'", bar) == links, name
         for href in links[1:]:
             assert ent[name].get(href).status_code == 200, (name, href)

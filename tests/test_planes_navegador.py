@@ -13,8 +13,15 @@ import pytest
 from institucional import CLAVE, Server, clone_database, make_users
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTEFACTOS = Path(os.environ.get("GEOPORTAL_ARTEFACTOS") or Path(__file__).resolve().parent / "artefactos")
 
 
@@ -35,8 +42,14 @@ def test_mesa_plans_two_sites_sees_the_effect_and_prints_the_sheet(servidor):
     base = servidor["base"]
     ARTEFACTOS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as perfil, sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(perfil, executable_path=CHROMIUM, args=ARGS, headless=True,
-                                                    locale="es-PY", viewport={"width": 1280, "height": 900})
+        ctx = pw.chromium.launch_persistent_context(
+            perfil,
+            executable_path=CHROMIUM,
+            args=ARGS,
+            headless=True,
+            locale="es-PY",
+            viewport={"width": 1280, "height": 900},
+        )
         page = ctx.new_page()
         page.goto(base + "/planes")
         page.fill("input[name=usuario]", "mesa1116")
@@ -83,6 +96,7 @@ def test_mesa_plans_two_sites_sees_the_effect_and_prints_the_sheet(servidor):
         assert paginas == 1, paginas
         ctx.close()
     with psycopg.connect(servidor["url"]) as conn:
-        tipos = conn.execute("SELECT tipo, punto_tipo, institucion FROM planes.accion WHERE plan_id = %s ORDER BY accion_id",
-                             (plan_id,)).fetchall()
+        tipos = conn.execute(
+            "SELECT tipo, punto_tipo, institucion FROM planes.accion WHERE plan_id = %s ORDER BY accion_id", (plan_id,)
+        ).fetchall()
     assert tipos == [("punto_nuevo", "usf", "MSPBS")] * 2

@@ -44,8 +44,14 @@ def _problema():
     dem = [at(x, y) for x, y, _ in DEMANDA.values()]
     cand = [at(x, y) for x, y in CANDIDATOS.values()]
     peso = np.array([w for _, _, w in DEMANDA.values()], float)
-    i, j = pares(np.array([p[0] for p in dem]), np.array([p[1] for p in dem]), np.zeros(len(dem), bool),
-                 np.array([p[0] for p in cand]), np.array([p[1] for p in cand]), (3.0, 10.0))
+    i, j = pares(
+        np.array([p[0] for p in dem]),
+        np.array([p[1] for p in dem]),
+        np.zeros(len(dem), bool),
+        np.array([p[0] for p in cand]),
+        np.array([p[1] for p in cand]),
+        (3.0, 10.0),
+    )
     return peso, i, j
 
 
@@ -92,6 +98,7 @@ def test_one_site_takes_the_heaviest_reach():
 
 # ----------------------------------------------------------------------------- on the pilot database
 
+
 def _usf_services():
     from geoportal.catalog import default_catalog
 
@@ -136,9 +143,11 @@ def test_whatif_agrees_with_the_plan_and_a_full_recompute(pilotos, plan_villeta)
     copia = clone_database(pilotos["url"], "plan_recalculo")
     with psycopg.connect(copia) as conn:
         for n, p in enumerate(nuevos, start=1):
-            conn.execute("INSERT INTO oferta.punto_entrega (punto_id, tipo, nombre, institucion, zona, capacidad,"
-                         " origen, lon, lat) VALUES (%s, 'usf', %s, 'MSPBS', %s, 100, 'sintetico', %s, %s)",
-                         (f"plan-{n}", f"USF plan {n}", p.zona, p.lon, p.lat))
+            conn.execute(
+                "INSERT INTO oferta.punto_entrega (punto_id, tipo, nombre, institucion, zona, capacidad,"
+                " origen, lon, lat) VALUES (%s, 'usf', %s, 'MSPBS', %s, 100, 'sintetico', %s, %s)",
+                (f"plan-{n}", f"USF plan {n}", p.zona, p.lon, p.lat),
+            )
         conn.commit()
         compute_district(conn, "1116")
         cur = conn.execute("SELECT * FROM calculo.agregado WHERE nivel = 'distrito' AND codigo = '1116'")
@@ -150,24 +159,57 @@ def test_whatif_agrees_with_the_plan_and_a_full_recompute(pilotos, plan_villeta)
 
 def test_cli_prints_optimum_greedy_gap_and_verification(pilotos):
     env = {**os.environ, "GEOPORTAL_DATABASE_URL": pilotos["url"]}
-    out = subprocess.run([sys.executable, "-m", "geoportal.cli", "planificar", "--distrito", "1116", "--tipo", "usf",
-                          "--k", "2", "--fecha-corte", FECHA_CORTE.isoformat()],
-                         capture_output=True, text=True, env=env, timeout=600, check=False)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "geoportal.cli",
+            "planificar",
+            "--distrito",
+            "1116",
+            "--tipo",
+            "usf",
+            "--k",
+            "2",
+            "--fecha-corte",
+            FECHA_CORTE.isoformat(),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     text = " ".join(out.stdout.split())
-    for piece in ("celdas de demanda ×", "candidatos", "Óptimo (CBC", "heurística codiciosa", "gap", "simulación (distrito 1116)",
-                  "Gs por unidad (costo supuesto)"):
+    for piece in (
+        "celdas de demanda ×",
+        "candidatos",
+        "Óptimo (CBC",
+        "heurística codiciosa",
+        "gap",
+        "simulación (distrito 1116)",
+        "Gs por unidad (costo supuesto)",
+    ):
         assert piece in text, piece
 
 
 def test_cli_bad_input_is_spanish(pilotos):
     env = {**os.environ, "GEOPORTAL_DATABASE_URL": pilotos["url"]}
-    for args, message in ((["--distrito", "1116", "--tipo", "hospitalito"], "Tipo de punto desconocido"),
-                          (["--distrito", "9999"], "Distrito desconocido"),
-                          (["--tipo", "usf"], "Indique --distrito o --departamento"),
-                          (["--distrito", "1116", "--presupuesto", "1000"], "no alcanza")):
-        out = subprocess.run([sys.executable, "-m", "geoportal.cli", "planificar", *args, "--sin-verificar"],
-                             capture_output=True, text=True, env=env, timeout=600, check=False)
+    for args, message in (
+        (["--distrito", "1116", "--tipo", "hospitalito"], "Tipo de punto desconocido"),
+        (["--distrito", "9999"], "Distrito desconocido"),
+        (["--tipo", "usf"], "Indique --distrito o --departamento"),
+        (["--distrito", "1116", "--presupuesto", "1000"], "no alcanza"),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-m", "geoportal.cli", "planificar", *args, "--sin-verificar"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+            check=False,
+        )
         assert out.returncode == 1 and message in " ".join(out.stdout.split()), out.stdout + out.stderr
 
 
@@ -179,7 +221,8 @@ def test_candidates_from_a_file(pilotos, tmp_path):
     with psycopg.connect(pilotos["url"]) as conn:
         best = planificar(conn, "distrito", "1116", "usf", 1, fecha_corte=FECHA_CORTE).sitios[0]
         pd.DataFrame({"lon": [best["lon"], -60.5], "lat": [best["lat"], -22.0], "nombre": ["aquí", "lejos"]}).to_csv(
-            path, index=False)
+            path, index=False
+        )
         plan = planificar(conn, "distrito", "1116", "usf", 2, candidatos=str(path), fecha_corte=FECHA_CORTE)
     assert [s["nombre"] for s in plan.sitios] == ["aquí"]  # the far one covers nothing: left out
     assert plan.tamano[1] == 1

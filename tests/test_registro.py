@@ -13,8 +13,20 @@ from api.app import create_app
 from api.base.registro import ACCESS_LOGGER, AccessLogFilter, Redactor, _routes
 
 # The login routes and every institutional prefix, as a user would type them.
-INSTITUCIONALES = ("/ingresar", "/salir", "/cuenta", "/api/sesion", "/api/nominal", "/api/derivaciones",
-                   "/api/cifras", "/api/alertas", "/api/perdida", "/api/auditoria", "/mesa", "/institucion")
+INSTITUCIONALES = (
+    "/ingresar",
+    "/salir",
+    "/cuenta",
+    "/api/sesion",
+    "/api/nominal",
+    "/api/derivaciones",
+    "/api/cifras",
+    "/api/alertas",
+    "/api/perdida",
+    "/api/auditoria",
+    "/mesa",
+    "/institucion",
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +35,15 @@ def app() -> FastAPI:
 
 
 def _logged(app: FastAPI, target: str) -> str:
-    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5000", "GET", target, "1.1", 200), None)
+    record = logging.LogRecord(
+        ACCESS_LOGGER,
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", target, "1.1", 200),
+        None,
+    )
     AccessLogFilter(app.state.registro).filter(record)
     return record.args[2]
 
@@ -53,21 +72,31 @@ def test_every_route_of_the_institutional_wing_and_the_login_routes_are_redacted
     assert {"/ingresar", "/salir", "/cuenta", "/api/sesion", "/api/sesion/estado"} <= paths
 
 
-@pytest.mark.parametrize("asked, logged", [
-    ("/api/nominal/hogares/H1116000001", "/api/nominal/hogares/{hogar_id}"),
-    ("/api/derivaciones/17/contrarreferencia", "/api/derivaciones/{derivacion_id}/contrarreferencia"),
-    ("/api/nominal/brechas?servicio=CPN&unidad_id=P1116000001-01", "/api/nominal/brechas?servicio=CPN"),
-    ("/ingresar?siguiente=/mesa", "/ingresar"),
-    ("/mesa?mensaje=Derivaci%C3%B3n+de+Juana+P%C3%A9rez", "/mesa"),
-    ("/api/cifras/distrito/1116", "/api/cifras/distrito/1116"),
-    ("/api/nominal/H1116000001/otra", "/api/nominal/{id}/{id}"),
-])
+@pytest.mark.parametrize(
+    "asked, logged",
+    [
+        ("/api/nominal/hogares/H1116000001", "/api/nominal/hogares/{hogar_id}"),
+        ("/api/derivaciones/17/contrarreferencia", "/api/derivaciones/{derivacion_id}/contrarreferencia"),
+        ("/api/nominal/brechas?servicio=CPN&unidad_id=P1116000001-01", "/api/nominal/brechas?servicio=CPN"),
+        ("/ingresar?siguiente=/mesa", "/ingresar"),
+        ("/mesa?mensaje=Derivaci%C3%B3n+de+Juana+P%C3%A9rez", "/mesa"),
+        ("/api/cifras/distrito/1116", "/api/cifras/distrito/1116"),
+        ("/api/nominal/H1116000001/otra", "/api/nominal/{id}/{id}"),
+    ],
+)
 def test_institutional_paths_are_logged_by_their_route_template(app, asked, logged):
     assert _logged(app, asked) == logged
 
 
-@pytest.mark.parametrize("path", ["/api/servicios/identificaciones:sint:000001", "/tiles/logros/7/42/73.mvt?v=x",
-                                  "/descargas/cobertura.csv?nivel=distrito", "/ogc/collections/cobertura_distrito/items"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/servicios/identificaciones:sint:000001",
+        "/tiles/logros/7/42/73.mvt?v=x",
+        "/descargas/cobertura.csv?nivel=distrito",
+        "/ogc/collections/cobertura_distrito/items",
+    ],
+)
 def test_public_paths_are_logged_as_asked(app, path):
     assert _logged(app, path) == path
 

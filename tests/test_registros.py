@@ -21,17 +21,17 @@ from tests.conftest import load_hand_fixture
 TODAY = date(2026, 1, 15)
 COLUMNS = ["unidad", "unidad_id", "servicio", "cubierto", "fecha", "fuente"]
 GOOD = [
-    ("persona", "R1", "USF_ADSCRIPCION", "si", "2025-05-01", "SIIS MSPBS"),   # 1 new
-    ("hogar", "RH1", "AGUA", "no", "2025-05-01", "ESSAP"),                      # 2 new (the FIPS said yes)
-    ("persona", "R9", "CEDULA", "si", "2025-05-02", "Identificaciones"),       # 3 new; R9 is not loaded yet
+    ("persona", "R1", "USF_ADSCRIPCION", "si", "2025-05-01", "SIIS MSPBS"),  # 1 new
+    ("hogar", "RH1", "AGUA", "no", "2025-05-01", "ESSAP"),  # 2 new (the FIPS said yes)
+    ("persona", "R9", "CEDULA", "si", "2025-05-02", "Identificaciones"),  # 3 new; R9 is not loaded yet
 ]
 BAD = [
     (("vecino", "R1", "CEDULA", "si", "2025-05-01", "x"), "valor_invalido"),
-    (("persona", "R1", "AGUA", "si", "2025-05-01", "x"), "servicio_desconocido"),      # a household's service
+    (("persona", "R1", "AGUA", "si", "2025-05-01", "x"), "servicio_desconocido"),  # a household's service
     (("persona", "R1", "NO_EXISTE", "si", "2025-05-01", "x"), "servicio_desconocido"),
     (("persona", "R1", "CEDULA", "tal vez", "2025-05-01", "x"), "valor_invalido"),
     (("persona", "R1", "CEDULA", "si", "2025-13-01", "x"), "fecha_invalida"),
-    (("persona", "R1", "CEDULA", "si", "2026-02-01", "x"), "fecha_invalida"),            # after today
+    (("persona", "R1", "CEDULA", "si", "2026-02-01", "x"), "fecha_invalida"),  # after today
     (("persona", "R1", "CEDULA", "si", "2025-05-01", "contrarreferencia:7"), "valor_invalido"),
     (("persona", "R1", "USF_ADSCRIPCION", "si", "2025-05-01", "SIIS MSPBS"), "id_duplicado"),  # = row 1
     (("persona", "", "CEDULA", "si", "2025-05-01", "x"), "campo_faltante"),
@@ -45,10 +45,16 @@ BAD = [
 def base(make_database, tmp_path_factory):
     url = make_database("registros")
     load_hand_fixture(
-        url, tmp_path_factory.mktemp("registros"), points=[],
-        households=[["RH1", "1116", "Centro", "urbana", "2025-03-01", -25.7152, -57.59, "AGUA;ELECTRICIDAD", "sintetico"]],
-        persons=[["R1", "RH1", "Ana", "Benítez", "F", "1990-03-10", "no", "no", "no", "CEDULA", "sintetico"],
-                 ["R2", "RH1", "Juan", "Benítez", "M", "1988-01-01", "no", "no", "no", "", "sintetico"]],
+        url,
+        tmp_path_factory.mktemp("registros"),
+        points=[],
+        households=[
+            ["RH1", "1116", "Centro", "urbana", "2025-03-01", -25.7152, -57.59, "AGUA;ELECTRICIDAD", "sintetico"]
+        ],
+        persons=[
+            ["R1", "RH1", "Ana", "Benítez", "F", "1990-03-10", "no", "no", "no", "CEDULA", "sintetico"],
+            ["R2", "RH1", "Juan", "Benítez", "M", "1988-01-01", "no", "no", "no", "", "sintetico"],
+        ],
         cut=TODAY,
     )
     return url
@@ -64,8 +70,10 @@ def write(path: Path, rows, sep=",", truncated: str | None = None) -> Path:
 
 def events(url) -> list[tuple]:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT unidad, unidad_id, servicio, cubierto, fecha::text, fuente, codigo_distrito"
-                            " FROM nominal.estatus_evento ORDER BY evento_id").fetchall()
+        return conn.execute(
+            "SELECT unidad, unidad_id, servicio, cubierto, fecha::text, fuente, codigo_distrito"
+            " FROM nominal.estatus_evento ORDER BY evento_id"
+        ).fetchall()
 
 
 def district(url) -> dict:
@@ -81,10 +89,17 @@ def test_every_record_is_loaded_or_quarantined_with_its_reason(base, tmp_path):
     path = write(tmp_path / "registros.csv", GOOD + [row for row, _ in BAD], truncated="persona,R2,CED")
     with psycopg.connect(base) as conn:
         report = ingest_file(path, "registros", conn, today=TODAY)
-        quarantine = dict(conn.execute("SELECT fila, motivo FROM nominal.cuarentena WHERE lote_id = %s",
-                                       (report.lote_id,)).fetchall())
+        quarantine = dict(
+            conn.execute("SELECT fila, motivo FROM nominal.cuarentena WHERE lote_id = %s", (report.lote_id,)).fetchall()
+        )
         tipo = conn.execute("SELECT tipo FROM nominal.lote_ingesta WHERE lote_id = %s", (report.lote_id,)).fetchone()[0]
-    assert (report.leidas, report.nuevas, report.actualizadas, report.sin_cambio, report.cuarentena) == (16, 3, 0, 0, 13)
+    assert (report.leidas, report.nuevas, report.actualizadas, report.sin_cambio, report.cuarentena) == (
+        16,
+        3,
+        0,
+        0,
+        13,
+    )
     assert report.cuadra() and report.sin_unidad == 1 and tipo == "registros"
     expected = {len(GOOD) + i + 1: motivo for i, (_, motivo) in enumerate(BAD)}
     expected[16] = "fila_mal_formada"
@@ -120,11 +135,21 @@ def test_the_computation_counts_records_and_a_correction_wins(base, tmp_path):
 
 
 def test_the_cli_loads_records_and_the_format_is_documented(base, tmp_path):
-    path = write(tmp_path / "cli.csv", [("persona", "R2", "CEDULA", "si", "2025-06-01", "Identificaciones"),
-                                        ("persona", "R7", "CEDULA", "si", "2025-06-01", "Identificaciones")])
-    result = subprocess.run([sys.executable, "-m", "geoportal.cli", "ingestar", "registros", str(path)],
-                            capture_output=True, text=True, timeout=300, check=False,
-                            env={**os.environ, "GEOPORTAL_DATABASE_URL": base, "COLUMNS": "300"})
+    path = write(
+        tmp_path / "cli.csv",
+        [
+            ("persona", "R2", "CEDULA", "si", "2025-06-01", "Identificaciones"),
+            ("persona", "R7", "CEDULA", "si", "2025-06-01", "Identificaciones"),
+        ],
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "geoportal.cli", "ingestar", "registros", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "GEOPORTAL_DATABASE_URL": base, "COLUMNS": "300"},
+    )
     said = " ".join(result.stdout.split())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "leídas 2 = nuevas 2 + actualizadas 0 + sin cambio 0 + cuarentena 0" in said

@@ -18,10 +18,14 @@ def _read(url, sql, params=()):
 
 def test_survey_coverage_is_of_the_whole_published_area(pilotos):
     url = pilotos["url"]
-    census = _read(url, "SELECT codigo, coalesce(codigo_2012, 'D' || codigo) AS poligono, dpto, nombre, pob_total"
-                        " FROM territorio.distrito")
-    rows = _read(url, "SELECT nivel, codigo, nombre, reservado, personas, pob_censo, relevamiento_pct"
-                      " FROM publico.cobertura").set_index(["nivel", "codigo"])
+    census = _read(
+        url,
+        "SELECT codigo, coalesce(codigo_2012, 'D' || codigo) AS poligono, dpto, nombre, pob_total"
+        " FROM territorio.distrito",
+    )
+    rows = _read(
+        url, "SELECT nivel, codigo, nombre, reservado, personas, pob_censo, relevamiento_pct FROM publico.cobertura"
+    ).set_index(["nivel", "codigo"])
     shared = rows.loc[("distrito", "1602")]
     members = census[census["poligono"] == "1602"]
     assert sorted(members["codigo"]) == ["1602", "1606"]

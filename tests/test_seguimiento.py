@@ -26,8 +26,15 @@ from tests.institucional import CLAVE, Server, clone_database, login, login_form
 
 ARTEFACTOS = Path(os.environ.get("GEOPORTAL_ARTEFACTOS") or Path(__file__).resolve().parent / "artefactos")
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ESCRITORIO = {"width": 1366, "height": 768}
 TELEFONO = {"width": 390, "height": 844}
 HOY = date.today().isoformat()
@@ -44,8 +51,13 @@ def mundo(pilotos):
         preparar_publicacion(conn)
     make_users(url)
     server = Server(url)
-    yield {"server": server, "url": url, "base": server.base,
-           "mesa": login(server.base, "mesa1116"), "usf": login(server.base, "usf1116")}
+    yield {
+        "server": server,
+        "url": url,
+        "base": server.base,
+        "mesa": login(server.base, "mesa1116"),
+        "usf": login(server.base, "usf1116"),
+    }
     server.stop()
 
 
@@ -62,8 +74,14 @@ def navegador(mundo):
         def como(usuario: str):
             if usuario not in contexts:
                 ctx = pw.chromium.launch_persistent_context(
-                    str(Path(root) / usuario), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
-                    locale="es-PY", viewport=ESCRITORIO, accept_downloads=True)
+                    str(Path(root) / usuario),
+                    executable_path=CHROMIUM,
+                    args=CHROMIUM_ARGS,
+                    headless=True,
+                    locale="es-PY",
+                    viewport=ESCRITORIO,
+                    accept_downloads=True,
+                )
                 page = ctx.new_page()
                 page.goto(mundo["base"] + "/ingresar")
                 page.fill("input[name=usuario]", usuario)
@@ -158,19 +176,27 @@ def _no_horizontal_overflow(page, viewport):
 
 
 def _cpn_rows(mundo, **params) -> list[dict]:
-    return mundo["mesa"].get("/api/nominal/brechas", params={"servicio": "CPN", "limite": 50_000, "paquete": "todos",
-                                                              **params}).json()["filas"]
+    return (
+        mundo["mesa"]
+        .get("/api/nominal/brechas", params={"servicio": "CPN", "limite": 50_000, "paquete": "todos", **params})
+        .json()["filas"]
+    )
 
 
 # ----------------------------------------------------------------------------- 8: landing
 def test_8_a_mesa_lands_on_the_map_of_its_district_with_its_name(mundo, navegador):
     base = mundo["base"]
-    for who, asked, expected in (("mesa1116", None, "/?t=1116"), ("mesa1116", "/mesa", "/mesa"),
-                                 ("gabinete1", None, "/cuenta"), ("usf1116", None, "/cuenta")):
+    for who, asked, expected in (
+        ("mesa1116", None, "/?t=1116"),
+        ("mesa1116", "/mesa", "/mesa"),
+        ("gabinete1", None, "/cuenta"),
+        ("usf1116", None, "/cuenta"),
+    ):
         client = httpx.Client(base_url=base)
         token = login_form(client)
-        answer = client.post("/ingresar", data={"usuario": who, "clave": CLAVE, "csrf": token,
-                                                **({"siguiente": asked} if asked else {})})
+        answer = client.post(
+            "/ingresar", data={"usuario": who, "clave": CLAVE, "csrf": token, **({"siguiente": asked} if asked else {})}
+        )
         assert answer.status_code == 303 and answer.headers["location"] == expected, (who, answer.headers)
     official = _rows(mundo["url"], "SELECT nombre FROM territorio.distrito WHERE codigo = '1116'")[0][0]
     context = navegador("mesa1116")
@@ -179,8 +205,9 @@ def test_8_a_mesa_lands_on_the_map_of_its_district_with_its_name(mundo, navegado
     def on_the_map(page, viewport):
         page.wait_for_selector("body[data-listo=si]", timeout=30_000)
         page.wait_for_selector("body[data-cuenta=si]", timeout=30_000)
-        page.wait_for_function("() => document.querySelector('#territorio-nombre')?.textContent !== '1116'",
-                               timeout=30_000)
+        page.wait_for_function(
+            "() => document.querySelector('#territorio-nombre')?.textContent !== '1116'", timeout=30_000
+        )
         assert _fold(page.inner_text("#territorio-nombre")) == _fold(official)
         page.wait_for_timeout(1500)
         assert "t=1116" in page.url
@@ -233,7 +260,9 @@ def test_11_gap_list_is_searchable_filterable_sortable_and_inversion_rows_are_no
         page.goto(base + "/mesa?servicio=CPN&orden=nombre")
         order = sorted(rows, key=lambda r: (_fold(f"{r['apellidos']} {r['nombres']}"), r["unidad_id"]))
         shown = page.eval_on_selector_all("#lista td.quien", "els => els.map(e => e.textContent)")
-        assert shown == [f"{r['nombres']} {r['apellidos']}" for r in order[:len(shown)]] and len(shown) == min(50, len(rows))
+        assert shown == [f"{r['nombres']} {r['apellidos']}" for r in order[: len(shown)]] and len(shown) == min(
+            50, len(rows)
+        )
         # inversion rows: no "Derivar", the investment need instead
         page.goto(base + "/mesa?servicio=CPN&brecha=inversion")
         investment = [r for r in rows if r["brecha"] == "inversion"]
@@ -266,22 +295,26 @@ def test_11_referral_has_a_confirmation_step_with_the_nearest_point_in_reach_and
         first.locator("a.derivar").click()
         page.wait_for_selector("form.confirmar")
         assert page.inner_text("#quien") == who
-        home = _rows(mundo["url"], "SELECT h.lon, h.lat, h.zona FROM nominal.hogar h WHERE h.hogar_id = %s",
-                     (row["hogar_id"],))[0]
+        home = _rows(
+            mundo["url"], "SELECT h.lon, h.lat, h.zona FROM nominal.hogar h WHERE h.hogar_id = %s", (row["hogar_id"],)
+        )[0]
         usf = _rows(mundo["url"], "SELECT punto_id, lon, lat FROM oferta.punto_entrega WHERE tipo = 'usf'")
         km = _haversine_km(home[0], home[1], np.array([u[1] for u in usf]), np.array([u[2] for u in usf]))
         nearest = usf[int(np.argmin(km))][0]
         assert km.min() <= cpn["radio_km"][home[2]]
         assert page.eval_on_selector("#punto", "s => s.value") == nearest
         options = page.eval_on_selector_all("#punto option", "os => os.map(o => o.value)")
-        assert options == [usf[i][0] for i in np.argsort(km, kind="stable")[:len(options)]]
+        assert options == [usf[i][0] for i in np.argsort(km, kind="stable")[: len(options)]]
         page.fill("#nota", "Acompañar a la primera consulta")
         vista.captura("seguimiento-11-confirmar-telefono.png")
         page.click("button.confirmar")
         page.wait_for_selector("#mensaje")
         assert "enviada a MSPBS" in page.inner_text("#mensaje")
-        saved = _rows(mundo["url"], "SELECT punto_id, nota, estado FROM nominal.derivacion WHERE unidad_id = %s"
-                      " AND servicio = 'CPN'", (row["unidad_id"],))
+        saved = _rows(
+            mundo["url"],
+            "SELECT punto_id, nota, estado FROM nominal.derivacion WHERE unidad_id = %s AND servicio = 'CPN'",
+            (row["unidad_id"],),
+        )
         assert saved == [(nearest, "Acompañar a la primera consulta", "referida")]
     finally:
         vista.cerrar()
@@ -293,12 +326,16 @@ def test_11_referral_has_a_confirmation_step_with_the_nearest_point_in_reach_and
         desktop.cerrar()
     # an inversion row cannot be referred by typing its address either
     investment = next(r for r in _cpn_rows(mundo, brecha="inversion"))
-    answer = mundo["mesa"].get("/mesa/confirmar", params={"unidad": "persona", "unidad_id": investment["unidad_id"],
-                                                          "servicio": "CPN"})
-    assert "necesidad de inversión" in answer.text and "button" not in answer.text.split("<main>")[1].split("confirmar")[0]
+    answer = mundo["mesa"].get(
+        "/mesa/confirmar", params={"unidad": "persona", "unidad_id": investment["unidad_id"], "servicio": "CPN"}
+    )
+    assert (
+        "necesidad de inversión" in answer.text and "button" not in answer.text.split("<main>")[1].split("confirmar")[0]
+    )
     # another district's Mesa cannot open this district's unit
-    stranger = login(base, "mesa0607").get("/mesa/confirmar", params={"unidad": "persona", "servicio": "CPN",
-                                                                       "unidad_id": rows[-1]["unidad_id"]})
+    stranger = login(base, "mesa0607").get(
+        "/mesa/confirmar", params={"unidad": "persona", "servicio": "CPN", "unidad_id": rows[-1]["unidad_id"]}
+    )
     assert "fuera de su distrito" in stranger.text and rows[-1]["apellidos"] not in stranger.text
 
 
@@ -307,8 +344,9 @@ def _refer(mundo, n: int) -> list[int]:
     rows = [r for r in _cpn_rows(mundo, brecha="derivacion") if not r["derivacion_abierta"]][:n]
     out = []
     for r in rows:
-        answer = mundo["mesa"].post("/api/derivaciones", json={"unidad": "persona", "unidad_id": r["unidad_id"],
-                                                               "servicio": "CPN"})
+        answer = mundo["mesa"].post(
+            "/api/derivaciones", json={"unidad": "persona", "unidad_id": r["unidad_id"], "servicio": "CPN"}
+        )
         assert answer.status_code == 201, answer.text
         out.append(answer.json()["derivacion_id"])
     return out
@@ -326,7 +364,10 @@ def test_9_the_mesa_lists_its_referrals_with_their_states_filters_and_csv(mundo,
 
     def listing(page, viewport):
         assert int(page.inner_text("#total")) == len(states)
-        ids = [int(x) for x in page.eval_on_selector_all("#derivaciones tr td:first-child", "els => els.map(e => e.textContent)")]
+        ids = [
+            int(x)
+            for x in page.eval_on_selector_all("#derivaciones tr td:first-child", "els => els.map(e => e.textContent)")
+        ]
         assert sorted(ids) == sorted(states)
         row = page.locator("#derivaciones tr", has=page.locator("td:first-child", has_text=str(delivered))).first
         assert "entregada" in row.inner_text() and "MSPBS" in row.inner_text()
@@ -338,7 +379,10 @@ def test_9_the_mesa_lists_its_referrals_with_their_states_filters_and_csv(mundo,
     _both(context, base, "/mesa/derivaciones", "9-derivaciones", listing)
 
     def delivered_only(page, viewport):
-        ids = [int(x) for x in page.eval_on_selector_all("#derivaciones tr td:first-child", "els => els.map(e => e.textContent)")]
+        ids = [
+            int(x)
+            for x in page.eval_on_selector_all("#derivaciones tr td:first-child", "els => els.map(e => e.textContent)")
+        ]
         assert ids == sorted((k for k, v in states.items() if v == "entregada"), reverse=True)
 
     _both(context, base, "/mesa/derivaciones?estado=entregada", "9-entregadas", delivered_only)
@@ -346,7 +390,9 @@ def test_9_the_mesa_lists_its_referrals_with_their_states_filters_and_csv(mundo,
     assert sheet.headers["content-type"].startswith("text/csv") and sheet.text.startswith("\ufeff")
     lines = sheet.text.lstrip("\ufeff").strip().split("\r\n")
     assert lines[0].split(";")[:3] == ["N.º", "Persona / hogar", "Localidad"]
-    assert sorted(int(line.split(";")[0]) for line in lines[1:]) == sorted(k for k, v in states.items() if v == "no_localizada")
+    assert sorted(int(line.split(";")[0]) for line in lines[1:]) == sorted(
+        k for k, v in states.items() if v == "no_localizada"
+    )
     # roles: another district's Mesa sees none of these; an institution is refused
     other = login(base, "mesa0607").get("/mesa/derivaciones")
     assert "<b id='total'>0</b>" in other.text
@@ -357,13 +403,19 @@ def test_9_the_mesa_lists_its_referrals_with_their_states_filters_and_csv(mundo,
 # ----------------------------------------------------------------------------- 10: the effect of its deliveries
 def test_10_the_mesa_sees_the_gaps_its_deliveries_closed_apart_from_the_protected_figures(mundo, navegador):
     (ref,) = _refer(mundo, 1)
-    assert mundo["usf"].post(f"/api/derivaciones/{ref}/contrarreferencia",
-                             json={"resultado": "entregada", "fecha": HOY}).status_code == 200
-    closed = _rows(mundo["url"],
-                   "SELECT e.servicio, count(DISTINCT (e.unidad, e.unidad_id)) FROM nominal.estatus_evento e"
-                   " JOIN nominal.derivacion d ON e.fuente = 'contrarreferencia:' || d.derivacion_id"
-                   " WHERE e.cubierto AND d.distrito = '1116'"
-                   " AND e.registrado > (SELECT calculado_en FROM publico.version WHERE vigente) GROUP BY e.servicio")
+    assert (
+        mundo["usf"]
+        .post(f"/api/derivaciones/{ref}/contrarreferencia", json={"resultado": "entregada", "fecha": HOY})
+        .status_code
+        == 200
+    )
+    closed = _rows(
+        mundo["url"],
+        "SELECT e.servicio, count(DISTINCT (e.unidad, e.unidad_id)) FROM nominal.estatus_evento e"
+        " JOIN nominal.derivacion d ON e.fuente = 'contrarreferencia:' || d.derivacion_id"
+        " WHERE e.cubierto AND d.distrito = '1116'"
+        " AND e.registrado > (SELECT calculado_en FROM publico.version WHERE vigente) GROUP BY e.servicio",
+    )
     assert closed and dict(closed)["CPN"] >= 1
     gestantes = next(c for c in _catalog()["categorias"] if c["codigo"] == "gestante")
 
@@ -383,11 +435,13 @@ def test_10_the_mesa_sees_the_gaps_its_deliveries_closed_apart_from_the_protecte
 def test_12_13_the_institution_sees_who_to_serve_by_point_and_reports_without_a_default(mundo, navegador):
     _refer(mundo, 2)
     catalog = {s["codigo"]: s["nombre"] for s in _catalog()["servicios"]}
-    pending = _rows(mundo["url"],
-                    "SELECT d.derivacion_id, p.nombres || ' ' || p.apellidos, p.sexo, p.fecha_nacimiento, h.localidad,"
-                    " pe.nombre FROM nominal.derivacion d JOIN nominal.persona p ON p.persona_id = d.unidad_id"
-                    " JOIN nominal.hogar h ON h.hogar_id = d.hogar_id JOIN oferta.punto_entrega pe ON pe.punto_id = d.punto_id"
-                    " WHERE d.estado = 'referida' AND d.institucion = 'MSPBS' AND d.distrito = '1116'")
+    pending = _rows(
+        mundo["url"],
+        "SELECT d.derivacion_id, p.nombres || ' ' || p.apellidos, p.sexo, p.fecha_nacimiento, h.localidad,"
+        " pe.nombre FROM nominal.derivacion d JOIN nominal.persona p ON p.persona_id = d.unidad_id"
+        " JOIN nominal.hogar h ON h.hogar_id = d.hogar_id JOIN oferta.punto_entrega pe ON pe.punto_id = d.punto_id"
+        " WHERE d.estado = 'referida' AND d.institucion = 'MSPBS' AND d.distrito = '1116'",
+    )
     assert pending
     today = date.today()
     context = navegador("usf1116")
@@ -413,7 +467,10 @@ def test_12_13_the_institution_sees_who_to_serve_by_point_and_reports_without_a_
         card.locator("button.registrar").click()  # no result chosen: the browser does not send it
         page.wait_for_timeout(500)
         assert page.locator("#mensaje").count() == 0
-        assert _rows(mundo["url"], "SELECT estado FROM nominal.derivacion WHERE derivacion_id = %s", (ref,))[0][0] == "referida"
+        assert (
+            _rows(mundo["url"], "SELECT estado FROM nominal.derivacion WHERE derivacion_id = %s", (ref,))[0][0]
+            == "referida"
+        )
         card.locator("select[name=resultado]").select_option("no_entregada")
         card.locator("input[name=nota]").fill("No asistió al turno")
         assert card.locator(".progreso").count() == 1
@@ -425,14 +482,21 @@ def test_12_13_the_institution_sees_who_to_serve_by_point_and_reports_without_a_
         vista.captura("seguimiento-13-contrarreferencia-telefono.png")
     finally:
         vista.cerrar()
-    assert _rows(mundo["url"], "SELECT estado, nota FROM nominal.derivacion_estado WHERE derivacion_id = %s"
-                 " AND estado <> 'referida'", (ref,)) == [("no_entregada", "No asistió al turno")]
+    assert _rows(
+        mundo["url"],
+        "SELECT estado, nota FROM nominal.derivacion_estado WHERE derivacion_id = %s AND estado <> 'referida'",
+        (ref,),
+    ) == [("no_entregada", "No asistió al turno")]
     # without a result over HTTP: told to choose, nothing recorded
     (other,) = _refer(mundo, 1)
-    answer = mundo["usf"].post("/institucion/contrarreferencia", data={"derivacion_id": other, "fecha": HOY},
-                               follow_redirects=True)
+    answer = mundo["usf"].post(
+        "/institucion/contrarreferencia", data={"derivacion_id": other, "fecha": HOY}, follow_redirects=True
+    )
     assert "Elija el resultado" in answer.text
-    assert _rows(mundo["url"], "SELECT estado FROM nominal.derivacion WHERE derivacion_id = %s", (other,))[0][0] == "referida"
+    assert (
+        _rows(mundo["url"], "SELECT estado FROM nominal.derivacion WHERE derivacion_id = %s", (other,))[0][0]
+        == "referida"
+    )
     # roles: another district's institution, another institution: none of these persons
     for who in ("usf0607", "mec1116"):
         text = login(mundo["base"], who).get("/institucion").text
@@ -442,8 +506,12 @@ def test_12_13_the_institution_sees_who_to_serve_by_point_and_reports_without_a_
 # ----------------------------------------------------------------------------- 14: alerts as a dashboard
 def _live(url: str) -> dict:
     with psycopg.connect(url) as conn:
-        return {(r[0]["nivel"], r[0]["codigo"]): r[0] for r in conn.execute(
-            "SELECT * FROM acceso.cifras_vivas(ARRAY['pais', 'departamento', 'distrito'], NULL)").fetchall()}
+        return {
+            (r[0]["nivel"], r[0]["codigo"]): r[0]
+            for r in conn.execute(
+                "SELECT * FROM acceso.cifras_vivas(ARRAY['pais', 'departamento', 'distrito'], NULL)"
+            ).fetchall()
+        }
 
 
 def test_14_gabinete_alerts_are_a_dashboard_grouped_ranked_and_small_samples_held_back(mundo, navegador):
@@ -478,8 +546,12 @@ def test_14_gabinete_alerts_are_a_dashboard_grouped_ranked_and_small_samples_hel
         for n, count in per_logro.items():
             row = page.locator("#conteos tr", has=page.locator(f"a[href='#logro{n}']"))
             assert row.locator("td").last.inner_text() == str(count)
-            values = [_num(x) for x in page.eval_on_selector_all(
-                f"#alertas{n} tr td:nth-child(7)", "els => els.map(e => e.textContent)")]
+            values = [
+                _num(x)
+                for x in page.eval_on_selector_all(
+                    f"#alertas{n} tr td:nth-child(7)", "els => els.map(e => e.textContent)"
+                )
+            ]
             assert values == sorted(values)  # ranked, worst first
         assert page.locator("tr.pequena").count() == 0
         assert page.evaluate("document.documentElement.scrollHeight") < 40 * viewport["height"]
@@ -508,16 +580,23 @@ def test_14_gabinete_alerts_are_a_dashboard_grouped_ranked_and_small_samples_hel
     # a district's Mesa reads the dashboard of its own district only
     mesa = mundo["mesa"]
     own = mesa.get("/api/alertas").json()["alertas"]
-    assert {a["codigo"] for a in own} == {_rows(mundo["url"], "SELECT coalesce(codigo_2012, 'D' || codigo)"
-                                                               " FROM territorio.distrito WHERE codigo = '1116'")[0][0]}
+    assert {a["codigo"] for a in own} == {
+        _rows(
+            mundo["url"], "SELECT coalesce(codigo_2012, 'D' || codigo) FROM territorio.distrito WHERE codigo = '1116'"
+        )[0][0]
+    }
     assert f"<b id='total'>{sum(not a['pequena'] for a in own)}</b>" in mesa.get("/gabinete").text
 
 
 # ----------------------------------------------------------------------------- 15: compare territories
 def test_15_compare_departments_and_districts_by_logro_with_metas_change_and_csv(mundo, navegador):
     live = _live(mundo["url"])
-    before = {r[0]: r[1] for r in _rows(mundo["url"], "SELECT codigo, l3_pct FROM publico.cobertura_anterior"
-                                                       " WHERE nivel = 'departamento'")}
+    before = {
+        r[0]: r[1]
+        for r in _rows(
+            mundo["url"], "SELECT codigo, l3_pct FROM publico.cobertura_anterior WHERE nivel = 'departamento'"
+        )
+    }
     depts = {c: r for (nivel, c), r in live.items() if nivel == "departamento"}
     context = navegador("gabinete1")
 
@@ -541,7 +620,9 @@ def test_15_compare_departments_and_districts_by_logro_with_metas_change_and_csv
             assert width.endswith("%") and float(width[:-1]) == min(r["l3_pct"], 100)
 
     _both(context, mundo["base"], "/gabinete/comparar?logro=3&orden=pct", "15-departamentos", table)
-    polygons = dict(_rows(mundo["url"], "SELECT DISTINCT coalesce(codigo_2012, 'D' || codigo), dpto FROM territorio.distrito"))
+    polygons = dict(
+        _rows(mundo["url"], "SELECT DISTINCT coalesce(codigo_2012, 'D' || codigo), dpto FROM territorio.distrito")
+    )
     in_11 = [c for (nivel, c) in live if nivel == "distrito" and polygons.get(c) == "11"]
 
     def districts(page, viewport):
@@ -567,7 +648,9 @@ def test_16_the_information_loss_is_a_readable_table_linked_from_the_account(mun
     def loss(page, viewport):
         cells = page.eval_on_selector_all("#perdida tr td:nth-child(3)", "els => els.map(e => e.textContent)")
         assert sorted(int(_num(c)) for c in cells) == sorted(a for _, _, a in expected)
-        assert "Hexágono H3" in page.inner_text("#perdida") or all(n in ("pais", "departamento", "distrito") for n, _, _ in expected)
+        assert "Hexágono H3" in page.inner_text("#perdida") or all(
+            n in ("pais", "departamento", "distrito") for n, _, _ in expected
+        )
 
     context = navegador("gabinete1")
     _both(context, mundo["base"], "/perdida", "16-perdida", loss)
@@ -585,10 +668,22 @@ def test_every_page_renders_in_a_reasonable_time(mundo):
     """Every page answers 200 within a generous bound; the times (second request, the
     district's state cached as in use) are kept beside the screenshots."""
     gabinete = login(mundo["base"], "gabinete1")
-    pages = [(mundo["mesa"], p) for p in ("/mesa", "/mesa?orden=nombre", "/mesa?buscar=maria", "/mesa?servicio=CPN",
-                                          "/mesa/derivaciones", "/mesa/efecto", "/cuenta")]
+    pages = [
+        (mundo["mesa"], p)
+        for p in (
+            "/mesa",
+            "/mesa?orden=nombre",
+            "/mesa?buscar=maria",
+            "/mesa?servicio=CPN",
+            "/mesa/derivaciones",
+            "/mesa/efecto",
+            "/cuenta",
+        )
+    ]
     pages += [(mundo["usf"], "/institucion")]
-    pages += [(gabinete, p) for p in ("/gabinete", "/gabinete/comparar", "/gabinete/comparar?departamento=11", "/perdida")]
+    pages += [
+        (gabinete, p) for p in ("/gabinete", "/gabinete/comparar", "/gabinete/comparar?departamento=11", "/perdida")
+    ]
     lines = []
     for client, path in pages:
         client.get(path)

@@ -7,12 +7,19 @@ import tempfile
 
 import httpx
 import pytest
+
 from tests.servidor_local import serve
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +48,9 @@ def test_home_page_in_a_real_browser_says_data_are_synthetic(server):
     if not os.path.exists(CHROMIUM):
         pytest.fail("Falta /usr/bin/chromium: `make test` lo instala (paquete chromium de Debian).")
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         page = browser.new_page()
         page.goto(server + "/")
         assert page.title() == "Geoportal SPS «Vamos!»"

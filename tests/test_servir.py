@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.servidor_local import free_port
 
 HOGAR = "H1116000001"
@@ -21,8 +22,12 @@ def _serve(url: str, *flags: str, env: dict | None = None):
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="servir-", suffix=".log", delete=False)
     cli = str(Path(sys.executable).with_name("geoportal"))
-    process = subprocess.Popen([cli, "servir", "--port", str(port), *flags], stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, "GEOPORTAL_DATABASE_URL": url, **(env or {})})
+    process = subprocess.Popen(
+        [cli, "servir", "--port", str(port), *flags],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "GEOPORTAL_DATABASE_URL": url, **(env or {})},
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -63,13 +63,20 @@ def sim(make_database, tmp_path_factory):
     url = make_database("simulacion")
     folder = tmp_path_factory.mktemp("simulacion")
     load_hand_fixture(
-        url, folder,
-        points=[["A", "usf", "USF de prueba", "urbana", 2, A[1], A[0], "sintetico"],
-                ["B", "escuela", "Escuela de prueba", "urbana", 50, B[1], B[0], "sintetico"]],
-        households=[[h, dist, loc, zona, "2025-10-01", lat, lon, srv, "sintetico"]
-                    for h, (dist, lon, lat, zona, loc, srv) in HOUSEHOLDS.items()],
-        persons=[[p, h, "Nombre", "Apellido", sex, born, preg, "no", "no", srv, "sintetico"]
-                 for p, h, sex, born, preg, srv in PERSONS],
+        url,
+        folder,
+        points=[
+            ["A", "usf", "USF de prueba", "urbana", 2, A[1], A[0], "sintetico"],
+            ["B", "escuela", "Escuela de prueba", "urbana", 50, B[1], B[0], "sintetico"],
+        ],
+        households=[
+            [h, dist, loc, zona, "2025-10-01", lat, lon, srv, "sintetico"]
+            for h, (dist, lon, lat, zona, loc, srv) in HOUSEHOLDS.items()
+        ],
+        persons=[
+            [p, h, "Nombre", "Apellido", sex, born, preg, "no", "no", srv, "sintetico"]
+            for p, h, sex, born, preg, srv in PERSONS
+        ],
         cut=CUT,
     )
     return {"url": url, "estado": snapshot(url)}
@@ -78,13 +85,22 @@ def sim(make_database, tmp_path_factory):
 def snapshot(url: str) -> dict:
     """Row counts and an md5 of every table a simulation could conceivably touch."""
     tables = {
-        "oferta.punto_entrega": "punto_id", "publico.cobertura": "nivel, codigo", "calculo.punto_ratio": "punto_id",
-        "calculo.agregado": "nivel, codigo", "publico.version": "data_version", "nominal.hogar": "hogar_id",
-        "nominal.persona": "persona_id", "nominal.estatus_evento": "evento_id",
+        "oferta.punto_entrega": "punto_id",
+        "publico.cobertura": "nivel, codigo",
+        "calculo.punto_ratio": "punto_id",
+        "calculo.agregado": "nivel, codigo",
+        "publico.version": "data_version",
+        "nominal.hogar": "hogar_id",
+        "nominal.persona": "persona_id",
+        "nominal.estatus_evento": "evento_id",
     }
     with psycopg.connect(url) as conn:
-        return {t: conn.execute(f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY {order}), ''))"
-                                f" FROM {t} x").fetchone() for t, order in tables.items()}
+        return {
+            t: conn.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY {order}), '')) FROM {t} x"
+            ).fetchone()
+            for t, order in tables.items()
+        }
 
 
 def run(url: str, **kwargs) -> pd.DataFrame:
@@ -114,9 +130,16 @@ def test_before_matches_the_published_calculation(sim):
         c = code.lower()
         got = out.loc[code]
         assert (got["aplica"], got["cubiertos"], got["brecha_sin_oferta_antes"], got["brecha_con_oferta_antes"]) == (
-            row[f"{c}_aplica"], row[f"{c}_cubiertos"], row[f"{c}_sin_oferta"], row[f"{c}_con_oferta"])
+            row[f"{c}_aplica"],
+            row[f"{c}_cubiertos"],
+            row[f"{c}_sin_oferta"],
+            row[f"{c}_con_oferta"],
+        )
     assert out.loc["USF_ADSCRIPCION", "acceso_medio_antes"] == pytest.approx(row["acceso_usf_suma"] / row["hogares"])
-    assert (out.loc["LOGRO_10", "aplica"], out.loc["LOGRO_10", "cubiertos"]) == (row["l10_universo"], row["l10_protegidos"])
+    assert (out.loc["LOGRO_10", "aplica"], out.loc["LOGRO_10", "cubiertos"]) == (
+        row["l10_universo"],
+        row["l10_protegidos"],
+    )
     # Without any change, before and after agree everywhere.
     assert (out["cambio"] == "sin cambios").all()
     assert (out["cubiertos"] == out["cubiertos_despues"]).all()
@@ -135,8 +158,9 @@ def test_new_usf_turns_investment_cases_into_referral_cases(sim):
     # (With the district's own demand only it would be R_N = 1.5 and 5/3.)
     assert usf["acceso_medio_antes"] == pytest.approx(2 / 3)
     assert usf["acceso_medio_despues"] == pytest.approx(4 / 3)
-    assert usf["cambio"] == ("2 personas pasan de 'sin oferta' a 'con oferta' (casos de derivación); "
-                             "accesibilidad media de 0,667 a 1,333")
+    assert usf["cambio"] == (
+        "2 personas pasan de 'sin oferta' a 'con oferta' (casos de derivación); accesibilidad media de 0,667 a 1,333"
+    )
     assert usf["distancia_media_km_despues"] < usf["distancia_media_km_antes"]
     # P5 (pregnant) for CPN and P3 (0 years) for vaccination move the same way.
     assert out.loc["CPN", "cambio"].startswith("1 persona pasa de 'sin oferta' a 'con oferta'")
@@ -157,8 +181,9 @@ def test_removing_the_only_usf_in_reach_moves_referrals_back(sim):
     assert (usf["brecha_con_oferta_antes"], usf["brecha_con_oferta_despues"]) == (1, 0)
     assert usf["cubiertos_despues"] == usf["cubiertos"] == 2  # what the FIPS recorded does not change
     assert usf["acceso_medio_despues"] == 0.0
-    assert usf["cambio"] == ("1 persona pasa de 'con oferta' a 'sin oferta' (casos de inversión); "
-                             "accesibilidad media de 0,667 a 0,000")
+    assert usf["cambio"] == (
+        "1 persona pasa de 'con oferta' a 'sin oferta' (casos de inversión); accesibilidad media de 0,667 a 0,000"
+    )
     # Centro loses its USF: no longer protected in Logro 10.
     assert (out.loc["ENT_USF", "cubiertos"], out.loc["ENT_USF", "cubiertos_despues"]) == (1, 0)
     assert (out.loc["LOGRO_10", "cubiertos"], out.loc["LOGRO_10", "cubiertos_despues"]) == (1, 0)
@@ -171,8 +196,10 @@ def test_moving_the_usf_counts_both_directions(sim):
     assert (usf["brecha_sin_oferta_despues"], usf["brecha_con_oferta_despues"]) == (1, 2)
     # H1: 0, H2 and H3: 1 -> mean 2/3, as before: no accessibility clause.
     assert usf["acceso_medio_despues"] == pytest.approx(2 / 3)
-    assert usf["cambio"] == ("2 personas pasan de 'sin oferta' a 'con oferta' (casos de derivación); "
-                             "1 persona pasa de 'con oferta' a 'sin oferta' (casos de inversión)")
+    assert usf["cambio"] == (
+        "2 personas pasan de 'sin oferta' a 'con oferta' (casos de derivación); "
+        "1 persona pasa de 'con oferta' a 'sin oferta' (casos de inversión)"
+    )
 
 
 def test_replacing_a_point_by_an_identical_one_changes_nothing(sim):
@@ -196,12 +223,16 @@ def test_missing_stored_ratios_are_recomputed_with_neighbours(sim):
 
 def test_bad_input_gives_spanish_errors(sim):
     cases = [
-        ({"agregar": [PuntoNuevo("posta", *N, 3)]},
-         "Tipo de punto desconocido 'posta'.*Tipos válidos: escuela, hospital, identificaciones, ips, registro_civil, snpp, usf"),
+        (
+            {"agregar": [PuntoNuevo("posta", *N, 3)]},
+            "Tipo de punto desconocido 'posta'.*Tipos válidos: escuela, hospital, identificaciones, ips, registro_civil, snpp, usf",
+        ),
         ({"agregar": [PuntoNuevo("usf", -60.0, -10.0, 3)]}, "punto nuevo n.º 1 .* cae fuera de Paraguay"),
         ({"agregar": [PuntoNuevo("usf", N[1], N[0], 3)]}, "fuera de Paraguay. ¿Latitud y longitud invertidas?"),
-        ({"agregar": [NUEVA_USF, PuntoNuevo("usf", -56.5, -25.5, 3)]},
-         r"punto nuevo n.º 2 .* está a \d+\.\d km del distrito 1116 \(Villeta\)"),
+        (
+            {"agregar": [NUEVA_USF, PuntoNuevo("usf", -56.5, -25.5, 3)]},
+            r"punto nuevo n.º 2 .* está a \d+\.\d km del distrito 1116 \(Villeta\)",
+        ),
         ({"agregar": [PuntoNuevo("usf", *N, 0)]}, "Capacidad no válida"),
         ({"quitar": ["A", "NO-EXISTE"]}, r"Punto\(s\) desconocido\(s\) en quitar: NO-EXISTE"),
     ]
@@ -223,13 +254,28 @@ def test_bad_input_gives_spanish_errors(sim):
 
 def cli(url: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "GEOPORTAL_DATABASE_URL": url, "COLUMNS": "400"}
-    return subprocess.run([sys.executable, "-m", "geoportal.cli", "simular", *args], check=False, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "geoportal.cli", "simular", *args],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_cli_prints_a_spanish_table_and_saves_nothing(sim):
-    done = cli(sim["url"], "--distrito", "1116", "--agregar", f"usf:{N[0]},{N[1]}:3", "--quitar", "A",
-               "--fecha-corte", "2026-01-01")
+    done = cli(
+        sim["url"],
+        "--distrito",
+        "1116",
+        "--agregar",
+        f"usf:{N[0]},{N[1]}:3",
+        "--quitar",
+        "A",
+        "--fecha-corte",
+        "2026-01-01",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "Simulación: no se guardó nada en la base de datos." in out

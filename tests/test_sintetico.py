@@ -54,10 +54,7 @@ R_KM = 6371.0088
 
 def haversine(lon1, lat1, lon2, lat2):
     lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
-    a = (
-        np.sin((lat2 - lat1) / 2) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    )
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     return 2 * R_KM * np.arcsin(np.sqrt(a))
 
 
@@ -66,39 +63,29 @@ def nearest_bruteforce(lon, lat, plon, plat, chunk=2000):
     plon, plat = np.asarray(plon, float), np.asarray(plat, float)
     out = np.empty(len(lon))
     for i in range(0, len(lon), chunk):
-        d = haversine(
-            lon[i : i + chunk, None], lat[i : i + chunk, None], plon[None, :], plat[None, :]
-        )
+        d = haversine(lon[i : i + chunk, None], lat[i : i + chunk, None], plon[None, :], plat[None, :])
         out[i : i + chunk] = d.min(axis=1)
     return out
 
 
 def completed_years(born: pd.Series, at: pd.Series) -> np.ndarray:
     years = at.dt.year - born.dt.year
-    before = (born.dt.month > at.dt.month) | (
-        (born.dt.month == at.dt.month) & (born.dt.day > at.dt.day)
-    )
+    before = (born.dt.month > at.dt.month) | ((born.dt.month == at.dt.month) & (born.dt.day > at.dt.day))
     return (years - before.astype(int)).to_numpy()
 
 
 @pytest.fixture(scope="module")
 def censo():
-    return pd.read_csv(DATA_DIR / "censo2022_distritos.csv", dtype={"codigo": str}).set_index(
-        "codigo"
-    )
+    return pd.read_csv(DATA_DIR / "censo2022_distritos.csv", dtype={"codigo": str}).set_index("codigo")
 
 
 @pytest.fixture(scope="module")
 def puntos_prueba():
     """Stand-in delivery points: real MEC schools, a sparse 'usf' network, district seats."""
-    esc = pd.read_csv(DATA_DIR / "escuelas_mec.csv", dtype={"codigo": str}).dropna(
-        subset=["lat", "lon"]
-    )
+    esc = pd.read_csv(DATA_DIR / "escuelas_mec.csv", dtype={"codigo": str}).dropna(subset=["lat", "lon"])
     rng = np.random.default_rng(11)
     usf = esc.iloc[::40]
-    seats = pd.read_csv(DATA_DIR / "censo2022_distritos.csv", dtype={"codigo": str}).dropna(
-        subset=["lat_cabecera"]
-    )
+    seats = pd.read_csv(DATA_DIR / "censo2022_distritos.csv", dtype={"codigo": str}).dropna(subset=["lat_cabecera"])
     frames = [
         pd.DataFrame(
             {
@@ -147,12 +134,8 @@ def generado(tmp_path_factory, puntos_prueba):
         progreso=lambda s, f: stages.append(f),
         cobertura=1.0,  # the whole census: the full synthetic population is written
     )
-    hogares = pd.read_csv(
-        folder / "hogares.csv", dtype=str, keep_default_na=False, encoding="utf-8"
-    )
-    personas = pd.read_csv(
-        folder / "personas.csv", dtype=str, keep_default_na=False, encoding="utf-8"
-    )
+    hogares = pd.read_csv(folder / "hogares.csv", dtype=str, keep_default_na=False, encoding="utf-8")
+    personas = pd.read_csv(folder / "personas.csv", dtype=str, keep_default_na=False, encoding="utf-8")
     hogares["lat"] = hogares["lat"].astype(float)
     hogares["lon"] = hogares["lon"].astype(float)
     born = pd.to_datetime(personas["fecha_nacimiento"], format="%Y-%m-%d")
@@ -162,9 +145,7 @@ def generado(tmp_path_factory, puntos_prueba):
         format="%Y-%m-%d",
     )
     personas["edad"] = completed_years(born, survey)
-    personas["distrito"] = personas["hogar_id"].map(
-        hogares.set_index("hogar_id")["codigo_distrito"]
-    )
+    personas["distrito"] = personas["hogar_id"].map(hogares.set_index("hogar_id")["codigo_distrito"])
     return {
         "folder": folder,
         "counts": counts,
@@ -187,13 +168,9 @@ def test_persons_match_the_census_exactly(generado, censo):
             "hombres": g["sexo"].apply(lambda s: (s == "M").sum()),
             "mujeres": g["sexo"].apply(lambda s: (s == "F").sum()),
             "a0_4": g["edad"].apply(lambda a: (a <= 4).sum()),
-            "a5mas_h": p[p["sexo"] == "M"]
-            .groupby("distrito")["edad"]
-            .apply(lambda a: (a >= 5).sum()),
+            "a5mas_h": p[p["sexo"] == "M"].groupby("distrito")["edad"].apply(lambda a: (a >= 5).sum()),
             "a15mas": g["edad"].apply(lambda a: (a >= 15).sum()),
-            "a15mas_m": p[p["sexo"] == "F"]
-            .groupby("distrito")["edad"]
-            .apply(lambda a: (a >= 15).sum()),
+            "a15mas_m": p[p["sexo"] == "F"].groupby("distrito")["edad"].apply(lambda a: (a >= 15).sum()),
         }
     )
     c = censo.loc[got.index]
@@ -234,9 +211,7 @@ def test_files_follow_the_documented_format(generado):
     for flag in ("embarazada", "discapacidad", "indigena"):
         assert set(p[flag]) <= {"si", "no"}
     survey = pd.to_datetime(h["fecha_relevamiento"], format="%Y-%m-%d")
-    assert (survey < pd.Timestamp(HOY)).all() and (
-        survey > pd.Timestamp(HOY) - pd.Timedelta(days=366)
-    ).all()
+    assert (survey < pd.Timestamp(HOY)).all() and (survey > pd.Timestamp(HOY) - pd.Timedelta(days=366)).all()
     # Nobody is born after the interview of their household.
     born = pd.to_datetime(p["fecha_nacimiento"], format="%Y-%m-%d")
     surveyed = pd.to_datetime(p["hogar_id"].map(h.set_index("hogar_id")["fecha_relevamiento"]))
@@ -305,16 +280,12 @@ def test_households_cluster_around_settlements_with_urban_near_the_seat(generado
     esc = pd.read_csv(DATA_DIR / "escuelas_mec.csv").dropna(subset=["lat", "lon"])
     v = h[h["codigo_distrito"] == "1116"]  # Villeta
     # Schools within a degree of the district are enough for the nearest one.
-    esc = esc[
-        (esc["lon"] - v["lon"].mean()).abs().lt(1) & (esc["lat"] - v["lat"].mean()).abs().lt(1)
-    ]
+    esc = esc[(esc["lon"] - v["lon"].mean()).abs().lt(1) & (esc["lat"] - v["lat"].mean()).abs().lt(1)]
     d_school = nearest_bruteforce(
         v["lon"].to_numpy(), v["lat"].to_numpy(), esc["lon"].to_numpy(), esc["lat"].to_numpy()
     )
     seat = censo.loc["1116"]
-    d_seat = haversine(
-        v["lon"].to_numpy(), v["lat"].to_numpy(), seat["lon_cabecera"], seat["lat_cabecera"]
-    )
+    d_seat = haversine(v["lon"].to_numpy(), v["lat"].to_numpy(), seat["lon_cabecera"], seat["lat_cabecera"])
     assert np.median(d_school) < 3.0
     urban = (v["zona"] == "urbana").to_numpy()
     assert np.median(d_seat[urban]) < np.median(d_seat[~urban])
@@ -377,9 +348,7 @@ def test_place_based_coverage_falls_with_distance(generado, puntos_prueba):
     h, p = generado["hogares"], generado["personas"]
     usf = puntos_prueba[puntos_prueba["tipo"] == "usf"]
     d = pd.Series(
-        nearest_bruteforce(
-            h["lon"].to_numpy(), h["lat"].to_numpy(), usf["lon"].to_numpy(), usf["lat"].to_numpy()
-        ),
+        nearest_bruteforce(h["lon"].to_numpy(), h["lat"].to_numpy(), usf["lon"].to_numpy(), usf["lat"].to_numpy()),
         index=h["hogar_id"],
     )
     dist = p["hogar_id"].map(d)
@@ -404,10 +373,7 @@ def test_names_keep_their_characters(generado):
 # ------------------------------------------------------------------------------ determinism
 def test_same_seed_same_bytes_other_seed_differs(tmp_path, puntos_prueba):
     def digest(folder):
-        return [
-            hashlib.sha256((folder / n).read_bytes()).hexdigest()
-            for n in ("hogares.csv", "personas.csv")
-        ]
+        return [hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in ("hogares.csv", "personas.csv")]
 
     a = generate("pilotos", 21, tmp_path / "a", puntos_prueba)
     generate("pilotos", 21, tmp_path / "b", puntos_prueba)
@@ -440,11 +406,7 @@ def test_nearest_km_matches_bruteforce_haversine():
     assert abs(geodesia.haversine_km(-57.0, -25.0, -57.0, -26.0) - 111.195) < 0.01
     # k > 1 and an empty destination set.
     d3, _ = geodesia.nearest_km(slon, slat, dlon, dlat, k=3)
-    assert (
-        d3.shape == (400, 3)
-        and np.allclose(d3[:, 0], expected)
-        and (np.diff(d3, axis=1) >= 0).all()
-    )
+    assert d3.shape == (400, 3) and np.allclose(d3[:, 0], expected) and (np.diff(d3, axis=1) >= 0).all()
     d0, i0 = geodesia.nearest_km(slon, slat, [], [])
     assert np.isinf(d0).all() and (i0 == -1).all()
 
@@ -457,8 +419,6 @@ def test_clustered_query_is_exact():
     lat = alat[anchor] + rng.normal(0, 0.03, 3000)
     plon, plat = rng.uniform(-58, -55, 120), rng.uniform(-27, -24, 120)
     index = geodesia.NearestIndex(plon, plat)
-    dist, _ = index.query_clustered(
-        geodesia.unit_vectors(lon, lat), geodesia.unit_vectors(alon, alat), anchor
-    )
+    dist, _ = index.query_clustered(geodesia.unit_vectors(lon, lat), geodesia.unit_vectors(alon, alat), anchor)
     expected = nearest_bruteforce(lon, lat, plon, plat)
     assert np.allclose(dist, expected, rtol=1e-9, atol=1e-9)

@@ -28,6 +28,8 @@ pytestmark = pytest.mark.lento  # generates whole departments
 PILOTOS = ["1116", "1602", "0607", "0218"]
 AMBITO = PILOTOS + ["1604", "1606", "1216"]
 CHACO = ["1602", "1604", "1606"]
+
+
 def _leer(folder):
     h = pd.read_csv(folder / "hogares.csv", dtype=str, keep_default_na=False)
     p = pd.read_csv(folder / "personas.csv", dtype=str, keep_default_na=False)
@@ -46,9 +48,7 @@ def puntos():
 
 @pytest.fixture(scope="module")
 def censo():
-    return pd.read_csv(DATA_DIR / "censo2022_distritos.csv", dtype={"codigo": str}).set_index(
-        "codigo"
-    )
+    return pd.read_csv(DATA_DIR / "censo2022_distritos.csv", dtype={"codigo": str}).set_index("codigo")
 
 
 @pytest.fixture(scope="module")
@@ -137,9 +137,7 @@ def test_urban_households_are_in_urban_places(completo, escuelas, censo):
     # Mariscal Estigarribia: its town, not the Bolivian border.
     me = u[u["codigo_distrito"] == "1602"]
     seat = censo.loc["1602"]
-    assert (
-        haversine(me["lon"], me["lat"], seat["lon_cabecera"], seat["lat_cabecera"]) < 15
-    ).mean() > 0.9
+    assert (haversine(me["lon"], me["lat"], seat["lon_cabecera"], seat["lat_cabecera"]) < 15).mean() > 0.9
 
 
 # ------------------------------------------------------------------------ indigenous status
@@ -178,16 +176,10 @@ def test_place_names_are_repaired_and_never_a_placeholder(completo, escuelas):
     assert not h["localidad"].str.contains("Ð|ð").any()
     assert not h["localidad"].str.contains(_PLACEHOLDER).any()
     # Ybytymí's MEC locality spelled with "Ð" appears with "Ñ".
-    polygon = (
-        gpd.read_file(DATA_DIR / "distritos.geojson").set_index("codigo").loc["1216", "geometry"]
-    )
+    polygon = gpd.read_file(DATA_DIR / "distritos.geojson").set_index("codigo").loc["1216", "geometry"]
     e = escuelas[escuelas["barrio_localidad"].fillna("").str.contains("Ð")]
-    inside = gpd.GeoSeries(
-        gpd.points_from_xy(e["lon"].astype(float), e["lat"].astype(float))
-    ).within(polygon)
-    expected = {
-        n.replace("Ð", "Ñ").casefold() for n in e.loc[inside.to_numpy(), "barrio_localidad"]
-    }
+    inside = gpd.GeoSeries(gpd.points_from_xy(e["lon"].astype(float), e["lat"].astype(float))).within(polygon)
+    expected = {n.replace("Ð", "Ñ").casefold() for n in e.loc[inside.to_numpy(), "barrio_localidad"]}
     assert expected
     got = set(h.loc[h["codigo_distrito"] == "1216", "localidad"].str.casefold())
     assert expected <= got, (expected, got)
@@ -199,15 +191,14 @@ def test_point_names_have_no_eth(puntos):
 
 # ------------------------------------------------------------------------ network at the seats
 def test_every_district_seat_has_its_offices_within_reach(puntos, censo):
-    cw = pd.read_csv(
-        DATA_DIR / "crosswalk_2022_2012.csv", dtype={"codigo_2022": str, "codigo_2012": str}
-    ).set_index("codigo_2022")
+    cw = pd.read_csv(DATA_DIR / "crosswalk_2022_2012.csv", dtype={"codigo_2022": str, "codigo_2012": str}).set_index(
+        "codigo_2022"
+    )
     poly = gpd.read_file(DATA_DIR / "distritos.geojson").set_index("codigo")["geometry"]
     own = cw[cw["relacion"] == "mismo_distrito"]
     seats = censo.loc[own.index, ["lon_cabecera", "lat_cabecera"]].dropna()
     inside = [
-        poly[own.loc[c, "codigo_2012"]].contains(gpd.points_from_xy([x], [y])[0])
-        for c, x, y in seats.itertuples()
+        poly[own.loc[c, "codigo_2012"]].contains(gpd.points_from_xy([x], [y])[0]) for c, x, y in seats.itertuples()
     ]
     seats = seats[inside]  # census seats inside their polygon: the ones the generator uses
     assert len(seats) > 180
@@ -238,9 +229,7 @@ def test_partial_survey_is_a_clustered_sample_of_the_full_population(completo, p
     # The surveyed households are households of the full population, unchanged.
     full = hc.set_index("hogar_id")
     assert hp["hogar_id"].isin(full.index).all()
-    same = full.loc[hp["hogar_id"], ["localidad", "lat", "lon", "codigo_distrito"]].reset_index(
-        drop=True
-    )
+    same = full.loc[hp["hogar_id"], ["localidad", "lat", "lon", "codigo_distrito"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(same, hp[["localidad", "lat", "lon", "codigo_distrito"]])
     assert len(hp) < 0.6 * len(hc)
     n_full = hc.groupby("codigo_distrito").size()

@@ -49,12 +49,12 @@ def test_travel_time_along_a_road_solved_by_hand():
 
 def test_travel_time_diagonal_barrier_and_nearest_start():
     kmh = np.full((3, 4), 6.0)  # 10 min a cell
-    kmh[0, 2] = 0.0             # a barrier (outside the country)
+    kmh[0, 2] = 0.0  # a barrier (outside the country)
     t = s.tiempo_minutos(kmh, 1000.0, np.array([1, 2]), np.array([1, 3]))
     assert t[1, 1] == 0 and t[2, 3] == 0
-    assert t[0, 0] == pytest.approx(10 * math.sqrt(2), rel=1e-6)   # diagonal from (1, 1)
-    assert t[1, 2] == pytest.approx(10.0)                          # next to both starts' reach
-    assert t[0, 3] == pytest.approx(20.0)                          # two cells up from (2, 3)
+    assert t[0, 0] == pytest.approx(10 * math.sqrt(2), rel=1e-6)  # diagonal from (1, 1)
+    assert t[1, 2] == pytest.approx(10.0)  # next to both starts' reach
+    assert t[0, 3] == pytest.approx(20.0)  # two cells up from (2, 3)
     assert t[0, 2] == s.NODATA
 
 
@@ -62,9 +62,20 @@ def test_roads_are_burnt_with_their_class_speed(tmp_path):
     rejilla = s.Rejilla(x0=0.0, y0=5000.0, ancho=5, alto=5, celda=1000.0)
     geo = Transformer.from_crs("EPSG:32721", "EPSG:4326", always_xy=True)
     linea = [list(geo.transform(100.0, 2500.0)), list(geo.transform(4900.0, 2500.0))]
-    (tmp_path / "r.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"id": 1, "scalerank": 4, "tipo_ne": "Road"},
-         "geometry": {"type": "LineString", "coordinates": linea}}]}))
+    (tmp_path / "r.geojson").write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"id": 1, "scalerank": 4, "tipo_ne": "Road"},
+                        "geometry": {"type": "LineString", "coordinates": linea},
+                    }
+                ],
+            }
+        )
+    )
     mask = np.ones((5, 5), bool)
     mask[4, 4] = False
     kmh = s.velocidades(rejilla, mask, tmp_path / "r.geojson")
@@ -74,8 +85,13 @@ def test_roads_are_burnt_with_their_class_speed(tmp_path):
 
 
 def _puntos():
-    return pd.DataFrame({"tipo": ["usf", "usf", "usf", "snpp"],
-                         "lon": [-57.60, -55.80, -60.50, -57.0], "lat": [-25.30, -27.00, -22.30, -25.5]})
+    return pd.DataFrame(
+        {
+            "tipo": ["usf", "usf", "usf", "snpp"],
+            "lon": [-57.60, -55.80, -60.50, -57.0],
+            "lat": [-25.30, -27.00, -22.30, -25.5],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +106,7 @@ def test_cog_is_valid_with_overviews(construidas):
     path = s.ruta(construidas[0], "v1", "usf", "distancia")
     info = subprocess.run(["gdalinfo", str(path)], capture_output=True, text=True, check=True).stdout
     assert "LAYOUT=COG" in info
-    assert "Overviews:" in info and "EPSG\",32721" in info.replace(" ", "")
+    assert "Overviews:" in info and 'EPSG",32721' in info.replace(" ", "")
     assert "NoData Value=-1" in info
     from rio_cogeo.cogeo import cog_validate
 
@@ -108,17 +124,19 @@ def test_national_surfaces_hold_the_engine_values(construidas):
     import rasterio
 
     with rasterio.open(s.ruta(construidas[0], "v1", "usf", "distancia")) as src:
-        (valor,) = next(src.sample([Transformer.from_crs("EPSG:4326", "EPSG:32721", always_xy=True)
-                                    .transform(-57.0, -25.5)]))
-        cx, cy = src.xy(*src.index(*Transformer.from_crs("EPSG:4326", "EPSG:32721", always_xy=True)
-                                   .transform(-57.0, -25.5)))
+        (valor,) = next(
+            src.sample([Transformer.from_crs("EPSG:4326", "EPSG:32721", always_xy=True).transform(-57.0, -25.5)])
+        )
+        cx, cy = src.xy(
+            *src.index(*Transformer.from_crs("EPSG:4326", "EPSG:32721", always_xy=True).transform(-57.0, -25.5))
+        )
         lon, lat = Transformer.from_crs("EPSG:32721", "EPSG:4326", always_xy=True).transform(cx, cy)
         esperado = min(ESFERA.inv(lon, lat, x, y)[2] for x, y in [(-57.60, -25.30), (-55.80, -27.0), (-60.5, -22.3)])
         assert valor == pytest.approx(esperado / 1000.0, abs=1e-3)
         assert src.tags()["data_version"] == "v1" and src.tags()["unidad"] == "km"
     with rasterio.open(s.ruta(construidas[0], "v1", "usf", "tiempo")) as src:
         datos = src.read(1)
-        assert (datos == 0).sum() == 3        # the three point cells
+        assert (datos == 0).sum() == 3  # the three point cells
         assert datos.max() > 60 and (datos == s.NODATA).any()
 
 
@@ -145,20 +163,26 @@ def test_the_release_drops_unreferenced_versions_and_the_command_builds_one_type
     url = clone_database(pilotos["url"], "superficies_cli")
     env = {**os.environ, "GEOPORTAL_DATABASE_URL": url, "GEOPORTAL_HOME": str(tmp_path)}
     cli = [sys.executable, "-m", "geoportal.cli"]
-    mal = subprocess.run([*cli, "superficies", "--tipo", "hospicio"], capture_output=True, text=True, env=env, timeout=300)
+    mal = subprocess.run(
+        [*cli, "superficies", "--tipo", "hospicio"], capture_output=True, text=True, env=env, timeout=300
+    )
     assert mal.returncode == 1 and "Tipo de punto desconocido: hospicio" in mal.stdout
     assert "Traceback" not in mal.stdout + mal.stderr
     uno = subprocess.run([*cli, "superficies", "--tipo", "snpp"], capture_output=True, text=True, env=env, timeout=600)
     assert uno.returncode == 0, uno.stdout + uno.stderr
     with psycopg.connect(url) as conn:
         version = s.version_vigente(conn)
-    assert sorted(p.name for p in (tmp_path / "superficies" / version).glob("*.tif")) == ["snpp_distancia.tif", "snpp_tiempo.tif"]
+    assert sorted(p.name for p in (tmp_path / "superficies" / version).glob("*.tif")) == [
+        "snpp_distancia.tif",
+        "snpp_tiempo.tif",
+    ]
     (tmp_path / "superficies" / "vieja").mkdir()
     # A national computation publishes; the CLI's post-release step removes the files of
     # versions no published version refers to (surfaces are built on demand), and the
     # command builds every type of the new version.
-    hook = subprocess.run([*cli, "calcular", "--fecha-corte", "2026-01-01"], capture_output=True, text=True,
-                          env=env, timeout=1200)
+    hook = subprocess.run(
+        [*cli, "calcular", "--fecha-corte", "2026-01-01"], capture_output=True, text=True, env=env, timeout=1200
+    )
     assert hook.returncode == 0, hook.stdout + hook.stderr
     assert not (tmp_path / "superficies" / "vieja").exists()
     todas = subprocess.run([*cli, "superficies"], capture_output=True, text=True, env=env, timeout=1200)
@@ -167,4 +191,5 @@ def test_the_release_drops_unreferenced_versions_and_the_command_builds_one_type
         version = s.version_vigente(conn)
     tipos = sorted(default_catalog().tipos_punto)
     assert sorted(p.name for p in (tmp_path / "superficies" / version).glob("*.tif")) == sorted(
-        f"{t}_{m}.tif" for t in tipos for m in s.MEDIDAS)
+        f"{t}_{m}.tif" for t in tipos for m in s.MEDIDAS
+    )

@@ -31,8 +31,7 @@ def servidor(pilotos):
     home = Path(os.environ["GEOPORTAL_HOME"])
     with psycopg.connect(pilotos["url"]) as conn:
         hecho = s.tras_publicar(conn, home, ["usf", "snpp", "escuela"], tipo="usf")
-    yield from ({"base": base, "version": hecho["data_version"], "home": home}
-                for base in serve(pilotos["url"]))
+    yield from ({"base": base, "version": hecho["data_version"], "home": home} for base in serve(pilotos["url"]))
 
 
 def _png(content: bytes) -> np.ndarray:
@@ -52,8 +51,11 @@ def test_tile_pixel_has_the_colour_of_the_raster_value_under_it(servidor):
             cx, cy = src.xy(filas[i], cols[i])  # a cell centre
             lon, lat = Transformer.from_crs(src.crs, "EPSG:4326", always_xy=True).transform(cx, cy)
             tile = TMS.tile(lon, lat, 12)
-            r = httpx.get(f"{servidor['base']}/raster/{servidor['version']}/usf_distancia/tiles/WebMercatorQuad/"
-                          f"{tile.z}/{tile.x}/{tile.y}.png", timeout=60)
+            r = httpx.get(
+                f"{servidor['base']}/raster/{servidor['version']}/usf_distancia/tiles/WebMercatorQuad/"
+                f"{tile.z}/{tile.x}/{tile.y}.png",
+                timeout=60,
+            )
             assert r.status_code == 200, r.text
             assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
             bounds = TMS.xy_bounds(tile)
@@ -65,8 +67,9 @@ def test_tile_pixel_has_the_colour_of_the_raster_value_under_it(servidor):
             byte = int(np.clip(round((valor - capa.rescala[0]) / (capa.rescala[1] - capa.rescala[0]) * 255), 0, 255))
             assert rgba == capa.colormap()[byte], (valor, rgba)
             comprobados += 1
-            punto = httpx.get(f"{servidor['base']}/raster/{servidor['version']}/usf_distancia/punto",
-                              params={"lon": lon, "lat": lat}).json()
+            punto = httpx.get(
+                f"{servidor['base']}/raster/{servidor['version']}/usf_distancia/punto", params={"lon": lon, "lat": lat}
+            ).json()
             assert punto["valor"] == pytest.approx(valor, abs=1e-3) and punto["unidad"] == "km"
     assert comprobados == 6
 
@@ -103,9 +106,11 @@ def test_cog_download_is_the_file_and_a_valid_cog(servidor, tmp_path):
 
 
 def test_unknown_surface_or_version_is_a_spanish_404(servidor):
-    for path in ("/raster/" + servidor["version"] + "/hospicio_distancia/punto?lon=-57&lat=-25",
-                 "/raster/otra_version/usf_distancia/tiles/WebMercatorQuad/7/44/72.png",
-                 "/descargas/superficies/hospicio_tiempo.tif"):
+    for path in (
+        "/raster/" + servidor["version"] + "/hospicio_distancia/punto?lon=-57&lat=-25",
+        "/raster/otra_version/usf_distancia/tiles/WebMercatorQuad/7/44/72.png",
+        "/descargas/superficies/hospicio_tiempo.tif",
+    ):
         r = httpx.get(servidor["base"] + path)
         assert r.status_code == 404, path
         assert r.headers["content-type"].startswith("application/problem+json")
@@ -120,8 +125,9 @@ def test_missing_surface_of_the_current_version_is_prepared_in_the_background(se
     deadline = time.monotonic() + 300  # generous: national build on a shared machine
     for medida in ("distancia", "tiempo"):
         while time.monotonic() < deadline:
-            r = httpx.get(url.replace("distancia", medida), params={"lon": -57.5, "lat": -25.3},
-                          timeout=60)  # the build shares the GIL with the server
+            r = httpx.get(
+                url.replace("distancia", medida), params={"lon": -57.5, "lat": -25.3}, timeout=60
+            )  # the build shares the GIL with the server
             if r.status_code != 503:
                 break
             time.sleep(2)
@@ -148,11 +154,17 @@ def test_rendered_tiles_are_kept_by_their_versioned_path(servidor):
     assert otra.status_code == 404
 
 
-@pytest.mark.parametrize("cola, status", [
-    ("tiles/WebMercatorQuad/99/1/1.png", 400), ("tiles/WebMercatorQuad/5/100/3.png", 404),
-    ("tiles/WebMercatorQuad/5/10/17.jp2", 400), ("tiles/WebMercatorQuad/5/10/17.png?tilesize=100000", 400),
-    ("tiles/WGS1984Quad/5/10/17.png", 400), ("punto?lon=1000&lat=0", 400),
-])
+@pytest.mark.parametrize(
+    "cola, status",
+    [
+        ("tiles/WebMercatorQuad/99/1/1.png", 400),
+        ("tiles/WebMercatorQuad/5/100/3.png", 404),
+        ("tiles/WebMercatorQuad/5/10/17.jp2", 400),
+        ("tiles/WebMercatorQuad/5/10/17.png?tilesize=100000", 400),
+        ("tiles/WGS1984Quad/5/10/17.png", 400),
+        ("punto?lon=1000&lat=0", 400),
+    ],
+)
 def test_wrong_tile_requests_are_spanish_problems(servidor, cola, status):
     r = httpx.get(f"{servidor['base']}/raster/{servidor['version']}/usf_distancia/{cola}", timeout=60)
     assert r.status_code == status and r.headers["content-type"].startswith("application/problem+json")

@@ -25,8 +25,14 @@ def test_surface_notebook_overlays_the_tiles_and_reads_the_values_of_the_gap_dis
     home = Path(os.environ["GEOPORTAL_HOME"])
     with psycopg.connect(base_url) as conn:
         version = s.tras_publicar(conn, home, ["usf"], tipo="usf")["data_version"]
-    printed = run("superficies.ipynb", server, tmp_path, GEOPORTAL_TIPO="usf", GEOPORTAL_MEDIDA="distancia",
-                  GEOPORTAL_SERVICIO="CPN")
+    printed = run(
+        "superficies.ipynb",
+        server,
+        tmp_path,
+        GEOPORTAL_TIPO="usf",
+        GEOPORTAL_MEDIDA="distancia",
+        GEOPORTAL_SERVICIO="CPN",
+    )
     assert f"Superficie usf_distancia (km), versión de datos {version}" in printed
     lines = re.findall(r"distancia en su interior \((-?[\d.]+), (-?[\d.]+)\): ([\d.]+|None) km", printed)
     assert lines, printed

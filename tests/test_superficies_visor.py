@@ -35,7 +35,7 @@ def server(pilotos):
 
 
 @pytest.fixture
-def pagina(chromium, server):  # noqa: F811
+def pagina(chromium, server):
     pagina = Pagina(chromium, server)
     yield pagina
     pagina.page.close()
@@ -55,7 +55,9 @@ def test_surface_layer_legend_opacity_and_value_under_the_cursor(pagina, server)
     capa = default_rasters()["distancia"]
     assert "km" in leyenda and leyenda.count("\n") >= len(capa.cortes)
     assert "más de 40 km" in leyenda
-    colores = page.eval_on_selector_all("#superficie-leyenda .muestra", "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    colores = page.eval_on_selector_all(
+        "#superficie-leyenda .muestra", "els => els.map(e => getComputedStyle(e).backgroundColor)"
+    )
     assert len(colores) == len(capa.colores)
 
     page.fill("#superficie-opacidad", "40")
@@ -65,13 +67,17 @@ def test_surface_layer_legend_opacity_and_value_under_the_cursor(pagina, server)
 
     x, y = pagina.centro_en_pixel(*ASUNCION)
     page.mouse.move(x, y)
-    page.wait_for_function("() => document.querySelector('#superficie-valor').textContent.startsWith('Bajo el cursor')",
-                           timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('#superficie-valor').textContent.startsWith('Bajo el cursor')", timeout=30_000
+    )
     lon, lat = page.evaluate(
         "([x, y]) => { const m = window.geoportal.mapa; const r = m.getContainer().getBoundingClientRect();"
-        " const ll = m.containerPointToLatLng([x - r.left, y - r.top]); return [ll.lng, ll.lat]; }", [x, y])
-    esperado = httpx.get(f"{server}/raster/{version}/usf_distancia/punto",
-                         params={"lon": round(lon, 5), "lat": round(lat, 5)}).json()["valor"]
+        " const ll = m.containerPointToLatLng([x - r.left, y - r.top]); return [ll.lng, ll.lat]; }",
+        [x, y],
+    )
+    esperado = httpx.get(
+        f"{server}/raster/{version}/usf_distancia/punto", params={"lon": round(lon, 5), "lat": round(lat, 5)}
+    ).json()["valor"]
     texto = page.inner_text("#superficie-valor")
     assert texto == f"Bajo el cursor: {f'{round(esperado, 1):.1f}'.replace('.', ',').removesuffix(',0')} km", texto
     assert page.get_attribute("#superficie-descarga", "href") == "/descargas/superficies/usf_distancia.tif"

@@ -76,33 +76,19 @@ def test_census_population_adds_up_to_the_national_total(cargado, conn):
 
 
 def test_codes_keep_leading_zeros(cargado, conn):
-    assert (
-        conn.execute("SELECT nombre FROM territorio.distrito WHERE codigo = '0000'").fetchone()[0]
-        == "Asunción"
-    )
-    assert (
-        conn.execute("SELECT count(*) FROM territorio.departamento WHERE codigo = '00'").fetchone()[
-            0
-        ]
-        == 1
-    )
-    assert (
-        conn.execute("SELECT count(*) FROM territorio.distrito WHERE dpto = '01'").fetchone()[0] > 0
-    )
+    assert conn.execute("SELECT nombre FROM territorio.distrito WHERE codigo = '0000'").fetchone()[0] == "Asunción"
+    assert conn.execute("SELECT count(*) FROM territorio.departamento WHERE codigo = '00'").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM territorio.distrito WHERE dpto = '01'").fetchone()[0] > 0
 
 
 def test_four_pilots(cargado, conn):
     from geoportal.territory import pilot_codes
 
-    rows = dict(
-        conn.execute("SELECT codigo, nombre FROM territorio.distrito WHERE piloto").fetchall()
-    )
+    rows = dict(conn.execute("SELECT codigo, nombre FROM territorio.distrito WHERE piloto").fetchall())
     assert rows == PILOTOS
     assert pilot_codes() == sorted(PILOTOS)
     # Each pilot is an unchanged 2012 district with its own polygon.
-    links = dict(
-        conn.execute("SELECT codigo, codigo_2012 FROM territorio.distrito WHERE piloto").fetchall()
-    )
+    links = dict(conn.execute("SELECT codigo, codigo_2012 FROM territorio.distrito WHERE piloto").fetchall())
     assert links == {c: c for c in PILOTOS}
 
 
@@ -111,29 +97,20 @@ def test_crosswalk_links(cargado, conn):
         "SELECT codigo FROM territorio.distrito WHERE codigo_2012 IS NULL ORDER BY codigo"
     ).fetchall()
     assert [r[0] for r in sin_poligono] == ["0222", "0918"]  # San José del Rosario, María Antonia
-    relaciones = dict(
-        conn.execute(
-            "SELECT relacion_2012, count(*) FROM territorio.distrito GROUP BY 1"
-        ).fetchall()
-    )
+    relaciones = dict(conn.execute("SELECT relacion_2012, count(*) FROM territorio.distrito GROUP BY 1").fetchall())
     assert relaciones == {
         "mismo_distrito": 245,
         "nuevo_contenido_en_padre_2012": 15,
         "REVISAR_nuevo_padre_incierto": 1,
         "nuevo_padre_desconocido": 2,
     }
-    assert (
-        conn.execute(
-            "SELECT count(*) FROM territorio.distrito WHERE codigo_provisional"
-        ).fetchone()[0]
-        == 18
-    )
+    assert conn.execute("SELECT count(*) FROM territorio.distrito WHERE codigo_provisional").fetchone()[0] == 18
 
 
 def test_polygon_0404_is_coronel_martinez(cargado, conn):
-    nombre = conn.execute(
-        "SELECT nombre FROM territorio.distrito_cartografico WHERE codigo_2012 = '0404'"
-    ).fetchone()[0]
+    nombre = conn.execute("SELECT nombre FROM territorio.distrito_cartografico WHERE codigo_2012 = '0404'").fetchone()[
+        0
+    ]
     assert "MARTINEZ" in nombre.upper() and "BLANCO" not in nombre.upper()
 
 
@@ -145,12 +122,7 @@ def test_all_geometries_valid_and_multipolygon(cargado, conn):
             f" max(ST_SRID(geom)) FROM territorio.{table}"
         ).fetchone()
         assert (invalid, not_multi, srid) == (0, 0, 4326), table
-    assert (
-        conn.execute(
-            "SELECT count(*) FROM territorio.localidad WHERE NOT ST_IsValid(geom)"
-        ).fetchone()[0]
-        == 0
-    )
+    assert conn.execute("SELECT count(*) FROM territorio.localidad WHERE NOT ST_IsValid(geom)").fetchone()[0] == 0
 
 
 def test_known_point_falls_in_villeta(cargado, conn):
@@ -182,12 +154,7 @@ def test_sources_documented(cargado, conn):
     ):
         assert capa in capas
     assert capas["escuelas_mec"] == "CC BY 4.0"
-    assert (
-        "sintétic"
-        in conn.execute("SELECT notas FROM territorio.fuente WHERE capa = 'sintetico'").fetchone()[
-            0
-        ]
-    )
+    assert "sintétic" in conn.execute("SELECT notas FROM territorio.fuente WHERE capa = 'sintetico'").fetchone()[0]
 
 
 def test_load_twice_is_idempotent(cargado, db_url):
@@ -212,10 +179,7 @@ def test_reload_keeps_rows_that_reference_the_territory(cargado, db_url):
                VALUES ('t-1', '1116', '1116', 'Centro', 'urbana', '2025-01-01', 'sintetico', 0, -57.56, -25.50, 0)"""
         )
         load_territory(conn)  # nested: runs as a savepoint of this transaction
-        assert (
-            conn.execute("SELECT count(*) FROM nominal.hogar WHERE hogar_id = 't-1'").fetchone()[0]
-            == 1
-        )
+        assert conn.execute("SELECT count(*) FROM nominal.hogar WHERE hogar_id = 't-1'").fetchone()[0] == 1
         conn.rollback()
 
 
@@ -274,9 +238,7 @@ def test_origin_labels(puntos):
     # Only the layers that have no real source are wholly synthetic.
     synth_types = set(puntos.loc[origen == "sintetico", "tipo"])
     assert synth_types == {"usf", "registro_civil", "identificaciones", "snpp"}
-    assert set(puntos.loc[puntos["tipo"].isin(["escuela", "hospital", "ips"]), "origen"]) != {
-        "sintetico"
-    }
+    assert set(puntos.loc[puntos["tipo"].isin(["escuela", "hospital", "ips"]), "origen"]) != {"sintetico"}
     assert puntos.loc[origen == "sintetico", "nombre"].str.contains("sintétic").all()
 
 
@@ -346,9 +308,7 @@ def test_other_seed_moves_synthetic_points_only(puntos):
     otro = build_points(2)
     real = puntos["origen"] != "sintetico"
     real_otro = otro["origen"] != "sintetico"
-    pd.testing.assert_frame_equal(
-        puntos[real].reset_index(drop=True), otro[real_otro].reset_index(drop=True)
-    )
+    pd.testing.assert_frame_equal(puntos[real].reset_index(drop=True), otro[real_otro].reset_index(drop=True))
     a = puntos[~real].set_index("punto_id")
     b = otro[~real_otro].set_index("punto_id").reindex(a.index)
     moved = (a["lat"] != b["lat"]) | (a["lon"] != b["lon"])

@@ -17,13 +17,13 @@ import numpy as np
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
+
 from tests.institucional import clone_database
 from tests.servidor_local import serve
 
 
-
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2 ** z
+    n = 2**z
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
     return x, y
@@ -59,8 +59,11 @@ def measure_columns(url: str, pattern: str) -> list[str]:
 
 def area_with_tile(url: str, where: str, z: int) -> dict:
     """One publico.cobertura row matching ``where``, with the z-tile holding a point inside it."""
-    row = rows(url, "SELECT *, ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat"
-                    f" FROM publico.cobertura WHERE {where} AND geom IS NOT NULL ORDER BY codigo LIMIT 1")[0]
+    row = rows(
+        url,
+        "SELECT *, ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat"
+        f" FROM publico.cobertura WHERE {where} AND geom IS NOT NULL ORDER BY codigo LIMIT 1",
+    )[0]
     row["tile"] = (z, *tile_of(row["lon"], row["lat"], z))
     return row
 
@@ -84,8 +87,11 @@ def test_a_districts_values_in_the_tile_equal_its_row_and_nothing_else(server, b
     logros = measure_columns(base_url, r"^l[0-9]+_pct$")
     assert len(logros) == 10
     row = area_with_tile(base_url, "nivel = 'distrito' AND NOT reservado", 8)
-    feature = next(f for f in features(get_tile(server, "logros", row["tile"]), "logros")
-                   if f["properties"]["codigo"] == row["codigo"])
+    feature = next(
+        f
+        for f in features(get_tile(server, "logros", row["tile"]), "logros")
+        if f["properties"]["codigo"] == row["codigo"]
+    )
     expected = {"codigo": row["codigo"], "nombre": row["nombre"]}
     expected.update({m: row[m] for m in logros if row[m] is not None})
     assert set(feature["properties"]) == set(expected)
@@ -96,8 +102,11 @@ def test_a_districts_values_in_the_tile_equal_its_row_and_nothing_else(server, b
 def test_gap_counts_in_the_tile_are_the_published_integers(server, base_url):
     gaps = measure_columns(base_url, r"_(sin|con)_oferta$")
     row = area_with_tile(base_url, "nivel = 'h3_6' AND NOT reservado", 10)
-    feature = next(f for f in features(get_tile(server, "brechas", row["tile"]), "brechas")
-                   if f["properties"]["codigo"] == row["codigo"])
+    feature = next(
+        f
+        for f in features(get_tile(server, "brechas", row["tile"]), "brechas")
+        if f["properties"]["codigo"] == row["codigo"]
+    )
     published = {m: row[m] for m in gaps if row[m] is not None}
     assert published and all(v % 5 == 0 for v in published.values())
     assert {k: v for k, v in feature["properties"].items() if k in gaps} == published
@@ -122,16 +131,19 @@ def test_reserved_areas_carry_only_code_name_and_the_reserved_flag(server, base_
     # Reserved res-7/8 cells are not listed at all (disclosure control); res-6 ones are.
     row = area_with_tile(base_url, "nivel = 'h3_6' AND reservado", 10)
     for capa in ("logros", "brechas", "accesibilidad"):
-        feature = next(f for f in features(get_tile(server, capa, row["tile"]), capa)
-                       if f["properties"]["codigo"] == row["codigo"])
+        feature = next(
+            f for f in features(get_tile(server, capa, row["tile"]), capa) if f["properties"]["codigo"] == row["codigo"]
+        )
         assert feature["properties"] == {"codigo": row["codigo"], "nombre": row["nombre"], "reservado": True}
 
 
 def test_published_areas_have_no_reserved_property(server, base_url):
     row = area_with_tile(base_url, "nivel = 'distrito' AND NOT reservado", 7)
     found = features(get_tile(server, "logros", row["tile"]), "logros")
-    published = {r["codigo"] for r in rows(base_url, "SELECT codigo FROM publico.cobertura WHERE nivel = 'distrito'"
-                                                     " AND NOT reservado")}
+    published = {
+        r["codigo"]
+        for r in rows(base_url, "SELECT codigo FROM publico.cobertura WHERE nivel = 'distrito' AND NOT reservado")
+    }
     tile_codes = {f["properties"]["codigo"] for f in found}
     assert row["codigo"] in tile_codes
     for f in found:
@@ -139,12 +151,20 @@ def test_published_areas_have_no_reserved_property(server, base_url):
 
 
 def test_points_layer_says_real_or_synthetic_and_carries_no_other_field(server, base_url):
-    point = rows(base_url, "SELECT punto_id, nombre, tipo, institucion, origen, lon, lat FROM oferta.punto_entrega"
-                           " WHERE origen LIKE 'real:%%' ORDER BY punto_id LIMIT 1")[0]
+    point = rows(
+        base_url,
+        "SELECT punto_id, nombre, tipo, institucion, origen, lon, lat FROM oferta.punto_entrega"
+        " WHERE origen LIKE 'real:%%' ORDER BY punto_id LIMIT 1",
+    )[0]
     found = features(get_tile(server, "puntos", (12, *tile_of(point["lon"], point["lat"], 12))), "puntos")
     feature = next(f for f in found if f["properties"]["codigo"] == point["punto_id"])
-    assert feature["properties"] == {"codigo": point["punto_id"], "nombre": point["nombre"], "tipo": point["tipo"],
-                                     "institucion": point["institucion"], "origen": point["origen"]}
+    assert feature["properties"] == {
+        "codigo": point["punto_id"],
+        "nombre": point["nombre"],
+        "tipo": point["tipo"],
+        "institucion": point["institucion"],
+        "origen": point["origen"],
+    }
 
 
 def test_territory_base_map_has_every_department_at_low_zoom(server, base_url):
@@ -205,8 +225,7 @@ def test_versioned_tiles_are_immutable_and_unversioned_short_lived(server, base_
     assert plain.headers["etag"] == etag and plain.content == versioned.content
     assert plain.headers["content-type"] == "application/vnd.mapbox-vector-tile"  # a cache hit
     assert plain.headers["content-encoding"] == "gzip"
-    identity = httpx.get(
-        f"{server}/tiles/logros/{z}/{x}/{y}.mvt", headers={"Accept-Encoding": "identity"})
+    identity = httpx.get(f"{server}/tiles/logros/{z}/{x}/{y}.mvt", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in identity.headers and identity.content == plain.content
 
 
@@ -214,8 +233,11 @@ def test_if_none_match_with_the_etag_answers_304_without_a_body(server, base_url
     row = area_with_tile(base_url, "nivel = 'distrito' AND NOT reservado", 8)
     first = get_tile(server, "logros", row["tile"])
     z, x, y = row["tile"]
-    again = httpx.get(f"{server}/tiles/logros/{z}/{x}/{y}.mvt", params={"v": current_version(base_url)},
-                      headers={"If-None-Match": first.headers["etag"]})
+    again = httpx.get(
+        f"{server}/tiles/logros/{z}/{x}/{y}.mvt",
+        params={"v": current_version(base_url)},
+        headers={"If-None-Match": first.headers["etag"]},
+    )
     assert again.status_code == 304 and again.content == b""
     other = httpx.get(f"{server}/tiles/logros/{z}/{x}/{y}.mvt", headers={"If-None-Match": '"otra-cosa"'})
     assert other.status_code == 200
@@ -230,8 +252,7 @@ def test_a_version_that_is_not_current_redirects_briefly_to_the_same_tile_of_the
     assert response.headers["location"] == f"/tiles/logros/8/86/143.mvt?v={current}"
     assert response.headers["cache-control"] == "public, max-age=10"
     assert response.headers["access-control-allow-origin"] == "*"
-    followed = httpx.get(f"{server}/tiles/logros/8/86/143.mvt", params={"v": "0123456789abcdef"},
-                         follow_redirects=True)
+    followed = httpx.get(f"{server}/tiles/logros/8/86/143.mvt", params={"v": "0123456789abcdef"}, follow_redirects=True)
     direct = get_tile(server, "logros", (8, 86, 143), v=current)
     assert followed.status_code == direct.status_code and followed.content == direct.content
     assert "immutable" in followed.headers["cache-control"] and followed.headers["x-data-version"] == current
@@ -251,8 +272,10 @@ def test_y_with_the_database_unreachable_cached_tiles_are_served_and_it_recovers
     with psycopg.connect(base_url, autocommit=True) as admin:
         try:
             admin.execute(f'REVOKE CONNECT ON DATABASE "{name}" FROM PUBLIC, "{PUBLIC_ROLE}"')
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s AND datname = %s",
-                          (PUBLIC_ROLE, name))
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s AND datname = %s",
+                (PUBLIC_ROLE, name),
+            )
             time.sleep(1.2)
             again = get_tile(server, "logros", row["tile"])
             assert again.status_code == 200 and again.content == cached.content
@@ -268,10 +291,10 @@ def test_y_with_the_database_unreachable_cached_tiles_are_served_and_it_recovers
 
 def test_zz_a_new_publication_drops_the_cache_and_tiles_show_the_new_values(server, base_url):
     """Runs last in this module: it publishes a new version (one status event more)."""
-    from tiles.publicacion import preparar_publicacion
     from geoportal.pipeline import compute_district
     from geoportal.publicacion import publish
     from tests.conftest import FECHA_CORTE
+    from tiles.publicacion import preparar_publicacion
 
     row = area_with_tile(base_url, "nivel = 'distrito' AND NOT reservado", 8)
     before = get_tile(server, "servicios", row["tile"])
@@ -279,12 +302,15 @@ def test_zz_a_new_publication_drops_the_cache_and_tiles_show_the_new_values(serv
     old_template = httpx.get(f"{server}/capas/servicios/tilejson.json").json()["tiles"][0]
     # Every person of the district lacking a service gets it from an administrative record.
     with psycopg.connect(base_url) as conn:
-        district = conn.execute("SELECT codigo FROM territorio.distrito WHERE codigo_2012 = %s ORDER BY codigo LIMIT 1",
-                                (row["codigo"],)).fetchone()[0]
+        district = conn.execute(
+            "SELECT codigo FROM territorio.distrito WHERE codigo_2012 = %s ORDER BY codigo LIMIT 1", (row["codigo"],)
+        ).fetchone()[0]
         conn.execute(
             "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
             " SELECT 'persona', p.persona_id, 'CEDULA', true, %s, 'prueba' FROM nominal.persona p"
-            " JOIN nominal.hogar h USING (hogar_id) WHERE h.codigo_distrito = %s", (FECHA_CORTE, district))
+            " JOIN nominal.hogar h USING (hogar_id) WHERE h.codigo_distrito = %s",
+            (FECHA_CORTE, district),
+        )
         conn.commit()
         compute_district(conn, district, fecha_corte=FECHA_CORTE)
         publish(conn, forzar=True)  # public releases are batched: publish now
@@ -292,8 +318,9 @@ def test_zz_a_new_publication_drops_the_cache_and_tiles_show_the_new_values(serv
     assert new_version != old_version
     time.sleep(1.2)  # the service re-reads the version at most once a second
     after = get_tile(server, "servicios", row["tile"])  # not prepared yet: simplified on the fly
-    new_row = rows(base_url, "SELECT * FROM publico.cobertura WHERE nivel = 'distrito' AND codigo = %s",
-                   (row["codigo"],))[0]
+    new_row = rows(
+        base_url, "SELECT * FROM publico.cobertura WHERE nivel = 'distrito' AND codigo = %s", (row["codigo"],)
+    )[0]
     feature = next(f for f in features(after, "servicios") if f["properties"]["codigo"] == row["codigo"])
     assert same(feature["properties"]["cedula_pct"], new_row["cedula_pct"])
     assert not same(row["cedula_pct"], new_row["cedula_pct"])

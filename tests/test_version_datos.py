@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from tests.conftest import load_hand_fixture
-from tests.test_corte import A, HOUSEHOLDS, PERSONS
+from tests.test_corte import HOUSEHOLDS, PERSONS, A
 
 CUT = date(2026, 1, 1)
 EVENT = ("persona", "P5", "USF_ADSCRIPCION", True, "2025-05-01", "registro de prueba")
@@ -31,16 +31,25 @@ def _version(make_database, tmp_path, name, households=HOUSEHOLDS, persons=PERSO
     folder = tmp_path / name
     folder.mkdir()
     load_hand_fixture(
-        url, folder,
+        url,
+        folder,
         points=[["A", "usf", "USF de prueba", "urbana", 5, A[1], A[0], "sintetico"]],
-        households=[[h, "1116", loc, "urbana", fecha, lat, lon, srv, "sintetico"] for h, lon, lat, loc, fecha, srv in households],
-        persons=[[p, h, "Nombre", "Apellido", sex, born, "no", "no", "no", srv, "sintetico"] for p, h, sex, born, srv in persons],
+        households=[
+            [h, "1116", loc, "urbana", fecha, lat, lon, srv, "sintetico"] for h, lon, lat, loc, fecha, srv in households
+        ],
+        persons=[
+            [p, h, "Nombre", "Apellido", sex, born, "no", "no", "no", srv, "sintetico"]
+            for p, h, sex, born, srv in persons
+        ],
         cut=CUT,
     )
     with psycopg.connect(url) as conn:
         for event in events:
-            conn.execute("INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
-                         " VALUES (%s, %s, %s, %s, %s, %s)", event)
+            conn.execute(
+                "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                event,
+            )
         conn.commit()
         result = compute_all(conn, fecha_corte=CUT)
         parametros = conn.execute("SELECT parametros FROM publico.version WHERE vigente").fetchone()[0]
@@ -59,8 +68,9 @@ def versions(make_database, tmp_path_factory):
         # Same batches, same number of rows and events: one birth date differs.
         "otra_fecha": _version(make_database, tmp, "vd_otra_fecha", persons=older, events=[EVENT]),
         # A partial survey of the same households: same batches, same number of events.
-        "parcial": _version(make_database, tmp, "vd_parcial", partial,
-                            [p for p in PERSONS if p[1] != "H2"], events=[EVENT]),
+        "parcial": _version(
+            make_database, tmp, "vd_parcial", partial, [p for p in PERSONS if p[1] != "H2"], events=[EVENT]
+        ),
         # The same event, but not covered.
         "otro_evento": _version(make_database, tmp, "vd_otro_evento", events=[EVENT[:3] + (False,) + EVENT[4:]]),
     }

@@ -20,16 +20,23 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import psycopg
 import pytest
+
 from tests.institucional import clone_database
 from tests.servidor_local import serve
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 DIST = Path(__file__).resolve().parent.parent / "web" / "dist" / "index.html"
 ARTEFACTOS = Path(os.environ.get("GEOPORTAL_ARTEFACTOS") or Path(__file__).resolve().parent / "artefactos")
 VILLETA = "1116"
-
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,8 +90,14 @@ def chromium():
         pytest.fail("Falta /usr/bin/chromium: `make test` lo instala (paquete chromium de Debian).")
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, locale="es-PY",
-            viewport={"width": 1366, "height": 860}, accept_downloads=True)
+            profile,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            locale="es-PY",
+            viewport={"width": 1366, "height": 860},
+            accept_downloads=True,
+        )
         yield context
         context.close()
 
@@ -112,7 +125,8 @@ class Pagina:
     def esperar_teselas(self):
         self.page.wait_for_function(
             "() => { const t = window.geoportal.tematica; return t && !t.isLoading() && t.dibujados.size > 0; }",
-            timeout=30_000)
+            timeout=30_000,
+        )
         self.page.wait_for_timeout(300)
 
     def dibujados(self) -> set[str]:
@@ -131,7 +145,9 @@ class Pagina:
         """Page coordinates of a geographic point on the Leaflet map."""
         x, y = self.page.evaluate(
             "([lat, lon]) => { const m = window.geoportal.mapa; const p = m.latLngToContainerPoint([lat, lon]);"
-            " const r = m.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }", [lat, lon])
+            " const r = m.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }",
+            [lat, lon],
+        )
         return x, y
 
 
@@ -146,14 +162,20 @@ def pagina(chromium, server):
 
 
 def _punto_interior(url: str, codigo: str) -> tuple[float, float]:
-    r = rows(url, "SELECT ST_X(p) lon, ST_Y(p) lat FROM (SELECT ST_PointOnSurface(geom) p FROM"
-                  " territorio.distrito_cartografico WHERE codigo_2012 = %s) s", (codigo,))[0]
+    r = rows(
+        url,
+        "SELECT ST_X(p) lon, ST_Y(p) lat FROM (SELECT ST_PointOnSurface(geom) p FROM"
+        " territorio.distrito_cartografico WHERE codigo_2012 = %s) s",
+        (codigo,),
+    )[0]
     return r["lon"], r["lat"]
 
 
 def test_national_map_paints_every_published_department_and_the_base_map(pagina, base_url):
     page = pagina.abrir("/")
-    published = {r["codigo"] for r in rows(base_url, "SELECT codigo FROM publico.cobertura WHERE nivel = 'departamento'")}
+    published = {
+        r["codigo"] for r in rows(base_url, "SELECT codigo FROM publico.cobertura WHERE nivel = 'departamento'")
+    }
     assert len(published) == 4
     assert pagina.dibujados() == published
     # Features are really drawn: coloured paths in the thematic pane, outlines of all 18 departments in the base.
@@ -173,8 +195,9 @@ def test_national_map_paints_every_published_department_and_the_base_map(pagina,
 
 def test_switching_layer_changes_the_legend_and_the_tile_urls(pagina, base_url):
     page = pagina.abrir("/?capa=logros&medida=l1_pct")
-    assert pagina.pedidos_de_teselas() and all("/tiles/logros/" in u or "/tiles/territorio/" in u
-                                               for u in pagina.pedidos_de_teselas())
+    assert pagina.pedidos_de_teselas() and all(
+        "/tiles/logros/" in u or "/tiles/territorio/" in u for u in pagina.pedidos_de_teselas()
+    )
     label = rows(base_url, "SELECT etiqueta FROM publico.medida WHERE columna = 'l1_pct'")[0]["etiqueta"]
     assert page.inner_text("#leyenda .leyenda-titulo") == label
     before = len(pagina.pedidos)
@@ -182,11 +205,16 @@ def test_switching_layer_changes_the_legend_and_the_tile_urls(pagina, base_url):
     pagina.esperar_teselas()
     new = [u for u in pagina.pedidos[before:] if "/tiles/" in u]
     assert new and all("/tiles/brechas/" in u for u in new if "/tiles/territorio/" not in u)
-    stored = rows(base_url, "SELECT l.medida, l.colores, m.etiqueta FROM publico.leyenda l JOIN publico.medida m"
-                            " ON m.columna = l.medida WHERE l.capa = 'brechas' AND l.nivel = 'departamento'"
-                            " AND l.medida = 'cpn_sin_oferta'")[0]
+    stored = rows(
+        base_url,
+        "SELECT l.medida, l.colores, m.etiqueta FROM publico.leyenda l JOIN publico.medida m"
+        " ON m.columna = l.medida WHERE l.capa = 'brechas' AND l.nivel = 'departamento'"
+        " AND l.medida = 'cpn_sin_oferta'",
+    )[0]
     assert page.inner_text("#leyenda .leyenda-titulo") == f"{stored['etiqueta']} (personas)"  # counts carry their unit
-    swatches = page.eval_on_selector_all("#leyenda .leyenda-clases li.clase .muestra", "els => els.map(e => e.style.background)")
+    swatches = page.eval_on_selector_all(
+        "#leyenda .leyenda-clases li.clase .muestra", "els => els.map(e => e.style.background)"
+    )
     expected = [f"rgb({int(c[1:3], 16)}, {int(c[3:5], 16)}, {int(c[5:7], 16)})" for c in stored["colores"]]
     assert swatches == expected
     assert "Reservado" in page.inner_text("#leyenda") and "Sin dato" in page.inner_text("#leyenda")
@@ -239,8 +267,14 @@ def test_clicking_villeta_shows_the_same_numbers_as_the_territory_profile(pagina
     page.emulate_media(media="screen")
 
 
-@pytest.mark.parametrize(("typed", "expected", "code"), [("boqueron", "Boquerón", "16"), ("VILLETA", "Villeta", "1116"),
-                                                           ("mcal jose", "Mariscal José Félix Estigarribia", "1602")])
+@pytest.mark.parametrize(
+    ("typed", "expected", "code"),
+    [
+        ("boqueron", "Boquerón", "16"),
+        ("VILLETA", "Villeta", "1116"),
+        ("mcal jose", "Mariscal José Félix Estigarribia", "1602"),
+    ],
+)
 def test_search_without_accents_finds_the_territory_and_opens_its_profile(pagina, typed, expected, code):
     page = pagina.abrir("/")
     page.fill("#buscar", typed)
@@ -268,20 +302,26 @@ def test_service_points_show_from_the_national_view_with_the_guides_colours_and_
     # The guide's palette and the legend's names of each type, read from the viewer's sources.
     guide = dict(re.findall(r'(\w+): "(#[0-9a-f]{6})"', (ROOT / "web/src/servicios.js").read_text()))
     source = (ROOT / "web/src/main.js").read_text()
-    declared = source[source.index("const TIPOS_PUNTO"):source.index("};", source.index("const TIPOS_PUNTO"))]
+    declared = source[source.index("const TIPOS_PUNTO") : source.index("};", source.index("const TIPOS_PUNTO"))]
     names = {name: tipo for tipo, name in re.findall(r'(\w+): "([^"]+)"', declared)}
     items = page.eval_on_selector_all(
-        "#leyenda .leyenda-clases li", "els => els.map(e => [e.innerText.trim(), e.querySelector('.muestra').style.background])")
+        "#leyenda .leyenda-clases li",
+        "els => els.map(e => [e.innerText.trim(), e.querySelector('.muestra').style.background])",
+    )
     assert len(items) >= 5
     for label, colour in items:
         c = guide[names[label]]
         assert colour == f"rgb({int(c[1:3], 16)}, {int(c[3:5], 16)}, {int(c[5:7], 16)})", label
     # Zoomed in, a click on a point opens its popup (it used to throw reading 'lat').
-    point = rows(base_url, "SELECT nombre, ST_X(geom) lon, ST_Y(geom) lat FROM publico.punto_entrega p"
-                           " WHERE tipo = 'usf' AND NOT EXISTS (SELECT 1 FROM publico.punto_entrega o"
-                           " WHERE o.codigo <> p.codigo AND ST_DWithin(o.geom, p.geom, 0.003)) ORDER BY codigo LIMIT 1")[0]
-    page.evaluate("([lat, lon]) => window.geoportal.mapa.setView([lat, lon], 14, {animate: false})",
-                  [point["lat"], point["lon"]])
+    point = rows(
+        base_url,
+        "SELECT nombre, ST_X(geom) lon, ST_Y(geom) lat FROM publico.punto_entrega p"
+        " WHERE tipo = 'usf' AND NOT EXISTS (SELECT 1 FROM publico.punto_entrega o"
+        " WHERE o.codigo <> p.codigo AND ST_DWithin(o.geom, p.geom, 0.003)) ORDER BY codigo LIMIT 1",
+    )[0]
+    page.evaluate(
+        "([lat, lon]) => window.geoportal.mapa.setView([lat, lon], 14, {animate: false})", [point["lat"], point["lon"]]
+    )
     page.wait_for_function("() => !window.geoportal.tematica.isLoading()", timeout=30_000)
     page.wait_for_timeout(500)
     page.mouse.click(*pagina.centro_en_pixel(point["lon"], point["lat"]))
@@ -342,7 +382,10 @@ def test_download_of_the_current_layer_and_level_is_valid_geojson(pagina, base_u
         link.click()
     body = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
     assert body["type"] == "FeatureCollection"
-    expected = {r["codigo"]: r["l1_pct"] for r in rows(base_url, "SELECT codigo, l1_pct FROM publico.cobertura WHERE nivel = 'departamento'")}
+    expected = {
+        r["codigo"]: r["l1_pct"]
+        for r in rows(base_url, "SELECT codigo, l1_pct FROM publico.cobertura WHERE nivel = 'departamento'")
+    }
     got = {f["properties"]["codigo"]: f["properties"]["l1_pct"] for f in body["features"]}
     assert got == pytest.approx(expected)
     assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in body["features"])
@@ -367,7 +410,9 @@ def test_url_state_restores_a_view_and_back_forward_work(pagina):
     page.wait_for_function("() => document.getElementById('capa').value === 'relevamiento'")
 
 
-def test_on_a_phone_legend_and_map_are_seen_together_popups_fit_and_the_profile_opens_at_its_top(chromium, server, base_url):
+def test_on_a_phone_legend_and_map_are_seen_together_popups_fit_and_the_profile_opens_at_its_top(
+    chromium, server, base_url
+):
     pagina = Pagina(chromium, server)
     page = pagina.page
     page.set_viewport_size({"width": 390, "height": 844})
@@ -379,7 +424,9 @@ def test_on_a_phone_legend_and_map_are_seen_together_popups_fit_and_the_profile_
         inside = legend.bounding_box()
         assert box["y"] <= inside["y"] and inside["y"] + inside["height"] <= box["y"] + box["height"] + 1
         assert inside["y"] + inside["height"] <= 844, "the legend is seen with the map, on the first screen"
-        panel = page.eval_on_selector_all("#leyenda .leyenda-clases li.clase .muestra", "els => els.map(e => e.style.background)")
+        panel = page.eval_on_selector_all(
+            "#leyenda .leyenda-clases li.clase .muestra", "els => els.map(e => e.style.background)"
+        )
         copy = page.eval_on_selector_all(".leyenda-mapa li.clase .muestra", "els => els.map(e => e.style.background)")
         assert panel and copy == panel
         pagina.captura("visor-telefono-leyenda.png")
@@ -423,8 +470,11 @@ def test_failed_tiles_search_and_profile_say_so_and_offer_a_retry(chromium, serv
     try:
         pagina.abrir("/?capa=logros&medida=l3_pct")
         width = page.locator("#mapa").bounding_box()["width"]
-        failing = lambda route: route.fulfill(status=503, content_type="application/problem+json",  # noqa: E731
-                                              body='{"title": "Servicio no disponible", "status": 503}')
+        failing = lambda route: route.fulfill(
+            status=503,
+            content_type="application/problem+json",
+            body='{"title": "Servicio no disponible", "status": 503}',
+        )
         page.route("**/tiles/**", failing)
         page.evaluate("() => window.geoportal.mapa.setZoom(7, {animate: false})")
         page.wait_for_selector(".estado-mapa.error", timeout=15_000)
@@ -503,8 +553,22 @@ CONTRASTE_JS = """
 def test_text_contrast_meets_wcag_aa(pagina):
     page = pagina.abrir(f"/?capa=logros&t={VILLETA}")
     page.wait_for_selector("#perfil .logro")
-    measured = page.evaluate(CONTRASTE_JS, [".cabecera h1", ".aviso", "label", ".nota", ".leyenda-clases li", "button",
-                                            ".pie span", ".logro-cifras", ".logro-titulo", ".brecha", ".fuentes summary"])
+    measured = page.evaluate(
+        CONTRASTE_JS,
+        [
+            ".cabecera h1",
+            ".aviso",
+            "label",
+            ".nota",
+            ".leyenda-clases li",
+            "button",
+            ".pie span",
+            ".logro-cifras",
+            ".logro-titulo",
+            ".brecha",
+            ".fuentes summary",
+        ],
+    )
     assert len(measured) > 30
     low = [m for m in measured if m[2] < 4.5]
     assert low == [], f"texto con contraste menor que 4,5:1 (WCAG AA): {low}"

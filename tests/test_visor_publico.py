@@ -15,7 +15,8 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from tests.test_visor import DIST, Pagina, chromium, published_copy, serve_viewer, es_py, rows  # noqa: F401  (chromium: fixture)
+
+from tests.test_visor import DIST, Pagina, chromium, es_py, published_copy, rows, serve_viewer  # noqa: F401  (chromium: fixture)
 
 CAPIATA = "1102"
 VILLETA = "1116"
@@ -49,8 +50,10 @@ def pagina(request, chromium, server):
 def _plegar_leyenda(page) -> None:
     """On a phone the compact legend on the map is open at first (a tap folds it), and the
     map may be scrolled away by an open profile: bring the map back on screen."""
-    page.evaluate("() => { const l = document.querySelector('.leyenda-mapa'); if (l) l.open = false;"
-                  " document.getElementById('mapa').scrollIntoView({block: 'start'}); }")
+    page.evaluate(
+        "() => { const l = document.querySelector('.leyenda-mapa'); if (l) l.open = false;"
+        " document.getElementById('mapa').scrollIntoView({block: 'start'}); }"
+    )
     page.wait_for_timeout(200)
 
 
@@ -62,18 +65,27 @@ def _captura(pagina, nombre: str) -> Path:
 
 def _censo(base_url: str, codigo: str) -> int:
     """Census 2022 population of a 2012 polygon: its 2022 districts summed."""
-    return rows(base_url, "SELECT sum(pob_total)::int n FROM territorio.distrito WHERE codigo_2012 = %s", (codigo,))[0]["n"]
+    return rows(base_url, "SELECT sum(pob_total)::int n FROM territorio.distrito WHERE codigo_2012 = %s", (codigo,))[0][
+        "n"
+    ]
 
 
 def _punto_interior(url: str, codigo: str) -> tuple[float, float]:
-    r = rows(url, "SELECT ST_X(p) lon, ST_Y(p) lat FROM (SELECT ST_PointOnSurface(geom) p FROM"
-                  " territorio.distrito_cartografico WHERE codigo_2012 = %s) s", (codigo,))[0]
+    r = rows(
+        url,
+        "SELECT ST_X(p) lon, ST_Y(p) lat FROM (SELECT ST_PointOnSurface(geom) p FROM"
+        " territorio.distrito_cartografico WHERE codigo_2012 = %s) s",
+        (codigo,),
+    )[0]
     return r["lon"], r["lat"]
 
 
 def _sin_relevamiento(base_url: str) -> set[tuple[str, str]]:
     territory = {("departamento", r["codigo"]) for r in rows(base_url, "SELECT codigo FROM territorio.departamento")}
-    territory |= {("distrito", r["codigo_2012"]) for r in rows(base_url, "SELECT codigo_2012 FROM territorio.distrito_cartografico")}
+    territory |= {
+        ("distrito", r["codigo_2012"])
+        for r in rows(base_url, "SELECT codigo_2012 FROM territorio.distrito_cartografico")
+    }
     published = {(r["nivel"], r["codigo"]) for r in rows(base_url, "SELECT nivel, codigo FROM publico.cobertura")}
     return territory - published
 
@@ -84,6 +96,7 @@ def _url_con_t(page, codigo: str) -> None:
 
 
 # ------------------------------------------------------------------ 1. districts with no survey
+
 
 def test_a_district_without_survey_has_a_public_profile_not_an_error(server, base_url):
     from pyproj import Geod
@@ -96,9 +109,24 @@ def test_a_district_without_survey_has_a_public_profile_not_an_error(server, bas
     assert p["poblacion_censo_2022"] == _censo(base_url, CAPIATA)
     assert p["relevamiento"]["relevamiento_pct"] == 0 and p["logros"] == [] and p["brechas"] == []
     # Privacy: only public facts (census, names, public delivery points) are in the answer.
-    assert set(p) <= {"nivel", "codigo", "nombre", "padre", "bbox", "reservado", "sin_relevamiento", "data_version",
-                      "nota_sdc", "poblacion_censo_2022", "logros", "brechas", "servicios_cercanos", "relevamiento",
-                      "cambio_desde_version_anterior", "reservado_texto"}
+    assert set(p) <= {
+        "nivel",
+        "codigo",
+        "nombre",
+        "padre",
+        "bbox",
+        "reservado",
+        "sin_relevamiento",
+        "data_version",
+        "nota_sdc",
+        "poblacion_censo_2022",
+        "logros",
+        "brechas",
+        "servicios_cercanos",
+        "relevamiento",
+        "cambio_desde_version_anterior",
+        "reservado_texto",
+    }
     # The nearest USF, found here by brute force over every USF with pyproj's geodesic.
     lon, lat = _punto_interior(base_url, CAPIATA)
     geod = Geod(ellps="WGS84")
@@ -168,28 +196,38 @@ def test_the_survey_coverage_layer_shows_districts_without_survey_as_zero(pagina
     page = pagina.abrir(f"/?capa=relevamiento&z=8&lat={lat}&lon={lon}")
     page.wait_for_function("() => window.geoportal.capaSinRelevamiento?.dibujados.size > 0")
     page.wait_for_timeout(500)
-    cero = rows(base_url, "SELECT colores[1] c FROM publico.leyenda WHERE capa = 'relevamiento' AND nivel = 'distrito'"
-                          " AND medida = 'relevamiento_pct'")[0]["c"].lower()
+    cero = rows(
+        base_url,
+        "SELECT colores[1] c FROM publico.leyenda WHERE capa = 'relevamiento' AND nivel = 'distrito'"
+        " AND medida = 'relevamiento_pct'",
+    )[0]["c"].lower()
     rgb = f"rgb({int(cero[1:3], 16)}, {int(cero[3:5], 16)}, {int(cero[5:7], 16)})"
     row = page.locator("#leyenda li.fila-sin-relevamiento")
     assert "(0 %)" in row.inner_text()
     assert row.locator(".muestra").evaluate("e => e.style.background") == rgb
-    fills = page.eval_on_selector_all(".leaflet-sinrelev-pane path.sin-relevamiento", "els => els.map(e => e.getAttribute('fill'))")
+    fills = page.eval_on_selector_all(
+        ".leaflet-sinrelev-pane path.sin-relevamiento", "els => els.map(e => e.getAttribute('fill'))"
+    )
     assert fills and {f.lower() for f in fills} == {cero}
     _captura(pagina, "visor-relevamiento-cero")
 
 
 # ------------------------------------------------------------------ 5. say what is measured
 
+
 def test_logro_options_name_their_population_and_the_map_has_a_title(pagina, base_url):
     page = pagina.abrir("/?capa=logros&medida=l1_pct")
-    universos = {r["logro"]: r["etiqueta"] for r in rows(
-        base_url, "SELECT logro, etiqueta FROM publico.medida WHERE columna ~ '^l[0-9]+_universo$'")}
+    universos = {
+        r["logro"]: r["etiqueta"]
+        for r in rows(base_url, "SELECT logro, etiqueta FROM publico.medida WHERE columna ~ '^l[0-9]+_universo$'")
+    }
     options = dict(page.eval_on_selector_all("#medida option", "os => os.map(o => [o.value, o.textContent])"))
     assert len(options) == 10 and len(set(options.values())) == 10
     for n, etiqueta in universos.items():
         population = etiqueta.split(": ", 1)[1].removesuffix(" identificados").removesuffix(" identificadas")
-        assert options[f"l{n}_pct"].startswith(f"Logro {n} · {population[0].upper()}{population[1:]}"), options[f"l{n}_pct"]
+        assert options[f"l{n}_pct"].startswith(f"Logro {n} · {population[0].upper()}{population[1:]}"), options[
+            f"l{n}_pct"
+        ]
     titulo = page.inner_text("#titulo-mapa")
     assert "Logro 1 · Mujeres embarazadas" in titulo and "Paraguay" in titulo
     box = page.locator("#titulo-mapa").bounding_box()
@@ -209,8 +247,12 @@ def test_gaps_are_a_rate_per_100_by_default_and_counts_carry_units(pagina, base_
     legend = page.inner_text("#leyenda")
     assert "por cada 100 personas a las que aplica" in legend and "Tasa calculada en el visor" in legend
     assert "hasta 0" not in legend
-    row = rows(base_url, "SELECT cpn_sin_oferta s, cpn_aplica a, reservado FROM publico.cobertura"
-                         " WHERE nivel = 'distrito' AND codigo = %s", (VILLETA,))[0]
+    row = rows(
+        base_url,
+        "SELECT cpn_sin_oferta s, cpn_aplica a, reservado FROM publico.cobertura"
+        " WHERE nivel = 'distrito' AND codigo = %s",
+        (VILLETA,),
+    )[0]
     assert not row["reservado"] and row["a"] > 0
     _plegar_leyenda(page)
     page.mouse.click(*pagina.centro_en_pixel(lon, lat))
@@ -228,9 +270,14 @@ def test_gaps_are_a_rate_per_100_by_default_and_counts_carry_units(pagina, base_
     classes = page.eval_on_selector_all("#leyenda li.clase", "ls => ls.map(l => l.textContent)")
     assert classes and all("personas" in c for c in classes if c != "todos los valores")
     # Measures constant everywhere (stored without classes at every level) are not offered.
-    constant = {r["medida"] for r in rows(
-        base_url, "SELECT medida FROM publico.leyenda WHERE capa = 'brechas' GROUP BY medida"
-                  " HAVING bool_and(cardinality(cortes) = 0)")}
+    constant = {
+        r["medida"]
+        for r in rows(
+            base_url,
+            "SELECT medida FROM publico.leyenda WHERE capa = 'brechas' GROUP BY medida"
+            " HAVING bool_and(cardinality(cortes) = 0)",
+        )
+    }
     offered = set(page.eval_on_selector_all("#medida option", "os => os.map(o => o.value)"))
     assert not (offered & (constant - {page.input_value("#medida")}))
     _captura(pagina, "visor-brechas-conteo")
@@ -238,11 +285,14 @@ def test_gaps_are_a_rate_per_100_by_default_and_counts_carry_units(pagina, base_
 
 # ------------------------------------------------------------------ 7. search and wording
 
+
 def test_search_folds_enye_and_names_are_in_their_public_form(server, base_url):
     for q in ("nemby", "ÑEMBY", "Ñemby", "ñemby"):
         first = httpx.get(f"{server}/api/buscar", params={"q": q}).json()["resultados"][0]
         assert (first["nivel"], first["codigo"], first["nombre"]) == ("distrito", NEMBY, "Ñemby"), q
-    names = [r["nombre"] for r in httpx.get(f"{server}/api/buscar", params={"q": "mcal estigarribia"}).json()["resultados"]]
+    names = [
+        r["nombre"] for r in httpx.get(f"{server}/api/buscar", params={"q": "mcal estigarribia"}).json()["resultados"]
+    ]
     assert "Mariscal José Félix Estigarribia" in names and not any("MCAL" in n for n in names)
     capiata = httpx.get(f"{server}/api/buscar", params={"q": "capiata"}).json()["resultados"][0]
     assert capiata["nombre"] == "Capiatá" and capiata["en"] == "Central"
@@ -278,14 +328,21 @@ def test_typing_nemby_finds_enye_and_technical_ids_are_folded_away(pagina, base_
 
 # ------------------------------------------------------------------ 6. context on the map
 
+
 def test_a_territory_link_moves_and_outlines_and_back_keeps_url_and_view_in_step(pagina, base_url):
     page = pagina.abrir(f"/?t={VILLETA}")
     page.wait_for_selector("#perfil .logro")
     page.wait_for_function("() => document.body.dataset.contorno === '1116'")
     page.wait_for_selector(".leaflet-resalte-pane path.contorno-territorio", state="attached")
-    box = rows(base_url, "SELECT ST_XMin(e) w, ST_YMin(e) s, ST_XMax(e) e, ST_YMax(e) n FROM"
-                         " (SELECT ST_Extent(geom) e FROM territorio.distrito_cartografico WHERE codigo_2012 = %s) x", (VILLETA,))[0]
-    bounds = page.evaluate("() => { const b = window.geoportal.mapa.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }")
+    box = rows(
+        base_url,
+        "SELECT ST_XMin(e) w, ST_YMin(e) s, ST_XMax(e) e, ST_YMax(e) n FROM"
+        " (SELECT ST_Extent(geom) e FROM territorio.distrito_cartografico WHERE codigo_2012 = %s) x",
+        (VILLETA,),
+    )[0]
+    bounds = page.evaluate(
+        "() => { const b = window.geoportal.mapa.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }"
+    )
     cx, cy = (box["w"] + box["e"]) / 2, (box["s"] + box["n"]) / 2
     assert bounds[0] < cx < bounds[2] and bounds[1] < cy < bounds[3]
     assert (bounds[2] - bounds[0]) < 5 * (box["e"] - box["w"]) + 0.5  # zoomed to the district, not the country
@@ -299,12 +356,16 @@ def test_a_territory_link_moves_and_outlines_and_back_keeps_url_and_view_in_step
     page.mouse.move(*[v + 2 for v in pagina.centro_en_pixel(lon, lat)])
     page.wait_for_selector(".leaflet-tooltip.nombre-al-pasar")
     assert "Hexágono" in page.inner_text(".leaflet-tooltip.nombre-al-pasar")
-    assert not any(c in page.inner_text(".leaflet-tooltip.nombre-al-pasar")
-                   for c in (r["codigo"] for r in rows(base_url, "SELECT codigo FROM publico.cobertura WHERE nivel LIKE 'h3%%'")))
+    assert not any(
+        c in page.inner_text(".leaflet-tooltip.nombre-al-pasar")
+        for c in (r["codigo"] for r in rows(base_url, "SELECT codigo FROM publico.cobertura WHERE nivel LIKE 'h3%%'"))
+    )
     page.evaluate("([lat, lon]) => window.geoportal.mapa.setView([lat, lon], 8, {animate: false})", [lat, lon])
     pagina.esperar_teselas()
     _plegar_leyenda(page)
-    page.wait_for_function("() => window.geoportal.tematica.dibujados.has('1116') && !window.geoportal.tematica.isLoading()")
+    page.wait_for_function(
+        "() => window.geoportal.tematica.dibujados.has('1116') && !window.geoportal.tematica.isLoading()"
+    )
     page.wait_for_timeout(500)
     for step in (0, 2, 4):
         x, y = pagina.centro_en_pixel(lon, lat)
@@ -342,6 +403,7 @@ def test_a_territory_link_moves_and_outlines_and_back_keeps_url_and_view_in_step
 
 # ------------------------------------------------------------------ axe-core
 
+
 @pytest.mark.parametrize("ruta", ["/", f"/?t={CAPIATA}", "/no-existe"])
 def test_axe_finds_no_serious_or_critical_violation(pagina, ruta):
     assert AXE.is_file(), "Falta web/node_modules/axe-core: ejecute `bash scripts/setup.sh` (npm ci)."
@@ -354,8 +416,11 @@ def test_axe_finds_no_serious_or_critical_violation(pagina, ruta):
         page.wait_for_selector("#perfil h2")
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
-           if v["impact"] in ("serious", "critical")]
+    bad = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
     assert bad == [], bad
     nombre = {"/": "visor", f"/?t={CAPIATA}": "visor-sin-relevamiento", "/no-existe": "pagina-404"}[ruta]
     _captura(pagina, f"axe-{nombre}")

@@ -8,7 +8,8 @@ import time
 
 import psycopg
 import pytest
-from tests.test_visor import DIST, Pagina, chromium, published_copy, serve_viewer, rows  # noqa: F401 -- chromium is a fixture
+
+from tests.test_visor import DIST, Pagina, chromium, published_copy, rows, serve_viewer  # noqa: F401 -- chromium is a fixture
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,9 @@ def _new_release(url: str) -> None:
         conn.execute(
             "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
             " SELECT 'persona', p.persona_id, 'CEDULA', true, %s, 'prueba' FROM nominal.persona p"
-            " JOIN nominal.hogar h USING (hogar_id) WHERE h.codigo_distrito = '1116'", (FECHA_CORTE,))
+            " JOIN nominal.hogar h USING (hogar_id) WHERE h.codigo_distrito = '1116'",
+            (FECHA_CORTE,),
+        )
         conn.commit()
         compute_district(conn, "1116", fecha_corte=FECHA_CORTE)
         publish(conn, forzar=True)
@@ -61,8 +64,7 @@ def test_an_open_viewer_follows_a_new_release_without_a_blank_map(chromium, serv
     # The tab comes back to the front: the viewer sees the new version and reloads its TileJSON.
     pagina.pedidos.clear()
     page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
-    page.wait_for_function(f"() => document.getElementById('data-version').textContent === '{new}'",
-                           timeout=15_000)
+    page.wait_for_function(f"() => document.getElementById('data-version').textContent === '{new}'", timeout=15_000)
     pagina.esperar_teselas()
     tiles = pagina.pedidos_de_teselas()
     assert tiles and all(f"v={new}" in u for u in tiles) and not any(f"v={old}" in u for u in tiles)

@@ -23,6 +23,10 @@ def preparar_publicacion(conn, capas: dict[str, Capa] | None = None) -> dict:
     start = time.perf_counter()
     leyendas = store_breaks(conn, capas)
     geometrias = store_geometries(conn, capas)
-    return {"data_version": geometrias["data_version"], "leyendas": leyendas,
-            "geometrias": geometrias["geometrias"], "nuevas": geometrias["nuevas"],
-            "segundos": round(time.perf_counter() - start, 2)}
+    return {
+        "data_version": geometrias["data_version"],
+        "leyendas": leyendas,
+        "geometrias": geometrias["geometrias"],
+        "nuevas": geometrias["nuevas"],
+        "segundos": round(time.perf_counter() - start, 2),
+    }

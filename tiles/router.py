@@ -40,40 +40,66 @@ def capa_o_404(request: Request, capa: str):
     return capas[capa]
 
 
-@router.get("/tiles/{capa}/{z}/{x}/{y}.mvt", response_class=Response,
-            responses={200: {"content": {MVT: {}}, "description": "Tesela vectorial (gzip)"},
-                       204: {"description": "Tesela vacía"}, 304: {"description": "Sin cambios"},
-                       307: {"description": "Versión de datos anterior: la misma tesela de la versión vigente"}},
-            summary="Tesela vectorial de una capa")
+@router.get(
+    "/tiles/{capa}/{z}/{x}/{y}.mvt",
+    response_class=Response,
+    responses={
+        200: {"content": {MVT: {}}, "description": "Tesela vectorial (gzip)"},
+        204: {"description": "Tesela vacía"},
+        304: {"description": "Sin cambios"},
+        307: {"description": "Versión de datos anterior: la misma tesela de la versión vigente"},
+    },
+    summary="Tesela vectorial de una capa",
+)
 async def tesela(request: Request, capa: str, z: int, x: int, y: int, v: str | None = None) -> Response:
     definition = capa_o_404(request, capa)
     if not in_matrix(definition, z, x, y):
-        raise HTTPException(404, detail=(
-            f"La tesela {z}/{x}/{y} está fuera de la matriz de teselas de la capa {capa} "
-            f"(zoom {definition.minzoom} a {definition.maxzoom}; x e y entre 0 y 2^zoom − 1)."))
+        raise HTTPException(
+            404,
+            detail=(
+                f"La tesela {z}/{x}/{y} está fuera de la matriz de teselas de la capa {capa} "
+                f"(zoom {definition.minzoom} a {definition.maxzoom}; x e y entre 0 y 2^zoom − 1)."
+            ),
+        )
     service = teselas(request)
     estado = await service.current()
     if v is not None and v != estado.version:
         if not _VERSION.fullmatch(v):
             raise HTTPException(404, detail=f"La versión de datos pedida no existe (vigente: {estado.version}).")
-        return Response(status_code=307, headers={
-            "Location": f"/tiles/{capa}/{z}/{x}/{y}.mvt?v={estado.version}", "Cache-Control": REDIRECCION,
-            "X-Data-Version": estado.version, "Access-Control-Allow-Origin": "*"})
+        return Response(
+            status_code=307,
+            headers={
+                "Location": f"/tiles/{capa}/{z}/{x}/{y}.mvt?v={estado.version}",
+                "Cache-Control": REDIRECCION,
+                "X-Data-Version": estado.version,
+                "Access-Control-Allow-Origin": "*",
+            },
+        )
     estado, tile = await service.tile(definition, z, x, y)
-    status, headers, body = respond(tile, estado.version, v is not None, request.headers.get("if-none-match"),
-                                    request.headers.get("accept-encoding", ""))
+    status, headers, body = respond(
+        tile,
+        estado.version,
+        v is not None,
+        request.headers.get("if-none-match"),
+        request.headers.get("accept-encoding", ""),
+    )
     return Response(body, status_code=status, headers=headers, media_type=MVT if status == 200 else None)
 
 
 def respond(tile, version: str, versioned: bool, if_none_match: str | None, accept_encoding: str):
     """Status, headers and body of a tile response (shared by the route and the fast path)."""
-    headers = {"Cache-Control": IMMUTABLE if versioned else SHORT, "X-Data-Version": version,
-               "Vary": "Accept-Encoding", "Access-Control-Allow-Origin": "*"}
+    headers = {
+        "Cache-Control": IMMUTABLE if versioned else SHORT,
+        "X-Data-Version": version,
+        "Vary": "Accept-Encoding",
+        "Access-Control-Allow-Origin": "*",
+    }
     if not tile.gz:
         return 204, headers, b""
     headers["ETag"] = tile.etag
-    if if_none_match and (if_none_match.strip() == "*" or tile.etag in
-                          [m.strip().removeprefix("W/") for m in if_none_match.split(",")]):
+    if if_none_match and (
+        if_none_match.strip() == "*" or tile.etag in [m.strip().removeprefix("W/") for m in if_none_match.split(",")]
+    ):
         return 304, headers, b""
     if "gzip" in accept_encoding:
         headers["Content-Encoding"] = "gzip"
@@ -124,7 +150,11 @@ class FastPath:
         tile = self.service.cache.get((estado.version, capa, z, x, y))
         if tile is None:
             return None
-        headers = {k.decode("latin-1"): val.decode("latin-1") for k, val in scope["headers"]
-                   if k in (b"if-none-match", b"accept-encoding")}
-        return respond(tile, estado.version, v is not None, headers.get("if-none-match"),
-                       headers.get("accept-encoding", ""))
+        headers = {
+            k.decode("latin-1"): val.decode("latin-1")
+            for k, val in scope["headers"]
+            if k in (b"if-none-match", b"accept-encoding")
+        }
+        return respond(
+            tile, estado.version, v is not None, headers.get("if-none-match"), headers.get("accept-encoding", "")
+        )

@@ -38,7 +38,7 @@ SIN_BASE = "La base de datos no está disponible en este momento; intente de nue
 
 @dataclass
 class Tile:
-    gz: bytes           # gzip-compressed MVT; b"" for an empty tile
+    gz: bytes  # gzip-compressed MVT; b"" for an empty tile
     etag: str
 
 
@@ -48,18 +48,20 @@ class Estado:
 
     version: str
     prepared: bool
-    medidas: dict[str, list[dict]] = field(default_factory=dict)   # capa → publico.medida rows
-    errores: dict[str, str] = field(default_factory=dict)          # capa → why it cannot be served
-    columnas: dict[str, set[str]] = field(default_factory=dict)    # fuente → columns
+    medidas: dict[str, list[dict]] = field(default_factory=dict)  # capa → publico.medida rows
+    errores: dict[str, str] = field(default_factory=dict)  # capa → why it cannot be served
+    columnas: dict[str, set[str]] = field(default_factory=dict)  # fuente → columns
     leyendas: list[dict] | None = None
 
 
 async def _warm_connection(conn) -> None:
     """Load PostGIS and the tile tables' catalog entries into a new backend: its first tile
     would otherwise pay for them (tens of milliseconds)."""
-    await conn.execute("SELECT ST_AsMVT(t.*, 'x') FROM (SELECT ST_AsMVTGeom(g.geom, ST_MakeEnvelope(0, 0, 1, 1, 3857))"
-                       " AS geom, s.codigo FROM publico.tesela_geom g JOIN publico.cobertura s USING (nivel, codigo)"
-                       " WHERE false) t")
+    await conn.execute(
+        "SELECT ST_AsMVT(t.*, 'x') FROM (SELECT ST_AsMVTGeom(g.geom, ST_MakeEnvelope(0, 0, 1, 1, 3857))"
+        " AS geom, s.codigo FROM publico.tesela_geom g JOIN publico.cobertura s USING (nivel, codigo)"
+        " WHERE false) t"
+    )
 
 
 class LRU:
@@ -116,13 +118,19 @@ class Teselas:
     (:meth:`usar_url`), which also closes it (:meth:`close`).
     """
 
-    def __init__(self, capas: dict[str, Capa], url: str | None = None, cache_mb: float = 256.0,
-                 disk: Path | None = None, conexiones: int = 8):
+    def __init__(
+        self,
+        capas: dict[str, Capa],
+        url: str | None = None,
+        cache_mb: float = 256.0,
+        disk: Path | None = None,
+        conexiones: int = 8,
+    ):
         self.capas = capas
         self._url = url
         self.conexiones = conexiones
         self.pool: AsyncConnectionPool | None = None
-        self.cache = LRU(int(cache_mb * 2 ** 20))
+        self.cache = LRU(int(cache_mb * 2**20))
         self.disk = Path(disk) if disk else None
         self.estado: Estado | None = None
         self._checked = float("-inf")
@@ -145,9 +153,15 @@ class Teselas:
             async with self._pool_lock:
                 if self.pool is None:
                     size = self.conexiones
-                    pool = AsyncConnectionPool(self.url(), min_size=size, max_size=size, timeout=5, open=False,
-                                               kwargs={"autocommit": True, "connect_timeout": 5},
-                                               configure=_warm_connection)
+                    pool = AsyncConnectionPool(
+                        self.url(),
+                        min_size=size,
+                        max_size=size,
+                        timeout=5,
+                        open=False,
+                        kwargs={"autocommit": True, "connect_timeout": 5},
+                        configure=_warm_connection,
+                    )
                     await pool.open(wait=False)
                     self.pool = pool
         return self.pool
@@ -168,9 +182,12 @@ class Teselas:
             try:
                 pool = await self._pool()
                 async with pool.connection() as conn:
-                    row = await (await conn.execute(
-                        "SELECT (SELECT data_version FROM publico.version WHERE vigente),"
-                        " (SELECT data_version FROM publico.tesela_estado)")).fetchone()
+                    row = await (
+                        await conn.execute(
+                            "SELECT (SELECT data_version FROM publico.version WHERE vigente),"
+                            " (SELECT data_version FROM publico.tesela_estado)"
+                        )
+                    ).fetchone()
             except (psycopg.Error, OSError, TimeoutError, Exception) as error:
                 if self.estado is not None:  # database down: keep serving what we know
                     self._checked = time.monotonic()
@@ -179,7 +196,11 @@ class Teselas:
             version, prepared_for = row
             if version is None:
                 raise HTTPException(503, detail="Todavía no hay cifras publicadas (ejecute `geoportal calcular`).")
-            if self.estado is None or self.estado.version != version or self.estado.prepared != (prepared_for == version):
+            if (
+                self.estado is None
+                or self.estado.version != version
+                or self.estado.prepared != (prepared_for == version)
+            ):
                 estado = await asyncio.to_thread(self._load_state, version, prepared_for == version)
                 if self.estado is None or self.estado.version != version:
                     self.cache.clear()
@@ -194,9 +215,13 @@ class Teselas:
             dictionary = read_dictionary(conn)
             for fuente in {c.fuente for c in self.capas.values()}:
                 schema, table = fuente.split(".")
-                estado.columnas[fuente] = {r[0] for r in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
-                    (schema, table)).fetchall()}
+                estado.columnas[fuente] = {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+                        (schema, table),
+                    ).fetchall()
+                }
             for capa in self.capas.values():
                 try:
                     estado.medidas[capa.id] = resolve_layer(conn, capa, dictionary)
@@ -251,9 +276,21 @@ class Teselas:
         xmin, ymin, xmax, ymax = TMS.xy_bounds(morecantile.Tile(x, y, z))
         west, south, east, north = TMS.bounds(morecantile.Tile(x, y, z))
         pad = (east - west) * BUFFER_FRACTION
-        params = {"fuente": capa.fuente, "nivel": nivel, "z_stored": stored_zoom(nivel, z), "xmin": xmin, "ymin": ymin, "xmax": xmax,
-                  "ymax": ymax, "margin": (xmax - xmin) * BUFFER_FRACTION, "tolerance": tolerance(z),
-                  "west": west - pad, "south": max(south - pad, -90), "east": east + pad, "north": min(north + pad, 90)}
+        params = {
+            "fuente": capa.fuente,
+            "nivel": nivel,
+            "z_stored": stored_zoom(nivel, z),
+            "xmin": xmin,
+            "ymin": ymin,
+            "xmax": xmax,
+            "ymax": ymax,
+            "margin": (xmax - xmin) * BUFFER_FRACTION,
+            "tolerance": tolerance(z),
+            "west": west - pad,
+            "south": max(south - pad, -90),
+            "east": east + pad,
+            "north": min(north + pad, 90),
+        }
         try:
             pool = await self._pool()
             async with pool.connection() as conn:

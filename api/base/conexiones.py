@@ -60,9 +60,12 @@ def _o_none(resolver) -> str | None:
 
 def resolver_urls() -> Urls:
     """Every URL the web uses, worked out once (the lifespan); never starts a cluster."""
-    return Urls(publico=url_publica(), acceso=_o_none(lambda: role_url(ACCESS_ROLE, start=False)),
-                nominal=_o_none(lambda: role_url(NOMINAL_ROLE, start=False)),
-                admin=_o_none(lambda: database_url(start=False)))
+    return Urls(
+        publico=url_publica(),
+        acceso=_o_none(lambda: role_url(ACCESS_ROLE, start=False)),
+        nominal=_o_none(lambda: role_url(NOMINAL_ROLE, start=False)),
+        admin=_o_none(lambda: database_url(start=False)),
+    )
 
 
 def url_de(rol: str) -> str:
@@ -89,11 +92,20 @@ def url_publica() -> str | None:
 
 def abrir_publico(url: str, ajustes: AjustesWeb) -> ConnectionPool:
     return ConnectionPool(
-        url, min_size=1, max_size=ajustes.api_pool_max, open=True, name="publico",
-        timeout=ajustes.api_pool_timeout_s, check=ConnectionPool.check_connection,
-        reconnect_timeout=0, max_lifetime=600,
-        kwargs={"connect_timeout": 3, "autocommit": True,
-                "options": f"-c statement_timeout={ajustes.api_statement_timeout_ms}"},
+        url,
+        min_size=1,
+        max_size=ajustes.api_pool_max,
+        open=True,
+        name="publico",
+        timeout=ajustes.api_pool_timeout_s,
+        check=ConnectionPool.check_connection,
+        reconnect_timeout=0,
+        max_lifetime=600,
+        kwargs={
+            "connect_timeout": 3,
+            "autocommit": True,
+            "options": f"-c statement_timeout={ajustes.api_statement_timeout_ms}",
+        },
     )
 
 

@@ -59,8 +59,9 @@ class ErrorApi(Exception):
     formato_registro: ClassVar[str] = "error de la API en %s: %s"  # (path, registro or cause)
     con_instancia: ClassVar[bool] = True  # the body names the path asked for
 
-    def __init__(self, detalle: str, *, titulo: str | None = None, headers: dict | None = None,
-                 registro: str | None = None):
+    def __init__(
+        self, detalle: str, *, titulo: str | None = None, headers: dict | None = None, registro: str | None = None
+    ):
         super().__init__(detalle)
         self.detalle, self.headers, self.registro = detalle, headers or {}, registro
         self.titulo = titulo or TITULOS.get(self.status, "Error")
@@ -141,8 +142,9 @@ _MOTIVOS_VALIDACION = {
 }
 
 
-def problem(status: int, detail: str, instance: str | None, headers: dict | None = None,
-            title: str | None = None) -> JSONResponse:
+def problem(
+    status: int, detail: str, instance: str | None, headers: dict | None = None, title: str | None = None
+) -> JSONResponse:
     body = {"type": "about:blank", "title": title or TITULOS.get(status, "Error"), "status": status, "detail": detail}
     if instance is not None:
         body["instance"] = instance
@@ -183,10 +185,16 @@ def manejador(request: Request, exc: ErrorApi) -> JSONResponse:
     """The one answer of every typed error: its status and title, the user's detail, and a
     log line (path as ``api.base.registro`` renders it, plus ``registro`` or the cause)."""
     if exc.nivel_registro is not None:
-        log.log(exc.nivel_registro, exc.formato_registro, logged_path(request),
-                exc.registro or exc.__cause__ or exc.detalle)
-    return problem(exc.status, exc.detalle_usuario(), _instance(request) if exc.con_instancia else None,
-                   headers=exc.headers, title=exc.titulo)
+        log.log(
+            exc.nivel_registro, exc.formato_registro, logged_path(request), exc.registro or exc.__cause__ or exc.detalle
+        )
+    return problem(
+        exc.status,
+        exc.detalle_usuario(),
+        _instance(request) if exc.con_instancia else None,
+        headers=exc.headers,
+        title=exc.titulo,
+    )
 
 
 # Machine routes answer problem+json whatever the Accept header says.
@@ -202,8 +210,10 @@ def wants_page(request: Request) -> bool:
 def pagina_no_encontrada(request: Request) -> HTMLResponse:
     from api.base.plantilla import pagina
 
-    texto = ("No existe una página en esta dirección. Vuelva al mapa, o busque un departamento, "
-             "distrito o localidad en el panel del mapa.")
+    texto = (
+        "No existe una página en esta dirección. Vuelva al mapa, o busque un departamento, "
+        "distrito o localidad en el panel del mapa."
+    )
     return HTMLResponse(pagina("aviso.html", "Página no encontrada", texto=texto), status_code=404)
 
 
@@ -239,5 +249,8 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception):
         message, args, _ = error_report(request, exc)
         log.error(message, *args)
-        return problem(500, "Error interno del servidor. El problema quedó registrado; intente de nuevo más tarde.",
-                       _instance(request))
+        return problem(
+            500,
+            "Error interno del servidor. El problema quedó registrado; intente de nuevo más tarde.",
+            _instance(request),
+        )

@@ -81,7 +81,8 @@ def _usa(dependant, llamada) -> bool:
 
 def _con_archivo(dependant) -> bool:
     campos = list(getattr(dependant, "body_params", ())) + [
-        p for d in dependant.dependencies for p in getattr(d, "body_params", ())]
+        p for d in dependant.dependencies for p in getattr(d, "body_params", ())
+    ]
     return any(isinstance(getattr(c, "field_info", None), params.File) for c in campos)
 
 
@@ -90,9 +91,16 @@ class Guardia:
     need a session; ``sesion_vigente(token) -> bool``: whether a cookie names a live session
     (blocking, run in a thread); ``cookie``: the session cookie's name."""
 
-    def __init__(self, app, *, requiere_sesion: Callable | None = None,
-                 sesion_vigente: Callable[[str], bool] | None = None, cookie: str = "",
-                 cuerpo_max: int = 64 * 1024, archivo_max: int = 8 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        app,
+        *,
+        requiere_sesion: Callable | None = None,
+        sesion_vigente: Callable[[str], bool] | None = None,
+        cookie: str = "",
+        cuerpo_max: int = 64 * 1024,
+        archivo_max: int = 8 * 1024 * 1024,
+    ) -> None:
         self.app = app
         self.requiere_sesion, self.sesion_vigente, self.cookie = requiere_sesion, sesion_vigente, cookie
         self.cuerpo_max, self.archivo_max = cuerpo_max, archivo_max
@@ -106,10 +114,18 @@ class Guardia:
                 regex, dependant = getattr(r, "path_regex", None), getattr(r, "dependant", None)
                 if regex is None:
                     continue
-                con_sesion = dependant is not None and self.requiere_sesion is not None and _usa(
-                    dependant, self.requiere_sesion)
-                tabla.append(Ruta(regex, frozenset(r.methods or ()), tuple(regex.groupindex), con_sesion,
-                                  dependant is not None and _con_archivo(dependant)))
+                con_sesion = (
+                    dependant is not None and self.requiere_sesion is not None and _usa(dependant, self.requiere_sesion)
+                )
+                tabla.append(
+                    Ruta(
+                        regex,
+                        frozenset(r.methods or ()),
+                        tuple(regex.groupindex),
+                        con_sesion,
+                        dependant is not None and _con_archivo(dependant),
+                    )
+                )
             self._tabla = tabla
         return self._tabla
 
@@ -219,8 +235,12 @@ class Guardia:
                 if await anyio.to_thread.run_sync(self.sesion_vigente, token):
                     return None
             except (psycopg.OperationalError, BaseNoDisponible):  # no database: retry later, like every route
-                return problem(503, "Servicio no disponible: la base de datos no responde. Intente de nuevo en unos "
-                               "minutos.", scope["path"], headers={"Retry-After": "10"})
+                return problem(
+                    503,
+                    "Servicio no disponible: la base de datos no responde. Intente de nuevo en unos minutos.",
+                    scope["path"],
+                    headers={"Retry-After": "10"},
+                )
         return problem(401, NO_AUTENTICADO, None, title=TITULOS[401])
 
     def _largo(self, scope, limite: int):
@@ -231,12 +251,13 @@ class Guardia:
                 except ValueError:
                     return problem(400, "La cabecera Content-Length no es un número.", scope["path"])
                 if largo > limite:
-                    return problem(413, CuerpoDemasiadoGrande(limite).detail, scope["path"],
-                                   headers={"Connection": "close"})
+                    return problem(
+                        413, CuerpoDemasiadoGrande(limite).detail, scope["path"], headers={"Connection": "close"}
+                    )
         return None
 
 
 def _nulo(nombre: str, path: str):
-    return problem(400, f"El parámetro '{nombre}' contiene un carácter nulo (%00), que no se admite.",
-                   path.replace("\x00", "%00"))
-
+    return problem(
+        400, f"El parámetro '{nombre}' contiene un carácter nulo (%00), que no se admite.", path.replace("\x00", "%00")
+    )

@@ -53,5 +53,8 @@ def csv_records(records: list[dict], filename: str, headers: dict | None = None)
     """A CSV attachment of ``records`` (column names from the first one; empty: no line)."""
     names = list(records[0]) if records else []
     body = csv_document(names, (r.values() for r in records)) if records else BOM
-    return Response(body.encode(), media_type=MEDIA_TYPE,
-                    headers={"Content-Disposition": f"attachment; filename={filename}", **(headers or {})})
+    return Response(
+        body.encode(),
+        media_type=MEDIA_TYPE,
+        headers={"Content-Disposition": f"attachment; filename={filename}", **(headers or {})},
+    )

@@ -35,8 +35,9 @@ ENLACES = {
 def entorno() -> Environment:
     propia = ajustes().plantillas
     carpetas = [str(propia)] if propia else []
-    return Environment(loader=FileSystemLoader([*carpetas, str(CARPETA)]),
-                       autoescape=select_autoescape(["html"]), auto_reload=False)
+    return Environment(
+        loader=FileSystemLoader([*carpetas, str(CARPETA)]), autoescape=select_autoescape(["html"]), auto_reload=False
+    )
 
 
 def render(nombre: str, **contexto) -> str:

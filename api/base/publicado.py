@@ -17,11 +17,14 @@ from api.base.errores import BaseNoDisponible
 
 NIVELES = ("pais", "departamento", "distrito", "h3_5", "h3_6", "h3_7", "h3_8")
 HEAD_COLUMNS = ("nivel", "codigo", "padre", "nombre", "reservado", "pob_censo", "data_version")
-ATRIBUCION = ("Territorio y población: INE Paraguay (censo 2022, cartografía DGEEC 2012); escuelas: MEC "
-              "(CC BY 4.0); localidades: GeoNames (CC BY 4.0); salud: MSPBS; red sintética de puntos y "
-              "hogares: geoportal SPS «Vamos!».")
-ETIQUETA_SINTETICA = ("Datos de demostración: hogares y personas SINTÉTICOS (origen = sintetico); "
-                      "no describen a personas reales.")
+ATRIBUCION = (
+    "Territorio y población: INE Paraguay (censo 2022, cartografía DGEEC 2012); escuelas: MEC "
+    "(CC BY 4.0); localidades: GeoNames (CC BY 4.0); salud: MSPBS; red sintética de puntos y "
+    "hogares: geoportal SPS «Vamos!»."
+)
+ETIQUETA_SINTETICA = (
+    "Datos de demostración: hogares y personas SINTÉTICOS (origen = sintetico); no describen a personas reales."
+)
 PAIS_BBOX = (-62.65, -27.61, -54.25, -19.28)
 
 
@@ -47,9 +50,7 @@ def medidas(conn: psycopg.Connection) -> list[Medida]:
 
 
 def version_vigente(conn: psycopg.Connection) -> dict | None:
-    row = conn.execute(
-        "SELECT data_version, calculado_en, notas FROM publico.version WHERE vigente"
-    ).fetchone()
+    row = conn.execute("SELECT data_version, calculado_en, notas FROM publico.version WHERE vigente").fetchone()
     if row is None:
         return None
     return {"data_version": row[0], "calculado_en": row[1].isoformat(), "notas": row[2]}

@@ -43,8 +43,21 @@ from fastapi.routing import APIRoute
 ACCESS_LOGGER = "uvicorn.access"
 ERROR_LOGGER = "uvicorn.error"
 # Query keys whose values identify nobody: filters, paging, format, purpose, threshold, version.
-QUERY_KEPT = frozenset({"servicio", "categoria", "brecha", "paquete", "formato", "limite", "desde", "estado",
-                        "finalidad", "umbral", "data_version"})
+QUERY_KEPT = frozenset(
+    {
+        "servicio",
+        "categoria",
+        "brecha",
+        "paquete",
+        "formato",
+        "limite",
+        "desde",
+        "estado",
+        "finalidad",
+        "umbral",
+        "data_version",
+    }
+)
 # Path parameters of institutional routes that are territory codes, not people.
 PARAMS_KEPT = frozenset({"nivel", "codigo"})
 _SHORT = re.compile(r"[A-Za-z0-9_.:,-]{1,40}")
@@ -175,8 +188,11 @@ def error_report(request: Request, exc: BaseException) -> tuple[str, tuple, None
     exception's own text, on any route (a database error's detail quotes the offending row,
     ``Key (unidad_id)=(…)``; a KeyError its key; a planted note its name and cédula).
     ``exc_info`` is always None: the traceback module would print the text."""
-    return ("error inesperado en %s: %s%s (texto omitido)\n%s",
-            (logged_path(request), type(exc).__name__, _sqlstate(exc), _pila(exc)), None)
+    return (
+        "error inesperado en %s: %s%s (texto omitido)\n%s",
+        (logged_path(request), type(exc).__name__, _sqlstate(exc), _pila(exc)),
+        None,
+    )
 
 
 def _sqlstate(exc: BaseException) -> str:

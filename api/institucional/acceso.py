@@ -129,8 +129,9 @@ async def optional_session(request: Request) -> Sesion | None:
     if found is not None and request.method not in SAFE_METHODS:
         sent = await _csrf_sent(request)
         if not same_origin(request) or not sent or not secrets.compare_digest(sent, found.csrf):
-            raise AccesoError(403, "Falta el token CSRF de la sesión o no coincide; recargue la página.",
-                              "Solicitud rechazada (CSRF)")
+            raise AccesoError(
+                403, "Falta el token CSRF de la sesión o no coincide; recargue la página.", "Solicitud rechazada (CSRF)"
+            )
     request.state.sesion = found
     return found
 
@@ -180,8 +181,14 @@ def audit_probe(conn: psycopg.Connection, sesion: Sesion, status: int) -> None:
     route's template and the territory the session may ask for. Never the probed id nor
     anything about the row it may name (so an id outside the scope and a missing one
     leave the same row)."""
-    log_access(conn, "acceso_denegado" if status == 403 else "no_encontrado", _territory_asked(sesion),
-               {"ruta": RUTA.get(), "estado": status}, usuario=sesion.usuario.nombre, rol=sesion.rol)
+    log_access(
+        conn,
+        "acceso_denegado" if status == 403 else "no_encontrado",
+        _territory_asked(sesion),
+        {"ruta": RUTA.get(), "estado": status},
+        usuario=sesion.usuario.nombre,
+        rol=sesion.rol,
+    )
 
 
 def _audit_refusal(sesion: Sesion, route: str | None, status: int) -> None:
@@ -246,8 +253,12 @@ def _area_of(conn: psycopg.Connection, codigo: str) -> str | None:
 
 
 def _areas_of(conn: psycopg.Connection, districts: set[str]) -> set[str]:
-    return {p for (p,) in conn.execute(f"SELECT {POLIGONO_SQL} FROM territorio.distrito WHERE codigo = ANY(%s)",
-                                       (sorted(districts),)).fetchall()}
+    return {
+        p
+        for (p,) in conn.execute(
+            f"SELECT {POLIGONO_SQL} FROM territorio.distrito WHERE codigo = ANY(%s)", (sorted(districts),)
+        ).fetchall()
+    }
 
 
 def shared_with(conn: psycopg.Connection, sesion: Sesion, nivel: str, codigo: str) -> list[str]:
@@ -256,20 +267,26 @@ def shared_with(conn: psycopg.Connection, sesion: Sesion, nivel: str, codigo: st
     if nivel != "distrito":
         return []
     area = _area_of(conn, codigo)
-    members = [c for (c,) in conn.execute(f"SELECT codigo FROM territorio.distrito WHERE {POLIGONO_SQL} = %s"
-                                          " ORDER BY codigo", (area,)).fetchall()]
+    members = [
+        c
+        for (c,) in conn.execute(
+            f"SELECT codigo FROM territorio.distrito WHERE {POLIGONO_SQL} = %s ORDER BY codigo", (area,)
+        ).fetchall()
+    ]
     mine = _own_districts(sesion) if sesion.rol in (Rol.MESA_DISTRITAL, Rol.INSTITUCION) else set()
     return [c for c in members if c not in mine] if len(members) > 1 else []
 
 
 def visible_areas(conn, sesion: Sesion) -> set[tuple[str, str]]:
     """(nivel, codigo) of the stored areas (districts by polygon) the role covers."""
-    districts = conn.execute(
-        f"SELECT codigo, dpto, {POLIGONO_SQL} FROM territorio.distrito").fetchall()
+    districts = conn.execute(f"SELECT codigo, dpto, {POLIGONO_SQL} FROM territorio.distrito").fetchall()
     u = sesion.usuario
     if u.rol == Rol.GABINETE:
-        return ({("pais", "PY")} | {("departamento", d) for _, d, _ in districts}
-                | {("distrito", p) for _, _, p in districts})
+        return (
+            {("pais", "PY")}
+            | {("departamento", d) for _, d, _ in districts}
+            | {("distrito", p) for _, _, p in districts}
+        )
     polygons: dict[str, set[str]] = {}
     for code, _, polygon in districts:
         polygons.setdefault(polygon, set()).add(code)
@@ -308,8 +325,15 @@ def nominal_tx(sesion: Sesion) -> Iterator[psycopg.Connection]:
             raise
 
 
-def audit(conn: psycopg.Connection, sesion: Sesion, accion: str, territorio: str | None, filas: int,
-          finalidad: str, **detalle) -> None:
+def audit(
+    conn: psycopg.Connection, sesion: Sesion, accion: str, territorio: str | None, filas: int, finalidad: str, **detalle
+) -> None:
     """The audit row of a nominal read or write, in the same transaction as the access."""
-    log_access(conn, accion, territorio, {"finalidad": finalidad, "filas": filas, **detalle},
-               usuario=sesion.usuario.nombre, rol=sesion.rol)
+    log_access(
+        conn,
+        accion,
+        territorio,
+        {"finalidad": finalidad, "filas": filas, **detalle},
+        usuario=sesion.usuario.nombre,
+        rol=sesion.rol,
+    )

@@ -56,8 +56,12 @@ from geoportal.usuarios import Rol
 MUESTRA_MINIMA = 20  # persons (or households) in the Logro's population: below it an alert is marked
 
 LOSS_COLUMNS = {  # column -> Spanish header of the CSV
-    "data_version": "Versión de datos", "nivel": "Nivel", "zona": "Zona", "areas": "Áreas",
-    "areas_reservadas_pct": "Áreas reservadas (%)", "hogares_en_reservadas_pct": "Hogares en áreas reservadas (%)",
+    "data_version": "Versión de datos",
+    "nivel": "Nivel",
+    "zona": "Zona",
+    "areas": "Áreas",
+    "areas_reservadas_pct": "Áreas reservadas (%)",
+    "hogares_en_reservadas_pct": "Hogares en áreas reservadas (%)",
     "cifras_cambiadas_pct": "Conteos cambiados por el redondeo (%)",
     "cambio_absoluto_medio": "Cambio absoluto medio de los conteos publicados",
 }
@@ -90,22 +94,33 @@ def protected_figures(nivel: str, codigo: str, sesion: Sesion = Depends(require(
     out = rows[0]
     if out.get("reservado"):
         out = {k: out.get(k) for k in ("nivel", "codigo", "nombre", "reservado", "pob_censo", "data_version")}
-    return JSONResponse({"cifras": out, "compartida_con": shared, "publicacion_vigente": version[0] if version else None},
-                        headers={"Cache-Control": "private, no-store"})
+    return JSONResponse(
+        {"cifras": out, "compartida_con": shared, "publicacion_vigente": version[0] if version else None},
+        headers={"Cache-Control": "private, no-store"},
+    )
 
 
 # ----------------------------------------------------------------------------- alerts
 @router.get("/api/alertas")
-def alerts(umbral: float = Query(default=5.0, ge=0, le=100),
-           sesion: Sesion = Depends(require(*AGGREGATE_ROLES))) -> JSONResponse:
+def alerts(
+    umbral: float = Query(default=5.0, ge=0, le=100), sesion: Sesion = Depends(require(*AGGREGATE_ROLES))
+) -> JSONResponse:
     """Alerts of the territories the caller's role covers."""
     with access_conn() as conn:
         areas = visible_areas(conn, sesion)
-        mine = annotate(conn, [{**a, "compartida_con": shared_with(conn, sesion, a["nivel"], a["codigo"])}
-                               for a in compute_alerts(conn, umbral) if (a["nivel"], a["codigo"]) in areas])
+        mine = annotate(
+            conn,
+            [
+                {**a, "compartida_con": shared_with(conn, sesion, a["nivel"], a["codigo"])}
+                for a in compute_alerts(conn, umbral)
+                if (a["nivel"], a["codigo"]) in areas
+            ],
+        )
         name = territory_name(conn, sesion.usuario)
-    return JSONResponse({"umbral": umbral, "muestra_minima": MUESTRA_MINIMA, "territorio_nombre": name, "alertas": mine},
-                        headers={"Cache-Control": "private, no-store"})
+    return JSONResponse(
+        {"umbral": umbral, "muestra_minima": MUESTRA_MINIMA, "territorio_nombre": name, "alertas": mine},
+        headers={"Cache-Control": "private, no-store"},
+    )
 
 
 def territory_name(conn, usuario) -> str:
@@ -113,10 +128,14 @@ def territory_name(conn, usuario) -> str:
     if usuario.rol == Rol.GABINETE:
         return "Paraguay"
     if usuario.rol == Rol.MESA_DEPARTAMENTAL:
-        found = conn.execute("SELECT nombre FROM territorio.departamento WHERE codigo = %s", (usuario.departamento,)).fetchall()
+        found = conn.execute(
+            "SELECT nombre FROM territorio.departamento WHERE codigo = %s", (usuario.departamento,)
+        ).fetchall()
     else:
         codes = [usuario.distrito] if usuario.rol == Rol.MESA_DISTRITAL else list(usuario.distritos)
-        found = conn.execute("SELECT nombre FROM territorio.distrito WHERE codigo = ANY(%s) ORDER BY codigo", (codes,)).fetchall()
+        found = conn.execute(
+            "SELECT nombre FROM territorio.distrito WHERE codigo = ANY(%s) ORDER BY codigo", (codes,)
+        ).fetchall()
     names = [nombre_de_lugar(r[0]) or "" for r in found]
     return ", ".join(n.title() if n.isupper() else n for n in names if n)
 
@@ -126,7 +145,9 @@ def annotate(conn, alerts: list[dict]) -> list[dict]:
     territory, ``pequena`` when it is under ``MUESTRA_MINIMA`` (a 0 % of 3 persons is no
     trend) and the department it lies in (districts by their polygon)."""
     live = {(r["nivel"], r["codigo"]): r for r in live_rows(conn)}
-    medidas = {c: (lg, sv) for c, lg, sv in conn.execute("SELECT columna, logro, servicio FROM publico.medida").fetchall()}
+    medidas = {
+        c: (lg, sv) for c, lg, sv in conn.execute("SELECT columna, logro, servicio FROM publico.medida").fetchall()
+    }
     of_polygon = dict(conn.execute(f"SELECT DISTINCT {POLIGONO_SQL}, dpto FROM territorio.distrito").fetchall())
     by_service = logros_of(default_catalog())
     out = []
@@ -136,17 +157,33 @@ def annotate(conn, alerts: list[dict]) -> list[dict]:
         counts = [live.get((a["nivel"], a["codigo"]), {}).get(f"l{n}_universo") for n in logros]
         counts = [c for c in counts if c is not None]
         universe = max(counts) if counts else None
-        dept = a["codigo"] if a["nivel"] == "departamento" else of_polygon.get(a["codigo"]) if a["nivel"] == "distrito" else None
-        out.append({**a, "logro": logros[0] if logros else None, "logros": logros, "universo": universe,
-                    "pequena": universe is not None and universe < MUESTRA_MINIMA, "departamento": dept})
+        dept = (
+            a["codigo"]
+            if a["nivel"] == "departamento"
+            else of_polygon.get(a["codigo"])
+            if a["nivel"] == "distrito"
+            else None
+        )
+        out.append(
+            {
+                **a,
+                "logro": logros[0] if logros else None,
+                "logros": logros,
+                "universo": universe,
+                "pequena": universe is not None and universe < MUESTRA_MINIMA,
+                "departamento": dept,
+            }
+        )
     return out
 
 
 # ----------------------------------------------------------------------------- exact information loss
 @router.get("/api/perdida")
-def exact_loss(data_version: str | None = Query(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$"),
-               formato: Literal["json", "csv"] = "json",
-               sesion: Sesion = Depends(require(*PERDIDA_ROLES))) -> Response:
+def exact_loss(
+    data_version: str | None = Query(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$"),
+    formato: Literal["json", "csv"] = "json",
+    sesion: Sesion = Depends(require(*PERDIDA_ROLES)),
+) -> Response:
     """Exact loss of information of the disclosure control, national by level and zone."""
     with access_conn() as conn:
         rows = conn.execute("SELECT * FROM acceso.perdida_exacta(%s)", (data_version,)).fetchall()
@@ -155,12 +192,24 @@ def exact_loss(data_version: str | None = Query(default=None, max_length=64, pat
         which = f"la versión {data_version}" if data_version else "la publicación vigente"
         raise AccesoError(404, f"No hay pérdida de información calculada para {which}.")
     rank = {n: i for i, n in enumerate(LOSS_ORDER)}
-    records = sorted((dict(zip(LOSS_COLUMNS, r)) for r in rows), key=lambda r: (rank.get(r["nivel"], 99), r["nivel"], r["zona"]))
+    records = sorted(
+        (dict(zip(LOSS_COLUMNS, r)) for r in rows), key=lambda r: (rank.get(r["nivel"], 99), r["nivel"], r["zona"])
+    )
     if formato == "csv":
         body = csv_document(LOSS_COLUMNS.values(), (r.values() for r in records))
-        return Response(body.encode(), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f"attachment; filename=perdida_{records[0]['data_version']}.csv",
-                                 "Cache-Control": "private, no-store"})
-    return JSONResponse({"data_version": records[0]["data_version"], "publicacion_vigente": current[0] if current else None,
-                         "perdida": [{k: v for k, v in r.items() if k != "data_version"} for r in records]},
-                        headers={"Cache-Control": "private, no-store"})
+        return Response(
+            body.encode(),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f"attachment; filename=perdida_{records[0]['data_version']}.csv",
+                "Cache-Control": "private, no-store",
+            },
+        )
+    return JSONResponse(
+        {
+            "data_version": records[0]["data_version"],
+            "publicacion_vigente": current[0] if current else None,
+            "perdida": [{k: v for k, v in r.items() if k != "data_version"} for r in records],
+        },
+        headers={"Cache-Control": "private, no-store"},
+    )

@@ -58,14 +58,30 @@ def _apply(sesion: Sesion, reading: Reading, sha: str, filename: str) -> dict:
     rows, checked = cr.check_rows(frame, date.today())
     numbers = reading.row_numbers()
     with nominal_tx(sesion) as conn:
-        done = conn.execute("SELECT lote_id, filas_leidas, filas_nuevas, filas_sin_cambio, filas_cuarentena"
-                            " FROM nominal.lote_ingesta WHERE tipo = 'contrarreferencias' AND sha256 = %s", (sha,)).fetchone()
+        done = conn.execute(
+            "SELECT lote_id, filas_leidas, filas_nuevas, filas_sin_cambio, filas_cuarentena"
+            " FROM nominal.lote_ingesta WHERE tipo = 'contrarreferencias' AND sha256 = %s",
+            (sha,),
+        ).fetchone()
         if done:
-            return {"lote_id": done[0], "ya_cargado": True, "leidas": done[1], "nuevas": done[2], "sin_cambio": done[3],
-                    "cuarentena": done[4], "motivos": {}, "actualizando": False, "recalculo": []}
-        visible = {r[0]: r[1:] for r in conn.execute(
-            "SELECT derivacion_id, estado, creada::date, unidad, unidad_id, servicio, distrito, punto_id"
-            " FROM nominal.derivacion").fetchall()}
+            return {
+                "lote_id": done[0],
+                "ya_cargado": True,
+                "leidas": done[1],
+                "nuevas": done[2],
+                "sin_cambio": done[3],
+                "cuarentena": done[4],
+                "motivos": {},
+                "actualizando": False,
+                "recalculo": [],
+            }
+        visible = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT derivacion_id, estado, creada::date, unidad, unidad_id, servicio, distrito, punto_id"
+                " FROM nominal.derivacion"
+            ).fetchall()
+        }
         # (file row, code, detail, raw row) of every quarantined row; malformed ones first
         quarantine = [(m.fila, "fila_mal_formada", m.detalle, {"texto": m.texto[:2000]}) for m in reading.malformed]
         todo, unchanged, seen, points = [], 0, {}, {}
@@ -105,13 +121,22 @@ def _apply(sesion: Sesion, reading: Reading, sha: str, filename: str) -> dict:
                     conn.execute(
                         "INSERT INTO nominal.derivacion_estado (derivacion_id, estado, fecha, punto_id, nota, usuario, rol)"
                         " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                        (row.derivacion_id, row.resultado, row.fecha, row.punto_id or punto, row.nota,
-                         sesion.usuario.nombre, sesion.rol))
+                        (
+                            row.derivacion_id,
+                            row.resultado,
+                            row.fecha,
+                            row.punto_id or punto,
+                            row.nota,
+                            sesion.usuario.nombre,
+                            sesion.rol,
+                        ),
+                    )
                     if row.resultado == "entregada":
                         conn.execute(
                             "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
                             " VALUES (%s, %s, %s, true, %s, %s)",
-                            (unidad, unidad_id, servicio, row.fecha, f"contrarreferencia:{row.derivacion_id}"))
+                            (unidad, unidad_id, servicio, row.fecha, f"contrarreferencia:{row.derivacion_id}"),
+                        )
             except psycopg.Error as exc:
                 if exc.sqlstate != "GP409":  # closed meanwhile by another upload or the form
                     raise
@@ -123,19 +148,40 @@ def _apply(sesion: Sesion, reading: Reading, sha: str, filename: str) -> dict:
         lote_id = conn.execute(
             "INSERT INTO nominal.lote_ingesta (tipo, archivo, sha256, filas_leidas, filas_nuevas, filas_actualizadas,"
             " filas_sin_cambio, filas_cuarentena) VALUES ('contrarreferencias', %s, %s, %s, %s, 0, %s, %s) RETURNING lote_id",
-            (filename[:200], sha, reading.rows, len(applied), unchanged, len(quarantine))).fetchone()[0]
+            (filename[:200], sha, reading.rows, len(applied), unchanged, len(quarantine)),
+        ).fetchone()[0]
         quarantine.sort(key=lambda q: q[0])
         with conn.cursor() as cur:
-            cur.executemany("INSERT INTO nominal.cuarentena (lote_id, fila, motivo, detalle, datos) VALUES (%s, %s, %s, %s, %s)",
-                            [(lote_id, fila, code, detail, json.dumps(_storable(raw), ensure_ascii=False))
-                             for fila, code, detail, raw in quarantine])
+            cur.executemany(
+                "INSERT INTO nominal.cuarentena (lote_id, fila, motivo, detalle, datos) VALUES (%s, %s, %s, %s, %s)",
+                [
+                    (lote_id, fila, code, detail, json.dumps(_storable(raw), ensure_ascii=False))
+                    for fila, code, detail, raw in quarantine
+                ],
+            )
         motivos = dict(sorted(Counter(code for _, code, _, _ in quarantine).items()))
         pending = [mark_pending(conn, d) for d in sorted(districts)]
-        audit(conn, sesion, "contrarreferencias_csv", ",".join(sesion.usuario.distritos), len(applied), "seguimiento",
-              lote_id=lote_id, derivaciones=applied)
-    return {"lote_id": lote_id, "ya_cargado": False, "leidas": reading.rows, "nuevas": len(applied),
-            "sin_cambio": unchanged, "cuarentena": len(quarantine), "motivos": motivos,
-            "actualizando": bool(pending), "recalculo": pending}
+        audit(
+            conn,
+            sesion,
+            "contrarreferencias_csv",
+            ",".join(sesion.usuario.distritos),
+            len(applied),
+            "seguimiento",
+            lote_id=lote_id,
+            derivaciones=applied,
+        )
+    return {
+        "lote_id": lote_id,
+        "ya_cargado": False,
+        "leidas": reading.rows,
+        "nuevas": len(applied),
+        "sin_cambio": unchanged,
+        "cuarentena": len(quarantine),
+        "motivos": motivos,
+        "actualizando": bool(pending),
+        "recalculo": pending,
+    }
 
 
 def _storable(raw: dict) -> dict:

@@ -96,9 +96,19 @@ def _service(codigo: str, unidad: str | None = None):
 
 
 # ----------------------------------------------------------------------------- nominal list
-def nominal_list(sesion: Sesion, *, servicio: str | None = None, categoria: str | None = None,
-                 brecha: str | None = None, paquete: str = "nucleo", localidad: str | None = None,
-                 limite: int = 100, desde: int = 0, exportar: bool = False, finalidad: str = "derivacion") -> dict:
+def nominal_list(
+    sesion: Sesion,
+    *,
+    servicio: str | None = None,
+    categoria: str | None = None,
+    brecha: str | None = None,
+    paquete: str = "nucleo",
+    localidad: str | None = None,
+    limite: int = 100,
+    desde: int = 0,
+    exportar: bool = False,
+    finalidad: str = "derivacion",
+) -> dict:
     """One page (all of it when ``exportar``) of the Mesa's list, logged: the plain function
     behind ``GET /api/nominal/brechas`` and the ``/mesa`` page."""
     catalog = default_catalog()
@@ -113,55 +123,107 @@ def nominal_list(sesion: Sesion, *, servicio: str | None = None, categoria: str 
         page = found.rows(desde, None if exportar else limite)
         names = nominal.person_names(conn, [r["unidad_id"] for r in page if r["unidad"] == "persona"])
         points = nominal.point_names(conn, [r["punto_id"] for r in page])
-        open_refs = {(u, s): i for u, s, i in conn.execute(
-            "SELECT unidad_id, servicio, derivacion_id FROM nominal.derivacion WHERE estado = 'referida'").fetchall()}
-        rows = [{**r, **(names.get(r["unidad_id"], {}) if r["unidad"] == "persona" else {}),
-                 "punto_nombre": points.get(r["punto_id"]),
-                 "derivacion_abierta": open_refs.get((r["unidad_id"], r["servicio"]))} for r in page]
-        audit(conn, sesion, "exportar_lista_nominal" if exportar else "lista_nominal", distrito, len(rows),
-              finalidad, filtros={k: v for k, v in vars(filtros).items() if v})
+        open_refs = {
+            (u, s): i
+            for u, s, i in conn.execute(
+                "SELECT unidad_id, servicio, derivacion_id FROM nominal.derivacion WHERE estado = 'referida'"
+            ).fetchall()
+        }
+        rows = [
+            {
+                **r,
+                **(names.get(r["unidad_id"], {}) if r["unidad"] == "persona" else {}),
+                "punto_nombre": points.get(r["punto_id"]),
+                "derivacion_abierta": open_refs.get((r["unidad_id"], r["servicio"])),
+            }
+            for r in page
+        ]
+        audit(
+            conn,
+            sesion,
+            "exportar_lista_nominal" if exportar else "lista_nominal",
+            distrito,
+            len(rows),
+            finalidad,
+            filtros={k: v for k, v in vars(filtros).items() if v},
+        )
     return {"distrito": distrito, "total": found.total, "desde": desde, "filas": rows, "resumen": found.summary()}
 
 
 @router.get("/api/nominal/brechas")
 def unprotected_list(
-    servicio: str | None = None, categoria: str | None = None,
+    servicio: str | None = None,
+    categoria: str | None = None,
     brecha: Literal["derivacion", "inversion"] | None = None,
     paquete: Literal["nucleo", "ampliado", "diferenciado", "todos"] = "nucleo",
     localidad: str | None = Query(default=None, max_length=120),
-    limite: int = Query(default=100, ge=1, le=50_000), desde: int = Query(default=0, ge=0),
-    formato: Literal["json", "csv"] = "json", finalidad: Finalidad = "derivacion",
+    limite: int = Query(default=100, ge=1, le=50_000),
+    desde: int = Query(default=0, ge=0),
+    formato: Literal["json", "csv"] = "json",
+    finalidad: Finalidad = "derivacion",
     sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL)),
 ) -> Response:
     """Unprotected persons and households of the Mesa's district, by service and category."""
-    found = nominal_list(sesion, servicio=servicio, categoria=categoria, brecha=brecha, paquete=paquete,
-                         localidad=localidad, limite=limite, desde=desde, exportar=formato == "csv",
-                         finalidad=finalidad)
+    found = nominal_list(
+        sesion,
+        servicio=servicio,
+        categoria=categoria,
+        brecha=brecha,
+        paquete=paquete,
+        localidad=localidad,
+        limite=limite,
+        desde=desde,
+        exportar=formato == "csv",
+        finalidad=finalidad,
+    )
     if formato == "csv":
         return _csv(found["filas"], f"brechas_{found['distrito']}.csv")
     return JSONResponse(found, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/api/nominal/hogares/{hogar_id}")
-def household(hogar_id: str, finalidad: Finalidad = "derivacion",
-              sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION))) -> Response:
+def household(
+    hogar_id: str,
+    finalidad: Finalidad = "derivacion",
+    sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION)),
+) -> Response:
     """A household and its members (as far as the session's scope lets it see them)."""
     with nominal_tx(sesion) as conn:
         home = conn.execute(
             "SELECT hogar_id, codigo_distrito, localidad, zona, fecha_relevamiento, lon, lat"
-            " FROM nominal.hogar WHERE hogar_id = %s", (hogar_id[:64],)).fetchone()
+            " FROM nominal.hogar WHERE hogar_id = %s",
+            (hogar_id[:64],),
+        ).fetchone()
         if home is None:
             raise AccesoError(404, NOT_FOUND)
         members = conn.execute(
             "SELECT persona_id, nombres, apellidos, sexo, fecha_nacimiento FROM nominal.persona"
-            " WHERE hogar_id = %s ORDER BY persona_id", (home[0],)).fetchall()
+            " WHERE hogar_id = %s ORDER BY persona_id",
+            (home[0],),
+        ).fetchall()
         audit(conn, sesion, "ver_hogar", home[1], 1 + len(members), finalidad, hogar_id=home[0])
-    return JSONResponse({
-        "hogar_id": home[0], "distrito": home[1], "localidad": home[2], "zona": home[3],
-        "fecha_relevamiento": home[4].isoformat(), "lon": home[5], "lat": home[6],
-        "personas": [{"persona_id": m[0], "nombres": m[1], "apellidos": m[2], "sexo": m[3],
-                      "fecha_nacimiento": m[4].isoformat()} for m in members],
-    }, headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {
+            "hogar_id": home[0],
+            "distrito": home[1],
+            "localidad": home[2],
+            "zona": home[3],
+            "fecha_relevamiento": home[4].isoformat(),
+            "lon": home[5],
+            "lat": home[6],
+            "personas": [
+                {
+                    "persona_id": m[0],
+                    "nombres": m[1],
+                    "apellidos": m[2],
+                    "sexo": m[3],
+                    "fecha_nacimiento": m[4].isoformat(),
+                }
+                for m in members
+            ],
+        },
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 # ----------------------------------------------------------------------------- referrals
@@ -169,9 +231,27 @@ REFERRAL_SQL = (
     "SELECT d.derivacion_id, d.unidad, d.unidad_id, d.hogar_id, d.servicio, d.institucion, d.punto_id, d.brecha,"
     " d.estado, d.distrito, d.creada, d.actualizada, d.usuario, d.nota, p.nombres, p.apellidos, h.localidad"
     " FROM nominal.derivacion d LEFT JOIN nominal.persona p ON d.unidad = 'persona' AND p.persona_id = d.unidad_id"
-    " LEFT JOIN nominal.hogar h ON h.hogar_id = d.hogar_id")
-REFERRAL_FIELDS = ["derivacion_id", "unidad", "unidad_id", "hogar_id", "servicio", "institucion", "punto_id", "brecha",
-                   "estado", "distrito", "creada", "actualizada", "usuario", "nota", "nombres", "apellidos", "localidad"]
+    " LEFT JOIN nominal.hogar h ON h.hogar_id = d.hogar_id"
+)
+REFERRAL_FIELDS = [
+    "derivacion_id",
+    "unidad",
+    "unidad_id",
+    "hogar_id",
+    "servicio",
+    "institucion",
+    "punto_id",
+    "brecha",
+    "estado",
+    "distrito",
+    "creada",
+    "actualizada",
+    "usuario",
+    "nota",
+    "nombres",
+    "apellidos",
+    "localidad",
+]
 
 
 def _referral(row) -> dict:
@@ -181,8 +261,9 @@ def _referral(row) -> dict:
 
 
 @router.post("/api/derivaciones", status_code=201)
-def create_referral(body: DerivacionNueva, finalidad: Finalidad = "derivacion",
-                    sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL))) -> dict:
+def create_referral(
+    body: DerivacionNueva, finalidad: Finalidad = "derivacion", sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL))
+) -> dict:
     """Refer a person or household of the Mesa's district to a service (and point)."""
     return refer(body, finalidad, sesion)
 
@@ -197,10 +278,16 @@ def _check_reach(conn, gap: dict, punto: str | None, s) -> None:
         return
     km = f"{reach.km:.1f}".replace(".", ",")
     radio = f"{reach.radio_km:g}".replace(".", ",")
-    extra = (" No hay un punto de este servicio a su alcance (brecha de inversión): no se deriva."
-             if gap["brecha"] == "inversion" else " Elija un punto más cercano o deje el punto vacío.")
-    raise AccesoError(422, f"El punto de entrega {punto} está a {km} km de la unidad y el alcance de {s.codigo}"
-                           f" en zona {reach.zona} es de {radio} km.{extra}")
+    extra = (
+        " No hay un punto de este servicio a su alcance (brecha de inversión): no se deriva."
+        if gap["brecha"] == "inversion"
+        else " Elija un punto más cercano o deje el punto vacío."
+    )
+    raise AccesoError(
+        422,
+        f"El punto de entrega {punto} está a {km} km de la unidad y el alcance de {s.codigo}"
+        f" en zona {reach.zona} es de {radio} km.{extra}",
+    )
 
 
 def refer(body: DerivacionNueva, finalidad: str, sesion: Sesion) -> dict:
@@ -211,14 +298,23 @@ def refer(body: DerivacionNueva, finalidad: str, sesion: Sesion) -> dict:
         table, key = ("nominal.persona", "persona_id") if body.unidad == "persona" else ("nominal.hogar", "hogar_id")
         if conn.execute(f"SELECT 1 FROM {table} WHERE {key} = %s", (body.unidad_id,)).fetchone() is None:
             raise AccesoError(404, NOT_FOUND)
-        gap = nominal.gaps(conn, distrito, nominal.FiltrosLista(servicio=s.codigo, paquete=None),
-                           fecha_corte=get_settings().fecha_corte).find(s.codigo, body.unidad_id)
+        gap = nominal.gaps(
+            conn,
+            distrito,
+            nominal.FiltrosLista(servicio=s.codigo, paquete=None),
+            fecha_corte=get_settings().fecha_corte,
+        ).find(s.codigo, body.unidad_id)
         if gap is None:
-            raise AccesoError(409, f"Según su estatus actual, el servicio {s.codigo} no le falta a esta unidad "
-                                   "(ya cubierto o no le corresponde).")
+            raise AccesoError(
+                409,
+                f"Según su estatus actual, el servicio {s.codigo} no le falta a esta unidad "
+                "(ya cubierto o no le corresponde).",
+            )
         punto = body.punto_id or gap["punto_id"]
         if body.punto_id:
-            found = conn.execute("SELECT tipo FROM oferta.punto_entrega WHERE punto_id = %s", (body.punto_id,)).fetchone()
+            found = conn.execute(
+                "SELECT tipo FROM oferta.punto_entrega WHERE punto_id = %s", (body.punto_id,)
+            ).fetchone()
             if found is None or (s.punto_tipo and found[0] != s.punto_tipo):
                 raise AccesoError(422, f"El punto de entrega no existe o no presta {s.codigo} (tipo {s.punto_tipo}).")
         _check_reach(conn, gap, punto, s)
@@ -227,8 +323,19 @@ def refer(body: DerivacionNueva, finalidad: str, sesion: Sesion) -> dict:
                 "INSERT INTO nominal.derivacion (unidad, unidad_id, servicio, estado, usuario, hogar_id, distrito,"
                 " institucion, punto_id, brecha, nota) VALUES (%s, %s, %s, 'referida', %s, %s, %s, %s, %s, %s, %s)"
                 " RETURNING derivacion_id",
-                (body.unidad, body.unidad_id, s.codigo, sesion.usuario.nombre, gap["hogar_id"], distrito, s.institucion,
-                 punto, gap["brecha"], body.nota)).fetchone()[0]
+                (
+                    body.unidad,
+                    body.unidad_id,
+                    s.codigo,
+                    sesion.usuario.nombre,
+                    gap["hogar_id"],
+                    distrito,
+                    s.institucion,
+                    punto,
+                    gap["brecha"],
+                    body.nota,
+                ),
+            ).fetchone()[0]
         except psycopg.errors.UniqueViolation:
             raise AccesoError(409, "Ya hay una derivación abierta de esta unidad a este servicio.") from None
         audit(conn, sesion, "derivar", distrito, 1, finalidad, derivacion_id=derivacion_id, servicio=s.codigo)
@@ -251,30 +358,48 @@ def _visible_referrals(conn, estado: str | None, servicio: str | None) -> list[d
 Estado = Literal["referida", "entregada", "no_entregada", "no_localizada"]
 
 
-def visible_referrals(sesion: Sesion, *, estado: str | None = None, servicio: str | None = None,
-                      finalidad: str = "seguimiento", exportar: bool = False) -> list[dict]:
+def visible_referrals(
+    sesion: Sesion,
+    *,
+    estado: str | None = None,
+    servicio: str | None = None,
+    finalidad: str = "seguimiento",
+    exportar: bool = False,
+) -> list[dict]:
     """The referrals the session may see, logged: the plain function behind
     ``GET /api/derivaciones``, its CSV report and the ``/institucion`` page."""
     with nominal_tx(sesion) as conn:
         rows = _visible_referrals(conn, estado, servicio)
-        audit(conn, sesion, "exportar_derivaciones" if exportar else "listar_derivaciones", territorio_de(sesion),
-              len(rows), finalidad)
+        audit(
+            conn,
+            sesion,
+            "exportar_derivaciones" if exportar else "listar_derivaciones",
+            territorio_de(sesion),
+            len(rows),
+            finalidad,
+        )
     return rows
 
 
 @router.get("/api/derivaciones")
-def list_referrals(estado: Estado | None = None, servicio: str | None = Query(default=None, max_length=64),
-                   finalidad: Finalidad = "seguimiento",
-                   sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION))) -> Response:
+def list_referrals(
+    estado: Estado | None = None,
+    servicio: str | None = Query(default=None, max_length=64),
+    finalidad: Finalidad = "seguimiento",
+    sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION)),
+) -> Response:
     """Referrals of the Mesa's district, or addressed to the institution in its districts."""
     rows = visible_referrals(sesion, estado=estado, servicio=servicio, finalidad=finalidad)
     return JSONResponse({"derivaciones": rows}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/api/derivaciones/reporte")
-def referral_report(estado: Estado | None = None, servicio: str | None = Query(default=None, max_length=64),
-                    finalidad: Finalidad = "seguimiento",
-                    sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION))) -> Response:
+def referral_report(
+    estado: Estado | None = None,
+    servicio: str | None = Query(default=None, max_length=64),
+    finalidad: Finalidad = "seguimiento",
+    sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION)),
+) -> Response:
     """CSV report of the referrals the session may see (nominal export, logged)."""
     rows = visible_referrals(sesion, estado=estado, servicio=servicio, finalidad=finalidad, exportar=True)
     who = sesion.usuario.institucion or sesion.usuario.distrito
@@ -286,8 +411,12 @@ def pending_of(sesion: Sesion) -> list[dict]:
     with access_conn() as conn:
         rows = conn.execute("SELECT distrito, desde, intentos FROM acceso.distritos_pendientes()").fetchall()
         if rows and sesion.rol == Rol.MESA_DEPARTAMENTAL:
-            mine = {c for (c,) in conn.execute("SELECT codigo FROM territorio.distrito WHERE dpto = %s",
-                                              (sesion.usuario.departamento,)).fetchall()}
+            mine = {
+                c
+                for (c,) in conn.execute(
+                    "SELECT codigo FROM territorio.distrito WHERE dpto = %s", (sesion.usuario.departamento,)
+                ).fetchall()
+            }
         elif sesion.rol == Rol.GABINETE:
             mine = {r[0] for r in rows}
         else:
@@ -304,19 +433,34 @@ def computation_state(sesion: Sesion = Depends(require(*AGGREGATE_ROLES))) -> JS
 
 
 @router.get("/api/derivaciones/{derivacion_id}")
-def get_referral(derivacion_id: int, finalidad: Finalidad = "seguimiento",
-                 sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION))) -> Response:
+def get_referral(
+    derivacion_id: int,
+    finalidad: Finalidad = "seguimiento",
+    sesion: Sesion = Depends(require(Rol.MESA_DISTRITAL, Rol.INSTITUCION)),
+) -> Response:
     with nominal_tx(sesion) as conn:
         row = conn.execute(REFERRAL_SQL + " WHERE d.derivacion_id = %s", (derivacion_id,)).fetchone()
         if row is None:
             raise AccesoError(404, NOT_FOUND)
         history = conn.execute(
             "SELECT estado, fecha, punto_id, nota, usuario, rol, registrado FROM nominal.derivacion_estado"
-            " WHERE derivacion_id = %s ORDER BY historia_id", (derivacion_id,)).fetchall()
+            " WHERE derivacion_id = %s ORDER BY historia_id",
+            (derivacion_id,),
+        ).fetchall()
         audit(conn, sesion, "ver_derivacion", row[9], 1, finalidad, derivacion_id=derivacion_id)
     out = _referral(row)
-    out["historia"] = [{"estado": h[0], "fecha": h[1].isoformat(), "punto_id": h[2], "nota": h[3], "usuario": h[4],
-                        "rol": h[5], "registrado": h[6].isoformat()} for h in history]
+    out["historia"] = [
+        {
+            "estado": h[0],
+            "fecha": h[1].isoformat(),
+            "punto_id": h[2],
+            "nota": h[3],
+            "usuario": h[4],
+            "rol": h[5],
+            "registrado": h[6].isoformat(),
+        }
+        for h in history
+    ]
     return JSONResponse(out, headers={"Cache-Control": "no-store"})
 
 
@@ -346,8 +490,12 @@ async def recalculos_en_segundo_plano():
 
 
 @router.post("/api/derivaciones/{derivacion_id}/contrarreferencia")
-def counter_referral(derivacion_id: int, body: Contrarreferencia, finalidad: Finalidad = "seguimiento",
-                     sesion: Sesion = Depends(require(Rol.INSTITUCION))) -> dict:
+def counter_referral(
+    derivacion_id: int,
+    body: Contrarreferencia,
+    finalidad: Finalidad = "seguimiento",
+    sesion: Sesion = Depends(require(Rol.INSTITUCION)),
+) -> dict:
     """The institution reports the outcome; a delivered service updates the status and the district."""
     return counter_refer(derivacion_id, body, finalidad, sesion)
 
@@ -366,15 +514,25 @@ def counter_refer(derivacion_id: int, body: Contrarreferencia, finalidad: str, s
             raise AccesoError(422, "La fecha de la contrarreferencia no puede ser futura ni anterior a la derivación.")
         s = default_catalog().servicio(ref["servicio"])
         if body.punto_id:
-            found = conn.execute("SELECT tipo FROM oferta.punto_entrega WHERE punto_id = %s", (body.punto_id,)).fetchone()
+            found = conn.execute(
+                "SELECT tipo FROM oferta.punto_entrega WHERE punto_id = %s", (body.punto_id,)
+            ).fetchone()
             if found is None or (s.punto_tipo and found[0] != s.punto_tipo):
                 raise AccesoError(422, f"El punto de entrega no existe o no presta {s.codigo}.")
         try:
             conn.execute(
                 "INSERT INTO nominal.derivacion_estado (derivacion_id, estado, fecha, punto_id, nota, usuario, rol)"
                 " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (derivacion_id, body.resultado, body.fecha, body.punto_id or ref["punto_id"], body.nota,
-                 sesion.usuario.nombre, sesion.rol))
+                (
+                    derivacion_id,
+                    body.resultado,
+                    body.fecha,
+                    body.punto_id or ref["punto_id"],
+                    body.nota,
+                    sesion.usuario.nombre,
+                    sesion.rol,
+                ),
+            )
         except psycopg.Error as exc:
             if exc.sqlstate != "GP409":
                 raise
@@ -383,11 +541,24 @@ def counter_refer(derivacion_id: int, body: Contrarreferencia, finalidad: str, s
             conn.execute(
                 "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
                 " VALUES (%s, %s, %s, true, %s, %s)",
-                (ref["unidad"], ref["unidad_id"], ref["servicio"], body.fecha, f"contrarreferencia:{derivacion_id}"))
+                (ref["unidad"], ref["unidad_id"], ref["servicio"], body.fecha, f"contrarreferencia:{derivacion_id}"),
+            )
         # the event and its district's "pending" marker commit together: a crash after the
         # commit leaves the marker, which the next start-up or drain picks up
         pending = mark_pending(conn, ref["distrito"]) if body.resultado == "entregada" else None
-        audit(conn, sesion, "contrarreferencia", ref["distrito"], 1, finalidad, derivacion_id=derivacion_id,
-              resultado=body.resultado)
-    return {"derivacion_id": derivacion_id, "estado": body.resultado, "actualizando": pending is not None,
-            "recalculo": pending}
+        audit(
+            conn,
+            sesion,
+            "contrarreferencia",
+            ref["distrito"],
+            1,
+            finalidad,
+            derivacion_id=derivacion_id,
+            resultado=body.resultado,
+        )
+    return {
+        "derivacion_id": derivacion_id,
+        "estado": body.resultado,
+        "actualizando": pending is not None,
+        "recalculo": pending,
+    }

@@ -82,8 +82,15 @@ def _int(text: str, low: int, high: int) -> int | None:
 
 
 @router.get("/gabinete")
-def alerts_dashboard(departamento: str = "", logro: str = "", nivel: str = "", tipo: str = "", pequenas: str = "",
-                     ver: str = "", sesion: Sesion | None = Depends(optional_session)) -> Response:
+def alerts_dashboard(
+    departamento: str = "",
+    logro: str = "",
+    nivel: str = "",
+    tipo: str = "",
+    pequenas: str = "",
+    ver: str = "",
+    sesion: Sesion | None = Depends(optional_session),
+) -> Response:
     refused = _gate(sesion, AGGREGATE_ROLES, "/gabinete")
     if refused:
         return refused
@@ -97,12 +104,27 @@ def alerts_dashboard(departamento: str = "", logro: str = "", nivel: str = "", t
         dept_names, _ = _departments(conn)
     dept_names = {c: place(n) for c, n in dept_names.items()}
     population = {c.logro: c.nombre for c in catalog.categorias}
-    rows = [{**a, "tipo_texto": TIPOS.get(a["tipo"], a["tipo"]), "nivel_texto": NIVELES.get(a["nivel"], a["nivel"]),
-             "lugar": place(a["nombre"] or a["codigo"]), "valor_t": num(a["valor"]), "referencia_t": num(a["referencia"]),
-             "diferencia_t": num(a["diferencia"], sign=True), "universo_t": num(a["universo"], 0)} for a in alerts]
-    scope = [r for r in rows if (not departamento or r["departamento"] == departamento)
-             and (logro_n is None or logro_n in r["logros"]) and (not nivel or r["nivel"] == nivel)
-             and (not tipo or r["tipo"] == tipo)]
+    rows = [
+        {
+            **a,
+            "tipo_texto": TIPOS.get(a["tipo"], a["tipo"]),
+            "nivel_texto": NIVELES.get(a["nivel"], a["nivel"]),
+            "lugar": place(a["nombre"] or a["codigo"]),
+            "valor_t": num(a["valor"]),
+            "referencia_t": num(a["referencia"]),
+            "diferencia_t": num(a["diferencia"], sign=True),
+            "universo_t": num(a["universo"], 0),
+        }
+        for a in alerts
+    ]
+    scope = [
+        r
+        for r in rows
+        if (not departamento or r["departamento"] == departamento)
+        and (logro_n is None or logro_n in r["logros"])
+        and (not nivel or r["nivel"] == nivel)
+        and (not tipo or r["tipo"] == tipo)
+    ]
     held = sum(r["pequena"] for r in scope)
     shown = scope if pequenas else [r for r in scope if not r["pequena"]]
     # counts per Logro × level (of the alerts shown), then the ranked lists per Logro
@@ -112,18 +134,55 @@ def alerts_dashboard(departamento: str = "", logro: str = "", nivel: str = "", t
         table.setdefault(key, {n: 0 for n in NIVELES})[r["nivel"]] += 1
     groups = []
     for key in sorted(table):
-        items = sorted((r for r in shown if (r["logro"] or 0) == key),
-                       key=lambda r: (r["diferencia"], list(NIVELES).index(r["nivel"]), r["codigo"], r["columna"]))
+        items = sorted(
+            (r for r in shown if (r["logro"] or 0) == key),
+            key=lambda r: (r["diferencia"], list(NIVELES).index(r["nivel"]), r["codigo"], r["columna"]),
+        )
         whole = ver == str(key)
-        groups.append({"logro": key, "poblacion": population.get(key, "servicios sin Logro"), "total": len(items),
-                       "filas": items if whole else items[:POR_GRUPO], "todas": whole,
-                       "ver_todas": "/gabinete?" + urlencode({k: v for k, v in {
-                           "departamento": departamento, "logro": logro, "nivel": nivel, "tipo": tipo,
-                           "pequenas": pequenas, "ver": key}.items() if v})})
-    return _page("gabinete.html", "Alertas del territorio", sesion, grupos=groups, conteos=table, niveles=NIVELES,
-                 tipos=TIPOS, departamentos=dept_names, departamento=departamento, logros=population,
-                 logro=logro_n, nivel=nivel, tipo=tipo, pequenas=bool(pequenas), retenidas=held,
-                 total=len(shown), minimo=MUESTRA_MINIMA, todas=len(rows))
+        groups.append(
+            {
+                "logro": key,
+                "poblacion": population.get(key, "servicios sin Logro"),
+                "total": len(items),
+                "filas": items if whole else items[:POR_GRUPO],
+                "todas": whole,
+                "ver_todas": "/gabinete?"
+                + urlencode(
+                    {
+                        k: v
+                        for k, v in {
+                            "departamento": departamento,
+                            "logro": logro,
+                            "nivel": nivel,
+                            "tipo": tipo,
+                            "pequenas": pequenas,
+                            "ver": key,
+                        }.items()
+                        if v
+                    }
+                ),
+            }
+        )
+    return _page(
+        "gabinete.html",
+        "Alertas del territorio",
+        sesion,
+        grupos=groups,
+        conteos=table,
+        niveles=NIVELES,
+        tipos=TIPOS,
+        departamentos=dept_names,
+        departamento=departamento,
+        logros=population,
+        logro=logro_n,
+        nivel=nivel,
+        tipo=tipo,
+        pequenas=bool(pequenas),
+        retenidas=held,
+        total=len(shown),
+        minimo=MUESTRA_MINIMA,
+        todas=len(rows),
+    )
 
 
 # ----------------------------------------------------------------------------- compare
@@ -131,8 +190,13 @@ ORDEN_COMPARAR = ("nombre", "pct", "cambio", "meta")
 
 
 @router.get("/gabinete/comparar")
-def compare(departamento: str = "", logro: str = "1", orden: str = "pct", formato: str = "html",
-            sesion: Sesion | None = Depends(optional_session)) -> Response:
+def compare(
+    departamento: str = "",
+    logro: str = "1",
+    orden: str = "pct",
+    formato: str = "html",
+    sesion: Sesion | None = Depends(optional_session),
+) -> Response:
     refused = _gate(sesion, (Rol.GABINETE, Rol.MESA_DEPARTAMENTAL), "/gabinete/comparar")
     if refused:
         return refused
@@ -147,18 +211,52 @@ def compare(departamento: str = "", logro: str = "1", orden: str = "pct", format
         departamento = departamento if departamento in dept_names else ""
         nivel = "distrito" if departamento else "departamento"
         areas = visible_areas(conn, sesion)
-        rows = [r for r in engine.compare_rows(conn, nivel, departamento or None, list(population))
-                if (nivel, r["codigo"]) in areas]
+        rows = [
+            r
+            for r in engine.compare_rows(conn, nivel, departamento or None, list(population))
+            if (nivel, r["codigo"]) in areas
+        ]
         version = conn.execute("SELECT data_version, calculado_en FROM publico.version WHERE vigente").fetchone()
     if formato == "csv":
-        header = ["Nivel", "Código", "Territorio", "Logro", "Población", "Cobertura protegida (%)", "Meta (%)",
-                  "Cambio desde la publicación anterior (puntos)", "Universo (redondeado)", "Reservado"]
-        body = csv_document(header, ([NIVELES[nivel], r["codigo"], r["nombre"], n, population[n], v["pct"], v["meta"],
-                                      v["cambio"], v["universo"], r["reservado"]]
-                                     for r in rows for n, v in r["logros"].items()))
-        return Response(body.encode(), media_type=MEDIA_TYPE, headers={
-            "Content-Disposition": f"attachment; filename=comparar_{nivel}{('_' + departamento) if departamento else ''}.csv",
-            "Cache-Control": "private, no-store"})
+        header = [
+            "Nivel",
+            "Código",
+            "Territorio",
+            "Logro",
+            "Población",
+            "Cobertura protegida (%)",
+            "Meta (%)",
+            "Cambio desde la publicación anterior (puntos)",
+            "Universo (redondeado)",
+            "Reservado",
+        ]
+        body = csv_document(
+            header,
+            (
+                [
+                    NIVELES[nivel],
+                    r["codigo"],
+                    r["nombre"],
+                    n,
+                    population[n],
+                    v["pct"],
+                    v["meta"],
+                    v["cambio"],
+                    v["universo"],
+                    r["reservado"],
+                ]
+                for r in rows
+                for n, v in r["logros"].items()
+            ),
+        )
+        return Response(
+            body.encode(),
+            media_type=MEDIA_TYPE,
+            headers={
+                "Content-Disposition": f"attachment; filename=comparar_{nivel}{('_' + departamento) if departamento else ''}.csv",
+                "Cache-Control": "private, no-store",
+            },
+        )
 
     def key(r):
         v = r["logros"][logro_n]
@@ -171,15 +269,36 @@ def compare(departamento: str = "", logro: str = "1", orden: str = "pct", format
     for r in ranked:
         r["nombre"] = place(r["nombre"])
         for v in r["logros"].values():
-            v.update(pct_t=num(v["pct"]), meta_t=num(v["meta"]), cambio_t=num(v["cambio"], sign=True),
-                     universo_t=num(v["universo"], 0))
-    links = {o: "/gabinete/comparar?" + urlencode({k: v for k, v in {"departamento": departamento, "logro": logro_n,
-                                                                      "orden": o}.items() if v}) for o in ORDEN_COMPARAR}
-    csv = "/gabinete/comparar?" + urlencode({k: v for k, v in {"departamento": departamento, "formato": "csv"}.items() if v})
-    return _page("comparar.html", "Comparar territorios", sesion, filas=ranked, logros=population, logro=logro_n,
-                 orden=orden, enlaces_orden=links, csv=csv, departamentos=dept_names, departamento=departamento,
-                 nivel=NIVELES[nivel], version=version[0] if version else None,
-                 fija_departamento=sesion.rol == Rol.MESA_DEPARTAMENTAL)
+            v.update(
+                pct_t=num(v["pct"]),
+                meta_t=num(v["meta"]),
+                cambio_t=num(v["cambio"], sign=True),
+                universo_t=num(v["universo"], 0),
+            )
+    links = {
+        o: "/gabinete/comparar?"
+        + urlencode({k: v for k, v in {"departamento": departamento, "logro": logro_n, "orden": o}.items() if v})
+        for o in ORDEN_COMPARAR
+    }
+    csv = "/gabinete/comparar?" + urlencode(
+        {k: v for k, v in {"departamento": departamento, "formato": "csv"}.items() if v}
+    )
+    return _page(
+        "comparar.html",
+        "Comparar territorios",
+        sesion,
+        filas=ranked,
+        logros=population,
+        logro=logro_n,
+        orden=orden,
+        enlaces_orden=links,
+        csv=csv,
+        departamentos=dept_names,
+        departamento=departamento,
+        nivel=NIVELES[nivel],
+        version=version[0] if version else None,
+        fija_departamento=sesion.rol == Rol.MESA_DEPARTAMENTAL,
+    )
 
 
 # ----------------------------------------------------------------------------- information loss
@@ -191,13 +310,32 @@ def loss_page(sesion: Sesion | None = Depends(optional_session)) -> Response:
     with access_conn() as conn:
         rows = conn.execute("SELECT * FROM acceso.perdida_exacta(NULL)").fetchall()
     rank = {n: i for i, n in enumerate(LOSS_ORDER)}
-    records = sorted((dict(zip(LOSS_COLUMNS, r)) for r in rows), key=lambda r: (rank.get(r["nivel"], 99), r["nivel"], r["zona"]))
-    level_names = {"pais": "País", "departamento": "Departamento", "distrito": "Distrito", "h3_5": "Hexágono H3 res. 5",
-                   "h3_6": "Hexágono H3 res. 6", "h3_7": "Hexágono H3 res. 7", "h3_8": "Hexágono H3 res. 8",
-                   "h3_9": "Hexágono H3 res. 9"}
+    records = sorted(
+        (dict(zip(LOSS_COLUMNS, r)) for r in rows), key=lambda r: (rank.get(r["nivel"], 99), r["nivel"], r["zona"])
+    )
+    level_names = {
+        "pais": "País",
+        "departamento": "Departamento",
+        "distrito": "Distrito",
+        "h3_5": "Hexágono H3 res. 5",
+        "h3_6": "Hexágono H3 res. 6",
+        "h3_7": "Hexágono H3 res. 7",
+        "h3_8": "Hexágono H3 res. 8",
+        "h3_9": "Hexágono H3 res. 9",
+    }
     for r in records:
-        r.update(areas_t=num(r["areas"], 0), areas_reservadas_pct_t=num(r["areas_reservadas_pct"]),
-                 hogares_en_reservadas_pct_t=num(r["hogares_en_reservadas_pct"], 2),
-                 cifras_cambiadas_pct_t=num(r["cifras_cambiadas_pct"]), cambio_absoluto_medio_t=num(r["cambio_absoluto_medio"], 2))
-    return _page("perdida.html", "Pérdida de información por el control de divulgación", sesion, filas=records,
-                 niveles=level_names, version=records[0]["data_version"] if records else None)
+        r.update(
+            areas_t=num(r["areas"], 0),
+            areas_reservadas_pct_t=num(r["areas_reservadas_pct"]),
+            hogares_en_reservadas_pct_t=num(r["hogares_en_reservadas_pct"], 2),
+            cifras_cambiadas_pct_t=num(r["cifras_cambiadas_pct"]),
+            cambio_absoluto_medio_t=num(r["cambio_absoluto_medio"], 2),
+        )
+    return _page(
+        "perdida.html",
+        "Pérdida de información por el control de divulgación",
+        sesion,
+        filas=records,
+        niveles=level_names,
+        version=records[0]["data_version"] if records else None,
+    )

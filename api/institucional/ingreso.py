@@ -134,8 +134,10 @@ def intentar(nombre: str, clave: str, ip: str, anterior: str | None) -> Intento:
         if not known:
             wait = max(wait, espera(by_ip, ip_ago, cfg.intentos_ip_max, cfg.bloqueo_base_segundos, tope))
         if wait > 0:
-            conn.execute("INSERT INTO acceso.intento_ingreso (nombre, ip, exito, tipo) VALUES (%s, %s, false, 'bloqueado')",
-                         (nombre, ip))
+            conn.execute(
+                "INSERT INTO acceso.intento_ingreso (nombre, ip, exito, tipo) VALUES (%s, %s, false, 'bloqueado')",
+                (nombre, ip),
+            )
             return Intento(espera=wait)
         row = conn.execute(f"SELECT clave_hash, {COLUMNS} FROM acceso.usuario WHERE nombre = %s", (nombre,)).fetchone()
         ok = verify_password(row[0] if row else None, clave) and bool(row and row[-1])
@@ -144,8 +146,10 @@ def intentar(nombre: str, clave: str, ip: str, anterior: str | None) -> Intento:
             return Intento()
         user = _row(row[1:])
         if anterior:  # whatever session id the browser brought is closed, never adopted
-            conn.execute("UPDATE acceso.sesion SET cerrada = now() WHERE token_hash = %s AND cerrada IS NULL",
-                         (token_digest(anterior),))
+            conn.execute(
+                "UPDATE acceso.sesion SET cerrada = now() WHERE token_hash = %s AND cerrada IS NULL",
+                (token_digest(anterior),),
+            )
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         conn.execute(
             "INSERT INTO acceso.sesion (token_hash, usuario_id, csrf, expira)"
@@ -178,20 +182,26 @@ async def login(request: Request) -> Response:
     if not nombre or not clave:
         return _refuse_login(request, 422, "Escriba su usuario y su contraseña.")
     ip = request.client.host if request.client else "desconocida"
-    done = await anyio.to_thread.run_sync(intentar, nombre, clave[:1024], ip, request.cookies.get(COOKIE),
-                                          limiter=_limitador())
+    done = await anyio.to_thread.run_sync(
+        intentar, nombre, clave[:1024], ip, request.cookies.get(COOKIE), limiter=_limitador()
+    )
     if done.espera > 0:
         seconds = math.ceil(done.espera)
         when = f"{seconds} segundos" if seconds < 120 else f"{math.ceil(seconds / 60)} minutos"
-        return _refuse_login(request, 429, f"Demasiados intentos fallidos. Espere {when} y vuelva a intentar.",
-                             {"Retry-After": str(seconds)})
+        return _refuse_login(
+            request,
+            429,
+            f"Demasiados intentos fallidos. Espere {when} y vuelva a intentar.",
+            {"Retry-After": str(seconds)},
+        )
     if done.usuario is None:
         return _refuse_login(request, 401, "Usuario o contraseña incorrectos.")
     if _wants_json(request):
         response: Response = JSONResponse({"usuario": done.usuario.nombre, "rol": done.usuario.rol, "csrf": done.csrf})
     else:
-        response = RedirectResponse(landing_url(done.usuario, _safe_next(str(form.get("siguiente", "")))),
-                                    status_code=303)
+        response = RedirectResponse(
+            landing_url(done.usuario, _safe_next(str(form.get("siguiente", "")))), status_code=303
+        )
     _cookie(response, request, COOKIE, done.token, max_age=cfg.sesion_minutos * 60)
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
@@ -201,11 +211,15 @@ def sesion_vigente(token: str) -> bool:
     """Whether ``token`` names a live session (blocking; ``api.base.guardia`` asks it, in a
     thread, before a state-changing request's body is read). Touches nothing."""
     with access_conn() as conn:
-        return conn.execute(
-            "SELECT 1 FROM acceso.sesion s JOIN acceso.usuario u ON u.usuario_id = s.usuario_id"
-            " WHERE s.token_hash = %s AND s.cerrada IS NULL AND s.expira > now()"
-            " AND s.ultima > now() - make_interval(mins => %s) AND u.activo",
-            (token_digest(token), ajustes().sesion_inactividad_minutos)).fetchone() is not None
+        return (
+            conn.execute(
+                "SELECT 1 FROM acceso.sesion s JOIN acceso.usuario u ON u.usuario_id = s.usuario_id"
+                " WHERE s.token_hash = %s AND s.cerrada IS NULL AND s.expira > now()"
+                " AND s.ultima > now() - make_interval(mins => %s) AND u.activo",
+                (token_digest(token), ajustes().sesion_inactividad_minutos),
+            ).fetchone()
+            is not None
+        )
 
 
 @router.post("/salir", include_in_schema=False)
@@ -219,8 +233,14 @@ def logout(request: Request, sesion: Sesion = Depends(session_required)) -> Resp
 
 def _user_json(sesion: Sesion) -> dict:
     u = sesion.usuario
-    return {"usuario": u.nombre, "nombre": u.nombre_completo, "rol": u.rol, "territorio": u.territorio,
-            "institucion": u.institucion, "csrf": sesion.csrf}
+    return {
+        "usuario": u.nombre,
+        "nombre": u.nombre_completo,
+        "rol": u.rol,
+        "territorio": u.territorio,
+        "institucion": u.institucion,
+        "csrf": sesion.csrf,
+    }
 
 
 @router.get("/api/sesion")
@@ -241,8 +261,9 @@ def account_page(sesion: Sesion | None = Depends(optional_session)) -> Response:
     if sesion is None:
         return RedirectResponse("/ingresar?siguiente=/cuenta", status_code=303)
     u = sesion.usuario
-    body = pagina("cuenta.html", f"Sesión de {u.nombre_completo or u.nombre}", sesion, u=u,
-                  agregado=u.rol in AGGREGATE_ROLES)
+    body = pagina(
+        "cuenta.html", f"Sesión de {u.nombre_completo or u.nombre}", sesion, u=u, agregado=u.rol in AGGREGATE_ROLES
+    )
     return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
 
@@ -255,7 +276,8 @@ def audit_log(limite: int = 200, formato: str = "json", sesion: Sesion = Depends
     with access_conn() as conn:
         rows = conn.execute(
             "SELECT auditoria_id, momento, usuario, rol, accion, territorio, finalidad, filas"
-            " FROM acceso.auditoria ORDER BY auditoria_id DESC LIMIT %s", (limite,)
+            " FROM acceso.auditoria ORDER BY auditoria_id DESC LIMIT %s",
+            (limite,),
         ).fetchall()
     names = ["auditoria_id", "momento", "usuario", "rol", "accion", "territorio", "finalidad", "filas"]
     records = [dict(zip(names, [r[0], r[1].isoformat(), *r[2:]])) for r in rows]

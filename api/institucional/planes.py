@@ -100,8 +100,12 @@ def _ambito(conn: psycopg.Connection, sesion: Sesion) -> tuple[list[str], str]:
     if u.rol == Rol.GABINETE:
         return [c for (c,) in conn.execute("SELECT codigo FROM territorio.distrito ORDER BY codigo").fetchall()], "*"
     if u.rol == Rol.MESA_DEPARTAMENTAL:
-        return [c for (c,) in conn.execute("SELECT codigo FROM territorio.distrito WHERE dpto = %s ORDER BY codigo",
-                                           (u.departamento,)).fetchall()], "*"
+        return [
+            c
+            for (c,) in conn.execute(
+                "SELECT codigo FROM territorio.distrito WHERE dpto = %s ORDER BY codigo", (u.departamento,)
+            ).fetchall()
+        ], "*"
     if u.rol == Rol.MESA_DISTRITAL:
         return [u.distrito], "*"
     if u.rol == Rol.INSTITUCION:
@@ -115,9 +119,11 @@ def plan_tx(sesion: Sesion) -> Iterator[psycopg.Connection]:
     it commits at the end and rolls back everything on any error."""
     with psycopg.connect(role_url(NOMINAL_ROLE, start=False), connect_timeout=10) as conn:
         distritos, institucion = _ambito(conn, sesion)
-        conn.execute("SELECT set_config('geoportal.plan_distritos', %s, true),"
-                     " set_config('geoportal.plan_institucion', %s, true), set_config('geoportal.rol', %s, true)",
-                     (",".join(distritos), institucion, sesion.rol))
+        conn.execute(
+            "SELECT set_config('geoportal.plan_distritos', %s, true),"
+            " set_config('geoportal.plan_institucion', %s, true), set_config('geoportal.rol', %s, true)",
+            (",".join(distritos), institucion, sesion.rol),
+        )
         yield conn
 
 
@@ -151,23 +157,55 @@ def run_planner(body: Planificar, sesion: Sesion) -> dict:
             raise AccesoError(403, "Su rol no cubre este territorio.")
     with psycopg.connect(database_url(), connect_timeout=10) as conn:
         try:
-            plan = planificar(conn, body.nivel, body.codigo, body.tipo.lower(), body.k, body.capacidad,
-                              body.candidatos, fecha_corte=get_settings().fecha_corte, motor="highs")
+            plan = planificar(
+                conn,
+                body.nivel,
+                body.codigo,
+                body.tipo.lower(),
+                body.k,
+                body.capacidad,
+                body.candidatos,
+                fecha_corte=get_settings().fecha_corte,
+                motor="highs",
+            )
         except ValueError as exc:
             raise AccesoError(422, str(exc)) from None
         with conn.transaction():
-            log_access(conn, "planificar", body.codigo, {"finalidad": "planificacion", "tipo": body.tipo, "k": body.k},
-                       usuario=sesion.usuario.nombre, rol=sesion.rol)
+            log_access(
+                conn,
+                "planificar",
+                body.codigo,
+                {"finalidad": "planificacion", "tipo": body.tipo, "k": body.k},
+                usuario=sesion.usuario.nombre,
+                rol=sesion.rol,
+            )
     s = plan.solucion
-    return {"territorio": plan.territorio, "tipo": plan.tipo, "k": plan.k, "capacidad": plan.capacidad,
-            "tamano": {"celdas_demanda": plan.tamano[0], "candidatos": plan.tamano[1], "pares": plan.tamano[2]},
-            "demanda_sin_oferta": planes.proteger(plan.demanda_total), "optimo": planes.proteger(s.objetivo),
-            "codicioso": planes.proteger(s.codicioso), "gap": round(s.gap, 4), "estado": s.estado,
-            "segundos": round(s.segundos, 2), "costo_supuesto": plan.costo_unitario,
-            "sitios": [{"nombre": x["nombre"], "lon": round(x["lon"], 6), "lat": round(x["lat"], 6), "zona": x["zona"],
-                        "celdas_al_alcance": x["celdas_al_alcance"], "unidades": planes.proteger(x["unidades_estimadas"]),
-                        "carga": planes.proteger(x["carga_asignada"])}
-                       for x in plan.sitios]}
+    return {
+        "territorio": plan.territorio,
+        "tipo": plan.tipo,
+        "k": plan.k,
+        "capacidad": plan.capacidad,
+        "tamano": {"celdas_demanda": plan.tamano[0], "candidatos": plan.tamano[1], "pares": plan.tamano[2]},
+        "demanda_sin_oferta": planes.proteger(plan.demanda_total),
+        "optimo": planes.proteger(s.objetivo),
+        "codicioso": planes.proteger(s.codicioso),
+        "gap": round(s.gap, 4),
+        "estado": s.estado,
+        "segundos": round(s.segundos, 2),
+        "costo_supuesto": plan.costo_unitario,
+        "sitios": [
+            {
+                "nombre": x["nombre"],
+                "lon": round(x["lon"], 6),
+                "lat": round(x["lat"], 6),
+                "zona": x["zona"],
+                "celdas_al_alcance": x["celdas_al_alcance"],
+                "unidades": planes.proteger(x["unidades_estimadas"]),
+                "carga": planes.proteger(x["carga_asignada"]),
+            }
+            for x in plan.sitios
+        ],
+    }
 
 
 @router.post("/api/planificador")
@@ -200,11 +238,21 @@ def plan_effect(plan_id: int, sesion: Sesion) -> dict:
         except ValueError as exc:
             raise AccesoError(422, str(exc)) from None
         avance = planes.avance(conn, plan)
-        poligono = conn.execute(f"SELECT {POLIGONO_SQL} FROM territorio.distrito WHERE codigo = %s",
-                                (plan["distrito"],)).fetchone()[0]
-        series = {f"l{n['logro']}": planes.serie(conn, "distrito", poligono, f"l{n['logro']}_pct") for n in efecto.logros}
-    return {"plan": plan, "logros": efecto.logros, "servicios": efecto.servicios, "puntos_nuevos": efecto.puntos,
-            "costo_total": efecto.costo_total, "avance": avance, "series": series}
+        poligono = conn.execute(
+            f"SELECT {POLIGONO_SQL} FROM territorio.distrito WHERE codigo = %s", (plan["distrito"],)
+        ).fetchone()[0]
+        series = {
+            f"l{n['logro']}": planes.serie(conn, "distrito", poligono, f"l{n['logro']}_pct") for n in efecto.logros
+        }
+    return {
+        "plan": plan,
+        "logros": efecto.logros,
+        "servicios": efecto.servicios,
+        "puntos_nuevos": efecto.puntos,
+        "costo_total": efecto.costo_total,
+        "avance": avance,
+        "series": series,
+    }
 
 
 @router.get("/api/planes")
@@ -242,8 +290,10 @@ def new_action(plan_id: int, body: AccionNueva, sesion: Sesion = Depends(require
 @router.patch("/api/acciones/{accion_id}")
 def action_state(accion_id: int, body: EstadoAccion, sesion: Sesion = Depends(require(*ESCRIBEN))) -> JSONResponse:
     with plan_tx(sesion) as conn:
-        row = conn.execute("UPDATE planes.accion SET estado = %s, modificado = now() WHERE accion_id = %s"
-                           " RETURNING plan_id", (body.estado, accion_id)).fetchone()
+        row = conn.execute(
+            "UPDATE planes.accion SET estado = %s, modificado = now() WHERE accion_id = %s RETURNING plan_id",
+            (body.estado, accion_id),
+        ).fetchone()
         if row is None:
             raise AccesoError(404, "La acción no existe o no está en su territorio.")
         audit(conn, sesion, "plan_accion_estado", None, 1, "planificacion", accion_id=accion_id, estado=body.estado)
@@ -269,8 +319,14 @@ def _gate(sesion: Sesion | None, here: str) -> Response | None:
 
 
 @router.get("/planes", include_in_schema=False)
-def plans_page(distrito: str = "", tipo: str = "usf", k: int = 3, plan_id: int | None = None,
-               mensaje: str | None = None, sesion: Sesion | None = Depends(optional_session)) -> Response:
+def plans_page(
+    distrito: str = "",
+    tipo: str = "usf",
+    k: int = 3,
+    plan_id: int | None = None,
+    mensaje: str | None = None,
+    sesion: Sesion | None = Depends(optional_session),
+) -> Response:
     refused = _gate(sesion, "/planes")
     if refused:
         return refused
@@ -288,29 +344,55 @@ def plans_page(distrito: str = "", tipo: str = "usf", k: int = 3, plan_id: int |
         except ValueError:
             error = "Datos del planificador no válidos."
     defecto = sesion.usuario.distrito or (distritos[0] if distritos else "")
-    return _page("planes.html", "Planes de mejora e inversión", sesion, planes=mios, propuesta=propuesta,
-                 error=error, mensaje=mensaje, distrito=distrito or defecto, tipo=tipo, k=k, plan_id=plan_id,
-                 tipos=sorted(default_catalog().tipos_punto), instituciones=sorted(default_catalog().instituciones))
+    return _page(
+        "planes.html",
+        "Planes de mejora e inversión",
+        sesion,
+        planes=mios,
+        propuesta=propuesta,
+        error=error,
+        mensaje=mensaje,
+        distrito=distrito or defecto,
+        tipo=tipo,
+        k=k,
+        plan_id=plan_id,
+        tipos=sorted(default_catalog().tipos_punto),
+        instituciones=sorted(default_catalog().instituciones),
+    )
 
 
 @router.post("/planes/nuevo", include_in_schema=False)
-def plans_new(titulo: str = Form(""), distrito: str = Form(""), periodo_desde: str = Form(""),
-              periodo_hasta: str = Form(""), sesion: Sesion | None = Depends(optional_session)) -> Response:
+def plans_new(
+    titulo: str = Form(""),
+    distrito: str = Form(""),
+    periodo_desde: str = Form(""),
+    periodo_hasta: str = Form(""),
+    sesion: Sesion | None = Depends(optional_session),
+) -> Response:
     refused = _gate(sesion, "/planes")
     if refused:
         return refused
     try:
-        plan_id = create_plan({"titulo": titulo, "distrito": distrito, "periodo_desde": periodo_desde,
-                               "periodo_hasta": periodo_hasta}, sesion)
+        plan_id = create_plan(
+            {"titulo": titulo, "distrito": distrito, "periodo_desde": periodo_desde, "periodo_hasta": periodo_hasta},
+            sesion,
+        )
     except AccesoError as exc:
         return RedirectResponse(f"/planes?{urlencode({'mensaje': exc.detalle})}", status_code=303)
     return RedirectResponse(f"/planes/{plan_id}", status_code=303)
 
 
 @router.post("/planes/{plan_id}/sitio", include_in_schema=False)
-def plans_add_site(plan_id: int, tipo: str = Form("usf"), lon: float = Form(...), lat: float = Form(...),
-                   nombre: str = Form(""), institucion: str = Form(""), capacidad: int = Form(100, gt=0, le=1_000_000),
-                   sesion: Sesion | None = Depends(optional_session)) -> Response:
+def plans_add_site(
+    plan_id: int,
+    tipo: str = Form("usf"),
+    lon: float = Form(...),
+    lat: float = Form(...),
+    nombre: str = Form(""),
+    institucion: str = Form(""),
+    capacidad: int = Form(100, gt=0, le=1_000_000),
+    sesion: Sesion | None = Depends(optional_session),
+) -> Response:
     """A proposed site added to a plan as a new point, for the plan's whole period."""
     refused = _gate(sesion, "/planes")
     if refused:
@@ -321,10 +403,21 @@ def plans_add_site(plan_id: int, tipo: str = Form("usf"), lon: float = Form(...)
         with plan_tx(sesion) as conn:
             plan = _plan(conn, plan_id)
         spec = default_catalog().tipos_punto.get(tipo)
-        add_action(plan_id, {"tipo": "punto_nuevo", "punto_tipo": tipo, "lon": lon, "lat": lat, "capacidad": capacidad,
-                             "institucion": institucion or (spec.institucion if spec else ""),
-                             "desde": plan["periodo_desde"], "hasta": plan["periodo_hasta"],
-                             "descripcion": f"Sitio propuesto por el planificador ({nombre[:40]})"}, sesion)
+        add_action(
+            plan_id,
+            {
+                "tipo": "punto_nuevo",
+                "punto_tipo": tipo,
+                "lon": lon,
+                "lat": lat,
+                "capacidad": capacidad,
+                "institucion": institucion or (spec.institucion if spec else ""),
+                "desde": plan["periodo_desde"],
+                "hasta": plan["periodo_hasta"],
+                "descripcion": f"Sitio propuesto por el planificador ({nombre[:40]})",
+            },
+            sesion,
+        )
     except AccesoError as exc:
         return RedirectResponse(f"/planes?{urlencode({'mensaje': exc.detalle})}", status_code=303)
     return RedirectResponse(f"/planes/{plan_id}?{urlencode({'mensaje': 'Sitio agregado al plan.'})}", status_code=303)
@@ -333,8 +426,10 @@ def plans_add_site(plan_id: int, tipo: str = Form("usf"), lon: float = Form(...)
 def _vista(plan_id: int, sesion: Sesion, ancho: int = 240, alto: int = 80) -> dict:
     datos = plan_effect(plan_id, sesion)
     avance = {a["accion_id"]: a for a in datos["avance"]}
-    graficos = {n["logro"]: planes.svg_serie(datos["series"][f"l{n['logro']}"], n["meta_pct"], ancho, alto)
-                for n in datos["logros"]}
+    graficos = {
+        n["logro"]: planes.svg_serie(datos["series"][f"l{n['logro']}"], n["meta_pct"], ancho, alto)
+        for n in datos["logros"]
+    }
     return {**datos, "avance_de": avance, "graficos": graficos, "tipos_accion": planes.TIPOS}
 
 

@@ -40,8 +40,12 @@ from geoportal.usuarios import Rol
 
 router = APIRouter(include_in_schema=False, route_class=RutaInstitucional)
 
-ESTADOS = {"referida": "referida (pendiente)", "entregada": "entregada", "no_entregada": "no entregada",
-           "no_localizada": "no localizada"}
+ESTADOS = {
+    "referida": "referida (pendiente)",
+    "entregada": "entregada",
+    "no_entregada": "no entregada",
+    "no_localizada": "no localizada",
+}
 ORDENES = {"servicio": "servicio", "nombre": "nombre", "localidad": "localidad", "km": "distancia"}
 
 
@@ -77,8 +81,18 @@ def gate(sesion: Sesion | None, rol: str, here: str) -> Response | None:
 
 
 # ----------------------------------------------------------------------------- the gap list
-def gap_page(sesion: Sesion, *, servicio: str | None, categoria: str | None, brecha: str | None,
-             localidad: str | None, buscar: str, orden: str, desde: int, limite: int) -> dict:
+def gap_page(
+    sesion: Sesion,
+    *,
+    servicio: str | None,
+    categoria: str | None,
+    brecha: str | None,
+    localidad: str | None,
+    buscar: str,
+    orden: str,
+    desde: int,
+    limite: int,
+) -> dict:
     """One page of the Mesa's gaps, searched by name and sorted (the ``/mesa`` page), logged
     like ``derivaciones.nominal_list``: the same RLS transaction, the same audit action."""
     catalog = default_catalog()
@@ -92,27 +106,58 @@ def gap_page(sesion: Sesion, *, servicio: str | None, categoria: str | None, bre
         found = nominal.gaps(conn, distrito, filtros, catalog, get_settings().fecha_corte)
         names = {}
         if buscar or orden == "nombre":  # (household, given names first, surnames first), folded as needed
-            names = {r[0]: (r[1], fold(f"{r[2]} {r[3]}") if buscar else "",
-                            fold(f"{r[3]} {r[2]}") if orden == "nombre" else "")
-                     for r in conn.execute("SELECT persona_id, hogar_id, nombres, apellidos FROM nominal.persona").fetchall()}
+            names = {
+                r[0]: (
+                    r[1],
+                    fold(f"{r[2]} {r[3]}") if buscar else "",
+                    fold(f"{r[3]} {r[2]}") if orden == "nombre" else "",
+                )
+                for r in conn.execute("SELECT persona_id, hogar_id, nombres, apellidos FROM nominal.persona").fetchall()
+            }
         listed = _searched(found, names, fold(buscar)) if buscar else found
         total = listed.total
-        shown = (listed.rows(desde, limite) if orden == "servicio"
-                 else _sorted(listed, names, orden, desde, limite))
+        shown = listed.rows(desde, limite) if orden == "servicio" else _sorted(listed, names, orden, desde, limite)
         people = nominal.person_names(conn, [r["unidad_id"] for r in shown if r["unidad"] == "persona"])
         points = nominal.point_names(conn, [r["punto_id"] for r in shown])
-        open_refs = {(u, s): i for u, s, i in conn.execute(
-            "SELECT unidad_id, servicio, derivacion_id FROM nominal.derivacion WHERE estado = 'referida'").fetchall()}
-        localities = [r[0] for r in conn.execute(
-            "SELECT DISTINCT localidad FROM nominal.hogar WHERE codigo_distrito = %s", (distrito,)).fetchall()]
-        out = [{**r, **(people.get(r["unidad_id"], {}) if r["unidad"] == "persona" else {}),
+        open_refs = {
+            (u, s): i
+            for u, s, i in conn.execute(
+                "SELECT unidad_id, servicio, derivacion_id FROM nominal.derivacion WHERE estado = 'referida'"
+            ).fetchall()
+        }
+        localities = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT localidad FROM nominal.hogar WHERE codigo_distrito = %s", (distrito,)
+            ).fetchall()
+        ]
+        out = [
+            {
+                **r,
+                **(people.get(r["unidad_id"], {}) if r["unidad"] == "persona" else {}),
                 "punto_nombre": points.get(r["punto_id"]),
-                "derivacion_abierta": open_refs.get((r["unidad_id"], r["servicio"]))} for r in shown]
-        audit(conn, sesion, "lista_nominal", distrito, len(out), "derivacion",
-              filtros={k: v for k, v in {**vars(filtros), "buscar": bool(buscar), "orden": orden}.items() if v})
+                "derivacion_abierta": open_refs.get((r["unidad_id"], r["servicio"])),
+            }
+            for r in shown
+        ]
+        audit(
+            conn,
+            sesion,
+            "lista_nominal",
+            distrito,
+            len(out),
+            "derivacion",
+            filtros={k: v for k, v in {**vars(filtros), "buscar": bool(buscar), "orden": orden}.items() if v},
+        )
         nombre = district_name(conn, distrito)
-    return {"distrito": distrito, "nombre_distrito": nombre, "total": total, "filas": out,
-            "resumen": found.summary(), "localidades": sorted(localities, key=fold)}
+    return {
+        "distrito": distrito,
+        "nombre_distrito": nombre,
+        "total": total,
+        "filas": out,
+        "resumen": found.summary(),
+        "localidades": sorted(localities, key=fold),
+    }
 
 
 def _ids(gaps, s, rows) -> np.ndarray:
@@ -146,15 +191,20 @@ def _sorted(gaps, names: dict, orden: str, desde: int, limite: int) -> list[dict
             first = [float(x) if np.isfinite(x) else float("inf") for x in km_]
         keys.extend((f, i, s.codigo, k, j) for j, (f, i) in enumerate(zip(first, ids)))
     keys.sort()
-    chosen = keys[desde:desde + limite]
-    page_parts = [(gaps.parts[k][0], *(a[j:j + 1] for a in gaps.parts[k][1:])) for *_, k, j in chosen]
+    chosen = keys[desde : desde + limite]
+    page_parts = [(gaps.parts[k][0], *(a[j : j + 1] for a in gaps.parts[k][1:])) for *_, k, j in chosen]
     return replace(gaps, parts=page_parts).rows(0, None)
 
 
 # ----------------------------------------------------------------------------- confirmation
 @router.get("/mesa/confirmar")
-def confirm_referral(unidad: str = "", unidad_id: str = "", servicio: str = "", volver: str = "",
-                     sesion: Sesion | None = Depends(optional_session)) -> Response:
+def confirm_referral(
+    unidad: str = "",
+    unidad_id: str = "",
+    servicio: str = "",
+    volver: str = "",
+    sesion: Sesion | None = Depends(optional_session),
+) -> Response:
     refused = gate(sesion, Rol.MESA_DISTRITAL, "/mesa")
     if refused:
         return refused
@@ -168,14 +218,24 @@ def confirm_referral(unidad: str = "", unidad_id: str = "", servicio: str = "", 
         return page("aviso.html", title, sesion, texto="Datos de la derivación no válidos.", error=True)
     distrito = sesion.usuario.distrito
     with nominal_tx(sesion) as conn:
-        gap = nominal.gaps(conn, distrito, nominal.FiltrosLista(servicio=s.codigo, paquete=None),
-                           fecha_corte=get_settings().fecha_corte).find(s.codigo, unidad_id[:64])
+        gap = nominal.gaps(
+            conn,
+            distrito,
+            nominal.FiltrosLista(servicio=s.codigo, paquete=None),
+            fecha_corte=get_settings().fecha_corte,
+        ).find(s.codigo, unidad_id[:64])
         if gap is None:
             audit(conn, sesion, "confirmar_derivacion", distrito, 0, "derivacion", servicio=s.codigo)
-            return page("aviso.html", title, sesion, error=True,
-                        texto="Esta unidad ya no tiene esa brecha (ya cubierta, derivada o fuera de su distrito).")
-        home = conn.execute("SELECT lon, lat, zona, localidad FROM nominal.hogar WHERE hogar_id = %s",
-                            (gap["hogar_id"],)).fetchone()
+            return page(
+                "aviso.html",
+                title,
+                sesion,
+                error=True,
+                texto="Esta unidad ya no tiene esa brecha (ya cubierta, derivada o fuera de su distrito).",
+            )
+        home = conn.execute(
+            "SELECT lon, lat, zona, localidad FROM nominal.hogar WHERE hogar_id = %s", (gap["hogar_id"],)
+        ).fetchone()
         who = nominal.person_names(conn, [gap["unidad_id"]]) if unidad == "persona" else {}
         audit(conn, sesion, "confirmar_derivacion", distrito, 1, "derivacion", servicio=s.codigo)
     points = []
@@ -183,18 +243,36 @@ def confirm_referral(unidad: str = "", unidad_id: str = "", servicio: str = "", 
         radius = s.radio_km.urbana if home[2] == "urbana" else s.radio_km.rural
         with nominal_tx(sesion) as conn:
             points = engine.points_in_reach(conn, home[0], home[1], s.punto_tipo, radius)
-        points = [{**p, "texto": f"{p['nombre']} — {km(p['km'])} km{'' if p['alcance'] else ' (fuera del alcance)'}"}
-                  for p in points]
+        points = [
+            {**p, "texto": f"{p['nombre']} — {km(p['km'])} km{'' if p['alcance'] else ' (fuera del alcance)'}"}
+            for p in points
+        ]
     if gap["brecha"] == "inversion":
-        return page("aviso.html", title, sesion, error=True,
-                    texto=f"No hay un punto de {s.nombre} al alcance de esta unidad: es una necesidad de inversión, "
-                          "no se deriva.")
+        return page(
+            "aviso.html",
+            title,
+            sesion,
+            error=True,
+            texto=f"No hay un punto de {s.nombre} al alcance de esta unidad: es una necesidad de inversión, "
+            "no se deriva.",
+        )
     person = who.get(gap["unidad_id"], {})
     name = f"{person.get('nombres', '')} {person.get('apellidos', '')}".strip() or f"Hogar {gap['hogar_id']}"
     chosen = next((p["punto_id"] for p in points if p["alcance"]), points[0]["punto_id"] if points else "")
-    return page("confirmar.html", title, sesion, quien=name, servicio=s, institucion=catalog.instituciones.get(
-        s.institucion, s.institucion), localidad=home[3] if home else "", unidad=unidad, unidad_id=gap["unidad_id"],
-        puntos=points, elegido=chosen, volver=volver)
+    return page(
+        "confirmar.html",
+        title,
+        sesion,
+        quien=name,
+        servicio=s,
+        institucion=catalog.instituciones.get(s.institucion, s.institucion),
+        localidad=home[3] if home else "",
+        unidad=unidad,
+        unidad_id=gap["unidad_id"],
+        puntos=points,
+        elegido=chosen,
+        volver=volver,
+    )
 
 
 # ----------------------------------------------------------------------------- referrals
@@ -213,9 +291,18 @@ def referrals_with_details(sesion: Sesion) -> tuple[list[dict], dict[int, dict]]
     return referrals, details
 
 
-REFERRAL_COLUMNS = {"derivacion_id": "N.º", "quien": "Persona / hogar", "localidad": "Localidad",
-                    "servicio_nombre": "Servicio", "institucion": "Institución", "punto": "Punto de entrega",
-                    "estado_texto": "Estado", "creada": "Derivada el", "actualizada": "Último cambio", "nota": "Nota"}
+REFERRAL_COLUMNS = {
+    "derivacion_id": "N.º",
+    "quien": "Persona / hogar",
+    "localidad": "Localidad",
+    "servicio_nombre": "Servicio",
+    "institucion": "Institución",
+    "punto": "Punto de entrega",
+    "estado_texto": "Estado",
+    "creada": "Derivada el",
+    "actualizada": "Último cambio",
+    "nota": "Nota",
+}
 
 
 def _date(iso: str) -> str:
@@ -223,8 +310,9 @@ def _date(iso: str) -> str:
     return f"{day}/{month}/{year}"
 
 
-def mesa_referrals(sesion: Sesion, *, estado: str, servicio: str, institucion: str, desde: str, hasta: str,
-                   exportar: bool) -> tuple[list[dict], str]:
+def mesa_referrals(
+    sesion: Sesion, *, estado: str, servicio: str, institucion: str, desde: str, hasta: str, exportar: bool
+) -> tuple[list[dict], str]:
     """The Mesa's referrals, every state, filtered; logged as a referral listing or export."""
     catalog = default_catalog()
     names = {s.codigo: s.nombre for s in catalog.servicios}
@@ -239,27 +327,55 @@ def mesa_referrals(sesion: Sesion, *, estado: str, servicio: str, institucion: s
     if hasta:
         where.append("d.creada::date <= %s")
         params.append(hasta)
-    query = ("SELECT d.derivacion_id, d.unidad, d.unidad_id, d.hogar_id, d.servicio, d.institucion, d.estado,"
-             " d.creada, d.actualizada, d.nota, p.nombres, p.apellidos, h.localidad, pe.nombre"
-             " FROM nominal.derivacion d LEFT JOIN nominal.persona p ON d.unidad = 'persona' AND p.persona_id = d.unidad_id"
-             " LEFT JOIN nominal.hogar h ON h.hogar_id = d.hogar_id LEFT JOIN oferta.punto_entrega pe ON pe.punto_id = d.punto_id"
-             + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY d.creada DESC, d.derivacion_id DESC")
+    query = (
+        "SELECT d.derivacion_id, d.unidad, d.unidad_id, d.hogar_id, d.servicio, d.institucion, d.estado,"
+        " d.creada, d.actualizada, d.nota, p.nombres, p.apellidos, h.localidad, pe.nombre"
+        " FROM nominal.derivacion d LEFT JOIN nominal.persona p ON d.unidad = 'persona' AND p.persona_id = d.unidad_id"
+        " LEFT JOIN nominal.hogar h ON h.hogar_id = d.hogar_id LEFT JOIN oferta.punto_entrega pe ON pe.punto_id = d.punto_id"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY d.creada DESC, d.derivacion_id DESC"
+    )
     with nominal_tx(sesion) as conn:
         found = conn.execute(query, params).fetchall()
-        audit(conn, sesion, "exportar_derivaciones" if exportar else "listar_derivaciones", sesion.usuario.distrito,
-              len(found), "seguimiento")
+        audit(
+            conn,
+            sesion,
+            "exportar_derivaciones" if exportar else "listar_derivaciones",
+            sesion.usuario.distrito,
+            len(found),
+            "seguimiento",
+        )
         nombre = district_name(conn, sesion.usuario.distrito)
-    rows = [{"derivacion_id": r[0], "quien": f"{r[10] or ''} {r[11] or ''}".strip() or f"Hogar {r[3]}",
-             "localidad": r[12] or "", "servicio": r[4], "servicio_nombre": names.get(r[4], r[4]),
-             "institucion": r[5], "punto": r[13] or "—", "estado": r[6], "estado_texto": ESTADOS.get(r[6], r[6]),
-             "creada": _date(r[7].isoformat()), "actualizada": _date(r[8].isoformat()) if r[6] != "referida" else "",
-             "nota": r[9]} for r in found]
+    rows = [
+        {
+            "derivacion_id": r[0],
+            "quien": f"{r[10] or ''} {r[11] or ''}".strip() or f"Hogar {r[3]}",
+            "localidad": r[12] or "",
+            "servicio": r[4],
+            "servicio_nombre": names.get(r[4], r[4]),
+            "institucion": r[5],
+            "punto": r[13] or "—",
+            "estado": r[6],
+            "estado_texto": ESTADOS.get(r[6], r[6]),
+            "creada": _date(r[7].isoformat()),
+            "actualizada": _date(r[8].isoformat()) if r[6] != "referida" else "",
+            "nota": r[9],
+        }
+        for r in found
+    ]
     return rows, nombre
 
 
 @router.get("/mesa/derivaciones")
-def mesa_referrals_page(estado: str = "", servicio: str = "", institucion: str = "", desde: str = "", hasta: str = "",
-                        formato: str = "html", sesion: Sesion | None = Depends(optional_session)) -> Response:
+def mesa_referrals_page(
+    estado: str = "",
+    servicio: str = "",
+    institucion: str = "",
+    desde: str = "",
+    hasta: str = "",
+    formato: str = "html",
+    sesion: Sesion | None = Depends(optional_session),
+) -> Response:
     refused = gate(sesion, Rol.MESA_DISTRITAL, "/mesa/derivaciones")
     if refused:
         return refused
@@ -273,20 +389,54 @@ def mesa_referrals_page(estado: str = "", servicio: str = "", institucion: str =
         hasta = date.fromisoformat(hasta).isoformat() if hasta else ""
     except ValueError:
         return page("aviso.html", title, sesion, texto="Fecha no válida (AAAA-MM-DD).", error=True)
-    rows, nombre = mesa_referrals(sesion, estado=estado, servicio=servicio, institucion=institucion, desde=desde,
-                                  hasta=hasta, exportar=formato == "csv")
+    rows, nombre = mesa_referrals(
+        sesion,
+        estado=estado,
+        servicio=servicio,
+        institucion=institucion,
+        desde=desde,
+        hasta=hasta,
+        exportar=formato == "csv",
+    )
     if formato == "csv":
         body = csv_document(REFERRAL_COLUMNS.values(), ([r[k] for k in REFERRAL_COLUMNS] for r in rows))
-        return Response(body.encode(), media_type=MEDIA_TYPE, headers={
-            "Content-Disposition": f"attachment; filename=derivaciones_{sesion.usuario.distrito}.csv",
-            "Cache-Control": "no-store"})
-    filters = {k: v for k, v in {"estado": estado, "servicio": servicio, "institucion": institucion, "desde": desde,
-                                 "hasta": hasta}.items() if v}
+        return Response(
+            body.encode(),
+            media_type=MEDIA_TYPE,
+            headers={
+                "Content-Disposition": f"attachment; filename=derivaciones_{sesion.usuario.distrito}.csv",
+                "Cache-Control": "no-store",
+            },
+        )
+    filters = {
+        k: v
+        for k, v in {
+            "estado": estado,
+            "servicio": servicio,
+            "institucion": institucion,
+            "desde": desde,
+            "hasta": hasta,
+        }.items()
+        if v
+    }
     counts = {e: sum(r["estado"] == e for r in rows) for e in ESTADOS}
-    return page("mesa_derivaciones.html", title, sesion, filas=rows, distrito=nombre, estados=ESTADOS, estado=estado,
-                servicios=[s for s in catalog.servicios if s.unidad != "entorno"], servicio=servicio,
-                instituciones=catalog.instituciones, institucion=institucion, desde=desde, hasta=hasta, conteos=counts,
-                csv="/mesa/derivaciones?" + urlencode({**filters, "formato": "csv"}))
+    return page(
+        "mesa_derivaciones.html",
+        title,
+        sesion,
+        filas=rows,
+        distrito=nombre,
+        estados=ESTADOS,
+        estado=estado,
+        servicios=[s for s in catalog.servicios if s.unidad != "entorno"],
+        servicio=servicio,
+        instituciones=catalog.instituciones,
+        institucion=institucion,
+        desde=desde,
+        hasta=hasta,
+        conteos=counts,
+        csv="/mesa/derivaciones?" + urlencode({**filters, "formato": "csv"}),
+    )
 
 
 # ----------------------------------------------------------------------------- effect
@@ -302,5 +452,13 @@ def mesa_effect(sesion: Sesion | None = Depends(optional_session)) -> Response:
         audit(conn, sesion, "efecto_entregas", sesion.usuario.distrito, closed["total"], "seguimiento")
         nombre = district_name(conn, sesion.usuario.distrito)
     logros = {c.logro: c.nombre for c in catalog.categorias}
-    return page("mesa_efecto.html", "Efecto de las entregas", sesion, distrito=nombre, efecto=closed,
-                logros=logros, desde=since.strftime("%d/%m/%Y %H:%M") if since else None, version=version)
+    return page(
+        "mesa_efecto.html",
+        "Efecto de las entregas",
+        sesion,
+        distrito=nombre,
+        efecto=closed,
+        logros=logros,
+        desde=since.strftime("%d/%m/%Y %H:%M") if since else None,
+        version=version,
+    )

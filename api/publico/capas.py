@@ -30,8 +30,11 @@ def _legends(url: str, version: str) -> list[dict]:
     from capas.clases import compute_legends
 
     with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
-        cur = conn.execute("SELECT capa, medida, nivel, metodo, cortes, categorias, colores FROM publico.leyenda"
-                           " WHERE data_version = %s", (version,))
+        cur = conn.execute(
+            "SELECT capa, medida, nivel, metodo, cortes, categorias, colores FROM publico.leyenda"
+            " WHERE data_version = %s",
+            (version,),
+        )
         names = [d.name for d in cur.description]
         rows = [dict(zip(names, r)) for r in cur.fetchall()]
         return rows or compute_legends(conn, strict=False)
@@ -58,20 +61,43 @@ def describe(request: Request, capa: Capa, estado: Estado) -> dict:
     by_measure: dict[str, dict] = {}
     for r in legends:
         by_measure.setdefault(r["medida"], {})[r["nivel"]] = {
-            "metodo": r["metodo"], "cortes": list(r["cortes"]), "colores": list(r["colores"]),
-            **({"categorias": list(r["categorias"])} if r["categorias"] is not None else {})}
-    measures = [{"columna": m["columna"], "etiqueta": m["etiqueta"], "tipo": m["tipo"], "unidad": m["unidad"],
-                 "logro": m["logro"], "servicio": m["servicio"], "paquete": m["paquete"],
-                 "leyenda": by_measure.get(m["columna"], {})} for m in estado.medidas.get(capa.id, [])]
+            "metodo": r["metodo"],
+            "cortes": list(r["cortes"]),
+            "colores": list(r["colores"]),
+            **({"categorias": list(r["categorias"])} if r["categorias"] is not None else {}),
+        }
+    measures = [
+        {
+            "columna": m["columna"],
+            "etiqueta": m["etiqueta"],
+            "tipo": m["tipo"],
+            "unidad": m["unidad"],
+            "logro": m["logro"],
+            "servicio": m["servicio"],
+            "paquete": m["paquete"],
+            "leyenda": by_measure.get(m["columna"], {}),
+        }
+        for m in estado.medidas.get(capa.id, [])
+    ]
     out = {
-        "id": capa.id, "titulo": capa.titulo, "descripcion": capa.descripcion, "geometria": capa.geometria,
-        "audiencia": capa.audiencia, "fuente": capa.fuente,
+        "id": capa.id,
+        "titulo": capa.titulo,
+        "descripcion": capa.descripcion,
+        "geometria": capa.geometria,
+        "audiencia": capa.audiencia,
+        "fuente": capa.fuente,
         "niveles": [{"nivel": n.nivel, "zoom_min": n.zoom[0], "zoom_max": n.zoom[1]} for n in capa.niveles],
-        "minzoom": capa.minzoom, "maxzoom": capa.maxzoom,
-        "medidas": measures, "medida_inicial": capa.medida_inicial, "propiedades": capa.propiedades,
+        "minzoom": capa.minzoom,
+        "maxzoom": capa.maxzoom,
+        "medidas": measures,
+        "medida_inicial": capa.medida_inicial,
+        "propiedades": capa.propiedades,
         "clasificacion": capa.clasificacion.model_dump(exclude_none=True),
-        "rampa": capa.rampa, "texto_reservado": capa.texto_reservado, "atribucion": capa.atribucion,
-        "etiqueta_sintetica": capa.etiqueta_sintetica, "data_version": estado.version,
+        "rampa": capa.rampa,
+        "texto_reservado": capa.texto_reservado,
+        "atribucion": capa.atribucion,
+        "etiqueta_sintetica": capa.etiqueta_sintetica,
+        "data_version": estado.version,
         "tilejson": f"{str(request.base_url).rstrip('/')}/capas/{capa.id}/tilejson.json",
         "tiles": _tiles_url(request, capa, estado.version),
     }
@@ -86,8 +112,9 @@ def describe(request: Request, capa: Capa, estado: Estado) -> dict:
 async def lista(request: Request) -> JSONResponse:
     estado = await _estado_con_leyendas(request)
     capas = teselas(request).capas
-    return JSONResponse({"data_version": estado.version,
-                         "capas": [describe(request, c, estado) for c in capas.values()]}, headers=SHORT)
+    return JSONResponse(
+        {"data_version": estado.version, "capas": [describe(request, c, estado) for c in capas.values()]}, headers=SHORT
+    )
 
 
 @router.get("/capas/{capa}", summary="Una capa del mapa")
@@ -109,13 +136,26 @@ async def tilejson(request: Request, capa: str) -> JSONResponse:
     for p in definition.propiedades:
         fields[p] = "String"
     body = {
-        "tilejson": "3.0.0", "name": definition.titulo, "description": definition.descripcion,
-        "version": "1.0.0", "attribution": "; ".join(definition.atribucion) + ". " + definition.etiqueta_sintetica,
-        "scheme": "xyz", "tiles": [_tiles_url(request, definition, estado.version)],
-        "minzoom": definition.minzoom, "maxzoom": definition.maxzoom, "bounds": PARAGUAY,
+        "tilejson": "3.0.0",
+        "name": definition.titulo,
+        "description": definition.descripcion,
+        "version": "1.0.0",
+        "attribution": "; ".join(definition.atribucion) + ". " + definition.etiqueta_sintetica,
+        "scheme": "xyz",
+        "tiles": [_tiles_url(request, definition, estado.version)],
+        "minzoom": definition.minzoom,
+        "maxzoom": definition.maxzoom,
+        "bounds": PARAGUAY,
         "center": [-58.0, -23.5, max(definition.minzoom, 6)],
-        "vector_layers": [{"id": definition.id, "description": definition.descripcion, "fields": fields,
-                           "minzoom": definition.minzoom, "maxzoom": definition.maxzoom}],
+        "vector_layers": [
+            {
+                "id": definition.id,
+                "description": definition.descripcion,
+                "fields": fields,
+                "minzoom": definition.minzoom,
+                "maxzoom": definition.maxzoom,
+            }
+        ],
         "data_version": estado.version,
     }
     return JSONResponse(body, headers=SHORT)

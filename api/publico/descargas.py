@@ -42,11 +42,22 @@ router = APIRouter(tags=["descargas"])
 
 CHUNK = 5000
 HEAD_LABELS = {
-    "nivel": "Nivel", "codigo": "Código", "padre": "Código del área superior", "nombre": "Nombre",
-    "reservado": "Reservado (control de divulgación)", "pob_censo": "Población censo 2022",
-    "data_version": "Versión de datos", "punto_id": "Identificador del punto", "tipo": "Tipo",
-    "tipo_nombre": "Tipo (nombre)", "institucion": "Institución", "zona": "Zona", "distrito": "Código de distrito",
-    "departamento": "Código de departamento", "capacidad": "Capacidad", "origen": "Origen del dato",
+    "nivel": "Nivel",
+    "codigo": "Código",
+    "padre": "Código del área superior",
+    "nombre": "Nombre",
+    "reservado": "Reservado (control de divulgación)",
+    "pob_censo": "Población censo 2022",
+    "data_version": "Versión de datos",
+    "punto_id": "Identificador del punto",
+    "tipo": "Tipo",
+    "tipo_nombre": "Tipo (nombre)",
+    "institucion": "Institución",
+    "zona": "Zona",
+    "distrito": "Código de distrito",
+    "departamento": "Código de departamento",
+    "capacidad": "Capacidad",
+    "origen": "Origen del dato",
 }
 Formato = Literal["geojson", "csv", "gpkg"]
 # GDAL's CSV driver (QGIS, ogr2ogr) reads a column named WKT as the geometry, with no options.
@@ -54,9 +65,11 @@ COLUMNA_WKT = "WKT"
 # GeoPackage 1.2: what GDAL 3.6 (Debian 12) and older QGIS read without a warning; newer
 # GDAL would write 1.4, which they flag. Nothing here needs 1.3 or 1.4.
 GPKG_VERSION = "1.2"
-NOTA_CODIGOS = ("Los códigos (departamento 01…, distrito 0101…) son texto: para conservar el 0 inicial en "
-                "Excel, abra el CSV con Datos > Desde texto/CSV y elija el tipo Texto para esas columnas. "
-                "QGIS lee el punto de la columna WKT (CRS84: longitud, latitud) sin opciones.")
+NOTA_CODIGOS = (
+    "Los códigos (departamento 01…, distrito 0101…) son texto: para conservar el 0 inicial en "
+    "Excel, abra el CSV con Datos > Desde texto/CSV y elija el tipo Texto para esas columnas. "
+    "QGIS lee el punto de la columna WKT (CRS84: longitud, latitud) sin opciones."
+)
 
 
 def _resolve(capa: str, nivel: str | None, conn: psycopg.Connection, medidas_param: str | None):
@@ -91,8 +104,9 @@ def _resolve(capa: str, nivel: str | None, conn: psycopg.Connection, medidas_par
             offered = [r["columna"] for r in resolve_measures(layer, read_dictionary(conn))]
             outside = [m for m in chosen or [] if m not in offered]
             if outside:
-                raise SolicitudIncorrecta(f"La capa '{capa}' no ofrece la medida: {', '.join(outside)} "
-                                                f"(ofrece: {', '.join(offered)}).")
+                raise SolicitudIncorrecta(
+                    f"La capa '{capa}' no ofrece la medida: {', '.join(outside)} (ofrece: {', '.join(offered)})."
+                )
             chosen = chosen or offered
         columns = fuente.columnas(conn, chosen)
     elif capa in ("puntos_entrega", "departamentos", "distritos"):
@@ -127,10 +141,14 @@ def descargar(
     publico: PoolPublico,
     capa: str = Path(..., max_length=64, description="Capa (p. ej. cobertura, puntos_entrega, distritos)."),
     formato: Formato = Path(..., description="geojson, csv o gpkg"),
-    nivel: str | None = Query(None, max_length=20, description="Nivel: departamento, distrito, h3_5 … h3_8 (por defecto distrito)."),
+    nivel: str | None = Query(
+        None, max_length=20, description="Nivel: departamento, distrito, h3_5 … h3_8 (por defecto distrito)."
+    ),
     departamento: str | None = Query(None, max_length=10, description="Código de departamento (2 dígitos)."),
     distrito: str | None = Query(None, max_length=10, description="Código de distrito (4 dígitos)."),
-    medidas: str | None = Query(None, max_length=4000, description="Columnas de medidas separadas por comas (por defecto las de la capa)."),
+    medidas: str | None = Query(
+        None, max_length=4000, description="Columnas de medidas separadas por comas (por defecto las de la capa)."
+    ),
 ):
     with conexion(publico) as conn:
         version = version_o_503(conn)
@@ -140,23 +158,39 @@ def descargar(
     name = f"{stem}_{version['data_version']}.{formato}"
     common = {"Content-Disposition": f'attachment; filename="{name}"', "X-Version-Datos": version["data_version"]}
     if formato == "geojson":
-        return StreamingResponse(_geojson(publico, fuente, columns, clauses, params, version, stem),
-                                 media_type="application/geo+json", headers=common)
+        return StreamingResponse(
+            _geojson(publico, fuente, columns, clauses, params, version, stem),
+            media_type="application/geo+json",
+            headers=common,
+        )
     if formato == "csv":
         link = f'</descargas/{capa}/diccionario.csv?nivel={fuente.nivel or ""}>; rel="describedby"'
-        return StreamingResponse(_csv(publico, fuente, columns, headers, clauses, params), media_type=MEDIA_TYPE,
-                                 headers={**common, "Link": link})
+        return StreamingResponse(
+            _csv(publico, fuente, columns, headers, clauses, params),
+            media_type=MEDIA_TYPE,
+            headers={**common, "Link": link},
+        )
     path = _gpkg(publico, fuente, columns, headers, labels, clauses, params, version, stem)
-    return FileResponse(path, media_type="application/geopackage+sqlite3", filename=name,
-                        headers={"X-Version-Datos": version["data_version"]},
-                        background=BackgroundTask(os.unlink, path))
+    return FileResponse(
+        path,
+        media_type="application/geopackage+sqlite3",
+        filename=name,
+        headers={"X-Version-Datos": version["data_version"]},
+        background=BackgroundTask(os.unlink, path),
+    )
 
 
 def _geojson(pool, fuente: Fuente, columns, clauses, params, version: dict, stem: str) -> Iterator[bytes]:
     import json
 
-    head = {"type": "FeatureCollection", "name": stem, "data_version": version["data_version"],
-            "atribucion": ATRIBUCION, "nota_sdc": version["notas"], "datos": ETIQUETA_SINTETICA}
+    head = {
+        "type": "FeatureCollection",
+        "name": stem,
+        "data_version": version["data_version"],
+        "atribucion": ATRIBUCION,
+        "nota_sdc": version["notas"],
+        "datos": ETIQUETA_SINTETICA,
+    }
     yield (json.dumps(head, ensure_ascii=False)[:-1] + ', "features": [\n').encode()
     first = True
     buffer: list[str] = []
@@ -174,15 +208,20 @@ def _geojson(pool, fuente: Fuente, columns, clauses, params, version: dict, stem
 def _csv(pool, fuente: Fuente, columns, headers, clauses, params) -> Iterator[bytes]:
     from psycopg import sql
 
-    query = sql.SQL("SELECT {props}, r.lon, r.lat, 'POINT(' || r.lon || ' ' || r.lat || ')'"
-                    " FROM {table} t CROSS JOIN LATERAL (SELECT round(ST_X(p)::numeric, 6)::float8 AS lon,"
-                    " round(ST_Y(p)::numeric, 6)::float8 AS lat FROM (SELECT ST_PointOnSurface(t.geom) AS p) q) r"
-                    " {where} ORDER BY t.{id}").format(
-        props=sql.SQL(", ").join(expr for _, expr in columns), table=sql.SQL(fuente.tabla),
+    query = sql.SQL(
+        "SELECT {props}, r.lon, r.lat, 'POINT(' || r.lon || ' ' || r.lat || ')'"
+        " FROM {table} t CROSS JOIN LATERAL (SELECT round(ST_X(p)::numeric, 6)::float8 AS lon,"
+        " round(ST_Y(p)::numeric, 6)::float8 AS lat FROM (SELECT ST_PointOnSurface(t.geom) AS p) q) r"
+        " {where} ORDER BY t.{id}"
+    ).format(
+        props=sql.SQL(", ").join(expr for _, expr in columns),
+        table=sql.SQL(fuente.tabla),
         id=sql.Identifier(fuente.id_col),
-        where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL(""))
-    yield (BOM + csv_line([*headers, "Longitud (punto representativo)", "Latitud (punto representativo)",
-                           COLUMNA_WKT])).encode()
+        where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL(""),
+    )
+    yield (
+        BOM + csv_line([*headers, "Longitud (punto representativo)", "Latitud (punto representativo)", COLUMNA_WKT])
+    ).encode()
     buffer: list[str] = []
     for row in _rows(pool, query, params):
         buffer.append(csv_line(row))
@@ -202,10 +241,17 @@ def _gpkg(pool, fuente: Fuente, columns, headers, labels, clauses, params, versi
     dtypes = {}
     for name in names:
         kind = labels.get(name, (None, None, None))[2]
-        dtypes[name] = "Int64" if kind == "conteo" or name in ("pob_censo", "capacidad") else (
-            "float64" if kind else ("boolean" if name == "reservado" else "object"))
-    metadata = {"data_version": version["data_version"], "atribucion": ATRIBUCION,
-                "nota_sdc": version["notas"], "datos": ETIQUETA_SINTETICA}
+        dtypes[name] = (
+            "Int64"
+            if kind == "conteo" or name in ("pob_censo", "capacidad")
+            else ("float64" if kind else ("boolean" if name == "reservado" else "object"))
+        )
+    metadata = {
+        "data_version": version["data_version"],
+        "atribucion": ATRIBUCION,
+        "nota_sdc": version["notas"],
+        "datos": ETIQUETA_SINTETICA,
+    }
     handle, path = tempfile.mkstemp(suffix=".gpkg", prefix="descarga-")
     os.close(handle)
     os.unlink(path)
@@ -220,10 +266,15 @@ def _gpkg(pool, fuente: Fuente, columns, headers, labels, clauses, params, versi
             # A 2022 district without a 2012 polygon has no geometry of its own: a row without one.
             geometry = shapely.from_wkb([None if r[-1] is None else bytes(r[-1]) for r in chunk])
             gdf = gpd.GeoDataFrame(frame, geometry=geometry, crs="OGC:CRS84")
-            pyogrio.write_dataframe(gdf, path, layer=stem, driver="GPKG", append=written,
-                                    promote_to_multi=fuente.geometria.startswith("Multi"),
-                                    **({} if written else {"layer_metadata": metadata,
-                                                           "dataset_options": {"VERSION": GPKG_VERSION}}))
+            pyogrio.write_dataframe(
+                gdf,
+                path,
+                layer=stem,
+                driver="GPKG",
+                append=written,
+                promote_to_multi=fuente.geometria.startswith("Multi"),
+                **({} if written else {"layer_metadata": metadata, "dataset_options": {"VERSION": GPKG_VERSION}}),
+            )
             written = True
             chunk.clear()
 
@@ -235,11 +286,17 @@ def _gpkg(pool, fuente: Fuente, columns, headers, labels, clauses, params, versi
             if not chunk:
                 raise NoEncontrado("No hay elementos que cumplan los filtros pedidos.")
             flush()
-        dictionary = pd.DataFrame({"columna": names, "encabezado": headers,
-                                   "unidad": [labels.get(n, (None, ""))[1] for n in names]})
+        dictionary = pd.DataFrame(
+            {"columna": names, "encabezado": headers, "unidad": [labels.get(n, (None, ""))[1] for n in names]}
+        )
         pyogrio.write_dataframe(dictionary, path, layer="diccionario", driver="GPKG", append=False)
-        pyogrio.write_dataframe(pd.DataFrame({"clave": list(metadata), "valor": list(metadata.values())}),
-                                path, layer="metadatos", driver="GPKG", append=False)
+        pyogrio.write_dataframe(
+            pd.DataFrame({"clave": list(metadata), "valor": list(metadata.values())}),
+            path,
+            layer="metadatos",
+            driver="GPKG",
+            append=False,
+        )
     except BaseException:
         if os.path.exists(path):
             os.unlink(path)
@@ -248,17 +305,22 @@ def _gpkg(pool, fuente: Fuente, columns, headers, labels, clauses, params, versi
 
 
 @router.get("/descargas/{capa}/diccionario.csv", summary="Diccionario de columnas de la descarga CSV")
-def diccionario(publico: PoolPublico, capa: str = Path(..., max_length=64),
-                nivel: str | None = Query(None, max_length=20),
-                medidas: str | None = Query(None, max_length=4000)):
+def diccionario(
+    publico: PoolPublico,
+    capa: str = Path(..., max_length=64),
+    nivel: str | None = Query(None, max_length=20),
+    medidas: str | None = Query(None, max_length=4000),
+):
     with conexion(publico) as conn:
         version = version_o_503(conn)
         _, columns, headers, labels = _resolve(capa, nivel or None, conn, medidas)
     lines = [csv_line(["Campo", "Encabezado en el CSV", "Unidad", "Tipo"])]
-    lines += [csv_line(["(versión de datos)", version["data_version"], "", ""]),
-              csv_line(["(atribución)", ATRIBUCION, "", ""]),
-              csv_line(["(control de divulgación)", version["notas"], "", ""]),
-              csv_line(["(datos)", ETIQUETA_SINTETICA, "", ""])]
+    lines += [
+        csv_line(["(versión de datos)", version["data_version"], "", ""]),
+        csv_line(["(atribución)", ATRIBUCION, "", ""]),
+        csv_line(["(control de divulgación)", version["notas"], "", ""]),
+        csv_line(["(datos)", ETIQUETA_SINTETICA, "", ""]),
+    ]
     for (name, _), header in zip(columns, headers):
         label = labels.get(name)
         lines.append(csv_line([name, header, label[1] if label else "", label[2] if label else "texto"]))
@@ -266,5 +328,8 @@ def diccionario(publico: PoolPublico, capa: str = Path(..., max_length=64),
     lines.append(csv_line(["(WKT)", "El mismo punto en texto WKT (QGIS y GDAL lo leen como geometría)", "", "texto"]))
     lines.append(csv_line(["(códigos)", NOTA_CODIGOS, "", "texto"]))
     body = (BOM + "".join(lines)).encode()
-    return StreamingResponse(iter([body]), media_type=MEDIA_TYPE, headers={
-        "Content-Disposition": f'attachment; filename="{capa}_diccionario.csv"'})
+    return StreamingResponse(
+        iter([body]),
+        media_type=MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{capa}_diccionario.csv"'},
+    )

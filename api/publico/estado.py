@@ -36,15 +36,23 @@ def _current_version(pool: ConnectionPool | None) -> dict | None:
             ).fetchone()
     except (psycopg.Error, PoolTimeout):
         return None
-    return {"data_version": version[0], "calculado_en": version[1].isoformat(), "notas": version[2],
-            "hogares": national[0] if national else None, "personas": national[1] if national else None,
-            "relevamiento_pct": national[2] if national else None}
+    return {
+        "data_version": version[0],
+        "calculado_en": version[1].isoformat(),
+        "notas": version[2],
+        "hogares": national[0] if national else None,
+        "personas": national[1] if national else None,
+        "relevamiento_pct": national[2] if national else None,
+    }
 
 
 @router.get("/salud", summary="El servicio está vivo")
 def salud(request: Request) -> dict:
-    return {"estado": "ok", "version": __version__,
-            "datos": _current_version(getattr(request.app.state, "publico", None))}
+    return {
+        "estado": "ok",
+        "version": __version__,
+        "datos": _current_version(getattr(request.app.state, "publico", None)),
+    }
 
 
 @router.get("/listo", summary="Base de datos alcanzable y una versión publicada")

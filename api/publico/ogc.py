@@ -59,8 +59,9 @@ def _json(body: dict, media_type: str = "application/json") -> Response:
 
 def _page(plantilla: str, title: str, **datos) -> HTMLResponse:
     """An OGC page in HTML (api/base/templates/ogc_*.html), from the same data as its JSON."""
-    return HTMLResponse(render(plantilla, titulo=title, etiqueta_sintetica=ETIQUETA_SINTETICA,
-                               atribucion=ATRIBUCION, **datos))
+    return HTMLResponse(
+        render(plantilla, titulo=title, etiqueta_sintetica=ETIQUETA_SINTETICA, atribucion=ATRIBUCION, **datos)
+    )
 
 
 def _link(href: str, rel: str, type_: str, title: str) -> dict:
@@ -73,12 +74,16 @@ def landing(request: Request, f: Formato | None = F_QUERY):
     body = {
         "title": "Geoportal SPS «Vamos!» — OGC API Features",
         "description": "Cifras protegidas de cobertura de protección social, puntos de entrega y territorio. "
-                       + ETIQUETA_SINTETICA,
+        + ETIQUETA_SINTETICA,
         "links": [
             _link(f"{base}/ogc", "self", "application/json", "Esta página"),
             _link(f"{base}/ogc?f=html", "alternate", "text/html", "Esta página en HTML"),
-            _link(f"{base}/openapi.json", "service-desc", "application/vnd.oai.openapi+json;version=3.0",
-                  "Definición OpenAPI 3.0"),
+            _link(
+                f"{base}/openapi.json",
+                "service-desc",
+                "application/vnd.oai.openapi+json;version=3.0",
+                "Definición OpenAPI 3.0",
+            ),
             _link(f"{base}/docs", "service-doc", "text/html", "Documentación de la API"),
             _link(f"{base}/ogc/conformance", "conformance", "application/json", "Clases de conformidad"),
             _link(f"{base}/ogc/collections", "data", "application/json", "Colecciones"),
@@ -104,8 +109,7 @@ def conformance(request: Request, f: Formato | None = F_QUERY):
 def _fuente(collection_id: str):
     table = fuentes()
     if collection_id not in table:
-        raise NoEncontrado(f"No existe la colección '{collection_id}'. "
-                                        f"Colecciones disponibles: {', '.join(table)}.")
+        raise NoEncontrado(f"No existe la colección '{collection_id}'. Colecciones disponibles: {', '.join(table)}.")
     return table[collection_id]
 
 
@@ -114,11 +118,17 @@ def _collection(base: str, fuente, conn) -> dict:
     where = " AND ".join(c.as_string(conn) for c in clauses)
     extent = conn.execute(
         f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(t.geom) AS e"
-        f" FROM {fuente.tabla} t {'WHERE ' + where if where else ''}) x", params).fetchone()
+        f" FROM {fuente.tabla} t {'WHERE ' + where if where else ''}) x",
+        params,
+    ).fetchone()
     url = f"{base}/ogc/collections/{fuente.id}"
     body = {
-        "id": fuente.id, "title": fuente.titulo, "description": fuente.descripcion, "itemType": "feature",
-        "crs": [CRS84], "storageCrs": CRS84,
+        "id": fuente.id,
+        "title": fuente.titulo,
+        "description": fuente.descripcion,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "storageCrs": CRS84,
         "links": [
             _link(url, "self", "application/json", "Esta colección"),
             _link(f"{url}?f=html", "alternate", "text/html", "Esta colección en HTML"),
@@ -137,23 +147,30 @@ def collections(request: Request, publico: PoolPublico, f: Formato | None = F_QU
     with conexion(publico) as conn:
         version_o_503(conn)
         items = [_collection(base, fuente, conn) for fuente in fuentes().values()]
-    body = {"links": [_link(f"{base}/ogc/collections", "self", "application/json", "Colecciones"),
-                      _link(f"{base}/ogc/collections?f=html", "alternate", "text/html", "Colecciones en HTML")],
-            "collections": items}
+    body = {
+        "links": [
+            _link(f"{base}/ogc/collections", "self", "application/json", "Colecciones"),
+            _link(f"{base}/ogc/collections?f=html", "alternate", "text/html", "Colecciones en HTML"),
+        ],
+        "collections": items,
+    }
     if _wants_html(request, f):
         return _page("ogc_colecciones.html", "Colecciones", colecciones=items)
     return _json(body)
 
 
 @router.get("/collections/{collectionId}", summary="Una colección")
-def collection(request: Request, publico: PoolPublico, collectionId: str = Path(..., max_length=64), f: Formato | None = F_QUERY):
+def collection(
+    request: Request, publico: PoolPublico, collectionId: str = Path(..., max_length=64), f: Formato | None = F_QUERY
+):
     fuente = _fuente(collectionId)
     with conexion(publico) as conn:
         version_o_503(conn)
         body = _collection(_base(request), fuente, conn)
     if _wants_html(request, f):
-        return _page("ogc_coleccion.html", body["title"], descripcion=body["description"],
-                     elementos=body["links"][3]["href"])
+        return _page(
+            "ogc_coleccion.html", body["title"], descripcion=body["description"], elementos=body["links"][3]["href"]
+        )
     return _json(body)
 
 
@@ -164,21 +181,24 @@ def _features_html(title: str, features: list[dict], links: list[dict]) -> HTMLR
 
 # Query parameters each route understands; any other is a 400 naming it (OGC API Features
 # /req/core/query-param-unknown), so a client never gets a silently unfiltered answer.
-PARAMETROS_ITEMS = frozenset({"bbox", "bbox-crs", "crs", "limit", "offset", "cursor", "nivel", "departamento",
-                              "distrito", "tipo", "f"})
+PARAMETROS_ITEMS = frozenset(
+    {"bbox", "bbox-crs", "crs", "limit", "offset", "cursor", "nivel", "departamento", "distrito", "tipo", "f"}
+)
 PARAMETROS_ITEM = frozenset({"crs", "f"})
 
 
 def _solo_conocidos(request: Request, conocidos: frozenset[str]) -> None:
     unknown = [k for k in dict.fromkeys(request.query_params.keys()) if k not in conocidos]
     if unknown:
-        raise SolicitudIncorrecta(f"Parámetro desconocido: '{unknown[0]}'. Esta ruta admite: "
-                                  f"{', '.join(sorted(conocidos))}.")
+        raise SolicitudIncorrecta(
+            f"Parámetro desconocido: '{unknown[0]}'. Esta ruta admite: {', '.join(sorted(conocidos))}."
+        )
     for name in ("bbox-crs", "crs"):
         value = request.query_params.get(name)
         if value is not None and value not in (CRS84, "OGC:CRS84", "CRS84"):
-            raise SolicitudIncorrecta(f"El parámetro '{name}' solo admite CRS84 ({CRS84}): longitud y latitud "
-                                      "en grados, en ese orden.")
+            raise SolicitudIncorrecta(
+                f"El parámetro '{name}' solo admite CRS84 ({CRS84}): longitud y latitud en grados, en ese orden."
+            )
 
 
 def cursor_de(clave: tuple, posicion: int) -> str:
@@ -191,13 +211,19 @@ def leer_cursor(texto: str, largo: int) -> tuple[tuple[str, ...], int]:
     try:
         data = json.loads(base64.urlsafe_b64decode(texto + "=" * (-len(texto) % 4)))
         key, position = tuple(data["k"]), data["n"]
-        valid = (len(key) == largo and all(isinstance(v, str) and len(v) <= 64 for v in key)
-                 and isinstance(position, int) and not isinstance(position, bool) and position >= 0)
+        valid = (
+            len(key) == largo
+            and all(isinstance(v, str) and len(v) <= 64 for v in key)
+            and isinstance(position, int)
+            and not isinstance(position, bool)
+            and position >= 0
+        )
     except (ValueError, TypeError, KeyError, UnicodeDecodeError):
         valid = False
     if not valid:
-        raise SolicitudIncorrecta("El parámetro 'cursor' no es válido: use el enlace 'next' de la página anterior "
-                                  "tal como viene.")
+        raise SolicitudIncorrecta(
+            "El parámetro 'cursor' no es válido: use el enlace 'next' de la página anterior tal como viene."
+        )
     return key, position
 
 
@@ -206,19 +232,30 @@ def items(
     request: Request,
     publico: PoolPublico,
     collectionId: str = Path(..., max_length=64),
-    bbox: str | None = Query(None, max_length=200,
-                             description="oeste,sur,este,norte en grados (CRS84), p. ej. -57.8,-25.9,-57.4,-25.5"),
-    limit: int = Query(100, ge=1, description="Cantidad máxima de elementos (1 a 10000; un valor mayor se toma "
-                       "como 10000).", json_schema_extra={"maximum": 10_000}),
-    offset: int = Query(0, ge=0, le=10_000_000, description="Elementos a saltar (compatibilidad; el enlace "
-                        "'next' usa 'cursor', que cuesta lo mismo a cualquier profundidad)."),
+    bbox: str | None = Query(
+        None, max_length=200, description="oeste,sur,este,norte en grados (CRS84), p. ej. -57.8,-25.9,-57.4,-25.5"
+    ),
+    limit: int = Query(
+        100,
+        ge=1,
+        description="Cantidad máxima de elementos (1 a 10000; un valor mayor se toma como 10000).",
+        json_schema_extra={"maximum": 10_000},
+    ),
+    offset: int = Query(
+        0,
+        ge=0,
+        le=10_000_000,
+        description="Elementos a saltar (compatibilidad; el enlace "
+        "'next' usa 'cursor', que cuesta lo mismo a cualquier profundidad).",
+    ),
     cursor: str | None = Query(None, max_length=400, description="Posición opaca del enlace 'next'."),
     nivel: str | None = Query(None, max_length=20, description="Nivel (solo colección 'cobertura')."),
     departamento: str | None = Query(None, max_length=10, description="Código de departamento (2 dígitos)."),
     distrito: str | None = Query(None, max_length=10, description="Código de distrito (4 dígitos)."),
     tipo: str | None = Query(None, max_length=40, description="Tipo de punto de entrega (solo puntos_entrega)."),
-    bbox_crs: str | None = Query(None, alias="bbox-crs", max_length=200,
-                                 description=f"Sistema de referencia del bbox: solo {CRS84}."),
+    bbox_crs: str | None = Query(
+        None, alias="bbox-crs", max_length=200, description=f"Sistema de referencia del bbox: solo {CRS84}."
+    ),
     f: Formato | None = F_QUERY,
 ):
     _solo_conocidos(request, PARAMETROS_ITEMS)
@@ -242,28 +279,45 @@ def items(
         return url + "?" + urlencode({**query_args, **page, **({"f": fmt} if fmt else {})})
 
     here = {k: v for k, v in request.query_params.items() if k in ("offset", "cursor")}
-    links = [_link(href(**here), "self", GEOJSON, "Esta página"),
-             _link(href("html", **here), "alternate", "text/html", "Esta página en HTML"),
-             _link(f"{base}/ogc/collections/{fuente.id}", "collection", "application/json", "La colección")]
+    links = [
+        _link(href(**here), "self", GEOJSON, "Esta página"),
+        _link(href("html", **here), "alternate", "text/html", "Esta página en HTML"),
+        _link(f"{base}/ogc/collections/{fuente.id}", "collection", "application/json", "La colección"),
+    ]
     if len(rows) == limit and position + len(rows) < matched:
         following = cursor_de(tuple(rows[-1][1:]), position + len(rows))
-        links += [_link(href(cursor=following), "next", GEOJSON, "Página siguiente"),
-                  _link(href("html", cursor=following), "next", "text/html", "Página siguiente (HTML)")]
+        links += [
+            _link(href(cursor=following), "next", GEOJSON, "Página siguiente"),
+            _link(href("html", cursor=following), "next", "text/html", "Página siguiente (HTML)"),
+        ]
     if position > 0:
         links.append(_link(href(offset=str(max(0, position - limit))), "prev", GEOJSON, "Página anterior"))
     stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     if _wants_html(request, f):
         return _features_html(fuente.titulo, [json.loads(r[0]) for r in rows], links)
-    head = json.dumps({"type": "FeatureCollection", "numberMatched": matched, "numberReturned": len(rows),
-                       "timeStamp": stamp, "data_version": version["data_version"], "links": links},
-                      ensure_ascii=False)
+    head = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "numberMatched": matched,
+            "numberReturned": len(rows),
+            "timeStamp": stamp,
+            "data_version": version["data_version"],
+            "links": links,
+        },
+        ensure_ascii=False,
+    )
     text = head[:-1] + ', "features": [' + ",".join(r[0] for r in rows) + "]}"
     return Response(text, media_type=GEOJSON)
 
 
 @router.get("/collections/{collectionId}/items/{featureId}", summary="Un elemento")
-def item(request: Request, publico: PoolPublico, collectionId: str = Path(..., max_length=64),
-         featureId: str = Path(..., max_length=64), f: Formato | None = F_QUERY):
+def item(
+    request: Request,
+    publico: PoolPublico,
+    collectionId: str = Path(..., max_length=64),
+    featureId: str = Path(..., max_length=64),
+    f: Formato | None = F_QUERY,
+):
     from psycopg import sql
 
     _solo_conocidos(request, PARAMETROS_ITEM)
@@ -278,9 +332,11 @@ def item(request: Request, publico: PoolPublico, collectionId: str = Path(..., m
         raise NoEncontrado(f"La colección '{fuente.id}' no tiene el elemento '{featureId}'.")
     base = _base(request)
     url = f"{base}/ogc/collections/{fuente.id}/items/{featureId}"
-    links = [_link(url, "self", GEOJSON, "Este elemento"),
-             _link(f"{url}?f=html", "alternate", "text/html", "Este elemento en HTML"),
-             _link(f"{base}/ogc/collections/{fuente.id}", "collection", "application/json", "La colección")]
+    links = [
+        _link(url, "self", GEOJSON, "Este elemento"),
+        _link(f"{url}?f=html", "alternate", "text/html", "Este elemento en HTML"),
+        _link(f"{base}/ogc/collections/{fuente.id}", "collection", "application/json", "La colección"),
+    ]
     feature = json.loads(row[0])
     if _wants_html(request, f):
         return _features_html(f"{fuente.titulo}: {featureId}", [feature], links)
@@ -327,10 +383,18 @@ def openapi_30(schema: dict) -> dict:
     return errores_y_bbox(out)
 
 
-PROBLEMA = {"type": "object", "description": "Problema (RFC 9457), con el detalle en español.",
-            "required": ["type", "title", "status", "detail"],
-            "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                           "detail": {"type": "string"}, "instance": {"type": "string"}}}
+PROBLEMA = {
+    "type": "object",
+    "description": "Problema (RFC 9457), con el detalle en español.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+}
 BBOX = {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}
 
 
@@ -342,8 +406,10 @@ def errores_y_bbox(schema: dict) -> dict:
     components["Problema"] = PROBLEMA
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
-    problem = {"description": "Parámetro no válido o desconocido",
-               "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problema"}}}}
+    problem = {
+        "description": "Parámetro no válido o desconocido",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problema"}}},
+    }
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             if not isinstance(operation, dict):

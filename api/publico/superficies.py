@@ -58,15 +58,20 @@ class Preparando(ErrorApi):
     status = 503
 
     def __init__(self, superficie: str):
-        super().__init__(f"La superficie {superficie} se está preparando; intente de nuevo en unos segundos.",
-                         titulo="Preparando", headers={"Retry-After": "15"})
+        super().__init__(
+            f"La superficie {superficie} se está preparando; intente de nuevo en unos segundos.",
+            titulo="Preparando",
+            headers={"Retry-After": "15"},
+        )
 
 
 def _capa(superficie: str) -> CapaRaster:
     tipo, _, medida = superficie.rpartition("_")
     if tipo not in default_catalog().tipos_punto:
-        raise NoEncontrado(f"Superficie desconocida: {superficie!r}. Tipos de punto: "
-                           f"{', '.join(sorted(default_catalog().tipos_punto))}.")
+        raise NoEncontrado(
+            f"Superficie desconocida: {superficie!r}. Tipos de punto: "
+            f"{', '.join(sorted(default_catalog().tipos_punto))}."
+        )
     return default_rasters()[medida]
 
 
@@ -201,12 +206,20 @@ class FabricaSuperficies(TilerFactory):
 
 
 fabrica = FabricaSuperficies(
-    reader=LectorSuperficie, path_dependency=ruta_cog, colormap_dependency=colormap_fijo,
-    render_dependency=render_fijo, dataset_dependency=SinOpciones, process_dependency=lambda: None,
-    layer_dependency=SinOpciones, tile_dependency=SinOpciones,
-    router=APIRouter(route_class=RutaInmutable), router_prefix=PREFIJO,
+    reader=LectorSuperficie,
+    path_dependency=ruta_cog,
+    colormap_dependency=colormap_fijo,
+    render_dependency=render_fijo,
+    dataset_dependency=SinOpciones,
+    process_dependency=lambda: None,
+    layer_dependency=SinOpciones,
+    tile_dependency=SinOpciones,
+    router=APIRouter(route_class=RutaInmutable),
+    router_prefix=PREFIJO,
     supported_tms=TileMatrixSets({"WebMercatorQuad": morecantile.tms.get("WebMercatorQuad")}),
-    add_preview=False, add_part=False, add_viewer=False,
+    add_preview=False,
+    add_part=False,
+    add_viewer=False,
 )
 router = APIRouter(tags=["superficies"])
 inmutable = APIRouter(tags=["superficies"], route_class=RutaInmutable)
@@ -242,21 +255,34 @@ def valor_en_punto(
             valor = round(float(dato.array[0]), 3)
     except PointOutsideBounds:
         pass
-    return {"data_version": data_version, "superficie": superficie, "lon": lon, "lat": lat,
-            "valor": valor, "unidad": capa.unidad}
+    return {
+        "data_version": data_version,
+        "superficie": superficie,
+        "lon": lon,
+        "lat": lat,
+        "valor": valor,
+        "unidad": capa.unidad,
+    }
 
 
-@router.get("/descargas/superficies/{superficie}.tif", response_class=FileResponse,
-            summary="La superficie vigente como GeoTIFF optimizado para la nube (COG)",
-            responses={200: {"content": {"image/tiff; application=geotiff; profile=cloud-optimized": {}}}})
+@router.get(
+    "/descargas/superficies/{superficie}.tif",
+    response_class=FileResponse,
+    summary="La superficie vigente como GeoTIFF optimizado para la nube (COG)",
+    responses={200: {"content": {"image/tiff; application=geotiff; profile=cloud-optimized": {}}}},
+)
 def descargar(request: Request, superficie: Annotated[str, Path(pattern=SUPERFICIE)]) -> FileResponse:
     version = _vigente(request)
     if version is None:
         raise NoEncontrado("Todavía no hay cifras publicadas.")
     path = ruta_cog(request, version, superficie)
     nombre = re.sub(r"[^A-Za-z0-9_.-]", "", f"{superficie}_{version[:12]}.tif")
-    return FileResponse(path, media_type="image/tiff; application=geotiff; profile=cloud-optimized",
-                        filename=nombre, headers={"Cache-Control": "no-cache"})
+    return FileResponse(
+        path,
+        media_type="image/tiff; application=geotiff; profile=cloud-optimized",
+        filename=nombre,
+        headers={"Cache-Control": "no-cache"},
+    )
 
 
 router.include_router(inmutable)

@@ -23,11 +23,28 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddle
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 GZIP_MINIMO = 1000
-SIN_GZIP = (*DEFAULT_EXCLUDED_CONTENT_TYPES, "image/*", "text/html", "application/vnd.mapbox-vector-tile",
-            "application/geopackage+sqlite3", "application/octet-stream", "application/x-protobuf")
+SIN_GZIP = (
+    *DEFAULT_EXCLUDED_CONTENT_TYPES,
+    "image/*",
+    "text/html",
+    "application/vnd.mapbox-vector-tile",
+    "application/geopackage+sqlite3",
+    "application/octet-stream",
+    "application/x-protobuf",
+)
 # Public read-only routes: these paths exactly, or anything under them.
-PUBLICAS_CORS = ("/ogc", "/capas", "/tiles", "/descargas", "/api/indicadores", "/api/medidas",
-                 "/api/territorios", "/api/buscar", "/api/servicios", "/openapi.json")
+PUBLICAS_CORS = (
+    "/ogc",
+    "/capas",
+    "/tiles",
+    "/descargas",
+    "/api/indicadores",
+    "/api/medidas",
+    "/api/territorios",
+    "/api/buscar",
+    "/api/servicios",
+    "/openapi.json",
+)
 EXPUESTAS = "ETag, Link, Content-Disposition, X-Version-Datos, X-Data-Version"
 
 
@@ -40,8 +57,7 @@ class Transporte:
 
     def __init__(self, app: ASGIApp):
         self.app = app
-        self.gzip = GZipMiddleware(app, minimum_size=GZIP_MINIMO, compresslevel=5,
-                                   exclude_content_types=SIN_GZIP)
+        self.gzip = GZipMiddleware(app, minimum_size=GZIP_MINIMO, compresslevel=5, exclude_content_types=SIN_GZIP)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,8 +80,10 @@ class Transporte:
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
                 if publica and b"set-cookie" not in names and b"access-control-allow-origin" not in names:
-                    headers += [(b"access-control-allow-origin", b"*"),
-                                (b"access-control-expose-headers", EXPUESTAS.encode())]
+                    headers += [
+                        (b"access-control-allow-origin", b"*"),
+                        (b"access-control-expose-headers", EXPUESTAS.encode()),
+                    ]
                 message = {**message, "headers": headers}
             elif head and message["type"] == "http.response.body":
                 if message.get("more_body", False):
@@ -81,10 +99,18 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 
 async def _preflight(send: Send) -> None:
-    await send({"type": "http.response.start", "status": 204, "headers": [
-        (b"access-control-allow-origin", b"*"), (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
-        (b"access-control-allow-headers", b"Accept, Accept-Encoding, If-None-Match, Range"),
-        (b"access-control-max-age", b"86400")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 204,
+            "headers": [
+                (b"access-control-allow-origin", b"*"),
+                (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+                (b"access-control-allow-headers", b"Accept, Accept-Encoding, If-None-Match, Range"),
+                (b"access-control-max-age", b"86400"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": b""})
 
 

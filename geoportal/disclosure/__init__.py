@@ -68,21 +68,42 @@ import pandas as pd
 from geoportal.aggregate import mean_classes
 from geoportal.disclosure.auditoria import narrowed
 from geoportal.disclosure.familias import Familias, count_families
-from geoportal.disclosure.perturbation import (area_keys, offsets, parent_rows, perturb, round_with_offset,
-                                                shared_keys)
+from geoportal.disclosure.perturbation import area_keys, offsets, parent_rows, perturb, round_with_offset, shared_keys
 from geoportal.disclosure.suppression import LISTED_ALWAYS, reserve
 
-__all__ = ["protect", "protected_means", "share", "information_loss", "coarse_loss", "round_with_offset",
-           "offsets", "area_keys", "perturb", "reserve", "count_families", "Familias", "NOTA_SUMAS",
-           "LISTED_ALWAYS"]
+__all__ = [
+    "LISTED_ALWAYS",
+    "NOTA_SUMAS",
+    "Familias",
+    "area_keys",
+    "coarse_loss",
+    "count_families",
+    "information_loss",
+    "offsets",
+    "perturb",
+    "protect",
+    "protected_means",
+    "reserve",
+    "round_with_offset",
+    "share",
+]
 
 AUDIT_ROUNDS = 6
-NOTA_SUMAS = ("Las áreas no suman exactamente su área madre: cada cifra se redondea por separado y las "
-              "áreas reservadas no se muestran.")
+NOTA_SUMAS = (
+    "Las áreas no suman exactamente su área madre: cada cifra se redondea por separado y las "
+    "áreas reservadas no se muestran."
+)
 
 
-def protect(agregado: pd.DataFrame, counts: list[str], threshold: int, base: int, secret: str,
-            families: Familias, fine: pd.DataFrame | None = None) -> pd.DataFrame:
+def protect(
+    agregado: pd.DataFrame,
+    counts: list[str],
+    threshold: int,
+    base: int,
+    secret: str,
+    families: Familias,
+    fine: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Protected values of every (nivel, codigo) row; reserved rows get NA counts.
 
     Returns nivel, codigo, padre, reservado, primaria (internal) and the rounded counts
@@ -97,7 +118,9 @@ def protect(agregado: pd.DataFrame, counts: list[str], threshold: int, base: int
     primary, reserved, values = _audited(agregado, counts, families, keys, base, tree, primary, threshold, fine)
     values[reserved] = 0
     head = agregado[["nivel", "codigo", "padre"]].assign(reservado=reserved, primaria=primary)
-    masked = pd.DataFrame({name: pd.arrays.IntegerArray(values[:, j], reserved.copy()) for j, name in enumerate(counts)})
+    masked = pd.DataFrame(
+        {name: pd.arrays.IntegerArray(values[:, j], reserved.copy()) for j, name in enumerate(counts)}
+    )
     return pd.concat([head, masked], axis=1)
 
 
@@ -173,20 +196,29 @@ def information_loss(agregado: pd.DataFrame, protected: pd.DataFrame, counts: li
         res = protected["reservado"].to_numpy()[idx]
         visible = idx[~res]
         changed = shown[visible] != truth[visible]
-        rows.append({
-            "nivel": level, "zona": z, "areas": len(idx),
-            "areas_reservadas_pct": round(100 * res.mean(), 2) if len(idx) else 0.0,
-            "hogares_en_reservadas_pct": round(100 * hogares[idx][res].sum() / max(hogares[idx].sum(), 1), 2),
-            "cifras_cambiadas_pct": round(100 * changed.mean(), 2) if changed.size else 0.0,
-            "cambio_absoluto_medio": round(float(np.abs(shown[visible] - truth[visible]).mean()), 3) if changed.size else 0.0,
-        })
+        rows.append(
+            {
+                "nivel": level,
+                "zona": z,
+                "areas": len(idx),
+                "areas_reservadas_pct": round(100 * res.mean(), 2) if len(idx) else 0.0,
+                "hogares_en_reservadas_pct": round(100 * hogares[idx][res].sum() / max(hogares[idx].sum(), 1), 2),
+                "cifras_cambiadas_pct": round(100 * changed.mean(), 2) if changed.size else 0.0,
+                "cambio_absoluto_medio": round(float(np.abs(shown[visible] - truth[visible]).mean()), 3)
+                if changed.size
+                else 0.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def coarse_loss(exact: pd.DataFrame) -> pd.DataFrame:
     """What is public of the loss: reserved shares of areas and households in whole percent."""
-    return pd.DataFrame({
-        "nivel": exact["nivel"], "zona": exact["zona"],
-        "areas_reservadas_pct": np.rint(exact["areas_reservadas_pct"]).astype(int),
-        "hogares_en_reservadas_pct": np.rint(exact["hogares_en_reservadas_pct"]).astype(int),
-    })
+    return pd.DataFrame(
+        {
+            "nivel": exact["nivel"],
+            "zona": exact["zona"],
+            "areas_reservadas_pct": np.rint(exact["areas_reservadas_pct"]).astype(int),
+            "hogares_en_reservadas_pct": np.rint(exact["hogares_en_reservadas_pct"]).astype(int),
+        }
+    )

@@ -84,8 +84,15 @@ def _equations(frame: pd.DataFrame, listed: np.ndarray, fine: pd.DataFrame, tree
     return first_atom + len(atoms), remainder, cells67, totals, eq, part
 
 
-def narrowed(frame: pd.DataFrame, shown: np.ndarray, reserved: np.ndarray, fine: pd.DataFrame,
-             threshold: int, base: int, tree: Tree | None = None) -> np.ndarray:
+def narrowed(
+    frame: pd.DataFrame,
+    shown: np.ndarray,
+    reserved: np.ndarray,
+    fine: pd.DataFrame,
+    threshold: int,
+    base: int,
+    tree: Tree | None = None,
+) -> np.ndarray:
     """Shown areas whose household count the equations confine to fewer than ``base`` values.
 
     ``shown``: the published household count of every row (ignored where ``reserved``).
@@ -108,7 +115,7 @@ def narrowed(frame: pd.DataFrame, shown: np.ndarray, reserved: np.ndarray, fine:
     child = np.flatnonzero(listed & (tree.parent >= 0) & np.isin(tree.nivel, ("h3_7", "h3_8")))
     held = hogares.astype(float) - np.bincount(tree.parent[child], hogares[child], minlength=n)
     lo[remainder[cells67]] = np.where(held[cells67] > 0, np.where(visible[cells67], threshold, 1), 0)
-    lo[n + len(cells67):] = 1
+    lo[n + len(cells67) :] = 1
     for _ in range(MAX_ROUNDS):
         before_lo, before_hi = lo.copy(), hi.copy()
         s_lo = np.bincount(eq, lo[parts], minlength=len(totals))

@@ -61,20 +61,30 @@ class Ambito:
     urbana: bool | None = None
 
     @classmethod
-    def of(cls, regla: Regla) -> "Ambito":
-        return cls(-INF if regla.edad_min is None else regla.edad_min, INF if regla.edad_max is None else regla.edad_max,
-                   regla.sexo, regla.embarazada, regla.discapacidad, regla.indigena)
+    def of(cls, regla: Regla) -> Ambito:
+        return cls(
+            -INF if regla.edad_min is None else regla.edad_min,
+            INF if regla.edad_max is None else regla.edad_max,
+            regla.sexo,
+            regla.embarazada,
+            regla.discapacidad,
+            regla.indigena,
+        )
 
-    def within(self, other: "Ambito") -> bool:
+    def within(self, other: Ambito) -> bool:
         """Every unit of this scope is in ``other``."""
-        return (other.edad_min <= self.edad_min and self.edad_max <= other.edad_max
-                and all(getattr(other, f) is None or getattr(other, f) == getattr(self, f) for f in FLAGS))
+        return (
+            other.edad_min <= self.edad_min
+            and self.edad_max <= other.edad_max
+            and all(getattr(other, f) is None or getattr(other, f) == getattr(self, f) for f in FLAGS)
+        )
 
-    def meets(self, other: "Ambito") -> bool:
+    def meets(self, other: Ambito) -> bool:
         """Some unit could be in both scopes."""
-        return (max(self.edad_min, other.edad_min) <= min(self.edad_max, other.edad_max)
-                and all(getattr(self, f) is None or getattr(other, f) is None or getattr(self, f) == getattr(other, f)
-                        for f in FLAGS))
+        return max(self.edad_min, other.edad_min) <= min(self.edad_max, other.edad_max) and all(
+            getattr(self, f) is None or getattr(other, f) is None or getattr(self, f) == getattr(other, f)
+            for f in FLAGS
+        )
 
     def text(self) -> str:
         parts = []
@@ -147,8 +157,11 @@ def column_sets(catalog: Catalogo, counts: list[str]) -> dict[str, Conjunto | No
     for cat in catalog.categorias:
         scope = _scope(catalog, cat.universo, cat.regla)
         n = cat.logro
-        for column, packages in ((f"l{n}_universo", ()), (f"l{n}_protegidos", ("nucleo",)),
-                                 (f"l{n}_ampliado", ("nucleo", "ampliado"))):
+        for column, packages in (
+            (f"l{n}_universo", ()),
+            (f"l{n}_protegidos", ("nucleo",)),
+            (f"l{n}_ampliado", ("nucleo", "ampliado")),
+        ):
             codes = [s.codigo for s in catalog.servicios if s.paquete in packages and cat.codigo in s.categorias]
             out[column] = Conjunto(cat.universo, scope, _required(catalog, scope, cat.universo, codes))
     for s in catalog.servicios:
@@ -178,8 +191,11 @@ def subset(a: Conjunto, b: Conjunto, catalog: Catalogo) -> bool:
         return False
     if a.brecha is not None and a.brecha[1] in b.cubiertos:
         return False  # a requires that service uncovered
-    vacuous = {c for c in b.cubiertos - a.cubiertos
-               if not a.ambito.meets(_scope(catalog, a.unidad, catalog.servicio(c).aplica))}
+    vacuous = {
+        c
+        for c in b.cubiertos - a.cubiertos
+        if not a.ambito.meets(_scope(catalog, a.unidad, catalog.servicio(c).aplica))
+    }
     return b.cubiertos - vacuous <= a.cubiertos
 
 
@@ -213,8 +229,13 @@ def count_families(catalog: Catalogo, counts: list[str] | None = None) -> Famili
 
 
 def _pure_age(s: Conjunto | None) -> bool:
-    return (s is not None and s.unidad == "persona" and not s.cubiertos and s.brecha is None
-            and all(getattr(s.ambito, f) is None for f in FLAGS))
+    return (
+        s is not None
+        and s.unidad == "persona"
+        and not s.cubiertos
+        and s.brecha is None
+        and all(getattr(s.ambito, f) is None for f in FLAGS)
+    )
 
 
 def age_relations(sets: dict[str, Conjunto | None]) -> list[tuple[tuple[str, int], ...]]:
@@ -243,8 +264,7 @@ def age_relations(sets: dict[str, Conjunto | None]) -> list[tuple[tuple[str, int
         for small, lo2, hi2 in chains:
             # The big run is minimal: its first and last counts reach into the small run's ages.
             minimal = ages[big[0]][1] >= lo2 and ages[big[-1]][0] <= hi2
-            if (lo1 <= lo2 and hi2 <= hi1 and minimal and len(big) + len(small) > 2
-                    and not set(big) & set(small)):
+            if lo1 <= lo2 and hi2 <= hi1 and minimal and len(big) + len(small) > 2 and not set(big) & set(small):
                 out.add(tuple(sorted([(k, 1) for k in big] + [(k, -1) for k in small])))
     return sorted(out)
 

@@ -30,6 +30,7 @@ Row consistency: see ``perturb``.
 from __future__ import annotations
 
 import hashlib
+
 import numpy as np
 import pandas as pd
 
@@ -96,7 +97,9 @@ def parent_rows(agregado: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarra
     return out
 
 
-def shared_keys(agregado: pd.DataFrame, secret: str, tree: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+def shared_keys(
+    agregado: pd.DataFrame, secret: str, tree: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> dict[str, np.ndarray]:
     """Secret key of each row per unit type, shared by areas that hold the same units.
 
     A parent whose only child with households is one area holds exactly that child's
@@ -116,7 +119,9 @@ def shared_keys(agregado: pd.DataFrame, secret: str, tree: dict[str, tuple[np.nd
             kids = populated[rows]
             only = kids & (np.bincount(parents[kids], minlength=n)[parents] == 1)
             canon[rows[only]] = canon[parents[only]]
-        out[unit] = area_keys(nivel.iloc[canon].reset_index(drop=True), codigo.iloc[canon].reset_index(drop=True), secret)
+        out[unit] = area_keys(
+            nivel.iloc[canon].reset_index(drop=True), codigo.iloc[canon].reset_index(drop=True), secret
+        )
     out["persona"] = out["hogar"]  # persons live in households
     return out
 
@@ -165,9 +170,15 @@ def _repair_tree(matrix: np.ndarray, tree: dict, shown: np.ndarray, base: int, c
     return changed
 
 
-def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys: dict[str, np.ndarray],
-            base: int, reserved: np.ndarray | None = None,
-            tree: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> pd.DataFrame:
+def perturb(
+    agregado: pd.DataFrame,
+    counts: list[str],
+    families: Familias,
+    keys: dict[str, np.ndarray],
+    base: int,
+    reserved: np.ndarray | None = None,
+    tree: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> pd.DataFrame:
     """Rounded counts of every row: one value per family, made consistent within the row.
 
     Each family is rounded once (``round_with_offset``, the offset salted by the family's
@@ -196,6 +207,7 @@ def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys:
     truth_of = {}
     for column in counts:
         truth_of.setdefault(families.family[column], column)
+
     def unit(k: str) -> str:
         return families.sets[k].unidad if families.sets.get(k) is not None else "hogar"
 
@@ -209,15 +221,22 @@ def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys:
         value[k][:] = 0
     rests = [(a, c, s, n) for a, c, s, n in families.gaps if {a, c, s, n} <= value.keys()]
     column = {k: j for j, k in enumerate(truth_of)}
-    relations = [(np.array([column[k] for k, _ in r]), np.array([a for _, a in r], dtype=np.int64))
-                 for r in families.relations if all(k in value for k, _ in r)]
-    bounded = [(column[k], np.array([column[b] for b in families.supersets[k] if b in column]))
-               for k in families.order if k in column]
+    relations = [
+        (np.array([column[k] for k, _ in r]), np.array([a for _, a in r], dtype=np.int64))
+        for r in families.relations
+        if all(k in value for k, _ in r)
+    ]
+    bounded = [
+        (column[k], np.array([column[b] for b in families.supersets[k] if b in column]))
+        for k in families.order
+        if k in column
+    ]
     bounded = [(j, sup) for j, sup in bounded if len(sup)]
     # Published counts within B - 1 of their truth (not the gaps, which are parts of a row,
     # nor the class counts behind the means, which are not published).
-    whole_counts = np.array([j for k, j in column.items()
-                             if families.sets.get(k) is not None and families.sets[k].brecha is None])
+    whole_counts = np.array(
+        [j for k, j in column.items() if families.sets.get(k) is not None and families.sets[k].brecha is None]
+    )
 
     tree = parent_rows(agregado) if tree is None else tree
     shown = np.ones(len(agregado), bool) if reserved is None else ~np.asarray(reserved, dtype=bool)
@@ -247,7 +266,7 @@ def perturb(agregado: pd.DataFrame, counts: list[str], families: Familias, keys:
 
     for _ in range(ROUNDS):
         changed = consistent()
-        changed |= any([_repair(matrix, columns, coefs, base) for columns, coefs in relations])
+        changed |= any(_repair(matrix, columns, coefs, base) for columns, coefs in relations)
         changed |= _repair_tree(matrix, tree, shown, base, whole_counts)
         if not changed:
             break

@@ -45,7 +45,9 @@ class Tree:
         self.nivel = frame["nivel"].astype(str).to_numpy()
         parent_level = pd.Series(self.nivel).map(PARENT_LEVEL).fillna("").to_numpy(dtype=object)
         self.parent = _positions(frame, parent_level, frame["padre"].fillna("").to_numpy(dtype=object))
-        self.group, _ = pd.factorize(pd.MultiIndex.from_arrays([frame["nivel"].astype(str), frame["padre"].fillna("").astype(str)]))
+        self.group, _ = pd.factorize(
+            pd.MultiIndex.from_arrays([frame["nivel"].astype(str), frame["padre"].fillna("").astype(str)])
+        )
 
 
 def downward(reserved: np.ndarray, tree: Tree) -> None:
@@ -68,7 +70,7 @@ def siblings(reserved: np.ndarray, hogares: np.ndarray, tree: Tree, threshold: i
     order = np.lexsort((hogares, g))  # by group, smallest first
     starts = np.searchsorted(g[order], np.arange(n_groups + 1))
     for group in np.flatnonzero(bad):
-        rows = order[starts[group]:starts[group + 1]]
+        rows = order[starts[group] : starts[group + 1]]
         need_two = listed[rows[0]]
         while not reserved[rows].all():
             hidden = rows[reserved[rows] & occupied[rows]]
@@ -85,8 +87,10 @@ class Cross:
         n_areas = len(frame)
         self.n = frame["hogares"].to_numpy(np.int64)
         cells8 = fine["h3_8"].to_numpy(np.int64)
-        self.pos = {"distrito": _positions(frame, np.full(len(fine), "distrito"), fine["codigo_2012"].astype(str)),
-                    "departamento": _positions(frame, np.full(len(fine), "departamento"), fine["dpto"].astype(str))}
+        self.pos = {
+            "distrito": _positions(frame, np.full(len(fine), "distrito"), fine["codigo_2012"].astype(str)),
+            "departamento": _positions(frame, np.full(len(fine), "departamento"), fine["dpto"].astype(str)),
+        }
         for res in H3_RES:
             ints = cells8 if res == 8 else parent_cells(cells8, res)
             uniques, inverse = np.unique(ints, return_inverse=True)
@@ -153,8 +157,9 @@ class Cross:
                 reserved[smallest["terr"].to_numpy()[~cheaper_cell]] = True
 
 
-def reserve(frame: pd.DataFrame, primary: np.ndarray, threshold: int, fine: pd.DataFrame | None = None,
-            max_rounds: int = 200) -> np.ndarray:
+def reserve(
+    frame: pd.DataFrame, primary: np.ndarray, threshold: int, fine: pd.DataFrame | None = None, max_rounds: int = 200
+) -> np.ndarray:
     """All reserved rows: ``primary`` extended by the rules above to a fixed point.
 
     Without ``fine`` (the live table's local re-protection) only the rules within each

@@ -52,9 +52,11 @@ REFUSE_SHARE = 0.5
 def refusal(invalid: int, read: int) -> str | None:
     """The Spanish reason to refuse a whole file, or None to load it row by row."""
     if invalid > REFUSE_MIN and invalid > REFUSE_SHARE * read:
-        return (f"El archivo no se cargó: {invalid:,} de sus {read:,} filas no son válidas (más de la mitad). "
-                "Revise que sea el archivo de contrarreferencias y sus columnas "
-                "(derivacion_id, resultado, fecha).").replace(",", ".")
+        return (
+            f"El archivo no se cargó: {invalid:,} de sus {read:,} filas no son válidas (más de la mitad). "
+            "Revise que sea el archivo de contrarreferencias y sus columnas "
+            "(derivacion_id, resultado, fecha)."
+        ).replace(",", ".")
     return None
 
 
@@ -71,17 +73,23 @@ def check_rows(frame: pd.DataFrame, today: date) -> tuple[pd.DataFrame, v.Checke
     numeric = ids.str.fullmatch(r"\d{1,18}").to_numpy(dtype=bool)
     checked.flag(~numeric, "derivacion_id_invalido", MOTIVOS["derivacion_id_invalido"])
     resultado = frame["resultado"].astype(str).str.lower()
-    checked.flag(~resultado.isin(RESULTADOS).to_numpy(dtype=bool), "resultado_invalido",
-                 MOTIVOS["resultado_invalido"])
-    when = pd.to_datetime(frame["fecha"].where(frame["fecha"].str.fullmatch(r"\d{4}-\d{2}-\d{2}"), None),
-                          format="%Y-%m-%d", errors="coerce")
+    checked.flag(~resultado.isin(RESULTADOS).to_numpy(dtype=bool), "resultado_invalido", MOTIVOS["resultado_invalido"])
+    when = pd.to_datetime(
+        frame["fecha"].where(frame["fecha"].str.fullmatch(r"\d{4}-\d{2}-\d{2}"), None),
+        format="%Y-%m-%d",
+        errors="coerce",
+    )
     bad_date = when.isna().to_numpy() | (when > pd.Timestamp(today)).to_numpy()
     checked.flag(bad_date, "fecha_invalida", MOTIVOS["fecha_invalida"])
-    rows = pd.DataFrame({
-        "derivacion_id": np.where(numeric, pd.to_numeric(ids.where(numeric, "0")), 0).astype(np.int64),
-        "resultado": resultado, "fecha": [d.date() if not pd.isna(d) else None for d in when],
-        "punto_id": frame["punto_id"].astype(str), "nota": frame["nota"].astype(str),
-    })
+    rows = pd.DataFrame(
+        {
+            "derivacion_id": np.where(numeric, pd.to_numeric(ids.where(numeric, "0")), 0).astype(np.int64),
+            "resultado": resultado,
+            "fecha": [d.date() if not pd.isna(d) else None for d in when],
+            "punto_id": frame["punto_id"].astype(str),
+            "nota": frame["nota"].astype(str),
+        }
+    )
     return rows, checked
 
 
@@ -90,6 +98,7 @@ def _check_lengths(frame: pd.DataFrame, checked: v.Checked) -> None:
         length = frame[column].astype(str).str.len().to_numpy()
         long = length > limit
         detail = np.full(len(frame), "", dtype=object)
-        detail[long] = [f"'{column}' tiene {n:,} caracteres; el máximo es {limit}".replace(",", ".")
-                        for n in length[long]]
+        detail[long] = [
+            f"'{column}' tiene {n:,} caracteres; el máximo es {limit}".replace(",", ".") for n in length[long]
+        ]
         checked.flag(long, "texto_demasiado_largo", detail)

@@ -13,6 +13,7 @@ Rows reach the tables by COPY into a temporary table and one set-based upsert.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,11 +21,11 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pyarrow as pa
 import pandas as pd
 import psycopg
-from psycopg import sql
+import pyarrow as pa
 import shapely
+from psycopg import sql
 from pyproj import Transformer
 
 from geoportal.aggregate import h3_cells
@@ -76,16 +77,14 @@ class Territory:
     tree_codes: np.ndarray
 
     @classmethod
-    def from_db(cls, conn: psycopg.Connection) -> "Territory":
+    def from_db(cls, conn: psycopg.Connection) -> Territory:
         districts = pd.DataFrame(
             conn.execute("SELECT codigo, codigo_2012, dpto FROM territorio.distrito").fetchall(),
             columns=["codigo", "codigo_2012", "dpto"],
         )
         if districts.empty:
             raise FileError("El territorio no está cargado. Ejecute `geoportal territorio cargar` primero.")
-        polys = conn.execute(
-            "SELECT codigo_2012, ST_AsBinary(geom) FROM territorio.distrito_cartografico"
-        ).fetchall()
+        polys = conn.execute("SELECT codigo_2012, ST_AsBinary(geom) FROM territorio.distrito_cartografico").fetchall()
         depts = conn.execute("SELECT codigo, ST_AsBinary(geom) FROM territorio.departamento").fetchall()
         polygons = {code: shapely.from_wkb(bytes(wkb)) for code, wkb in polys}
         departments = {code: shapely.from_wkb(bytes(wkb)) for code, wkb in depts}
@@ -122,7 +121,7 @@ def _groups(codes: np.ndarray, mask: np.ndarray):
     group, uniques = pd.factorize(codes[rows])
     order = np.argsort(group, kind="stable")
     bounds = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0, True])
-    for start, end in zip(bounds[:-1], bounds[1:]):
+    for start, end in itertools.pairwise(bounds):
         yield uniques[group[order[start]]], rows[order[start:end]]
 
 
@@ -169,8 +168,9 @@ def _origen(frame, checked, default: str) -> np.ndarray:
     if "origen" not in frame:
         return np.full(len(frame), default, dtype=object)
     origen = v.per_unique(frame["origen"], lambda o: o.lower() or default)
-    valid = v.per_unique(frame["origen"], lambda o: (o.lower() or default) in ("fips", "sintetico")
-                         or o.lower().startswith("real:")).astype(bool)
+    valid = v.per_unique(
+        frame["origen"], lambda o: (o.lower() or default) in ("fips", "sintetico") or o.lower().startswith("real:")
+    ).astype(bool)
     checked.flag(~valid, "valor_invalido", "'origen' debe ser fips, sintetico o real:<fuente>")
     return origen
 
@@ -184,7 +184,9 @@ def validate_households(frame: pd.DataFrame, territory: Territory, catalog: Cata
     districts = territory.districts.set_index("codigo")
     code = v.per_unique(frame["codigo_distrito"], lambda c: c.zfill(4))
     known = v.isin(code, districts.index)
-    checked.flag(~known, "distrito_desconocido", "código de distrito desconocido (se espera el código 2022 de 4 dígitos)")
+    checked.flag(
+        ~known, "distrito_desconocido", "código de distrito desconocido (se espera el código 2022 de 4 dígitos)"
+    )
     declared = np.full(len(frame), "", dtype=object)
     dpto = np.full(len(frame), "", dtype=object)
     declared[known] = districts.loc[code[known], "codigo_2012"].fillna("").to_numpy(dtype=object)
@@ -193,16 +195,26 @@ def validate_households(frame: pd.DataFrame, territory: Territory, catalog: Cata
     surveyed, surveyed_iso = v.parse_dates(frame["fecha_relevamiento"])
     bad_date = np.isnat(surveyed) | (surveyed > np.datetime64(today))
     checked.flag(bad_date, "fecha_invalida", "'fecha_relevamiento' no es una fecha válida o está en el futuro")
-    servicios = v.parse_service_lists(frame.get("servicios", pd.Series([""] * len(frame))), catalog.codigos_fips("hogar"), checked)
+    servicios = v.parse_service_lists(
+        frame.get("servicios", pd.Series([""] * len(frame))), catalog.codigos_fips("hogar"), checked
+    )
     origen = _origen(frame, checked, "fips")
     lon, lat, located = _check_location(frame, checked, territory, declared, dpto)
-    clean = pd.DataFrame({
-        "hogar_id": frame["hogar_id"], "codigo_distrito": code, "codigo_2012": located,
-        "localidad": frame["localidad"], "zona": zona,
-        "fecha_relevamiento": surveyed_iso,
-        "servicios": servicios, "origen": origen, "lon": lon, "lat": lat,
-        "h3_8": _cells(lon, lat, checked.ok),
-    })
+    clean = pd.DataFrame(
+        {
+            "hogar_id": frame["hogar_id"],
+            "codigo_distrito": code,
+            "codigo_2012": located,
+            "localidad": frame["localidad"],
+            "zona": zona,
+            "fecha_relevamiento": surveyed_iso,
+            "servicios": servicios,
+            "origen": origen,
+            "lon": lon,
+            "lat": lat,
+            "h3_8": _cells(lon, lat, checked.ok),
+        }
+    )
     return clean, checked
 
 
@@ -229,16 +241,25 @@ def validate_persons(frame: pd.DataFrame, known_households: pa.Array, catalog: C
     age_years = age_days / 365.25
     implausible = flags["embarazada"] & ((sexo != "F") | (age_years < 9) | (age_years > 60))
     checked.flag(implausible, "valor_invalido", "'embarazada' = si no es posible para el sexo o la edad declarados")
-    servicios = v.parse_service_lists(frame.get("servicios", pd.Series([""] * len(frame))), catalog.codigos_fips("persona"), checked)
+    servicios = v.parse_service_lists(
+        frame.get("servicios", pd.Series([""] * len(frame))), catalog.codigos_fips("persona"), checked
+    )
     origen = _origen(frame, checked, "fips")
     orphan = ~v.isin(frame["hogar_id"], known_households)
     checked.flag(orphan, "persona_sin_hogar", "el hogar_id no existe en la base (cargue primero los hogares)")
-    clean = pd.DataFrame({
-        "persona_id": frame["persona_id"], "hogar_id": frame["hogar_id"],
-        "nombres": frame["nombres"], "apellidos": frame["apellidos"], "sexo": sexo,
-        "fecha_nacimiento": born_iso,
-        **flags, "servicios": servicios, "origen": origen,
-    })
+    clean = pd.DataFrame(
+        {
+            "persona_id": frame["persona_id"],
+            "hogar_id": frame["hogar_id"],
+            "nombres": frame["nombres"],
+            "apellidos": frame["apellidos"],
+            "sexo": sexo,
+            "fecha_nacimiento": born_iso,
+            **flags,
+            "servicios": servicios,
+            "origen": origen,
+        }
+    )
     return clean, checked
 
 
@@ -249,11 +270,18 @@ def validate_points(frame: pd.DataFrame, territory: Territory, catalog: Catalogo
     v.check_required(frame, required, checked)
     v.check_duplicates(frame["punto_id"], checked)
     tipo = v.per_unique(frame["tipo"], str.lower)
-    checked.flag(~v.isin(tipo, catalog.tipos_punto), "tipo_desconocido",
-                 f"tipo desconocido; los válidos son: {', '.join(catalog.tipos_punto)}")
+    checked.flag(
+        ~v.isin(tipo, catalog.tipos_punto),
+        "tipo_desconocido",
+        f"tipo desconocido; los válidos son: {', '.join(catalog.tipos_punto)}",
+    )
     zona = _check_zona(frame, checked)
     capacidad = pd.to_numeric(frame["capacidad"], errors="coerce").to_numpy(dtype=float)
-    checked.flag(~(capacidad > 0) | (capacidad != np.floor(capacidad)), "valor_invalido", "'capacidad' debe ser un entero mayor que 0")
+    checked.flag(
+        ~(capacidad > 0) | (capacidad != np.floor(capacidad)),
+        "valor_invalido",
+        "'capacidad' debe ser un entero mayor que 0",
+    )
     origen = frame["origen"].str.lower().to_numpy(dtype=object)
     valid_origin = (origen == "sintetico") | pd.Series(origen).str.match(r"^real:\S+$").to_numpy()
     checked.flag(~valid_origin, "valor_invalido", "'origen' debe ser sintetico o real:<fuente>")
@@ -263,31 +291,78 @@ def validate_points(frame: pd.DataFrame, territory: Territory, catalog: Catalogo
     located = np.full(len(frame), "", dtype=object)
     rows = np.flatnonzero(checked.ok)
     located[rows] = territory.locate(lon[rows], lat[rows])
-    institucion = np.array([catalog.tipos_punto[t].institucion if t in catalog.tipos_punto else "" for t in tipo], dtype=object)
-    clean = pd.DataFrame({
-        "punto_id": frame["punto_id"], "tipo": tipo, "nombre": frame["nombre"], "institucion": institucion,
-        "zona": zona, "codigo_2012": located, "capacidad": np.nan_to_num(capacidad).astype(np.int64),
-        "origen": origen, "lon": lon, "lat": lat,
-    })
+    institucion = np.array(
+        [catalog.tipos_punto[t].institucion if t in catalog.tipos_punto else "" for t in tipo], dtype=object
+    )
+    clean = pd.DataFrame(
+        {
+            "punto_id": frame["punto_id"],
+            "tipo": tipo,
+            "nombre": frame["nombre"],
+            "institucion": institucion,
+            "zona": zona,
+            "codigo_2012": located,
+            "capacidad": np.nan_to_num(capacidad).astype(np.int64),
+            "origen": origen,
+            "lon": lon,
+            "lat": lat,
+        }
+    )
     return clean, checked
 
 
 # ----------------------------------------------------------------------------- loading
 TARGETS = {
-    "hogares": ("nominal.hogar", "hogar_id", [
-        ("hogar_id", "text"), ("codigo_distrito", "text"), ("codigo_2012", "text"), ("localidad", "text"),
-        ("zona", "text"), ("fecha_relevamiento", "date"), ("servicios", "text[]"), ("origen", "text"),
-        ("lon", "float8"), ("lat", "float8"), ("h3_8", "bigint"),
-    ]),
-    "personas": ("nominal.persona", "persona_id", [
-        ("persona_id", "text"), ("hogar_id", "text"), ("nombres", "text"), ("apellidos", "text"),
-        ("sexo", "text"), ("fecha_nacimiento", "date"), ("embarazada", "boolean"), ("discapacidad", "boolean"),
-        ("indigena", "boolean"), ("servicios", "text[]"), ("origen", "text"),
-    ]),
-    "puntos": ("oferta.punto_entrega", "punto_id", [
-        ("punto_id", "text"), ("tipo", "text"), ("nombre", "text"), ("institucion", "text"), ("zona", "text"),
-        ("codigo_2012", "text"), ("capacidad", "integer"), ("origen", "text"), ("lon", "float8"), ("lat", "float8"),
-    ]),
+    "hogares": (
+        "nominal.hogar",
+        "hogar_id",
+        [
+            ("hogar_id", "text"),
+            ("codigo_distrito", "text"),
+            ("codigo_2012", "text"),
+            ("localidad", "text"),
+            ("zona", "text"),
+            ("fecha_relevamiento", "date"),
+            ("servicios", "text[]"),
+            ("origen", "text"),
+            ("lon", "float8"),
+            ("lat", "float8"),
+            ("h3_8", "bigint"),
+        ],
+    ),
+    "personas": (
+        "nominal.persona",
+        "persona_id",
+        [
+            ("persona_id", "text"),
+            ("hogar_id", "text"),
+            ("nombres", "text"),
+            ("apellidos", "text"),
+            ("sexo", "text"),
+            ("fecha_nacimiento", "date"),
+            ("embarazada", "boolean"),
+            ("discapacidad", "boolean"),
+            ("indigena", "boolean"),
+            ("servicios", "text[]"),
+            ("origen", "text"),
+        ],
+    ),
+    "puntos": (
+        "oferta.punto_entrega",
+        "punto_id",
+        [
+            ("punto_id", "text"),
+            ("tipo", "text"),
+            ("nombre", "text"),
+            ("institucion", "text"),
+            ("zona", "text"),
+            ("codigo_2012", "text"),
+            ("capacidad", "integer"),
+            ("origen", "text"),
+            ("lon", "float8"),
+            ("lat", "float8"),
+        ],
+    ),
 }
 
 
@@ -309,22 +384,31 @@ def _merge(cur: psycopg.Cursor, kind: Kind, lote_id: int) -> tuple[int, int]:
     updatable = [c for c in names if c != key]
     target = sql.SQL(table)
     insert_cols = sql.SQL(", ").join(map(sql.Identifier, [*names, "lote_id"]))
-    select_cols = sql.SQL(", ").join([*(sql.SQL("e.{}").format(sql.Identifier(c)) for c in names), sql.Literal(lote_id)])
+    select_cols = sql.SQL(", ").join(
+        [*(sql.SQL("e.{}").format(sql.Identifier(c)) for c in names), sql.Literal(lote_id)]
+    )
     cur.execute(sql.SQL("ANALYZE pg_temp.entrada"))
     changed = sql.SQL("({}) IS DISTINCT FROM ({})").format(
         sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in updatable),
         sql.SQL(", ").join(sql.SQL("e.{}").format(sql.Identifier(c)) for c in updatable),
     )
     assignments = sql.SQL(", ").join(
-        [*(sql.SQL("{} = e.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in updatable),
-         sql.SQL("lote_id = {}").format(sql.Literal(lote_id))]
+        [
+            *(sql.SQL("{} = e.{}").format(sql.Identifier(c), sql.Identifier(c)) for c in updatable),
+            sql.SQL("lote_id = {}").format(sql.Literal(lote_id)),
+        ]
     )
-    cur.execute(sql.SQL("UPDATE {} t SET {} FROM pg_temp.entrada e WHERE t.{} = e.{} AND {}").format(
-        target, assignments, sql.Identifier(key), sql.Identifier(key), changed))
+    cur.execute(
+        sql.SQL("UPDATE {} t SET {} FROM pg_temp.entrada e WHERE t.{} = e.{} AND {}").format(
+            target, assignments, sql.Identifier(key), sql.Identifier(key), changed
+        )
+    )
     updated = cur.rowcount
-    cur.execute(sql.SQL(
-        "INSERT INTO {} ({}) SELECT {} FROM pg_temp.entrada e WHERE NOT EXISTS (SELECT 1 FROM {} t WHERE t.{} = e.{})"
-    ).format(target, insert_cols, select_cols, target, sql.Identifier(key), sql.Identifier(key)))
+    cur.execute(
+        sql.SQL(
+            "INSERT INTO {} ({}) SELECT {} FROM pg_temp.entrada e WHERE NOT EXISTS (SELECT 1 FROM {} t WHERE t.{} = e.{})"
+        ).format(target, insert_cols, select_cols, target, sql.Identifier(key), sql.Identifier(key))
+    )
     return cur.rowcount, updated
 
 
@@ -351,8 +435,11 @@ def _bulk_load(cur: psycopg.Cursor, kind: Kind, good: pd.DataFrame, lote_id: int
     copy_in(cur, table, good.assign(lote_id=lote_id))
     for index, definition, constraint in indexes:
         if constraint:
-            cur.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
-                sql.SQL(table), sql.Identifier(constraint), sql.Identifier(key)))
+            cur.execute(
+                sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                    sql.SQL(table), sql.Identifier(constraint), sql.Identifier(key)
+                )
+            )
         else:
             cur.execute(definition)
     return len(good)
@@ -390,17 +477,26 @@ def ingest_file(
 
     step("validando", 0.2)
     if kind == "hogares":
-        v.require_columns(frame, ["hogar_id", "codigo_distrito", "localidad", "zona", "fecha_relevamiento", "lat", "lon"], kind, path.name)
+        v.require_columns(
+            frame,
+            ["hogar_id", "codigo_distrito", "localidad", "zona", "fecha_relevamiento", "lat", "lon"],
+            kind,
+            path.name,
+        )
         clean, checked = validate_households(frame, Territory.from_db(conn), catalog, today)
     elif kind == "personas":
-        v.require_columns(frame, ["persona_id", "hogar_id", "nombres", "apellidos", "sexo", "fecha_nacimiento"], kind, path.name)
+        v.require_columns(
+            frame, ["persona_id", "hogar_id", "nombres", "apellidos", "sexo", "fecha_nacimiento"], kind, path.name
+        )
         known = household_ids(conn)
         clean, checked = validate_persons(frame, known, catalog, today)
     elif kind == "registros":
         v.require_columns(frame, registros.COLUMNS, kind, path.name)
         clean, checked = registros.validate_records(frame, catalog, today)
     else:
-        v.require_columns(frame, ["punto_id", "tipo", "nombre", "zona", "capacidad", "origen", "lat", "lon"], kind, path.name)
+        v.require_columns(
+            frame, ["punto_id", "tipo", "nombre", "zona", "capacidad", "origen", "lat", "lon"], kind, path.name
+        )
         clean, checked = validate_points(frame, Territory.from_db(conn), catalog)
     conn.rollback()
 
@@ -414,7 +510,9 @@ def ingest_file(
 
     step("cargando", 0.4)
     with conn.transaction():
-        lote_id = conn.execute("SELECT nextval(pg_get_serial_sequence('nominal.lote_ingesta', 'lote_id'))").fetchone()[0]
+        lote_id = conn.execute("SELECT nextval(pg_get_serial_sequence('nominal.lote_ingesta', 'lote_id'))").fetchone()[
+            0
+        ]
         with conn.cursor() as cur:
             table, _, columns = TARGETS.get(kind, (None, None, None))
             if kind == "registros":
@@ -433,11 +531,28 @@ def ingest_file(
             cur.execute(
                 "INSERT INTO nominal.lote_ingesta (lote_id, tipo, archivo, sha256, filas_leidas, filas_nuevas,"
                 " filas_actualizadas, filas_sin_cambio, filas_cuarentena) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                (lote_id, kind, path.name, sha, report.leidas, report.nuevas, report.actualizadas,
-                 report.sin_cambio, report.cuarentena),
+                (
+                    lote_id,
+                    kind,
+                    path.name,
+                    sha,
+                    report.leidas,
+                    report.nuevas,
+                    report.actualizadas,
+                    report.sin_cambio,
+                    report.cuarentena,
+                ),
             )
-            log_access(conn, f"ingesta:{kind}", detalle={"archivo": path.name, "lote_id": lote_id,
-                                                          "leidas": report.leidas, "cuarentena": report.cuarentena})
+            log_access(
+                conn,
+                f"ingesta:{kind}",
+                detalle={
+                    "archivo": path.name,
+                    "lote_id": lote_id,
+                    "leidas": report.leidas,
+                    "cuarentena": report.cuarentena,
+                },
+            )
             if report.cuarentena:
                 copy_in(cur, "nominal.cuarentena", _quarantine(reading, checked, lote_id))
     report.lote_id = lote_id
@@ -455,14 +570,18 @@ def _quarantine(reading: Reading, checked: v.Checked, lote_id: int) -> pd.DataFr
     rows = np.flatnonzero(~checked.ok)
     numbers = reading.row_numbers()
     malformed = reading.malformed
-    return pd.DataFrame({
-        "lote_id": lote_id,
-        "fila": [*numbers[rows], *(m.fila for m in malformed)],
-        "motivo": [*checked.motivo[rows], *(["fila_mal_formada"] * len(malformed))],
-        "detalle": [*checked.detalle[rows], *(m.detalle for m in malformed)],
-        "datos": [*(_storable(r) for r in reading.frame.iloc[rows].to_dict("records")),
-                  *(_storable({"texto": m.texto}) for m in malformed)],
-    })
+    return pd.DataFrame(
+        {
+            "lote_id": lote_id,
+            "fila": [*numbers[rows], *(m.fila for m in malformed)],
+            "motivo": [*checked.motivo[rows], *(["fila_mal_formada"] * len(malformed))],
+            "detalle": [*checked.detalle[rows], *(m.detalle for m in malformed)],
+            "datos": [
+                *(_storable(r) for r in reading.frame.iloc[rows].to_dict("records")),
+                *(_storable({"texto": m.texto}) for m in malformed),
+            ],
+        }
+    )
 
 
 def _settle_previous(report: Report, conn: psycopg.Connection) -> Report:

@@ -112,8 +112,9 @@ def check_not_binary(path: Path) -> None:
             raise FileError(f"{path.name}: no es un archivo CSV: {what}.")
     binary = int(_BINARY[np.frombuffer(head, dtype=np.uint8)].sum())
     if binary > max(2, len(head) // 100):
-        raise FileError(f"{path.name}: no es un archivo de texto CSV (contiene datos binarios). "
-                        "Exporte la tabla como CSV en UTF-8.")
+        raise FileError(
+            f"{path.name}: no es un archivo de texto CSV (contiene datos binarios). Exporte la tabla como CSV en UTF-8."
+        )
 
 
 def detect_encoding(path: Path) -> str:
@@ -136,8 +137,7 @@ def detect_encoding(path: Path) -> str:
             failure = (exc, lines + block[: max(exc.start, 0)].count(b"\n") + 1, block)
     exc, line, block = failure
     byte = f" (byte 0x{block[exc.start]:02x} en la línea {line})" if 0 <= exc.start < len(block) else ""
-    raise FileError(f"{path.name}: el texto no está en UTF-8 ni en Windows-1252{byte}. "
-                    "Guárdelo como CSV UTF-8.")
+    raise FileError(f"{path.name}: el texto no está en UTF-8 ni en Windows-1252{byte}. Guárdelo como CSV UTF-8.")
 
 
 def _header(path: Path, encoding: str) -> tuple[str, list[str]]:
@@ -177,10 +177,14 @@ def read_table(path: Path | str) -> pd.DataFrame:
 
 def _malformed_detail(expected: int, actual: int) -> str:
     if actual < expected:
-        return (f"fila mal formada: tiene {actual} de las {expected} columnas del encabezado "
-                "(¿archivo cortado o comillas sin cerrar?)")
-    return (f"fila mal formada: tiene {actual} columnas y el encabezado {expected} "
-            "(¿un separador dentro de un valor sin comillas?)")
+        return (
+            f"fila mal formada: tiene {actual} de las {expected} columnas del encabezado "
+            "(¿archivo cortado o comillas sin cerrar?)"
+        )
+    return (
+        f"fila mal formada: tiene {actual} columnas y el encabezado {expected} "
+        "(¿un separador dentro de un valor sin comillas?)"
+    )
 
 
 def _read_csv(path: Path) -> Reading:
@@ -197,11 +201,15 @@ def _read_csv(path: Path) -> Reading:
         invalid.clear()
         return pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(encoding="utf8" if encoding.startswith("utf-8") else encoding,
-                                           use_threads=threads, block_size=block),
+            read_options=pacsv.ReadOptions(
+                encoding="utf8" if encoding.startswith("utf-8") else encoding, use_threads=threads, block_size=block
+            ),
             parse_options=pacsv.ParseOptions(delimiter=sep, invalid_row_handler=skip),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
 
     # Arrow parses in blocks and cannot parse a row longer than one block: a row of
@@ -221,14 +229,19 @@ def _read_csv(path: Path) -> Reading:
             if ("straddl" in str(exc) or "out of sync" in str(exc)) and block < min(size + 1, MAX_BLOCK):
                 block = min(block * 8, size + 1, MAX_BLOCK)
                 continue
-            raise FileError(f"{path.name}: CSV mal formado, no se pudo leer (una fila no se pudo separar de "
-                            "las demás; revise comillas y separadores).") from None
+            raise FileError(
+                f"{path.name}: CSV mal formado, no se pudo leer (una fila no se pudo separar de "
+                "las demás; revise comillas y separadores)."
+            ) from None
         except UnicodeDecodeError:
-            raise FileError(f"{path.name}: CSV mal formado, no se pudo leer (el texto no es válido en su "
-                            "codificación).") from None
+            raise FileError(
+                f"{path.name}: CSV mal formado, no se pudo leer (el texto no es válido en su codificación)."
+            ) from None
     names = [str(n) for n in table.column_names]
-    table = pa.table([_stripped(table.column(i)) for i in range(table.num_columns)],
-                     names=[f"c{i}" for i in range(table.num_columns)])
+    table = pa.table(
+        [_stripped(table.column(i)) for i in range(table.num_columns)],
+        names=[f"c{i}" for i in range(table.num_columns)],
+    )
     frame = table.to_pandas()
     frame.columns = names
     malformed, used = [], set()
@@ -239,8 +252,10 @@ def _read_csv(path: Path) -> Reading:
         used.add(fila)
         malformed.append(MalformedRow(fila, text, _malformed_detail(expected, actual)))
     if malformed and frame.empty:
-        raise FileError(f"{path.name}: ninguna fila tiene las {len(names)} columnas del encabezado "
-                        f"(separador '{sep}'); revise el separador y las comillas.")
+        raise FileError(
+            f"{path.name}: ninguna fila tiene las {len(names)} columnas del encabezado "
+            f"(separador '{sep}'); revise el separador y las comillas."
+        )
     reading = Reading(frame, malformed)
     if malformed and max(used) > reading.rows:  # row numbers past the end (quoted newlines): renumber
         for i, m in enumerate(sorted(malformed, key=lambda m: m.fila)):
@@ -251,7 +266,7 @@ def _read_csv(path: Path) -> Reading:
 def utf8_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(UTF-8 bytes of all values, value offsets) of a string chunk, without copying."""
     width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset: chunk.offset + len(chunk) + 1]
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
     data = chunk.buffers()[2]
     if data is None or len(chunk) == 0:
         return np.zeros(0, np.uint8), offsets
@@ -296,7 +311,7 @@ def _read_vector(path: Path) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             gdf = pyogrio.read_dataframe(path)
-    except Exception:  # pyogrio raises several GDAL error types, all with English text
+    except Exception:  # noqa: BLE001 -- pyogrio raises several GDAL error types, all with English text
         raise FileError(f"{path.name}: no es un {kind} válido o está dañado; no se pudo abrir.") from None
     if getattr(gdf, "_geometry_column_name", None) is None or gdf._geometry_column_name not in gdf:
         frame = pd.DataFrame(gdf)

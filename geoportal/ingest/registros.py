@@ -26,8 +26,14 @@ from geoportal.dbcopy import copy_in
 from geoportal.ingest import validate as v
 
 COLUMNS = ["unidad", "unidad_id", "servicio", "cubierto", "fecha", "fuente"]
-STAGED = [("unidad", "text"), ("unidad_id", "text"), ("servicio", "text"), ("cubierto", "boolean"),
-          ("fecha", "date"), ("fuente", "text")]
+STAGED = [
+    ("unidad", "text"),
+    ("unidad_id", "text"),
+    ("servicio", "text"),
+    ("cubierto", "boolean"),
+    ("fecha", "date"),
+    ("fuente", "text"),
+]
 KEY = ["unidad", "unidad_id", "servicio", "fecha", "fuente"]
 # Contrarreferencias are recorded by the institutions in the geoportal itself.
 RESERVED_SOURCE = "contrarreferencia"
@@ -43,21 +49,45 @@ def validate_records(frame: pd.DataFrame, catalog: Catalogo, today: date) -> tup
     known = np.zeros(len(frame), dtype=bool)
     for unit in ("persona", "hogar"):
         known |= (unidad == unit) & v.isin(servicio, sorted(catalog.codigos_fips(unit)))
-    detail = np.array([f"servicio '{s}' desconocido o que no corresponde a la unidad '{u}'"
-                       for s, u in zip(servicio, unidad)], dtype=object) if (~known).any() else None
+    detail = (
+        np.array(
+            [f"servicio '{s}' desconocido o que no corresponde a la unidad '{u}'" for s, u in zip(servicio, unidad)],
+            dtype=object,
+        )
+        if (~known).any()
+        else None
+    )
     checked.flag(~known, "servicio_desconocido", detail)
-    word = np.asarray(v.per_unique(frame["cubierto"], lambda w: "t" if w.lower() in v.TRUE_WORDS else
-                                   ("f" if w.lower() in v.FALSE_WORDS - {""} else "?")), dtype=object)
+    word = np.asarray(
+        v.per_unique(
+            frame["cubierto"],
+            lambda w: "t" if w.lower() in v.TRUE_WORDS else ("f" if w.lower() in v.FALSE_WORDS - {""} else "?"),
+        ),
+        dtype=object,
+    )
     checked.flag(word == "?", "valor_invalido", "'cubierto' debe ser si o no")
     when, when_iso = v.parse_dates(frame["fecha"])
-    checked.flag(np.isnat(when) | (when > np.datetime64(today)), "fecha_invalida",
-                 "'fecha' no es una fecha válida o está en el futuro")
+    checked.flag(
+        np.isnat(when) | (when > np.datetime64(today)),
+        "fecha_invalida",
+        "'fecha' no es una fecha válida o está en el futuro",
+    )
     reserved = frame["fuente"].str.lower().str.startswith(RESERVED_SOURCE).to_numpy(dtype=bool)
-    checked.flag(reserved, "valor_invalido", "'fuente' no puede ser una contrarreferencia: las registra la "
-                                             "institución en el geoportal")
-    clean = pd.DataFrame({"unidad": unidad, "unidad_id": frame["unidad_id"], "servicio": servicio,
-                          "cubierto": word == "t", "fecha": np.asarray(when_iso, dtype=object),
-                          "fuente": frame["fuente"]})
+    checked.flag(
+        reserved,
+        "valor_invalido",
+        "'fuente' no puede ser una contrarreferencia: las registra la institución en el geoportal",
+    )
+    clean = pd.DataFrame(
+        {
+            "unidad": unidad,
+            "unidad_id": frame["unidad_id"],
+            "servicio": servicio,
+            "cubierto": word == "t",
+            "fecha": np.asarray(when_iso, dtype=object),
+            "fuente": frame["fuente"],
+        }
+    )
     key = clean["unidad"].astype(str)
     for column in KEY[1:]:
         key = key + "|" + clean[column].astype(str)
@@ -73,11 +103,15 @@ def merge_records(cur: psycopg.Cursor, good: pd.DataFrame) -> tuple[int, int, in
     key = ", ".join(KEY)
     cur.execute(
         "CREATE TEMP TABLE registro ON COMMIT DROP AS"
-        " WITH actual AS (SELECT DISTINCT ON (" + ", ".join(f"t.{k}" for k in KEY) + ") "
-        + ", ".join(f"t.{k}" for k in KEY) + ", t.cubierto"
+        " WITH actual AS (SELECT DISTINCT ON ("
+        + ", ".join(f"t.{k}" for k in KEY)
+        + ") "
+        + ", ".join(f"t.{k}" for k in KEY)
+        + ", t.cubierto"
         " FROM nominal.estatus_evento t JOIN pg_temp.entrada e USING (" + key + ")"
         " ORDER BY " + ", ".join(f"t.{k}" for k in KEY) + ", t.registrado DESC, t.evento_id DESC)"
-        " SELECT e.*, a.cubierto AS antes FROM pg_temp.entrada e LEFT JOIN actual a USING (" + key + ")")
+        " SELECT e.*, a.cubierto AS antes FROM pg_temp.entrada e LEFT JOIN actual a USING (" + key + ")"
+    )
     new, corrected = cur.execute(
         "SELECT count(*) FILTER (WHERE antes IS NULL), count(*) FILTER (WHERE antes <> cubierto) FROM pg_temp.registro"
     ).fetchone()
@@ -85,5 +119,6 @@ def merge_records(cur: psycopg.Cursor, good: pd.DataFrame) -> tuple[int, int, in
         "WITH escritos AS (INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
         " SELECT unidad, unidad_id, servicio, cubierto, fecha, fuente FROM pg_temp.registro"
         " WHERE antes IS DISTINCT FROM cubierto ORDER BY " + key + " RETURNING codigo_distrito)"
-        " SELECT count(*) FILTER (WHERE codigo_distrito IS NULL) FROM escritos").fetchone()[0]
+        " SELECT count(*) FILTER (WHERE codigo_distrito IS NULL) FROM escritos"
+    ).fetchone()[0]
     return int(new), int(corrected), int(pending)

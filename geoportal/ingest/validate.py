@@ -40,9 +40,17 @@ MOTIVOS = {
 # Longest text accepted per field (characters; docs/FORMATOS.md). Real names are far
 # shorter: the longest MEC school name has 149 characters, the longest locality 48.
 LIMITES = {
-    "hogar_id": 64, "persona_id": 64, "punto_id": 64,
-    "localidad": 100, "nombres": 100, "apellidos": 100, "nombre": 200,
-    "origen": 60, "servicios": 500, "unidad_id": 64, "fuente": 100,
+    "hogar_id": 64,
+    "persona_id": 64,
+    "punto_id": 64,
+    "localidad": 100,
+    "nombres": 100,
+    "apellidos": 100,
+    "nombre": 200,
+    "origen": 60,
+    "servicios": 500,
+    "unidad_id": 64,
+    "fuente": 100,
 }
 
 # C0 controls (tab, newline and NUL included), DEL and the C1 controls that mis-decoded
@@ -66,7 +74,7 @@ class Checked:
     ok: np.ndarray  # bool: no reason so far
 
     @classmethod
-    def empty(cls, n: int) -> "Checked":
+    def empty(cls, n: int) -> Checked:
         return cls(np.full(n, None, dtype=object), np.full(n, "", dtype=object), np.ones(n, dtype=bool))
 
     def flag(self, mask, motivo: str, detalle=None) -> None:
@@ -101,7 +109,9 @@ def isin(values, allowed) -> np.ndarray:
         return isin(np.asarray(values.categories, dtype=object), allowed)[values.codes]
     array = values.array if isinstance(values, pd.Series) else np.asarray(values, dtype=object)
     value_set = allowed if isinstance(allowed, pa.Array) else pa.array([str(a) for a in allowed], type=pa.string())
-    return pc.is_in(pa.array(array, type=pa.string(), from_pandas=True), value_set=value_set).to_numpy(zero_copy_only=False)
+    return pc.is_in(pa.array(array, type=pa.string(), from_pandas=True), value_set=value_set).to_numpy(
+        zero_copy_only=False
+    )
 
 
 def per_unique(values: pd.Series, function) -> pd.Categorical:
@@ -140,9 +150,9 @@ def _may_have_control(column: pa.ChunkedArray) -> bool:
     scratch = np.empty(block + 1, dtype=bool)
     for chunk in column.chunks:
         data, offsets = utf8_bytes(chunk)
-        data = data[offsets[0]: offsets[-1]] if data.size else data
+        data = data[offsets[0] : offsets[-1]] if data.size else data
         for start in range(0, data.size, block):
-            part = data[start: start + block + 1]  # one byte of overlap for the C1 pairs
+            part = data[start : start + block + 1]  # one byte of overlap for the C1 pairs
             if part.min() < 0x20:
                 return True
             mask = scratch[: part.size]
@@ -162,8 +172,11 @@ def check_characters(frame: pd.DataFrame, checked: Checked) -> None:
         if not _may_have_control(array):
             continue
         hit = pc.match_substring_regex(array, CONTROL)
-        checked.flag(hit.to_numpy(zero_copy_only=False), "caracteres_invalidos",
-                     f"el campo '{column}' contiene caracteres de control (p. ej. NUL o salto de línea)")
+        checked.flag(
+            hit.to_numpy(zero_copy_only=False),
+            "caracteres_invalidos",
+            f"el campo '{column}' contiene caracteres de control (p. ej. NUL o salto de línea)",
+        )
 
 
 def check_lengths(frame: pd.DataFrame, checked: Checked) -> None:
@@ -181,8 +194,9 @@ def check_lengths(frame: pd.DataFrame, checked: Checked) -> None:
             continue
         lengths = length.to_numpy(zero_copy_only=False)
         detail = np.full(len(frame), "", dtype=object)
-        detail[long] = [f"'{column}' tiene {n:,} caracteres; el máximo es {limit}".replace(",", ".")
-                        for n in lengths[long]]
+        detail[long] = [
+            f"'{column}' tiene {n:,} caracteres; el máximo es {limit}".replace(",", ".") for n in lengths[long]
+        ]
         checked.flag(long, "texto_demasiado_largo", detail)
 
 
@@ -218,15 +232,17 @@ def check_duplicates(ids: pd.Series, checked: Checked) -> None:
 def to_float(values: pd.Series) -> np.ndarray:
     """Text to float; NaN where it does not parse (fast Arrow cast when all rows parse)."""
     try:
-        return pc.cast(pa.array(values.array, type=pa.string(), from_pandas=True), pa.float64()).to_numpy(zero_copy_only=False)
+        return pc.cast(pa.array(values.array, type=pa.string(), from_pandas=True), pa.float64()).to_numpy(
+            zero_copy_only=False
+        )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
 
 
 def parse_coordinates(frame: pd.DataFrame, checked: Checked) -> tuple[np.ndarray, np.ndarray]:
     blank = pd.Series([""] * len(frame), dtype="str")
-    lon_txt = frame["lon"] if "lon" in frame else blank
-    lat_txt = frame["lat"] if "lat" in frame else blank
+    lon_txt = frame.get("lon", blank)
+    lat_txt = frame.get("lat", blank)
     missing = is_empty(lon_txt) | is_empty(lat_txt)
     checked.flag(missing, "coordenadas_faltantes")
     lon, lat = to_float(lon_txt), to_float(lat_txt)
@@ -273,8 +289,10 @@ def parse_dates(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def parse_flags(frame: pd.DataFrame, column: str, checked: Checked) -> np.ndarray:
     if column not in frame:
         return np.zeros(len(frame), dtype=bool)
-    word = per_unique(frame[column], lambda w: "t" if str(w).lower() in TRUE_WORDS else
-                      ("f" if str(w).lower() in FALSE_WORDS else "?"))
+    word = per_unique(
+        frame[column],
+        lambda w: "t" if str(w).lower() in TRUE_WORDS else ("f" if str(w).lower() in FALSE_WORDS else "?"),
+    )
     truthy, falsy = word == "t", word == "f"
     checked.flag(~truthy & ~falsy, "valor_invalido", f"'{column}' debe ser si o no")
     return truthy
@@ -296,7 +314,7 @@ def parse_service_lists(values: pd.Series, allowed: frozenset[str], checked: Che
         if unknown:
             problems[i] = f"servicio desconocido o que no corresponde: {', '.join(unknown)}"
         literals[i] = "{" + ",".join(dict.fromkeys(codes)) + "}"
-    flagged = np.flatnonzero(problems != None)  # noqa: E711
+    flagged = np.flatnonzero(problems != None)
     if flagged.size:
         bad = np.isin(inverse, flagged)
         detail = np.full(len(inverse), "", dtype=object)

@@ -86,9 +86,7 @@ def build_points(semilla: int = 1) -> pd.DataFrame:
     geoms = inp.polys["geometry"].to_numpy()
     poly = _locate(geoms, df["lon"].to_numpy(), df["lat"].to_numpy())
     if (poly < 0).any():
-        raise AssertionError(
-            f"puntos fuera de todo distrito: {df.loc[poly < 0, 'punto_id'].tolist()}"
-        )
+        raise AssertionError(f"puntos fuera de todo distrito: {df.loc[poly < 0, 'punto_id'].tolist()}")
     wanted = df["_poly"].to_numpy(dtype=float)
     moved = ~np.isnan(wanted) & (wanted != poly)
     # Simplified neighbours can overlap by a hair: a point inside its own polygon keeps it.
@@ -97,9 +95,7 @@ def build_points(semilla: int = 1) -> pd.DataFrame:
     poly[idx[own]] = wanted[idx[own]].astype(int)
     moved[idx[own]] = False
     if moved.any():
-        raise AssertionError(
-            f"puntos sintéticos fuera de su distrito: {df.loc[moved, 'punto_id'].tolist()}"
-        )
+        raise AssertionError(f"puntos sintéticos fuera de su distrito: {df.loc[moved, 'punto_id'].tolist()}")
     df["codigo_distrito"] = inp.polys["codigo"].to_numpy()[poly]
     if not df["punto_id"].is_unique:
         raise AssertionError("punto_id repetido")

@@ -106,19 +106,10 @@ def _norm(text: pd.Series) -> pd.Series:
     def fold(s: str) -> str:
         return "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
 
-    return (
-        text.astype(str)
-        .str.upper()
-        .map(fold)
-        .str.replace(r"[^A-Z0-9 ]", " ", regex=True)
-        .str.split()
-        .str.join(" ")
-    )
+    return text.astype(str).str.upper().map(fold).str.replace(r"[^A-Z0-9 ]", " ", regex=True).str.split().str.join(" ")
 
 
-def _frame(
-    tipo, institucion, prefix, poly, numero, lon, lat, capacidad, inp, names=None
-) -> pd.DataFrame:
+def _frame(tipo, institucion, prefix, poly, numero, lon, lat, capacidad, inp, names=None) -> pd.DataFrame:
     names = inp.polys["nombre"].to_numpy()[poly] if names is None else names
     names = [reparar_texto(n) for n in names]
     df = pd.DataFrame(
@@ -144,7 +135,5 @@ def _zones(inp: _Inputs, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     d_seat, _ = cKDTree(_metres(seats["seat_lon"], seats["seat_lat"])).query(xy)
     s = inp.schools
     d_school, i_school = cKDTree(_metres(s["lon"], s["lat"])).query(xy)
-    urban_school = s["zona"].str.upper().eq("URBANA").to_numpy()[i_school] & (
-        d_school < URBAN_SCHOOL_M
-    )
+    urban_school = s["zona"].str.upper().eq("URBANA").to_numpy()[i_school] & (d_school < URBAN_SCHOOL_M)
     return np.where((d_seat < URBAN_SEAT_M) | urban_school, "urbana", "rural")

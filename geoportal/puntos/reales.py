@@ -58,9 +58,7 @@ def _inputs(data_dir: Path = DATA_DIR) -> _Inputs:
         raise ValueError(f"escuelas fuera de todo distrito: {bad}")
 
     salud = pd.read_csv(data_dir / "salud.csv", dtype={"nombre": str, "tipo": str})
-    mic = pd.read_csv(
-        data_dir / "salud_mic.csv", dtype={"nombre": str, "institucion": str, "prestador": str}
-    )
+    mic = pd.read_csv(data_dir / "salud_mic.csv", dtype={"nombre": str, "institucion": str, "prestador": str})
     mic = mic.dropna(subset=["lat", "lon"]).reset_index(drop=True)
     places = pd.read_csv(data_dir / "localidades_geonames.csv")
     places["poly"] = _locate(geoms, places["lon"].to_numpy(), places["lat"].to_numpy())
@@ -94,11 +92,7 @@ def _polygon_seats(polys, same, schools, places, poly_index) -> pd.DataFrame:
     ok |= take
 
     # Fallback 2: the largest GeoNames place; 3: a point surely inside the polygon.
-    largest = (
-        places.sort_values("poblacion_geonames", ascending=False)
-        .drop_duplicates("poly")
-        .set_index("poly")
-    )
+    largest = places.sort_values("poblacion_geonames", ascending=False).drop_duplicates("poly").set_index("poly")
     take = ~ok & np.isin(np.arange(n), largest.index)
     idx = np.flatnonzero(take)
     lon[idx] = largest.loc[idx, "lon"].to_numpy()
@@ -115,9 +109,7 @@ def _polygon_seats(polys, same, schools, places, poly_index) -> pd.DataFrame:
 def _district_seats(censo, data_dir, polys, seats, poly_index) -> pd.DataFrame:
     """Seat and polygon of each 2022 district that has a polygon link."""
     cross = pd.read_csv(data_dir / "crosswalk_2022_2012.csv", dtype={"codigo_2022": str})
-    cross = cross.set_index("codigo_2022")[["lat_cabecera", "lon_cabecera"]].reindex(
-        censo["codigo"]
-    )
+    cross = cross.set_index("codigo_2022")[["lat_cabecera", "lon_cabecera"]].reindex(censo["codigo"])
     censo = censo.copy()
     linked = censo["codigo_2012"].notna().to_numpy()
     censo["poly"] = -1
@@ -153,9 +145,7 @@ def _real_schools(inp: _Inputs) -> pd.DataFrame:
     u = _unit_hash(s["codigo"].astype(np.int64).to_numpy(), salt=1)
     base = np.where(urbana, 150 + u * 450, 30 + u * 170)
     capacidad = np.rint(base * (1 + 0.5 * (s["n_instituciones"].to_numpy() - 1))).astype(int)
-    nombre = s["nombre_rue2026"].where(
-        s["nombre_rue2026"].fillna("").str.strip() != "", s["nombre"]
-    ).map(reparar_texto)
+    nombre = s["nombre_rue2026"].where(s["nombre_rue2026"].fillna("").str.strip() != "", s["nombre"]).map(reparar_texto)
     return pd.DataFrame(
         {
             "punto_id": "mec:" + s["codigo"],
@@ -183,9 +173,7 @@ _PARTOS = {
 
 
 def _real_health(inp: _Inputs) -> pd.DataFrame:
-    salud = inp.salud[
-        inp.salud["tipo"].str.contains("HOSPITAL") | (inp.salud["tipo"] == "CENTRO DE SALUD")
-    ]
+    salud = inp.salud[inp.salud["tipo"].str.contains("HOSPITAL") | (inp.salud["tipo"] == "CENTRO DE SALUD")]
     lo_hi = np.array([_PARTOS.get(t, (300, 1200)) for t in salud["tipo"]], dtype=float)
     u = _unit_hash(salud["id"].to_numpy(np.int64), salt=2)
     mspbs = pd.DataFrame(

@@ -104,9 +104,7 @@ def _synthetic(inp: _Inputs, rng: np.random.Generator) -> pd.DataFrame:
 
     # Registro Civil: one per 2022 district with a seat, extras in big districts.
     rc_poly = seated["poly"].to_numpy()
-    rc_lon, rc_lat = _place(
-        rng, inp, rc_poly, seated["seat_lon"].to_numpy(), seated["seat_lat"].to_numpy(), 150.0
-    )
+    rc_lon, rc_lat = _place(rng, inp, rc_poly, seated["seat_lon"].to_numpy(), seated["seat_lat"].to_numpy(), 150.0)
     extra = (seated["pob_total"].to_numpy() // 100_000).astype(int)
     ex_need = np.bincount(rc_poly, weights=extra, minlength=n_poly).astype(int)
     urban = schools[schools["zona"].str.upper() == "URBANA"]
@@ -119,9 +117,7 @@ def _synthetic(inp: _Inputs, rng: np.random.Generator) -> pd.DataFrame:
     all_poly = np.concatenate([rc_poly, e_poly])
     offices = np.bincount(all_poly, minlength=n_poly)
     cap = pop_poly[all_poly] * 0.03 / offices[all_poly] * rng.uniform(0.8, 1.2, len(all_poly))
-    names = np.concatenate(
-        [seated["distrito_nombre"].to_numpy(), polys["nombre"].to_numpy()[e_poly]]
-    )
+    names = np.concatenate([seated["distrito_nombre"].to_numpy(), polys["nombre"].to_numpy()[e_poly]])
     numero = pd.Series(names).groupby(names).cumcount().to_numpy() + 1
     frames.append(
         _frame(
@@ -141,9 +137,7 @@ def _synthetic(inp: _Inputs, rng: np.random.Generator) -> pd.DataFrame:
     # Identificaciones: department capitals and districts over 50,000 inhabitants.
     idf = seated[seated["codigo"].isin(CAPITALES.values()) | (seated["pob_total"] > 50_000)]
     i_poly = idf["poly"].to_numpy()
-    i_lon, i_lat = _place(
-        rng, inp, i_poly, idf["seat_lon"].to_numpy(), idf["seat_lat"].to_numpy(), 150.0
-    )
+    i_lon, i_lat = _place(rng, inp, i_poly, idf["seat_lon"].to_numpy(), idf["seat_lat"].to_numpy(), 150.0)
     cap = idf["pob_total"].to_numpy() * 0.05 * rng.uniform(0.8, 1.2, len(idf))
     frames.append(
         _frame(
@@ -167,9 +161,7 @@ def _synthetic(inp: _Inputs, rng: np.random.Generator) -> pd.DataFrame:
     other = by_pop[~by_pop["codigo"].isin(CAPITALES.values())].drop_duplicates("dpto")
     sn = pd.concat([capital, other]).sort_values("codigo")
     s_poly = sn["poly"].to_numpy()
-    s_lon, s_lat = _place(
-        rng, inp, s_poly, sn["seat_lon"].to_numpy(), sn["seat_lat"].to_numpy(), 300.0
-    )
+    s_lon, s_lat = _place(rng, inp, s_poly, sn["seat_lon"].to_numpy(), sn["seat_lat"].to_numpy(), 300.0)
     lone = capital[~capital["dpto"].isin(other["dpto"])]
     l_need = np.bincount(lone["poly"], minlength=n_poly)
     l_poly, _, l_lon, l_lat = _pick_anchors(rng, u_poly, u_lon, u_lat, l_need)
@@ -208,9 +200,7 @@ _SEAT_TYPES = {
 def _seat_radius_km(tipo: str, zona: str) -> float:
     from geoportal.catalog import default_catalog
 
-    radios = [
-        getattr(s.radio_km, zona) for s in default_catalog().servicios if s.punto_tipo == tipo
-    ]
+    radios = [getattr(s.radio_km, zona) for s in default_catalog().servicios if s.punto_tipo == tipo]
     return float(min(radios)) if radios else 5.0
 
 
@@ -223,11 +213,7 @@ def _seat_service(inp: _Inputs, rng: np.random.Generator, synth: pd.DataFrame) -
     for tipo, (institucion, prefix, zona) in _SEAT_TYPES.items():
         have = synth[synth["tipo"] == tipo]
         reach_m = 0.6 * _seat_radius_km(tipo, zona) * 1000.0
-        dist = (
-            cKDTree(_metres(have["lon"], have["lat"])).query(xy)[0]
-            if len(have)
-            else np.full(len(xy), np.inf)
-        )
+        dist = cKDTree(_metres(have["lon"], have["lat"])).query(xy)[0] if len(have) else np.full(len(xy), np.inf)
         need = np.flatnonzero(dist > reach_m)
         if not len(need):
             continue

@@ -72,9 +72,7 @@ def _resolver_lambda(n014, n15_h, n15_m, mediana) -> np.ndarray:
     return (lo + hi) / 2
 
 
-def prob_embarazo(
-    d: np.ndarray, edad: np.ndarray, mujer: np.ndarray, indigena: np.ndarray, D: int
-) -> np.ndarray:
+def prob_embarazo(d: np.ndarray, edad: np.ndarray, mujer: np.ndarray, indigena: np.ndarray, D: int) -> np.ndarray:
     """Probability of being pregnant at the interview, by the fertility schedule.
 
     Scaled per district (positions ``d``) so that the expected pregnant women are

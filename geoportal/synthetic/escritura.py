@@ -8,9 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 
-def _id_bytes(
-    prefijo: np.ndarray, numero: np.ndarray, digitos: int, sep: bytes = b""
-) -> np.ndarray:
+def _id_bytes(prefijo: np.ndarray, numero: np.ndarray, digitos: int, sep: bytes = b"") -> np.ndarray:
     """Fixed-width ASCII ids ``prefijo[i] + sep + zero-padded numero[i]`` as an (n, w) uint8 array."""
     pre = np.asarray(prefijo, dtype=np.uint8)
     width = pre.shape[1] + len(sep) + digitos

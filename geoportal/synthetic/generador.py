@@ -15,6 +15,7 @@ import pyarrow.csv as pa_csv
 
 from geoportal import geodesia
 from geoportal.catalog import Catalogo, default_catalog
+from geoportal.progreso import Progreso
 from geoportal.synthetic.demografia import (
     _TASA_DISCAPACIDAD,
     _poblacion,
@@ -33,7 +34,6 @@ from geoportal.synthetic.escritura import (
 from geoportal.synthetic.hogares import _formar_hogares, submuestra
 from geoportal.synthetic.lugares import _seleccion, _semillas_lote, _ubicar, insumos
 from geoportal.synthetic.nombres_personas import _APELLIDOS, _NOMBRES_F, _NOMBRES_M, _draw, _urna
-from geoportal.progreso import Progreso
 from geoportal.synthetic.parametros import _CHACO, FECHA_REFERENCIA
 from geoportal.synthetic.registros import Insumos
 from geoportal.synthetic.relevamiento import Cobertura, cuotas, relevados
@@ -119,9 +119,7 @@ def _lote(sel: pd.DataFrame, ins: Insumos, ctx: _Contexto, rng: np.random.Genera
     chaco = np.isin(sel["dpto"].to_numpy(str), _CHACO)[hog.d]
     privacion = rng.random(H)  # household deprivation uniform (higher = more deprived)
     xyz = geodesia.unit_vectors(lon, lat)
-    seed_xyz = geodesia.unit_vectors(
-        sem.tabla["lon"].to_numpy(float), sem.tabla["lat"].to_numpy(float)
-    )
+    seed_xyz = geodesia.unit_vectors(sem.tabla["lon"].to_numpy(float), sem.tabla["lat"].to_numpy(float))
     dist_cache: dict[str, np.ndarray] = {}
 
     def distancia(tipo: str, need: np.ndarray) -> np.ndarray:
@@ -160,9 +158,7 @@ def _lote(sel: pd.DataFrame, ins: Insumos, ctx: _Contexto, rng: np.random.Genera
         h = hh[rows]
         dist = distancia(serv.punto_tipo, necesita[serv.punto_tipo]) if serv.punto_tipo else None
         p = _prob_hogar(serv, dist, hog, chaco, efectos)[h] * _factor_edad(serv.codigo)[edad[rows]]
-        covered = _cubiertos(
-            rng, p, privacion[h], _MEZCLA_PERSONA, _pro_pobre(serv.codigo, serv.punto_tipo)
-        )
+        covered = _cubiertos(rng, p, privacion[h], _MEZCLA_PERSONA, _pro_pobre(serv.codigo, serv.punto_tipo))
         bits_p[rows[covered]] |= np.int64(1) << j
     del aplica, necesita
 
@@ -185,9 +181,7 @@ def _lote(sel: pd.DataFrame, ins: Insumos, ctx: _Contexto, rng: np.random.Genera
             continue
         dist = distancia(serv.punto_tipo, applies) if serv.punto_tipo else None
         p = _prob_hogar(serv, dist, hog, chaco, efectos)[rows]
-        covered = _cubiertos(
-            rng, p, privacion[rows], _MEZCLA_HOGAR, _pro_pobre(serv.codigo, serv.punto_tipo)
-        )
+        covered = _cubiertos(rng, p, privacion[rows], _MEZCLA_HOGAR, _pro_pobre(serv.codigo, serv.punto_tipo))
         bits_h[rows[covered]] |= np.int64(1) << j
     dist_cache.clear()
 
@@ -215,9 +209,7 @@ def _lote(sel: pd.DataFrame, ins: Insumos, ctx: _Contexto, rng: np.random.Genera
 
     # ------------------------------------------------------------ tables
     codigos = sel["codigo"].to_numpy(str)
-    pref_d = np.frombuffer("".join("H" + c for c in codigos).encode("ascii"), np.uint8).reshape(
-        D, 5
-    )
+    pref_d = np.frombuffer("".join("H" + c for c in codigos).encode("ascii"), np.uint8).reshape(D, 5)
     hid = _id_bytes(pref_d[hog.d], serial, 6)
     pid = _id_bytes(hid[hh], np.arange(N) - hog.inicio[hh] + 1, 2, b"-")
     hogar_id = _id_array(hid)

@@ -58,9 +58,7 @@ def _comunidades_y_semillas(rng, D, h_d, urbana, ind_share, sem):
     n_cu = np.bincount(sem.d[com & s_urb], minlength=D).astype(float)
     n_cr = np.bincount(sem.d[com & ~s_urb], minlength=D).astype(float)
     want = target / _P_IND_COMUNIDAD
-    c_u = np.minimum.reduce(
-        [want * n_cu / np.maximum(n_cu + n_cr, 1.0), 0.5 * H_u, _HOGARES_COMUNIDAD * n_cu]
-    )
+    c_u = np.minimum.reduce([want * n_cu / np.maximum(n_cu + n_cr, 1.0), 0.5 * H_u, _HOGARES_COMUNIDAD * n_cu])
     c_r = np.minimum.reduce([want - c_u, 0.9 * H_r, _HOGARES_COMUNIDAD * n_cr])
     q = np.where(urbana, c_u[h_d] / np.maximum(H_u[h_d], 1.0), c_r[h_d] / np.maximum(H_r[h_d], 1.0))
     en_comunidad = rng.random(H) < q
@@ -167,9 +165,7 @@ def _formar_hogares(
     order[~first] = slot_person
     del slot_person, heads
     per = Personas(d=per.d[order], sexo=per.sexo[order], edad=per.edad[order])
-    return per, Hogares(
-        d=h_d, urbana=urbana, indigena=indigena, tamano=tamano, inicio=inicio, semilla=seed
-    )
+    return per, Hogares(d=h_d, urbana=urbana, indigena=indigena, tamano=tamano, inicio=inicio, semilla=seed)
 
 
 def submuestra(per: Personas, hog: Hogares, keep: np.ndarray) -> tuple[Personas, Hogares]:

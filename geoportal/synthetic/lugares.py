@@ -21,10 +21,7 @@ _MINUSCULAS = {"de", "del", "la", "las", "los", "y", "e", "el", "en"}
 def _titulo(text: str) -> str:
     """MEC upper-case locality names -> title case, without commas or quotes (CSV-safe)."""
     words = str(text).replace(",", " -").replace('"', "").split()
-    out = [
-        lw if i and lw in _MINUSCULAS else lw[:1].upper() + lw[1:]
-        for i, lw in enumerate(w.lower() for w in words)
-    ]
+    out = [lw if i and lw in _MINUSCULAS else lw[:1].upper() + lw[1:] for i, lw in enumerate(w.lower() for w in words)]
     return " ".join(out) or "Sin nombre"
 
 
@@ -79,9 +76,9 @@ def insumos() -> Insumos:
     import geopandas as gpd
 
     censo = pd.read_csv(DATA_DIR / "censo2022_distritos.csv", dtype={"codigo": str, "dpto": str})
-    cw = pd.read_csv(
-        DATA_DIR / "crosswalk_2022_2012.csv", dtype={"codigo_2022": str, "codigo_2012": str}
-    ).rename(columns={"lat_cabecera": "lat_geocod", "lon_cabecera": "lon_geocod"})
+    cw = pd.read_csv(DATA_DIR / "crosswalk_2022_2012.csv", dtype={"codigo_2022": str, "codigo_2012": str}).rename(
+        columns={"lat_cabecera": "lat_geocod", "lon_cabecera": "lon_geocod"}
+    )
     censo = censo.merge(
         cw[["codigo_2022", "codigo_2012", "relacion", "lat_geocod", "lon_geocod"]],
         left_on="codigo",
@@ -90,9 +87,7 @@ def insumos() -> Insumos:
         validate="one_to_one",
     )
     has_2012 = censo["codigo_2012"].fillna("").astype(str).str.len() == 4
-    censo["poly"] = np.where(
-        has_2012, censo["codigo_2012"].fillna("").astype(str), "D:" + censo["dpto"]
-    )
+    censo["poly"] = np.where(has_2012, censo["codigo_2012"].fillna("").astype(str), "D:" + censo["dpto"])
 
     dist = gpd.read_file(DATA_DIR / "distritos.geojson")
     dep = gpd.read_file(DATA_DIR / "departamentos.geojson")
@@ -122,8 +117,7 @@ def insumos() -> Insumos:
     nombres = [nombre_de_lugar(x) for x in barrio] + [nombre_de_lugar(x) for x in geo["name"]]
     c_real = np.array([x is not None for x in nombres])
     c_name = np.array(
-        [_titulo(x) if x else "" for x in nombres[: len(esc)]]
-        + [_limpio(x) if x else "" for x in nombres[len(esc) :]],
+        [_titulo(x) if x else "" for x in nombres[: len(esc)]] + [_limpio(x) if x else "" for x in nombres[len(esc) :]],
         dtype=object,
     )
     c_pop = np.r_[np.zeros(len(esc)), geo["poblacion_geonames"].fillna(0).to_numpy(float)]
@@ -147,9 +141,7 @@ def insumos() -> Insumos:
             continue
         # A GeoNames place named like the district; else the urban school or place
         # nearest the (misplaced) seat; else the school nearest a point of the polygon.
-        named = [
-            j for j in pool if c_kind[j] == 2 and clave(c_name[j]) == clave(row.distrito_nombre)
-        ]
+        named = [j for j in pool if c_kind[j] == 2 and clave(c_name[j]) == clave(row.distrito_nombre)]
         urban = pool[c_urb[pool] | (c_kind[pool] == 2)]
         ref = cands[0] if cands else tuple(shapely.get_coordinates(geom.representative_point())[0])
         if named:
@@ -177,9 +169,7 @@ def insumos() -> Insumos:
             rivals = np.union1d(rivals, np.flatnonzero(_inside(geom, seat[:, 0], seat[:, 1])))
         keep = np.ones(len(pool), dtype=bool)
         if len(rivals) > 1 and len(pool):
-            _, near = geodesia.nearest_km(
-                c_lon[pool], c_lat[pool], seat[rivals, 0], seat[rivals, 1]
-            )
+            _, near = geodesia.nearest_km(c_lon[pool], c_lat[pool], seat[rivals, 0], seat[rivals, 1])
             keep = rivals[near] == i
             if keep.sum() < 3:
                 dist = geodesia.haversine_km(seat[i, 0], seat[i, 1], c_lon[pool], c_lat[pool])
@@ -285,9 +275,7 @@ def _ubicar(
     s_lon, s_lat = tabla["lon"].to_numpy(float), tabla["lat"].to_numpy(float)
     H = len(hog.d)
     seed = hog.semilla
-    scale = np.where(
-        hog.urbana, tabla["esc_u"].to_numpy(float)[seed], tabla["esc_r"].to_numpy(float)[seed]
-    )
+    scale = np.where(hog.urbana, tabla["esc_u"].to_numpy(float)[seed], tabla["esc_r"].to_numpy(float)[seed])
     lon_out, lat_out = np.empty(H), np.empty(H)
     polys = [ins.poligonos[k] for k in sel["poly"]]
     todo = np.arange(H)
@@ -298,9 +286,7 @@ def _ubicar(
         if attempt < tries - 1:
             r = np.minimum(rng.exponential(1.0, len(todo)), 4.0) * scale[todo] * (0.7**attempt)
             theta = rng.uniform(0.0, 2.0 * np.pi, len(todo))
-            dlon, dlat = geodesia.offset_deg(
-                r * np.sin(theta), r * np.cos(theta), s_lat[seed[todo]]
-            )
+            dlon, dlat = geodesia.offset_deg(r * np.sin(theta), r * np.cos(theta), s_lat[seed[todo]])
         else:  # last resort: the seed itself
             dlon = dlat = np.zeros(len(todo))
         lon = np.round(s_lon[seed[todo]] + dlon, 6)
@@ -315,9 +301,7 @@ def _ubicar(
     for d in np.unique(hog.d[todo]):  # seed on the border after rounding
         rp = np.round(shapely.get_coordinates(polys[d].representative_point())[0], 6)
         if not _inside(polys[d], [rp[0]], [rp[1]])[0]:
-            raise RuntimeError(
-                f"no se pudo ubicar hogares dentro del distrito {sel['codigo'].iat[d]}"
-            )
+            raise RuntimeError(f"no se pudo ubicar hogares dentro del distrito {sel['codigo'].iat[d]}")
         t = todo[hog.d[todo] == d]
         lon_out[t], lat_out[t] = rp[0], rp[1]
     return lon_out, lat_out

@@ -49,9 +49,7 @@ def leer_cobertura(ruta: str | Path | None = None) -> pd.DataFrame:
     for i, fila in enumerate(tabla.itertuples(index=False), start=1):
         where = f"{ruta}, fila {i} ({fila.ambito or 'vacía'})"
         if fila.ambito != "*" and not (fila.ambito.isdigit() and len(fila.ambito) in (2, 4)):
-            raise ValueError(
-                f"{where}: ambito debe ser *, un departamento (2 dígitos) o un distrito (4)."
-            )
+            raise ValueError(f"{where}: ambito debe ser *, un departamento (2 dígitos) o un distrito (4).")
         valores = [fila.minimo, fila.maximo, fila.prob_sin_relevar]
         if any(pd.isna(v) or not 0.0 <= float(v) <= 1.0 for v in valores):
             raise ValueError(f"{where}: minimo, maximo y prob_sin_relevar deben estar entre 0 y 1.")
@@ -79,9 +77,7 @@ def cuotas(codigos: Sequence[str], semilla: int, cobertura: Cobertura = None) ->
     for c in codigos:
         key = c if c in tabla.index else c[:2] if c[:2] in tabla.index else "*"
         if key not in tabla.index:
-            raise ValueError(
-                "El archivo de cobertura no tiene fila para el distrito " + c + " ni fila *."
-            )
+            raise ValueError("El archivo de cobertura no tiene fila para el distrito " + c + " ni fila *.")
         filas.append(tabla.loc[key])
     minimo = np.array([float(f["minimo"]) for f in filas])
     maximo = np.array([float(f["maximo"]) for f in filas])
@@ -115,9 +111,7 @@ def relevados(
     orden_localidad = rng.random(int(localidad.max()) + 1)  # field-work order of localidades
     orden_semilla = rng.random(n_semillas)  # and of the places of one localidad
     giro = rng.uniform(0.0, 2.0 * np.pi, n_semillas)  # where the sector of the last one starts
-    rumbo = np.mod(
-        np.arctan2(lat - s_lat[semilla], lon - s_lon[semilla]) - giro[semilla], 2 * np.pi
-    )
+    rumbo = np.mod(np.arctan2(lat - s_lat[semilla], lon - s_lon[semilla]) - giro[semilla], 2 * np.pi)
     orden = np.lexsort((rumbo, orden_semilla[semilla], orden_localidad[localidad[semilla]], h_d))
     H_d = np.bincount(h_d, minlength=D)
     inicio = np.r_[0, np.cumsum(H_d)[:-1]]

@@ -19,5 +19,6 @@ def downgrade() -> None:
         "CREATE TABLE publico.sdc_perdida (data_version text NOT NULL, nivel text NOT NULL, zona text NOT NULL,"
         " areas integer NOT NULL, areas_reservadas_pct double precision NOT NULL,"
         " hogares_en_reservadas_pct double precision NOT NULL, cifras_cambiadas_pct double precision NOT NULL,"
-        " cambio_absoluto_medio double precision NOT NULL, PRIMARY KEY (data_version, nivel, zona))")
+        " cambio_absoluto_medio double precision NOT NULL, PRIMARY KEY (data_version, nivel, zona))"
+    )
     op.execute("GRANT SELECT ON publico.sdc_perdida TO geoportal_publico")

@@ -17,7 +17,11 @@ def downgrade() -> None:
     op.execute("DROP TABLE IF EXISTS calculo.huella")
     # Batches of a kind the older schema does not know go (their quarantine with them):
     # a downgrade is only ever on the way to a reset, and the constraint must hold.
-    op.execute("DELETE FROM nominal.lote_ingesta WHERE tipo NOT IN ('hogares', 'personas', 'puntos', 'contrarreferencias')")
+    op.execute(
+        "DELETE FROM nominal.lote_ingesta WHERE tipo NOT IN ('hogares', 'personas', 'puntos', 'contrarreferencias')"
+    )
     op.execute("ALTER TABLE nominal.lote_ingesta DROP CONSTRAINT IF EXISTS lote_ingesta_tipo_check")
-    op.execute("ALTER TABLE nominal.lote_ingesta ADD CONSTRAINT lote_ingesta_tipo_check"
-               " CHECK (tipo IN ('hogares', 'personas', 'puntos', 'contrarreferencias'))")
+    op.execute(
+        "ALTER TABLE nominal.lote_ingesta ADD CONSTRAINT lote_ingesta_tipo_check"
+        " CHECK (tipo IN ('hogares', 'personas', 'puntos', 'contrarreferencias'))"
+    )
