@@ -2,7 +2,8 @@
 
 One lifespan works out every database URL once (``api.base.conexiones.resolver_urls``,
 never starting the embedded cluster: only the CLI starts it) and opens and closes every
-pool, kept on ``app.state``: the public-role pool and the tile service's. Every route comes
+pool, kept on ``app.state``: the public-role pool, one pool per institutional role
+(login and sessions, nominal, admin) and the tile service's. Every route comes
 from the one aggregator (``api.rutas``); the error handlers from ``api.base.errores``; the
 door every request passes first (session before body, body caps, null bytes, security
 headers, the last-resort 500) from ``api.base.guardia``; ``/docs`` from
@@ -20,7 +21,7 @@ from fastapi.openapi.utils import get_openapi
 from api import rutas
 from api.base import documentacion, errores, registro
 from api.base.ajustes import ajustes
-from api.base.conexiones import abrir_publico, resolver_urls
+from api.base.conexiones import abrir_publico, abrir_roles, cerrar_roles, resolver_urls
 from api.base.guardia import Guardia
 from api.institucional.acceso import COOKIE, session_required
 from api.institucional.derivaciones import recalculos_en_segundo_plano
@@ -42,6 +43,7 @@ async def lifespan(app: FastAPI):
     urls = resolver_urls()
     app.state.urls = urls
     app.state.publico = abrir_publico(urls.publico, ajustes()) if urls.publico is not None else None
+    app.state.roles = abrir_roles(urls, ajustes())
     app.state.teselas.usar_url(urls.publico)
     try:
         async with recalculos_en_segundo_plano():  # districts pending after a contrarreferencia
@@ -50,6 +52,8 @@ async def lifespan(app: FastAPI):
         if app.state.publico is not None:
             app.state.publico.close()
             app.state.publico = None
+        cerrar_roles(app.state.roles)
+        app.state.roles = {}
         await app.state.teselas.close()
 
 

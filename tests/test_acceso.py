@@ -634,3 +634,29 @@ def test_demo_users_are_created_once_with_private_random_passwords_that_log_in(m
     )
     assert again.returncode == 0
     assert dict(line.split(" ", 1) for line in (tmp_path / "usuarios_demo.txt").read_text().splitlines()) == saved
+
+
+def test_institutional_roles_borrow_from_the_lifespans_pools(mundo):
+    """Login/session and nominal transactions come from one pool per role opened by the
+    application's lifespan: after a burst of requests the server keeps a bounded set of
+    connections of each role open, and sequential requests reuse the same backends."""
+    mesa = mundo["clients"]["mesa1116"]
+
+    def backends() -> dict[str, set[int]]:
+        with psycopg.connect(mundo["url"]) as conn:
+            rows = conn.execute(
+                "SELECT usename, pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND usename IN ('geoportal_nominal', 'geoportal_acceso')"
+            ).fetchall()
+        found: dict[str, set[int]] = {"geoportal_nominal": set(), "geoportal_acceso": set()}
+        for user, pid in rows:
+            found[user].add(pid)
+        return found
+
+    for _ in range(10):
+        assert mesa.get("/api/nominal/brechas", params={"limite": 5}).status_code == 200
+    before = backends()
+    assert 1 <= len(before["geoportal_nominal"]) <= 6 and 1 <= len(before["geoportal_acceso"]) <= 4
+    for _ in range(10):
+        assert mesa.get("/api/nominal/brechas", params={"limite": 5}).status_code == 200
+    assert backends() == before

@@ -20,6 +20,11 @@ class AjustesWeb(BaseSettings):
     api_statement_timeout_ms: int = 60_000
     api_limite_max: int = 10_000
     api_relevamiento_bajo_pct: float = 50.0
+    # institutional connections, one pool per role: login/session, nominal (RLS-scoped
+    # transactions), admin (planner and plan effect, each a rolled-back what-if)
+    acceso_pool_max: int = 4
+    nominal_pool_max: int = 6
+    admin_pool_max: int = 2
     # vector tiles: memory cache (MB), optional disk cache, connections of their pool
     teselas_cache_mb: float = 256.0
     teselas_dir: Path | None = None

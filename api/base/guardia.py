@@ -38,7 +38,7 @@ from fastapi import params
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from api.base.conexiones import URLS
+from api.base.conexiones import ROLES, URLS
 from api.base.errores import TITULOS, BaseNoDisponible, problem
 from api.base.registro import _routes, error_report
 
@@ -143,9 +143,11 @@ class Guardia:
         app = scope.get("app")
         state = getattr(app, "state", None)
         token_urls = URLS.set(getattr(state, "urls", None))
+        token_roles = ROLES.set(getattr(state, "roles", None))
         try:
             await self._http(scope, receive, send, app, state)
         finally:
+            ROLES.reset(token_roles)
             URLS.reset(token_urls)
 
     async def _http(self, scope, receive, send, app, state) -> None:

@@ -42,7 +42,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.base.ajustes import ajustes
-from api.base.conexiones import url_de
+from api.base.conexiones import conexion_rol
 from api.base.errores import AccesoError
 from api.base.registro import redactar
 from geoportal.audit import log_access
@@ -79,7 +79,7 @@ def token_digest(token: str) -> str:
 @contextmanager
 def access_conn() -> Iterator[psycopg.Connection]:
     """The login/session role (no nominal data); commits on success."""
-    with psycopg.connect(url_de("acceso"), connect_timeout=10) as conn:
+    with conexion_rol("acceso") as conn:
         yield conn
 
 
@@ -194,7 +194,7 @@ def audit_probe(conn: psycopg.Connection, sesion: Sesion, status: int) -> None:
 def _audit_refusal(sesion: Sesion, route: str | None, status: int) -> None:
     """A role refused before any nominal transaction: its own connection, no rows in scope."""
     RUTA.set(route)
-    with psycopg.connect(url_de("nominal"), connect_timeout=10) as conn:
+    with conexion_rol("nominal") as conn:
         audit_probe(conn, sesion, status)
 
 
@@ -309,7 +309,7 @@ def territorio_de(sesion: Sesion) -> str:
 def nominal_tx(sesion: Sesion) -> Iterator[psycopg.Connection]:
     """One transaction as ``geoportal_nominal``, scoped by Row-Level Security to the session."""
     districts, institution = district_scope(sesion)
-    with psycopg.connect(url_de("nominal"), connect_timeout=10) as conn:
+    with conexion_rol("nominal") as conn:
         conn.execute(
             "SELECT set_config('geoportal.distritos', %s, true), set_config('geoportal.institucion', %s, true),"
             " set_config('geoportal.rol', %s, true)",

@@ -30,6 +30,7 @@ from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from api.base.conexiones import conexion_rol
 from api.base.errores import AccesoError
 from api.base.plantilla import pagina
 from api.base.registro import RutaInstitucional
@@ -42,8 +43,6 @@ from api.institucional.acceso import (
     require,
 )
 from geoportal import planes
-from geoportal.db import database_url
-from geoportal.roles import NOMINAL_ROLE, role_url
 from geoportal.settings import get_settings
 from geoportal.territory import POLIGONO_SQL
 from geoportal.usuarios import Rol
@@ -117,7 +116,7 @@ def _ambito(conn: psycopg.Connection, sesion: Sesion) -> tuple[list[str], str]:
 def plan_tx(sesion: Sesion) -> Iterator[psycopg.Connection]:
     """One transaction as ``geoportal_nominal`` with the plan scope set (RLS of migration 0013);
     it commits at the end and rolls back everything on any error."""
-    with psycopg.connect(role_url(NOMINAL_ROLE, start=False), connect_timeout=10) as conn:
+    with conexion_rol("nominal") as conn:
         distritos, institucion = _ambito(conn, sesion)
         conn.execute(
             "SELECT set_config('geoportal.plan_distritos', %s, true),"
@@ -155,7 +154,7 @@ def run_planner(body: Planificar, sesion: Sesion) -> dict:
     with access_conn() as conn:
         if not may_see_territory(conn, sesion, body.nivel, body.codigo):
             raise AccesoError(403, "Su rol no cubre este territorio.")
-    with psycopg.connect(database_url(), connect_timeout=10) as conn:
+    with conexion_rol("admin") as conn:
         try:
             plan = planificar(
                 conn,
@@ -232,7 +231,7 @@ def add_action(plan_id: int, body: dict, sesion: Sesion) -> int:
 def plan_effect(plan_id: int, sesion: Sesion) -> dict:
     with plan_tx(sesion) as conn:
         plan = _plan(conn, plan_id)
-    with psycopg.connect(database_url(), connect_timeout=10) as conn:
+    with conexion_rol("admin") as conn:
         try:
             efecto = planes.efecto(conn, plan, fecha_corte=get_settings().fecha_corte)
         except ValueError as exc:
