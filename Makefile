@@ -13,9 +13,9 @@ test:
 	GEOPORTAL_SETUP_BROWSER=1 bash scripts/setup.sh
 	.venv/bin/python -m pytest -q
 
-## Only the tests that need no database (seconds): catalogs, CSV, access-log redaction, import contracts...
+## Only the tests that need no database (tests/sin_base, seconds): catalogs, CSV, access-log redaction, import contracts...
 test-rapido: setup
-	.venv/bin/python -m pytest -q -m "not base_datos and not lento"
+	.venv/bin/python -m pytest -q tests/sin_base -m "not lento"
 
 bench: setup
 	.venv/bin/python bench/ingesta.py

@@ -95,13 +95,28 @@ def pytest_configure(config):
         os.environ["GEOPORTAL_PG_PORT"] = str(_free_port())
 
 
+# What each folder's tests need, most demanding last; the folder gives the markers.
+CARPETAS = {
+    "sin_base": (),
+    "base_datos": ("base_datos",),
+    "http": ("base_datos", "http"),
+    "navegador": ("base_datos", "http", "navegador"),
+}
+
+
 def pytest_collection_modifyitems(config, items):
-    """Mark what each test needs, from its fixtures: ``base_datos`` when it reaches the
-    session's PostgreSQL (``db_url``, directly or through another fixture). The rest need
-    no database and run in seconds: ``make test-rapido`` (``pytest -m "not base_datos"``)."""
+    """Mark each test with what its folder needs (``tests/sin_base``, ``base_datos``,
+    ``http``, ``navegador``): ``make test-rapido`` runs ``tests/sin_base`` alone, in
+    seconds. A test under ``sin_base`` that reaches the database is a collection error, so
+    the fast subset stays fast; a test file outside the four folders is one too."""
     for item in items:
-        if "db_url" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.base_datos)
+        folder = Path(str(item.fspath)).parent.name
+        if folder not in CARPETAS:
+            raise pytest.UsageError(f"{item.nodeid}: las pruebas van en tests/{{{','.join(CARPETAS)}}}/")
+        if folder == "sin_base" and "db_url" in getattr(item, "fixturenames", ()):
+            raise pytest.UsageError(f"{item.nodeid} usa la base de datos: muévala a tests/base_datos/")
+        for marker in CARPETAS[folder]:
+            item.add_marker(getattr(pytest.mark, marker))
 
 
 def pytest_unconfigure(config):

@@ -2,8 +2,8 @@
 
 Parameters (``Settings``): threshold T = ``umbral_hogares`` (10), base B = ``base_redondeo``
 (5), the secret ``clave_secreta``; releases: ``publicacion_cadencia_horas``,
-``publicacion_min_cambios``. Threat model and attacks: ``tests/test_divulgacion.py``
-and ``tests/test_ataque.py`` (an interval-propagation solver over every published
+``publicacion_min_cambios``. Threat model and attacks: ``tests/http/test_divulgacion.py``
+and ``tests/base_datos/test_ataque.py`` (an interval-propagation solver over every published
 equation, checked against the truth).
 
 1. **Threshold.** An area with fewer than T + u households is *reservado*: no count,

@@ -10,7 +10,8 @@ import subprocess
 import sys
 
 import psycopg
-from institucional import clone_database, make_users
+
+from tests.institucional import clone_database, make_users
 
 
 def test_reset_works_from_a_computed_state_with_every_kind_of_batch(pilotos):

@@ -20,8 +20,8 @@ from geoportal.puntos import build_points
 from geoportal.settings import DATA_DIR, PACKAGE_DIR
 from geoportal.synthetic import generate
 from geoportal.synthetic.relevamiento import cuotas
-from tests.test_sintetico import completed_years, haversine
-from tests.test_sintetico import nearest_bruteforce as nearest
+from tests.sin_base.test_sintetico import completed_years, haversine
+from tests.sin_base.test_sintetico import nearest_bruteforce as nearest
 
 pytestmark = pytest.mark.lento  # generates whole departments
 

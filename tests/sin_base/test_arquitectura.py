@@ -14,7 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.rutas import RAIZ
+
+ROOT = RAIZ
 
 
 def test_the_import_contracts_of_pyproject_hold():

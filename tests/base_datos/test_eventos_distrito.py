@@ -11,7 +11,8 @@ import threading
 import numpy as np
 import psycopg
 import pytest
-from institucional import clone_database
+
+from tests.institucional import clone_database
 
 
 @pytest.fixture(scope="module")

@@ -167,7 +167,7 @@ def test_the_cli_district_update_uses_the_cut_off_in_force_and_refuses_another(c
 def test_the_recompute_after_a_contrarreferencia_keeps_the_cut_off(corte):
     """Through the running API: a delivered service reported today (after the cut-off)
     does not count yet, and the district stays at ages of the cut-off."""
-    from institucional import Server, login, make_users, wait_for_figures
+    from tests.institucional import Server, login, make_users, wait_for_figures
 
     make_users(corte)
     with psycopg.connect(corte) as conn:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from pathlib import Path
 
 import psycopg
 import pytest
-from institucional import CLAVE, Server, clone_database, make_users
+
+from tests.institucional import CLAVE, Server, clone_database, make_users
+from tests.rutas import ARTEFACTOS
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -22,7 +23,6 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTEFACTOS = Path(os.environ.get("GEOPORTAL_ARTEFACTOS") or Path(__file__).resolve().parent / "artefactos")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from institucional import Server, clone_database, login, make_users
+
+from tests.institucional import Server, clone_database, login, make_users
 
 PLAN = {
     "titulo": "Plan de salud de Villeta",

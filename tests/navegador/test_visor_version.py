@@ -9,7 +9,7 @@ import time
 import psycopg
 import pytest
 
-from tests.test_visor import DIST, Pagina, chromium, published_copy, rows, serve_viewer  # noqa: F401 -- chromium is a fixture
+from tests.navegador.test_visor import DIST, Pagina, chromium, published_copy, rows, serve_viewer  # noqa: F401 -- chromium is a fixture
 
 
 @pytest.fixture(scope="module")

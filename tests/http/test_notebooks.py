@@ -13,15 +13,17 @@ import os
 from pathlib import Path
 
 import nbformat
-import test_visor
 from nbclient import NotebookClient
-from test_visor import rows
+
+from tests.navegador import test_visor
+from tests.navegador.test_visor import rows
+from tests.rutas import RAIZ
 
 # The same prepared pilot copy and server as the browser tests.
 base_url = test_visor.base_url
 server = test_visor.server
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = RAIZ / "notebooks"
 
 
 def run(name: str, api: str, folder: Path, **env) -> str:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from institucional import clone_database
 from sqlalchemy.engine import make_url
 
 from geoportal import lista_nominal as nominal
 from geoportal.roles import NOMINAL_ROLE, role_password
+from tests.institucional import clone_database
 
 
 @pytest.fixture(scope="module")

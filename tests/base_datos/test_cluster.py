@@ -17,8 +17,6 @@ from sqlalchemy.engine import make_url
 
 from geoportal.cluster import Cluster
 
-pytestmark = pytest.mark.base_datos  # each test runs its own PostgreSQL cluster
-
 
 @contextlib.contextmanager
 def port_held_by_another_program():

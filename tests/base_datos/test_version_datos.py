@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from tests.conftest import load_hand_fixture
-from tests.test_corte import HOUSEHOLDS, PERSONS, A
+from tests.http.test_corte import HOUSEHOLDS, PERSONS, A
 
 CUT = date(2026, 1, 1)
 EVENT = ("persona", "P5", "USF_ADSCRIPCION", True, "2025-05-01", "registro de prueba")

@@ -16,7 +16,8 @@ from datetime import date
 
 import psycopg
 import pytest
-from institucional import Server, clone_database, login, make_users
+
+from tests.institucional import Server, clone_database, login, make_users
 
 HOY = date.today().isoformat()
 COLUMNS = ["cpn_cubiertos", "cpn_con_oferta"]

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
-from institucional import clone_database
 
 from tests.conftest import FECHA_CORTE
+from tests.institucional import clone_database
 
 DISTRITO = "1116"
 # Every person of the district without an identity card, as a register would report it on

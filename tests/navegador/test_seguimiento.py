@@ -23,8 +23,8 @@ import pytest
 import yaml
 
 from tests.institucional import CLAVE, Server, clone_database, login, login_form, make_users
+from tests.rutas import ARTEFACTOS
 
-ARTEFACTOS = Path(os.environ.get("GEOPORTAL_ARTEFACTOS") or Path(__file__).resolve().parent / "artefactos")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

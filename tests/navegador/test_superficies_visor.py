@@ -15,8 +15,8 @@ import pytest
 from capas.raster import default_rasters
 from geoportal import superficies as s
 from tests.institucional import clone_database
+from tests.navegador.test_visor import DIST, Pagina, chromium  # noqa: F401 -- the browser fixture
 from tests.servidor_local import serve
-from tests.test_visor import DIST, Pagina, chromium  # noqa: F401 -- the browser fixture
 
 ASUNCION = (-57.45, -25.36)
 

@@ -10,8 +10,9 @@ from datetime import date
 import httpx
 import psycopg
 import pytest
-from institucional import CLAVE, Server, clone_database, login, login_form, make_users
 from sqlalchemy.engine import make_url
+
+from tests.institucional import CLAVE, Server, clone_database, login, login_form, make_users
 
 ANON = "anonimo"
 ROLES = [ANON, "gabinete1", "depto11", "mesa1116", "usf1116", "mec1116", "usf0607", "admin1"]

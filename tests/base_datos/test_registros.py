@@ -17,6 +17,7 @@ import pytest
 
 from geoportal.ingest import ingest_file
 from tests.conftest import load_hand_fixture
+from tests.rutas import RAIZ
 
 TODAY = date(2026, 1, 15)
 COLUMNS = ["unidad", "unidad_id", "servicio", "cubierto", "fecha", "fuente"]
@@ -154,7 +155,7 @@ def test_the_cli_loads_records_and_the_format_is_documented(base, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "leídas 2 = nuevas 2 + actualizadas 0 + sin cambio 0 + cuarentena 0" in said
     assert "Aviso: 1 registros de unidades aún no cargadas" in said
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "FORMATOS.md").read_text(encoding="utf-8")
+    doc = (RAIZ / "docs" / "FORMATOS.md").read_text(encoding="utf-8")
     assert "## registros" in doc and "geoportal ingestar registros" in doc
     for column in COLUMNS:
         assert f"| `{column}` |" in doc, column

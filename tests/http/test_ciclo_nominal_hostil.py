@@ -20,7 +20,8 @@ import numpy as np
 import psycopg
 import pytest
 import yaml
-from institucional import Server, clone_database, login, make_users
+
+from tests.institucional import Server, clone_database, login, make_users
 
 FORMULAS = ['=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3", "\tTAB", "\rCR"]
 

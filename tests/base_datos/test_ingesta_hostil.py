@@ -15,7 +15,8 @@ import psycopg
 import pytest
 
 from geoportal.ingest import FileError, ingest_file
-from tests.test_ingesta import HOUSEHOLD_COLUMNS, TODAY, count, household, quarantine_of, write_csv
+from tests.base_datos.test_ingesta import HOUSEHOLD_COLUMNS, TODAY, count, household, quarantine_of, write_csv
+from tests.rutas import RAIZ
 
 GEOPORTAL = [sys.executable, "-m", "geoportal.cli"]
 PERSON_COLUMNS = ["persona_id", "hogar_id", "nombres", "apellidos", "sexo", "fecha_nacimiento"]
@@ -231,11 +232,10 @@ def test_a_quoted_text_of_several_megabytes_with_line_breaks_is_quarantined_not_
 
 
 def test_the_documented_limits_are_the_ones_applied():
-    from pathlib import Path
 
     from geoportal.ingest.validate import LIMITES
 
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "FORMATOS.md").read_text(encoding="utf-8")
+    doc = (RAIZ / "docs" / "FORMATOS.md").read_text(encoding="utf-8")
     for column, limit in LIMITES.items():
         assert f"| `{column}` | {limit} |" in doc, column
 

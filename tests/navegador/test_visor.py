@@ -22,6 +22,7 @@ import psycopg
 import pytest
 
 from tests.institucional import clone_database
+from tests.rutas import ARTEFACTOS, RAIZ
 from tests.servidor_local import serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -34,12 +35,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-DIST = Path(__file__).resolve().parent.parent / "web" / "dist" / "index.html"
-ARTEFACTOS = Path(os.environ.get("GEOPORTAL_ARTEFACTOS") or Path(__file__).resolve().parent / "artefactos")
+DIST = RAIZ / "web" / "dist" / "index.html"
 VILLETA = "1116"
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = RAIZ
 
 
 def es_py(value: float, decimals: int = 1) -> str:

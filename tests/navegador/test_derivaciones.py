@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import time
 from datetime import date
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -15,7 +14,9 @@ import pandas as pd
 import psycopg
 import pytest
 import yaml
-from institucional import Server, clone_database, login, make_users, wait_for_figures
+
+from tests.institucional import Server, clone_database, login, make_users, wait_for_figures
+from tests.rutas import ARTEFACTOS
 
 HOY = date.today().isoformat()
 
@@ -414,8 +415,9 @@ def test_full_cycle_in_a_real_browser_mesa_refers_institution_delivers_mesa_sees
     import os
     import tempfile
 
-    from institucional import CLAVE
     from playwright.sync_api import sync_playwright
+
+    from tests.institucional import CLAVE
 
     chromium = "/usr/bin/chromium"
     args = [
@@ -445,7 +447,7 @@ def test_full_cycle_in_a_real_browser_mesa_refers_institution_delivers_mesa_sees
         page.wait_for_url("**/mesa")
         page.goto(base + "/mesa?servicio=CPN&brecha=derivacion")
         before = int(page.inner_text("#total"))
-        artefactos = Path(os.environ.get("GEOPORTAL_ARTEFACTOS") or Path(__file__).resolve().parent / "artefactos")
+        artefactos = ARTEFACTOS
         artefactos.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(artefactos / "mesa_lista_nominal.png"))
         row = page.locator("#lista tr", has=page.locator("a.derivar")).first
@@ -530,10 +532,10 @@ def test_a_logged_in_mesa_sees_its_alerts_in_the_viewer_and_opens_a_profile_from
     import os
     import tempfile
 
-    from institucional import CLAVE
     from playwright.sync_api import sync_playwright
 
-    ARTEFACTOS = Path(os.environ.get("GEOPORTAL_ARTEFACTOS") or Path(__file__).resolve().parent / "artefactos")
+    from tests.institucional import CLAVE
+
     expected = ciclo["mesa"].get("/api/alertas").json()["alertas"]
     assert expected, "the pilot district must have some Logro below its meta"
     args = [

@@ -16,12 +16,13 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from tests.test_visor import DIST, Pagina, chromium, es_py, published_copy, rows, serve_viewer  # noqa: F401  (chromium: fixture)
+from tests.navegador.test_visor import DIST, Pagina, chromium, es_py, published_copy, rows, serve_viewer  # noqa: F401  (chromium: fixture)
+from tests.rutas import RAIZ
 
 CAPIATA = "1102"
 VILLETA = "1116"
 NEMBY = "1112"
-AXE = Path(__file__).resolve().parent.parent / "web" / "node_modules" / "axe-core" / "axe.min.js"
+AXE = RAIZ / "web" / "node_modules" / "axe-core" / "axe.min.js"
 TAMANOS = {"escritorio": {"width": 1366, "height": 768}, "movil": {"width": 390, "height": 844}}
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import psycopg
 import pytest
 import rasterio
-import test_visor
 from pyproj import Transformer
-from test_notebooks import run
 
 from geoportal import superficies as s
+from tests.http.test_notebooks import run
+from tests.navegador import test_visor
 
 base_url = test_visor.base_url
 server = test_visor.server
