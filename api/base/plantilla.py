@@ -44,7 +44,7 @@ def entorno() -> Environment:
 
 
 def plural(n: int, singular: str, varios: str) -> str:
-    """The noun that goes with ``n``: 1 derivación, 2 derivaciones (never "1 derivaciones")."""
+    """The noun that goes with ``n``: 1 derivación, 2 derivaciones (the singular for one)."""
     return singular if n == 1 else varios
 
 

@@ -385,6 +385,7 @@ async function aplicarEstado(e, { historial = false } = {}) {
   actualizarTitulo();
 }
 
+const FRAGMENTO = window.location.hash; // read before the view is written into the URL
 const mapa = crearMapa($("mapa"));
 vista.mapa = mapa;
 // On a phone the panel's legend is far below the map: a compact copy sits on the map.
@@ -480,7 +481,7 @@ async function iniciar() {
   guardar();
   conectarSuperficies(mapa, $("superficies")); // raster surfaces (their own block of the panel)
   conectarAreas($("areas-form"), $("areas"), (codigo) => abrirPerfil(codigo, { mover: true }));
-  mostrarHogar(mapa); // a Mesa's link to a household (#hogar=…), never in the query string
+  mostrarHogar(mapa, FRAGMENTO); // a Mesa's link to a household (#hogar=…), never in the query string
   document.body.setAttribute("data-listo", "si");
   conectarCuenta($("cuenta"), (codigo) => abrirPerfil(codigo, { mover: true })).then(() => document.body.setAttribute("data-cuenta", "si"));
   setInterval(vigilarVersion, 60_000);
