@@ -267,7 +267,7 @@ def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
         ]
     for tipo, spec in catalog.tipos_punto.items():
         rows += [
-            (f"dist_{tipo}_km", f"Distancia media al {spec.nombre} más cercano (km)", "media", "km", None, None, None),
+            (f"dist_{tipo}_km", f"Distancia media {al_mas_cercano(spec.nombre)} (km)", "media", "km", None, None, None),
             (
                 f"acceso_{tipo}",
                 f"Accesibilidad 2SFCA a {spec.nombre} ({spec.capacidad_unidad} por unidad de demanda)",
@@ -281,6 +281,16 @@ def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["columna", "etiqueta", "tipo", "unidad", "logro", "servicio", "paquete"])
     out["descripcion"] = out["columna"].map({"relevamiento_pct": RELEVAMIENTO}).fillna("")
     return out
+
+
+FEMENINOS = ("unidad", "oficina", "escuela", "casa")  # first words of the point types that take "la"
+
+
+def al_mas_cercano(nombre: str) -> str:
+    """ "a la Unidad de Salud de la Familia más cercana", "al Hospital … más cercano": the
+    article and the adjective agree with the point type's name (never "al Unidad")."""
+    femenino = nombre.split(" ", 1)[0].casefold() in FEMENINOS
+    return f"a la {nombre} más cercana" if femenino else f"al {nombre} más cercano"
 
 
 def public_columns(catalog: Catalogo) -> list[tuple[str, str]]:

@@ -20,6 +20,7 @@ from datetime import date
 import psycopg
 
 from geoportal.catalog import Catalogo, default_catalog
+from geoportal.nombres import nombre_oficial
 from geoportal.territory import POLIGONO_SQL
 
 EARTH_KM = 6371.0088
@@ -144,9 +145,24 @@ def referral_details(conn: psycopg.Connection, referrals: list[dict], today: dat
             "edad_texto": age_text(p[1], today) if p else None,
             "localidad": h[0] if h else None,
             "zona": h[1] if h else None,
-            "referencia": (f"a {str(h[3]).replace('.', ',')} km de {h[2]}" if h and h[2] else None),
+            "cercania": (f"a {str(h[3]).replace('.', ',')} km de {nombre_oficial(h[2])}" if h and h[2] else None),
         }
     return out
+
+
+def referral_cards(conn: psycopg.Connection, ids: list[int]) -> dict[int, dict]:
+    """derivacion_id -> the household's locality, its FIPS address reference and, for a
+    child, the guardian's name: ``nominal.ficha_derivaciones``, which answers an institution
+    for its own referrals only and writes its own audit row (a Mesa's call is refused)."""
+    if not ids:
+        return {}
+    return {
+        r[0]: {"localidad": r[1], "direccion": r[2] or None, "responsable": r[3]}
+        for r in conn.execute(
+            "SELECT derivacion_id, localidad, referencia, responsable FROM nominal.ficha_derivaciones(%s)",
+            (sorted(ids),),
+        ).fetchall()
+    }
 
 
 def compare_rows(conn: psycopg.Connection, nivel: str, departamento: str | None, logros: list[int]) -> list[dict]:

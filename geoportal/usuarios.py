@@ -36,6 +36,20 @@ class Rol(StrEnum):
 
 
 ROLES = tuple(r.value for r in Rol)
+# The role as a page says it (Spanish, with its accents): never the code "institucion".
+NOMBRE_ROL = {
+    Rol.GABINETE: "Gabinete Social",
+    Rol.MESA_DEPARTAMENTAL: "Mesa departamental",
+    Rol.MESA_DISTRITAL: "Mesa distrital",
+    Rol.INSTITUCION: "institución",
+    Rol.ADMIN: "administración",
+}
+
+
+def nombre_rol(rol: str) -> str:
+    return NOMBRE_ROL.get(rol, rol)
+
+
 MIN_PASSWORD = 12
 
 _hasher = PasswordHasher()

@@ -16,7 +16,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.base.ajustes import ajustes
-from geoportal.usuarios import Rol
+from geoportal.usuarios import Rol, nombre_rol
 
 CARPETA = Path(__file__).resolve().parent / "templates"
 # The role's own page in the bar (besides the map and the account).
@@ -35,9 +35,17 @@ ENLACES = {
 def entorno() -> Environment:
     propia = ajustes().plantillas
     carpetas = [str(propia)] if propia else []
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader([*carpetas, str(CARPETA)]), autoescape=select_autoescape(["html"]), auto_reload=False
     )
+    env.filters["plural"] = plural
+    env.filters["nombre_rol"] = nombre_rol
+    return env
+
+
+def plural(n: int, singular: str, varios: str) -> str:
+    """The noun that goes with ``n``: 1 derivación, 2 derivaciones (the singular for one)."""
+    return singular if n == 1 else varios
 
 
 def render(nombre: str, **contexto) -> str:

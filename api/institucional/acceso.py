@@ -47,7 +47,7 @@ from api.base.errores import AccesoError
 from api.base.registro import redactar
 from geoportal.audit import log_access
 from geoportal.territory import POLIGONO_SQL
-from geoportal.usuarios import COLUMNS, Rol, Usuario, _row
+from geoportal.usuarios import COLUMNS, Rol, Usuario, _row, nombre_rol
 
 COOKIE = "geoportal_sesion"
 LOGIN_COOKIE = "geoportal_ingreso"
@@ -152,7 +152,7 @@ def require(*roles: str):
         if sesion.rol not in roles:
             if is_nominal_route(route):
                 await run_in_threadpool(_audit_refusal, sesion, route, 403)
-            raise AccesoError(403, f"El rol {sesion.rol} no tiene acceso a este recurso.")
+            raise AccesoError(403, f"El rol {nombre_rol(sesion.rol)} no tiene acceso a este recurso.")
         return sesion
 
     return dependency
@@ -206,7 +206,7 @@ def district_scope(sesion: Sesion) -> tuple[list[str], str]:
         return [user.distrito], "*"
     if user.rol == Rol.INSTITUCION:
         return list(user.distritos), user.institucion
-    raise AccesoError(403, f"El rol {user.rol} no accede a datos nominales.")
+    raise AccesoError(403, f"El rol {nombre_rol(user.rol)} no accede a datos nominales.")
 
 
 def _own_districts(sesion: Sesion) -> set[str]:
@@ -312,8 +312,8 @@ def nominal_tx(sesion: Sesion) -> Iterator[psycopg.Connection]:
     with conexion_rol("nominal") as conn:
         conn.execute(
             "SELECT set_config('geoportal.distritos', %s, true), set_config('geoportal.institucion', %s, true),"
-            " set_config('geoportal.rol', %s, true)",
-            (",".join(districts), institution, sesion.rol),
+            " set_config('geoportal.rol', %s, true), set_config('geoportal.usuario', %s, true)",
+            (",".join(districts), institution, sesion.rol, sesion.usuario.nombre),
         )
         try:
             yield conn

@@ -7,7 +7,9 @@
 - ``POST /api/derivaciones`` (mesa_distrital): refers a unit to a service and point; the
   institution is the service's (catalog).
 - ``GET /api/derivaciones[/{id}]``, ``GET /api/derivaciones/reporte`` (CSV): the Mesa sees
-  its district's referrals, an institution those addressed to it in its districts.
+  its district's referrals, an institution those addressed to it in its districts; one
+  referral read by its institution carries its ``ficha`` (the household's address reference,
+  a child's guardian: ``nominal.ficha_derivaciones``, audited in the database).
 - ``POST /api/derivaciones/{id}/contrarreferencia`` (institucion): delivered / not
   delivered / not located, date, point. Delivered writes a ``nominal.estatus_evento`` and
   marks the district pending in the same transaction, and answers at once with
@@ -53,6 +55,7 @@ from geoportal import lista_nominal as nominal
 from geoportal.catalog import default_catalog
 from geoportal.db import database_url
 from geoportal.operaciones import atender_pendientes
+from geoportal.seguimiento import referral_cards
 from geoportal.settings import get_settings
 from geoportal.usuarios import Rol
 from tiles.publicacion import preparar_publicacion
@@ -448,7 +451,11 @@ def get_referral(
             (derivacion_id,),
         ).fetchall()
         audit(conn, sesion, "ver_derivacion", row[9], 1, finalidad, derivacion_id=derivacion_id)
+        # the institution's card: address reference, a child's guardian (audited in the database)
+        card = referral_cards(conn, [derivacion_id]).get(derivacion_id) if sesion.rol == Rol.INSTITUCION else None
     out = _referral(row)
+    if card is not None:
+        out["ficha"] = card
     out["historia"] = [
         {
             "estado": h[0],

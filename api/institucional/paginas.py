@@ -10,7 +10,7 @@ and every form carries the session's CSRF token."""
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,7 +23,7 @@ from api.institucional import derivaciones, seguimiento
 from api.institucional.acceso import Sesion, optional_session
 from geoportal import lista_nominal as nominal
 from geoportal.catalog import default_catalog
-from geoportal.usuarios import Rol
+from geoportal.usuarios import Rol, nombre_rol
 
 router = APIRouter(include_in_schema=False, route_class=RutaInstitucional)
 
@@ -41,7 +41,7 @@ def _gate(sesion: Sesion | None, rol: str, here: str) -> Response | None:
     if sesion is None:
         return RedirectResponse(f"/ingresar?{urlencode({'siguiente': here})}", status_code=303)
     if sesion.rol != rol:
-        return _page("aviso.html", "Sin acceso", sesion, texto=f"Esta página es para el rol {rol}.")
+        return _page("aviso.html", "Sin acceso", sesion, texto=f"Esta página es para el rol {nombre_rol(rol)}.")
     return None
 
 
@@ -108,6 +108,7 @@ def mesa_page(
             ),
             "punto": r["punto_nombre"] or "—",
             "km": km(r["distancia_km"]),
+            "mapa": f"/mesa/hogar/{quote(r['hogar_id'], safe='')}",
         }
         for r in data["filas"]
     ]
@@ -216,7 +217,9 @@ def institution_page(
                 "quien": f"{r['nombres'] or ''} {r['apellidos'] or ''}".strip() or f"Hogar {r['hogar_id']}",
                 "persona": ", ".join(x for x in (d.get("sexo"), d.get("edad_texto")) if x),
                 "localidad": r["localidad"] or "",
-                "referencia": d.get("referencia") or "",
+                "cercania": d.get("cercania") or "",
+                "direccion": d.get("direccion") or "",
+                "responsable": d.get("responsable") or "",
                 "zona": d.get("zona") or "",
                 "servicio": names.get(r["servicio"], r["servicio"]),
                 "punto_id": r["punto_id"] or "",

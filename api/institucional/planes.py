@@ -45,7 +45,7 @@ from api.institucional.acceso import (
 from geoportal import planes
 from geoportal.settings import get_settings
 from geoportal.territory import POLIGONO_SQL
-from geoportal.usuarios import Rol
+from geoportal.usuarios import Rol, nombre_rol
 
 router = APIRouter(tags=["planes"], route_class=RutaInstitucional)
 ESCRIBEN = (Rol.GABINETE, Rol.MESA_DEPARTAMENTAL, Rol.MESA_DISTRITAL)
@@ -109,7 +109,7 @@ def _ambito(conn: psycopg.Connection, sesion: Sesion) -> tuple[list[str], str]:
         return [u.distrito], "*"
     if u.rol == Rol.INSTITUCION:
         return list(u.distritos), u.institucion
-    raise AccesoError(403, f"El rol {u.rol} no accede a los planes.")
+    raise AccesoError(403, f"El rol {nombre_rol(u.rol)} no accede a los planes.")
 
 
 @contextmanager

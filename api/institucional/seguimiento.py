@@ -1,6 +1,8 @@
 """The Mesa's follow-up: its gap list searched and sorted, the referral's confirmation step,
 its referrals with their states, and the effect of its delivered services.
 
+- ``GET /mesa/hogar/{id}``: a gap row's household on the map (its H3 res-8 cell's centre,
+  in the URL fragment only).
 - ``GET /mesa/confirmar``: one gap, the delivery points of its service nearest the
   household (the nearest in reach chosen), a note; the form posts to ``/mesa/derivar``.
 - ``GET /mesa/derivaciones`` (``formato=csv`` for the sheet): the district's referrals,
@@ -22,6 +24,7 @@ from dataclasses import replace
 from datetime import date
 from urllib.parse import urlencode
 
+import h3.api.basic_int as h3i
 import numpy as np
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -36,7 +39,7 @@ from geoportal import seguimiento as engine
 from geoportal.catalog import default_catalog
 from geoportal.nombres import nombre_de_lugar
 from geoportal.settings import get_settings
-from geoportal.usuarios import Rol
+from geoportal.usuarios import Rol, nombre_rol
 
 router = APIRouter(include_in_schema=False, route_class=RutaInstitucional)
 
@@ -76,7 +79,7 @@ def gate(sesion: Sesion | None, rol: str, here: str) -> Response | None:
     if sesion is None:
         return RedirectResponse(f"/ingresar?{urlencode({'siguiente': here})}", status_code=303)
     if sesion.rol != rol:
-        return page("aviso.html", "Sin acceso", sesion, texto=f"Esta página es para el rol {rol}.")
+        return page("aviso.html", "Sin acceso", sesion, texto=f"Esta página es para el rol {nombre_rol(rol)}.")
     return None
 
 
@@ -196,6 +199,29 @@ def _sorted(gaps, names: dict, orden: str, desde: int, limite: int) -> list[dict
     return replace(gaps, parts=page_parts).rows(0, None)
 
 
+# ----------------------------------------------------------------------------- household on the map
+@router.get("/mesa/hogar/{hogar_id}")
+def household_on_map(hogar_id: str, sesion: Sesion | None = Depends(optional_session)) -> Response:
+    """The Mesa's link from a gap row to its household on the map: the viewer centred on the
+    household's H3 resolution-8 cell (about 0.7 km², never the dwelling's point), carried in
+    the URL fragment, which no server receives: the public routes and their logs never see
+    it. Read under RLS (own district only; any other id is the same 404 page) and audited."""
+    refused = gate(sesion, Rol.MESA_DISTRITAL, "/mesa")
+    if refused:
+        return refused
+    with nominal_tx(sesion) as conn:
+        found = conn.execute("SELECT h3_8 FROM nominal.hogar WHERE hogar_id = %s", (hogar_id[:64],)).fetchone()
+        audit(conn, sesion, "ver_hogar_en_mapa", sesion.usuario.distrito, 1 if found else 0, "derivacion")
+    if found is None:
+        answer = page(
+            "aviso.html", "Hogar no encontrado", sesion, texto="No existe o no está en su distrito.", error=True
+        )
+        answer.status_code = 404
+        return answer
+    lat, lon = h3i.cell_to_latlng(int(found[0]))
+    return RedirectResponse(f"/#hogar={lat:.4f},{lon:.4f}", status_code=303)
+
+
 # ----------------------------------------------------------------------------- confirmation
 @router.get("/mesa/confirmar")
 def confirm_referral(
@@ -279,7 +305,8 @@ def confirm_referral(
 def referrals_with_details(sesion: Sesion) -> tuple[list[dict], dict[int, dict]]:
     """The referrals addressed to the institution (``derivaciones.visible_referrals``, logged)
     and what a health worker needs to find each person (age, sex, locality, nearest named
-    place): read under the same RLS scope (its own referrals only) and logged."""
+    place; the FIPS address reference and a child's guardian): read under the same RLS
+    scope or through ``nominal.ficha_derivaciones`` (its own referrals only), and logged."""
     from api.institucional import derivaciones
 
     referrals = derivaciones.visible_referrals(sesion, finalidad="seguimiento")
@@ -288,6 +315,10 @@ def referrals_with_details(sesion: Sesion) -> tuple[list[dict], dict[int, dict]]
     with nominal_tx(sesion) as conn:
         details = engine.referral_details(conn, referrals)
         audit(conn, sesion, "ver_detalle_derivaciones", ",".join(sesion.usuario.distritos), len(details), "seguimiento")
+        # address reference and a child's guardian: the audited SECURITY DEFINER card (own referrals only)
+        cards = engine.referral_cards(conn, [r["derivacion_id"] for r in referrals])
+    for ref_id, card in cards.items():
+        details.setdefault(ref_id, {}).update(direccion=card["direccion"], responsable=card["responsable"])
     return referrals, details
 
 

@@ -294,6 +294,24 @@ def sin_relevamiento(publico: PoolPublico):
         }
 
 
+@router.get("/areas", summary="Departamentos y distritos del mapa, por nombre (lista para el teclado)")
+def areas(publico: PoolPublico):
+    """Every department and district polygon with its public name: the viewer's keyboard list
+    of areas (a profile opened without the mouse). Names only, no geometry."""
+    with conexion(publico) as conn:
+        deps = conn.execute("SELECT codigo, nombre FROM territorio.departamento").fetchall()
+        dists = conn.execute("SELECT codigo_2012, nombre, dpto FROM territorio.distrito_cartografico").fetchall()
+    out = []
+    for codigo, nombre in sorted(deps, key=lambda r: clave(nombre_oficial(r[1]))):
+        out.append({"nivel": "departamento", "codigo": codigo, "nombre": nombre_oficial(nombre)})
+        mine = [(c, nombre_oficial(n)) for c, n, d in dists if d == codigo]
+        out += [
+            {"nivel": "distrito", "codigo": c, "nombre": n, "departamento": codigo}
+            for c, n in sorted(mine, key=lambda r: clave(r[1]))
+        ]
+    return {"areas": out}
+
+
 def _cercanos_por_tipo(conn: psycopg.Connection, lon: float, lat: float) -> list[dict]:
     """The nearest public delivery point of each type to a place (geodesic km)."""
     names = tipo_nombres()

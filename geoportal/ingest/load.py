@@ -206,6 +206,8 @@ def validate_households(frame: pd.DataFrame, territory: Territory, catalog: Cata
             "codigo_distrito": code,
             "codigo_2012": located,
             "localidad": frame["localidad"],
+            # the FIPS address / reference text of the dwelling; optional (older files lack it)
+            "referencia": frame.get("referencia", ""),
             "zona": zona,
             "fecha_relevamiento": surveyed_iso,
             "servicios": servicios,
@@ -321,6 +323,7 @@ TARGETS = {
             ("codigo_distrito", "text"),
             ("codigo_2012", "text"),
             ("localidad", "text"),
+            ("referencia", "text"),
             ("zona", "text"),
             ("fecha_relevamiento", "date"),
             ("servicios", "text[]"),

@@ -44,6 +44,7 @@ LIMITES = {
     "persona_id": 64,
     "punto_id": 64,
     "localidad": 100,
+    "referencia": 200,
     "nombres": 100,
     "apellidos": 100,
     "nombre": 200,

@@ -224,6 +224,7 @@ def _lote(sel: pd.DataFrame, ins: Insumos, ctx: _Contexto, rng: np.random.Genera
             "lon": pa.array(lon),
             "servicios": _bits_column(bits_h, [s.codigo for s in ctx.serv_h]),
             "origen": _dict_column(np.zeros(H, np.int8), ["sintetico"]),
+            "referencia": _dict_column(_referencia(serial, hog.d), _REFERENCIAS),
         }
     )
     personas = pa.table(
@@ -242,6 +243,31 @@ def _lote(sel: pd.DataFrame, ins: Insumos, ctx: _Contexto, rng: np.random.Genera
         }
     )
     return hogares, personas
+
+
+# The FIPS address / reference text of a dwelling, synthetic and labelled so: a house number
+# and a landmark, as a field listing writes them where streets have no names (no comma:
+# the generator writes its CSV unquoted).
+_HITOS = (
+    "frente a la capilla",
+    "al lado del almacén",
+    "cerca de la escuela",
+    "detrás de la cancha",
+    "esquina del puesto de salud",
+    "a media cuadra de la ruta",
+    "pasando el arroyo",
+    "junto al tanque de agua",
+)
+_CASAS = 300
+_REFERENCIAS = [f"Ref. sintética: casa n.º {n} {h}" for n in range(1, _CASAS + 1) for h in _HITOS]
+
+
+def _referencia(serial: np.ndarray, distrito: np.ndarray) -> np.ndarray:
+    """Index into ``_REFERENCIAS`` of each household, a fixed function of its listing number
+    and district (no draw from the generator's stream, so every other column is unchanged)."""
+    n = (serial.astype(np.int64) * 7919 + distrito.astype(np.int64) * 104729) % _CASAS
+    h = (serial.astype(np.int64) * 31 + distrito.astype(np.int64)) % len(_HITOS)
+    return n * len(_HITOS) + h
 
 
 def _lotes(pob: np.ndarray, limite: int) -> list[np.ndarray]:

@@ -20,6 +20,7 @@ COLUMNAS_HOGARES = (
     "lon",
     "servicios",
     "origen",
+    "referencia",
 )
 COLUMNAS_PERSONAS = (
     "persona_id",

@@ -397,7 +397,7 @@ def test_9_the_mesa_lists_its_referrals_with_their_states_filters_and_csv(mundo,
     other = login(base, "mesa0607").get("/mesa/derivaciones")
     assert "<b id='total'>0</b>" in other.text
     refused = usf.get("/mesa/derivaciones")
-    assert "Esta página es para el rol mesa_distrital" in refused.text and "derivaciones'" not in refused.text
+    assert "Esta página es para el rol Mesa distrital" in refused.text and "derivaciones'" not in refused.text
 
 
 # ----------------------------------------------------------------------------- 10: the effect of its deliveries

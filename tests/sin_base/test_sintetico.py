@@ -35,6 +35,7 @@ COLUMNAS_HOGARES = [
     "lon",
     "servicios",
     "origen",
+    "referencia",
 ]
 COLUMNAS_PERSONAS = [
     "persona_id",

@@ -100,6 +100,9 @@ export const perfil = (codigo) => pedir(`/api/territorios/${encodeURIComponent(c
 /** Departments and districts the FIPS survey has not reached: {texto, territorios: [{nivel, codigo, nombre, poblacion_censo_2022}]}. */
 export const sinRelevamiento = () => pedir("/api/sin-relevamiento");
 
+/** Departments and districts by name (the keyboard list of areas). */
+export const areas = () => pedir("/api/areas");
+
 /** The published dictionary of measures (labels, units, Logro and service of each column). */
 export const diccionario = () => pedir("/api/medidas");
 

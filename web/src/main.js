@@ -15,6 +15,8 @@ import { conectarBusqueda } from "./busqueda.js";
 import { conectarCuenta } from "./alertas.js";
 import { colorDeTipo, conectarServicios } from "./servicios.js";
 import { conectarSuperficies } from "./superficies.js";
+import { conectarAreas } from "./areas.js";
+import { mostrarHogar } from "./hogar.js";
 
 const $ = (id) => document.getElementById(id);
 const FORMATOS = [["geojson", "GeoJSON"], ["csv", "CSV (Excel)"], ["gpkg", "GeoPackage"]];
@@ -383,6 +385,7 @@ async function aplicarEstado(e, { historial = false } = {}) {
   actualizarTitulo();
 }
 
+const FRAGMENTO = window.location.hash; // read before the view is written into the URL
 const mapa = crearMapa($("mapa"));
 vista.mapa = mapa;
 // On a phone the panel's legend is far below the map: a compact copy sits on the map.
@@ -477,6 +480,8 @@ async function iniciar() {
   await aplicarEstado({ ...inicial, capa: inicial.capa ?? porDefecto?.id });
   guardar();
   conectarSuperficies(mapa, $("superficies")); // raster surfaces (their own block of the panel)
+  conectarAreas($("areas-form"), $("areas"), (codigo) => abrirPerfil(codigo, { mover: true }));
+  mostrarHogar(mapa, FRAGMENTO); // a Mesa's link to a household (#hogar=…), never in the query string
   document.body.setAttribute("data-listo", "si");
   conectarCuenta($("cuenta"), (codigo) => abrirPerfil(codigo, { mover: true })).then(() => document.body.setAttribute("data-cuenta", "si"));
   setInterval(vigilarVersion, 60_000);
