@@ -15,6 +15,7 @@ import { conectarBusqueda } from "./busqueda.js";
 import { conectarCuenta } from "./alertas.js";
 import { colorDeTipo, conectarServicios } from "./servicios.js";
 import { conectarSuperficies } from "./superficies.js";
+import { conectarPlanificacion } from "./planificacion.js";
 
 const $ = (id) => document.getElementById(id);
 const FORMATOS = [["geojson", "GeoJSON"], ["csv", "CSV (Excel)"], ["gpkg", "GeoPackage"]];
@@ -478,7 +479,10 @@ async function iniciar() {
   guardar();
   conectarSuperficies(mapa, $("superficies")); // raster surfaces (their own block of the panel)
   document.body.setAttribute("data-listo", "si");
-  conectarCuenta($("cuenta"), (codigo) => abrirPerfil(codigo, { mover: true })).then(() => document.body.setAttribute("data-cuenta", "si"));
+  conectarCuenta($("cuenta"), (codigo) => abrirPerfil(codigo, { mover: true })).then((sesion) => {
+    document.body.setAttribute("data-cuenta", "si");
+    conectarPlanificacion(mapa, $("cuenta"), sesion); // Mesas and the Gabinete: the planning panel
+  });
   setInterval(vigilarVersion, 60_000);
   // A tab brought back to the front (often after hours) checks at once.
   document.addEventListener("visibilitychange", () => { if (!document.hidden) vigilarVersion(); });
