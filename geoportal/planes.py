@@ -403,8 +403,9 @@ def avance(conn: psycopg.Connection, plan: dict, hoy: date | None = None) -> lis
 def serie(conn: psycopg.Connection, nivel: str, codigo: str, columna: str) -> list[dict]:
     """The protected share ``columna`` of a territory over the public releases, oldest first."""
     rows = conn.execute(
-        "SELECT fecha, data_version, valor FROM publico.cifra_historia WHERE nivel = %s AND codigo = %s"
-        " AND columna = %s ORDER BY fecha, data_version",
+        "SELECT h.fecha, h.data_version, h.valor FROM publico.cifra_historia h LEFT JOIN publico.version v"
+        " USING (data_version) WHERE h.nivel = %s AND h.codigo = %s AND h.columna = %s"
+        " ORDER BY h.fecha, v.calculado_en, h.data_version",
         (nivel, codigo, columna),
     ).fetchall()
     return [{"fecha": f.isoformat(), "data_version": v, "valor": float(x)} for f, v, x in rows]

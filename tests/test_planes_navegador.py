@@ -149,6 +149,8 @@ def test_viewer_panel_mesa_plans_two_sites_tries_a_point_and_opens_the_sheet(ser
         page.wait_for_selector("body[data-planificacion=si]", timeout=60_000)
         assert page.input_value("#plan-distrito") == "1116"
         assert page.locator("#plan-distrito option").count() == 1  # a district's Mesa: its own district only
+        assert page.input_value("#plan-tipo") == "usf"
+        page.fill("#plan-capacidad", "250")
         page.fill("#plan-k", "2")
         page.click("#plan-calcular")
         page.wait_for_selector("body[data-plan-sitios='2']", timeout=120_000)
@@ -168,7 +170,7 @@ def test_viewer_panel_mesa_plans_two_sites_tries_a_point_and_opens_the_sheet(ser
         cand = page.evaluate("window.geoportal.planificacion.candidato")
         assert abs(cand["lat"] - (s1["lat"] + 0.004)) < 0.001 and abs(cand["lon"] - (s1["lon"] + 0.004)) < 0.001
         assert page.locator(".leaflet-popup").count() == 0  # the click chose the point, no area popup
-        esperado = _simulado(servidor["url"], [(cand["lon"], cand["lat"], 1)])
+        esperado = _simulado(servidor["url"], [(cand["lon"], cand["lat"], 250)])
         assert _tabla(page, "#plan-candidato-efecto .servicios-efecto") == esperado
         page.screenshot(path=str(ARTEFACTOS / "planes_visor_candidato.png"))
         # two proposed sites into a new plan
@@ -185,14 +187,14 @@ def test_viewer_panel_mesa_plans_two_sites_tries_a_point_and_opens_the_sheet(ser
                 "SELECT lon, lat, capacidad FROM planes.accion WHERE plan_id = %s ORDER BY accion_id", (plan_id,)
             ).fetchall()
             titulo = conn.execute("SELECT titulo FROM planes.plan WHERE plan_id = %s", (plan_id,)).fetchone()[0]
-        assert titulo == "Plan del visor"
+        assert titulo == "Plan del visor" and {c for _, _, c in guardados} == {250}
         assert [(round(lon, 6), round(lat, 6)) for lon, lat, _ in guardados] == [
             (s1["lon"], s1["lat"]),
             (s2["lon"], s2["lat"]),
         ]
         assert _tabla(page, "#plan-efecto .servicios-efecto") == _simulado(servidor["url"], guardados)
         assert page.locator("#plan-efecto .logros-efecto tr").count() == 11  # header + 10 Logros
-        page.locator("#planificacion").scroll_into_view_if_needed()
+        page.locator("#plan-efecto").scroll_into_view_if_needed()
         page.screenshot(path=str(ARTEFACTOS / "planes_visor_escritorio.png"))
         # the printable sheet, from the panel
         with ctx.expect_page() as nueva:

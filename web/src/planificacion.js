@@ -68,12 +68,14 @@ export async function conectarPlanificacion(mapa, despues, sesion) {
   bloque.className = "bloque planificacion";
   bloque.setAttribute("aria-label", "Planificación de inversiones");
   despues.after(bloque);
-  const opciones = (xs, sel) => xs.map((x) => `<option value="${escapar(x.codigo)}"${x.codigo === sel ? " selected" : ""}>${escapar(x.nombre)}${x.codigo.length === 4 ? ` (${escapar(x.codigo)})` : ""}</option>`).join("");
+  const opciones = (xs, sel, codigo = false) => xs.map((x) => `<option value="${escapar(x.codigo)}"${x.codigo === sel ? " selected" : ""}>${
+    escapar(x.nombre)}${codigo ? ` (${escapar(x.codigo)})` : ""}</option>`).join("");
   bloque.innerHTML = `<h2>Planificación</h2>
     <p class="nota">Dónde abrir los próximos puntos de entrega y su efecto esperado (cifras protegidas).</p>
-    <label for="plan-distrito">Distrito</label><select id="plan-distrito">${opciones(ambito.distritos)}</select>
-    <label for="plan-tipo">Tipo de punto</label><select id="plan-tipo">${ambito.tipos.map((t) => `<option value="${escapar(t.codigo)}">${escapar(t.nombre)}</option>`).join("")}</select>
+    <label for="plan-distrito">Distrito</label><select id="plan-distrito">${opciones(ambito.distritos, null, true)}</select>
+    <label for="plan-tipo">Tipo de punto</label><select id="plan-tipo">${opciones(ambito.tipos, "usf")}</select>
     <label for="plan-k">Cantidad de sitios</label><input id="plan-k" type="number" min="1" max="10" value="2">
+    <label for="plan-capacidad">Capacidad de cada punto nuevo</label><input id="plan-capacidad" type="number" min="1" max="1000000">
     <p class="botones"><button id="plan-calcular" type="button">Calcular sitios</button>
       <button id="plan-candidato" type="button" aria-pressed="false">Probar un punto en el mapa</button></p>
     <p id="plan-estado" class="nota" role="status" aria-live="polite"></p>
@@ -88,6 +90,13 @@ export async function conectarPlanificacion(mapa, despues, sesion) {
   const anio = new Date().getFullYear() + 1;
   $("plan-desde").value = `${anio}-01-01`;
   $("plan-hasta").value = `${anio}-12-31`;
+  const capacidadDe = () => {
+    const t = ambito.tipos.find((x) => x.codigo === $("plan-tipo").value);
+    $("plan-capacidad").value = String(t?.capacidad ?? 100); // the catalog's, else the plan pages' default
+  };
+  capacidadDe();
+  $("plan-tipo").addEventListener("change", capacidadDe);
+  const capacidad = () => Math.max(1, Math.round(Number($("plan-capacidad").value) || 100));
   const capa = L.layerGroup().addTo(mapa);
   const estado = { propuesta: null, candidato: null, eligiendo: false, plan: null, planes: [], mapa };
   window.geoportal && (window.geoportal.planificacion = estado);
@@ -130,7 +139,7 @@ export async function conectarPlanificacion(mapa, despues, sesion) {
     try {
       const plan = await planDestino();
       await json(`/api/planes/${plan.plan_id}/acciones`, "POST", {
-        tipo: "punto_nuevo", punto_tipo: tipo.codigo, lon, lat, institucion: tipo.institucion,
+        tipo: "punto_nuevo", punto_tipo: tipo.codigo, lon, lat, capacidad: capacidad(), institucion: tipo.institucion,
         desde: plan.periodo_desde, hasta: plan.periodo_hasta, descripcion,
       });
       avisar(`Sitio agregado al plan «${plan.titulo}». Calculando su efecto esperado…`);
@@ -142,9 +151,9 @@ export async function conectarPlanificacion(mapa, despues, sesion) {
   async function probar(lon, lat, titulo) {
     $("plan-candidato-efecto").innerHTML = '<p class="nota">Calculando el efecto del punto…</p>';
     try {
-      const e = await json("/api/planificador/efecto", "POST", { distrito: $("plan-distrito").value, tipo: $("plan-tipo").value, puntos: [{ lon, lat }] });
+      const e = await json("/api/planificador/efecto", "POST", { distrito: $("plan-distrito").value, tipo: $("plan-tipo").value, puntos: [{ lon, lat, capacidad: capacidad() }] });
       estado.candidato = { lon, lat, efecto: e };
-      $("plan-candidato-efecto").innerHTML = `<h3>Efecto de ${escapar(titulo)}</h3>
+      $("plan-candidato-efecto").innerHTML = `<h3>Efecto ${escapar(titulo)}</h3>
         <p class="nota">${cifra(e.pasan_a_con_oferta)} (personas u hogares × servicio) pasan a tener oferta al alcance.</p>${efectoHtml(e)}
         <p class="botones"><button id="plan-agregar-candidato" type="button">Agregar este punto al plan</button></p>`;
       $("plan-agregar-candidato").onclick = () => agregarSitio(lon, lat, "Punto elegido en el mapa");
@@ -193,7 +202,7 @@ export async function conectarPlanificacion(mapa, despues, sesion) {
     if (!b) return;
     const s = estado.propuesta.sitios[Number(b.dataset.n)];
     if (b.classList.contains("agregar-sitio")) agregarSitio(s.lon, s.lat, `Sitio propuesto por el planificador (${s.nombre.slice(0, 40)})`);
-    else probar(s.lon, s.lat, `el sitio ${s.nombre}`);
+    else probar(s.lon, s.lat, `del sitio ${Number(b.dataset.n) + 1}`);
   });
   $("plan-distrito").addEventListener("change", () => cargarPlanes());
   $("plan-elegido").addEventListener("change", () => { $("plan-nuevo").hidden = $("plan-elegido").value !== "nuevo"; });
@@ -216,7 +225,7 @@ export async function conectarPlanificacion(mapa, despues, sesion) {
     estado.marca = L.circleMarker([lat, lng], { radius: 8, color: "#000", weight: 2, fillColor: "#fff", fillOpacity: 1, className: "candidato-plan" })
       .bindTooltip("Punto candidato").addTo(capa);
     avisar("");
-    probar(Number(lng.toFixed(6)), Number(lat.toFixed(6)), "el punto elegido");
+    probar(Number(lng.toFixed(6)), Number(lat.toFixed(6)), "del punto elegido");
   }, true);
   estado.aPixel = (lat, lon) => mapa.latLngToContainerPoint([lat, lon]);
   await cargarPlanes();
