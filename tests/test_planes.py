@@ -464,3 +464,27 @@ def test_a_logro_moving_away_while_a_plan_targets_it_is_an_alert_in_scope(ent):
         conn.execute("UPDATE planes.plan SET creado = '2026-03-01' WHERE plan_id = %s", (plan_id,))
     assert mesa.patch(f"/api/acciones/{accion}", json={"estado": "cancelada"}).status_code == 200
     assert aleja(mesa) == []  # nothing in course targets Logro 1 any more
+
+
+def test_public_profile_shows_each_logros_course_over_the_releases(ent):
+    import httpx
+
+    with psycopg.connect(ent["url"]) as conn:
+        poligono = _live_1116(conn)["codigo"]
+        conn.execute(
+            "INSERT INTO publico.cifra_historia VALUES ('anterior-a-mano', '2025-06-30', 'distrito', %s, 'l2_pct', 12.5)"
+            " ON CONFLICT DO NOTHING",
+            (poligono,),
+        )
+        rows = conn.execute(
+            "SELECT columna, fecha, valor FROM publico.cifra_historia WHERE nivel = 'distrito' AND codigo = %s"
+            " AND columna IN ('l1_pct', 'l2_pct', 'l10_pct') ORDER BY fecha",
+            (poligono,),
+        ).fetchall()
+    perfil = httpx.get(f"{ent['server'].base}/api/territorios/{poligono}", timeout=60).json()
+    for n in (1, 2, 10):
+        mine = [(f, round(v, 1)) for c, f, v in rows if c == f"l{n}_pct"]
+        assert [(p["fecha"], p["valor"]) for p in perfil["evolucion"][str(n)]] == [(f.isoformat(), v) for f, v in mine]
+    assert perfil["evolucion"]["2"][0] == {"fecha": "2025-06-30", "data_version": "anterior-a-mano", "valor": 12.5}
+    assert len(perfil["evolucion"]["2"]) >= 2  # the hand-built older release, then the pilot's
+    assert not any(k.endswith("ampliado") for k in perfil["evolucion"])

@@ -210,4 +210,11 @@ def test_viewer_panel_mesa_plans_two_sites_tries_a_point_and_opens_the_sheet(ser
         page.locator("#plan-efecto").scroll_into_view_if_needed()
         assert page.locator("#plan-efecto table").first.bounding_box()["width"] <= 390
         page.screenshot(path=str(ARTEFACTOS / "planes_visor_telefono.png"))
+        # the public profile: each Logro's course over the releases, against its meta
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(base + "/?t=1116")
+        page.wait_for_selector("#perfil section.evolucion svg.serie", timeout=60_000)
+        assert page.locator("#perfil section.evolucion svg.serie").count() == 10
+        page.locator("#perfil section.evolucion").scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTEFACTOS / "perfil_evolucion.png"))
         ctx.close()
