@@ -305,7 +305,7 @@ def test_candidate_point_whatif_is_role_gated_own_district_and_protected(ent, si
     _problem(ent["mesa1116"].post("/api/planificador/efecto", json=far), 422, "fuera del distrito")
     _problem(ent["mesa1116"].post("/api/planificador/efecto", json={**body, "tipo": "castillo"}), 422, "Tipo de punto")
     r = ent["mesa1116"].post("/api/planificador/efecto", json={**body, "puntos": []})
-    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
     ambito = ent["mesa1116"].get("/api/planificador/ambito").json()
     assert [d["codigo"] for d in ambito["distritos"]] == ["1116"] and "usf" in {t["codigo"] for t in ambito["tipos"]}
     assert len(ent["depto11"].get("/api/planificador/ambito").json()["distritos"]) > 1
