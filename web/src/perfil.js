@@ -74,11 +74,12 @@ function evolucion(p, logros) {
     const linea = s.map((q, k) => `${x(k)},${y(q.valor)}`).join(" ");
     const meta = l.meta != null ? `<line class="meta-serie" x1="0" x2="${an}" y1="${y(l.meta)}" y2="${y(l.meta)}" stroke="#000" stroke-dasharray="3 2"/>` : "";
     const puntos = s.map((q, k) => `<circle cx="${x(k)}" cy="${y(q.valor)}" r="2"><title>${escapar(fecha(q.fecha))}: ${numero(q.valor, "%")}</title></circle>`).join("");
-    return `<li data-logro="${escapar(l.logro)}"><span>Logro ${escapar(l.logro)}</span>
+    return `<li data-logro="${escapar(l.logro)}" style="display:grid;grid-template-columns:4.5rem ${an}px auto;align-items:center;gap:.4rem;margin:.15rem 0">
+      <span>Logro ${escapar(l.logro)}</span>
       <svg class="serie" width="${an}" height="${al}" viewBox="0 0 ${an} ${al}" role="img"
         aria-label="Logro ${escapar(l.logro)}: ${s.map((q) => numero(q.valor, "%")).join(", ")}${l.meta != null ? `; meta ${numero(l.meta, "%")}` : ""}">
         <rect width="${an}" height="${al}" fill="#f4f4f4"/>${meta}<polyline points="${linea}" fill="none" stroke="#0072b2" stroke-width="2"/>${puntos}</svg>
-      <span class="nota">${s.length === 1 ? "1 publicación" : `${s.length} publicaciones`}</span></li>`;
+      <span class="nota">${numero(s[s.length - 1].valor, "%")}<br>${s.length === 1 ? "1 publicación" : `${s.length} publicaciones`}</span></li>`;
   };
   return `<section class="evolucion"><h3>Evolución de los Logros</h3>
     <p class="nota">Porcentaje publicado en cada publicación (cifras protegidas); la línea punteada es la meta.</p>
