@@ -124,7 +124,7 @@ export async function conectarPlanificacion(mapa, despues, sesion) {
   async function mostrarEfectoPlan(plan) {
     const e = await json(`/api/planes/${plan.plan_id}/efecto`);
     estado.plan = { id: plan.plan_id, efecto: e };
-    const costo = e.costo_total ? ` · costo supuesto ${Number(e.costo_total).toLocaleString("es-PY")} Gs.` : "";
+    const costo = e.costo_total ? ` · costo supuesto ${Number(e.costo_total).toLocaleString("es-PY")} Gs` : "";
     $("plan-efecto").innerHTML = `<h3>Efecto esperado del plan</h3>
       <p class="nota"><b>${escapar(e.plan.titulo)}</b>: ${e.puntos_nuevos} punto(s) nuevo(s), ${e.plan.acciones.length} acción(es)${costo}.</p>
       ${efectoHtml(e, { todos: true })}
