@@ -217,4 +217,14 @@ def test_viewer_panel_mesa_plans_two_sites_tries_a_point_and_opens_the_sheet(ser
         assert page.locator("#perfil section.evolucion svg.serie").count() == 10
         page.locator("#perfil section.evolucion").scroll_into_view_if_needed()
         page.screenshot(path=str(ARTEFACTOS / "perfil_evolucion.png"))
+        # axe-core over the viewer with the planning panel and the profile open
+        page.wait_for_selector("body[data-planificacion=si]", timeout=60_000)
+        page.add_script_tag(path=str(Path(__file__).resolve().parent.parent / "web/node_modules/axe-core/axe.min.js"))
+        result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+        bad = [
+            (v["id"], [n["target"] for n in v["nodes"]][:3])
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert bad == [], bad
         ctx.close()
