@@ -215,17 +215,7 @@ def validar_accion(conn: psycopg.Connection, plan: dict, datos: dict, catalog: C
             raise PlanError("Un punto nuevo necesita 'lon' y 'lat' (grados).") from None
         if out["capacidad"] is None:
             out["capacidad"] = catalog.tipos_punto[punto_tipo].capacidad or 1
-        km = conn.execute(
-            "SELECT ST_Distance(c.geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography) / 1000"
-            " FROM territorio.distrito d JOIN territorio.distrito_cartografico c USING (codigo_2012)"
-            " WHERE d.codigo = %s",
-            (lon, lat, plan["distrito"]),
-        ).fetchone()
-        if km is not None and km[0] > get_settings().tolerancia_distrito_m / 1000:
-            raise PlanError(
-                f"El punto (lon {lon:g}, lat {lat:g}) cae fuera del distrito {plan['distrito']} "
-                f"(a {km[0]:.1f} km de su límite)."
-            )
+        punto_en_distrito(conn, plan["distrito"], lon, lat)
         out.update({"lon": lon, "lat": lat})
     if tipo == "punto_ampliado":
         punto_id = str(datos.get("punto_id") or "")
@@ -234,6 +224,20 @@ def validar_accion(conn: psycopg.Connection, plan: dict, datos: dict, catalog: C
             raise PlanError(f"Campo 'punto_id': no hay un punto {out['punto_tipo']} '{punto_id[:40]}' en la red.")
         out["punto_id"] = punto_id
     return out
+
+
+def punto_en_distrito(conn: psycopg.Connection, distrito: str, lon: float, lat: float) -> None:
+    """PlanError unless the point lies in the district (its mapped polygon, with the configured tolerance)."""
+    km = conn.execute(
+        "SELECT ST_Distance(c.geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography) / 1000"
+        " FROM territorio.distrito d JOIN territorio.distrito_cartografico c USING (codigo_2012)"
+        " WHERE d.codigo = %s",
+        (lon, lat, distrito),
+    ).fetchone()
+    if km is not None and km[0] > get_settings().tolerancia_distrito_m / 1000:
+        raise PlanError(
+            f"El punto (lon {lon:g}, lat {lat:g}) cae fuera del distrito {distrito} (a {km[0]:.1f} km de su límite)."
+        )
 
 
 def agregar_accion(conn: psycopg.Connection, plan: dict, datos: dict, catalog: Catalogo | None = None) -> int:
@@ -399,8 +403,9 @@ def avance(conn: psycopg.Connection, plan: dict, hoy: date | None = None) -> lis
 def serie(conn: psycopg.Connection, nivel: str, codigo: str, columna: str) -> list[dict]:
     """The protected share ``columna`` of a territory over the public releases, oldest first."""
     rows = conn.execute(
-        "SELECT fecha, data_version, valor FROM publico.cifra_historia WHERE nivel = %s AND codigo = %s"
-        " AND columna = %s ORDER BY fecha, data_version",
+        "SELECT h.fecha, h.data_version, h.valor FROM publico.cifra_historia h LEFT JOIN publico.version v"
+        " USING (data_version) WHERE h.nivel = %s AND h.codigo = %s AND h.columna = %s"
+        " ORDER BY h.fecha, v.calculado_en, h.data_version",
         (nivel, codigo, columna),
     ).fetchall()
     return [{"fecha": f.isoformat(), "data_version": v, "valor": float(x)} for f, v, x in rows]

@@ -95,6 +95,29 @@ def read(url: str, query: str, params=()) -> pd.DataFrame:
         return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
 
 
+def history(url: str) -> pd.DataFrame:
+    """The public release history (``publico.cifra_historia``: every release's published shares,
+    readable by the public role), one row per release × area × column, oldest release first."""
+    return read(
+        url,
+        "SELECT h.data_version, h.fecha, h.nivel, h.codigo, h.columna, h.valor FROM publico.cifra_historia h"
+        " JOIN publico.version v USING (data_version) ORDER BY v.calculado_en, h.nivel, h.codigo, h.columna",
+    )
+
+
+def interval_from_shares(shares: np.ndarray, denominator: float, column: str) -> tuple[float, float]:
+    """The attacker's interval for n_0 when n_t = n_0 + t, from a share series alone.
+
+    Each share has one decimal over a known published denominator D, so the published count
+    lies in [(s - 0.05) D / 100, (s + 0.05) D / 100]; the design's noise bounds widen that to
+    the truth at release t, minus the t known events."""
+    below, above = noise_bounds(column)
+    t = np.arange(len(shares))
+    p_lo = np.ceil((shares - 0.05) * denominator / 100 - 1e-9)
+    p_hi = np.floor((shares + 0.05) * denominator / 100 + 1e-9)
+    return max(0.0, (p_lo - below - t).max()), (p_hi + above - t).min()
+
+
 @dataclass
 class Model:
     """Entities (rows, remainders, atoms) and their sum equations, for one release."""

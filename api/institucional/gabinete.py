@@ -41,7 +41,7 @@ from geoportal.usuarios import Rol
 router = APIRouter(include_in_schema=False, route_class=RutaInstitucional)
 
 NIVELES = {"pais": "País", "departamento": "Departamento", "distrito": "Distrito"}
-TIPOS = {"bajo_meta": "bajo la meta", "empeora": "empeoró"}
+TIPOS = {"bajo_meta": "bajo la meta", "empeora": "empeoró", "se_aleja": "se aleja de la meta (plan en curso)"}
 POR_GRUPO = 15
 
 

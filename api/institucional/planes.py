@@ -5,6 +5,9 @@
   spawns a process). Only aggregates leave: sites, the cells they reach, and counts
   protected like every figure a role sees (``geoportal.planes.proteger``: under the
   threshold hidden, else rounded to the base). The nominal demand never leaves the server.
+- ``POST /api/planificador/efecto`` (same roles, a district of their territory): the what-if of
+  candidate points clicked on the map (up to 20 together), protected like the plan's effect;
+  ``GET /api/planificador/ambito``: the role's districts and the point types, for the viewer.
 - ``GET/POST /api/planes``, ``GET/DELETE /api/planes/{id}``, ``POST /api/planes/{id}/acciones``,
   ``PATCH /api/acciones/{id}``: plans under Row-Level Security (migration 0013). A Mesa
   distrital its district's plans, a Mesa departamental its department's, the Gabinete all;
@@ -61,6 +64,18 @@ class Planificar(BaseModel):
     k: int = Field(default=3, ge=1, le=20)
     capacidad: int | None = Field(default=None, gt=0, le=1_000_000)
     candidatos: Literal["h3", "localidades"] = "h3"
+
+
+class Candidato(BaseModel):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    capacidad: int | None = Field(default=None, gt=0, le=1_000_000)
+
+
+class Simular(BaseModel):
+    distrito: str = Field(pattern=r"^\d{4}$")
+    tipo: str = Field(default="usf", max_length=40)
+    puntos: list[Candidato] = Field(min_length=1, max_length=20)
 
 
 class PlanNuevo(BaseModel):
@@ -207,9 +222,119 @@ def run_planner(body: Planificar, sesion: Sesion) -> dict:
     }
 
 
+def _celdas_geojson(sitios: list[dict]) -> dict:
+    """The res-8 cells each proposed site reaches (their outlines, no count), for the viewer's map."""
+    import h3
+
+    features = []
+    for n, sitio in enumerate(sitios, start=1):
+        for celda in sitio["celdas_al_alcance"]:
+            anillo = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(celda)]
+            features.append(
+                {
+                    "type": "Feature",
+                    "properties": {"sitio": n, "celda": celda},
+                    "geometry": {"type": "Polygon", "coordinates": [[*anillo, anillo[0]]]},
+                }
+            )
+    return {"type": "FeatureCollection", "features": features}
+
+
 @router.post("/api/planificador")
 def planner(body: Planificar, sesion: Sesion = Depends(require(*ESCRIBEN))) -> JSONResponse:
-    return JSONResponse(run_planner(body, sesion), headers=PRIVADO)
+    out = run_planner(body, sesion)
+    return JSONResponse({**out, "celdas": _celdas_geojson(out["sitios"])}, headers=PRIVADO)
+
+
+@router.get("/api/planificador/ambito")
+def planner_scope(sesion: Sesion = Depends(require(*ESCRIBEN))) -> JSONResponse:
+    """What the viewer's planning panel offers: the role's districts, the point types, the institutions."""
+    from geoportal.catalog import default_catalog
+
+    catalog = default_catalog()
+    with plan_tx(sesion) as conn:
+        distritos, _ = _ambito(conn, sesion)
+        nombres = dict(
+            conn.execute(
+                "SELECT codigo, nombre FROM territorio.distrito WHERE codigo = ANY(%s)", (distritos,)
+            ).fetchall()
+        )
+    return JSONResponse(
+        {
+            "distritos": [{"codigo": c, "nombre": nombres.get(c, c)} for c in distritos],
+            "tipos": [
+                {"codigo": c, "nombre": t.nombre, "institucion": t.institucion, "capacidad": t.capacidad}
+                for c, t in sorted(catalog.tipos_punto.items())
+            ],
+        },
+        headers=PRIVADO,
+    )
+
+
+def candidate_effect(body: Simular, sesion: Sesion) -> dict:
+    """The what-if of candidate points in one district of the role: protected effect, audited."""
+    from geoportal.audit import log_access
+    from geoportal.catalog import default_catalog
+
+    catalog = default_catalog()
+    tipo = body.tipo.lower()
+    if tipo not in catalog.tipos_punto:
+        raise AccesoError(
+            422, f"Tipo de punto desconocido '{tipo[:30]}'. Tipos válidos: {', '.join(sorted(catalog.tipos_punto))}."
+        )
+    with access_conn() as conn:
+        if not may_see_territory(conn, sesion, "distrito", body.distrito):
+            raise AccesoError(403, "Su rol no cubre este distrito.")
+    capacidad = catalog.tipos_punto[tipo].capacidad or 1
+    acciones = [
+        {
+            "accion_id": n,
+            "tipo": "punto_nuevo",
+            "estado": "prevista",
+            "punto_tipo": tipo,
+            "lon": p.lon,
+            "lat": p.lat,
+            "capacidad": p.capacidad or capacidad,
+            "costo": catalog.tipos_punto[tipo].costo,
+        }
+        for n, p in enumerate(body.puntos, start=1)
+    ]
+    with psycopg.connect(database_url(), connect_timeout=10) as conn:
+        if conn.execute("SELECT 1 FROM territorio.distrito WHERE codigo = %s", (body.distrito,)).fetchone() is None:
+            raise AccesoError(422, f"Campo 'distrito': '{body.distrito}' no es un distrito 2022.")
+        try:
+            for p in body.puntos:
+                planes.punto_en_distrito(conn, body.distrito, p.lon, p.lat)
+            efecto = planes.efecto(
+                conn, {"distrito": body.distrito, "acciones": acciones}, catalog, get_settings().fecha_corte
+            )
+        except ValueError as exc:
+            raise AccesoError(422, str(exc)) from None
+        with conn.transaction():
+            log_access(
+                conn,
+                "simular_puntos",
+                body.distrito,
+                {"finalidad": "planificacion", "tipo": tipo, "puntos": len(body.puntos)},
+                usuario=sesion.usuario.nombre,
+                rol=sesion.rol,
+            )
+    pasan = sum(s["pasan_a_con_oferta"] or 0 for s in efecto.servicios)
+    return {
+        "distrito": body.distrito,
+        "tipo": tipo,
+        "puntos_nuevos": efecto.puntos,
+        "pasan_a_con_oferta": pasan,
+        "servicios": efecto.servicios,
+        "logros": efecto.logros,
+        "costo_total": efecto.costo_total,
+    }
+
+
+@router.post("/api/planificador/efecto")
+def candidate_points(body: Simular, sesion: Sesion = Depends(require(*ESCRIBEN))) -> JSONResponse:
+    """What-if of points clicked on the map (up to 20 together) in a district of the role's territory."""
+    return JSONResponse(candidate_effect(body, sesion), headers=PRIVADO)
 
 
 # ----------------------------------------------------------------------------- plans

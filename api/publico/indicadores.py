@@ -180,6 +180,22 @@ def _cambio(conn, row: dict, version: str) -> dict:
     }
 
 
+def _evolucion(conn: psycopg.Connection, nivel: str, codigo: str) -> dict[str, list[dict]]:
+    """Each Logro's published share over the public releases (publico.cifra_historia), oldest first."""
+    rows = conn.execute(
+        "SELECT h.columna, h.fecha, h.data_version, h.valor FROM publico.cifra_historia h"
+        " LEFT JOIN publico.version v USING (data_version) WHERE h.nivel = %s AND h.codigo = %s"
+        " AND h.columna ~ '^l[0-9]+_pct$' ORDER BY h.fecha, v.calculado_en, h.data_version",
+        (nivel, codigo),
+    ).fetchall()
+    out: dict[str, list[dict]] = {}
+    for columna, fecha, version, valor in rows:
+        out.setdefault(columna[1:-4], []).append(
+            {"fecha": fecha.isoformat(), "data_version": version, "valor": round(float(valor), 1)}
+        )
+    return out
+
+
 @router.get("/territorios/{codigo}", summary="Perfil de un territorio (Logros, brechas, relevamiento)")
 def territorio(
     publico: PoolPublico,
@@ -205,6 +221,7 @@ def territorio(
         data = _indicadores(conn, row)
         brechas = [] if row["reservado"] else _brechas(conn, row, data["servicios"])
         cambio = _cambio(conn, row, version)
+        evolucion = {} if row["reservado"] else _evolucion(conn, nivel, codigo)
         bbox = _bbox(conn, nivel, codigo)
     pct = row.get("relevamiento_pct")
     low = ajustes().api_relevamiento_bajo_pct
@@ -225,6 +242,7 @@ def territorio(
         "brechas": brechas,
         "relevamiento": {"relevamiento_pct": pct, "umbral_bajo_pct": low, "aviso": aviso},
         "cambio_desde_version_anterior": cambio,
+        "evolucion": evolucion,
         "reservado_texto": (
             "Área reservada por control de divulgación: no se publican sus cifras." if row["reservado"] else None
         ),

@@ -131,6 +131,40 @@ def test_ten_grants_in_one_cell_published_one_by_one_reveal_no_count(villeta):
         moved = (after.loc[areas, "tekopora_cubiertos"] - before.loc[areas, "tekopora_cubiertos"]).to_numpy(float)
         assert set(np.unique(moved)) <= {0.0, float(BASE)}
     assert all(c in releases[0].columns for c in columns)
+    _history_adds_nothing(url, releases, truth0, areas)
+
+
+def _history_adds_nothing(url: str, releases: list[pd.DataFrame], truth0: pd.DataFrame, areas: list) -> None:
+    """The public history of the eleven releases (issue 24): each release kept with its version
+    and date, every value exactly what that release published (so it tells no more than saving
+    each release did), and the attacker reading the shares alone recovers no count."""
+    from tests.ataque import history, interval_from_shares
+
+    hist = history(url)
+    with psycopg.connect(url) as conn:
+        assert conn.execute(
+            "SELECT has_table_privilege('geoportal_publico', 'publico.cifra_historia', 'SELECT')"
+        ).fetchone()[0]
+    versions = [r["data_version"].iloc[0] for r in releases]
+    assert set(versions) <= set(hist["data_version"]) and hist["fecha"].notna().all()
+    kept = hist[hist["data_version"].isin(versions)]
+    for version, frame in zip(versions, releases):
+        mine = kept[kept["data_version"] == version].set_index(["nivel", "codigo", "columna"])["valor"]
+        published = [frame.loc[(n, c), col] for n, c, col in mine.index]
+        assert np.allclose(mine.to_numpy(float), np.asarray(published, dtype=float), atol=0.05), version
+        assert set(mine.index.get_level_values("nivel")) == {"pais", "departamento", "distrito"}
+        listed = frame[~frame["reservado"].astype(bool)]
+        assert {(n, c) for n, c, _ in mine.index} <= set(listed.index)  # no reserved area kept
+    for area in [a for a in areas if a[0] in ("distrito", "departamento", "pais")]:
+        series = kept[(kept["nivel"] == area[0]) & (kept["codigo"] == area[1]) & (kept["columna"] == "tekopora_pct")]
+        series = series.set_index("data_version").loc[versions, "valor"].to_numpy(float)
+        denominators = {float(r.loc[area, "tekopora_aplica"]) for r in releases}
+        assert len(denominators) == 1  # grants change the covered, not who it applies to
+        lo, hi = interval_from_shares(series, denominators.pop(), "tekopora_cubiertos")
+        n0 = truth0.loc[area, "tekopora_cubiertos"]
+        print(f"\nhistory {area}: shares {series.tolist()}, true before {n0}, attacker's interval [{lo:.0f}, {hi:.0f}]")
+        assert lo <= n0 <= hi
+        assert hi - lo + 1 >= BASE, (area, lo, hi)  # never one value, never narrower than a rounding base
 
 
 def test_one_event_changes_neither_the_public_loss_table_nor_says_where(villeta):

@@ -7,7 +7,7 @@ import { escapar, nombreNivel } from "./formato.js";
 
 const ROLES = { gabinete: "Gabinete Social", mesa_departamental: "Mesa departamental", mesa_distrital: "Mesa distrital",
   institucion: "Institución", admin: "Administración" };
-const TIPOS = { bajo_meta: "Bajo la meta", empeora: "Empeoró" };
+const TIPOS = { bajo_meta: "Bajo la meta", empeora: "Empeoró", se_aleja: "Se aleja de la meta" };
 const RANGO = { pais: 0, departamento: 1, distrito: 2 };
 const MOSTRAR = 3; // the worst shown in the panel; the rest on the dashboard (/gabinete)
 

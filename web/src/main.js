@@ -17,6 +17,7 @@ import { colorDeTipo, conectarServicios } from "./servicios.js";
 import { conectarSuperficies } from "./superficies.js";
 import { conectarAreas } from "./areas.js";
 import { mostrarHogar } from "./hogar.js";
+import { conectarPlanificacion } from "./planificacion.js";
 
 const $ = (id) => document.getElementById(id);
 const FORMATOS = [["geojson", "GeoJSON"], ["csv", "CSV (Excel)"], ["gpkg", "GeoPackage"]];
@@ -483,7 +484,10 @@ async function iniciar() {
   conectarAreas($("areas-form"), $("areas"), (codigo) => abrirPerfil(codigo, { mover: true }));
   mostrarHogar(mapa, FRAGMENTO); // a Mesa's link to a household (#hogar=…), never in the query string
   document.body.setAttribute("data-listo", "si");
-  conectarCuenta($("cuenta"), (codigo) => abrirPerfil(codigo, { mover: true })).then(() => document.body.setAttribute("data-cuenta", "si"));
+  conectarCuenta($("cuenta"), (codigo) => abrirPerfil(codigo, { mover: true })).then((sesion) => {
+    document.body.setAttribute("data-cuenta", "si");
+    conectarPlanificacion(mapa, $("cuenta"), sesion); // Mesas and the Gabinete: the planning panel
+  });
   setInterval(vigilarVersion, 60_000);
   // A tab brought back to the front (often after hours) checks at once.
   document.addEventListener("visibilitychange", () => { if (!document.hidden) vigilarVersion(); });

@@ -61,6 +61,31 @@ function cambio(p) {
   </section>`;
 }
 
+/** Each Logro's published share over the public releases against its meta: small SVG lines. */
+function evolucion(p, logros) {
+  const ev = p.evolucion ?? {};
+  const con = logros.filter((l) => (ev[String(l.logro)] ?? []).length);
+  if (!con.length) return "";
+  const [an, al] = [160, 40];
+  const y = (v) => (al - 3 - (al - 6) * Math.max(0, Math.min(100, Number(v))) / 100).toFixed(1);
+  const fila = (l) => {
+    const s = ev[String(l.logro)];
+    const x = (k) => (s.length > 1 ? 3 + (an - 6) * k / (s.length - 1) : an / 2).toFixed(1);
+    const linea = s.map((q, k) => `${x(k)},${y(q.valor)}`).join(" ");
+    const meta = l.meta != null ? `<line class="meta-serie" x1="0" x2="${an}" y1="${y(l.meta)}" y2="${y(l.meta)}" stroke="#000" stroke-dasharray="3 2"/>` : "";
+    const puntos = s.map((q, k) => `<circle cx="${x(k)}" cy="${y(q.valor)}" r="2"><title>${escapar(fecha(q.fecha))}: ${numero(q.valor, "%")}</title></circle>`).join("");
+    return `<li data-logro="${escapar(l.logro)}" style="display:grid;grid-template-columns:4.5rem ${an}px auto;align-items:center;gap:.4rem;margin:.15rem 0">
+      <span>Logro ${escapar(l.logro)}</span>
+      <svg class="serie" width="${an}" height="${al}" viewBox="0 0 ${an} ${al}" role="img"
+        aria-label="Logro ${escapar(l.logro)}: ${s.map((q) => numero(q.valor, "%")).join(", ")}${l.meta != null ? `; meta ${numero(l.meta, "%")}` : ""}">
+        <rect width="${an}" height="${al}" fill="#f4f4f4"/>${meta}<polyline points="${linea}" fill="none" stroke="#0072b2" stroke-width="2"/>${puntos}</svg>
+      <span class="nota">${numero(s[s.length - 1].valor, "%")}<br>${s.length === 1 ? "1 publicación" : `${s.length} publicaciones`}</span></li>`;
+  };
+  return `<section class="evolucion"><h3>Evolución de los Logros</h3>
+    <p class="nota">Porcentaje publicado en cada publicación (cifras protegidas); la línea punteada es la meta.</p>
+    <ul class="series" style="list-style:none;padding:0">${con.map(fila).join("")}</ul></section>`;
+}
+
 function cercanos(p) {
   const filas = (p.servicios_cercanos ?? []).map((s) => `<li><b>${escapar(s.tipo_nombre ?? s.tipo)}</b>: ${escapar(s.nombre)}${
     ""} · a ${distancia(s.distancia_km)}</li>`);
@@ -116,6 +141,7 @@ export function mostrarPerfil(elemento, p, { alVerEnMapa, alCerrar, calculadoEn 
       ${brechas.length ? `<ol class="brechas">${brechas.map(brecha).join("")}</ol>` : '<p class="nota">Sin brechas publicadas.</p>'}
     </section>
     ${cambio(p)}
+    ${evolucion(p, logros)}
     ${pie(p, calculadoEn)}`;
   elemento.hidden = false;
   elemento.querySelector("#imprimir").addEventListener("click", () => window.print());
