@@ -169,6 +169,12 @@ def unit_measures(catalog: Catalogo, units: Units, ratios=None):
         m.add(f"{c}_sin_oferta", s.unidad, gap & ~reach)
         m.add(f"{c}_con_oferta", s.unidad, gap & reach)
     for tipo in catalog.tipos_punto:
+        # Each person at the engine's nearest-point distance of its household (no point
+        # of the type at all: infinitely far, so beyond every threshold).
+        far = access.distancia_km[tipo][of_person]
+        for km in agg.LEJOS_KM:
+            m.add(agg.lejos_column(tipo, km), "persona", far > km)
+    for tipo in catalog.tipos_punto:
         dist = access.distancia_km[tipo]
         m.add_sum(f"dist_{tipo}_km_suma", np.where(np.isfinite(dist), dist, 0.0), raw=dist)
         m.add_sum(f"acceso_{tipo}_suma", access.indice_2sfca[tipo])

@@ -160,6 +160,10 @@ def public_frame(
     for s in catalog.servicios:
         c = s.codigo.lower()
         out[f"{c}_pct"] = disclosure.share(out[f"{c}_cubiertos"], out[f"{c}_aplica"], T)
+    for tipo in catalog.tipos_punto:
+        for km in agg.LEJOS_KM:
+            far = agg.lejos_column(tipo, km)
+            out[far + "_pct"] = disclosure.share(out[far], out["personas"], T)
     visible = ~out["reservado"].to_numpy()
     for column, mean in disclosure.protected_means(out, sums).items():
         out[column] = np.where(visible, mean, np.nan)
@@ -193,6 +197,14 @@ RELEVAMIENTO = (
     "distritos 2022 (su nombre los nombra a todos): la proporción es de toda la población del área, no de un "
     "distrito; un distrito relevado entero que comparte su polígono con otro no relevado muestra menos de 100 %. "
     "Sin valor en hexágonos H3 (no hay población censal por hexágono) y en áreas reservadas."
+)
+
+
+LEJOS = (
+    "Personas relevadas cuyo hogar está a más de esa distancia geodésica (en línea recta sobre la Tierra) del "
+    "punto de entrega más cercano del tipo, la misma distancia que usa el motor para el acceso. Conteo protegido "
+    "como todos (redondeado con su desplazamiento secreto, nunca mayor que las personas del área); el porcentaje "
+    "es sobre las personas publicadas, solo donde estas llegan al umbral. Sin tiempo de viaje: ver README."
 )
 
 
@@ -266,6 +278,14 @@ def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
             (f"{c}_pct", f"{s.nombre}: cobertura (%)", "porcentaje", "%", None, s.codigo, s.paquete),
         ]
     for tipo, spec in catalog.tipos_punto.items():
+        for km in agg.LEJOS_KM:
+            far = agg.lejos_column(tipo, km)
+            label = f"Personas a más de {km} km del punto más cercano: {spec.nombre}"
+            rows += [
+                (far, label, "conteo", "personas", None, None, None),
+                (far + "_pct", label + " (%)", "porcentaje", "%", None, None, None),
+            ]
+    for tipo, spec in catalog.tipos_punto.items():
         rows += [
             (f"dist_{tipo}_km", f"Distancia media al {spec.nombre} más cercano (km)", "media", "km", None, None, None),
             (
@@ -279,7 +299,9 @@ def measure_dictionary(catalog: Catalogo) -> pd.DataFrame:
             ),
         ]
     out = pd.DataFrame(rows, columns=["columna", "etiqueta", "tipo", "unidad", "logro", "servicio", "paquete"])
-    out["descripcion"] = out["columna"].map({"relevamiento_pct": RELEVAMIENTO}).fillna("")
+    described = {"relevamiento_pct": RELEVAMIENTO}
+    described.update({c: LEJOS for c in out["columna"] if c.startswith("lejos_")})
+    out["descripcion"] = out["columna"].map(described).fillna("")
     return out
 
 
