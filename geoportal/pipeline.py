@@ -51,6 +51,7 @@ from geoportal.publicacion import (
     public_frame,
     publish,
     record_release,
+    require_stored_columns,
     secret_key,
     serialised,
     swap_release,
@@ -474,6 +475,7 @@ def compute_district(
     fecha_corte = _district_cutoff(conn, fecha_corte)
     counts, sums = agg.measure_names(catalog)
     value_columns = counts + sums
+    require_stored_columns(conn, value_columns)
     # The district's fingerprint before its read (as in compute_all): a contrarreferencia
     # committed meanwhile makes its own recompute get another version.
     row_sums = district_sums(conn, codigo, fecha_corte)

@@ -449,7 +449,8 @@ def publish(
             "data_version": published
             or conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0],
         }
-    counts, _sums = agg.measure_names(catalog)
+    counts, sums = agg.measure_names(catalog)
+    require_stored_columns(conn, counts + sums)
     conn.commit()  # idle: the wide tables stream through psql (copy_out), side by side
     with ThreadPoolExecutor(max_workers=1) as pool, connect_like(conn) as other:
         reading = pool.submit(copy_out, other, "SELECT * FROM calculo.agregado ORDER BY nivel, codigo", typed=True)
@@ -471,6 +472,27 @@ def publish(
         swap_release(cur, catalog, version)
         record_release(cur, version, parametros, settings, loss)
     return {"publicada": True, "data_version": version, "perdida": loss}
+
+
+def require_stored_columns(conn: psycopg.Connection, columns: list[str]) -> None:
+    """LookupError (Spanish) when the stored aggregates predate a measure of the code or catalogue.
+
+    A new measure (a service added to the catalogue, the distance counts) exists only after
+    a national computation: district updates and releases subtract and re-protect the
+    stored columns, so they cannot start from a table without it.
+    """
+    stored = {
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'calculo' AND table_name = 'agregado'"
+        ).fetchall()
+    }
+    missing = [c for c in columns if c not in stored]
+    if stored and missing:
+        raise LookupError(
+            f"El cálculo guardado no tiene {len(missing)} medida(s) del catálogo o del código actual (p. ej. "
+            f"{', '.join(missing[:3])}): ejecute `geoportal calcular` sin --distrito para recalcular todo el país."
+        )
 
 
 def public_counts(catalog: Catalogo) -> list[str]:

@@ -145,6 +145,20 @@ def test_the_families_nest_beyond_20_in_beyond_10_in_beyond_5_in_persons():
     assert key["lejos_usf_5km"] not in fam.supersets[key["lejos_escuela_20km"]]
 
 
+def test_stored_aggregates_without_the_new_counts_ask_for_a_national_computation(villeta):
+    """A database computed before these counts existed: a district update says what to run
+    instead of failing on a missing column (a release due checks the same)."""
+    from geoportal.pipeline import compute_district
+    from tests.institucional import clone_database
+
+    url = clone_database(villeta, "sin_lejania")
+    with psycopg.connect(url) as conn:
+        conn.execute("ALTER TABLE calculo.agregado DROP COLUMN lejos_usf_5km")
+        conn.commit()
+        with pytest.raises(LookupError, match="geoportal calcular` sin --distrito"):
+            compute_district(conn, "1116")
+
+
 # ----------------------------------------------------------------------------- same value everywhere
 def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     n = 2**z
