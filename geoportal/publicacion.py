@@ -371,12 +371,15 @@ def record_release(cur, version: str, parametros: dict, settings: Settings, loss
     cur.execute("UPDATE calculo.actualizacion SET publicada_en = %s WHERE publicada_en IS NULL", (version,))
     # Monitoring: the release's published shares (pais, departamento, distrito; reserved
     # areas left out, as in publico.cobertura) kept for good, so each Logro has a series.
+    # Each row is turned into jsonb once (a materialised CTE): inlined, the planner rebuilt
+    # it, polygon and all, for every (row, measure) pair: 4 of the pilots' 12 s release.
     cur.execute(
-        "INSERT INTO publico.cifra_historia (data_version, fecha, nivel, codigo, columna, valor)"
-        " SELECT %s, current_date, c.nivel, c.codigo, m.columna, (j ->> m.columna)::real"
-        " FROM publico.cobertura c CROSS JOIN LATERAL (SELECT to_jsonb(c) - 'geom' AS j) x"
-        " JOIN publico.medida m ON m.tipo = 'porcentaje' AND j ? m.columna"
-        " WHERE c.nivel IN ('pais', 'departamento', 'distrito') AND NOT c.reservado AND j ->> m.columna IS NOT NULL"
+        "WITH filas AS MATERIALIZED (SELECT c.nivel, c.codigo, to_jsonb(c) - 'geom' AS j FROM publico.cobertura c"
+        " WHERE c.nivel IN ('pais', 'departamento', 'distrito') AND NOT c.reservado)"
+        " INSERT INTO publico.cifra_historia (data_version, fecha, nivel, codigo, columna, valor)"
+        " SELECT %s, current_date, f.nivel, f.codigo, m.columna, (f.j ->> m.columna)::real"
+        " FROM filas f JOIN publico.medida m ON m.tipo = 'porcentaje' AND f.j ? m.columna"
+        " WHERE f.j ->> m.columna IS NOT NULL"
         " ON CONFLICT (data_version, nivel, codigo, columna) DO NOTHING",
         (version,),
     )
