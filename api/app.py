@@ -26,7 +26,7 @@ from api.base.guardia import Guardia
 from api.institucional.acceso import COOKIE, session_required
 from api.institucional.derivaciones import recalculos_en_segundo_plano
 from api.institucional.ingreso import sesion_vigente
-from api.publico import ogc, transporte, visor
+from api.publico import ogc, superficies, transporte, visor
 from capas import default_capas
 from geoportal import __version__
 from tiles import router as tiles_router
@@ -73,6 +73,7 @@ def create_app() -> FastAPI:
         default_capas(), cache_mb=web.teselas_cache_mb, disk=web.teselas_dir, conexiones=web.teselas_conexiones
     )
     app.add_middleware(tiles_router.FastPath, service=app.state.teselas)
+    app.add_middleware(superficies.CaminoRapido)  # raster tiles already drawn, before routing too
     transporte.instalar(app)  # HEAD, CORS on public routes, gzip (outside the tile fast path)
     # Outermost: the session is checked and bodies capped before anything reads them.
     app.add_middleware(

@@ -135,12 +135,24 @@ def measure_names(catalog: Catalogo) -> tuple[list[str], list[str]]:
     for s in catalog.servicios:
         c = s.codigo.lower()
         counts += [f"{c}_aplica", f"{c}_cubiertos", f"{c}_sin_oferta", f"{c}_con_oferta"]
+    counts += [lejos_column(tipo, km) for tipo in catalog.tipos_punto for km in LEJOS_KM]
     sums = []
     for tipo in catalog.tipos_punto:
         sums += [f"dist_{tipo}_km_suma", f"acceso_{tipo}_suma"]
     # Class counts of every mean's value (not published; they feed the protected means).
     counts += [name for s in sums for name in mean_classes(s)[2]]
     return counts, sums
+
+
+# Population-weighted distance: persons whose household lies farther than each of these
+# geodesic distances (km) from the nearest point of a type. Published as protected counts
+# (family "persons beyond d of type t", ``disclosure.familias``) and shares of persons.
+LEJOS_KM = (5, 10, 20)
+
+
+def lejos_column(tipo: str, km: int) -> str:
+    """Count column of the persons farther than ``km`` from the nearest point of ``tipo``."""
+    return f"lejos_{tipo}_{km}km"
 
 
 # Classes of the per-household values behind published means: distance in km (the last

@@ -51,6 +51,7 @@ from geoportal.publicacion import (
     public_frame,
     publish,
     record_release,
+    require_stored_columns,
     secret_key,
     serialised,
     swap_release,
@@ -168,6 +169,12 @@ def unit_measures(catalog: Catalogo, units: Units, ratios=None):
         m.add(f"{c}_cubiertos", s.unidad, covered)
         m.add(f"{c}_sin_oferta", s.unidad, gap & ~reach)
         m.add(f"{c}_con_oferta", s.unidad, gap & reach)
+    for tipo in catalog.tipos_punto:
+        # Each person at the engine's nearest-point distance of its household (no point
+        # of the type at all: infinitely far, so beyond every threshold).
+        far = access.distancia_km[tipo][of_person]
+        for km in agg.LEJOS_KM:
+            m.add(agg.lejos_column(tipo, km), "persona", far > km)
     for tipo in catalog.tipos_punto:
         dist = access.distancia_km[tipo]
         m.add_sum(f"dist_{tipo}_km_suma", np.where(np.isfinite(dist), dist, 0.0), raw=dist)
@@ -468,6 +475,7 @@ def compute_district(
     fecha_corte = _district_cutoff(conn, fecha_corte)
     counts, sums = agg.measure_names(catalog)
     value_columns = counts + sums
+    require_stored_columns(conn, value_columns)
     # The district's fingerprint before its read (as in compute_all): a contrarreferencia
     # committed meanwhile makes its own recompute get another version.
     row_sums = district_sums(conn, codigo, fecha_corte)

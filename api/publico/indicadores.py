@@ -5,8 +5,9 @@
 * ``/api/territorios/{codigo}``: the profile a Mesa opens first: Logros against metas,
   ranked gaps (which service, how many units, investment vs referral, where: the published
   H3 resolution-7 cells of the territory with the largest gap), survey coverage with a
-  warning when low, and change since the previous version (said plainly when the store
-  keeps only the current one).
+  warning when low, persons far from each point type (the published ``lejos_*`` counts
+  and shares), and change since the previous version (said plainly when the store keeps
+  only the current one).
 * ``/api/buscar?q=``: departments, districts and localities by name, accent-, case-, ñ- and
   abbreviation-insensitive ("asuncion", "nemby", "Mcal"); names in their one public form
   (``geoportal.nombres.nombre_oficial``).
@@ -81,6 +82,25 @@ def _indicadores(conn: psycopg.Connection, row: dict) -> dict:
     for entry in servicios.values():
         entry.setdefault("meta", None)
     return {"logros": [logros[k] for k in sorted(logros)], "servicios": list(servicios.values())}
+
+
+LEJOS = re.compile(r"^lejos_([a-z_]+)_([0-9]+)km$")
+
+
+def _lejania(row: dict) -> list[dict]:
+    """Persons beyond each distance of the nearest point of each type: the row's published
+    (protected) counts and shares, nothing recomputed."""
+    names = tipo_nombres()
+    by_type: dict[str, list[dict]] = {}
+    for column, value in row.items():
+        found = LEJOS.match(column)
+        if found:
+            tipo, km = found.group(1), int(found.group(2))
+            by_type.setdefault(tipo, []).append({"km": km, "personas": value, "porcentaje": row.get(column + "_pct")})
+    return [
+        {"tipo": t, "tipo_nombre": names.get(t, t), "umbrales": sorted(v, key=lambda u: u["km"])}
+        for t, v in by_type.items()
+    ]
 
 
 def _head(row: dict, version: dict) -> dict:
@@ -241,6 +261,7 @@ def territorio(
         "logros": data["logros"],
         "brechas": brechas,
         "relevamiento": {"relevamiento_pct": pct, "umbral_bajo_pct": low, "aviso": aviso},
+        "lejania": _lejania(row),
         "cambio_desde_version_anterior": cambio,
         "evolucion": evolucion,
         "reservado_texto": (

@@ -175,6 +175,36 @@ class CacheTeselas:
 cache_teselas = CacheTeselas()
 
 
+class CaminoRapido:
+    """ASGI middleware answering raster tiles already drawn (``cache_teselas``) before routing.
+
+    The same answer as the route's own cache (:class:`RutaInmutable`: same key, bytes and
+    headers), without the routing and the exception layers in between: the warm path of
+    the vector tiles (``tiles.router.FastPath``) does the same. Inside ``Transporte``, so
+    CORS and HEAD still apply; a miss goes on to the route.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and path.startswith("/raster/")
+            and "/tiles/" in path
+            and not scope.get("query_string")
+            and (guardada := cache_teselas.get(path)) is not None
+        ):
+            cuerpo, headers = guardada
+            raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+            await send({"type": "http.response.start", "status": 200, "headers": raw})
+            await send({"type": "http.response.body", "body": cuerpo})
+            return
+        await self.app(scope, receive, send)
+
+
 class RutaInmutable(APIRoute):
     """Versioned raster answers never change: ``Cache-Control: immutable`` on every 200,
     and rendered PNG tiles are kept in memory (:class:`CacheTeselas`)."""

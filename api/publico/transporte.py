@@ -12,8 +12,9 @@ wraps it) adds one ASGI middleware that
   cookie: a public answer carries no session, so no credentials are ever allowed;
 * compresses JSON, GeoJSON, CSV, JavaScript and CSS with gzip above ``GZIP_MINIMO``
   bytes (Starlette's ``GZipMiddleware``). Tiles are not touched: they are stored
-  gzip-encoded MVT and sent with ``Content-Encoding: gzip`` already (``tiles.router``);
-  PNG, GeoPackage and HTML pages are not compressed (HTML pages may carry a form token,
+  gzip-encoded MVT and sent with ``Content-Encoding: gzip`` already (``tiles.router``),
+  and raster tiles are PNG or WebP, so neither passes through the gzip layer (both have a
+  warm path before routing); PNG, GeoPackage and HTML pages are not compressed (HTML pages may carry a form token,
   and compressing a secret beside reflected text is the BREACH attack).
 """
 
@@ -73,7 +74,9 @@ class Transporte:
             scope = {**scope, "method": "GET"}
         # Tiles skip the gzip layer entirely: they are compressed already, and the fast path
         # of cached tiles must stay as thin as it is.
-        inner = self.app if scope["path"].startswith("/tiles/") else self.gzip
+        path = scope["path"]
+        teselas = path.startswith("/tiles/") or (path.startswith("/raster/") and "/tiles/" in path)
+        inner = self.app if teselas else self.gzip
 
         async def enviar(message: Message) -> None:
             if message["type"] == "http.response.start":

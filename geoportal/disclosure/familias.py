@@ -17,11 +17,15 @@ What a count counts (``Conjunto``) is read off the catalogue, never off the data
 * the services that must be covered, each as the literal "applies ⇒ covered" (within a
   scope inside the service's rule that is just "covered"; a service whose rule does not
   meet the scope drops out);
-* for a gap, "not covered, and without / with supply in reach" of one service.
+* for a gap, "not covered, and without / with supply in reach" of one service;
+* for the population-weighted distance, "household farther than d km from the nearest
+  point of type t" (``lejos``): persons beyond 20 km are among those beyond 10 km, who
+  are among those beyond 5 km, who are among all persons.
 
 Two columns with the same ``Conjunto`` are one family. ``A`` is a subset of ``B`` when
 both count the same unit, A's scope lies inside B's, A requires every service B requires
-(or the service cannot apply inside A's scope) and B's gap literal, if any, is A's. Row
+(or the service cannot apply inside A's scope), B's gap literal, if any, is A's, and B's
+distance literal, if any, is A's of the same type at least as far. Row
 consistency clips each family to every superset (``perturbation.perturb``), which also
 keeps the attacker's containment inequalities from narrowing anything.
 
@@ -42,6 +46,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from geoportal.aggregate import LEJOS_KM, lejos_column
 from geoportal.catalog import Catalogo, Regla
 
 INF = 10**6
@@ -107,6 +112,7 @@ class Conjunto:
     ambito: Ambito = EVERYONE
     cubiertos: frozenset[str] = frozenset()
     brecha: tuple[str, str] | None = None  # ("sin" | "con", service code)
+    lejos: tuple[str, int] | None = None  # (point type, km): household farther than km from its nearest point
 
     @property
     def key(self) -> str:
@@ -116,6 +122,8 @@ class Conjunto:
             parts.append("cubiertos " + ",".join(sorted(self.cubiertos)))
         if self.brecha:
             parts.append(f"brecha {self.brecha[0]} oferta {self.brecha[1]}")
+        if self.lejos:
+            parts.append(f"a más de {self.lejos[1]} km de {self.lejos[0]}")
         return " | ".join(parts)
 
 
@@ -170,6 +178,9 @@ def column_sets(catalog: Catalogo, counts: list[str]) -> dict[str, Conjunto | No
         out[f"{c}_cubiertos"] = Conjunto(s.unidad, scope, frozenset({s.codigo}))
         out[f"{c}_sin_oferta"] = Conjunto(s.unidad, scope, brecha=("sin", s.codigo))
         out[f"{c}_con_oferta"] = Conjunto(s.unidad, scope, brecha=("con", s.codigo))
+    for tipo in catalog.tipos_punto:
+        for km in LEJOS_KM:
+            out[lejos_column(tipo, km)] = Conjunto("persona", lejos=(tipo, km))
     return {c: out[c] for c in counts}
 
 
@@ -191,6 +202,8 @@ def subset(a: Conjunto, b: Conjunto, catalog: Catalogo) -> bool:
         return False
     if a.brecha is not None and a.brecha[1] in b.cubiertos:
         return False  # a requires that service uncovered
+    if b.lejos is not None and (a.lejos is None or a.lejos[0] != b.lejos[0] or a.lejos[1] < b.lejos[1]):
+        return False
     vacuous = {
         c
         for c in b.cubiertos - a.cubiertos
@@ -234,6 +247,7 @@ def _pure_age(s: Conjunto | None) -> bool:
         and s.unidad == "persona"
         and not s.cubiertos
         and s.brecha is None
+        and s.lejos is None
         and all(getattr(s.ambito, f) is None for f in FLAGS)
     )
 
@@ -279,7 +293,7 @@ def frechet_relations(sets: dict[str, Conjunto | None], catalog: Catalogo) -> li
     by_set = {s: k for k, s in sets.items() if s is not None}
     out = []
     for k, s in sets.items():
-        if s is None or s.brecha is not None or len(s.cubiertos) < 2:
+        if s is None or s.brecha is not None or s.lejos is not None or len(s.cubiertos) < 2:
             continue
         universe = by_set.get(Conjunto(s.unidad, s.ambito))
         covered = [by_set.get(Conjunto(s.unidad, s.ambito, frozenset({c}))) for c in sorted(s.cubiertos)]

@@ -107,3 +107,21 @@ def test_structural_zeros_publish_zero(pilotos):
     ):
         assert (true[column] == 0).all(), column
         assert (pub[column] == 0).all(), column
+
+
+def test_persons_far_from_a_point_type_nest_on_the_truth_and_in_every_published_row(pilotos):
+    """Persons beyond 20 km of a type are among those beyond 10 km, who are among those beyond
+    5 km, who are among all persons: true on the pilots, what the families say, and shown so."""
+    url = pilotos["url"]
+    counts, true, pub = _frames(url)
+    far = [c for c in counts if c.startswith("lejos_")]
+    tipos = sorted({c.removeprefix("lejos_").rsplit("_", 1)[0] for c in far})
+    assert len(far) == 3 * len(tipos) and "usf" in tipos and "escuela" in tipos
+    fam = count_families(default_catalog(), counts)
+    for tipo in tipos:
+        chain = ["personas"] + [f"lejos_{tipo}_{km}km" for km in (5, 10, 20)]
+        for big, small in itertools.pairwise(chain):
+            assert (true[small] <= true[big]).all() and (pub[small] <= pub[big]).all(), (small, big)
+            assert fam.family[big] in fam.supersets[fam.family[small]], (small, big)
+        assert true[chain[1]].sum() > 0, tipo
+        assert (pub[chain[1:]] % 5 == 0).all().all()

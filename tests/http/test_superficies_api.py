@@ -150,6 +150,18 @@ def test_rendered_tiles_are_kept_by_their_versioned_path(servidor):
     segunda = httpx.get(url, timeout=60)  # the file is gone: only the server's tile cache can answer
     assert segunda.status_code == 200 and segunda.content == primera.content
     assert segunda.headers["cache-control"] == "public, max-age=31536000, immutable"
+    # Answered before routing (api.publico.superficies.CaminoRapido) with the route's own
+    # headers, and still inside the transport layer (HEAD as for any answer).
+    assert {k: v for k, v in segunda.headers.items() if k != "date"} == {
+        k: v for k, v in primera.headers.items() if k != "date"
+    }
+    assert segunda.headers["content-type"] == "image/png"
+    cabeza = httpx.head(url, timeout=60)
+    assert (
+        cabeza.status_code == 200
+        and cabeza.content == b""
+        and cabeza.headers["content-length"] == str(len(primera.content))
+    )
     otra = httpx.get(url.replace(f"/{tile.z}/{tile.x}/", f"/{tile.z}/{tile.x + 1}/"), timeout=60)
     assert otra.status_code == 404
 
