@@ -43,6 +43,7 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
+from psycopg.pq import TransactionStatus
 
 from geoportal.catalog import Catalogo
 from geoportal.dbcopy import copy_out
@@ -101,6 +102,8 @@ class Units:
             + " ORDER BY p.persona_id"
         )
         persons_params = (household_params if distrito is not None else ()) + ((fecha_corte,) if fecha_corte else ())
+        if companion is None and conn.info.transaction_status == TransactionStatus.IDLE:
+            companion = conn  # its reads are binary COPYs on sessions of their own (dbcopy)
         with ThreadPoolExecutor(max_workers=1) as pool:
             reading = pool.submit(copy_out, companion, persons_sql, persons_params) if companion is not None else None
             hogares = copy_out(
@@ -192,14 +195,26 @@ def parse_dates_once(values: pd.Series) -> pd.Series:
     return pd.Series(pd.to_datetime(pd.Series(np.asarray(uniques, dtype=object))).to_numpy()[inverse])
 
 
+def _year_month_day(values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Year, month and day of each date (text or datetime64), computed once per distinct date."""
+    values = pd.Series(values) if not isinstance(values, pd.Series) else values
+    inverse, uniques = pd.factorize(values)
+    parsed = pd.to_datetime(pd.Series(np.asarray(uniques, dtype=object)))
+    fields = np.column_stack([parsed.dt.year.to_numpy(), parsed.dt.month.to_numpy(), parsed.dt.day.to_numpy()])
+    picked = fields[inverse] if len(inverse) else np.zeros((0, 3), dtype=np.int64)
+    return picked[:, 0], picked[:, 1], picked[:, 2]
+
+
 def ages_in_years(born: pd.Series, at) -> np.ndarray:
     """Completed years at ``at`` (one date, or one per person)."""
-    born = parse_dates_once(born) if not np.issubdtype(np.asarray(born).dtype, np.datetime64) else pd.Series(born)
-    at = parse_dates_once(pd.Series(at)) if not isinstance(at, date) else pd.Series(pd.Timestamp(at), index=born.index)
-    years = at.dt.year.to_numpy() - born.dt.year.to_numpy()
-    before_birthday = (born.dt.month.to_numpy() > at.dt.month.to_numpy()) | (
-        (born.dt.month.to_numpy() == at.dt.month.to_numpy()) & (born.dt.day.to_numpy() > at.dt.day.to_numpy())
-    )
+    by, bm, bd = _year_month_day(born)
+    if isinstance(at, date):
+        stamp = pd.Timestamp(at)
+        ay, am, ad = stamp.year, stamp.month, stamp.day
+    else:
+        ay, am, ad = _year_month_day(at)
+    years = ay - by
+    before_birthday = (bm > am) | ((bm == am) & (bd > ad))
     return (years - before_birthday).astype(np.int16)
 
 

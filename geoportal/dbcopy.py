@@ -1,21 +1,26 @@
 """Bulk transfer between pandas frames and PostgreSQL with COPY (never row by row).
 
-Frames are written as CSV by pyarrow's multithreaded writer; empty cells are NULL,
-so callers turn '' into None only where NULL is meant.
+Reads on an idle connection go through ADBC (``adbc-driver-postgresql``): a binary COPY
+straight into Arrow, on a second session of the same role (it sees what ``conn`` sees
+when ``conn`` holds no open transaction). Reads inside a transaction (temporary tables,
+uncommitted rows, a role's session settings) go through ``conn`` itself, as CSV parsed
+by Arrow. Either way each column comes out with the same type (``conform``).
+Frames are written as CSV by pyarrow's multithreaded writer (``copy_in``, inside the
+caller's transaction) or as binary COPY by ADBC (``ingest``, into a table of its own);
+empty cells are NULL, so callers turn '' into None only where NULL is meant.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import subprocess
 
 import pandas as pd
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from psycopg.pq import TransactionStatus
 
 NUMERIC = {"lon": float, "lat": float, "capacidad": float, "ratio": float}
@@ -37,51 +42,94 @@ def copy_in(cur: psycopg.Cursor, table: str, frame: pd.DataFrame) -> None:
             copy.write(buffer.getbuffer())
 
 
+def conninfo(conn: psycopg.Connection) -> str:
+    """libpq connection string of ``conn``'s database and role (password included)."""
+    params = conn.info.get_parameters()
+    if conn.info.password:
+        params["password"] = conn.info.password
+    return make_conninfo(**params)
+
+
+def adbc_connect(conn: psycopg.Connection):
+    """An ADBC connection to the same database as ``conn``, with the same credentials."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    return adbc.connect(conninfo(conn))
+
+
 def copy_out(conn: psycopg.Connection, query: str, params: tuple = (), typed: bool = False) -> pd.DataFrame:
-    """Run ``query`` through COPY ... TO STDOUT and parse it with Arrow (fast for millions).
+    """Run ``query`` and return its rows as a frame (fast for millions).
 
     Every column is text (codes keep their leading zeros) except the known numeric and
     boolean ones; ``typed`` (for the wide tables of figures) takes each column's type
     from the query's own result types instead (integers, floats, booleans, text).
     ``query`` uses ``{}`` placeholders for ``params`` (bound as literals).
-    psycopg hands a COPY TO over one row per Python call; when ``psql`` is installed and
-    ``conn`` holds no open transaction (so a second session sees the same data), psql
-    streams it instead, several times faster at national scale.
+    On an idle ``conn`` the rows come by binary COPY through ADBC, else through ``conn``.
     """
     statement = sql.SQL(query).format(*map(sql.Literal, params)) if params else sql.SQL(query)
+    if conn.info.transaction_status == TransactionStatus.IDLE:
+        text = statement.as_string(conn)
+        with adbc_connect(conn) as other, other.cursor() as cur:
+            cur.execute(text)
+            table = cur.fetch_arrow_table()
+        conformed = conform(table, typed)
+        if conformed is not None:
+            return conformed.to_pandas()
+    return _copy_out_csv(conn, statement, typed)
+
+
+_INTEGERS = (pa.int16(), pa.int32(), pa.int64())
+
+
+def conform(table: pa.Table, typed: bool) -> pa.Table | None:
+    """The column types the CSV read gives (None: a column type it cannot match)."""
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        kind = column.type
+        if isinstance(kind, pa.ExtensionType):  # numeric (text storage) and other PostgreSQL types
+            if kind.extension_name != "arrow.opaque" or kind.type_name != "numeric":
+                return None
+            column = pa.chunked_array([c.storage for c in column.chunks], type=kind.storage_type)
+            kind = pa.float64() if typed or name in NUMERIC else pa.string()
+            columns.append(column.cast(kind))
+            continue
+        if typed:
+            target = (
+                pa.int64()
+                if kind in _INTEGERS
+                else pa.float64()
+                if kind == pa.float64()
+                else kind
+                if kind in (pa.bool_(), pa.string())
+                else pa.string()
+                if kind == pa.date32()
+                else None
+            )
+        elif name in NUMERIC:
+            target = pa.float64() if kind in (*_INTEGERS, pa.float64()) else None  # float4: as its text
+        elif name in BOOLEAN:
+            target = pa.bool_() if kind == pa.bool_() else None
+        elif name in INTEGER:
+            target = pa.int64() if kind in _INTEGERS else None
+        else:
+            target = pa.string() if kind in (*_INTEGERS, pa.string(), pa.date32()) else None
+        if target is None:
+            return None
+        column = column.cast(target)
+        if not typed and target == pa.string():
+            column = pc.fill_null(column, "")  # the CSV read keeps NULL text as ''
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def _copy_out_csv(conn: psycopg.Connection, statement: sql.Composable, typed: bool) -> pd.DataFrame:
     result_types = _result_types(conn, statement) if typed else None
     copy_sql = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(statement).as_string(conn)
-    psql = shutil.which("psql")
-    if psql and conn.info.transaction_status == TransactionStatus.IDLE:
-        info = conn.info
-        env = {**os.environ, "PGPASSWORD": info.password or "", "PGCONNECT_TIMEOUT": "10"}
-        args = [
-            psql,
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            info.host,
-            "-p",
-            str(info.port),
-            "-U",
-            info.user,
-            "-d",
-            info.dbname,
-            "-c",
-            copy_sql,
-        ]
-        done = subprocess.run(args, capture_output=True, env=env, check=False)
-        if done.returncode != 0:
-            raise psycopg.OperationalError(done.stderr.decode(errors="replace").strip())
-        data = done.stdout
-    else:
-        buffer = io.BytesIO()
-        with conn.cursor().copy(copy_sql) as copy:
-            for block in copy:
-                buffer.write(block)
-        data = buffer.getvalue()
+    buffer = io.BytesIO()
+    with conn.cursor().copy(copy_sql) as copy:
+        for block in copy:
+            buffer.write(block)
+    data = buffer.getvalue()
     types = result_types
     if types is None:
         header = data[: data.find(b"\n")].decode().split(",")
@@ -127,7 +175,7 @@ def _result_types(conn: psycopg.Connection, statement: sql.Composable) -> dict[s
         cur.execute(sql.SQL("SELECT * FROM ({}) t LIMIT 0").format(statement))
         description = cur.description
     if idle:
-        conn.rollback()  # leave no transaction open (the psql path needs an idle connection)
+        conn.rollback()  # leave no transaction open, as found
     out = {}
     for d in description:
         info = conn.adapters.types.get(d.type_code)
@@ -137,7 +185,4 @@ def _result_types(conn: psycopg.Connection, statement: sql.Composable) -> dict[s
 
 def connect_like(conn: psycopg.Connection) -> psycopg.Connection:
     """A new connection to the same database as ``conn``, with the same credentials."""
-    params = conn.info.get_parameters()
-    if conn.info.password:
-        params["password"] = conn.info.password
-    return psycopg.connect(**params)
+    return psycopg.connect(conninfo(conn))

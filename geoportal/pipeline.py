@@ -335,6 +335,7 @@ def compute_all(
     # before the read: a write committed in between is in the figures and not in this
     # version, so the next computation gets another version (never the same one for
     # other figures, unless the data went back exactly to this fingerprint's).
+    conn.commit()  # idle (the writers' lock is the session's): the reads below are binary COPYs
     pool = ThreadPoolExecutor(max_workers=1)
     summing = pool.submit(_district_sums_apart, conn, fecha_corte)
     pool.shutdown(wait=False)

@@ -381,16 +381,27 @@ def record_release(cur, version: str, parametros: dict, settings: Settings, loss
     cur.execute("UPDATE calculo.actualizacion SET publicada_en = %s WHERE publicada_en IS NULL", (version,))
     # Monitoring: the release's published shares (pais, departamento, distrito; reserved
     # areas left out, as in publico.cobertura) kept for good, so each Logro has a series.
-    # Each row is turned into jsonb once (a materialised CTE): inlined, the planner rebuilt
-    # it, polygon and all, for every (row, measure) pair: 4–9 s of the pilots' 13 s of writing.
+    # One (column, value) pair per share column of the dictionary the release has (an
+    # unpivot by name: a row to JSON would also turn every district outline into GeoJSON).
+    shares = [
+        r[0]
+        for r in cur.execute(
+            "SELECT m.columna FROM publico.medida m WHERE m.tipo = 'porcentaje' AND EXISTS (SELECT 1"
+            " FROM information_schema.columns i WHERE i.table_schema = 'publico' AND i.table_name = 'cobertura'"
+            " AND i.column_name = m.columna) ORDER BY m.columna"
+        ).fetchall()
+    ]
+    if not shares:
+        return
+    pairs = sql.SQL(", ").join(sql.SQL("({}, c.{}::real)").format(sql.Literal(c), sql.Identifier(c)) for c in shares)
     cur.execute(
-        "WITH filas AS MATERIALIZED (SELECT c.nivel, c.codigo, to_jsonb(c) - 'geom' AS j FROM publico.cobertura c"
-        " WHERE c.nivel IN ('pais', 'departamento', 'distrito') AND NOT c.reservado)"
-        " INSERT INTO publico.cifra_historia (data_version, fecha, nivel, codigo, columna, valor)"
-        " SELECT %s, current_date, f.nivel, f.codigo, m.columna, (f.j ->> m.columna)::real"
-        " FROM filas f JOIN publico.medida m ON m.tipo = 'porcentaje' AND f.j ? m.columna"
-        " WHERE f.j ->> m.columna IS NOT NULL"
-        " ON CONFLICT (data_version, nivel, codigo, columna) DO NOTHING",
+        sql.SQL(
+            "INSERT INTO publico.cifra_historia (data_version, fecha, nivel, codigo, columna, valor)"
+            " SELECT %s, current_date, c.nivel, c.codigo, x.columna, x.valor"
+            " FROM publico.cobertura c CROSS JOIN LATERAL (VALUES {}) x (columna, valor)"
+            " WHERE c.nivel IN ('pais', 'departamento', 'distrito') AND NOT c.reservado AND x.valor IS NOT NULL"
+            " ON CONFLICT (data_version, nivel, codigo, columna) DO NOTHING"
+        ).format(pairs),
         (version,),
     )
 
