@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from tests.institucional import CLAVE, Server, clone_database, make_users
-from tests.rutas import ARTEFACTOS
+from tests.rutas import ARTEFACTOS, RAIZ
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -219,7 +219,7 @@ def test_viewer_panel_mesa_plans_two_sites_tries_a_point_and_opens_the_sheet(ser
         page.screenshot(path=str(ARTEFACTOS / "perfil_evolucion.png"))
         # axe-core over the viewer with the planning panel and the profile open
         page.wait_for_selector("body[data-planificacion=si]", timeout=60_000)
-        page.add_script_tag(path=str(Path(__file__).resolve().parent.parent / "web/node_modules/axe-core/axe.min.js"))
+        page.add_script_tag(path=str(RAIZ / "web/node_modules/axe-core/axe.min.js"))
         result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
         bad = [
             (v["id"], [n["target"] for n in v["nodes"]][:3])

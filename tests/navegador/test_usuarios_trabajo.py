@@ -26,7 +26,7 @@ import psycopg
 import pytest
 
 from tests.institucional import Server, login, make_users
-from tests.test_seguimiento import (  # noqa: F401  (navegador: fixture, built on this module's ``mundo``)
+from tests.navegador.test_seguimiento import (  # noqa: F401  (navegador: fixture, built on this module's ``mundo``)
     ESCRITORIO,
     TELEFONO,
     Vista,
@@ -37,10 +37,10 @@ from tests.test_seguimiento import (  # noqa: F401  (navegador: fixture, built o
     _rows,
     navegador,
 )
-from tests.test_visor import published_copy
+from tests.navegador.test_visor import published_copy
+from tests.rutas import RAIZ
 
-ROOT = Path(__file__).resolve().parents[1]
-AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+AXE = RAIZ / "web" / "node_modules" / "axe-core" / "axe.min.js"
 TAMANOS = {"escritorio": ESCRITORIO, "telefono": TELEFONO}
 
 
@@ -337,7 +337,7 @@ def test_7_wording_in_the_code_and_on_the_rendered_pages(mundo, navegador):
     from geoportal.publicacion import al_mas_cercano
 
     for folder in ("api", "web/src"):
-        for path in (ROOT / folder).rglob("*"):
+        for path in (RAIZ / folder).rglob("*"):
             if path.suffix in {".py", ".html", ".js", ".css"}:
                 text = path.read_text()
                 assert not _prohibidas(text), (path, _prohibidas(text))
