@@ -528,6 +528,10 @@ def planificar(
                 "celdas_al_alcance": [h3i.int_to_str(int(x)) for x in demanda["celda"].to_numpy()[np.unique(celdas)]]
                 if "celda" in demanda
                 else [],
+                # the demand of each of those cells (same order): exact, stays on the server
+                "peso_celdas": [float(x) for x in demanda["peso"].to_numpy()[np.unique(celdas)]]
+                if "celda" in demanda
+                else [],
                 "unidades_estimadas": sol.cubierto.get(c, 0.0),
                 "carga_asignada": sol.carga.get(c, 0.0),
             }

@@ -213,13 +213,23 @@ def run_planner(body: Planificar, sesion: Sesion) -> dict:
                 "lon": round(x["lon"], 6),
                 "lat": round(x["lat"], 6),
                 "zona": x["zona"],
-                "celdas_al_alcance": x["celdas_al_alcance"],
+                "celdas_al_alcance": _celdas_visibles(x, sesion),
                 "unidades": planes.proteger(x["unidades_estimadas"]),
                 "carga": planes.proteger(x["carga_asignada"]),
             }
             for x in plan.sitios
         ],
     }
+
+
+def _celdas_visibles(sitio: dict, sesion: Sesion) -> list[str]:
+    """The cells a site reaches that the role may see: a district Mesa (which reads its own
+    nominal list) every one; an aggregate role (Gabinete, departmental Mesa) only the cells
+    holding at least the disclosure threshold of units, so no small cell is singled out."""
+    if sesion.rol == Rol.MESA_DISTRITAL:
+        return sitio["celdas_al_alcance"]
+    minimo = get_settings().umbral_hogares
+    return [c for c, peso in zip(sitio["celdas_al_alcance"], sitio["peso_celdas"], strict=True) if peso >= minimo]
 
 
 def _celdas_geojson(sitios: list[dict]) -> dict:
@@ -299,7 +309,7 @@ def candidate_effect(body: Simular, sesion: Sesion) -> dict:
         }
         for n, p in enumerate(body.puntos, start=1)
     ]
-    with psycopg.connect(database_url(), connect_timeout=10) as conn:
+    with conexion_rol("admin") as conn:
         if conn.execute("SELECT 1 FROM territorio.distrito WHERE codigo = %s", (body.distrito,)).fetchone() is None:
             raise AccesoError(422, f"Campo 'distrito': '{body.distrito}' no es un distrito 2022.")
         try:

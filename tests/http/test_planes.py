@@ -71,6 +71,21 @@ def test_planner_api_gives_protected_aggregates_only(ent, sitio):
     assert ("mesa1116", "mesa_distrital") in logged
 
 
+def test_aggregate_roles_see_no_small_cell_of_the_planners_reach(ent, sitio):
+    """The Mesa of the district sees every cell a proposed site reaches (it reads its own
+    nominal list); the Gabinete, for the same question, only the cells holding at least
+    the disclosure threshold (10) of units: a subset, and smaller in the pilot district."""
+    r = ent["gabinete1"].post("/api/planificador", json={"codigo": "1116", "tipo": "usf", "k": 2})
+    assert r.status_code == 200, r.text
+    gab = r.json()
+    assert [(s["lon"], s["lat"]) for s in gab["sitios"]] == [(s["lon"], s["lat"]) for s in sitio["sitios"]]
+    mesa_cells = {c for s in sitio["sitios"] for c in s["celdas_al_alcance"]}
+    gab_cells = {c for s in gab["sitios"] for c in s["celdas_al_alcance"]}
+    assert gab_cells < mesa_cells
+    assert {f["properties"]["celda"] for f in gab["celdas"]["features"]} == gab_cells
+    assert "peso_celdas" not in str(gab)
+
+
 def test_planner_api_territory_and_roles(ent):
     _problem(ent["mesa1116"].post("/api/planificador", json={"codigo": "0607", "tipo": "usf"}), 403, "territorio")
     _problem(ent["usf1116"].post("/api/planificador", json={"codigo": "1116", "tipo": "usf"}), 403, "rol")
