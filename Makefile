@@ -8,10 +8,11 @@ setup:
 demo: setup
 	.venv/bin/geoportal demo
 
-## Runs the whole test suite against a real PostGIS, HTTP server and browser.
+## Runs the whole test suite against a real PostGIS, HTTP server and browser: one worker
+## per core (pytest-xdist), each with its own throwaway cluster; a test file stays on one worker.
 test:
 	GEOPORTAL_SETUP_BROWSER=1 bash scripts/setup.sh
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q -n auto --dist loadfile
 
 ## Only the tests that need no database (tests/sin_base, seconds): catalogs, CSV, access-log redaction, import contracts...
 test-rapido: setup
