@@ -88,3 +88,31 @@ def test_surface_layer_legend_opacity_and_value_under_the_cursor(pagina, server)
     assert "min" in page.inner_text("#superficie-leyenda")
     assert "PY08" in page.inner_text("#superficie-limites")
     pagina.captura("superficie_usf_tiempo.png")
+
+
+@pytest.mark.parametrize("ancho,alto", [(1366, 768), (390, 844)], ids=["escritorio", "movil"])
+def test_profile_shows_persons_far_from_each_service_as_the_api_publishes_them(pagina, server, ancho, alto):
+    """The profile's "Personas lejos de cada servicio" table carries, for every point type and
+    distance, the protected count the profile API gives (the same store as tiles and
+    downloads), and on a phone it scrolls inside its own box instead of widening the page."""
+    perfil = httpx.get(f"{server}/api/territorios/1116").json()
+    esperado = {(t["tipo_nombre"], u["km"]): u["personas"] for t in perfil["lejania"] for u in t["umbrales"]}
+    assert esperado and all(v is None or v % 5 == 0 for v in esperado.values())
+    page = pagina.page
+    page.set_viewport_size({"width": ancho, "height": alto})
+    pagina.abrir("/?t=1116")
+    page.wait_for_selector("#perfil .lejania-tabla tbody tr", timeout=60_000)
+    filas = page.eval_on_selector_all(
+        "#perfil .lejania-tabla tbody tr",
+        "trs => trs.map(tr => [tr.querySelector('th').textContent, [...tr.querySelectorAll('td')].map(td => td.textContent)])",
+    )
+    kms = sorted({km for _, km in esperado})
+    visto = {}
+    for nombre, celdas in filas:
+        for km, texto in zip(kms, celdas, strict=True):
+            visto[(nombre, km)] = None if texto == "reservado" else int(texto.split(" ")[0].replace(".", ""))
+    assert visto == esperado
+    page.locator("#perfil .lejania").scroll_into_view_if_needed()
+    ancho_pagina = page.evaluate("() => document.documentElement.scrollWidth")
+    assert ancho_pagina <= ancho + 1
+    pagina.captura(f"superficies-perfil-lejania-{'escritorio' if ancho > 500 else 'movil'}.png")

@@ -86,6 +86,22 @@ function evolucion(p, logros) {
     <ul class="series" style="list-style:none;padding:0">${con.map(fila).join("")}</ul></section>`;
 }
 
+/** Persons beyond 5 / 10 / 20 km (straight line) of the nearest point of each type: published counts. */
+function lejania(p) {
+  const tipos = p.lejania ?? [];
+  if (!tipos.length) return "";
+  const kms = [...new Set(tipos.flatMap((t) => t.umbrales.map((u) => u.km)))].sort((a, b) => a - b);
+  const celda = (u) => (u == null || u.personas == null ? "<td>reservado</td>"
+    : `<td>${numero(u.personas)}${u.porcentaje == null ? "" : ` <span class="nota">(${numero(u.porcentaje, "%")})</span>`}</td>`);
+  const filas = tipos.map((t) => `<tr><th scope="row">${escapar(t.tipo_nombre ?? t.tipo)}</th>${
+    kms.map((km) => celda(t.umbrales.find((u) => u.km === km))).join("")}</tr>`);
+  return `<section class="lejania"><h3>Personas lejos de cada servicio</h3>
+    <p class="nota">Personas cuyo hogar está a más de esa distancia en línea recta del punto más cercano de cada tipo (conteos protegidos, redondeados a 5; entre paréntesis, la parte de las personas relevadas).</p>
+    <div class="tabla-desplazable" tabindex="0" role="region" aria-label="Personas lejos de cada servicio">
+    <table class="cifras lejania-tabla"><thead><tr><th scope="col">Tipo de punto</th>${kms.map((km) => `<th scope="col">más de ${km} km</th>`).join("")}</tr></thead>
+    <tbody>${filas.join("")}</tbody></table></div></section>`;
+}
+
 function cercanos(p) {
   const filas = (p.servicios_cercanos ?? []).map((s) => `<li><b>${escapar(s.tipo_nombre ?? s.tipo)}</b>: ${escapar(s.nombre)}${
     ""} · a ${distancia(s.distancia_km)}</li>`);
@@ -140,6 +156,7 @@ export function mostrarPerfil(elemento, p, { alVerEnMapa, alCerrar, calculadoEn 
     <section><h3>Brechas priorizadas</h3>
       ${brechas.length ? `<ol class="brechas">${brechas.map(brecha).join("")}</ol>` : '<p class="nota">Sin brechas publicadas.</p>'}
     </section>
+    ${lejania(p)}
     ${cambio(p)}
     ${evolucion(p, logros)}
     ${pie(p, calculadoEn)}`;
