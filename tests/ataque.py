@@ -387,7 +387,8 @@ def villeta_subset(folder, res6_cells: int = 2):
     hh = hh[hh["codigo_distrito"] == "1116"]
     cell6 = [h3.latlng_to_cell(float(a), float(o), 6) for a, o in zip(hh["lat"], hh["lon"])]
     keep = pd.Series(cell6).value_counts().sort_index().sort_values(ascending=False, kind="stable").index[:res6_cells]
-    hh = hh[np.isin(cell6, keep)]
+    # the hand fixtures' columns (the address reference, optional, plays no part in disclosure)
+    hh = hh[np.isin(cell6, keep)].drop(columns=["referencia"], errors="ignore")
     pp = pd.read_csv(folder / "personas.csv", dtype=str, keep_default_na=False)
     pp = pp[pp["hogar_id"].isin(hh["hogar_id"])]
     points = pd.read_csv(folder / "puntos.csv", dtype=str, keep_default_na=False)

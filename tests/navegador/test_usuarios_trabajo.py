@@ -395,7 +395,11 @@ def test_3_on_a_phone_the_legend_and_the_map_are_seen_together(mundo, navegador)
         assert mapa["y"] >= 0 and mapa["y"] + mapa["height"] <= TELEFONO["height"] + 1, mapa
         assert mapa["x"] <= legend["x"] and legend["x"] + legend["width"] <= mapa["x"] + mapa["width"] + 1
         assert mapa["y"] <= legend["y"] and legend["y"] + legend["height"] <= mapa["y"] + mapa["height"] + 1
-        assert legend["width"] * legend["height"] < 0.5 * mapa["width"] * mapa["height"]
+        assert legend["width"] * legend["height"] < 0.35 * mapa["width"] * mapa["height"]  # compact: the map stays seen
+        # short class labels on the map, the panel's full wording as their tooltip
+        short = page.eval_on_selector_all(".leyenda-mapa li.clase", "els => els.map(e => [e.textContent, e.title])")
+        full = page.eval_on_selector_all("#leyenda li.clase", "els => els.map(e => e.textContent.trim())")
+        assert [t for _, t in short] == full and all(len(s) < len(t) or s == t for s, t in short)
         assert page.locator(".leyenda-mapa").inner_text().strip()  # classes, not an empty box
         # every class seen at once (no scrolling inside the legend), none under the attribution line
         assert page.evaluate(

@@ -450,7 +450,7 @@ def test_on_a_phone_legend_and_map_are_seen_together_popups_fit_and_the_profile_
         page.wait_for_selector("#perfil .logro")
         page.wait_for_timeout(300)
         top = page.evaluate("() => document.getElementById('perfil').getBoundingClientRect().top")
-        assert 0 <= top < 120, top
+        assert -1 < top < 120, top  # at its top, give or take a sub-pixel of layout rounding
         pagina.captura("visor-telefono-perfil.png")
         # Tap targets of at least 24 px.
         for selector in (".cuenta a", ".fuentes summary", ".leaflet-control-attribution a"):

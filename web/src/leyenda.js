@@ -23,10 +23,29 @@ export function controlLeyenda() {
     const clases = leyenda.querySelector(".leyenda-clases")?.cloneNode(true);
     // "Reservado" and "Sin dato" by their name only: the panel's legend explains them.
     clases?.querySelectorAll("li > span:not(.muestra)").forEach((s) => { if (s.querySelector("b")) s.innerHTML = s.querySelector("b").outerHTML; });
-    cuerpo.innerHTML = `<p class="leyenda-titulo">${escapar(titulo)}</p>`;
+    // Class labels in their short form ("20–40 %", "≤ 20 %", "> 80 %"), the full one as a tooltip:
+    // the classes flow side by side and the whole legend fits on the map beside what it explains.
+    clases?.querySelectorAll("li.clase").forEach((li) => {
+      const largo = li.textContent.trim();
+      li.title = largo;
+      [...li.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE).forEach((n) => n.remove());
+      li.append(corto(largo));
+    });
+    cuerpo.innerHTML = `<p class="leyenda-titulo" title="${escapar(titulo)}">${escapar(titulo)}</p>`;
     if (clases) cuerpo.append(clases);
   };
   return control;
+}
+
+/** "más de 20 % hasta 40 %" → "20–40 %", "hasta 20 %" → "≤ 20 %", "más de 80 %" → "> 80 %". */
+export function corto(texto) {
+  const m = /^más de (.+?) hasta (.+)$/.exec(texto);
+  if (m) {
+    const [, a, b] = m;
+    const unidad = / (\S+)$/.exec(b)?.[1];
+    return `${unidad && a.endsWith(` ${unidad}`) ? a.slice(0, -unidad.length - 1) : a}–${b}`;
+  }
+  return texto.replace(/^hasta /, "≤ ").replace(/^más de /, "> ");
 }
 
 /**
