@@ -72,7 +72,7 @@ def copy_out(conn: psycopg.Connection, query: str, params: tuple = (), typed: bo
     if conn.info.transaction_status == TransactionStatus.IDLE:
         conformed = conform(_read_arrow(conn, statement.as_string(conn)), typed)
         if conformed is not None:
-            return conformed.to_pandas()
+            return conformed.to_pandas(split_blocks=True, self_destruct=True)  # frees Arrow memory as it goes
     return _copy_out_csv(conn, statement, typed)
 
 
