@@ -337,6 +337,8 @@ def compute_all(
     timing.mark("lectura")
     step("estatus, acceso y Logros", 0.25)
     fine, ratios, _ = unit_measures(catalog, units)
+    n_households, n_persons = len(units.hogares), len(units.personas)
+    del units  # the units' frames (gigabytes) are not needed past this point
     timing.mark("estatus_acceso_logros")
     step("agregando H3 y territorios", 0.6)
     counts, sums = agg.measure_names(catalog)
@@ -401,17 +403,17 @@ def compute_all(
         dictionary = measure_dictionary(catalog)
         dictionary["logro"] = dictionary["logro"].astype("Int64")
         copy_in(cur, "publico.medida", dictionary)
-        _log_update(cur, version, "pais", parametros, len(units.hogares) + len(units.personas))
+        _log_update(cur, version, "pais", parametros, n_households + n_persons)
         _store_fingerprints(cur, huellas)
         swap_release(cur, catalog, version)
         record_release(cur, version, parametros, settings, loss)
-        log_access(conn, "calcular", "PY", {"data_version": version, "hogares": len(units.hogares)})
+        log_access(conn, "calcular", "PY", {"data_version": version, "hogares": n_households})
     timing.mark("escritura")
     step("listo", 1.0)
     return {
         "data_version": version,
-        "hogares": len(units.hogares),
-        "personas": len(units.personas),
+        "hogares": n_households,
+        "personas": n_persons,
         "areas": len(agregado),
         "segundos": timing.stages,
         "perdida": loss,
