@@ -460,7 +460,7 @@ def publish(
             or conn.execute("SELECT data_version FROM publico.version WHERE vigente").fetchone()[0],
         }
     counts, _sums = agg.measure_names(catalog)
-    conn.commit()  # idle: the wide tables stream through psql (copy_out), side by side
+    conn.commit()  # idle: the wide tables come by binary COPY (copy_out), side by side
     with ThreadPoolExecutor(max_workers=1) as pool, connect_like(conn) as other:
         reading = pool.submit(copy_out, other, "SELECT * FROM calculo.agregado ORDER BY nivel, codigo", typed=True)
         # The cross-hierarchy rules need only where the fine cells' households are.
