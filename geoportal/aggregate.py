@@ -198,21 +198,22 @@ def age_partition(catalog: Catalogo) -> list[str]:
     return chain if age > 130 else []
 
 
-def _pair_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Number the distinct pairs (a, b) of two factorized columns in order of first appearance."""
+def pair_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Number the distinct pairs (a, b) of two non-negative integer columns in order of first
+    appearance (as ``pd.factorize`` of their MultiIndex, without materialising tuples)."""
     width = int(b.max()) + 1 if len(b) else 1
-    return pd.factorize(a.astype(np.int64) * width + b)[0]
+    return pd.factorize(np.asarray(a, dtype=np.int64) * width + np.asarray(b, dtype=np.int64))[0]
 
 
 def fine_cells(fine_of_household: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Number the distinct fine cells of the households: (cell of each household, cells)."""
-    district = _pair_codes(
+    district = pair_codes(
         pd.factorize(fine_of_household["codigo_distrito"].astype(str))[0],
         pd.factorize(fine_of_household["codigo_2012"].astype(str))[0],
     )
     # Pairs (district, h3 cell) numbered in order of first appearance, as integers (a
     # MultiIndex of millions of rows materialises tuples).
-    cell = _pair_codes(district, pd.factorize(fine_of_household["h3_8"].to_numpy(np.int64))[0])
+    cell = pair_codes(district, pd.factorize(fine_of_household["h3_8"].to_numpy(np.int64))[0])
     first = np.full(cell.max() + 1 if len(cell) else 0, -1, dtype=np.int64)
     first[cell[::-1]] = np.arange(len(cell))[::-1]
     return cell, fine_of_household.iloc[first][FINE_KEYS].reset_index(drop=True)

@@ -102,7 +102,7 @@ class Units:
             + " ORDER BY p.persona_id"
         )
         persons_params = (household_params if distrito is not None else ()) + ((fecha_corte,) if fecha_corte else ())
-        if companion is None and conn.info.transaction_status == TransactionStatus.IDLE:
+        if companion is None and distrito is None and conn.info.transaction_status == TransactionStatus.IDLE:
             companion = conn  # its reads are binary COPYs on sessions of their own (dbcopy)
         with ThreadPoolExecutor(max_workers=1) as pool:
             reading = pool.submit(copy_out, companion, persons_sql, persons_params) if companion is not None else None

@@ -12,7 +12,9 @@ empty cells are NULL, so callers turn '' into None only where NULL is meant.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 
 import pandas as pd
 import psycopg
@@ -68,14 +70,122 @@ def copy_out(conn: psycopg.Connection, query: str, params: tuple = (), typed: bo
     """
     statement = sql.SQL(query).format(*map(sql.Literal, params)) if params else sql.SQL(query)
     if conn.info.transaction_status == TransactionStatus.IDLE:
-        text = statement.as_string(conn)
-        with adbc_connect(conn) as other, other.cursor() as cur:
+        conformed = conform(_read_arrow(conn, statement.as_string(conn)), typed)
+        if conformed is not None:
+            return conformed.to_pandas(split_blocks=True, self_destruct=True)  # frees Arrow memory as it goes
+    return _copy_out_csv(conn, statement, typed)
+
+
+# ADBC sessions kept open by ``binary_session`` blocks, by (psycopg connection, thread).
+# Opening one reads PostgreSQL's type catalogue (tenths of a second): a district update
+# reads several times and cannot pay it each time.
+_KEPT: dict[tuple[int, int], object] = {}
+_KEPT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def binary_session(conn: psycopg.Connection):
+    """Within the block, this thread's binary reads and writes on ``conn`` share one ADBC
+    session, closed at the block's end (outside a block each opens and closes its own)."""
+    key = (id(conn), threading.get_ident())
+    with _KEPT_LOCK:
+        if key in _KEPT:  # nested: the outer block owns it
+            yield
+            return
+        _KEPT[key] = None
+    try:
+        yield
+    finally:
+        with _KEPT_LOCK:
+            session = _KEPT.pop(key, None)
+        if session is not None:
+            _discard(session)
+
+
+def _session(conn: psycopg.Connection):
+    key = (id(conn), threading.get_ident())
+    with _KEPT_LOCK:
+        session = _KEPT.get(key)
+    return session if session is not None else adbc_connect(conn)
+
+
+def _release(conn: psycopg.Connection, session) -> None:
+    key = (id(conn), threading.get_ident())
+    with _KEPT_LOCK:
+        if key in _KEPT:
+            _KEPT[key] = session
+            return
+    _discard(session)
+
+
+def _forget(conn: psycopg.Connection, session) -> None:
+    """A session that failed is closed, and not reused."""
+    key = (id(conn), threading.get_ident())
+    with _KEPT_LOCK:
+        if _KEPT.get(key) is session:
+            _KEPT[key] = None
+    _discard(session)
+
+
+def _discard(session) -> None:
+    with contextlib.suppress(Exception):
+        session.close()
+
+
+def _read_arrow(conn: psycopg.Connection, text: str) -> pa.Table:
+    """Rows of ``text`` by binary COPY on an ADBC session of ``conn``'s role and database."""
+    session = _session(conn)
+    try:
+        with session.cursor() as cur:
             cur.execute(text)
             table = cur.fetch_arrow_table()
-        conformed = conform(table, typed)
-        if conformed is not None:
-            return conformed.to_pandas()
-    return _copy_out_csv(conn, statement, typed)
+        session.rollback()  # no snapshot held between reads
+    except Exception:
+        _forget(conn, session)
+        raise
+    _release(conn, session)
+    return table
+
+
+_PG_ARROW = {
+    "text": pa.string(),
+    "bigint": pa.int64(),
+    "integer": pa.int32(),
+    "smallint": pa.int16(),
+    "double precision": pa.float64(),
+    "real": pa.float32(),
+    "boolean": pa.bool_(),
+}
+
+
+def ingest(conn: psycopg.Connection, table: str, frame: pd.DataFrame, before: tuple = (), after: tuple = ()) -> int:
+    """Binary COPY of ``frame`` into ``table`` ("schema.name", trusted), by column name, on an
+    ADBC session of ``conn``'s role, in one transaction with the SQL statements ``before``
+    (creating the table there, say: with ``wal_level = minimal`` a table filled in the
+    transaction that created it writes no WAL) and ``after``; returns the rows written.
+    Each column is cast to the table's type first (a binary COPY takes exactly that type)."""
+    schema, name = table.split(".")
+    session = _session(conn)
+    try:
+        with session.cursor() as cur:
+            for statement in before:
+                cur.execute(statement)
+            cur.execute(
+                "SELECT attname::text, format_type(atttypid, NULL) FROM pg_attribute"
+                f" WHERE attrelid = {sql.Literal(table).as_string(conn)}::regclass AND attnum > 0 AND NOT attisdropped"
+            )
+            types = dict(cur.fetchall())
+            data = pa.Table.from_pandas(frame, preserve_index=False)
+            data = data.cast(pa.schema([(c, _PG_ARROW[types[c]]) for c in data.column_names]))
+            written = cur.adbc_ingest(name, data, mode="append", db_schema_name=schema)
+            for statement in after:
+                cur.execute(statement)
+        session.commit()
+    except Exception:
+        _forget(conn, session)
+        raise
+    _release(conn, session)
+    return written
 
 
 _INTEGERS = (pa.int16(), pa.int32(), pa.int64())

@@ -41,11 +41,11 @@ from geoportal.coverage import (
     household_status,
     person_status,
 )
-from geoportal.dbcopy import connect_like, copy_in, copy_out
+from geoportal.dbcopy import binary_session, connect_like, copy_in, copy_out, ingest
 from geoportal.huella import district_sums, fingerprints
 from geoportal.progreso import Progreso
 from geoportal.publicacion import (
-    build_live,
+    build_live_apart,
     measure_dictionary,
     public_counts,
     public_frame,
@@ -344,6 +344,8 @@ def compute_all(
     timing.mark("lectura")
     step("estatus, acceso y Logros", 0.25)
     fine, ratios, _ = unit_measures(catalog, units)
+    n_households, n_persons = len(units.hogares), len(units.personas)
+    del units  # the units' frames (gigabytes) are not needed past this point
     timing.mark("estatus_acceso_logros")
     step("agregando H3 y territorios", 0.6)
     counts, sums = agg.measure_names(catalog)
@@ -368,8 +370,8 @@ def compute_all(
     # single-threaded per session), then swapped in with the rest in one transaction:
     # readers see the old publication or the new one, never a mix.
     builders = [
-        lambda cur: _build_table(
-            cur,
+        lambda other: _build_table(
+            other,
             "calculo.contribucion_nueva",
             _wide_table_ddl(
                 "calculo.contribucion_nueva",
@@ -380,8 +382,8 @@ def compute_all(
             fine,
             ["(codigo_distrito)"],
         ),
-        lambda cur: _build_table(
-            cur,
+        lambda other: _build_table(
+            other,
             "calculo.agregado_nuevo",
             _wide_table_ddl(
                 "calculo.agregado_nuevo", [("nivel", "text"), ("codigo", "text"), ("padre", "text")], counts, sums
@@ -389,7 +391,7 @@ def compute_all(
             agregado,
             ["UNIQUE (nivel, codigo)", "(nivel, padre)"],
         ),
-        lambda cur: build_live(cur, public, catalog),
+        lambda other: build_live_apart(other, public, catalog),
     ]
     with ThreadPoolExecutor(max_workers=len(builders)) as pool:
         for future in [pool.submit(_on_own_connection, conn, build) for build in builders]:
@@ -408,17 +410,17 @@ def compute_all(
         dictionary = measure_dictionary(catalog)
         dictionary["logro"] = dictionary["logro"].astype("Int64")
         copy_in(cur, "publico.medida", dictionary)
-        _log_update(cur, version, "pais", parametros, len(units.hogares) + len(units.personas))
+        _log_update(cur, version, "pais", parametros, n_households + n_persons)
         _store_fingerprints(cur, huellas)
         swap_release(cur, catalog, version)
         record_release(cur, version, parametros, settings, loss)
-        log_access(conn, "calcular", "PY", {"data_version": version, "hogares": len(units.hogares)})
+        log_access(conn, "calcular", "PY", {"data_version": version, "hogares": n_households})
     timing.mark("escritura")
     step("listo", 1.0)
     return {
         "data_version": version,
-        "hogares": len(units.hogares),
-        "personas": len(units.personas),
+        "hogares": n_households,
+        "personas": n_persons,
         "areas": len(agregado),
         "segundos": timing.stages,
         "perdida": loss,
@@ -433,17 +435,20 @@ def _district_sums_apart(conn: psycopg.Connection, fecha_corte: date | None) -> 
 
 
 def _on_own_connection(conn: psycopg.Connection, build) -> None:
-    with connect_like(conn) as other, other.cursor() as cur:
-        build(cur)
+    with connect_like(conn) as other, binary_session(other):
+        build(other)
 
 
-def _build_table(cur: psycopg.Cursor, table: str, ddl: sql.Composed, frame: pd.DataFrame, indexes: list[str]) -> None:
-    cur.execute(f"DROP TABLE IF EXISTS {table}")
-    cur.execute(ddl)
-    copy_in(cur, table, frame)
-    for index in indexes:
-        unique = "UNIQUE " if index.startswith("UNIQUE") else ""
-        cur.execute(f"CREATE {unique}INDEX ON {table} {index.removeprefix('UNIQUE ')}")
+def _build_table(
+    conn: psycopg.Connection, table: str, ddl: sql.Composed, frame: pd.DataFrame, indexes: list[str]
+) -> None:
+    """``table`` created, filled by binary COPY and indexed in one transaction on ``conn`` (its own, idle)."""
+    create = (f"DROP TABLE IF EXISTS {table}", ddl.as_string(conn))
+    index_sql = tuple(
+        f"CREATE {'UNIQUE ' if index.startswith('UNIQUE') else ''}INDEX ON {table} {index.removeprefix('UNIQUE ')}"
+        for index in indexes
+    )
+    ingest(conn, table, frame, before=create, after=index_sql)
 
 
 @serialised
@@ -480,19 +485,18 @@ def compute_district(
     # The district's fingerprint before its read (as in compute_all): a contrarreferencia
     # committed meanwhile makes its own recompute get another version.
     row_sums = district_sums(conn, codigo, fecha_corte)
-    units = Units.from_db(conn, fecha_corte, distrito=codigo)
-    ratio_rows = conn.execute("SELECT punto_id, tipo, ratio FROM calculo.punto_ratio").fetchall()
-    ratios = {
-        t: g.set_index("punto_id")["ratio"]
-        for t, g in pd.DataFrame(ratio_rows, columns=["punto_id", "tipo", "ratio"]).groupby("tipo")
-    }
+    conn.commit()  # idle (the writers' lock is the session's): the reads below are binary COPYs
+    with binary_session(conn):
+        units = Units.from_db(conn, fecha_corte, distrito=codigo)
+        ratio_rows = copy_out(conn, "SELECT punto_id, tipo, ratio FROM calculo.punto_ratio")
+        old = copy_out(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = {}", (codigo,), typed=True)
+    ratios = {t: g.set_index("punto_id")["ratio"] for t, g in ratio_rows.groupby("tipo")}
     timing.mark("lectura")
     if len(units.hogares):
         new, _, _ = unit_measures(catalog, units, ratios)
     else:
         new = pd.DataFrame(columns=agg.FINE_KEYS + value_columns)
     timing.mark("estatus_acceso_logros")
-    old = copy_out(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = {}", (codigo,), typed=True)
     old["h3_8"] = old["h3_8"].astype(np.int64)
     both = pd.concat([new[agg.FINE_KEYS + value_columns], old[agg.FINE_KEYS + value_columns]], ignore_index=True)
     sign = np.r_[np.ones(len(new)), -np.ones(len(old))]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geoportal.aggregate import h3_code, parent_cells
+from geoportal.aggregate import h3_code, pair_codes, parent_cells
 from geoportal.disclosure.suppression import LISTED_ALWAYS, Tree, _positions
 
 BIG = 1e12
@@ -78,7 +78,7 @@ def _equations(frame: pd.DataFrame, listed: np.ndarray, fine: pd.DataFrame, tree
     part += [atom_ids, atom_ids]
     kind += [np.full(len(atoms), 2), np.full(len(atoms), 2)]
     total, part, kind = np.concatenate(total), np.concatenate(part), np.concatenate(kind)
-    eq, _ = pd.factorize(pd.MultiIndex.from_arrays([total, kind]))
+    eq = pair_codes(total, kind)
     totals = np.zeros(eq.max() + 1, np.int64)
     totals[eq] = total
     return first_atom + len(atoms), remainder, cells67, totals, eq, part

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geoportal.aggregate import PARENT_LEVEL, h3_code, parent_cells
+from geoportal.aggregate import PARENT_LEVEL, h3_code, pair_codes, parent_cells
 
 H3_RES = (5, 6, 7, 8)
 TERRITORY = ("distrito", "departamento")
@@ -33,9 +33,21 @@ LISTED_ALWAYS = {"pais", "departamento", "distrito", "h3_5", "h3_6"}  # reserved
 
 
 def _positions(frame: pd.DataFrame, levels, codes) -> np.ndarray:
-    index = pd.MultiIndex.from_arrays([frame["nivel"].astype(str), frame["codigo"].astype(str)])
-    wanted = pd.MultiIndex.from_arrays([np.asarray(levels, dtype=object), np.asarray(codes, dtype=object).astype(str)])
-    return index.get_indexer(wanted)
+    """Row of each (level, code) in ``frame`` (unique by nivel and codigo), -1 when absent;
+    looked up level by level (a MultiIndex of the pairs materialises tuples)."""
+    nivel = frame["nivel"].astype(str).to_numpy(dtype=object)
+    codigo = frame["codigo"].astype(str).to_numpy(dtype=object)
+    levels = np.asarray(levels, dtype=object)
+    codes = np.asarray(codes, dtype=object).astype(str).astype(object)
+    out = np.full(len(levels), -1, dtype=np.int64)
+    for level in pd.unique(levels):
+        rows = np.flatnonzero(nivel == level)
+        wanted = levels == level
+        if not len(rows):
+            continue
+        found = pd.Index(codigo[rows]).get_indexer(codes[wanted])
+        out[wanted] = np.where(found >= 0, rows[np.maximum(found, 0)], -1)
+    return out
 
 
 class Tree:
@@ -45,8 +57,8 @@ class Tree:
         self.nivel = frame["nivel"].astype(str).to_numpy()
         parent_level = pd.Series(self.nivel).map(PARENT_LEVEL).fillna("").to_numpy(dtype=object)
         self.parent = _positions(frame, parent_level, frame["padre"].fillna("").to_numpy(dtype=object))
-        self.group, _ = pd.factorize(
-            pd.MultiIndex.from_arrays([frame["nivel"].astype(str), frame["padre"].fillna("").astype(str)])
+        self.group = pair_codes(
+            pd.factorize(frame["nivel"].astype(str))[0], pd.factorize(frame["padre"].fillna("").astype(str))[0]
         )
 
 
@@ -104,7 +116,7 @@ class Cross:
         for level in TERRITORY:
             self.cell_in[level], self.terr_in[level] = {}, {}
             for res in H3_RES:
-                pair, _ = pd.factorize(pd.MultiIndex.from_arrays([self.pos[level], self.pos[res]]))
+                pair = pair_codes(self.pos[level], self.pos[res])
                 pair_h = np.bincount(pair, self.hh)[pair]
                 self.cell_in[level][res] = pair_h == self.n[self.pos[res]]
                 self.terr_in[level][res] = pair_h == self.n[self.pos[level]]
