@@ -517,7 +517,8 @@ def test_docs_serve_swagger_ui_from_this_server_only(hostil):
 def test_the_viewer_the_ogc_pages_and_the_docs_work_in_a_browser_under_these_headers(hostil, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from tests.navegador.test_visor import ARTEFACTOS, CHROMIUM, CHROMIUM_ARGS, Pagina
+    from tests.navegador.test_visor import Pagina
+    from tests.rutas import ARTEFACTOS, CHROMIUM, CHROMIUM_ARGS
 
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(

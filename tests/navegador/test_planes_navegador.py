@@ -11,18 +11,7 @@ import psycopg
 import pytest
 
 from tests.institucional import CLAVE, Server, clone_database, make_users
-from tests.rutas import ARTEFACTOS, RAIZ
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.rutas import ARTEFACTOS, CHROMIUM, CHROMIUM_ARGS, RAIZ
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +34,7 @@ def test_mesa_plans_two_sites_sees_the_effect_and_prints_the_sheet(servidor):
         ctx = pw.chromium.launch_persistent_context(
             perfil,
             executable_path=CHROMIUM,
-            args=ARGS,
+            args=CHROMIUM_ARGS,
             headless=True,
             locale="es-PY",
             viewport={"width": 1280, "height": 900},
@@ -136,7 +125,7 @@ def test_viewer_panel_mesa_plans_two_sites_tries_a_point_and_opens_the_sheet(ser
         ctx = pw.chromium.launch_persistent_context(
             perfil,
             executable_path=CHROMIUM,
-            args=ARGS,
+            args=CHROMIUM_ARGS,
             headless=True,
             locale="es-PY",
             viewport={"width": 1280, "height": 900},

@@ -23,18 +23,8 @@ import pytest
 import yaml
 
 from tests.institucional import CLAVE, Server, clone_database, login, login_form, make_users
-from tests.rutas import ARTEFACTOS
+from tests.rutas import ARTEFACTOS, CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ESCRITORIO = {"width": 1366, "height": 768}
 TELEFONO = {"width": 390, "height": 844}
 HOY = date.today().isoformat()

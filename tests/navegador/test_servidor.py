@@ -8,18 +8,8 @@ import tempfile
 import httpx
 import pytest
 
+from tests.rutas import CHROMIUM, CHROMIUM_ARGS
 from tests.servidor_local import serve
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")

@@ -22,19 +22,9 @@ import psycopg
 import pytest
 
 from tests.institucional import clone_database
-from tests.rutas import ARTEFACTOS, RAIZ
+from tests.rutas import ARTEFACTOS, CHROMIUM, CHROMIUM_ARGS, RAIZ
 from tests.servidor_local import serve
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DIST = RAIZ / "web" / "dist" / "index.html"
 VILLETA = "1116"
 
