@@ -129,7 +129,7 @@ def abrir_roles(urls: Urls, ajustes: AjustesWeb) -> dict[str, ConnectionPool]:
             max_size=tamano[rol],
             open=True,
             name=rol,
-            timeout=max(ajustes.api_pool_timeout_s, 10.0),
+            timeout=ajustes.api_pool_timeout_s,
             check=ConnectionPool.check_connection,
             reconnect_timeout=0,
             max_lifetime=600,
@@ -156,7 +156,11 @@ def conexion_rol(rol: str) -> Iterator[psycopg.Connection]:
         return
     with ExitStack() as stack:
         try:
-            conn = stack.enter_context(pool.connection())
+            # A pool left with no connection at all (every one failed: the database is
+            # down) waits one second, not its whole timeout, so a refused request frees its
+            # thread at once; a new connection to a live server takes milliseconds.
+            vacio = pool.get_stats().get("pool_size", 1) == 0
+            conn = stack.enter_context(pool.connection(timeout=1.0 if vacio else None))
         except PoolTimeout as exc:
             raise BaseNoDisponible("la base de datos no responde") from exc
         except psycopg.OperationalError as exc:
