@@ -6,12 +6,31 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 
 import psycopg
 import pytest
 
 from tests.institucional import CLAVE, Server, clone_database, make_users
 from tests.rutas import ARTEFACTOS, CHROMIUM, CHROMIUM_ARGS, RAIZ
+
+
+@contextmanager
+def _navegador():
+    """Chromium with a fresh profile, Spanish (Paraguay), desktop size; closed at the end."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as perfil, sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            perfil,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            locale="es-PY",
+            viewport={"width": 1280, "height": 900},
+        )
+        yield ctx
+        ctx.close()
 
 
 @pytest.fixture(scope="module")
@@ -24,21 +43,11 @@ def servidor(pilotos):
 
 
 def test_mesa_plans_two_sites_sees_the_effect_and_prints_the_sheet(servidor):
-    from playwright.sync_api import sync_playwright
-
     if not os.path.exists(CHROMIUM):
         pytest.fail("Falta /usr/bin/chromium: `make test` lo instala (paquete chromium de Debian).")
     base = servidor["base"]
     ARTEFACTOS.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as perfil, sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            perfil,
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            locale="es-PY",
-            viewport={"width": 1280, "height": 900},
-        )
+    with _navegador() as ctx:
         page = ctx.new_page()
         page.goto(base + "/planes")
         page.fill("input[name=usuario]", "mesa1116")
@@ -83,7 +92,6 @@ def test_mesa_plans_two_sites_sees_the_effect_and_prints_the_sheet(servidor):
         (ARTEFACTOS / "planes_hoja.pdf").write_bytes(pdf)
         paginas = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
         assert paginas == 1, paginas
-        ctx.close()
     with psycopg.connect(servidor["url"]) as conn:
         tipos = conn.execute(
             "SELECT tipo, punto_tipo, institucion FROM planes.accion WHERE plan_id = %s ORDER BY accion_id", (plan_id,)
@@ -117,19 +125,9 @@ def test_viewer_panel_mesa_plans_two_sites_tries_a_point_and_opens_the_sheet(ser
     """The viewer's planning panel: the planner's sites and their cells on the map, a point
     clicked on the map and its effect, two sites added to a new plan, the plan's effect (each
     figure against the what-if engine run here), the printable sheet; desktop and phone."""
-    from playwright.sync_api import sync_playwright
-
     base = servidor["base"]
     ARTEFACTOS.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as perfil, sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            perfil,
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            locale="es-PY",
-            viewport={"width": 1280, "height": 900},
-        )
+    with _navegador() as ctx:
         page = ctx.new_page()
         page.goto(base + "/ingresar?siguiente=/")
         page.fill("input[name=usuario]", "mesa1116")
@@ -216,4 +214,3 @@ def test_viewer_panel_mesa_plans_two_sites_tries_a_point_and_opens_the_sheet(ser
             if v["impact"] in ("serious", "critical")
         ]
         assert bad == [], bad
-        ctx.close()
