@@ -19,6 +19,7 @@ test-rapido: setup
 	.venv/bin/python -m pytest -q tests/sin_base -m "not lento"
 
 bench: setup
+	.venv/bin/pip install -q -e '.[bench]'
 	.venv/bin/python bench/ingesta.py
 	.venv/bin/python bench/calculo.py
 

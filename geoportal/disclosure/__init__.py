@@ -69,7 +69,7 @@ from geoportal.aggregate import mean_classes
 from geoportal.disclosure.auditoria import narrowed
 from geoportal.disclosure.familias import Familias, count_families
 from geoportal.disclosure.perturbation import area_keys, offsets, parent_rows, perturb, round_with_offset, shared_keys
-from geoportal.disclosure.suppression import LISTED_ALWAYS, reserve
+from geoportal.disclosure.suppression import LISTED_ALWAYS, Cross, Tree, fine_positions, reserve
 
 __all__ = [
     "LISTED_ALWAYS",
@@ -135,9 +135,12 @@ def _audited(agregado, counts, families, keys, base, tree, primary, threshold, f
     audit = fine is not None and len(fine)
     whole = not audit
     reserved = None
+    hierarchy = Tree(agregado)  # the rounds' constant structure, built once
+    positions = fine_positions(agregado, fine) if audit else None
+    cross = Cross(agregado, fine, positions) if audit else None
     for _ in range(AUDIT_ROUNDS):
         if reserved is None:
-            reserved = reserve(agregado, primary, threshold, fine)
+            reserved = reserve(agregado, primary, threshold, fine, tree=hierarchy, cross=cross)
         if whole:
             values = perturb(agregado, counts, families, keys, base, reserved, tree).to_numpy(np.int64).copy()
             if not audit:
@@ -145,7 +148,7 @@ def _audited(agregado, counts, families, keys, base, tree, primary, threshold, f
             shown = values[:, household]
         else:
             shown = perturb(agregado, ["hogares"], families, keys, base, reserved, tree)["hogares"].to_numpy(np.int64)
-        narrow = narrowed(agregado, shown, reserved, fine, threshold, base)
+        narrow = narrowed(agregado, shown, reserved, fine, threshold, base, hierarchy, positions)
         if narrow.any():
             primary, reserved = primary | narrow, None
         elif whole:

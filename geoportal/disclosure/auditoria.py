@@ -26,14 +26,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geoportal.aggregate import h3_code, pair_codes, parent_cells
-from geoportal.disclosure.suppression import LISTED_ALWAYS, Tree, _positions
+from geoportal.aggregate import pair_codes
+from geoportal.disclosure.suppression import LISTED_ALWAYS, Tree, fine_positions
 
 BIG = 1e12
 MAX_ROUNDS = 400
 
 
-def _equations(frame: pd.DataFrame, listed: np.ndarray, fine: pd.DataFrame, tree: Tree):
+def _equations(frame: pd.DataFrame, listed: np.ndarray, fine: pd.DataFrame, tree: Tree, positions: dict):
     """Entities (areas, then remainders, then atoms) and the (total, part) pairs."""
     n = len(frame)
     nivel = tree.nivel
@@ -55,13 +55,9 @@ def _equations(frame: pd.DataFrame, listed: np.ndarray, fine: pd.DataFrame, tree
     kind.append(np.zeros(len(cells67), int))
     # Leaves: each fine cell (res 8 x district) belongs to a listed res-8 cell, else to the
     # remainder of its nearest listed ancestor (res 7, else res 6: res-6 cells are listed).
-    cells8 = fine["h3_8"].to_numpy(np.int64)
     leaf = np.full(len(fine), -1)
     for res in (8, 7, 6):
-        codes = cells8 if res == 8 else parent_cells(cells8, res)
-        uniques, inverse = np.unique(codes, return_inverse=True)
-        names = np.array([h3_code(c) for c in uniques.tolist()], dtype=object)[inverse]
-        pos = _positions(frame, np.full(len(fine), f"h3_{res}"), names)
+        pos = positions[res]
         ok = (leaf < 0) & (pos >= 0)
         if res == 8:
             ok &= listed[np.maximum(pos, 0)]
@@ -69,7 +65,7 @@ def _equations(frame: pd.DataFrame, listed: np.ndarray, fine: pd.DataFrame, tree
         else:
             ok &= listed[np.maximum(pos, 0)]
             leaf[ok] = remainder[pos[ok]]
-    district = _positions(frame, np.full(len(fine), "distrito"), fine["codigo_2012"].astype(str))
+    district = positions["distrito"]
     keep = (fine["hogares"].to_numpy() > 0) & (leaf >= 0) & (district >= 0)
     atoms = np.unique(np.stack([leaf[keep], district[keep]], axis=1), axis=0)
     first_atom = n + len(cells67)
@@ -92,15 +88,18 @@ def narrowed(
     threshold: int,
     base: int,
     tree: Tree | None = None,
+    positions: dict | None = None,
 ) -> np.ndarray:
     """Shown areas whose household count the equations confine to fewer than ``base`` values.
 
-    ``shown``: the published household count of every row (ignored where ``reserved``).
+    ``shown``: the published household count of every row (ignored where ``reserved``);
+    ``tree`` and ``positions`` (``fine_positions``), when given, are ``frame``'s and ``fine``'s.
     """
     tree = tree or Tree(frame)
+    positions = positions or fine_positions(frame, fine)
     hogares = frame["hogares"].to_numpy(np.int64)
     listed = (hogares > 0) & (~reserved | np.isin(tree.nivel, sorted(LISTED_ALWAYS)))
-    size, remainder, cells67, totals, eq, parts = _equations(frame, listed, fine, tree)
+    size, remainder, cells67, totals, eq, parts = _equations(frame, listed, fine, tree, positions)
     n = len(frame)
     noise = base - 1
     lo = np.zeros(size)

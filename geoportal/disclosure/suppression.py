@@ -91,23 +91,28 @@ def siblings(reserved: np.ndarray, hogares: np.ndarray, tree: Tree, threshold: i
             reserved[rows[~reserved[rows]][0]] = True
 
 
+def fine_positions(frame: pd.DataFrame, fine: pd.DataFrame) -> dict:
+    """Row in ``frame`` of each fine cell's district, department and res-5..8 cell (-1 when absent)."""
+    cells8 = fine["h3_8"].to_numpy(np.int64)
+    pos = {
+        "distrito": _positions(frame, np.full(len(fine), "distrito"), fine["codigo_2012"].astype(str)),
+        "departamento": _positions(frame, np.full(len(fine), "departamento"), fine["dpto"].astype(str)),
+    }
+    for res in H3_RES:
+        uniques, inverse = np.unique(parent_cells(cells8, res), return_inverse=True)
+        codes = np.array([h3_code(c) for c in uniques.tolist()], dtype=object)[inverse]
+        pos[res] = _positions(frame, np.full(len(fine), f"h3_{res}"), codes)
+    return pos
+
+
 class Cross:
     """Containment between the H3 tree and the territory, computed on the fine cells."""
 
-    def __init__(self, frame: pd.DataFrame, fine: pd.DataFrame):
+    def __init__(self, frame: pd.DataFrame, fine: pd.DataFrame, positions: dict | None = None):
         self.hh = fine["hogares"].to_numpy(np.int64)
         n_areas = len(frame)
         self.n = frame["hogares"].to_numpy(np.int64)
-        cells8 = fine["h3_8"].to_numpy(np.int64)
-        self.pos = {
-            "distrito": _positions(frame, np.full(len(fine), "distrito"), fine["codigo_2012"].astype(str)),
-            "departamento": _positions(frame, np.full(len(fine), "departamento"), fine["dpto"].astype(str)),
-        }
-        for res in H3_RES:
-            ints = cells8 if res == 8 else parent_cells(cells8, res)
-            uniques, inverse = np.unique(ints, return_inverse=True)
-            codes = np.array([h3_code(c) for c in uniques.tolist()], dtype=object)[inverse]
-            self.pos[res] = _positions(frame, np.full(len(fine), f"h3_{res}"), codes)
+        self.pos = positions or fine_positions(frame, fine)
         if any((p < 0).any() for p in self.pos.values()):
             raise ValueError("celdas finas sin su área agregada")
         # cell_in[L][r][i]: fine row i's res-r cell has all its households in i's territory L;
@@ -170,17 +175,25 @@ class Cross:
 
 
 def reserve(
-    frame: pd.DataFrame, primary: np.ndarray, threshold: int, fine: pd.DataFrame | None = None, max_rounds: int = 200
+    frame: pd.DataFrame,
+    primary: np.ndarray,
+    threshold: int,
+    fine: pd.DataFrame | None = None,
+    max_rounds: int = 200,
+    tree: Tree | None = None,
+    cross: Cross | None = None,
 ) -> np.ndarray:
     """All reserved rows: ``primary`` extended by the rules above to a fixed point.
 
     Without ``fine`` (the live table's local re-protection) only the rules within each
-    hierarchy apply.
+    hierarchy apply. ``tree`` and ``cross``, when given, are ``frame``'s and ``fine``'s
+    (built once by a caller that reserves several times).
     """
     reserved = np.asarray(primary, dtype=bool).copy()
     hogares = frame["hogares"].to_numpy(np.int64)
-    tree = Tree(frame)
-    cross = Cross(frame, fine) if fine is not None and len(fine) else None
+    tree = tree or Tree(frame)
+    if cross is None and fine is not None and len(fine):
+        cross = Cross(frame, fine)
     for _ in range(max_rounds):
         before = reserved.copy()
         downward(reserved, tree)
