@@ -125,14 +125,17 @@ def accessibility(
     puntos: pd.DataFrame,
     ratios: dict[str, pd.Series] | None = None,
     cells: np.ndarray | None = None,
+    distances: dict[str, np.ndarray] | None = None,
 ) -> Access:
     """Nearest distance and 2SFCA index per unit for every point type of the catalog.
 
     With ``ratios`` (from a national run) step 1 is not recomputed: a district-only
     update then still sees the demand its neighbours put on shared points.
+    ``distances``: ``nearest_by_type`` of the same units and points, when already computed.
     """
     tipos = list(catalog.tipos_punto)
-    distances = nearest_by_type(lon, lat, puntos, tipos)
+    if distances is None:
+        distances = nearest_by_type(lon, lat, puntos, tipos)
     group, locations = demand_cells(lon, lat, urban, cells)
     indices, out_ratios = {}, {}
     for tipo in tipos:

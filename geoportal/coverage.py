@@ -65,6 +65,7 @@ class Units:
     lugares: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["lugar_id", "clave", "codigo_2012", "lon", "lat"])
     )
+    adelanto: object = None  # what ``from_db``'s ``meanwhile`` computed from the rest while the persons were read
 
     @classmethod
     def from_db(
@@ -74,10 +75,13 @@ class Units:
         distrito: str | None = None,
         companion: psycopg.Connection | None = None,
         lugares: bool = True,
+        meanwhile=None,
     ) -> Units:
         """``companion``: a second connection that sees the same rows (same role and scope);
         the persons, the largest read, go through it while the rest is read on ``conn``.
         ``lugares=False`` skips the locality points (only the entornos need them).
+        ``meanwhile(units)``: work that needs no person, run while the persons are still
+        being read (``units.personas`` empty then); its result is kept in ``units.adelanto``.
 
         With a cut-off, what did not exist at that date counts nowhere: a household
         interviewed after it (the survey had not reached it yet, as an event after the
@@ -134,6 +138,9 @@ class Units:
                 if lugares
                 else pd.DataFrame(columns=["lugar_id", "clave", "codigo_2012", "lon", "lat"])
             )
+            ahead = None
+            if meanwhile is not None:
+                ahead = meanwhile(cls(hogares, pd.DataFrame(), puntos, eventos, fecha_corte, places))
             personas = reading.result() if reading is not None else copy_out(conn, persons_sql, persons_params)
         if fecha_corte is not None and len(personas):  # members of households interviewed after the cut-off
             kept = pc.is_in(
@@ -142,7 +149,7 @@ class Units:
             )
             if not pc.all(kept).as_py():
                 personas = personas[kept.to_numpy(zero_copy_only=False)].reset_index(drop=True)
-        return cls(hogares, personas, puntos, eventos, fecha_corte, places)
+        return cls(hogares, personas, puntos, eventos, fecha_corte, places, ahead)
 
 
 def covered_matrix(listed: pd.Series, codes: list[str]) -> np.ndarray:

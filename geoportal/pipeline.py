@@ -30,11 +30,12 @@ from psycopg import sql
 
 from geoportal import aggregate as agg
 from geoportal import disclosure
-from geoportal.accesibilidad import accessibility
+from geoportal.accesibilidad import accessibility, nearest_by_type
 from geoportal.audit import log_access
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.coverage import (
     ENTORNO_MAJORITY,
+    Status,
     Units,
     entorno_status,
     entorno_units,
@@ -107,12 +108,21 @@ def demand_by_type(catalog: Catalogo, p_status, of_person: np.ndarray, n_househo
     return demand
 
 
-def unit_measures(catalog: Catalogo, units: Units, ratios=None):
-    """Per-unit indicators, record keys and fine-cell keys of every unit type."""
+@dataclass
+class HouseholdSide:
+    """What ``unit_measures`` computes from households, points and events alone."""
+
+    fine_h: pd.DataFrame  # fine-cell keys of each household
+    status: Status
+    entornos: pd.DataFrame
+    entorno_of: np.ndarray
+    distances: dict[str, np.ndarray]  # nearest point of each type, km
+
+
+def household_side(catalog: Catalogo, units: Units) -> HouseholdSide:
+    """The household side of ``unit_measures``; needs no person (``Units.from_db`` runs it
+    while the persons, the largest read, are still arriving)."""
     hh = units.hogares.reset_index(drop=True)
-    pp = units.personas.reset_index(drop=True)
-    counts_order, sums_order = agg.measure_names(catalog)
-    urban = (hh["zona"] == "urbana").to_numpy()
     lon, lat = hh["lon"].to_numpy(float), hh["lat"].to_numpy(float)
     polygon = poligono_publicado(hh["codigo_2012"], hh["codigo_distrito"])
     fine_h = pd.DataFrame(
@@ -123,17 +133,44 @@ def unit_measures(catalog: Catalogo, units: Units, ratios=None):
             "h3_8": hh["h3_8"].to_numpy(np.int64) if "h3_8" in hh else agg.h3_cells(lon, lat),
         }
     )
+    entornos, entorno_of = entorno_units(hh, units.lugares)
+    return HouseholdSide(
+        fine_h,
+        household_status(catalog, hh, units.eventos),
+        entornos,
+        entorno_of,
+        nearest_by_type(lon, lat, units.puntos, list(catalog.tipos_punto)),
+    )
+
+
+def unit_measures(catalog: Catalogo, units: Units, ratios=None):
+    """Per-unit indicators, record keys and fine-cell keys of every unit type."""
+    hh = units.hogares.reset_index(drop=True)
+    pp = units.personas.reset_index(drop=True)
+    side = units.adelanto if isinstance(units.adelanto, HouseholdSide) else household_side(catalog, units)
+    fine_h, h_status, entornos, entorno_of = side.fine_h, side.status, side.entornos, side.entorno_of
+    counts_order, sums_order = agg.measure_names(catalog)
+    urban = (hh["zona"] == "urbana").to_numpy()
+    lon, lat = hh["lon"].to_numpy(float), hh["lat"].to_numpy(float)
     of_person = index_in(pp["hogar_id"], hh["hogar_id"])
 
     interviewed = hh["fecha_relevamiento"].to_numpy()
     p_status = person_status(
         catalog, pp, units.eventos, ages_reference(units.fecha_corte, hh, of_person), interviewed[of_person]
     )
-    h_status = household_status(catalog, hh, units.eventos)
-    entornos, entorno_of = entorno_units(hh, units.lugares)
 
     demand = demand_by_type(catalog, p_status, of_person, len(hh))
-    access = accessibility(catalog, lon, lat, urban, demand, units.puntos, ratios, cells=fine_h["h3_8"].to_numpy())
+    access = accessibility(
+        catalog,
+        lon,
+        lat,
+        urban,
+        demand,
+        units.puntos,
+        ratios,
+        cells=fine_h["h3_8"].to_numpy(),
+        distances=side.distances,
+    )
     # Entorno supply is judged where its households live: a point of the type within the
     # service's catchment of each household, then the majority of the localidad.
     household_reach = {s.codigo: access.within_reach(catalog, s.codigo, urban) for s in catalog.servicios_de("entorno")}
@@ -341,7 +378,7 @@ def compute_all(
     pool = ThreadPoolExecutor(max_workers=1)
     summing = pool.submit(_district_sums_apart, conn, fecha_corte)
     pool.shutdown(wait=False)
-    units = Units.from_db(conn, fecha_corte)
+    units = Units.from_db(conn, fecha_corte, meanwhile=lambda partial: household_side(catalog, partial))
     conn.rollback()
     timing.mark("lectura")
     step("estatus, acceso y Logros", 0.25)
