@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from psycopg.pq import TransactionStatus
 
+from geoportal import huella
 from geoportal.catalog import Catalogo
 from geoportal.dbcopy import copy_out
 
@@ -66,6 +67,14 @@ class Units:
         default_factory=lambda: pd.DataFrame(columns=["lugar_id", "clave", "codigo_2012", "lon", "lat"])
     )
     adelanto: object = None  # what ``from_db``'s ``meanwhile`` computed from the rest while the persons were read
+    _of_person: tuple | None = field(default=None, repr=False)
+
+    def household_of_persons(self) -> np.ndarray:
+        """Row in ``hogares`` of each person's household (-1 when absent), computed once per pair of frames."""
+        key = (id(self.hogares), id(self.personas))
+        if self._of_person is None or self._of_person[0] != key:
+            self._of_person = (key, index_in(self.personas["hogar_id"], self.hogares["hogar_id"]))
+        return self._of_person[1]
 
     @classmethod
     def from_db(
@@ -76,12 +85,15 @@ class Units:
         companion: psycopg.Connection | None = None,
         lugares: bool = True,
         meanwhile=None,
+        huellas: bool = False,
     ) -> Units:
         """``companion``: a second connection that sees the same rows (same role and scope);
         the persons, the largest read, go through it while the rest is read on ``conn``.
         ``lugares=False`` skips the locality points (only the entornos need them).
         ``meanwhile(units)``: work that needs no person, run while the persons are still
         being read (``units.personas`` empty then); its result is kept in ``units.adelanto``.
+        ``huellas``: each household, person and event comes with its row hash (``huella``
+        column, ``huella.district_sums``).
 
         With a cut-off, what did not exist at that date counts nowhere: a household
         interviewed after it (the survey had not reached it yet, as an event after the
@@ -96,7 +108,9 @@ class Units:
         # Every read has an ORDER BY: results must not depend on the physical row order.
         persons_sql = (
             "SELECT p.persona_id, p.hogar_id, p.sexo, p.fecha_nacimiento, p.embarazada, p.discapacidad, p.indigena,"
-            " array_to_string(p.servicios, ';') AS servicios FROM nominal.persona p"
+            " array_to_string(p.servicios, ';') AS servicios"
+            + (f", {huella.PERSONA} AS huella" if huellas else "")
+            + " FROM nominal.persona p"
             + ("" if distrito is None else " JOIN nominal.hogar h USING (hogar_id)" + only)
             + (
                 ""
@@ -114,7 +128,8 @@ class Units:
                 conn,
                 "SELECT h.hogar_id, h.codigo_distrito, coalesce(h.codigo_2012, '') AS codigo_2012, d.dpto, h.localidad,"
                 " h.zona, h.fecha_relevamiento, h.lon, h.lat, h.h3_8, array_to_string(h.servicios, ';') AS servicios"
-                " FROM nominal.hogar h"
+                + (f", {huella.HOGAR} AS huella" if huellas else "")
+                + " FROM nominal.hogar h"
                 " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + only + " ORDER BY h.hogar_id",
                 household_params,
             )
@@ -128,7 +143,8 @@ class Units:
             eventos = copy_out(
                 conn,
                 "SELECT DISTINCT ON (unidad, unidad_id, servicio) unidad, unidad_id, servicio, cubierto, fecha, fuente"
-                " FROM nominal.estatus_evento"
+                + (f", e.codigo_distrito AS distrito_evento, {huella.EVENTO} AS huella" if huellas else "")
+                + " FROM nominal.estatus_evento e"
                 + (" WHERE " + " AND ".join(where) if where else "")
                 + " ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC, evento_id DESC",
                 tuple(v for v in (distrito, fecha_corte) if v is not None),
@@ -150,6 +166,15 @@ class Units:
             if not pc.all(kept).as_py():
                 personas = personas[kept.to_numpy(zero_copy_only=False)].reset_index(drop=True)
         return cls(hogares, personas, puntos, eventos, fecha_corte, places, ahead)
+
+
+def index_in(values: pd.Series, universe: pd.Series) -> np.ndarray:
+    """Position of each value in ``universe`` (-1 when absent), hashed by Arrow."""
+    found = pc.index_in(
+        pa.array(values.array, type=pa.string(), from_pandas=True),
+        value_set=pa.array(universe.array, type=pa.string(), from_pandas=True),
+    )
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def covered_matrix(listed: pd.Series, codes: list[str]) -> np.ndarray:

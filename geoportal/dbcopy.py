@@ -26,7 +26,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.pq import TransactionStatus
 
 NUMERIC = {"lon": float, "lat": float, "capacidad": float, "ratio": float}
-INTEGER = ("h3_8",)
+INTEGER = ("h3_8", "huella")
 BOOLEAN = ("embarazada", "discapacidad", "indigena", "cubierto")
 CHUNK_ROWS = 1_000_000
 

@@ -9,20 +9,26 @@ status event of each unit and service that counts (the newest, as the computatio
 it), column by column, and every other input at that moment (points, territory,
 catalog, cut-off, ...: ``pipeline.computation_inputs``).
 
-It is computed in PostgreSQL, in parallel and without sorting: a sum of 64-bit row
-hashes per district (order-free; any changed, added or removed row changes it). The
-national one (1.9 M households, 6.1 M persons, 0.5 M events: a parallel query of 7-9 s
-on the loaded, shared 2-core machine) runs on its own connection beside the read and
-the engine (``pipeline.compute_all``); a district's takes about 0.3 s.
+Each row's hash is computed by PostgreSQL in the very read of the computation (a
+``huella`` column beside the row: ``Units.from_db(..., huellas=True)``), so the
+fingerprint is that of the rows the figures come from, whatever is committed meanwhile;
+the sums per district are exact (as PostgreSQL's sum of bigint) and order-free: any
+changed, added or removed row changes them. With a cut-off, what the computation leaves
+out (households interviewed and persons born after it, later events) is left out of the
+fingerprint too: it changes no figure.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from typing import TYPE_CHECKING
 
-import psycopg
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from geoportal.coverage import Units
 
 # One 64-bit hash per row: each column hashed by type with its own seed, combined by XOR.
 HOGAR = (
@@ -45,38 +51,32 @@ EVENTO = (
 )
 
 
-def _query(distrito: str | None, fecha_corte: date | None) -> tuple[str, tuple]:
-    only_h = "" if distrito is None else " WHERE h.codigo_distrito = %(d)s"
-    events = " AND ".join(
-        w
-        for w, v in (
-            ("codigo_distrito = %(d)s", distrito),
-            ("fecha <= %(c)s", fecha_corte),
-            ("codigo_distrito IS NOT NULL", True),
-        )
-        if v is not None
-    )
-    return (
-        (
-            "SELECT codigo_distrito, coalesce(sum(hh), 0)::text, coalesce(sum(pp), 0)::text, coalesce(sum(ee), 0)::text FROM ("
-            f" SELECT h.codigo_distrito, {HOGAR} AS hh, NULL::bigint AS pp, NULL::bigint AS ee FROM nominal.hogar h{only_h}"
-            f" UNION ALL SELECT h.codigo_distrito, NULL, {PERSONA}, NULL"
-            f"  FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id){only_h}"
-            f" UNION ALL SELECT e.codigo_distrito, NULL, NULL, {EVENTO} FROM ("
-            "  SELECT DISTINCT ON (unidad, unidad_id, servicio) * FROM nominal.estatus_evento"
-            f"  WHERE {events} ORDER BY unidad, unidad_id, servicio, fecha DESC, registrado DESC, evento_id DESC) e"
-            ") t GROUP BY codigo_distrito ORDER BY codigo_distrito"
-        ),
-        {"d": distrito, "c": fecha_corte},
-    )
+def _exact_sums(values: np.ndarray, group: np.ndarray, n: int) -> list[int]:
+    """Exact sum of the int64 ``values`` of each group 0 .. n - 1 (as PostgreSQL's sum of
+    bigint, a numeric): by 32-bit halves, each summed in int64 without overflow."""
+    values = np.asarray(values, dtype=np.int64)
+    low = pd.Series(values & 0xFFFFFFFF).groupby(group).sum().reindex(range(n), fill_value=0)
+    high = pd.Series(values >> 32).groupby(group).sum().reindex(range(n), fill_value=0)
+    return [(int(h) << 32) + int(lo) for h, lo in zip(high.tolist(), low.tolist(), strict=True)]
 
 
-def district_sums(
-    conn: psycopg.Connection, distrito: str | None = None, fecha_corte: date | None = None
-) -> dict[str, str]:
-    """District -> the sums of its row hashes (households, persons, events that count)."""
-    sql, params = _query(distrito, fecha_corte)
-    return {d: f"{h}|{p}|{e}" for d, h, p, e in conn.execute(sql, params).fetchall()}
+def district_sums(units: Units) -> dict[str, str]:
+    """District -> the sums of its row hashes (households, their persons, the events that
+    count), from the rows a computation read (``Units.from_db(..., huellas=True)``)."""
+    hogares, personas, eventos = units.hogares, units.personas, units.eventos
+    of_person = units.household_of_persons()
+    kept = of_person >= 0
+    ev = eventos[eventos["distrito_evento"].notna() & (eventos["distrito_evento"] != "")] if len(eventos) else eventos
+    district = hogares["codigo_distrito"].astype(str).to_numpy()
+    keys = np.concatenate(
+        [district, district[of_person[kept]], ev["distrito_evento"].astype(str).to_numpy() if len(ev) else []]
+    ).astype(object)
+    codes, names = pd.factorize(keys)
+    n, nh, npp = len(names), len(hogares), int(kept.sum())
+    h = _exact_sums(hogares["huella"].to_numpy(np.int64), codes[:nh], n)
+    p = _exact_sums(personas["huella"].to_numpy(np.int64)[kept], codes[nh : nh + npp], n)
+    e = _exact_sums(ev["huella"].to_numpy(np.int64) if len(ev) else np.empty(0, np.int64), codes[nh + npp :], n)
+    return {str(d): f"{h[i]}|{p[i]}|{e[i]}" for i, d in enumerate(names)}
 
 
 def fingerprints(sums: dict[str, str], inputs: dict) -> dict[str, str]:

@@ -29,10 +29,10 @@ import pandas as pd
 import psycopg
 
 from geoportal.catalog import Catalogo, default_catalog
-from geoportal.coverage import Units, household_status, person_status
+from geoportal.coverage import Units, household_status, index_in, person_status
 from geoportal.dbcopy import connect_like
 from geoportal.geodesia import NearestIndex, chord_to_km, unit_vectors
-from geoportal.pipeline import ages_reference, index_in
+from geoportal.pipeline import ages_reference
 
 
 @dataclass

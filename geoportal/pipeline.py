@@ -24,8 +24,6 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import psycopg
-import pyarrow as pa
-import pyarrow.compute as pc
 from psycopg import sql
 
 from geoportal import aggregate as agg
@@ -74,15 +72,6 @@ class Timing:
 
 
 # ----------------------------------------------------------------------------- measures
-def index_in(values: pd.Series, universe: pd.Series) -> np.ndarray:
-    """Position of each value in ``universe`` (-1 when absent), hashed by Arrow."""
-    found = pc.index_in(
-        pa.array(values.array, type=pa.string(), from_pandas=True),
-        value_set=pa.array(universe.array, type=pa.string(), from_pandas=True),
-    )
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
 def ages_reference(fecha_corte: date | None, hogares: pd.DataFrame, of_person: np.ndarray):
     """Ages refer to the cut-off date if given, else to each household's FIPS interview
     (the answers describe the person at that moment)."""
@@ -152,7 +141,7 @@ def unit_measures(catalog: Catalogo, units: Units, ratios=None):
     counts_order, sums_order = agg.measure_names(catalog)
     urban = (hh["zona"] == "urbana").to_numpy()
     lon, lat = hh["lon"].to_numpy(float), hh["lat"].to_numpy(float)
-    of_person = index_in(pp["hogar_id"], hh["hogar_id"])
+    of_person = units.household_of_persons()
 
     interviewed = hh["fecha_relevamiento"].to_numpy()
     p_status = person_status(
@@ -370,16 +359,12 @@ def compute_all(
     step = progress or (lambda s, f: None)
     timing = Timing()
     step("leyendo hogares y personas", 0.05)
-    # The data's fingerprint is summed in PostgreSQL beside the read and the engine. Taken
-    # before the read: a write committed in between is in the figures and not in this
-    # version, so the next computation gets another version (never the same one for
-    # other figures, unless the data went back exactly to this fingerprint's).
     conn.commit()  # idle (the writers' lock is the session's): the reads below are binary COPYs
-    pool = ThreadPoolExecutor(max_workers=1)
-    summing = pool.submit(_district_sums_apart, conn, fecha_corte)
-    pool.shutdown(wait=False)
-    units = Units.from_db(conn, fecha_corte, meanwhile=lambda partial: household_side(catalog, partial))
+    units = Units.from_db(conn, fecha_corte, meanwhile=lambda partial: household_side(catalog, partial), huellas=True)
     conn.rollback()
+    # The data's fingerprint, from the very rows read (each came with its hash): the
+    # version always belongs to the figures computed.
+    row_sums = district_sums(units)
     timing.mark("lectura")
     step("estatus, acceso y Logros", 0.25)
     fine, ratios, _ = unit_measures(catalog, units)
@@ -434,7 +419,7 @@ def compute_all(
         inputs = computation_inputs(
             conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
         )
-        huellas = fingerprints(summing.result(), inputs)
+        huellas = fingerprints(row_sums, inputs)
         version, parametros = data_version(settings, inputs, huellas)
         public = public_frame(conn, agregado, catalog, settings, version, fine)
         loss = disclosure.information_loss(agregado, public, public_counts(catalog))
@@ -475,11 +460,6 @@ def compute_all(
         "publicada": True,
         "fecha_corte": cutoff_label(fecha_corte),
     }
-
-
-def _district_sums_apart(conn: psycopg.Connection, fecha_corte: date | None) -> dict[str, str]:
-    with connect_like(conn) as other:
-        return district_sums(other, None, fecha_corte)
 
 
 def _on_own_connection(conn: psycopg.Connection, build) -> None:
@@ -530,15 +510,13 @@ def compute_district(
     counts, sums = agg.measure_names(catalog)
     value_columns = counts + sums
     require_stored_columns(conn, value_columns)
-    # The district's fingerprint before its read (as in compute_all): a contrarreferencia
-    # committed meanwhile makes its own recompute get another version.
-    row_sums = district_sums(conn, codigo, fecha_corte)
     conn.commit()  # idle (the writers' lock is the session's): the reads below are binary COPYs
     with binary_session(conn):
-        units = Units.from_db(conn, fecha_corte, distrito=codigo)
+        units = Units.from_db(conn, fecha_corte, distrito=codigo, huellas=True)
         ratio_rows = copy_out(conn, "SELECT punto_id, tipo, ratio FROM calculo.punto_ratio")
         old = copy_out(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = {}", (codigo,), typed=True)
     ratios = {t: g.set_index("punto_id")["ratio"] for t, g in ratio_rows.groupby("tipo")}
+    row_sums = district_sums(units)  # the district's fingerprint, from the rows read (as in compute_all)
     timing.mark("lectura")
     if len(units.hogares):
         new, _, _ = unit_measures(catalog, units, ratios)

@@ -49,9 +49,9 @@ from scipy.spatial import cKDTree
 
 from geoportal.accesibilidad import km_to_chord, type_radius
 from geoportal.catalog import Catalogo, default_catalog
-from geoportal.coverage import Units, household_status, person_status
+from geoportal.coverage import Units, household_status, index_in, person_status
 from geoportal.geodesia import chord_to_km, nearest_km_xyz, unit_vectors
-from geoportal.pipeline import ages_reference, index_in
+from geoportal.pipeline import ages_reference
 from geoportal.whatif import PuntoNuevo, _solo_lectura, simulate
 
 TIEMPO_MAX_S = 25.0  # CBC's time limit; past it the best solution found and its gap are reported

@@ -154,7 +154,7 @@ def test_two_district_updates_at_once_both_count_in_the_country_row(base):
             r[0]
             for r in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = 'calculo'"
-                " AND table_name = 'agregado' AND data_type = 'bigint' ORDER BY ordinal_position"
+                " AND table_name = 'agregado' AND data_type IN ('bigint', 'integer') ORDER BY ordinal_position"
             ).fetchall()
         ]
         select = ", ".join(f'"{c}"' for c in columns)
