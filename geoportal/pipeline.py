@@ -360,7 +360,10 @@ def compute_all(
     timing = Timing()
     step("leyendo hogares y personas", 0.05)
     conn.commit()  # idle (the writers' lock is the session's): the reads below are binary COPYs
-    units = Units.from_db(conn, fecha_corte, meanwhile=lambda partial: household_side(catalog, partial), huellas=True)
+    with binary_session(conn):  # one ADBC session for this thread's reads (the persons' thread opens its own)
+        units = Units.from_db(
+            conn, fecha_corte, meanwhile=lambda partial: household_side(catalog, partial), huellas=True
+        )
     conn.rollback()
     # The data's fingerprint, from the very rows read (each came with its hash): the
     # version always belongs to the figures computed.
