@@ -22,13 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-
-if TYPE_CHECKING:
-    from geoportal.coverage import Units
 
 # One 64-bit hash per row: each column hashed by type with its own seed, combined by XOR.
 HOGAR = (
@@ -60,9 +56,10 @@ def _exact_sums(values: np.ndarray, group: np.ndarray, n: int) -> list[int]:
     return [(int(h) << 32) + int(lo) for h, lo in zip(high.tolist(), low.tolist(), strict=True)]
 
 
-def district_sums(units: Units) -> dict[str, str]:
+def district_sums(units) -> dict[str, str]:
     """District -> the sums of its row hashes (households, their persons, the events that
-    count), from the rows a computation read (``Units.from_db(..., huellas=True)``)."""
+    count), from the rows a computation read: ``units`` is a ``coverage.Units`` read with
+    ``huellas=True`` (not imported: coverage imports this module for the hash expressions)."""
     hogares, personas, eventos = units.hogares, units.personas, units.eventos
     of_person = units.household_of_persons()
     kept = of_person >= 0
