@@ -67,14 +67,15 @@ class Units:
         default_factory=lambda: pd.DataFrame(columns=["lugar_id", "clave", "codigo_2012", "lon", "lat"])
     )
     adelanto: object = None  # what ``from_db``'s ``meanwhile`` computed from the rest while the persons were read
-    _of_person: tuple | None = field(default=None, repr=False)
+    _of_person: tuple | None = field(default=None, repr=False)  # (hogares, personas, rows) of the last call
 
     def household_of_persons(self) -> np.ndarray:
         """Row in ``hogares`` of each person's household (-1 when absent), computed once per pair of frames."""
-        key = (id(self.hogares), id(self.personas))
-        if self._of_person is None or self._of_person[0] != key:
-            self._of_person = (key, index_in(self.personas["hogar_id"], self.hogares["hogar_id"]))
-        return self._of_person[1]
+        cached = self._of_person
+        if cached is None or cached[0] is not self.hogares or cached[1] is not self.personas:
+            cached = (self.hogares, self.personas, index_in(self.personas["hogar_id"], self.hogares["hogar_id"]))
+            self._of_person = cached
+        return cached[2]
 
     @classmethod
     def from_db(

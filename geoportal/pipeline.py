@@ -217,13 +217,11 @@ def unit_measures(catalog: Catalogo, units: Units, ratios=None):
 
 
 # ----------------------------------------------------------------------------- storage
-def _wide_table_ddl(
-    table: str, head: list[tuple[str, str]], counts: list[str], sums: list[str], count_type: str = "integer"
-) -> sql.Composed:
+def _wide_table_ddl(table: str, head: list[tuple[str, str]], counts: list[str], sums: list[str]) -> sql.Composed:
     """A wide table of figures: counts as ``integer`` (a country's persons are millions, far
     from 2^31; 4 bytes less per figure in every copy), sums as floats."""
     cols = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in head]
-    cols += [sql.SQL("{} " + count_type).format(sql.Identifier(c)) for c in counts]
+    cols += [sql.SQL("{} integer").format(sql.Identifier(c)) for c in counts]
     cols += [sql.SQL("{} double precision").format(sql.Identifier(s)) for s in sums]
     return sql.SQL("CREATE TABLE {} ({})").format(sql.SQL(table), sql.SQL(", ").join(cols))
 
