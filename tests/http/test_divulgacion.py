@@ -51,6 +51,7 @@ from geoportal.ingest import ingest_file
 from geoportal.pipeline import compute_all, compute_district
 from geoportal.publicacion import publish
 from tests.ataque import noise_bounds
+from tests.conftest import PERSON_COLUMNS
 
 T = 10  # households: Settings.umbral_hogares
 BASE = 5  # Settings.base_redondeo
@@ -269,22 +270,7 @@ def _households(prefix: str, distrito: str, cells: dict[str, int]) -> tuple[pd.D
                 "origen",
             ],
         ),
-        pd.DataFrame(
-            pp,
-            columns=[
-                "persona_id",
-                "hogar_id",
-                "nombres",
-                "apellidos",
-                "sexo",
-                "fecha_nacimiento",
-                "embarazada",
-                "discapacidad",
-                "indigena",
-                "servicios",
-                "origen",
-            ],
-        ),
+        pd.DataFrame(pp, columns=PERSON_COLUMNS),
     )
 
 
