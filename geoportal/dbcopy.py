@@ -59,17 +59,22 @@ def adbc_connect(conn: psycopg.Connection):
     return adbc.connect(conninfo(conn))
 
 
-def copy_out(conn: psycopg.Connection, query: str, params: tuple = (), typed: bool = False) -> pd.DataFrame:
+def copy_out(
+    conn: psycopg.Connection, query: str, params: tuple = (), typed: bool = False, apart: bool = False
+) -> pd.DataFrame:
     """Run ``query`` and return its rows as a frame (fast for millions).
 
     Every column is text (codes keep their leading zeros) except the known numeric and
     boolean ones; ``typed`` (for the wide tables of figures) takes each column's type
     from the query's own result types instead (integers, floats, booleans, text).
     ``query`` uses ``{}`` placeholders for ``params`` (bound as literals).
-    On an idle ``conn`` the rows come by binary COPY through ADBC, else through ``conn``.
+    On an idle ``conn`` the rows come by binary COPY through ADBC, else through ``conn``;
+    ``apart`` takes the binary path inside a transaction too, for a caller whose
+    transaction has written nothing and set nothing the read depends on (a second session
+    of the same role then sees what ``conn`` sees, up to commits since its snapshot).
     """
     statement = sql.SQL(query).format(*map(sql.Literal, params)) if params else sql.SQL(query)
-    if conn.info.transaction_status == TransactionStatus.IDLE:
+    if apart or conn.info.transaction_status == TransactionStatus.IDLE:
         conformed = conform(_read_arrow(conn, statement.as_string(conn)), typed)
         if conformed is not None:
             return conformed.to_pandas(split_blocks=True, self_destruct=True)  # frees Arrow memory as it goes

@@ -205,8 +205,12 @@ def demanda(
     return demand_by_type(catalog, estado, of_person, len(hh))
 
 
-def _hogares_cerca(conn, puntos: pd.DataFrame, radio_km: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Households (any district) within ``radio_km`` of any of ``puntos``, and their persons."""
+def _hogares_cerca(
+    conn, puntos: pd.DataFrame, radio_km: float, aparte: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Households (any district) within ``radio_km`` of any of ``puntos``, and their persons
+    (hundreds of thousands near a city: ``aparte`` reads them by binary COPY on a second
+    session, see ``simulate``)."""
     lat_pad = radio_km / 110.0
     lon_pad = radio_km / (111.0 * math.cos(math.radians(min(abs(puntos["lat"]).max() + lat_pad, 89.0))))
     caja = (
@@ -218,15 +222,9 @@ def _hogares_cerca(conn, puntos: pd.DataFrame, radio_km: float) -> tuple[pd.Data
     hogares = copy_out(
         conn,
         "SELECT h.hogar_id, h.zona, h.fecha_relevamiento, h.lon, h.lat FROM nominal.hogar h"
-        " WHERE h.lon BETWEEN {} AND {} AND h.lat BETWEEN {} AND {}",
+        " WHERE h.lon BETWEEN {} AND {} AND h.lat BETWEEN {} AND {} ORDER BY h.hogar_id",
         caja,
-    )
-    personas = copy_out(
-        conn,
-        "SELECT p.persona_id, p.hogar_id, p.sexo, p.fecha_nacimiento, p.embarazada, p.discapacidad, p.indigena,"
-        " array_to_string(p.servicios, ';') AS servicios FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id)"
-        " WHERE h.lon BETWEEN {} AND {} AND h.lat BETWEEN {} AND {}",
-        caja,
+        apart=aparte,
     )
     if len(hogares):
         dist = nearest_km(
@@ -236,12 +234,21 @@ def _hogares_cerca(conn, puntos: pd.DataFrame, radio_km: float) -> tuple[pd.Data
             puntos["lat"].to_numpy(float),
         )[0]
         hogares = hogares[dist <= radio_km].reset_index(drop=True)
-        personas = personas[personas["hogar_id"].isin(hogares["hogar_id"])].reset_index(drop=True)
+    # The persons of those households only, by the index on their household (a join on the
+    # box scanned every person of the country).
+    personas = copy_out(
+        conn,
+        "SELECT p.persona_id, p.hogar_id, p.sexo, p.fecha_nacimiento, p.embarazada, p.discapacidad, p.indigena,"
+        " array_to_string(p.servicios, ';') AS servicios"
+        " FROM unnest({}::text[]) AS k (hogar_id) JOIN nominal.persona p USING (hogar_id) ORDER BY p.persona_id",
+        (hogares["hogar_id"].astype(str).tolist(),),
+        apart=aparte,
+    )
     return hogares, personas
 
 
 def _completar_ratios(
-    conn, catalog: Catalogo, units: Units, puntos: pd.DataFrame, guardados: dict[str, pd.Series]
+    conn, catalog: Catalogo, units: Units, puntos: pd.DataFrame, guardados: dict[str, pd.Series], aparte: bool
 ) -> tuple[dict[str, pd.Series], list[str]]:
     """Stored ratios plus step 1 recomputed (with neighbours' demand) for relevant points lacking one.
 
@@ -270,7 +277,7 @@ def _completar_ratios(
         return ratios, []
     faltan = pd.concat(faltan, ignore_index=True)
     radio_max = max(type_radius(catalog, t)[1] for t in faltan["tipo"].unique()) + _MARGEN_KM
-    hogares, personas = _hogares_cerca(conn, faltan, radio_max)
+    hogares, personas = _hogares_cerca(conn, faltan, radio_max, aparte)
     urbana = (hogares["zona"] == "urbana").to_numpy()
     lon, lat = hogares["lon"].to_numpy(float), hogares["lat"].to_numpy(float)
     quiere = demanda(catalog, hogares, personas, units.eventos, units.fecha_corte)
@@ -361,6 +368,10 @@ def simulate(
     catalog = catalog or default_catalog()
     agregar = list(agregar)
     quitar = list(dict.fromkeys(str(q).strip() for q in quitar))
+    # Begun on an idle connection, the read-only transaction below writes nothing and sets
+    # no scope (the portal's scopes are transaction-local): the neighbours' households, the
+    # largest read, can then come by binary COPY on a second session of the same role.
+    aparte = conn.info.transaction_status == TransactionStatus.IDLE
     with _solo_lectura(conn):
         info = _distrito(conn, distrito)
         _validar_nuevos(conn, catalog, agregar, info)
@@ -396,7 +407,7 @@ def simulate(
             ignore_index=True,
         )
         todos = pd.concat([antes_puntos, nuevos], ignore_index=True)
-        ratios, recalculados = _completar_ratios(conn, catalog, units, todos, _ratios_guardados(conn))
+        ratios, recalculados = _completar_ratios(conn, catalog, units, todos, _ratios_guardados(conn), aparte)
 
     antes = replace(units, puntos=antes_puntos)
     despues = replace(units, puntos=despues_puntos)
