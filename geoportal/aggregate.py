@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from h3.api import basic_int as h3i
+from scipy import sparse
 
 from geoportal.catalog import Catalogo
 
@@ -289,26 +290,42 @@ def group_sum(codes: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nda
     return uniques, sums, order[starts]
 
 
+def _count_matrix(fine: pd.DataFrame, counts_order: list[str]) -> np.ndarray:
+    """The count columns as one matrix, in 32 bits when no sum of them can overflow it
+    (a country's persons are millions): a third of the memory traffic of 64 bits."""
+    counts = fine[counts_order].to_numpy(dtype=np.int64)
+    total = np.abs(counts).sum(axis=0).max() if counts.size else 0
+    narrow = counts.astype(np.int32) if total < np.iinfo(np.int32).max else counts
+    return np.ascontiguousarray(narrow)  # row-major, as the sparse product reads it
+
+
 def aggregate_levels(fine: pd.DataFrame, counts_order: list[str], sums_order: list[str]) -> pd.DataFrame:
-    """All levels from fine cells: one row per (nivel, codigo) with its parent code."""
+    """All levels from fine cells: one row per (nivel, codigo) with its parent code.
+
+    Counts are added exactly in integers, by a sparse product (group x fine cell); the
+    few sums of reals in the cells' order within each group (the same float additions
+    whatever the machine)."""
     keys = level_keys(fine)
-    values = fine[counts_order + sums_order].to_numpy(dtype=np.float64)
-    n_counts = len(counts_order)
+    counts = _count_matrix(fine, counts_order)
+    values = fine[sums_order].to_numpy(dtype=np.float64)
     frames = []
     for level, codes in keys.items():
         uniques, sums, first = group_sum(codes, values)
+        inverse = np.searchsorted(uniques, codes)
+        member = sparse.csr_matrix(
+            (np.ones(len(codes), counts.dtype), (inverse, np.arange(len(codes)))), shape=(len(uniques), len(codes))
+        )
         parent_level = PARENT_LEVEL[level]
         parents = keys[parent_level][first] if parent_level else np.full(len(uniques), None, dtype=object)
         if level.startswith("h3_"):
             uniques = np.array([h3_code(c) for c in uniques], dtype=object)
             if parent_level and parent_level.startswith("h3_"):
                 parents = np.array([h3_code(c) for c in parents], dtype=object)
-        counts = np.rint(sums[:, :n_counts]).astype(np.int64)
         frame = pd.concat(
             [
                 pd.DataFrame({"nivel": level, "codigo": uniques, "padre": parents}),
-                pd.DataFrame(counts, columns=counts_order),
-                pd.DataFrame(sums[:, n_counts:], columns=sums_order),
+                pd.DataFrame(np.asarray(member @ counts, dtype=np.int64), columns=counts_order),
+                pd.DataFrame(sums, columns=sums_order),
             ],
             axis=1,
         )

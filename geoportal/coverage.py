@@ -178,6 +178,19 @@ def index_in(values: pd.Series, universe: pd.Series) -> np.ndarray:
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def positions_of(wanted: pd.Series, universe: pd.Series) -> np.ndarray:
+    """``index_in`` for a few values in a large universe (events among millions of
+    persons): the universe is only scanned for them, never hashed whole."""
+    everything = pa.array(universe.array, type=pa.string(), from_pandas=True)
+    few = pa.array(wanted.array, type=pa.string(), from_pandas=True)
+    candidates = np.flatnonzero(pc.is_in(everything, value_set=few).to_numpy(zero_copy_only=False))
+    found = pc.index_in(few, value_set=everything.take(pa.array(candidates))).fill_null(-1)
+    found = found.to_numpy(zero_copy_only=False).astype(np.int64)
+    picked = np.full(len(found), -1, dtype=np.int64)
+    picked[found >= 0] = candidates[found[found >= 0]]
+    return picked
+
+
 def covered_matrix(listed: pd.Series, codes: list[str]) -> np.ndarray:
     """Boolean (n, len(codes)): is code j listed in row i's ';'-joined services.
 
@@ -211,7 +224,7 @@ def apply_events(
     ev = eventos[eventos["unidad"] == unidad]
     if ev.empty:
         return covered
-    row = pd.Index(ids).get_indexer(ev["unidad_id"])
+    row = positions_of(ev["unidad_id"], ids)
     col = pd.Index(codes).get_indexer(ev["servicio"])
     keep = (row >= 0) & (col >= 0)
     if interviewed is not None:
@@ -340,23 +353,22 @@ def entorno_units(hogares: pd.DataFrame, lugares: pd.DataFrame | None = None) ->
     codes = np.asarray(codes, dtype=object)
     n = len(codes)
     count = np.bincount(inverse, minlength=n)
-    urban = np.bincount(inverse, weights=(hogares["zona"].to_numpy() == "urbana"), minlength=n)
+    urban = np.bincount(inverse, weights=(hogares["zona"] == "urbana").to_numpy(dtype=bool), minlength=n)
     lon, lat = hogares["lon"].to_numpy(dtype=float), hogares["lat"].to_numpy(dtype=float)
     frame = pd.DataFrame({"e": inverse, "lon": lon, "lat": lat})
     median = frame.groupby("e")[["lon", "lat"]].median().to_numpy()
     # Medoid proxy: the household nearest its entorno's median point (ties: first id,
     # households arrive ordered by hogar_id).
     gap = haversine_km(lon, lat, median[inverse, 0], median[inverse, 1])
-    order = np.lexsort((np.arange(len(inverse)), gap, inverse))
-    first = order[np.r_[True, inverse[order][1:] != inverse[order][:-1]]] if len(order) else order
-    medoid = np.empty(n, dtype=np.int64)
-    medoid[inverse[first]] = first
+    medoid = pd.Series(gap).groupby(inverse).idxmin().to_numpy(np.int64) if n else np.zeros(0, np.int64)
     units = pd.DataFrame(
         {
             "entorno_id": codes,
             "lon": lon[medoid] if n else np.zeros(0),
             "lat": lat[medoid] if n else np.zeros(0),
-            "referencia": "hogar:" + hogares["hogar_id"].astype(str).to_numpy()[medoid] if n else np.zeros(0, object),
+            "referencia": "hogar:" + hogares["hogar_id"].iloc[medoid].astype(str).to_numpy()
+            if n
+            else np.zeros(0, object),
             "hogar_ref": medoid,
             "zona": np.where(urban * 2 >= count, "urbana", "rural"),
             "hogares": count,

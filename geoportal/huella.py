@@ -51,9 +51,20 @@ def _exact_sums(values: np.ndarray, group: np.ndarray, n: int) -> list[int]:
     """Exact sum of the int64 ``values`` of each group 0 .. n - 1 (as PostgreSQL's sum of
     bigint, a numeric): by 32-bit halves, each summed in int64 without overflow."""
     values = np.asarray(values, dtype=np.int64)
-    low = pd.Series(values & 0xFFFFFFFF).groupby(group).sum().reindex(range(n), fill_value=0)
-    high = pd.Series(values >> 32).groupby(group).sum().reindex(range(n), fill_value=0)
+    group = np.asarray(group, dtype=np.int64)
+    low = _int_sums(values & 0xFFFFFFFF, group, n)
+    high = _int_sums(values >> 32, group, n)
     return [(int(h) << 32) + int(lo) for h, lo in zip(high.tolist(), low.tolist(), strict=True)]
+
+
+def _int_sums(values: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
+    """Exact int64 sums by group (|values| < 2**32, fewer than 2**31 rows): each sum is
+    split again in 16-bit parts so that bincount's float64 adds integers below 2**53."""
+    total = np.zeros(n, dtype=np.int64)
+    for shift in (0, 16):
+        part = (values >> shift) & 0xFFFF if shift == 0 else values >> shift
+        total += np.rint(np.bincount(group, weights=part, minlength=n)).astype(np.int64) << shift
+    return total
 
 
 def district_sums(units) -> dict[str, str]:
@@ -64,15 +75,15 @@ def district_sums(units) -> dict[str, str]:
     of_person = units.household_of_persons()
     kept = of_person >= 0
     ev = eventos[eventos["distrito_evento"].notna() & (eventos["distrito_evento"] != "")] if len(eventos) else eventos
-    district = hogares["codigo_distrito"].astype(str).to_numpy()
-    keys = np.concatenate(
-        [district, district[of_person[kept]], ev["distrito_evento"].astype(str).to_numpy() if len(ev) else []]
-    ).astype(object)
-    codes, names = pd.factorize(keys)
-    n, nh, npp = len(names), len(hogares), int(kept.sum())
-    h = _exact_sums(hogares["huella"].to_numpy(np.int64), codes[:nh], n)
-    p = _exact_sums(personas["huella"].to_numpy(np.int64)[kept], codes[nh : nh + npp], n)
-    e = _exact_sums(ev["huella"].to_numpy(np.int64) if len(ev) else np.empty(0, np.int64), codes[nh + npp :], n)
+    # Districts factorized once, on the households; each person takes its household's.
+    of_household, names = pd.factorize(hogares["codigo_distrito"].astype(str), sort=False)
+    ev_names = ev["distrito_evento"].astype(str).to_numpy() if len(ev) else np.empty(0, object)
+    names = pd.Index(np.asarray(names, dtype=object)).append(pd.Index(ev_names, dtype=object)).unique()
+    of_event = names.get_indexer(ev_names)
+    n = len(names)
+    h = _exact_sums(hogares["huella"].to_numpy(np.int64), of_household, n)
+    p = _exact_sums(personas["huella"].to_numpy(np.int64)[kept], of_household[of_person[kept]], n)
+    e = _exact_sums(ev["huella"].to_numpy(np.int64) if len(ev) else np.empty(0, np.int64), of_event, n)
     return {str(d): f"{h[i]}|{p[i]}|{e[i]}" for i, d in enumerate(names)}
 
 
