@@ -6,16 +6,19 @@ when ``conn`` holds no open transaction). Reads inside a transaction (temporary 
 uncommitted rows, a role's session settings) go through ``conn`` itself, as CSV parsed
 by Arrow. Either way each column comes out with the same type (``conform``).
 Frames are written as CSV by pyarrow's multithreaded writer (``copy_in``, inside the
-caller's transaction) or as binary COPY by ADBC (``ingest``, into a table of its own);
-empty cells are NULL, so callers turn '' into None only where NULL is meant.
+caller's transaction: empty cells are NULL, so callers turn '' into None only where NULL
+is meant) or as binary COPY encoded by numpy (``copy_binary``, ``ingest``: the wide
+tables of figures, where NULL is None or NaN and '' stays '').
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import threading
 
+import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow as pa
@@ -152,45 +155,111 @@ def _read_arrow(conn: psycopg.Connection, text: str) -> pa.Table:
     return table
 
 
-_PG_ARROW = {
-    "text": pa.string(),
-    "bigint": pa.int64(),
-    "integer": pa.int32(),
-    "smallint": pa.int16(),
-    "double precision": pa.float64(),
-    "real": pa.float32(),
-    "boolean": pa.bool_(),
-}
-
-
 def ingest(conn: psycopg.Connection, table: str, frame: pd.DataFrame, before: tuple = (), after: tuple = ()) -> int:
-    """Binary COPY of ``frame`` into ``table`` ("schema.name", trusted), by column name, on an
-    ADBC session of ``conn``'s role, in one transaction with the SQL statements ``before``
-    (creating the table there, say: with ``wal_level = minimal`` a table filled in the
-    transaction that created it writes no WAL) and ``after``; returns the rows written.
-    Each column is cast to the table's type first (a binary COPY takes exactly that type)."""
-    schema, name = table.split(".")
-    session = _session(conn)
-    try:
-        with session.cursor() as cur:
-            for statement in before:
-                cur.execute(statement)
-            cur.execute(
-                "SELECT attname::text, format_type(atttypid, NULL) FROM pg_attribute"
-                f" WHERE attrelid = {sql.Literal(table).as_string(conn)}::regclass AND attnum > 0 AND NOT attisdropped"
-            )
-            types = dict(cur.fetchall())
-            data = pa.Table.from_pandas(frame, preserve_index=False)
-            data = data.cast(pa.schema([(c, _PG_ARROW[types[c]]) for c in data.column_names]))
-            written = cur.adbc_ingest(name, data, mode="append", db_schema_name=schema)
-            for statement in after:
-                cur.execute(statement)
-        session.commit()
-    except Exception:
-        _forget(conn, session)
-        raise
-    _release(conn, session)
-    return written
+    """Binary COPY of ``frame`` into ``table`` ("schema.name", trusted), by column name, on
+    ``conn`` (idle), in one transaction with the SQL statements ``before`` (creating the
+    table there, say: with ``wal_level = minimal`` a table filled in the transaction that
+    created it writes no WAL) and ``after``; returns the rows written."""
+    with conn.transaction(), conn.cursor() as cur:
+        for statement in before:
+            cur.execute(statement)
+        copy_binary(cur, table, frame)
+        for statement in after:
+            cur.execute(statement)
+    return len(frame)
+
+
+# PostgreSQL's binary COPY: a header, then per row the number of fields and each field as
+# its length (-1: NULL) and its bytes in network order; a trailer.
+_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+_TRAILER = (-1).to_bytes(2, "big", signed=True)
+_FIXED = {
+    "integer": ">i4",
+    "bigint": ">i8",
+    "smallint": ">i2",
+    "double precision": ">f8",
+    "real": ">f4",
+    "boolean": "u1",
+}
+_BLOCK_ROWS = 20_000  # rows encoded at a time (the encoding of a wide table is as large as the table)
+
+
+def copy_binary(cur: psycopg.Cursor, table: str, frame: pd.DataFrame) -> None:
+    """COPY ``frame`` into ``table`` (schema-qualified, trusted) in PostgreSQL's binary
+    format, encoded column by column with numpy (a wide table of figures has tens of
+    millions of fields: per-field encoding costs seconds). Text, integer, real and boolean
+    columns; NULL where pandas has None or NaN; each value cast to the column's type."""
+    cur.execute(
+        "SELECT attname::text, format_type(atttypid, NULL) FROM pg_attribute"
+        " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+        (table,),
+    )
+    types = dict(cur.fetchall())
+    columns = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(sql.SQL(table), columns)
+    with cur.copy(statement) as copy:
+        copy.write(_HEADER)
+        for start in range(0, len(frame), _BLOCK_ROWS):
+            block = frame.iloc[start : start + _BLOCK_ROWS]
+            for encoded in _encode(block, [types[c] for c in frame.columns]):
+                copy.write(encoded)
+        copy.write(_TRAILER)
+
+
+def _field(values, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's byte length (-1: NULL) and the values: in the column's big-endian type,
+    or for text as fixed-width bytes of the longest value."""
+    arr = pa.array(values, from_pandas=True)
+    valid = None if arr.null_count == 0 else arr.is_valid().to_numpy(zero_copy_only=False)
+    if kind in _FIXED:
+        dtype = np.dtype(_FIXED[kind])
+        if kind == "boolean":
+            out = arr.cast(pa.bool_()).fill_null(False).to_numpy(zero_copy_only=False).astype(dtype)
+        else:
+            out = arr.fill_null(0).to_numpy(zero_copy_only=False)
+            if dtype.kind == "i" and out.dtype.kind == "f":
+                out = np.rint(out)
+            out = out.astype(dtype)
+        lengths = np.full(len(arr), dtype.itemsize, np.int32)
+    elif kind == "text":
+        arr = arr.cast(pa.string()).cast(pa.binary())
+        lengths = pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int32)
+        widest = max(int(lengths.max(initial=0)), 1)
+        out = np.asarray(arr.fill_null(b"").to_numpy(zero_copy_only=False), dtype=f"S{widest}")
+    else:
+        raise ValueError(f"copy_binary: columna de tipo {kind} no admitida")
+    if valid is not None:
+        lengths = np.where(valid, lengths, -1).astype(np.int32)
+    return lengths, out
+
+
+def _encode(frame: pd.DataFrame, kinds: list[str]):
+    """The rows of ``frame`` in binary COPY format, a bytes object per layout: rows whose
+    fields have the same lengths are laid out as one numpy record array."""
+    fields = [_field(frame[c].array, k) for c, k in zip(frame.columns, kinds, strict=True)]
+    varying = [j for j, (lengths, _) in enumerate(fields) if lengths.min(initial=0) != lengths.max(initial=0)]
+    lengths = np.ascontiguousarray(
+        np.column_stack([fields[j][0] for j in varying]) if varying else np.zeros((len(frame), 0))
+    )
+    layout, _ = pd.factorize(np.fromiter((row.tobytes() for row in lengths), dtype=object, count=len(frame)))
+    order = np.argsort(layout, kind="stable")
+    bounds = np.r_[0, np.flatnonzero(np.diff(layout[order])) + 1, len(frame)]
+    for start, end in itertools.pairwise(bounds):
+        rows = order[start:end]
+        if not len(rows):
+            continue
+        spec, parts = [("n", ">i2")], {"n": len(fields)}
+        for j, (lengths, values) in enumerate(fields):
+            size = int(lengths[rows[0]])
+            spec.append((f"l{j}", ">i4"))
+            parts[f"l{j}"] = size
+            if size > 0:
+                spec.append((f"v{j}", values.dtype if values.dtype.kind != "S" else f"S{size}"))
+                parts[f"v{j}"] = values[rows]
+        record = np.empty(len(rows), dtype=np.dtype(spec))
+        for name, value in parts.items():
+            record[name] = value
+        yield record.tobytes()
 
 
 _INTEGERS = (pa.int16(), pa.int32(), pa.int64())

@@ -72,3 +72,49 @@ def test_read_inside_a_transaction_sees_its_own_rows(conn, tabla):
     assert frame["codigo"].tolist() == ["0002", "0101", "9999"]
     conn.rollback()
     assert dbcopy.copy_out(conn, f"SELECT codigo FROM {tabla} ORDER BY codigo")["codigo"].tolist() == ["0002", "0101"]
+
+
+def test_binary_write_by_hand(conn):
+    """``ingest`` (numpy-encoded binary COPY): every type it writes, NULL from None and NaN,
+    '' kept, multi-byte text, int8 beyond 2**53, rows of different layouts, more rows
+    than one encoding block; read back by psycopg, row by row, against values written here."""
+    conn.commit()
+    frame = pd.DataFrame(
+        {
+            "codigo": ["0101", None, "", "Ñemby añá"],
+            "n4": [7, 0, -2_147_483_648, 2_147_483_647],
+            "n8": [9007199254740993, -1, 0, 2**62],
+            "n2": [1, -1, 32767, 0],
+            "f8": [2.5, np.nan, -0.0, 1e300],
+            "f4": [0.1, 3.0, np.nan, -1.5],
+            "si": [True, False, True, False],
+            "entero_o_nulo": [1.0, np.nan, 3.0, np.nan],  # an integer column held as floats by pandas
+        }
+    )
+    many = pd.concat([frame] * 6_000, ignore_index=True)  # 24,000 rows: two blocks
+    many["fila"] = np.arange(len(many))
+    create = (
+        "DROP TABLE IF EXISTS public.escritura_prueba",
+        (
+            "CREATE TABLE public.escritura_prueba (fila int4, codigo text, n4 int4, n8 int8, n2 int2, f8 float8,"
+            " f4 float4, si boolean, entero_o_nulo int4)"
+        ),
+    )
+    try:
+        assert dbcopy.ingest(conn, "public.escritura_prueba", many, before=create) == 24_000
+        rows = conn.execute(
+            "SELECT codigo, n4, n8, n2, f8, f4, si, entero_o_nulo FROM public.escritura_prueba WHERE fila < 4 ORDER BY fila"
+        ).fetchall()
+        assert rows[0] == ("0101", 7, 9007199254740993, 1, 2.5, pytest.approx(0.1), True, 1)
+        assert rows[1] == (None, 0, -1, -1, None, 3.0, False, None)
+        assert rows[2][:3] == ("", -2_147_483_648, 0) and rows[2][4] == 0.0 and rows[2][5] is None
+        assert rows[3] == ("Ñemby añá", 2_147_483_647, 2**62, 0, 1e300, -1.5, False, None)
+        counts = conn.execute(
+            "SELECT count(*), count(codigo), sum(n4::int8), count(f8), bool_and(si = (fila % 2 = 0))"
+            " FROM public.escritura_prueba"
+        ).fetchone()
+        assert counts == (24_000, 18_000, 6_000 * (7 + 0 - 2_147_483_648 + 2_147_483_647), 18_000, True)
+    finally:
+        conn.rollback()
+        conn.execute("DROP TABLE IF EXISTS public.escritura_prueba")
+        conn.commit()
