@@ -236,22 +236,31 @@ def fine_contributions(
     row in it. Returns one row per fine cell with count and sum columns.
     """
     n = len(cells)
-    out = {name: np.zeros(n, dtype=np.int64) for name in counts_order}
-    out.update({name: np.zeros(n, dtype=float) for name in sums_order})
+    # One column-major block per kind (a frame of hundreds of columns is built without copies).
+    counts = np.zeros((n, len(counts_order)), dtype=np.int64, order="F")
+    sums = np.zeros((n, len(sums_order)), dtype=float, order="F")
+    at = {name: j for j, name in enumerate(counts_order)}
     for name, unit, indicator in zip(measures.names, measures.unit, measures.values):
         g = groups[unit]
         rows = np.flatnonzero(indicator)  # sparse indicators: sum only the units that count
-        out[name] = np.bincount(g[rows], minlength=n).astype(np.int64)
+        counts[:, at[name]] = np.bincount(g[rows], minlength=n)
     g = groups["hogar"]
     for name, value in zip(measures.sum_names, measures.sum_values):
-        out[name] = np.bincount(g, weights=value, minlength=n)
+        sums[:, sums_order.index(name)] = np.bincount(g, weights=value, minlength=n)
         if getattr(measures, "class_values", None) and name in measures.class_values:
             _, mids, names = mean_classes(name)
             classes = value_class(name, measures.class_values[name])
             both = np.bincount(g * len(mids) + classes, minlength=n * len(mids)).reshape(n, len(mids))
             for k, column in enumerate(names):
-                out[column] = both[:, k].astype(np.int64)
-    return pd.concat([cells.reset_index(drop=True), pd.DataFrame(out)], axis=1)
+                counts[:, at[column]] = both[:, k]
+    return pd.concat(
+        [
+            cells.reset_index(drop=True),
+            pd.DataFrame(counts, columns=counts_order, copy=False),
+            pd.DataFrame(sums, columns=sums_order, copy=False),
+        ],
+        axis=1,
+    )
 
 
 def level_keys(fine: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -227,28 +227,42 @@ def apply_events(
     row = positions_of(ev["unidad_id"], ids)
     col = pd.Index(codes).get_indexer(ev["servicio"])
     keep = (row >= 0) & (col >= 0)
-    if interviewed is not None:
-        since = np.asarray(interviewed, dtype=object)[np.where(row >= 0, row, 0)].astype(str)
-        keep &= ev["fecha"].astype(str).to_numpy() >= since
+    if interviewed is not None and len(interviewed):
+        keep &= as_days(ev["fecha"]) >= as_days(np.asarray(interviewed)[np.where(row >= 0, row, 0)])
     covered = covered.copy()
     covered[row[keep], col[keep]] = ev["cubierto"].to_numpy(dtype=bool)[keep]
     return covered
 
 
-def parse_dates_once(values: pd.Series) -> pd.Series:
-    """to_datetime of each distinct text once (birth dates repeat a lot)."""
-    inverse, uniques = pd.factorize(values)
-    return pd.Series(pd.to_datetime(pd.Series(np.asarray(uniques, dtype=object))).to_numpy()[inverse])
+def as_days(values) -> np.ndarray:
+    """Dates (ISO text, ``date`` objects or datetime64) as datetime64[D], parsed by Arrow
+    as whole arrays (millions of birth dates)."""
+    if isinstance(values, date):
+        return np.array([values], dtype="datetime64[D]")
+    if isinstance(values, pd.Series | pd.Index):
+        values = values.array
+    if isinstance(values, np.ndarray) and values.dtype.kind == "M":
+        return values.astype("datetime64[D]")
+    arr = pa.array(values, from_pandas=True)
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        try:
+            arr = pc.cast(arr, pa.date32())
+        except pa.ArrowInvalid:  # not plain ISO dates: pandas parses them
+            return pd.to_datetime(pd.Series(np.asarray(values, dtype=object))).to_numpy().astype("datetime64[D]")
+    elif pa.types.is_timestamp(arr.type):
+        return arr.to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    return arr.cast(pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
 
 
 def _year_month_day(values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Year, month and day of each date (text or datetime64), computed once per distinct date."""
-    values = pd.Series(values) if not isinstance(values, pd.Series) else values
-    inverse, uniques = pd.factorize(values)
-    parsed = pd.to_datetime(pd.Series(np.asarray(uniques, dtype=object)))
-    fields = np.column_stack([parsed.dt.year.to_numpy(), parsed.dt.month.to_numpy(), parsed.dt.day.to_numpy()])
-    picked = fields[inverse] if len(inverse) else np.zeros((0, 3), dtype=np.int64)
-    return picked[:, 0], picked[:, 1], picked[:, 2]
+    """Year, month and day of each date (text, dates or datetime64), in whole arrays."""
+    codes, distinct = pd.factorize(as_days(values).view(np.int64))  # birth dates repeat a lot
+    days = np.asarray(distinct, dtype=np.int64).view("datetime64[D]")
+    months = days.astype("datetime64[M]")
+    year = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (days - months.astype("datetime64[D]")).astype(np.int64) + 1
+    return year[codes], month[codes], day[codes]
 
 
 def ages_in_years(born: pd.Series, at) -> np.ndarray:

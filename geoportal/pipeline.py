@@ -35,6 +35,7 @@ from geoportal.coverage import (
     ENTORNO_MAJORITY,
     Status,
     Units,
+    as_days,
     entorno_status,
     entorno_units,
     household_status,
@@ -77,7 +78,7 @@ def ages_reference(fecha_corte: date | None, hogares: pd.DataFrame, of_person: n
     (the answers describe the person at that moment)."""
     if fecha_corte is not None:
         return fecha_corte
-    return hogares["fecha_relevamiento"].to_numpy()[of_person]
+    return as_days(hogares["fecha_relevamiento"])[of_person]
 
 
 def demand_by_type(catalog: Catalogo, p_status, of_person: np.ndarray, n_households: int) -> dict[str, np.ndarray]:
@@ -143,10 +144,9 @@ def unit_measures(catalog: Catalogo, units: Units, ratios=None):
     lon, lat = hh["lon"].to_numpy(float), hh["lat"].to_numpy(float)
     of_person = units.household_of_persons()
 
-    interviewed = hh["fecha_relevamiento"].to_numpy()
-    p_status = person_status(
-        catalog, pp, units.eventos, ages_reference(units.fecha_corte, hh, of_person), interviewed[of_person]
-    )
+    interviewed = as_days(hh["fecha_relevamiento"])[of_person]
+    at = units.fecha_corte if units.fecha_corte is not None else interviewed  # ages_reference
+    p_status = person_status(catalog, pp, units.eventos, at, interviewed)
 
     demand = demand_by_type(catalog, p_status, of_person, len(hh))
     access = accessibility(
