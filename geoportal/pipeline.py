@@ -115,11 +115,12 @@ def household_side(catalog: Catalogo, units: Units) -> HouseholdSide:
     hh = units.hogares.reset_index(drop=True)
     lon, lat = hh["lon"].to_numpy(float), hh["lat"].to_numpy(float)
     polygon = poligono_publicado(hh["codigo_2012"], hh["codigo_distrito"])
+    polygon = polygon.astype(str)  # text columns stay Arrow strings (never millions of Python objects)
     fine_h = pd.DataFrame(
         {
-            "codigo_distrito": hh["codigo_distrito"].astype(str).to_numpy(),
-            "codigo_2012": polygon.astype(str).to_numpy(),
-            "dpto": np.where(polygon.str.startswith("D"), hh["dpto"].astype(str), polygon.str[:2]),
+            "codigo_distrito": hh["codigo_distrito"].astype(str),
+            "codigo_2012": polygon,
+            "dpto": polygon.str[:2].where(~polygon.str.startswith("D"), hh["dpto"].astype(str)),
             "h3_8": hh["h3_8"].to_numpy(np.int64) if "h3_8" in hh else agg.h3_cells(lon, lat),
         }
     )
