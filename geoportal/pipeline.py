@@ -375,23 +375,24 @@ def compute_all(
     timing.mark("estatus_acceso_logros")
     step("agregando H3 y territorios", 0.6)
     counts, sums = agg.measure_names(catalog)
-    agregado = (
-        agg.aggregate_levels(fine, counts, sums)
-        if len(fine)
-        else pd.DataFrame(columns=["nivel", "codigo", "padre", *counts, *sums])
-    )
-    timing.mark("agregacion")
-    step("control de divulgación", 0.7)
     conn.commit()
-    # The exact tables do not wait for the protection: each is written meanwhile on a
-    # connection of its own (COPY is single-threaded per session; the server works on the
-    # other core), then all are swapped in with the rest in one transaction: readers see
-    # the old publication or the new one, never a mix. Leaving the block waits for every
-    # writer, also when the protection fails.
+    # The exact tables do not wait: each is written on a connection of its own as soon as
+    # its frame exists (COPY is single-threaded per session; the server works on the other
+    # core while this thread aggregates and protects), then all are swapped in with the
+    # rest in one transaction: readers see the old publication or the new one, never a mix.
+    # Leaving the block waits for every writer, also when the protection fails.
     with ThreadPoolExecutor(max_workers=3) as writers:
+        reading_inputs = writers.submit(
+            _on_own_connection,
+            conn,
+            lambda other: computation_inputs(
+                other, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
+            ),
+        )
         written = [
-            writers.submit(_on_own_connection, conn, build)
-            for build in (
+            writers.submit(
+                _on_own_connection,
+                conn,
                 lambda other: _build_table(
                     other,
                     "calculo.contribucion_nueva",
@@ -404,6 +405,19 @@ def compute_all(
                     fine,
                     ["(codigo_distrito)"],
                 ),
+            )
+        ]
+        agregado = (
+            agg.aggregate_levels(fine, counts, sums)
+            if len(fine)
+            else pd.DataFrame(columns=["nivel", "codigo", "padre", *counts, *sums])
+        )
+        timing.mark("agregacion")
+        step("control de divulgación", 0.7)
+        written.append(
+            writers.submit(
+                _on_own_connection,
+                conn,
                 lambda other: _build_table(
                     other,
                     "calculo.agregado_nuevo",
@@ -417,10 +431,8 @@ def compute_all(
                     ["UNIQUE (nivel, codigo)", "(nivel, padre)"],
                 ),
             )
-        ]
-        inputs = computation_inputs(
-            conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
         )
+        inputs = reading_inputs.result()
         huellas = fingerprints(row_sums, inputs)
         version, parametros = data_version(settings, inputs, huellas)
         public = public_frame(conn, agregado, catalog, settings, version, fine)
@@ -464,9 +476,10 @@ def compute_all(
     }
 
 
-def _on_own_connection(conn: psycopg.Connection, build) -> None:
+def _on_own_connection(conn: psycopg.Connection, work):
+    """``work(other)`` on a new connection like ``conn`` (closed after), and its result."""
     with connect_like(conn) as other, binary_session(other):
-        build(other)
+        return work(other)
 
 
 def _build_table(
@@ -564,11 +577,11 @@ def compute_district(
             .drop_duplicates()
         )
         family = _read_groups(cur, groups)
-        inputs = computation_inputs(
-            conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
-        )
         huellas = dict(
             cur.execute("SELECT ambito, huella FROM calculo.huella WHERE ambito <> %s", (codigo,)).fetchall()
+        )
+        inputs = computation_inputs(
+            conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
         )
         huellas.update(fingerprints(row_sums, inputs))
         version, parametros = data_version(settings, inputs, huellas)
