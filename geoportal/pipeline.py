@@ -558,8 +558,7 @@ def compute_district(
         merged = pd.concat([current.assign(_o=0), delta_levels.assign(_o=1)], ignore_index=True)
         merged["padre"] = merged.groupby(["nivel", "codigo"])["padre"].transform("first")
         updated = merged.groupby(["nivel", "codigo", "padre"], as_index=False, dropna=False)[value_columns].sum()
-        for c in counts:
-            updated[c] = updated[c].round().astype(np.int64)
+        updated[counts] = np.rint(updated[counts].to_numpy(float)).astype(np.int64)
         updated = updated[(updated["hogares"] > 0) | (updated["personas"] > 0) | (updated["entornos"] > 0)]
         _delete_keys(cur, "calculo.agregado", touched)
         copy_in(cur, "calculo.agregado", updated[["nivel", "codigo", "padre", *value_columns]])
