@@ -45,6 +45,10 @@ class Access:
     distancia_km: dict[str, np.ndarray]
     indice_2sfca: dict[str, np.ndarray]
     ratio: dict[str, pd.Series]  # per point type: punto_id -> R_j
+    # The demand locations behind the ratios (urbana, lon, lat and a demand column per point
+    # type; those with some demand), stored by a national computation for the what-if's new
+    # points (calculo.demanda_lugar).
+    demanda: pd.DataFrame | None = None
 
     def within_reach(self, catalog: Catalogo, code: str, urban: np.ndarray) -> np.ndarray:
         s = catalog.servicio(code)
@@ -137,10 +141,10 @@ def accessibility(
     if distances is None:
         distances = nearest_by_type(lon, lat, puntos, tipos)
     group, locations = demand_cells(lon, lat, urban, cells)
-    indices, out_ratios = {}, {}
+    indices, out_ratios, demands = {}, {}, {}
     for tipo in tipos:
         sub = puntos[puntos["tipo"] == tipo]
-        demand = np.bincount(group, weights=demand_by_type[tipo], minlength=len(locations))
+        demand = demands[tipo] = np.bincount(group, weights=demand_by_type[tipo], minlength=len(locations))
         known = None
         if ratios is not None and tipo in ratios:
             known = ratios[tipo].reindex(sub["punto_id"]).fillna(0.0).to_numpy()
@@ -157,4 +161,6 @@ def accessibility(
         )
         indices[tipo] = index[group]
         out_ratios[tipo] = pd.Series(ratio, index=sub["punto_id"].to_numpy())
-    return Access(distances, indices, out_ratios)
+    stored = locations[["urbana", "lon", "lat"]].assign(**demands)
+    stored = stored[stored[tipos].gt(0).any(axis=1)].reset_index(drop=True) if tipos else stored
+    return Access(distances, indices, out_ratios, stored)

@@ -135,7 +135,9 @@ def household_side(catalog: Catalogo, units: Units) -> HouseholdSide:
 
 
 def unit_measures(catalog: Catalogo, units: Units, ratios=None):
-    """Per-unit indicators, record keys and fine-cell keys of every unit type."""
+    """Per-unit indicators, record keys and fine-cell keys of every unit type: the fine
+    cells' contributions, the accessibility (``Access``: ratios and demand locations too)
+    and each unit type's status."""
     hh = units.hogares.reset_index(drop=True)
     pp = units.personas.reset_index(drop=True)
     side = units.adelanto if isinstance(units.adelanto, HouseholdSide) else household_side(catalog, units)
@@ -214,7 +216,7 @@ def unit_measures(catalog: Catalogo, units: Units, ratios=None):
     cell_of, cells = agg.fine_cells(pd.concat([fine_h, fine_e], ignore_index=True))
     groups = {"hogar": cell_of[: len(hh)], "persona": cell_of[: len(hh)][of_person], "entorno": cell_of[len(hh) :]}
     fine = agg.fine_contributions(cells, groups, m, counts_order, sums_order)
-    return fine, access.ratio, {"persona": p_status, "hogar": h_status, "entorno": e_status}
+    return fine, access, {"persona": p_status, "hogar": h_status, "entorno": e_status}
 
 
 # ----------------------------------------------------------------------------- storage
@@ -369,7 +371,9 @@ def compute_all(
     row_sums = district_sums(units)
     timing.mark("lectura")
     step("estatus, acceso y Logros", 0.25)
-    fine, ratios, _ = unit_measures(catalog, units)
+    fine, access, _ = unit_measures(catalog, units)
+    ratios, places = access.ratio, access.demanda  # not the per-household arrays (memory)
+    del access
     n_households, n_persons = len(units.hogares), len(units.personas)
     del units  # the units' frames (gigabytes) are not needed past this point
     timing.mark("estatus_acceso_logros")
@@ -405,7 +409,23 @@ def compute_all(
                     fine,
                     ["(codigo_distrito)"],
                 ),
-            )
+            ),
+            writers.submit(
+                _on_own_connection,
+                conn,
+                lambda other: _build_table(
+                    other,
+                    "calculo.demanda_lugar_nueva",
+                    _wide_table_ddl(
+                        "calculo.demanda_lugar_nueva",
+                        [("urbana", "boolean"), ("lon", "double precision"), ("lat", "double precision")],
+                        [],
+                        list(places.columns[3:]),
+                    ),
+                    places,
+                    [],
+                ),
+            ),
         ]
         agregado = (
             agg.aggregate_levels(fine, counts, sums)
@@ -444,9 +464,10 @@ def compute_all(
         for future in written:
             future.result()
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS calculo.contribucion, calculo.agregado")
+        cur.execute("DROP TABLE IF EXISTS calculo.contribucion, calculo.agregado, calculo.demanda_lugar")
         cur.execute("ALTER TABLE calculo.contribucion_nueva RENAME TO contribucion")
         cur.execute("ALTER TABLE calculo.agregado_nuevo RENAME TO agregado")
+        cur.execute("ALTER TABLE calculo.demanda_lugar_nueva RENAME TO demanda_lugar")  # behind the ratios
         cur.execute("DELETE FROM calculo.punto_ratio")
         ratio_rows = pd.concat(
             [pd.DataFrame({"punto_id": r.index, "tipo": t, "ratio": r.to_numpy()}) for t, r in ratios.items()],

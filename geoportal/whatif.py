@@ -29,10 +29,14 @@ The simulation therefore uses the ratios stored by the last national run
 --distrito`` does, so *antes* matches the published figures while those ratios are
 current. For the points that have none (the added ones, or points loaded after the last
 national run) step 1 is recomputed from the demand of **all** households within their
-catchment, including those of neighbouring districts. In 2SFCA a point's ratio depends
-only on its own capacity and demand, so adding or removing a point leaves the ratio of the
-others unchanged and this is exact (limitations: stored ratios are as stale as the last
-national run, and the demand ages are those of its cut-off date).
+catchment, including those of neighbouring districts: the demand locations that national
+run stored (``calculo.demanda_lugar``: households by H3 cell and zone, their demand per
+point type), the very demand the stored ratios came from, so a new point twin of an
+existing one gets its ratio exactly. In 2SFCA a point's ratio depends only on its own
+capacity and demand, so adding or removing a point leaves the ratio of the others
+unchanged and this is exact (limitations: stored ratios and demand are as stale as the
+last national run, and the demand ages are those of its cut-off date). Without a stored
+demand (no national run yet) it is computed from the households around the points.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import psycopg
+from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from geoportal import aggregate as agg
@@ -211,14 +216,7 @@ def _hogares_cerca(
     """Households (any district) within ``radio_km`` of any of ``puntos``, and their persons
     (hundreds of thousands near a city: ``aparte`` reads them by binary COPY on a second
     session, see ``simulate``)."""
-    lat_pad = radio_km / 110.0
-    lon_pad = radio_km / (111.0 * math.cos(math.radians(min(abs(puntos["lat"]).max() + lat_pad, 89.0))))
-    caja = (
-        float(puntos["lon"].min() - lon_pad),
-        float(puntos["lon"].max() + lon_pad),
-        float(puntos["lat"].min() - lat_pad),
-        float(puntos["lat"].max() + lat_pad),
-    )
+    caja = _caja(puntos, radio_km)
     hogares = copy_out(
         conn,
         "SELECT h.hogar_id, h.zona, h.fecha_relevamiento, h.lon, h.lat FROM nominal.hogar h"
@@ -276,6 +274,13 @@ def _completar_ratios(
     if not faltan:
         return ratios, []
     faltan = pd.concat(faltan, ignore_index=True)
+    guardada = _demanda_guardada(conn)
+    if guardada and set(faltan["tipo"]) <= guardada:
+        for tipo, sub in faltan.groupby("tipo"):
+            nuevos = _ratios_con_demanda_guardada(conn, catalog, tipo, sub)
+            ratios[tipo] = pd.concat([ratios[tipo], nuevos]) if tipo in ratios else nuevos
+        return ratios, sorted(faltan["punto_id"])
+    # No national computation stored its demand: from the households around the points.
     radio_max = max(type_radius(catalog, t)[1] for t in faltan["tipo"].unique()) + _MARGEN_KM
     hogares, personas = _hogares_cerca(conn, faltan, radio_max, aparte)
     urbana = (hogares["zona"] == "urbana").to_numpy()
@@ -301,6 +306,56 @@ def _completar_ratios(
         nuevos = pd.Series(ratio, index=sub["punto_id"].to_numpy())
         ratios[tipo] = pd.concat([ratios[tipo], nuevos]) if tipo in ratios else nuevos
     return ratios, sorted(faltan["punto_id"])
+
+
+def _ratios_con_demanda_guardada(conn, catalog: Catalogo, tipo: str, sub: pd.DataFrame) -> pd.Series:
+    """Step 1 of the 2SFCA for the points ``sub`` of ``tipo``, from the demand locations the
+    last national computation stored (calculo.demanda_lugar): the same demand, at the same
+    places, its ratios came from (thousands of rows instead of the persons around)."""
+    radio = type_radius(catalog, tipo)
+    caja = _caja(sub, max(radio) + _MARGEN_KM)
+    filas = conn.execute(
+        sql.SQL(
+            "SELECT lon, lat, urbana, {tipo} FROM calculo.demanda_lugar"
+            " WHERE {tipo} > 0 AND lon BETWEEN %s AND %s AND lat BETWEEN %s AND %s"
+        ).format(tipo=sql.Identifier(tipo)),
+        caja,
+    ).fetchall()
+    lugares = pd.DataFrame(filas, columns=["lon", "lat", "urbana", "demanda"])
+    _, ratio = two_step_fca(
+        lugares["lon"].to_numpy(float),
+        lugares["lat"].to_numpy(float),
+        lugares["demanda"].to_numpy(float),
+        lugares["urbana"].to_numpy(bool),
+        sub["lon"].to_numpy(float),
+        sub["lat"].to_numpy(float),
+        sub["capacidad"].to_numpy(float),
+        radio,
+    )
+    return pd.Series(ratio, index=sub["punto_id"].to_numpy())
+
+
+def _demanda_guardada(conn) -> set[str]:
+    """The point types whose demand the last national computation stored (none before one)."""
+    if not conn.execute("SELECT EXISTS (SELECT 1 FROM calculo.demanda_lugar)").fetchone()[0]:
+        return set()
+    filas = conn.execute(
+        "SELECT attname::text FROM pg_attribute WHERE attrelid = 'calculo.demanda_lugar'::regclass"
+        " AND attnum > 0 AND NOT attisdropped AND attname NOT IN ('urbana', 'lon', 'lat')"
+    ).fetchall()
+    return {f[0] for f in filas}
+
+
+def _caja(puntos: pd.DataFrame, radio_km: float) -> tuple[float, float, float, float]:
+    """(lon_min, lon_max, lat_min, lat_max) of ``puntos`` padded by ``radio_km`` on the ground."""
+    lat_pad = radio_km / 110.0
+    lon_pad = radio_km / (111.0 * math.cos(math.radians(min(abs(puntos["lat"]).max() + lat_pad, 89.0))))
+    return (
+        float(puntos["lon"].min() - lon_pad),
+        float(puntos["lon"].max() + lon_pad),
+        float(puntos["lat"].min() - lat_pad),
+        float(puntos["lat"].max() + lat_pad),
+    )
 
 
 # ----------------------------------------------------------------------------- simulation

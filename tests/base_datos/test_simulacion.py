@@ -88,6 +88,7 @@ def snapshot(url: str) -> dict:
         "oferta.punto_entrega": "punto_id",
         "publico.cobertura": "nivel, codigo",
         "calculo.punto_ratio": "punto_id",
+        "calculo.demanda_lugar": "lon, lat, urbana",
         "calculo.agregado": "nivel, codigo",
         "publico.version": "data_version",
         "nominal.hogar": "hogar_id",
@@ -215,6 +216,30 @@ def test_missing_stored_ratios_are_recomputed_with_neighbours(sim):
         conn.execute("DELETE FROM calculo.punto_ratio")  # as if no national run had stored them
         out = simulate(conn, "1116", agregar=[NUEVA_USF], fecha_corte=CUT).set_index("servicio")
         assert conn.info.transaction_status == TransactionStatus.INTRANS  # the caller's transaction survives
+        conn.rollback()
+    assert out.attrs["ratios_recalculados"] == ["A", "B", "simulado:1"]
+    assert out.loc["USF_ADSCRIPCION", "acceso_medio_antes"] == pytest.approx(2 / 3)
+    assert out.loc["USF_ADSCRIPCION", "acceso_medio_despues"] == pytest.approx(4 / 3)
+
+
+def test_new_points_take_the_demand_the_national_run_stored(sim):
+    # N's ratio is capacity / demand around it, from calculo.demanda_lugar: with that demand
+    # doubled (A and B keep their stored ratios) N's ratio, and so its share of the
+    # district's mean accessibility (4/3 - 2/3 above), halves: 2/3 + 1/3 = 1.
+    with psycopg.connect(sim["url"]) as conn:
+        conn.execute("UPDATE calculo.demanda_lugar SET usf = 2 * usf")
+        out = simulate(conn, "1116", agregar=[NUEVA_USF], fecha_corte=CUT).set_index("servicio")
+        conn.rollback()
+    assert out.attrs["ratios_recalculados"] == ["simulado:1"]
+    assert out.loc["USF_ADSCRIPCION", "acceso_medio_antes"] == pytest.approx(2 / 3)
+    assert out.loc["USF_ADSCRIPCION", "acceso_medio_despues"] == pytest.approx(1.0)
+
+
+def test_without_a_stored_demand_the_households_around_give_it(sim):
+    with psycopg.connect(sim["url"]) as conn:
+        conn.execute("DELETE FROM calculo.punto_ratio")
+        conn.execute("DELETE FROM calculo.demanda_lugar")  # as before any national run
+        out = simulate(conn, "1116", agregar=[NUEVA_USF], fecha_corte=CUT).set_index("servicio")
         conn.rollback()
     assert out.attrs["ratios_recalculados"] == ["A", "B", "simulado:1"]
     assert out.loc["USF_ADSCRIPCION", "acceso_medio_antes"] == pytest.approx(2 / 3)
