@@ -123,8 +123,15 @@ class Units:
         persons_params = (household_params if distrito is not None else ()) + ((fecha_corte,) if fecha_corte else ())
         if companion is None and distrito is None and conn.info.transaction_status == TransactionStatus.IDLE:
             companion = conn  # its reads are binary COPYs on sessions of their own (dbcopy)
+
+        def read_persons(session: psycopg.Connection) -> pd.DataFrame:
+            frame = copy_out(session, persons_sql, persons_params)
+            if huellas:
+                frame["huella"] = huella.with_services(frame["huella"], frame["servicios"], huella.SERVICIOS_PERSONA)
+            return frame
+
         with ThreadPoolExecutor(max_workers=1) as pool:
-            reading = pool.submit(copy_out, companion, persons_sql, persons_params) if companion is not None else None
+            reading = pool.submit(read_persons, companion) if companion is not None else None
             hogares = copy_out(
                 conn,
                 "SELECT h.hogar_id, h.codigo_distrito, coalesce(h.codigo_2012, '') AS codigo_2012, d.dpto, h.localidad,"
@@ -134,6 +141,10 @@ class Units:
                 " JOIN territorio.distrito d ON d.codigo = h.codigo_distrito" + only + " ORDER BY h.hogar_id",
                 household_params,
             )
+            if huellas:
+                hogares["huella"] = huella.with_services(
+                    hogares["huella"], hogares["servicios"], huella.SERVICIOS_HOGAR
+                )
             puntos = copy_out(
                 conn,
                 "SELECT punto_id, tipo, zona, capacidad, lon, lat, origen FROM oferta.punto_entrega ORDER BY punto_id",
@@ -158,7 +169,7 @@ class Units:
             ahead = None
             if meanwhile is not None:
                 ahead = meanwhile(cls(hogares, pd.DataFrame(), puntos, eventos, fecha_corte, places))
-            personas = reading.result() if reading is not None else copy_out(conn, persons_sql, persons_params)
+            personas = reading.result() if reading is not None else read_persons(conn)
         if fecha_corte is not None and len(personas):  # members of households interviewed after the cut-off
             kept = pc.is_in(
                 pa.array(personas["hogar_id"].array, type=pa.string(), from_pandas=True),

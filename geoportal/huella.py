@@ -10,7 +10,8 @@ it), column by column, and every other input at that moment (points, territory,
 catalog, cut-off, ...: ``pipeline.computation_inputs``).
 
 Each row's hash is computed by PostgreSQL in the very read of the computation (a
-``huella`` column beside the row: ``Units.from_db(..., huellas=True)``), so the
+``huella`` column beside the row: ``Units.from_db(..., huellas=True)``; the services'
+lists, few distinct ones, by ``with_services`` as they arrive), so the
 fingerprint is that of the rows the figures come from, whatever is committed meanwhile;
 the sums per district are exact (as PostgreSQL's sum of bigint) and order-free: any
 changed, added or removed row changes them. With a cut-off, what the computation leaves
@@ -32,14 +33,32 @@ HOGAR = (
     " # hashtextextended(coalesce(h.codigo_2012, ''), 13) # hashtextextended(h.localidad, 14)"
     " # hashtextextended(h.zona, 15) # hashint4extended(h.fecha_relevamiento - date '2000-01-01', 16)"
     " # hashfloat8extended(h.lon, 17) # hashfloat8extended(h.lat, 18) # hashint8extended(h.h3_8, 19)"
-    " # hash_array_extended(h.servicios, 20)"
 )
 PERSONA = (
     "hashtextextended(p.persona_id, 1) # hashtextextended(p.hogar_id, 2) # hashbpcharextended(p.sexo, 3)"
     " # hashint4extended(p.fecha_nacimiento - date '2000-01-01', 4)"
     " # hashint4extended(p.embarazada::int + 2 * p.discapacidad::int + 4 * p.indigena::int, 5)"
-    " # hash_array_extended(p.servicios, 6)"
 )
+# The services' lists are hashed here, as the computation reads them (';'-joined): few
+# distinct lists among millions of rows, hashed once each (PostgreSQL hashed every array,
+# the most expensive column of the read).
+SERVICIOS_HOGAR, SERVICIOS_PERSONA = b"hogar", b"persona"
+
+
+def with_services(row_hashes: pd.Series, servicios: pd.Series, seed: bytes) -> np.ndarray:
+    """The rows' hashes combined (XOR) with a 64-bit BLAKE2b hash of their services' text."""
+    codes, distinct = pd.factorize(servicios.fillna(""))
+    hashed = np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(str(t).encode(), digest_size=8, key=seed).digest(), "little", signed=True)
+            for t in distinct
+        ),
+        dtype=np.int64,
+        count=len(distinct),
+    )
+    return row_hashes.to_numpy(np.int64) ^ hashed[codes]
+
+
 EVENTO = (
     "hashtextextended(e.unidad, 21) # hashtextextended(e.unidad_id, 22) # hashtextextended(e.servicio, 23)"
     " # hashint4extended(e.cubierto::int, 24) # hashint4extended(e.fecha - date '2000-01-01', 25)"

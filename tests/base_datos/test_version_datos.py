@@ -111,3 +111,21 @@ def test_a_district_update_changes_the_version_exactly_when_its_data_changes(ver
         conn.commit()
         assert compute_district(conn, "1116")["data_version"] == national  # back to the same data
         assert conn.execute("SELECT ambito FROM calculo.huella").fetchall() == [("1116",)]  # one per district with data
+
+
+def test_the_services_lists_count_in_the_version(versions):
+    """A person's or a household's list of services received changes the version, and the
+    same lists give it back (the lists are hashed as the computation reads them)."""
+    from geoportal.pipeline import compute_district
+
+    national, _, url = versions["base"]
+    with psycopg.connect(url) as conn:
+        assert compute_district(conn, "1116")["data_version"] == national
+        for table, key, unit in (("persona", "persona_id", "P5"), ("hogar", "hogar_id", "H1")):
+            before = conn.execute(f"SELECT servicios FROM nominal.{table} WHERE {key} = %s", (unit,)).fetchone()[0]
+            conn.execute(f"UPDATE nominal.{table} SET servicios = %s WHERE {key} = %s", ([*before, "OTRO"], unit))
+            conn.commit()
+            assert compute_district(conn, "1116")["data_version"] != national, table
+            conn.execute(f"UPDATE nominal.{table} SET servicios = %s WHERE {key} = %s", (before, unit))
+            conn.commit()
+            assert compute_district(conn, "1116")["data_version"] == national, table
