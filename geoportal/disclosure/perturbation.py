@@ -332,15 +332,20 @@ def perturb(
             if not visit.any():
                 continue
             if visit.all():
-                at, cap = rows, matrix[parents]
+                at, above = rows, parents
             else:
-                at, cap = _row_numbers(rows, len(matrix))[visit], matrix[parents[visit]]
-            current = matrix[at]
-            lower = (cap < current).any(axis=1)
+                at, above = _row_numbers(rows, len(matrix))[visit], parents[visit]
+            numbers = _row_numbers(at, len(matrix))
+            lower = np.zeros(len(numbers), bool)
+            for j in range(matrix.shape[1]):  # column by column (contiguous): no copy of the parents' rows
+                values = matrix[:, j]
+                cap = values[above]
+                less = cap < values[at]
+                if less.any():
+                    lower |= less
+                    values[numbers[less]] = cap[less]
             if lower.any():
-                where = _row_numbers(at, len(matrix))[lower]
-                matrix[where] = np.minimum(current[lower], cap[lower])
-                changes.touch(where)
+                changes.touch(numbers[lower])
                 changed = True
         return changed
 
@@ -348,12 +353,13 @@ def perturb(
         """Each family at most each of its supersets (supersets first), each gap without supply
         at most applies - covered."""
         rows = changes.rows(changes.start("fila"))
-        block = matrix[rows]
+        block = np.asfortranarray(matrix[rows])  # columns contiguous (a view when every row)
         if not len(block):
             return False
-        before = block.copy()
+        before = block.copy(order="F")
         for j, supersets in bounded:
-            np.minimum(block[:, j], block[:, supersets].min(axis=1), out=block[:, j])
+            for s in supersets:  # column by column: no gathered copy of the supersets
+                np.minimum(block[:, j], block[:, s], out=block[:, j])
         for applies, covered, without in clipped:
             np.minimum(block[:, without], block[:, applies] - block[:, covered], out=block[:, without])
         moved = (block != before).any(axis=1)
