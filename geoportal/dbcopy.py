@@ -187,8 +187,8 @@ _BLOCK_ROWS = 20_000  # rows encoded at a time (the encoding of a wide table is 
 def copy_binary(cur: psycopg.Cursor, table: str, frame: pd.DataFrame) -> None:
     """COPY ``frame`` into ``table`` (schema-qualified, trusted) in PostgreSQL's binary
     format, encoded column by column with numpy (a wide table of figures has tens of
-    millions of fields: per-field encoding costs seconds). Text, integer, real and boolean
-    columns; NULL where pandas has None or NaN; each value cast to the column's type."""
+    millions of fields: per-field encoding costs seconds). Text, integer, real, boolean and
+    geometry (EWKB bytes) columns; NULL where pandas has None or NaN; each value cast to the column's type."""
     cur.execute(
         "SELECT attname::text, format_type(atttypid, NULL) FROM pg_attribute"
         " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
@@ -221,8 +221,8 @@ def _field(values, kind: str) -> tuple[np.ndarray, np.ndarray]:
                 out = np.rint(out)
             out = out.astype(dtype)
         lengths = np.full(len(arr), dtype.itemsize, np.int32)
-    elif kind == "text":
-        arr = arr.cast(pa.string()).cast(pa.binary())
+    elif kind in ("text", "geometry"):  # a geometry as its EWKB bytes (PostGIS's binary form)
+        arr = arr.cast(pa.binary()) if kind == "geometry" else arr.cast(pa.string()).cast(pa.binary())
         lengths = pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int32)
         widest = max(int(lengths.max(initial=0)), 1)
         out = np.asarray(arr.fill_null(b"").to_numpy(zero_copy_only=False), dtype=f"S{widest}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 REQUIRED = ["ambito", "logro", "meta_pct"]
@@ -53,13 +54,23 @@ def load_targets(path: Path) -> pd.DataFrame:
     return metas
 
 
-def target_for(metas: pd.DataFrame, logro: int, nivel: pd.Series, codigo: pd.Series) -> pd.Series:
-    """Target of each territorial row (distrito/departamento/pais); NaN for H3 cells."""
-    by_scope = metas[metas["logro"] == logro].set_index("ambito")["meta_pct"]
-    national = by_scope.get("PY", float("nan"))
-    dpto = codigo.where(nivel == "departamento", codigo.str[:2])
-    goal = pd.Series(national, index=nivel.index, dtype=float)
-    goal = goal.where(nivel == "pais", dpto.map(by_scope).fillna(national))
-    district = nivel == "distrito"
-    goal[district] = codigo[district].map(by_scope).fillna(goal[district])
-    return goal.where(nivel.isin(["distrito", "departamento", "pais"]))
+def targets(metas: pd.DataFrame, logros: list[int], nivel: pd.Series, codigo: pd.Series) -> dict[int, np.ndarray]:
+    """Each Logro's target for each territorial row (distrito/departamento/pais); NaN for H3 cells."""
+    nivel = nivel.to_numpy(dtype=object)
+    codigo = codigo.astype(str).to_numpy(dtype=object)
+    country, department, district = (nivel == "pais"), (nivel == "departamento"), (nivel == "distrito")
+    dpto = np.where(department, codigo, pd.Series(codigo, dtype=object).str[:2].to_numpy(dtype=object))
+    territorial = country | department | district
+    out = {}
+    for logro in logros:
+        by_scope = metas[metas["logro"] == logro].set_index("ambito")["meta_pct"]
+        national = float(by_scope.get("PY", np.nan))
+        scopes = pd.Index(by_scope.index)
+        values = np.r_[by_scope.to_numpy(dtype=float), np.nan]  # position -1: no target of that scope
+        goal = np.full(len(nivel), national)
+        of_department = values[scopes.get_indexer(dpto)]
+        goal = np.where(~country & ~np.isnan(of_department), of_department, goal)
+        of_district = values[scopes.get_indexer(codigo)]
+        goal = np.where(district & ~np.isnan(of_district), of_district, goal)
+        out[logro] = np.where(territorial, goal, np.nan)
+    return out

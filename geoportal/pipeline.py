@@ -27,7 +27,7 @@ import psycopg
 from psycopg import sql
 
 from geoportal import aggregate as agg
-from geoportal import disclosure
+from geoportal import disclosure, tabla_viva
 from geoportal.accesibilidad import accessibility, nearest_by_type
 from geoportal.audit import log_access
 from geoportal.catalog import Catalogo, default_catalog
@@ -55,6 +55,7 @@ from geoportal.publicacion import (
     secret_key,
     serialised,
     swap_release,
+    with_hash,
     write_public,
 )
 from geoportal.settings import Settings, get_settings
@@ -546,8 +547,11 @@ def compute_district(
     counts, sums = agg.measure_names(catalog)
     value_columns = counts + sums
     require_stored_columns(conn, value_columns)
-    conn.commit()  # idle (the writers' lock is the session's): the reads below are binary COPYs
-    with binary_session(conn):
+    conn.commit()
+    # One snapshot for every read, on ``conn`` itself: a district's rows are few, and a
+    # second (binary) session would cost more to open than its reads save.
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         units = Units.from_db(conn, fecha_corte, distrito=codigo, huellas=True)
         ratio_rows = copy_out(conn, "SELECT punto_id, tipo, ratio FROM calculo.punto_ratio")
         old = copy_out(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = {}", (codigo,), typed=True)
@@ -575,16 +579,23 @@ def compute_district(
     conn.commit()  # the block below is then a real transaction, committed at its end
     with conn.transaction(), conn.cursor() as cur:
         touched = delta_levels[["nivel", "codigo"]]
-        current = _read_keys(cur, "calculo.agregado", touched)
+        # One read: every row of the sibling groups the touched areas are in (a touched
+        # area's parent is a function of its code), and the country.
+        read = _read_groups(cur, delta_levels[["nivel", "padre"]].dropna().drop_duplicates())
+        is_touched = _keys_in(read, touched)
+        current = read[is_touched]
         merged = pd.concat([current.assign(_o=0), delta_levels.assign(_o=1)], ignore_index=True)
         merged["padre"] = merged.groupby(["nivel", "codigo"])["padre"].transform("first")
         updated = merged.groupby(["nivel", "codigo", "padre"], as_index=False, dropna=False)[value_columns].sum()
         updated[counts] = np.rint(updated[counts].to_numpy(float)).astype(np.int64)
         updated = updated[(updated["hogares"] > 0) | (updated["personas"] > 0) | (updated["entornos"] > 0)]
-        _delete_keys(cur, "calculo.agregado", touched)
-        copy_in(cur, "calculo.agregado", updated[["nivel", "codigo", "padre", *value_columns]])
-        cur.execute("DELETE FROM calculo.contribucion WHERE codigo_distrito = %s", (codigo,))
-        copy_in(cur, "calculo.contribucion", new[agg.FINE_KEYS + value_columns])
+        # Only the rows that changed are rewritten (most of a district's come out as they were).
+        rewrite = _differing(updated, current, ["nivel", "codigo"], ["padre", *value_columns])
+        _delete_keys(cur, "calculo.agregado", pd.concat([rewrite[0], rewrite[1]]))
+        copy_in(cur, "calculo.agregado", updated.loc[rewrite[2], ["nivel", "codigo", "padre", *value_columns]])
+        rewrite = _differing(new, old, agg.FINE_KEYS, value_columns)
+        _delete_fine(cur, codigo, pd.concat([rewrite[0], rewrite[1]]))
+        copy_in(cur, "calculo.contribucion", new.loc[rewrite[2], agg.FINE_KEYS + value_columns])
         # Re-protect every area whose sibling group changed (complementary suppression is per group).
         groups = (
             pd.concat(
@@ -596,7 +607,9 @@ def compute_district(
             .dropna()
             .drop_duplicates()
         )
-        family = _read_groups(cur, groups)
+        family = pd.concat([read[~is_touched], updated[read.columns]], ignore_index=True)
+        in_groups = _keys_in(family, groups, ["nivel", "padre"]) | (family["nivel"] == "pais").to_numpy()
+        family = family[in_groups].sort_values(["nivel", "codigo"], ignore_index=True)
         huellas = dict(
             cur.execute("SELECT ambito, huella FROM calculo.huella WHERE ambito <> %s", (codigo,)).fetchall()
         )
@@ -605,9 +618,13 @@ def compute_district(
         )
         huellas.update(fingerprints(row_sums, inputs))
         version, parametros = data_version(settings, inputs, huellas)
-        live = public_frame(conn, family, catalog, settings, version)
-        _delete_keys(cur, "calculo.cobertura_viva", pd.concat([family[["nivel", "codigo"]], touched]).drop_duplicates())
-        write_public(cur, live, catalog)
+        live = with_hash(public_frame(conn, family, catalog, settings, version), catalog)
+        keys = pd.concat([family[["nivel", "codigo"]], touched]).drop_duplicates()
+        stored = _stored_hashes(cur, keys)
+        rows = tabla_viva.changed(live, stored, touched)
+        gone = keys[~_keys_in(keys, live[~rows])]  # areas gone or rewritten
+        _delete_keys(cur, "calculo.cobertura_viva", gone[_keys_in(gone, stored)])
+        write_public(cur, live[rows], catalog)
         _log_update(cur, version, f"distrito {codigo}", parametros, cambios)
         _store_fingerprints(cur, huellas, replace=codigo)
         log_access(conn, "calcular", codigo, {"data_version": version, "hogares": len(units.hogares)})
@@ -625,32 +642,70 @@ def compute_district(
     }
 
 
-def _stage_keys(cur, frame: pd.DataFrame, columns: list[str]) -> None:
-    cur.execute("DROP TABLE IF EXISTS pg_temp.claves")
-    cur.execute("CREATE TEMP TABLE claves (" + ", ".join(f"{c} text" for c in columns) + ")")
-    copy_in(cur, "pg_temp.claves", frame[columns].astype(str))
+def _keys_in(frame: pd.DataFrame, keys: pd.DataFrame, columns=("nivel", "codigo")) -> np.ndarray:
+    """Whether each row of ``frame`` has one of the ``columns`` pairs of ``keys``."""
+    columns = list(columns)
+    return pd.MultiIndex.from_frame(frame[columns]).isin(pd.MultiIndex.from_frame(keys[columns]))
 
 
-def _read_keys(cur, table: str, keys: pd.DataFrame) -> pd.DataFrame:
-    _stage_keys(cur, keys, ["nivel", "codigo"])
-    return copy_out(
-        cur.connection,
-        f"SELECT t.* FROM {table} t JOIN pg_temp.claves k USING (nivel, codigo) ORDER BY t.nivel, t.codigo",
-        typed=True,
+def _differing(now: pd.DataFrame, before: pd.DataFrame, keys: list[str], values: list[str]):
+    """(keys of rows of ``before`` gone from ``now``, keys of rows changed, mask of the rows
+    of ``now`` new or changed): what a partial rewrite of a table holding ``before`` deletes
+    and copies. Values compare exactly (NULL equal to NULL)."""
+    now_keys, before_keys = pd.MultiIndex.from_frame(now[keys]), pd.MultiIndex.from_frame(before[keys])
+    gone = before[keys][~before_keys.isin(now_keys)]
+    where = before_keys.get_indexer(now_keys)
+    found = np.flatnonzero(where >= 0)
+    same = np.ones(len(found), dtype=bool)
+    numeric = [c for c in values if now[c].dtype.kind in "biuf" and before[c].dtype.kind in "biuf"]
+    for columns, kind in ((numeric, float), ([c for c in values if c not in numeric], object)):
+        if columns:
+            a = now[columns].to_numpy(dtype=kind)[found]
+            b = before[columns].to_numpy(dtype=kind)[where[found]]
+            same &= ((a == b) | (pd.isna(a) & pd.isna(b))).all(axis=1)
+    differs = np.ones(len(now), dtype=bool)
+    differs[found] = ~same
+    return gone, now[keys].iloc[found[~same]], differs
+
+
+def _stored_hashes(cur, keys: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        cur.execute(
+            "SELECT t.nivel, t.codigo, t.huella FROM calculo.cobertura_viva t"
+            " JOIN unnest(%s::text[], %s::text[]) k (nivel, codigo) ON t.nivel = k.nivel AND t.codigo = k.codigo",
+            (keys["nivel"].tolist(), keys["codigo"].tolist()),
+        ).fetchall(),
+        columns=["nivel", "codigo", "huella"],
+    )
+
+
+def _delete_fine(cur, codigo: str, keys: pd.DataFrame) -> None:
+    """The district's fine rows (calculo.contribucion) of ``keys`` (agg.FINE_KEYS)."""
+    cur.execute(
+        "DELETE FROM calculo.contribucion t USING unnest(%s::text[], %s::text[], %s::text[], %s::bigint[])"
+        " k (codigo_distrito, codigo_2012, dpto, h3_8) WHERE t.codigo_distrito = %s"
+        " AND t.codigo_distrito = k.codigo_distrito AND t.codigo_2012 IS NOT DISTINCT FROM k.codigo_2012"
+        " AND t.dpto IS NOT DISTINCT FROM k.dpto AND t.h3_8 IS NOT DISTINCT FROM k.h3_8",
+        (*(keys[c].tolist() for c in agg.FINE_KEYS), codigo),
     )
 
 
 def _read_groups(cur, groups: pd.DataFrame) -> pd.DataFrame:
-    _stage_keys(cur, groups, ["nivel", "padre"])
+    """The rows of calculo.agregado in the sibling groups ``groups`` (nivel, padre), and the country's."""
     return copy_out(
         cur.connection,
-        "SELECT t.* FROM calculo.agregado t JOIN pg_temp.claves k USING (nivel, padre)"
-        " UNION SELECT t.* FROM calculo.agregado t WHERE t.nivel = 'pais'"
+        "SELECT t.* FROM calculo.agregado t"
+        " JOIN unnest({}::text[], {}::text[]) g (nivel, padre) ON t.nivel = g.nivel AND t.padre = g.padre"
+        " UNION ALL SELECT t.* FROM calculo.agregado t WHERE t.nivel = 'pais'"
         " ORDER BY nivel, codigo",
+        (groups["nivel"].tolist(), groups["padre"].tolist()),
         typed=True,
     )
 
 
 def _delete_keys(cur, table: str, keys: pd.DataFrame) -> None:
-    _stage_keys(cur, keys, ["nivel", "codigo"])
-    cur.execute(f"DELETE FROM {table} t USING pg_temp.claves k WHERE t.nivel = k.nivel AND t.codigo = k.codigo")
+    cur.execute(
+        f"DELETE FROM {table} t USING unnest(%s::text[], %s::text[]) k (nivel, codigo)"
+        " WHERE t.nivel = k.nivel AND t.codigo = k.codigo",
+        (keys["nivel"].tolist(), keys["codigo"].tolist()),
+    )

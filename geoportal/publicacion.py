@@ -17,7 +17,6 @@ import functools
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-import h3
 import numpy as np
 import pandas as pd
 import psycopg
@@ -25,10 +24,10 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from geoportal import aggregate as agg
-from geoportal import disclosure
+from geoportal import disclosure, tabla_viva
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.dbcopy import connect_like, copy_in, copy_out, ingest
-from geoportal.metas import load_targets, target_for
+from geoportal.metas import load_targets, targets
 from geoportal.settings import Settings, get_settings
 from geoportal.territory import poligono_publicado
 
@@ -80,8 +79,8 @@ def secret_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def _names_and_geometry(conn: psycopg.Connection, protected: pd.DataFrame) -> pd.DataFrame:
-    """Name, census population and geometry (WKB for H3, joined in SQL for territories)."""
+def _names(conn: psycopg.Connection, protected: pd.DataFrame) -> pd.DataFrame:
+    """Name and census population (the geometry is set as the rows are written, ``tabla_viva``)."""
     census = pd.DataFrame(
         conn.execute(
             "SELECT d.codigo, d.codigo_2012, d.dpto, d.nombre, d.pob_total FROM territorio.distrito d"
@@ -102,34 +101,12 @@ def _names_and_geometry(conn: psycopg.Connection, protected: pd.DataFrame) -> pd
     out = protected.copy()
     out["nombre"] = None
     out["pob_censo"] = pd.array([pd.NA] * len(out), dtype="Int64")
-    out["geom_wkb"] = None
     for level in ("distrito", "departamento", "pais"):
         rows = out["nivel"] == level
         out.loc[rows, "nombre"] = out.loc[rows, "codigo"].map(names[level]).to_numpy()
         out.loc[rows, "pob_censo"] = out.loc[rows, "codigo"].map(pob[level]).astype("Int64").to_numpy()
     hexes = out["nivel"].str.startswith("h3_").to_numpy()
     out.loc[hexes, "nombre"] = "Hexágono H3 " + out.loc[hexes, "codigo"]
-    out.loc[hexes, "geom_wkb"] = hex_wkb(out.loc[hexes, "codigo"].tolist())
-    return out
-
-
-def hex_wkb(cells: list[str]) -> np.ndarray:
-    """Hex-encoded little-endian WKB polygons of H3 cells (lon/lat rounded to 6 decimals),
-    built as whole arrays: formatting 177 k WKT strings one by one took 3 s per release."""
-    rings = [h3.cell_to_boundary(c) for c in cells]
-    out = np.empty(len(cells), dtype=object)
-    sizes = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
-    for n in np.unique(sizes):  # hexagons (6 vertices) and the 12 pentagons (5)
-        idx = np.flatnonzero(sizes == n)
-        lat_lng = np.array([rings[i] for i in idx], dtype=np.float64).reshape(len(idx), n, 2)
-        ring = np.round(np.concatenate([lat_lng, lat_lng[:, :1]], axis=1)[:, :, ::-1], 6)
-        record = np.dtype(
-            [("orden", "u1"), ("tipo", "<u4"), ("anillos", "<u4"), ("puntos", "<u4"), ("xy", "<f8", (n + 1, 2))]
-        )
-        wkb = np.empty(len(idx), dtype=record)
-        wkb["orden"], wkb["tipo"], wkb["anillos"], wkb["puntos"], wkb["xy"] = 1, 3, 1, n + 1, ring
-        text, width = wkb.tobytes().hex(), 2 * record.itemsize
-        out[idx] = [text[k * width : (k + 1) * width] for k in range(len(idx))]
     return out
 
 
@@ -167,35 +144,36 @@ def public_frame(
         _families(catalog, counts),
         fine,
     )
-    out = _names_and_geometry(conn, protected)
+    out = _names(conn, protected)
+    pairs = {}
     for cat in catalog.categorias:
         n = cat.logro
-        out[f"l{n}_pct"] = disclosure.share(out[f"l{n}_protegidos"], out[f"l{n}_universo"], T)
-        out[f"l{n}_ampliado_pct"] = disclosure.share(out[f"l{n}_ampliado"], out[f"l{n}_universo"], T)
+        pairs[f"l{n}_pct"] = (f"l{n}_protegidos", f"l{n}_universo")
+        pairs[f"l{n}_ampliado_pct"] = (f"l{n}_ampliado", f"l{n}_universo")
     for s in catalog.servicios:
         c = s.codigo.lower()
-        out[f"{c}_pct"] = disclosure.share(out[f"{c}_cubiertos"], out[f"{c}_aplica"], T)
+        pairs[f"{c}_pct"] = (f"{c}_cubiertos", f"{c}_aplica")
     for tipo in catalog.tipos_punto:
         for km in agg.LEJOS_KM:
             far = agg.lejos_column(tipo, km)
-            out[far + "_pct"] = disclosure.share(out[far], out["personas"], T)
+            pairs[far + "_pct"] = (far, "personas")
+    added = disclosure.shares(out, pairs, T)
     visible = ~out["reservado"].to_numpy()
     for column, mean in disclosure.protected_means(out, sums).items():
-        out[column] = np.where(visible, mean, np.nan)
+        added[column] = np.where(visible, mean, np.nan)
     # Survey coverage of the published area: its published (protected) persons over the
     # census 2022 population of the same area. A district row is a 2012 polygon and may
     # hold several 2022 districts (all in its name): the share is of all who live there,
     # not of one district (RELEVAMIENTO; README). H3 cells have no census population.
     survey = out["personas"].astype("Float64") / out["pob_censo"].astype("Float64") * 100
-    out["relevamiento_pct"] = survey.round(1)
-    metas = load_targets(settings.metas)
-    for cat in catalog.categorias:
-        n = cat.logro
-        goal = target_for(metas, n, out["nivel"], out["codigo"].astype(str))
-        out[f"l{n}_meta"] = goal
-        out[f"l{n}_avance"] = (out[f"l{n}_pct"].astype(float) / goal * 100).round(1)
-    out["data_version"] = version
-    return out
+    added["relevamiento_pct"] = survey.round(1).to_numpy(dtype=float, na_value=np.nan)
+    goals = targets(load_targets(settings.metas), [c.logro for c in catalog.categorias], out["nivel"], out["codigo"])
+    for n, goal in goals.items():
+        added[f"l{n}_meta"] = goal
+        with np.errstate(divide="ignore", invalid="ignore"):
+            added[f"l{n}_avance"] = np.round(added[f"l{n}_pct"] / goal * 100, 1)
+    added["data_version"] = np.full(len(out), version, dtype=object)
+    return pd.concat([out.drop(columns=[c for c in added if c in out]), pd.DataFrame(added, index=out.index)], axis=1)
 
 
 # A public release lists reserved rows only at these levels (reserved res-7/8 cells: no
@@ -346,32 +324,25 @@ PUBLIC_HEAD = [
 ]
 
 
-LIVE_HEAD = PUBLIC_HEAD + [("primaria", "boolean NOT NULL")]
+LIVE_HEAD = PUBLIC_HEAD + [("primaria", "boolean NOT NULL"), ("huella", "bigint")]  # tabla_viva
+
+
+def live_columns(catalog: Catalogo) -> list[str]:
+    return [c for c, _ in LIVE_HEAD] + [c for c, _ in public_columns(catalog)]
+
+
+def with_hash(frame: pd.DataFrame, catalog: Catalogo) -> pd.DataFrame:
+    """The live table's columns of ``frame``, each row with its ``huella`` (tabla_viva.row_hash)."""
+    columns = live_columns(catalog)
+    rows = frame[[c for c in columns if c != "huella"]]
+    return rows.assign(huella=tabla_viva.row_hash(rows))[columns]
 
 
 def write_public(
     cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo, table: str = "calculo.cobertura_viva"
 ) -> None:
-    columns = [c for c, _ in LIVE_HEAD] + [c for c, _ in public_columns(catalog)]
-    staged = frame[columns + ["geom_wkb"]]
-    cur.execute(f"CREATE TEMP TABLE publicar (LIKE {table} INCLUDING DEFAULTS, geom_wkb text) ON COMMIT DROP")
-    cur.execute("ALTER TABLE publicar DROP COLUMN geom")
-    copy_in(cur, "pg_temp.publicar", staged)
-    cur.execute(_insert_with_geometry(columns, "pg_temp.publicar", table))
-    cur.execute("DROP TABLE pg_temp.publicar")
-
-
-def _insert_with_geometry(columns: list[str], staging: str, table: str) -> sql.Composed:
-    """Staged rows (hex WKB of H3 cells in ``geom_wkb``) into ``table``, each with its geometry."""
-    names = sql.SQL(", ").join(map(sql.Identifier, columns))
-    return sql.SQL(
-        "INSERT INTO {table} ({names}, geom) SELECT {names}, CASE"
-        " WHEN p.geom_wkb IS NOT NULL THEN ST_GeomFromWKB(decode(p.geom_wkb, 'hex'), 4326)"
-        " WHEN p.nivel = 'distrito' THEN (SELECT geom FROM territorio.distrito_cartografico d WHERE d.codigo_2012 = p.codigo)"
-        " WHEN p.nivel = 'departamento' THEN (SELECT geom FROM territorio.departamento d WHERE d.codigo = p.codigo)"
-        " WHEN p.nivel = 'pais' THEN (SELECT geom FROM territorio.pais) END"
-        " FROM {staging} p"
-    ).format(names=names, table=sql.SQL(table), staging=sql.SQL(staging))
+    """Protected rows (``public_frame``) into the live table ``table``, with hash and geometry."""
+    tabla_viva.copy_rows(cur, table, frame if "huella" in frame else with_hash(frame, catalog))
 
 
 def _notes(settings: Settings) -> str:
@@ -550,29 +521,17 @@ def build_live(cur: psycopg.Cursor, public: pd.DataFrame, catalog: Catalogo) -> 
 
 
 def build_live_apart(conn: psycopg.Connection, public: pd.DataFrame, catalog: Catalogo) -> None:
-    """``build_live`` on a connection of its own (idle), in one transaction: the rows go by
-    binary COPY into an unlogged staging table, then into the new live table with their geometry."""
-    columns = [c for c, _ in LIVE_HEAD] + [c for c, _ in public_columns(catalog)]
-    create = [
-        *_live_ddl(catalog),
-        sql.SQL("DROP TABLE IF EXISTS calculo.cobertura_viva_carga"),
-        sql.SQL(
-            "CREATE UNLOGGED TABLE calculo.cobertura_viva_carga"
-            " (LIKE calculo.cobertura_viva_nueva INCLUDING DEFAULTS, geom_wkb text)"
-        ),
-        sql.SQL("ALTER TABLE calculo.cobertura_viva_carga DROP COLUMN geom"),
-    ]
-    move = [
-        _insert_with_geometry(columns, "calculo.cobertura_viva_carga", "calculo.cobertura_viva_nueva"),
-        sql.SQL("DROP TABLE calculo.cobertura_viva_carga"),
-        sql.SQL("CREATE UNIQUE INDEX ON calculo.cobertura_viva_nueva (nivel, codigo)"),
-    ]
+    """``build_live`` on a connection of its own (idle), in one transaction, by binary COPY
+    (the cells' geometry as EWKB bytes, the territories' set after)."""
     ingest(
         conn,
-        "calculo.cobertura_viva_carga",
-        public[columns + ["geom_wkb"]],
-        before=tuple(c.as_string(conn) for c in create),
-        after=tuple(c.as_string(conn) for c in move),
+        "calculo.cobertura_viva_nueva",
+        tabla_viva.with_geometry(with_hash(public, catalog), hexagonal=False),
+        before=tuple(c.as_string(conn) for c in _live_ddl(catalog)),
+        after=(
+            tabla_viva.territory_geometry("calculo.cobertura_viva_nueva").as_string(conn),
+            "CREATE UNIQUE INDEX ON calculo.cobertura_viva_nueva (nivel, codigo)",
+        ),
     )
 
 

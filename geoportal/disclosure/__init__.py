@@ -173,12 +173,15 @@ def protected_means(protected: pd.DataFrame, sums: list[str]) -> dict[str, np.nd
     return out
 
 
-def share(numerator: pd.Series, denominator: pd.Series, threshold: int) -> pd.Series:
-    """Percentage with one decimal, only where the published denominator reaches the threshold."""
-    num = numerator.astype("Float64")
-    den = denominator.astype("Float64")
-    pct = (100.0 * num / den).round(1)
-    return pct.where(den >= threshold)
+def shares(frame: pd.DataFrame, pairs: dict[str, tuple[str, str]], threshold: int) -> dict[str, np.ndarray]:
+    """Each name's percentage ``pairs[name]`` = (numerator, denominator) of ``frame``, with
+    one decimal, only where the published denominator reaches the threshold (else NaN)."""
+    num = frame[[n for n, _ in pairs.values()]].to_numpy(dtype=float, na_value=np.nan)
+    den = frame[[d for _, d in pairs.values()]].to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.round(100.0 * num / den, 1)
+    pct[~(den >= threshold)] = np.nan
+    return {name: pct[:, j] for j, name in enumerate(pairs)}
 
 
 def information_loss(agregado: pd.DataFrame, protected: pd.DataFrame, counts: list[str]) -> pd.DataFrame:

@@ -167,3 +167,49 @@ def test_two_district_updates_at_once_both_count_in_the_country_row(base):
     # The country row is the sum of the departments' rows, which each update touched alone.
     np.testing.assert_array_equal(country[0], departments.sum(axis=0))
     assert country[0][columns.index("hogares")] == fine_households
+
+
+def _live_rows(conn) -> dict[tuple[str, str], tuple[str, str, bool]]:
+    """(nivel, codigo) -> (xmin: changes when the row is rewritten, what it shows, has a geometry)."""
+    rows = conn.execute(
+        "SELECT nivel, codigo, xmin::text, (to_jsonb(t) - 'data_version' - 'huella' - 'geom')::text,"
+        " geom IS NOT NULL FROM calculo.cobertura_viva t"
+    ).fetchall()
+    return {(n, c): (x, shown, geom) for n, c, x, shown, geom in rows}
+
+
+def test_a_district_update_rewrites_only_the_live_rows_that_changed(base):
+    from geoportal.pipeline import compute_district
+
+    with psycopg.connect(base) as conn:
+        polygon, dpto = conn.execute(
+            "SELECT coalesce(codigo_2012, codigo), dpto FROM territorio.distrito WHERE codigo = '0607'"
+        ).fetchone()
+        territories = {("distrito", polygon), ("departamento", dpto), ("pais", "PY")}
+        compute_district(conn, "0607")
+        settled = _live_rows(conn)
+        # Nothing new: only the territories it recomputed are written again (their
+        # data_version), every H3 cell stays as the last computation left it.
+        compute_district(conn, "0607")
+        again = _live_rows(conn)
+        assert again.keys() == settled.keys()
+        assert {k for k in again if again[k][0] != settled[k][0]} == territories
+        assert all(again[k][1:] == settled[k][1:] for k in again)
+        # A delivered service: the rows whose figures changed are rewritten, no other.
+        hogar, _ = _household_with_members(conn, "0607", skip=5)
+        conn.execute(
+            "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
+            " SELECT 'hogar', hogar_id, 'VIVIENDA', NOT ('VIVIENDA' = ANY (servicios)), '2025-12-01', 'prueba:parcial'"
+            " FROM nominal.hogar WHERE hogar_id = %s",
+            (hogar,),
+        )
+        conn.commit()
+        compute_district(conn, "0607")
+        after = _live_rows(conn)
+    assert after.keys() == again.keys()
+    shown_changed = {k for k in after if after[k][1] != again[k][1]}
+    rewritten = {k for k in after if after[k][0] != again[k][0]}
+    assert shown_changed, "the event changed no published figure: pick another household"
+    assert rewritten == shown_changed | territories
+    assert len(rewritten) < len(after) / 10
+    assert all(after[k][2] for k in after)  # every row keeps or gets its geometry

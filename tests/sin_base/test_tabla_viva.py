@@ -1,0 +1,63 @@
+"""The live table's row hash and H3 cell geometry (geoportal/tabla_viva.py), checked against
+values built here: shapely's reading of the EWKB, h3's own boundary."""
+
+from __future__ import annotations
+
+import h3
+import numpy as np
+import pandas as pd
+import shapely
+
+from geoportal.tabla_viva import cell_ewkb, row_hash
+
+
+def _rows() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "nivel": ["h3_8", "distrito", "pais"],
+            "codigo": ["88a8a06a5bfffff", "1116", "PY"],
+            "padre": ["87a8a06a5ffffff", "11", None],
+            "hogares": pd.array([12, None, 40_000], dtype="Int64"),
+            "l1_pct": pd.array([50.5, None, 7.0], dtype="Float64"),
+            "dist_usf_km": [1.25, np.nan, 3.0],
+            "reservado": [False, True, False],
+            "data_version": ["a", "a", "a"],
+        }
+    )
+
+
+def test_equal_values_hash_equal_whatever_their_pandas_type_and_version():
+    rows = _rows()
+    plain = rows.assign(
+        hogares=rows["hogares"].astype(float),
+        l1_pct=rows["l1_pct"].to_numpy(dtype=float, na_value=np.nan),
+        padre=rows["padre"].astype(object),
+        data_version=["b", "c", "d"],
+    )
+    assert (row_hash(rows) == row_hash(plain)).all()
+    assert row_hash(rows).dtype == np.int64
+    assert len(set(row_hash(rows))) == 3
+
+
+def test_any_shown_value_changes_the_hash_of_its_row_only():
+    rows = _rows()
+    before = row_hash(rows)
+    for column, value in [("hogares", 13), ("l1_pct", 50.6), ("padre", "87a8a06a5bfffff"), ("reservado", True)]:
+        changed = rows.copy()
+        changed.loc[0, column] = value
+        after = row_hash(changed)
+        assert after[0] != before[0], column
+        assert (after[1:] == before[1:]).all(), column
+    missing = rows.copy()
+    missing.loc[2, "dist_usf_km"] = np.nan  # a value that goes missing is a change too
+    assert row_hash(missing)[2] != before[2]
+
+
+def test_cell_geometry_is_the_h3_boundary_with_its_srid():
+    cells = ["88a8a06a5bfffff", h3.latlng_to_cell(-25.3, -57.6, 7), "8009fffffffffff"]  # the last: a pentagon
+    for cell, ewkb in zip(cells, cell_ewkb(cells), strict=True):
+        polygon = shapely.from_wkb(ewkb)
+        assert shapely.get_srid(polygon) == 4326
+        expected = [(round(lng, 6), round(lat, 6)) for lat, lng in h3.cell_to_boundary(cell)]
+        assert list(polygon.exterior.coords) == [*expected, expected[0]]
+        assert polygon.is_valid
