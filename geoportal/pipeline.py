@@ -13,6 +13,8 @@ re-protecting the whole country then. It never reads the rest of the country oth
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 import hmac
 import json
@@ -516,7 +518,27 @@ def _build_table(
     ingest(conn, table, frame, before=create, after=index_sql)
 
 
+def _cyclic_gc_paused(function):
+    """``function`` with Python's cyclic garbage collector paused: a district update makes
+    some hundred thousand short-lived pandas objects, and each full collection they trigger
+    walks the whole heap of the process (a tenth of the update in a server). Reference
+    counting frees them as usual; the collector resumes when the update ends."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        if not gc.isenabled():  # paused already (a nested call, another thread's update)
+            return function(*args, **kwargs)
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return wrapper
+
+
 @serialised
+@_cyclic_gc_paused
 def compute_district(
     conn: psycopg.Connection,
     codigo: str,
@@ -550,20 +572,33 @@ def compute_district(
     conn.commit()
     # One snapshot for every read, on ``conn`` itself: a district's rows are few, and a
     # second (binary) session would cost more to open than its reads save.
-    with conn.transaction():
+    with conn.transaction(), ThreadPoolExecutor(max_workers=1) as pool:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         units = Units.from_db(conn, fecha_corte, distrito=codigo, huellas=True)
         ratio_rows = copy_out(conn, "SELECT punto_id, tipo, ratio FROM calculo.punto_ratio")
         old = copy_out(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = {}", (codigo,), typed=True)
-    ratios = {t: g.set_index("punto_id")["ratio"] for t, g in ratio_rows.groupby("tipo")}
-    row_sums = district_sums(units)  # the district's fingerprint, from the rows read (as in compute_all)
-    timing.mark("lectura")
-    if len(units.hogares):
-        new, _, _ = unit_measures(catalog, units, ratios)
-    else:
-        new = pd.DataFrame(columns=agg.FINE_KEYS + value_columns)
+        old["h3_8"] = old["h3_8"].astype(np.int64)
+        # The sibling groups of the cells and territories the district's rows are in (where
+        # they were and where they are) are read while the statuses are computed: the
+        # server works on the other core. Nothing else uses ``conn`` meanwhile.
+        likely = _groups_of(pd.concat([old[agg.FINE_KEYS], units.hogares[agg.FINE_KEYS]], ignore_index=True))
+        reading = pool.submit(
+            lambda: (
+                _read_groups(conn, likely),
+                computation_inputs(
+                    conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
+                ),
+            )
+        )
+        ratios = {t: g.set_index("punto_id")["ratio"] for t, g in ratio_rows.groupby("tipo")}
+        row_sums = district_sums(units)  # the district's fingerprint, from the rows read (as in compute_all)
+        timing.mark("lectura")
+        if len(units.hogares):
+            new, _, _ = unit_measures(catalog, units, ratios)
+        else:
+            new = pd.DataFrame(columns=agg.FINE_KEYS + value_columns)
+        read, inputs = reading.result()
     timing.mark("estatus_acceso_logros")
-    old["h3_8"] = old["h3_8"].astype(np.int64)
     both = pd.concat([new[agg.FINE_KEYS + value_columns], old[agg.FINE_KEYS + value_columns]], ignore_index=True)
     sign = np.r_[np.ones(len(new)), -np.ones(len(old))]
     fine_key = pd.MultiIndex.from_frame(both[agg.FINE_KEYS])
@@ -579,9 +614,13 @@ def compute_district(
     conn.commit()  # the block below is then a real transaction, committed at its end
     with conn.transaction(), conn.cursor() as cur:
         touched = delta_levels[["nivel", "codigo"]]
-        # One read: every row of the sibling groups the touched areas are in (a touched
-        # area's parent is a function of its code), and the country.
-        read = _read_groups(cur, delta_levels[["nivel", "padre"]].dropna().drop_duplicates())
+        # Every row of the sibling groups the touched areas are in (a touched area's parent
+        # is a function of its code), and the country: read above, but for groups of new
+        # places (a locality's first entorno, say).
+        wanted = delta_levels[["nivel", "padre"]].dropna().drop_duplicates()
+        missing = wanted[~_keys_in(wanted, likely, ["nivel", "padre"])]
+        if len(missing):
+            read = pd.concat([read, _read_groups(conn, missing, country=False)], ignore_index=True)
         is_touched = _keys_in(read, touched)
         current = read[is_touched]
         merged = pd.concat([current.assign(_o=0), delta_levels.assign(_o=1)], ignore_index=True)
@@ -612,9 +651,6 @@ def compute_district(
         family = family[in_groups].sort_values(["nivel", "codigo"], ignore_index=True)
         huellas = dict(
             cur.execute("SELECT ambito, huella FROM calculo.huella WHERE ambito <> %s", (codigo,)).fetchall()
-        )
-        inputs = computation_inputs(
-            conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
         )
         huellas.update(fingerprints(row_sums, inputs))
         version, parametros = data_version(settings, inputs, huellas)
@@ -690,14 +726,20 @@ def _delete_fine(cur, codigo: str, keys: pd.DataFrame) -> None:
     )
 
 
-def _read_groups(cur, groups: pd.DataFrame) -> pd.DataFrame:
+def _groups_of(fine_keys: pd.DataFrame) -> pd.DataFrame:
+    """The sibling groups (nivel, padre) of every area the fine cells ``fine_keys`` are in."""
+    keys = fine_keys.drop_duplicates(ignore_index=True).assign(hogares=0)
+    return agg.aggregate_levels(keys, ["hogares"], [])[["nivel", "padre"]].dropna().drop_duplicates()
+
+
+def _read_groups(conn: psycopg.Connection, groups: pd.DataFrame, country: bool = True) -> pd.DataFrame:
     """The rows of calculo.agregado in the sibling groups ``groups`` (nivel, padre), and the country's."""
     return copy_out(
-        cur.connection,
+        conn,
         "SELECT t.* FROM calculo.agregado t"
         " JOIN unnest({}::text[], {}::text[]) g (nivel, padre) ON t.nivel = g.nivel AND t.padre = g.padre"
-        " UNION ALL SELECT t.* FROM calculo.agregado t WHERE t.nivel = 'pais'"
-        " ORDER BY nivel, codigo",
+        + (" UNION ALL SELECT t.* FROM calculo.agregado t WHERE t.nivel = 'pais'" if country else "")
+        + " ORDER BY nivel, codigo",
         (groups["nivel"].tolist(), groups["padre"].tolist()),
         typed=True,
     )
