@@ -89,7 +89,8 @@ class Units:
         huellas: bool = False,
     ) -> Units:
         """``companion``: a second connection that sees the same rows (same role and scope);
-        the persons, the largest read, go through it while the rest is read on ``conn``.
+        the persons, the largest read, go through it while the rest is read on ``conn``
+        (``conn`` itself in a transaction: the persons are read after the rest).
         ``lugares=False`` skips the locality points (only the entornos need them).
         ``meanwhile(units)``: work that needs no person, run while the persons are still
         being read (``units.personas`` empty then); its result is kept in ``units.adelanto``.
@@ -130,8 +131,11 @@ class Units:
                 frame["huella"] = huella.with_services(frame["huella"], frame["servicios"], huella.SERVICIOS_PERSONA)
             return frame
 
+        # ``conn`` itself as companion inside a transaction: one session, whose reads go one
+        # after the other (as CSV), so the persons come last, while ``meanwhile`` works.
+        one_session = companion is conn and conn.info.transaction_status != TransactionStatus.IDLE
         with ThreadPoolExecutor(max_workers=1) as pool:
-            reading = pool.submit(read_persons, companion) if companion is not None else None
+            reading = pool.submit(read_persons, companion) if companion is not None and not one_session else None
             hogares = copy_out(
                 conn,
                 "SELECT h.hogar_id, h.codigo_distrito, coalesce(h.codigo_2012, '') AS codigo_2012, d.dpto, h.localidad,"
@@ -166,6 +170,8 @@ class Units:
                 if lugares
                 else pd.DataFrame(columns=["lugar_id", "clave", "codigo_2012", "lon", "lat"])
             )
+            if one_session:
+                reading = pool.submit(read_persons, conn)
             ahead = None
             if meanwhile is not None:
                 ahead = meanwhile(cls(hogares, pd.DataFrame(), puntos, eventos, fecha_corte, places))

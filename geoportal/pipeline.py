@@ -574,7 +574,14 @@ def compute_district(
     # second (binary) session would cost more to open than its reads save.
     with conn.transaction(), ThreadPoolExecutor(max_workers=1) as pool:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        units = Units.from_db(conn, fecha_corte, distrito=codigo, huellas=True)
+        units = Units.from_db(
+            conn,
+            fecha_corte,
+            distrito=codigo,
+            huellas=True,
+            companion=conn,
+            meanwhile=lambda partial: household_side(catalog, partial),
+        )
         ratio_rows = copy_out(conn, "SELECT punto_id, tipo, ratio FROM calculo.punto_ratio")
         old = copy_out(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = {}", (codigo,), typed=True)
         old["h3_8"] = old["h3_8"].astype(np.int64)
