@@ -27,9 +27,10 @@ import numpy as np
 import psycopg
 
 from bench.comun import bench_url, cpu_count, peak_rss_gb, stage
+from geoportal.actualizacion import compute_district
 from geoportal.coverage import Units
 from geoportal.geodesia import nearest_km
-from geoportal.pipeline import compute_all, compute_district, cutoff_in_force
+from geoportal.pipeline import compute_all, cutoff_in_force
 from geoportal.whatif import PuntoNuevo, simulate
 
 DISTRICT = "1116"

@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 
 from bench.comun import bench_url, cpu_count
-from geoportal.pipeline import compute_all, compute_district
+from geoportal.actualizacion import compute_district
+from geoportal.pipeline import compute_all
 from geoportal.publicacion import publish
 from tiles.publicacion import preparar_publicacion
 

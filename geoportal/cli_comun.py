@@ -50,3 +50,13 @@ class Aplicacion(typer.Typer):
                 raise
             print(BASE_PERDIDA, file=sys.stderr)
             raise SystemExit(1) from None
+
+
+def quiet_psycopg() -> None:
+    """psycopg logs English warnings (e.g. a failed rollback on a lost connection) that
+    would print beside our Spanish error: the error we print says all the user needs."""
+    import logging
+
+    logger = logging.getLogger("psycopg")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False

@@ -39,8 +39,9 @@ from datetime import date
 
 import psycopg
 
+from geoportal.actualizacion import compute_district
 from geoportal.alertas import record_snapshot
-from geoportal.pipeline import EN_VIGOR, compute_all, compute_district
+from geoportal.pipeline import EN_VIGOR, compute_all
 from geoportal.publicacion import publish, writers_lock
 
 AlPublicar = Callable[[psycopg.Connection], dict]
@@ -95,7 +96,7 @@ def recompute_district(
     al_publicar: AlPublicar | None = None,
     solo_si_pendiente: bool = False,
 ) -> dict:
-    """Incremental recompute of one 2022 district (``geoportal.pipeline.compute_district``), at
+    """Incremental recompute of one 2022 district (``geoportal.actualizacion.compute_district``), at
     the cut-off of the computation in force unless another is asked (then ``CorteDistinto``).
     ``solo_si_pendiente``: only if the district is still marked pending (the worker's drain)."""
     return _changing(

@@ -2,19 +2,13 @@
 
 (The protected rows and the releases themselves are ``geoportal.publicacion``.)
 
-A full run recomputes the country, replaces the calculo tables and publishes a release
-(``publico.*``) in one transaction. ``compute_district`` recomputes one 2022 district
-(after a contrarreferencia, say): it subtracts the district's stored contribution from
-every aggregate it touches and adds the new one (exact), re-protects the touched areas
-and their siblings in the live table of authorised roles (``calculo.cobertura_viva``),
-and publishes only when a batched release is due (``publish``, ``geoportal publicar``),
-re-protecting the whole country then. It never reads the rest of the country otherwise.
+A full run (``compute_all``) recomputes the country, replaces the calculo tables and
+publishes a release (``publico.*``) in one transaction. The incremental update of one
+district is ``geoportal.actualizacion``, on the same per-unit measures (``unit_measures``).
 """
 
 from __future__ import annotations
 
-import functools
-import gc
 import hashlib
 import hmac
 import json
@@ -29,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from geoportal import aggregate as agg
-from geoportal import disclosure, tabla_viva
+from geoportal import disclosure
 from geoportal.accesibilidad import accessibility, nearest_by_type
 from geoportal.audit import log_access
 from geoportal.catalog import Catalogo, default_catalog
@@ -43,7 +37,7 @@ from geoportal.coverage import (
     household_status,
     person_status,
 )
-from geoportal.dbcopy import binary_session, connect_like, copy_in, copy_out, ingest
+from geoportal.dbcopy import binary_session, connect_like, copy_in, ingest
 from geoportal.huella import district_sums, fingerprints
 from geoportal.progreso import Progreso
 from geoportal.publicacion import (
@@ -51,14 +45,10 @@ from geoportal.publicacion import (
     measure_dictionary,
     public_counts,
     public_frame,
-    publish,
     record_release,
-    require_stored_columns,
     secret_key,
     serialised,
     swap_release,
-    with_hash,
-    write_public,
 )
 from geoportal.settings import Settings, get_settings
 from geoportal.territory import poligono_publicado
@@ -261,7 +251,7 @@ def cutoff_in_force(conn: psycopg.Connection) -> date | None:
         return None
 
 
-def _district_cutoff(conn: psycopg.Connection, asked) -> date | None:
+def district_cutoff(conn: psycopg.Connection, asked) -> date | None:
     in_force = cutoff_in_force(conn)
     if asked is EN_VIGOR or asked == in_force:
         return in_force
@@ -328,7 +318,7 @@ def data_version(settings: Settings, inputs: dict, huellas: dict[str, str]) -> t
     return digest, parametros
 
 
-def _store_fingerprints(cur, huellas: dict[str, str], replace: str | None = None) -> None:
+def store_fingerprints(cur, huellas: dict[str, str], replace: str | None = None) -> None:
     """All of them (``replace`` None) or one district's (absent when it has no data left)."""
     if replace is None:
         cur.execute("DELETE FROM calculo.huella")
@@ -342,7 +332,7 @@ def _store_fingerprints(cur, huellas: dict[str, str], replace: str | None = None
     )
 
 
-def _log_update(cur, version: str, ambito: str, parametros: dict, cambios: int) -> None:
+def log_update(cur, version: str, ambito: str, parametros: dict, cambios: int) -> None:
     cur.execute(
         "INSERT INTO calculo.actualizacion (data_version, ambito, parametros, cambios) VALUES (%s, %s, %s, %s)",
         (version, ambito, json.dumps(parametros), int(cambios)),
@@ -481,8 +471,8 @@ def compute_all(
         dictionary = measure_dictionary(catalog)
         dictionary["logro"] = dictionary["logro"].astype("Int64")
         copy_in(cur, "publico.medida", dictionary)
-        _log_update(cur, version, "pais", parametros, n_households + n_persons)
-        _store_fingerprints(cur, huellas)
+        log_update(cur, version, "pais", parametros, n_households + n_persons)
+        store_fingerprints(cur, huellas)
         swap_release(cur, catalog, version)
         record_release(cur, version, parametros, settings, loss)
         log_access(conn, "calcular", "PY", {"data_version": version, "hogares": n_households})
@@ -516,245 +506,3 @@ def _build_table(
         for index in indexes
     )
     ingest(conn, table, frame, before=create, after=index_sql)
-
-
-def _cyclic_gc_paused(function):
-    """``function`` with Python's cyclic garbage collector paused: a district update makes
-    some hundred thousand short-lived pandas objects, and each full collection they trigger
-    walks the whole heap of the process (a tenth of the update in a server). Reference
-    counting frees them as usual; the collector resumes when the update ends."""
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        if not gc.isenabled():  # paused already (a nested call, another thread's update)
-            return function(*args, **kwargs)
-        gc.disable()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            gc.enable()
-
-    return wrapper
-
-
-@serialised
-@_cyclic_gc_paused
-def compute_district(
-    conn: psycopg.Connection,
-    codigo: str,
-    catalog: Catalogo | None = None,
-    settings: Settings | None = None,
-    fecha_corte: date | None | str = EN_VIGOR,
-) -> dict:
-    """Recompute one 2022 district: exact aggregates, live protected table, release if due.
-
-    At the cut-off of the national computation in force (``EN_VIGOR``); asked for another
-    one it raises ``CorteDistinto`` (only a national computation changes the cut-off).
-
-    The unprotected aggregates are updated exactly (subtract the stored contribution, add
-    the new one). The live table of authorised roles re-protects the touched areas and
-    their siblings with the rules within each hierarchy. The public store changes only
-    when a batched release is due (``release_due``), and then it is re-protected
-    nationally with every rule (``publish``).
-    """
-    catalog = catalog or default_catalog()
-    settings = settings or get_settings()
-    timing = Timing()
-    exists = conn.execute("SELECT to_regclass('calculo.cobertura_viva') IS NOT NULL").fetchone()[0]
-    if not exists:
-        raise LookupError("Todavía no hay un cálculo nacional: ejecute `geoportal calcular` sin --distrito.")
-    if not conn.execute("SELECT 1 FROM territorio.distrito WHERE codigo = %s", (codigo,)).fetchone():
-        raise LookupError(f"Distrito desconocido: {codigo}")
-    fecha_corte = _district_cutoff(conn, fecha_corte)
-    counts, sums = agg.measure_names(catalog)
-    value_columns = counts + sums
-    require_stored_columns(conn, value_columns)
-    conn.commit()
-    # One snapshot for every read, on ``conn`` itself: a district's rows are few, and a
-    # second (binary) session would cost more to open than its reads save.
-    with conn.transaction(), ThreadPoolExecutor(max_workers=1) as pool:
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        units = Units.from_db(
-            conn,
-            fecha_corte,
-            distrito=codigo,
-            huellas=True,
-            companion=conn,
-            meanwhile=lambda partial: household_side(catalog, partial),
-        )
-        ratio_rows = copy_out(conn, "SELECT punto_id, tipo, ratio FROM calculo.punto_ratio")
-        old = copy_out(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = {}", (codigo,), typed=True)
-        old["h3_8"] = old["h3_8"].astype(np.int64)
-        # The sibling groups of the cells and territories the district's rows are in (where
-        # they were and where they are) are read while the statuses are computed: the
-        # server works on the other core. Nothing else uses ``conn`` meanwhile.
-        likely = _groups_of(pd.concat([old[agg.FINE_KEYS], units.hogares[agg.FINE_KEYS]], ignore_index=True))
-        reading = pool.submit(
-            lambda: (
-                _read_groups(conn, likely),
-                computation_inputs(
-                    conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
-                ),
-            )
-        )
-        ratios = {t: g.set_index("punto_id")["ratio"] for t, g in ratio_rows.groupby("tipo")}
-        row_sums = district_sums(units)  # the district's fingerprint, from the rows read (as in compute_all)
-        timing.mark("lectura")
-        if len(units.hogares):
-            new, _, _ = unit_measures(catalog, units, ratios)
-        else:
-            new = pd.DataFrame(columns=agg.FINE_KEYS + value_columns)
-        read, inputs = reading.result()
-    timing.mark("estatus_acceso_logros")
-    both = pd.concat([new[agg.FINE_KEYS + value_columns], old[agg.FINE_KEYS + value_columns]], ignore_index=True)
-    sign = np.r_[np.ones(len(new)), -np.ones(len(old))]
-    fine_key = pd.MultiIndex.from_frame(both[agg.FINE_KEYS])
-    _, summed, first = agg.group_sum(pd.factorize(fine_key)[0], both[value_columns].to_numpy(float) * sign[:, None])
-    delta = pd.concat(
-        [both[agg.FINE_KEYS].iloc[first].reset_index(drop=True), pd.DataFrame(summed, columns=value_columns)], axis=1
-    )
-    delta_levels = agg.aggregate_levels(delta, counts, sums)
-    # Changed records, at least: the largest number of unit changes of any one count.
-    cambios = int(np.abs(np.rint(delta[counts].to_numpy(float))).sum(axis=0).max()) if len(delta) else 0
-    timing.mark("delta")
-
-    conn.commit()  # the block below is then a real transaction, committed at its end
-    with conn.transaction(), conn.cursor() as cur:
-        touched = delta_levels[["nivel", "codigo"]]
-        # Every row of the sibling groups the touched areas are in (a touched area's parent
-        # is a function of its code), and the country: read above, but for groups of new
-        # places (a locality's first entorno, say).
-        wanted = delta_levels[["nivel", "padre"]].dropna().drop_duplicates()
-        missing = wanted[~_keys_in(wanted, likely, ["nivel", "padre"])]
-        if len(missing):
-            read = pd.concat([read, _read_groups(conn, missing, country=False)], ignore_index=True)
-        is_touched = _keys_in(read, touched)
-        current = read[is_touched]
-        merged = pd.concat([current.assign(_o=0), delta_levels.assign(_o=1)], ignore_index=True)
-        merged["padre"] = merged.groupby(["nivel", "codigo"])["padre"].transform("first")
-        updated = merged.groupby(["nivel", "codigo", "padre"], as_index=False, dropna=False)[value_columns].sum()
-        updated[counts] = np.rint(updated[counts].to_numpy(float)).astype(np.int64)
-        updated = updated[(updated["hogares"] > 0) | (updated["personas"] > 0) | (updated["entornos"] > 0)]
-        # Only the rows that changed are rewritten (most of a district's come out as they were).
-        rewrite = _differing(updated, current, ["nivel", "codigo"], ["padre", *value_columns])
-        _delete_keys(cur, "calculo.agregado", pd.concat([rewrite[0], rewrite[1]]))
-        copy_in(cur, "calculo.agregado", updated.loc[rewrite[2], ["nivel", "codigo", "padre", *value_columns]])
-        rewrite = _differing(new, old, agg.FINE_KEYS, value_columns)
-        _delete_fine(cur, codigo, pd.concat([rewrite[0], rewrite[1]]))
-        copy_in(cur, "calculo.contribucion", new.loc[rewrite[2], agg.FINE_KEYS + value_columns])
-        # Re-protect every area whose sibling group changed (complementary suppression is per group).
-        groups = (
-            pd.concat(
-                [
-                    touched.merge(updated[["nivel", "codigo", "padre"]], how="left")[["nivel", "padre"]],
-                    current[["nivel", "padre"]],
-                ]
-            )
-            .dropna()
-            .drop_duplicates()
-        )
-        family = pd.concat([read[~is_touched], updated[read.columns]], ignore_index=True)
-        in_groups = _keys_in(family, groups, ["nivel", "padre"]) | (family["nivel"] == "pais").to_numpy()
-        family = family[in_groups].sort_values(["nivel", "codigo"], ignore_index=True)
-        huellas = dict(
-            cur.execute("SELECT ambito, huella FROM calculo.huella WHERE ambito <> %s", (codigo,)).fetchall()
-        )
-        huellas.update(fingerprints(row_sums, inputs))
-        version, parametros = data_version(settings, inputs, huellas)
-        live = with_hash(public_frame(conn, family, catalog, settings, version), catalog)
-        keys = pd.concat([family[["nivel", "codigo"]], touched]).drop_duplicates()
-        stored = _stored_hashes(cur, keys)
-        rows = tabla_viva.changed(live, stored, touched)
-        gone = keys[~_keys_in(keys, live[~rows])]  # areas gone or rewritten
-        _delete_keys(cur, "calculo.cobertura_viva", gone[_keys_in(gone, stored)])
-        write_public(cur, live[rows], catalog)
-        _log_update(cur, version, f"distrito {codigo}", parametros, cambios)
-        _store_fingerprints(cur, huellas, replace=codigo)
-        log_access(conn, "calcular", codigo, {"data_version": version, "hogares": len(units.hogares)})
-    timing.mark("actualizacion_interna")
-    released = publish(conn, catalog, settings)["publicada"]
-    timing.mark("publicacion")
-    return {
-        "data_version": version,
-        "hogares": len(units.hogares),
-        "personas": len(units.personas),
-        "areas_actualizadas": len(family),
-        "segundos": timing.stages,
-        "publicada": released,
-        "fecha_corte": cutoff_label(fecha_corte),
-    }
-
-
-def _keys_in(frame: pd.DataFrame, keys: pd.DataFrame, columns=("nivel", "codigo")) -> np.ndarray:
-    """Whether each row of ``frame`` has one of the ``columns`` pairs of ``keys``."""
-    columns = list(columns)
-    return pd.MultiIndex.from_frame(frame[columns]).isin(pd.MultiIndex.from_frame(keys[columns]))
-
-
-def _differing(now: pd.DataFrame, before: pd.DataFrame, keys: list[str], values: list[str]):
-    """(keys of rows of ``before`` gone from ``now``, keys of rows changed, mask of the rows
-    of ``now`` new or changed): what a partial rewrite of a table holding ``before`` deletes
-    and copies. Values compare exactly (NULL equal to NULL)."""
-    now_keys, before_keys = pd.MultiIndex.from_frame(now[keys]), pd.MultiIndex.from_frame(before[keys])
-    gone = before[keys][~before_keys.isin(now_keys)]
-    where = before_keys.get_indexer(now_keys)
-    found = np.flatnonzero(where >= 0)
-    same = np.ones(len(found), dtype=bool)
-    numeric = [c for c in values if now[c].dtype.kind in "biuf" and before[c].dtype.kind in "biuf"]
-    for columns, kind in ((numeric, float), ([c for c in values if c not in numeric], object)):
-        if columns:
-            a = now[columns].to_numpy(dtype=kind)[found]
-            b = before[columns].to_numpy(dtype=kind)[where[found]]
-            same &= ((a == b) | (pd.isna(a) & pd.isna(b))).all(axis=1)
-    differs = np.ones(len(now), dtype=bool)
-    differs[found] = ~same
-    return gone, now[keys].iloc[found[~same]], differs
-
-
-def _stored_hashes(cur, keys: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
-        cur.execute(
-            "SELECT t.nivel, t.codigo, t.huella FROM calculo.cobertura_viva t"
-            " JOIN unnest(%s::text[], %s::text[]) k (nivel, codigo) ON t.nivel = k.nivel AND t.codigo = k.codigo",
-            (keys["nivel"].tolist(), keys["codigo"].tolist()),
-        ).fetchall(),
-        columns=["nivel", "codigo", "huella"],
-    )
-
-
-def _delete_fine(cur, codigo: str, keys: pd.DataFrame) -> None:
-    """The district's fine rows (calculo.contribucion) of ``keys`` (agg.FINE_KEYS)."""
-    cur.execute(
-        "DELETE FROM calculo.contribucion t USING unnest(%s::text[], %s::text[], %s::text[], %s::bigint[])"
-        " k (codigo_distrito, codigo_2012, dpto, h3_8) WHERE t.codigo_distrito = %s"
-        " AND t.codigo_distrito = k.codigo_distrito AND t.codigo_2012 IS NOT DISTINCT FROM k.codigo_2012"
-        " AND t.dpto IS NOT DISTINCT FROM k.dpto AND t.h3_8 IS NOT DISTINCT FROM k.h3_8",
-        (*(keys[c].tolist() for c in agg.FINE_KEYS), codigo),
-    )
-
-
-def _groups_of(fine_keys: pd.DataFrame) -> pd.DataFrame:
-    """The sibling groups (nivel, padre) of every area the fine cells ``fine_keys`` are in."""
-    keys = fine_keys.drop_duplicates(ignore_index=True).assign(hogares=0)
-    return agg.aggregate_levels(keys, ["hogares"], [])[["nivel", "padre"]].dropna().drop_duplicates()
-
-
-def _read_groups(conn: psycopg.Connection, groups: pd.DataFrame, country: bool = True) -> pd.DataFrame:
-    """The rows of calculo.agregado in the sibling groups ``groups`` (nivel, padre), and the country's."""
-    return copy_out(
-        conn,
-        "SELECT t.* FROM calculo.agregado t"
-        " JOIN unnest({}::text[], {}::text[]) g (nivel, padre) ON t.nivel = g.nivel AND t.padre = g.padre"
-        + (" UNION ALL SELECT t.* FROM calculo.agregado t WHERE t.nivel = 'pais'" if country else "")
-        + " ORDER BY nivel, codigo",
-        (groups["nivel"].tolist(), groups["padre"].tolist()),
-        typed=True,
-    )
-
-
-def _delete_keys(cur, table: str, keys: pd.DataFrame) -> None:
-    cur.execute(
-        f"DELETE FROM {table} t USING unnest(%s::text[], %s::text[]) k (nivel, codigo)"
-        " WHERE t.nivel = k.nivel AND t.codigo = k.codigo",
-        (keys["nivel"].tolist(), keys["codigo"].tolist()),
-    )

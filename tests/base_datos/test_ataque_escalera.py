@@ -23,8 +23,8 @@ import pandas as pd
 import psycopg
 import pytest
 
+from geoportal.actualizacion import compute_district
 from geoportal.ingest import ingest_file
-from geoportal.pipeline import compute_district
 from geoportal.publicacion import publish
 from tests.ataque import BASE, T, read, villeta_subset
 

@@ -20,7 +20,8 @@ import pandas as pd
 import psycopg
 import pytest
 
-from geoportal.pipeline import compute_all, compute_district
+from geoportal.actualizacion import compute_district
+from geoportal.pipeline import compute_all
 from geoportal.publicacion import publish
 from geoportal.settings import Settings
 from tests.ataque import BASE, T, noise_bounds, read, villeta_subset

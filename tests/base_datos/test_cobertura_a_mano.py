@@ -144,7 +144,7 @@ def test_children_sum_to_parents_before_disclosure_control(hand):
 
 
 def test_contrarreferencia_updates_one_district_incrementally(hand):
-    from geoportal.pipeline import compute_district
+    from geoportal.actualizacion import compute_district
 
     with psycopg.connect(hand) as conn:
         conn.execute(

@@ -120,7 +120,7 @@ def test_the_api_role_sees_exactly_the_events_of_units_in_its_district(base):
 
 
 def test_two_district_updates_at_once_both_count_in_the_country_row(base):
-    from geoportal.pipeline import compute_district
+    from geoportal.actualizacion import compute_district
 
     with psycopg.connect(base) as conn:
         for distrito in ("1116", "0607"):
@@ -179,7 +179,7 @@ def _live_rows(conn) -> dict[tuple[str, str], tuple[str, str, bool]]:
 
 
 def test_a_district_update_rewrites_only_the_live_rows_that_changed(base):
-    from geoportal.pipeline import compute_district
+    from geoportal.actualizacion import compute_district
 
     with psycopg.connect(base) as conn:
         polygon, dpto = conn.execute(

@@ -148,7 +148,7 @@ def test_the_families_nest_beyond_20_in_beyond_10_in_beyond_5_in_persons():
 def test_stored_aggregates_without_the_new_counts_ask_for_a_national_computation(villeta):
     """A database computed before these counts existed: a district update says what to run
     instead of failing on a missing column (a release due checks the same)."""
-    from geoportal.pipeline import compute_district
+    from geoportal.actualizacion import compute_district
     from tests.institucional import clone_database
 
     url = clone_database(villeta, "sin_lejania")

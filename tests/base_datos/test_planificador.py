@@ -128,7 +128,7 @@ def test_demand_is_the_engines_sin_oferta_count(pilotos, plan_villeta):
 def test_whatif_agrees_with_the_plan_and_a_full_recompute(pilotos, plan_villeta):
     """All sites together through the what-if equal the planner's objective; a full district
     recompute on a copy of the database with the points inserted gives the same counts."""
-    from geoportal.pipeline import compute_district
+    from geoportal.actualizacion import compute_district
     from geoportal.planificador import efecto_whatif
     from geoportal.whatif import PuntoNuevo, simulate
     from tests.institucional import clone_database

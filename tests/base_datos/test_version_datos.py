@@ -97,7 +97,8 @@ def test_the_published_parameters_count_nothing(versions):
 def test_a_district_update_changes_the_version_exactly_when_its_data_changes(versions):
     """However the aggregates were reached (national run, district updates), the same data
     has the same version, and other data another one."""
-    from geoportal.pipeline import compute_all, compute_district
+    from geoportal.actualizacion import compute_district
+    from geoportal.pipeline import compute_all
 
     national, _, url = versions["base"]
     with psycopg.connect(url) as conn:
@@ -116,7 +117,7 @@ def test_a_district_update_changes_the_version_exactly_when_its_data_changes(ver
 def test_the_services_lists_count_in_the_version(versions):
     """A person's or a household's list of services received changes the version, and the
     same lists give it back (the lists are hashed as the computation reads them)."""
-    from geoportal.pipeline import compute_district
+    from geoportal.actualizacion import compute_district
 
     national, _, url = versions["base"]
     with psycopg.connect(url) as conn:

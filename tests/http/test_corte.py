@@ -121,7 +121,7 @@ def test_without_a_cut_off_every_household_and_person_counts(make_database, tmp_
 
 
 def test_a_district_update_keeps_the_cut_off_in_force(corte):
-    from geoportal.pipeline import compute_district
+    from geoportal.actualizacion import compute_district
 
     with psycopg.connect(corte) as conn:
         result = compute_district(conn, "1116")  # no cut-off given: the national one
@@ -139,7 +139,8 @@ def test_a_district_update_keeps_the_cut_off_in_force(corte):
 
 @pytest.mark.parametrize("other", [None, date(2025, 1, 1)])
 def test_a_district_update_at_another_cut_off_is_refused(corte, other):
-    from geoportal.pipeline import CorteDistinto, compute_district
+    from geoportal.actualizacion import compute_district
+    from geoportal.pipeline import CorteDistinto
 
     with psycopg.connect(corte) as conn:
         before = conn.execute("SELECT count(*) FROM calculo.actualizacion").fetchone()[0]

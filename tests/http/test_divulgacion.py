@@ -45,10 +45,11 @@ from psycopg import errors
 from sqlalchemy.engine import make_url
 
 from geoportal import disclosure
+from geoportal.actualizacion import compute_district
 from geoportal.cluster import PUBLIC_ROLE
 from geoportal.db import public_password
 from geoportal.ingest import ingest_file
-from geoportal.pipeline import compute_all, compute_district
+from geoportal.pipeline import compute_all
 from geoportal.publicacion import publish
 from tests.ataque import noise_bounds
 from tests.conftest import PERSON_COLUMNS

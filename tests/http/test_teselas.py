@@ -291,7 +291,7 @@ def test_y_with_the_database_unreachable_cached_tiles_are_served_and_it_recovers
 
 def test_zz_a_new_publication_drops_the_cache_and_tiles_show_the_new_values(server, base_url):
     """Runs last in this module: it publishes a new version (one status event more)."""
-    from geoportal.pipeline import compute_district
+    from geoportal.actualizacion import compute_district
     from geoportal.publicacion import publish
     from tests.conftest import FECHA_CORTE
     from tiles.publicacion import preparar_publicacion

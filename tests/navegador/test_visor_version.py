@@ -28,7 +28,7 @@ def _version(url: str) -> str:
 
 def _new_release(url: str) -> None:
     """One district's figures change (every person gets a cédula from a record) and are published."""
-    from geoportal.pipeline import compute_district
+    from geoportal.actualizacion import compute_district
     from geoportal.publicacion import publish
     from tests.conftest import FECHA_CORTE
 
