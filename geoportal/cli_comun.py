@@ -60,3 +60,29 @@ def quiet_psycopg() -> None:
     logger = logging.getLogger("psycopg")
     logger.addHandler(logging.NullHandler())
     logger.propagate = False
+
+
+def progress():
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def run_with_bar(title: str, work):
+    """Run ``work(callback)`` under a progress bar; the callback takes (stage, fraction)."""
+    with progress() as bar:
+        task = bar.add_task(title, total=1.0)
+
+        def callback(stage: str, fraction: float) -> None:
+            bar.update(task, completed=fraction, description=f"{title}: {stage}")
+
+        result = work(callback)
+        bar.update(task, completed=1.0, description=title)
+    return result
