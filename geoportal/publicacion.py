@@ -333,9 +333,9 @@ def live_columns(catalog: Catalogo) -> list[str]:
 
 def with_hash(frame: pd.DataFrame, catalog: Catalogo) -> pd.DataFrame:
     """The live table's columns of ``frame``, each row with its ``huella`` (tabla_viva.row_hash)."""
-    columns = live_columns(catalog)
-    rows = frame[[c for c in columns if c != "huella"]]
-    return rows.assign(huella=tabla_viva.row_hash(rows))[columns]
+    rows = frame[[c for c in live_columns(catalog) if c != "huella"]]  # a copy: the hash goes in place
+    rows.insert(len(rows.columns), "huella", tabla_viva.row_hash(rows))
+    return rows
 
 
 def write_public(
@@ -529,7 +529,7 @@ def build_live_apart(conn: psycopg.Connection, public: pd.DataFrame, catalog: Ca
         tabla_viva.with_geometry(with_hash(public, catalog), hexagonal=False),
         before=tuple(c.as_string(conn) for c in _live_ddl(catalog)),
         after=(
-            tabla_viva.territory_geometry("calculo.cobertura_viva_nueva").as_string(conn),
+            tabla_viva.territory_geometry("calculo.cobertura_viva_nueva")[0].as_string(conn),
             "CREATE UNIQUE INDEX ON calculo.cobertura_viva_nueva (nivel, codigo)",
         ),
     )

@@ -68,21 +68,29 @@ def with_geometry(frame: pd.DataFrame, hexagonal: bool) -> pd.DataFrame:
     return frame.assign(geom=geom)
 
 
-def territory_geometry(table: str) -> sql.Composed:
-    """Each territory row of ``table`` written without geometry gets its outline."""
-    return sql.SQL(
+def territory_geometry(table: str, written: pd.DataFrame | None = None) -> tuple[sql.Composed, tuple]:
+    """Each territory row of ``table`` written without geometry gets its outline (only the
+    rows ``written``, when given: a district without a 2012 polygon keeps no outline, and
+    its row is not to be written again by every update). Returns (statement, parameters)."""
+    only, params = sql.SQL(""), ()
+    if written is not None:
+        rows = written[written["nivel"].isin(TERRITORIES)]
+        only = sql.SQL(" AND (v.nivel, v.codigo) IN (SELECT * FROM unnest(%s::text[], %s::text[]))")
+        params = (rows["nivel"].tolist(), rows["codigo"].tolist())
+    statement = sql.SQL(
         "UPDATE {} v SET geom = CASE v.nivel"
         " WHEN 'distrito' THEN (SELECT geom FROM territorio.distrito_cartografico d WHERE d.codigo_2012 = v.codigo)"
         " WHEN 'departamento' THEN (SELECT geom FROM territorio.departamento d WHERE d.codigo = v.codigo)"
         " ELSE (SELECT geom FROM territorio.pais) END"
-        " WHERE v.geom IS NULL AND v.nivel IN ('distrito', 'departamento', 'pais')"
-    ).format(sql.SQL(table))
+        " WHERE v.geom IS NULL AND v.nivel IN ('distrito', 'departamento', 'pais'){}"
+    ).format(sql.SQL(table), only)
+    return statement, params
 
 
 def copy_rows(cur: psycopg.Cursor, table: str, frame: pd.DataFrame) -> None:
     """The rows of ``frame`` (the table's columns) into ``table``, each with its geometry."""
     copy_in(cur, table, with_geometry(frame, hexagonal=True))
-    cur.execute(territory_geometry(table))
+    cur.execute(*territory_geometry(table, frame))
 
 
 def row_hash(frame: pd.DataFrame) -> np.ndarray:
@@ -95,7 +103,7 @@ def row_hash(frame: pd.DataFrame) -> np.ndarray:
                 continue
             values = frame[column].array
             if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-                numbers = pd.to_numeric(pd.Series(values), errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+                numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
                 bits = numbers.view(np.uint64).copy()
                 bits[np.isnan(numbers)] = _MISSING
             else:
