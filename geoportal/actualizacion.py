@@ -149,10 +149,10 @@ def compute_district(
         # is a function of its code), and the country: read above, but for groups of new
         # places (a locality's first entorno, say).
         wanted = delta_levels[["nivel", "padre"]].dropna().drop_duplicates()
-        missing = wanted[~_keys_in(wanted, likely, ["nivel", "padre"])]
+        missing = wanted[~tabla_viva.keys_in(wanted, likely, ["nivel", "padre"])]
         if len(missing):
             read = pd.concat([read, _read_groups(conn, missing, country=False)], ignore_index=True)
-        is_touched = _keys_in(read, touched)
+        is_touched = tabla_viva.keys_in(read, touched)
         current = read[is_touched]
         merged = pd.concat([current.assign(_o=0), delta_levels.assign(_o=1)], ignore_index=True)
         merged["padre"] = merged.groupby(["nivel", "codigo"])["padre"].transform("first")
@@ -160,12 +160,12 @@ def compute_district(
         updated[counts] = np.rint(updated[counts].to_numpy(float)).astype(np.int64)
         updated = updated[(updated["hogares"] > 0) | (updated["personas"] > 0) | (updated["entornos"] > 0)]
         # Only the rows that changed are rewritten (most of a district's come out as they were).
-        rewrite = _differing(updated, current, ["nivel", "codigo"], ["padre", *value_columns])
-        _delete_keys(cur, "calculo.agregado", pd.concat([rewrite[0], rewrite[1]]))
-        copy_in(cur, "calculo.agregado", updated.loc[rewrite[2], ["nivel", "codigo", "padre", *value_columns]])
-        rewrite = _differing(new, old, agg.FINE_KEYS, value_columns)
-        _delete_fine(cur, codigo, pd.concat([rewrite[0], rewrite[1]]))
-        copy_in(cur, "calculo.contribucion", new.loc[rewrite[2], agg.FINE_KEYS + value_columns])
+        removed, altered, write = _differing(updated, current, ["nivel", "codigo"], ["padre", *value_columns])
+        _delete_keys(cur, "calculo.agregado", pd.concat([removed, altered]))
+        copy_in(cur, "calculo.agregado", updated.loc[write, ["nivel", "codigo", "padre", *value_columns]])
+        removed, altered, write = _differing(new, old, agg.FINE_KEYS, value_columns)
+        _delete_fine(cur, codigo, pd.concat([removed, altered]))
+        copy_in(cur, "calculo.contribucion", new.loc[write, agg.FINE_KEYS + value_columns])
         # Re-protect every area whose sibling group changed (complementary suppression is per group).
         groups = (
             pd.concat(
@@ -178,7 +178,7 @@ def compute_district(
             .drop_duplicates()
         )
         family = pd.concat([read[~is_touched], updated[read.columns]], ignore_index=True)
-        in_groups = _keys_in(family, groups, ["nivel", "padre"]) | (family["nivel"] == "pais").to_numpy()
+        in_groups = tabla_viva.keys_in(family, groups, ["nivel", "padre"]) | (family["nivel"] == "pais").to_numpy()
         family = family[in_groups].sort_values(["nivel", "codigo"], ignore_index=True)
         huellas = dict(
             cur.execute("SELECT ambito, huella FROM calculo.huella WHERE ambito <> %s", (codigo,)).fetchall()
@@ -189,8 +189,8 @@ def compute_district(
         keys = pd.concat([family[["nivel", "codigo"]], touched]).drop_duplicates()
         stored = _stored_hashes(cur, keys)
         rows = tabla_viva.changed(live, stored, touched)
-        gone = keys[~_keys_in(keys, live[~rows])]  # areas gone or rewritten
-        _delete_keys(cur, "calculo.cobertura_viva", gone[_keys_in(gone, stored)])
+        gone = keys[~tabla_viva.keys_in(keys, live[~rows])]  # areas gone or rewritten
+        _delete_keys(cur, "calculo.cobertura_viva", gone[tabla_viva.keys_in(gone, stored)])
         write_public(cur, live[rows], catalog)
         log_update(cur, version, f"distrito {codigo}", parametros, cambios)
         store_fingerprints(cur, huellas, replace=codigo)
@@ -207,12 +207,6 @@ def compute_district(
         "publicada": released,
         "fecha_corte": cutoff_label(fecha_corte),
     }
-
-
-def _keys_in(frame: pd.DataFrame, keys: pd.DataFrame, columns=("nivel", "codigo")) -> np.ndarray:
-    """Whether each row of ``frame`` has one of the ``columns`` pairs of ``keys``."""
-    columns = list(columns)
-    return pd.MultiIndex.from_frame(frame[columns]).isin(pd.MultiIndex.from_frame(keys[columns]))
 
 
 def _differing(now: pd.DataFrame, before: pd.DataFrame, keys: list[str], values: list[str]):

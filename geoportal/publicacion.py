@@ -526,10 +526,10 @@ def build_live_apart(conn: psycopg.Connection, public: pd.DataFrame, catalog: Ca
     ingest(
         conn,
         "calculo.cobertura_viva_nueva",
-        tabla_viva.with_geometry(with_hash(public, catalog), hexagonal=False),
+        tabla_viva.with_geometry(with_hash(public, catalog), as_hex=False),
         before=tuple(c.as_string(conn) for c in _live_ddl(catalog)),
         after=(
-            tabla_viva.territory_geometry("calculo.cobertura_viva_nueva")[0].as_string(conn),
+            tabla_viva.territory_geometry("calculo.cobertura_viva_nueva").as_string(conn),
             "CREATE UNIQUE INDEX ON calculo.cobertura_viva_nueva (nivel, codigo)",
         ),
     )

@@ -2,7 +2,7 @@
 
 The rows go straight into their table by COPY, each with its geometry: an H3 cell's
 polygon is built here as EWKB (``cell_ewkb``), a territory's (district, department,
-country) is set from ``territorio`` by one UPDATE right after (``TERRITORY_GEOMETRY``).
+country) is set from ``territorio`` by one UPDATE right after (``territory_geometry``).
 
 Each row carries ``huella``, a 64-bit hash of what it shows (``row_hash``: every value
 but its data_version). A district update re-protects some thousands of areas and most
@@ -57,40 +57,46 @@ def cell_ewkb(cells: list[str]) -> np.ndarray:
     return out
 
 
-def with_geometry(frame: pd.DataFrame, hexagonal: bool) -> pd.DataFrame:
-    """``frame`` with ``geom``: EWKB of its H3 cells (hex text unless ``hexagonal`` is
-    False: raw bytes, for binary COPY), NULL for territories (``TERRITORY_GEOMETRY``)."""
+def with_geometry(frame: pd.DataFrame, as_hex: bool) -> pd.DataFrame:
+    """``frame`` with ``geom``: EWKB of its H3 cells (hex text for a CSV COPY, raw bytes
+    for a binary one), NULL for territories (``territory_geometry``)."""
     geom = np.full(len(frame), None, dtype=object)
     hexes = frame["nivel"].str.startswith("h3_").to_numpy()
     if hexes.any():
         ewkb = cell_ewkb(frame.loc[hexes, "codigo"].tolist())
-        geom[hexes] = [g.hex() for g in ewkb] if hexagonal else ewkb
+        geom[hexes] = [g.hex() for g in ewkb] if as_hex else ewkb
     return frame.assign(geom=geom)
 
 
-def territory_geometry(table: str, written: pd.DataFrame | None = None) -> tuple[sql.Composed, tuple]:
+def territory_geometry(table: str, written: pd.DataFrame | None = None) -> sql.Composed:
     """Each territory row of ``table`` written without geometry gets its outline (only the
     rows ``written``, when given: a district without a 2012 polygon keeps no outline, and
-    its row is not to be written again by every update). Returns (statement, parameters)."""
-    only, params = sql.SQL(""), ()
+    its row is not to be written again by every update)."""
+    only = sql.SQL("")
     if written is not None:
         rows = written[written["nivel"].isin(TERRITORIES)]
-        only = sql.SQL(" AND (v.nivel, v.codigo) IN (SELECT * FROM unnest(%s::text[], %s::text[]))")
-        params = (rows["nivel"].tolist(), rows["codigo"].tolist())
-    statement = sql.SQL(
+        only = sql.SQL(" AND (v.nivel, v.codigo) IN (SELECT * FROM unnest({}::text[], {}::text[]))").format(
+            sql.Literal(rows["nivel"].tolist()), sql.Literal(rows["codigo"].tolist())
+        )
+    return sql.SQL(
         "UPDATE {} v SET geom = CASE v.nivel"
         " WHEN 'distrito' THEN (SELECT geom FROM territorio.distrito_cartografico d WHERE d.codigo_2012 = v.codigo)"
         " WHEN 'departamento' THEN (SELECT geom FROM territorio.departamento d WHERE d.codigo = v.codigo)"
         " ELSE (SELECT geom FROM territorio.pais) END"
         " WHERE v.geom IS NULL AND v.nivel IN ('distrito', 'departamento', 'pais'){}"
     ).format(sql.SQL(table), only)
-    return statement, params
 
 
 def copy_rows(cur: psycopg.Cursor, table: str, frame: pd.DataFrame) -> None:
     """The rows of ``frame`` (the table's columns) into ``table``, each with its geometry."""
-    copy_in(cur, table, with_geometry(frame, hexagonal=True))
-    cur.execute(*territory_geometry(table, frame))
+    copy_in(cur, table, with_geometry(frame, as_hex=True))
+    cur.execute(territory_geometry(table, frame))
+
+
+def keys_in(frame: pd.DataFrame, keys: pd.DataFrame, columns=("nivel", "codigo")) -> np.ndarray:
+    """Whether each row of ``frame`` has one of the ``columns`` tuples of ``keys``."""
+    columns = list(columns)
+    return pd.MultiIndex.from_frame(frame[columns]).isin(pd.MultiIndex.from_frame(keys[columns]))
 
 
 def row_hash(frame: pd.DataFrame) -> np.ndarray:
@@ -116,8 +122,6 @@ def changed(live: pd.DataFrame, stored: pd.DataFrame, recomputed: pd.DataFrame) 
     """Which rows of ``live`` (with ``huella``) to write over ``stored`` (nivel, codigo,
     huella of the table): the new, the changed, and the territories ``recomputed`` (nivel,
     codigo): their data_version says which computation their figures are from."""
-    before = pd.MultiIndex.from_frame(stored[["nivel", "codigo", "huella"]].astype({"huella": "Int64"}))
-    now = pd.MultiIndex.from_frame(live[["nivel", "codigo", "huella"]].astype({"huella": "Int64"}))
-    territories = recomputed[recomputed["nivel"].isin(TERRITORIES)]
-    again = pd.MultiIndex.from_frame(live[["nivel", "codigo"]]).isin(pd.MultiIndex.from_frame(territories))
-    return ~now.isin(before) | again
+    hashed = ["nivel", "codigo", "huella"]
+    same = keys_in(live[hashed].astype({"huella": "Int64"}), stored[hashed].astype({"huella": "Int64"}), hashed)
+    return ~same | keys_in(live, recomputed[recomputed["nivel"].isin(TERRITORIES)])
