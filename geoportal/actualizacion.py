@@ -38,7 +38,7 @@ from geoportal.pipeline import (
     store_fingerprints,
     unit_measures,
 )
-from geoportal.publicacion import public_frame, publish, require_stored_columns, serialised, with_hash, write_public
+from geoportal.publicacion import described, protected_rows, publish, require_stored_columns, serialised, write_public
 from geoportal.settings import Settings, get_settings
 
 
@@ -154,14 +154,10 @@ def compute_district(
             read = pd.concat([read, _read_groups(conn, missing, country=False)], ignore_index=True)
         is_touched = tabla_viva.keys_in(read, touched)
         current = read[is_touched]
-        merged = pd.concat([current.assign(_o=0), delta_levels.assign(_o=1)], ignore_index=True)
-        merged["padre"] = merged.groupby(["nivel", "codigo"])["padre"].transform("first")
-        updated = merged.groupby(["nivel", "codigo", "padre"], as_index=False, dropna=False)[value_columns].sum()
-        updated[counts] = np.rint(updated[counts].to_numpy(float)).astype(np.int64)
-        updated = updated[(updated["hogares"] > 0) | (updated["personas"] > 0) | (updated["entornos"] > 0)]
+        updated = _plus(current, delta_levels, counts, sums)
         # Only the rows that changed are rewritten (most of a district's come out as they were).
-        removed, altered, write = _differing(updated, current, ["nivel", "codigo"], ["padre", *value_columns])
-        _delete_keys(cur, "calculo.agregado", pd.concat([removed, altered]))
+        vanished, altered, write = _differing(updated, current, ["nivel", "codigo"], ["padre", *value_columns])
+        _delete_keys(cur, "calculo.agregado", pd.concat([vanished, altered]))
         copy_in(cur, "calculo.agregado", updated.loc[write, ["nivel", "codigo", "padre", *value_columns]])
         removed, altered, write = _differing(new, old, agg.FINE_KEYS, value_columns)
         _delete_fine(cur, codigo, pd.concat([removed, altered]))
@@ -185,13 +181,13 @@ def compute_district(
         )
         huellas.update(fingerprints(row_sums, inputs))
         version, parametros = data_version(settings, inputs, huellas)
-        live = with_hash(public_frame(conn, family, catalog, settings, version), catalog)
-        keys = pd.concat([family[["nivel", "codigo"]], touched]).drop_duplicates()
-        stored = _stored_hashes(cur, keys)
-        rows = tabla_viva.changed(live, stored, touched)
-        gone = keys[~tabla_viva.keys_in(keys, live[~rows])]  # areas gone or rewritten
-        _delete_keys(cur, "calculo.cobertura_viva", gone[tabla_viva.keys_in(gone, stored)])
-        write_public(cur, live[rows], catalog)
+        protected = protected_rows(family, catalog, settings, parametros)
+        rows = tabla_viva.changed(cur, "calculo.cobertura_viva", protected.head, protected.huella, touched)
+        # The rows rewritten, and those of the areas left without households, persons or entornos.
+        gone = pd.concat([protected.head.loc[rows, ["nivel", "codigo"]], vanished])
+        _delete_keys(cur, "calculo.cobertura_viva", gone)
+        shown = protected.frame(rows).assign(huella=protected.huella[rows])
+        write_public(cur, described(conn, shown, catalog, settings, version), catalog)
         log_update(cur, version, f"distrito {codigo}", parametros, cambios)
         store_fingerprints(cur, huellas, replace=codigo)
         log_access(conn, "calcular", codigo, {"data_version": version, "hogares": len(units.hogares)})
@@ -218,7 +214,8 @@ def _differing(now: pd.DataFrame, before: pd.DataFrame, keys: list[str], values:
     where = before_keys.get_indexer(now_keys)
     found = np.flatnonzero(where >= 0)
     same = np.ones(len(found), dtype=bool)
-    numeric = [c for c in values if now[c].dtype.kind in "biuf" and before[c].dtype.kind in "biuf"]
+    kinds = now.dtypes[values].map(lambda d: d.kind) + before.dtypes[values].map(lambda d: d.kind)
+    numeric = [c for c, k in kinds.items() if k[0] in "biuf" and k[1] in "biuf"]
     for columns, kind in ((numeric, float), ([c for c in values if c not in numeric], object)):
         if columns:
             a = now[columns].to_numpy(dtype=kind)[found]
@@ -229,15 +226,23 @@ def _differing(now: pd.DataFrame, before: pd.DataFrame, keys: list[str], values:
     return gone, now[keys].iloc[found[~same]], differs
 
 
-def _stored_hashes(cur, keys: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
-        cur.execute(
-            "SELECT t.nivel, t.codigo, t.huella FROM calculo.cobertura_viva t"
-            " JOIN unnest(%s::text[], %s::text[]) k (nivel, codigo) ON t.nivel = k.nivel AND t.codigo = k.codigo",
-            (keys["nivel"].tolist(), keys["codigo"].tolist()),
-        ).fetchall(),
-        columns=["nivel", "codigo", "huella"],
+def _plus(current: pd.DataFrame, delta: pd.DataFrame, counts: list[str], sums: list[str]) -> pd.DataFrame:
+    """Each area's stored row (``current``) plus its change (``delta``), exact; the areas
+    left without households, persons and entornos are left out."""
+    head, values = ["nivel", "codigo", "padre"], counts + sums
+    both = pd.concat([current[head + values], delta[head + values]], ignore_index=True)
+    area = pd.factorize(pd.MultiIndex.from_frame(both[["nivel", "codigo"]]))[0]
+    numbers = both[values].to_numpy(dtype=float)
+    _, summed, first = agg.group_sum(area, np.where(np.isnan(numbers), 0.0, numbers))  # NaN adds nothing
+    updated = pd.concat(
+        [
+            both[head].iloc[first].reset_index(drop=True),  # the stored row's parent, else the change's
+            pd.DataFrame(np.rint(summed[:, : len(counts)]).astype(np.int64), columns=counts),
+            pd.DataFrame(summed[:, len(counts) :], columns=sums),
+        ],
+        axis=1,
     )
+    return updated[(updated["hogares"] > 0) | (updated["personas"] > 0) | (updated["entornos"] > 0)]
 
 
 def _delete_fine(cur, codigo: str, keys: pd.DataFrame) -> None:

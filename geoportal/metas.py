@@ -8,6 +8,8 @@ row and the column.
 
 from __future__ import annotations
 
+import functools
+import io
 import re
 from pathlib import Path
 
@@ -24,9 +26,16 @@ class MetasError(ValueError):
 def load_targets(path: Path) -> pd.DataFrame:
     path = Path(path)
     try:
-        metas = pd.read_csv(path, dtype=str, keep_default_na=False)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise MetasError(f"{path}: el archivo de metas no existe") from None
+    return _parsed(path, data).copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(path: Path, data: bytes) -> pd.DataFrame:
+    """The targets of a file's contents (read again by every district update; parsed once)."""
+    metas = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
     missing = [c for c in REQUIRED if c not in metas.columns]
     if missing:
         raise MetasError(f"{path.name}: faltan columnas {', '.join(missing)}")
@@ -54,23 +63,22 @@ def load_targets(path: Path) -> pd.DataFrame:
     return metas
 
 
-def targets(metas: pd.DataFrame, logros: list[int], nivel: pd.Series, codigo: pd.Series) -> dict[int, np.ndarray]:
+def targets(metas: pd.DataFrame, logros: list[int], nivel, codigo) -> dict[int, np.ndarray]:
     """Each Logro's target for each territorial row (distrito/departamento/pais); NaN for H3 cells."""
-    nivel = nivel.to_numpy(dtype=object)
-    codigo = codigo.astype(str).to_numpy(dtype=object)
+    nivel = np.asarray(nivel, dtype=object)
+    codigo = np.asarray(codigo, dtype=object).astype(str).astype(object)
     country, department, district = (nivel == "pais"), (nivel == "departamento"), (nivel == "distrito")
     dpto = np.where(department, codigo, pd.Series(codigo, dtype=object).str[:2].to_numpy(dtype=object))
     territorial = country | department | district
+    table = metas.pivot(index="ambito", columns="logro", values="meta_pct")  # scope x Logro
+    values = np.full((len(table.index) + 1, len(table.columns) + 1), np.nan)  # last row, column: no target
+    values[:-1, :-1] = table.to_numpy(dtype=float)
+    national, of_department, of_district = (table.index.get_indexer(s) for s in (["PY"], dpto, codigo))
     out = {}
     for logro in logros:
-        by_scope = metas[metas["logro"] == logro].set_index("ambito")["meta_pct"]
-        national = float(by_scope.get("PY", np.nan))
-        scopes = pd.Index(by_scope.index)
-        values = np.r_[by_scope.to_numpy(dtype=float), np.nan]  # position -1: no target of that scope
-        goal = np.full(len(nivel), national)
-        of_department = values[scopes.get_indexer(dpto)]
-        goal = np.where(~country & ~np.isnan(of_department), of_department, goal)
-        of_district = values[scopes.get_indexer(codigo)]
-        goal = np.where(district & ~np.isnan(of_district), of_district, goal)
+        j = table.columns.get_indexer([logro])[0]
+        goal = np.full(len(nivel), values[national[0], j])
+        goal = np.where(~country & ~np.isnan(values[of_department, j]), values[of_department, j], goal)
+        goal = np.where(district & ~np.isnan(values[of_district, j]), values[of_district, j], goal)
         out[logro] = np.where(territorial, goal, np.nan)
     return out

@@ -448,7 +448,7 @@ def compute_all(
         inputs = reading_inputs.result()
         huellas = fingerprints(row_sums, inputs)
         version, parametros = data_version(settings, inputs, huellas)
-        public = public_frame(conn, agregado, catalog, settings, version, fine)
+        public = public_frame(conn, agregado, catalog, settings, version, parametros, fine)
         loss = disclosure.information_loss(agregado, public, public_counts(catalog))
         conn.commit()
         timing.mark("proteccion")

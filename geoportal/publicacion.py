@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -79,35 +80,44 @@ def secret_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def _names(conn: psycopg.Connection, protected: pd.DataFrame) -> pd.DataFrame:
-    """Name and census population (the geometry is set as the rows are written, ``tabla_viva``)."""
-    census = pd.DataFrame(
-        conn.execute(
-            "SELECT d.codigo, d.codigo_2012, d.dpto, d.nombre, d.pob_total FROM territorio.distrito d"
-        ).fetchall(),
-        columns=["codigo", "codigo_2012", "dpto", "nombre", "pob_total"],
+def _names(
+    conn: psycopg.Connection, nivel: np.ndarray, codigo: np.ndarray
+) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray]:
+    """Name and census population of each (nivel, codigo) (the geometry is set as the rows
+    are written, ``tabla_viva``)."""
+    names, population = _territory(
+        tuple(conn.execute("SELECT codigo, codigo_2012, dpto, nombre, pob_total FROM territorio.distrito").fetchall()),
+        tuple(conn.execute("SELECT codigo, nombre FROM territorio.departamento").fetchall()),
     )
+    nombre = np.full(len(nivel), None, dtype=object)
+    pob = np.full(len(nivel), np.nan)
+    for level in ("distrito", "departamento", "pais"):
+        rows = nivel == level
+        if rows.any():
+            nombre[rows] = names[level].reindex(codigo[rows]).to_numpy(dtype=object, na_value=None)
+            pob[rows] = population[level].reindex(codigo[rows]).to_numpy(dtype=float)
+    hexes = np.char.startswith(nivel.astype(str), "h3_")
+    nombre[hexes] = ["Hexágono H3 " + c for c in codigo[hexes]]
+    return nombre, pd.array(pob, dtype="Float64").astype("Int64")
+
+
+@functools.lru_cache(maxsize=4)
+def _territory(districts: tuple, departments: tuple) -> tuple[dict, dict]:
+    """Names and census population by level and published code (by the territory's rows:
+    the same rows, the same lookups, without grouping them again for each district update)."""
+    census = pd.DataFrame(list(districts), columns=["codigo", "codigo_2012", "dpto", "nombre", "pob_total"])
     census["poligono"] = poligono_publicado(census["codigo_2012"], census["codigo"])
-    pob = {
+    population = {
         "distrito": census.groupby("poligono")["pob_total"].sum(),
         "departamento": census.groupby("dpto")["pob_total"].sum(),
         "pais": pd.Series({"PY": census["pob_total"].sum()}),
     }
     names = {
         "distrito": census.groupby("poligono")["nombre"].agg(lambda s: " / ".join(sorted(s))),
-        "departamento": pd.Series(dict(conn.execute("SELECT codigo, nombre FROM territorio.departamento").fetchall())),
+        "departamento": pd.Series(dict(departments), dtype=object),
         "pais": pd.Series({"PY": "Paraguay"}),
     }
-    out = protected.copy()
-    out["nombre"] = None
-    out["pob_censo"] = pd.array([pd.NA] * len(out), dtype="Int64")
-    for level in ("distrito", "departamento", "pais"):
-        rows = out["nivel"] == level
-        out.loc[rows, "nombre"] = out.loc[rows, "codigo"].map(names[level]).to_numpy()
-        out.loc[rows, "pob_censo"] = out.loc[rows, "codigo"].map(pob[level]).astype("Int64").to_numpy()
-    hexes = out["nivel"].str.startswith("h3_").to_numpy()
-    out.loc[hexes, "nombre"] = "Hexágono H3 " + out.loc[hexes, "codigo"]
-    return out
+    return names, population
 
 
 # count_families of the catalogue in use: it depends on the catalogue alone and takes a
@@ -126,25 +136,63 @@ def _families(catalog: Catalogo, counts: list[str]):
 
 
 def public_frame(
-    conn, agregado: pd.DataFrame, catalog: Catalogo, settings: Settings, version: str, fine: pd.DataFrame | None = None
+    conn,
+    agregado: pd.DataFrame,
+    catalog: Catalogo,
+    settings: Settings,
+    version: str,
+    parametros: dict,
+    fine: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Protected, named, geo-located rows with shares, means, targets and progress.
 
     Every row, reserved fine cells included (the live table keeps them; a public release
     drops them, ``LISTED``). ``fine`` enables the cross-hierarchy suppression rules.
+    ``parametros``: the computation's (``pipeline.data_version``), for the rows' ``huella``.
     """
-    counts, sums = agg.measure_names(catalog)
-    T = settings.umbral_hogares
-    protected = disclosure.protect(
+    protected = protected_rows(agregado, catalog, settings, parametros, fine)
+    return described(conn, protected.frame().assign(huella=protected.huella), catalog, settings, version)
+
+
+def protected_rows(
+    agregado: pd.DataFrame,
+    catalog: Catalogo,
+    settings: Settings,
+    parametros: dict,
+    fine: pd.DataFrame | None = None,
+) -> disclosure.Protected:
+    """The protection of every row (``disclosure.protection``) and its ``huella``: a hash
+    of what ``frame`` shows of it and of every input the row's other values come from
+    (``parametros`` but the data: territory, catalogue, targets, cut-off, code;
+    ``tabla_viva.row_hash``). Two rows with the same huella show the same values, so a
+    district update describes (names, shares, means, targets: ``described``) only the
+    rows whose huella changed."""
+    counts, _ = agg.measure_names(catalog)
+    protected = disclosure.protection(
         agregado,
         counts,
-        T,
+        settings.umbral_hogares,
         settings.base_redondeo,
         secret_key(settings),
         _families(catalog, counts),
         fine,
     )
-    out = _names(conn, protected)
+    inputs = json.dumps({k: v for k, v in parametros.items() if k != "datos"}, sort_keys=True).encode()
+    seed = int.from_bytes(hashlib.blake2b(inputs, digest_size=8).digest(), "little")
+    protected.huella = tabla_viva.column_hash(protected.shown(), len(protected.reserved), seed)
+    return protected
+
+
+def described(conn, protected: pd.DataFrame, catalog: Catalogo, settings: Settings, version: str) -> pd.DataFrame:
+    """``protected_rows`` named and geo-located, with shares, means, targets and progress."""
+    counts, sums = agg.measure_names(catalog)
+    T = settings.umbral_hogares
+    nivel = protected["nivel"].to_numpy(dtype=object)
+    codigo = protected["codigo"].astype(str).to_numpy(dtype=object)
+    nombre, pob_censo = _names(conn, nivel, codigo)
+    # The counts as one block of reals (NaN where reserved): shares and means select from
+    # it (from 400 nullable columns, each selection took milliseconds, even for a few rows).
+    numbers = pd.DataFrame(protected[counts].to_numpy(dtype=float, na_value=np.nan), columns=counts)
     pairs = {}
     for cat in catalog.categorias:
         n = cat.logro
@@ -157,23 +205,27 @@ def public_frame(
         for km in agg.LEJOS_KM:
             far = agg.lejos_column(tipo, km)
             pairs[far + "_pct"] = (far, "personas")
-    added = disclosure.shares(out, pairs, T)
-    visible = ~out["reservado"].to_numpy()
-    for column, mean in disclosure.protected_means(out, sums).items():
+    names = pd.Series(nombre, index=protected.index, dtype=object)
+    added = {"nombre": names, "pob_censo": pob_censo, **disclosure.shares(numbers, pairs, T)}
+    visible = ~protected["reservado"].to_numpy(dtype=bool)
+    for column, mean in disclosure.protected_means(numbers, sums).items():
         added[column] = np.where(visible, mean, np.nan)
     # Survey coverage of the published area: its published (protected) persons over the
     # census 2022 population of the same area. A district row is a 2012 polygon and may
     # hold several 2022 districts (all in its name): the share is of all who live there,
     # not of one district (RELEVAMIENTO; README). H3 cells have no census population.
-    survey = out["personas"].astype("Float64") / out["pob_censo"].astype("Float64") * 100
-    added["relevamiento_pct"] = survey.round(1).to_numpy(dtype=float, na_value=np.nan)
-    goals = targets(load_targets(settings.metas), [c.logro for c in catalog.categorias], out["nivel"], out["codigo"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        survey = numbers["personas"].to_numpy() / pob_censo.to_numpy(dtype=float, na_value=np.nan) * 100
+    added["relevamiento_pct"] = np.round(survey, 1)
+    goals = targets(load_targets(settings.metas), [c.logro for c in catalog.categorias], nivel, codigo)
     for n, goal in goals.items():
         added[f"l{n}_meta"] = goal
         with np.errstate(divide="ignore", invalid="ignore"):
             added[f"l{n}_avance"] = np.round(added[f"l{n}_pct"] / goal * 100, 1)
-    added["data_version"] = np.full(len(out), version, dtype=object)
-    return pd.concat([out.drop(columns=[c for c in added if c in out]), pd.DataFrame(added, index=out.index)], axis=1)
+    added["data_version"] = np.full(len(protected), version, dtype=object)
+    again = [c for c in added if c in protected]
+    kept = protected.drop(columns=again) if again else protected
+    return pd.concat([kept, pd.DataFrame(added, index=protected.index)], axis=1)
 
 
 # A public release lists reserved rows only at these levels (reserved res-7/8 cells: no
@@ -331,18 +383,11 @@ def live_columns(catalog: Catalogo) -> list[str]:
     return [c for c, _ in LIVE_HEAD] + [c for c, _ in public_columns(catalog)]
 
 
-def with_hash(frame: pd.DataFrame, catalog: Catalogo) -> pd.DataFrame:
-    """The live table's columns of ``frame``, each row with its ``huella`` (tabla_viva.row_hash)."""
-    rows = frame[[c for c in live_columns(catalog) if c != "huella"]]  # a copy: the hash goes in place
-    rows.insert(len(rows.columns), "huella", tabla_viva.row_hash(rows))
-    return rows
-
-
 def write_public(
     cur: psycopg.Cursor, frame: pd.DataFrame, catalog: Catalogo, table: str = "calculo.cobertura_viva"
 ) -> None:
-    """Protected rows (``public_frame``) into the live table ``table``, with hash and geometry."""
-    tabla_viva.copy_rows(cur, table, frame if "huella" in frame else with_hash(frame, catalog))
+    """Protected rows (``public_frame``) into the live table ``table``, with their geometry."""
+    tabla_viva.copy_rows(cur, table, frame[live_columns(catalog)])
 
 
 def _notes(settings: Settings) -> str:
@@ -477,7 +522,7 @@ def publish(
         agregado = reading.result()
     agregado[counts] = agregado[counts].astype(np.int64)
     fine[["h3_8", "hogares"]] = fine[["h3_8", "hogares"]].astype(np.int64)
-    public = public_frame(conn, agregado, catalog, settings, version, fine)
+    public = public_frame(conn, agregado, catalog, settings, version, parametros, fine)
     loss = disclosure.information_loss(agregado, public, public_counts(catalog))
     conn.commit()
     with conn.transaction(), conn.cursor() as cur:
@@ -526,7 +571,7 @@ def build_live_apart(conn: psycopg.Connection, public: pd.DataFrame, catalog: Ca
     ingest(
         conn,
         "calculo.cobertura_viva_nueva",
-        tabla_viva.with_geometry(with_hash(public, catalog), as_hex=False),
+        tabla_viva.with_geometry(public[live_columns(catalog)], as_hex=False),
         before=tuple(c.as_string(conn) for c in _live_ddl(catalog)),
         after=(
             tabla_viva.territory_geometry("calculo.cobertura_viva_nueva").as_string(conn),

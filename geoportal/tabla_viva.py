@@ -4,13 +4,14 @@ The rows go straight into their table by COPY, each with its geometry: an H3 cel
 polygon is built here as EWKB (``cell_ewkb``), a territory's (district, department,
 country) is set from ``territorio`` by one UPDATE right after (``territory_geometry``).
 
-Each row carries ``huella``, a 64-bit hash of what it shows (``row_hash``: every value
-but its data_version). A district update re-protects some thousands of areas and most
-come out as they were: it rewrites only the rows whose hash changed (``changed``) and the
-rows of the territories it recomputed (its district, department and the country, whose
-data_version names the live state for the alerts). So a territory's data_version is that
-of the last computation that recomputed it, an H3 cell's that of the last one that
-changed its figures.
+Each row carries ``huella``, a 64-bit hash (``row_hash``) of its protected counts and of
+every input its other values derive from (``publicacion.protected_rows``): equal hashes,
+equal rows but for the data_version. A district update re-protects some thousands of
+areas and most come out as they were: it names and describes, and rewrites, only the
+rows whose hash changed (``changed``) and the rows of the territories it recomputed (its
+district, department and the country, whose data_version names the live state for the
+alerts). So a territory's data_version is that of the last computation that recomputed
+it, an H3 cell's that of the last one that changed its figures.
 """
 
 from __future__ import annotations
@@ -99,17 +100,23 @@ def keys_in(frame: pd.DataFrame, keys: pd.DataFrame, columns=("nivel", "codigo")
     return pd.MultiIndex.from_frame(frame[columns]).isin(pd.MultiIndex.from_frame(keys[columns]))
 
 
-def row_hash(frame: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash (as int64) of each row's values, but its data_version: equal values
-    hash equal whatever their pandas type (nullable or not, integer or real)."""
-    out = np.zeros(len(frame), dtype=np.uint64)
+def row_hash(frame: pd.DataFrame, seed: int = 0) -> np.ndarray:
+    """A 64-bit hash (as int64) of each row's values, but its data_version and huella, and
+    of ``seed`` (0 .. 2**64 - 1): equal values hash equal whatever their pandas type
+    (nullable or not, integer or real)."""
+    return column_hash((frame[c].array for c in frame.columns if c not in NOT_HASHED), len(frame), seed)
+
+
+def column_hash(columns, rows: int, seed: int = 0) -> np.ndarray:
+    """``row_hash`` of the rows whose columns (arrays, in order) ``columns`` yields."""
+    out = np.full(rows, seed, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for column in frame.columns:
-            if column in NOT_HASHED:
-                continue
-            values = frame[column].array
+        for values in columns:
             if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
-                numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+                if isinstance(values, np.ndarray):
+                    numbers = values.astype(np.float64, copy=False)
+                else:
+                    numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
                 bits = numbers.view(np.uint64).copy()
                 bits[np.isnan(numbers)] = _MISSING
             else:
@@ -118,10 +125,20 @@ def row_hash(frame: pd.DataFrame) -> np.ndarray:
     return out.view(np.int64)
 
 
-def changed(live: pd.DataFrame, stored: pd.DataFrame, recomputed: pd.DataFrame) -> np.ndarray:
-    """Which rows of ``live`` (with ``huella``) to write over ``stored`` (nivel, codigo,
-    huella of the table): the new, the changed, and the territories ``recomputed`` (nivel,
-    codigo): their data_version says which computation their figures are from."""
-    hashed = ["nivel", "codigo", "huella"]
-    same = keys_in(live[hashed].astype({"huella": "Int64"}), stored[hashed].astype({"huella": "Int64"}), hashed)
-    return ~same | keys_in(live, recomputed[recomputed["nivel"].isin(TERRITORIES)])
+def changed(cur: psycopg.Cursor, table: str, keys: pd.DataFrame, huella: np.ndarray, recomputed: pd.DataFrame):
+    """Which rows (``keys``: nivel, codigo; their ``huella``) to write over ``table``: the
+    new, the changed, and the territories ``recomputed`` (nivel, codigo): their
+    data_version says which computation their figures are from."""
+    same = cur.execute(
+        sql.SQL(
+            "SELECT k.i FROM unnest(%s::text[], %s::text[], %s::bigint[]) WITH ORDINALITY k (nivel, codigo, huella, i)"
+            " JOIN {} t ON t.nivel = k.nivel AND t.codigo = k.codigo AND t.huella = k.huella"
+        ).format(sql.SQL(table)),
+        (keys["nivel"].tolist(), keys["codigo"].tolist(), huella.tolist()),
+    ).fetchall()
+    out = np.ones(len(keys), dtype=bool)
+    out[np.array([i for (i,) in same], dtype=np.int64) - 1] = False
+    territories = np.flatnonzero(keys["nivel"].isin(TERRITORIES).to_numpy())
+    recomputed = recomputed[recomputed["nivel"].isin(TERRITORIES)]
+    out[territories[keys_in(keys.iloc[territories], recomputed)]] = True
+    return out

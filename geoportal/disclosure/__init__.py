@@ -62,6 +62,8 @@ not shown (``NOTA_SUMAS``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -75,6 +77,7 @@ __all__ = [
     "LISTED_ALWAYS",
     "NOTA_SUMAS",
     "Familias",
+    "Protected",
     "area_keys",
     "coarse_loss",
     "count_families",
@@ -83,9 +86,10 @@ __all__ = [
     "perturb",
     "protect",
     "protected_means",
+    "protection",
     "reserve",
     "round_with_offset",
-    "share",
+    "shares",
 ]
 
 AUDIT_ROUNDS = 6
@@ -93,6 +97,42 @@ NOTA_SUMAS = (
     "Las áreas no suman exactamente su área madre: cada cifra se redondea por separado y las "
     "áreas reservadas no se muestran."
 )
+
+
+@dataclass
+class Protected:
+    """The protection of every row of an aggregate, as arrays (``frame`` makes the rows)."""
+
+    head: pd.DataFrame  # nivel, codigo, padre
+    reserved: np.ndarray
+    primary: np.ndarray  # reserved by the threshold itself (internal)
+    counts: list[str]
+    values: np.ndarray  # rows x counts, rounded; 0 where reserved
+    huella: np.ndarray | None = None  # of each row, when the caller hashes them (publicacion.protected_rows)
+
+    def frame(self, rows: np.ndarray | None = None) -> pd.DataFrame:
+        """nivel, codigo, padre, reservado, primaria and the rounded counts (nullable Int64,
+        NA where reserved) of ``rows`` (a mask; every row when None)."""
+        head, reserved, primary, values = self.head, self.reserved, self.primary, self.values
+        if rows is not None:
+            head, reserved, primary, values = head[rows], reserved[rows], primary[rows], values[rows]
+        head = head.reset_index(drop=True).assign(reservado=reserved, primaria=primary)
+        masked = pd.DataFrame(
+            {name: pd.arrays.IntegerArray(values[:, j], reserved.copy()) for j, name in enumerate(self.counts)}
+        )
+        return pd.concat([head, masked], axis=1)
+
+    def shown(self):
+        """Each column of ``frame`` in its order, the counts as reals (NaN where reserved):
+        what ``tabla_viva.row_hash`` reads of it, one column at a time."""
+        for column in ("nivel", "codigo", "padre"):
+            yield self.head[column].array
+        yield self.reserved
+        yield self.primary
+        for j in range(len(self.counts)):
+            numbers = self.values[:, j].astype(np.float64)
+            numbers[self.reserved] = np.nan
+            yield numbers
 
 
 def protect(
@@ -109,6 +149,19 @@ def protect(
     Returns nivel, codigo, padre, reservado, primaria (internal) and the rounded counts
     (nullable Int64). ``fine`` (fine-cell contributions) enables the cross-hierarchy rules.
     """
+    return protection(agregado, counts, threshold, base, secret, families, fine).frame()
+
+
+def protection(
+    agregado: pd.DataFrame,
+    counts: list[str],
+    threshold: int,
+    base: int,
+    secret: str,
+    families: Familias,
+    fine: pd.DataFrame | None = None,
+) -> Protected:
+    """``protect``, as arrays."""
     agregado = agregado.reset_index(drop=True)
     tree = parent_rows(agregado)
     keys = shared_keys(agregado, secret, tree)
@@ -117,11 +170,7 @@ def protect(
     primary = hogares + offsets(keys["hogar"], families.family["hogares"], base) < threshold + base - 1
     primary, reserved, values = _audited(agregado, counts, families, keys, base, tree, primary, threshold, fine)
     values[reserved] = 0
-    head = agregado[["nivel", "codigo", "padre"]].assign(reservado=reserved, primaria=primary)
-    masked = pd.DataFrame(
-        {name: pd.arrays.IntegerArray(values[:, j], reserved.copy()) for j, name in enumerate(counts)}
-    )
-    return pd.concat([head, masked], axis=1)
+    return Protected(agregado[["nivel", "codigo", "padre"]], reserved, primary, list(counts), values)
 
 
 def _audited(agregado, counts, families, keys, base, tree, primary, threshold, fine):
@@ -161,9 +210,13 @@ def _audited(agregado, counts, families, keys, base, tree, primary, threshold, f
 def protected_means(protected: pd.DataFrame, sums: list[str]) -> dict[str, np.ndarray]:
     """Published mean per sum: class-midpoint mean of the rounded class counts (NaN if none)."""
     out = {}
+    classes = {name: mean_classes(name) for name in sums}
+    needed = list(dict.fromkeys(c for _, _, columns in classes.values() for c in columns))
+    block = protected[needed].to_numpy(dtype=float, na_value=np.nan)  # one selection, not one per sum
+    position = {c: j for j, c in enumerate(needed)}
     for name in sums:
-        _, mids, columns = mean_classes(name)
-        counts = protected[columns].to_numpy(dtype=float, na_value=np.nan)
+        _, mids, columns = classes[name]
+        counts = block[:, [position[c] for c in columns]]
         total = counts.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = (counts * mids).sum(axis=1) / total
