@@ -107,20 +107,21 @@ def compute_district(
             meanwhile=lambda partial: household_side(catalog, partial),
         )
         ratio_rows = copy_out(conn, "SELECT punto_id, tipo, ratio FROM calculo.punto_ratio")
-        old = copy_out(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = {}", (codigo,), typed=True)
-        old["h3_8"] = old["h3_8"].astype(np.int64)
-        # The sibling groups of the cells and territories the district's rows are in (where
-        # they were and where they are) are read while the statuses are computed: the
-        # server works on the other core. Nothing else uses ``conn`` meanwhile.
-        likely = _groups_of(pd.concat([old[agg.FINE_KEYS], units.hogares[agg.FINE_KEYS]], ignore_index=True))
-        reading = pool.submit(
-            lambda: (
-                _read_groups(conn, likely),
-                computation_inputs(
-                    conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
-                ),
+
+        def read_rest():
+            """The district's stored contribution and the sibling groups of the cells and
+            territories its rows are in (where they were and where they are)."""
+            old = copy_out(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = {}", (codigo,), typed=True)
+            old["h3_8"] = old["h3_8"].astype(np.int64)
+            likely = _groups_of(pd.concat([old[agg.FINE_KEYS], units.hogares[agg.FINE_KEYS]], ignore_index=True))
+            inputs = computation_inputs(
+                conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
             )
-        )
+            return old, likely, _read_groups(conn, likely), inputs
+
+        # Read while the statuses are computed: the server works on the other core.
+        # Nothing else uses ``conn`` meanwhile.
+        reading = pool.submit(read_rest)
         ratios = {t: g.set_index("punto_id")["ratio"] for t, g in ratio_rows.groupby("tipo")}
         row_sums = district_sums(units)  # the district's fingerprint, from the rows read (as in compute_all)
         timing.mark("lectura")
@@ -128,7 +129,7 @@ def compute_district(
             new, _, _ = unit_measures(catalog, units, ratios)
         else:
             new = pd.DataFrame(columns=agg.FINE_KEYS + value_columns)
-        read, inputs = reading.result()
+        old, likely, read, inputs = reading.result()
     timing.mark("estatus_acceso_logros")
     both = pd.concat([new[agg.FINE_KEYS + value_columns], old[agg.FINE_KEYS + value_columns]], ignore_index=True)
     sign = np.r_[np.ones(len(new)), -np.ones(len(old))]
@@ -257,9 +258,18 @@ def _delete_fine(cur, codigo: str, keys: pd.DataFrame) -> None:
 
 
 def _groups_of(fine_keys: pd.DataFrame) -> pd.DataFrame:
-    """The sibling groups (nivel, padre) of every area the fine cells ``fine_keys`` are in."""
-    keys = fine_keys.drop_duplicates(ignore_index=True).assign(hogares=0)
-    return agg.aggregate_levels(keys, ["hogares"], [])[["nivel", "padre"]].dropna().drop_duplicates()
+    """The sibling groups (nivel, padre) of every area the fine cells ``fine_keys`` are in:
+    at each level, the parents at the level above of the cells' areas."""
+    keys = agg.level_keys(fine_keys.drop_duplicates(ignore_index=True))
+    groups = []
+    for level, parent_level in agg.PARENT_LEVEL.items():
+        if parent_level is None:
+            continue
+        parents = pd.unique(keys[parent_level])
+        if parent_level.startswith("h3_"):
+            parents = [agg.h3_code(c) for c in parents]
+        groups.append(pd.DataFrame({"nivel": level, "padre": pd.Series(parents, dtype=object)}))
+    return pd.concat(groups, ignore_index=True).dropna()
 
 
 def _read_groups(conn: psycopg.Connection, groups: pd.DataFrame, country: bool = True) -> pd.DataFrame:

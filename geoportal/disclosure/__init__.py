@@ -70,7 +70,15 @@ import pandas as pd
 from geoportal.aggregate import mean_classes
 from geoportal.disclosure.auditoria import narrowed
 from geoportal.disclosure.familias import Familias, count_families
-from geoportal.disclosure.perturbation import area_keys, offsets, parent_rows, perturb, round_with_offset, shared_keys
+from geoportal.disclosure.perturbation import (
+    area_keys,
+    offsets,
+    parent_rows,
+    perturb,
+    perturbed_counts,
+    round_with_offset,
+    shared_keys,
+)
 from geoportal.disclosure.suppression import LISTED_ALWAYS, Cross, Tree, fine_positions, reserve
 
 __all__ = [
@@ -191,12 +199,12 @@ def _audited(agregado, counts, families, keys, base, tree, primary, threshold, f
         if reserved is None:
             reserved = reserve(agregado, primary, threshold, fine, tree=hierarchy, cross=cross)
         if whole:
-            values = perturb(agregado, counts, families, keys, base, reserved, tree).to_numpy(np.int64).copy()
+            values = perturbed_counts(agregado, counts, families, keys, base, reserved, tree)
             if not audit:
                 return primary, reserved, values
             shown = values[:, household]
         else:
-            shown = perturb(agregado, ["hogares"], families, keys, base, reserved, tree)["hogares"].to_numpy(np.int64)
+            shown = perturbed_counts(agregado, ["hogares"], families, keys, base, reserved, tree)[:, 0]
         narrow = narrowed(agregado, shown, reserved, fine, threshold, base, hierarchy, positions)
         if narrow.any():
             primary, reserved = primary | narrow, None

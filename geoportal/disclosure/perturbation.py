@@ -39,6 +39,7 @@ from geoportal.aggregate import PARENT_LEVEL, mix64, record_keys
 from geoportal.disclosure.familias import Familias
 
 ROUNDS = 8
+SMALL_BLOCK = 2_000_000  # values: below it a rule works on whole rows at once (a copy this size is cheap)
 
 
 def _repair(matrix: np.ndarray, rows, columns: np.ndarray, coefs: np.ndarray, base: int) -> np.ndarray:
@@ -256,6 +257,20 @@ def perturb(
     reserved: np.ndarray | None = None,
     tree: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> pd.DataFrame:
+    """``perturbed_counts`` as a frame of ``counts`` (the index of ``agregado``)."""
+    values = perturbed_counts(agregado, counts, families, keys, base, reserved, tree)
+    return pd.DataFrame(values, columns=counts, index=agregado.index)
+
+
+def perturbed_counts(
+    agregado: pd.DataFrame,
+    counts: list[str],
+    families: Familias,
+    keys: dict[str, np.ndarray],
+    base: int,
+    reserved: np.ndarray | None = None,
+    tree: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> np.ndarray:
     """Rounded counts of every row: one value per family, made consistent within the row.
 
     Each family is rounded once (``round_with_offset``, the offset salted by the family's
@@ -336,6 +351,14 @@ def perturb(
             else:
                 at, above = _row_numbers(rows, len(matrix))[visit], parents[visit]
             numbers = _row_numbers(at, len(matrix))
+            if len(numbers) * matrix.shape[1] <= SMALL_BLOCK:  # a district update's family: all columns at once
+                block, cap = matrix[numbers], matrix[above]
+                lower = (cap < block).any(axis=1)
+                if lower.any():
+                    matrix[numbers[lower]] = np.minimum(block[lower], cap[lower])
+                    changes.touch(numbers[lower])
+                    changed = True
+                continue
             lower = np.zeros(len(numbers), bool)
             for j in range(matrix.shape[1]):  # column by column (contiguous): no copy of the parents' rows
                 values = matrix[:, j]
@@ -400,4 +423,7 @@ def perturb(
             value[without][:] = left
         else:
             value[with_][:] = left - value[without]
-    return pd.DataFrame({c: value[families.family[c]] for c in counts}, index=agregado.index)
+    out = np.empty((len(agregado), len(counts)), dtype=np.int64)
+    for j, c in enumerate(counts):
+        out[:, j] = value[families.family[c]]
+    return out
