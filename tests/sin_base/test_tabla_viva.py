@@ -61,3 +61,27 @@ def test_cell_geometry_is_the_h3_boundary_with_its_srid():
         expected = [(round(lng, 6), round(lat, 6)) for lat, lng in h3.cell_to_boundary(cell)]
         assert list(polygon.exterior.coords) == [*expected, expected[0]]
         assert polygon.is_valid
+
+
+def test_a_protection_hashes_as_its_rows_and_its_inputs_change_every_hash():
+    """A district update hashes the protection's arrays (``Protected.shown``), a release
+    its frame: both must give each row the same huella, reserved rows (NA counts) included;
+    other inputs (the seed: territory, catalogue, targets...) change every row's."""
+    from geoportal.disclosure import Protected
+    from geoportal.tabla_viva import column_hash
+
+    head = pd.DataFrame(
+        {"nivel": ["pais", "h3_5", "h3_5"], "codigo": ["PY", "85a8", "85a9"], "padre": [None, "PY", "PY"]}
+    )
+    values = np.array([[40, 120], [0, 0], [35, 100]], dtype=np.int64)
+    protection = Protected(
+        head, np.array([False, True, False]), np.array([False, True, False]), ["hogares", "personas"], values
+    )
+    frame = protection.frame()
+    assert frame["hogares"].isna().tolist() == [False, True, False]
+    from_arrays = column_hash(protection.shown(), 3, seed=7)
+    assert (from_arrays == row_hash(frame, seed=7)).all()
+    assert len(set(from_arrays)) == 3
+    assert (column_hash(protection.shown(), 3, seed=8) != from_arrays).all()
+    only = np.array([False, False, True])
+    assert row_hash(protection.frame(only), seed=7)[0] == from_arrays[2]
