@@ -149,7 +149,7 @@ def main() -> None:
         t_before, c_before = time.perf_counter() - start, time.process_time() - cpu
     fam = disclosure.count_families(catalog, counts)
     start, cpu = time.perf_counter(), time.process_time()
-    after = disclosure.protect(agregado, counts, T, B, secret, fam, fine)
+    after = disclosure.protect(agregado, counts, T, B, secret, fam, fine).frame()
     t_after, c_after = time.perf_counter() - start, time.process_time() - cpu
     published = disclosure.information_loss(agregado, after, counts)
     previous = disclosure.information_loss(agregado, before, counts)

@@ -161,14 +161,14 @@ def protected_rows(
     parametros: dict,
     fine: pd.DataFrame | None = None,
 ) -> disclosure.Protected:
-    """The protection of every row (``disclosure.protection``) and its ``huella``: a hash
+    """The protection of every row (``disclosure.protect``) and its ``huella``: a hash
     of what ``frame`` shows of it and of every input the row's other values come from
     (``parametros`` but the data: territory, catalogue, targets, cut-off, code;
     ``tabla_viva.row_hash``). Two rows with the same huella show the same values, so a
     district update describes (names, shares, means, targets: ``described``) only the
     rows whose huella changed."""
     counts, _ = agg.measure_names(catalog)
-    protected = disclosure.protection(
+    protected = disclosure.protect(
         agregado,
         counts,
         settings.umbral_hogares,

@@ -75,7 +75,6 @@ from geoportal.disclosure.perturbation import (
     offsets,
     parent_rows,
     perturb,
-    perturbed_counts,
     round_with_offset,
     shared_keys,
 )
@@ -94,7 +93,6 @@ __all__ = [
     "perturb",
     "protect",
     "protected_means",
-    "protection",
     "reserve",
     "round_with_offset",
     "shares",
@@ -151,25 +149,11 @@ def protect(
     secret: str,
     families: Familias,
     fine: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Protected values of every (nivel, codigo) row; reserved rows get NA counts.
-
-    Returns nivel, codigo, padre, reservado, primaria (internal) and the rounded counts
-    (nullable Int64). ``fine`` (fine-cell contributions) enables the cross-hierarchy rules.
-    """
-    return protection(agregado, counts, threshold, base, secret, families, fine).frame()
-
-
-def protection(
-    agregado: pd.DataFrame,
-    counts: list[str],
-    threshold: int,
-    base: int,
-    secret: str,
-    families: Familias,
-    fine: pd.DataFrame | None = None,
 ) -> Protected:
-    """``protect``, as arrays."""
+    """The protection of every (nivel, codigo) row (``Protected``; ``frame`` gives nivel,
+    codigo, padre, reservado, primaria (internal) and the rounded counts, nullable Int64,
+    NA where reserved). ``fine`` (fine-cell contributions) enables the cross-hierarchy rules.
+    """
     agregado = agregado.reset_index(drop=True)
     tree = parent_rows(agregado)
     keys = shared_keys(agregado, secret, tree)
@@ -199,12 +183,12 @@ def _audited(agregado, counts, families, keys, base, tree, primary, threshold, f
         if reserved is None:
             reserved = reserve(agregado, primary, threshold, fine, tree=hierarchy, cross=cross)
         if whole:
-            values = perturbed_counts(agregado, counts, families, keys, base, reserved, tree)
+            values = perturb(agregado, counts, families, keys, base, reserved, tree)
             if not audit:
                 return primary, reserved, values
             shown = values[:, household]
         else:
-            shown = perturbed_counts(agregado, ["hogares"], families, keys, base, reserved, tree)[:, 0]
+            shown = perturb(agregado, ["hogares"], families, keys, base, reserved, tree)[:, 0]
         narrow = narrowed(agregado, shown, reserved, fine, threshold, base, hierarchy, positions)
         if narrow.any():
             primary, reserved = primary | narrow, None

@@ -256,20 +256,6 @@ def perturb(
     base: int,
     reserved: np.ndarray | None = None,
     tree: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-) -> pd.DataFrame:
-    """``perturbed_counts`` as a frame of ``counts`` (the index of ``agregado``)."""
-    values = perturbed_counts(agregado, counts, families, keys, base, reserved, tree)
-    return pd.DataFrame(values, columns=counts, index=agregado.index)
-
-
-def perturbed_counts(
-    agregado: pd.DataFrame,
-    counts: list[str],
-    families: Familias,
-    keys: dict[str, np.ndarray],
-    base: int,
-    reserved: np.ndarray | None = None,
-    tree: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> np.ndarray:
     """Rounded counts of every row: one value per family, made consistent within the row.
 
