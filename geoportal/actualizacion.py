@@ -187,7 +187,7 @@ def compute_district(
         # The rows rewritten, and those of the areas left without households, persons or entornos.
         gone = pd.concat([protected.head.loc[rows, ["nivel", "codigo"]], vanished])
         _delete_keys(cur, "calculo.cobertura_viva", gone)
-        shown = protected.frame(rows).assign(huella=protected.huella[rows])
+        shown = protected.frame(rows)
         write_public(cur, described(conn, shown, catalog, settings, version), catalog)
         log_update(cur, version, f"distrito {codigo}", parametros, cambios)
         store_fingerprints(cur, huellas, replace=codigo)

@@ -151,7 +151,7 @@ def public_frame(
     ``parametros``: the computation's (``pipeline.data_version``), for the rows' ``huella``.
     """
     protected = protected_rows(agregado, catalog, settings, parametros, fine)
-    return described(conn, protected.frame().assign(huella=protected.huella), catalog, settings, version)
+    return described(conn, protected.frame(), catalog, settings, version)
 
 
 def protected_rows(

@@ -118,7 +118,7 @@ class Protected:
 
     def frame(self, rows: np.ndarray | None = None) -> pd.DataFrame:
         """nivel, codigo, padre, reservado, primaria and the rounded counts (nullable Int64,
-        NA where reserved) of ``rows`` (a mask; every row when None)."""
+        NA where reserved) of ``rows`` (a mask; every row when None), and their huella if hashed."""
         head, reserved, primary, values = self.head, self.reserved, self.primary, self.values
         if rows is not None:
             head, reserved, primary, values = head[rows], reserved[rows], primary[rows], values[rows]
@@ -126,7 +126,10 @@ class Protected:
         masked = pd.DataFrame(
             {name: pd.arrays.IntegerArray(values[:, j], reserved.copy()) for j, name in enumerate(self.counts)}
         )
-        return pd.concat([head, masked], axis=1)
+        out = pd.concat([head, masked], axis=1)
+        if self.huella is not None:
+            out["huella"] = self.huella if rows is None else self.huella[rows]
+        return out
 
     def shown(self):
         """Each column of ``frame`` in its order, the counts as reals (NaN where reserved):
