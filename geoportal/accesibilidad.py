@@ -23,7 +23,7 @@ from scipy.spatial import cKDTree
 
 from geoportal.aggregate import h3_cells
 from geoportal.catalog import Catalogo
-from geoportal.geodesia import EARTH_RADIUS_KM, chord_to_km, nearest_km_xyz, unit_vectors
+from geoportal.geodesia import EARTH_RADIUS_KM, chord_to_km, nearest_index, unit_vectors
 
 
 def km_to_chord(km: float) -> float:
@@ -59,11 +59,12 @@ class Access:
 
 
 def nearest_by_type(lon, lat, puntos: pd.DataFrame, tipos) -> dict[str, np.ndarray]:
+    """Distance (km) from each unit to the nearest point of each type (inf: none of it)."""
     xyz = unit_vectors(lon, lat)
     out = {}
     for tipo in tipos:
         sub = puntos[puntos["tipo"] == tipo]
-        out[tipo] = nearest_km_xyz(xyz, sub["lon"].to_numpy(float), sub["lat"].to_numpy(float))[0]
+        out[tipo] = nearest_index(sub["lon"].to_numpy(float), sub["lat"].to_numpy(float)).query_km(xyz)[0]
     return out
 
 
@@ -86,7 +87,7 @@ def two_step_fca(
     if len(supply_lon) == 0 or len(demand_lon) == 0:
         return np.zeros(len(demand_lon)), np.zeros(len(supply_lon))
     demand_tree = cKDTree(unit_vectors(demand_lon, demand_lat))
-    supply_tree = cKDTree(unit_vectors(supply_lon, supply_lat))
+    supply_tree = nearest_index(supply_lon, supply_lat).tree
     pairs = demand_tree.sparse_distance_matrix(supply_tree, km_to_chord(max(radius)), output_type="ndarray")
     i, j = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
     d = chord_to_km(pairs["v"])

@@ -131,25 +131,23 @@ def compute_district(
             new = pd.DataFrame(columns=agg.FINE_KEYS + value_columns)
         old, likely, read, inputs = reading.result()
     timing.mark("estatus_acceso_logros")
-    both = pd.concat([new[agg.FINE_KEYS + value_columns], old[agg.FINE_KEYS + value_columns]], ignore_index=True)
-    sign = np.r_[np.ones(len(new)), -np.ones(len(old))]
-    fine_key = pd.MultiIndex.from_frame(both[agg.FINE_KEYS])
-    _, summed, first = agg.group_sum(pd.factorize(fine_key)[0], both[value_columns].to_numpy(float) * sign[:, None])
-    delta = pd.concat(
-        [both[agg.FINE_KEYS].iloc[first].reset_index(drop=True), pd.DataFrame(summed, columns=value_columns)], axis=1
-    )
+    delta = _change(new, old, value_columns)
     delta_levels = agg.aggregate_levels(delta, counts, sums)
+    # The territories the district is in are recomputed whatever changed (their data_version).
+    territories = _territories(pd.concat([new[agg.FINE_KEYS], old[agg.FINE_KEYS]], ignore_index=True))
     # Changed records, at least: the largest number of unit changes of any one count.
     cambios = int(np.abs(np.rint(delta[counts].to_numpy(float))).sum(axis=0).max()) if len(delta) else 0
     timing.mark("delta")
 
     conn.commit()  # the block below is then a real transaction, committed at its end
     with conn.transaction(), conn.cursor() as cur:
-        touched = delta_levels[["nivel", "codigo"]]
+        touched = pd.concat([delta_levels[["nivel", "codigo"]], territories[["nivel", "codigo"]]], ignore_index=True)
+        touched = touched.drop_duplicates(ignore_index=True)
         # Every row of the sibling groups the touched areas are in (a touched area's parent
         # is a function of its code), and the country: read above, but for groups of new
         # places (a locality's first entorno, say).
-        wanted = delta_levels[["nivel", "padre"]].dropna().drop_duplicates()
+        wanted = pd.concat([delta_levels[["nivel", "padre"]], territories[["nivel", "padre"]]])
+        wanted = wanted.dropna().drop_duplicates()
         missing = wanted[~tabla_viva.keys_in(wanted, likely, ["nivel", "padre"])]
         if len(missing):
             read = pd.concat([read, _read_groups(conn, missing, country=False)], ignore_index=True)
@@ -227,6 +225,23 @@ def _differing(now: pd.DataFrame, before: pd.DataFrame, keys: list[str], values:
     return gone, now[keys].iloc[found[~same]], differs
 
 
+def _change(new: pd.DataFrame, old: pd.DataFrame, values: list[str]) -> pd.DataFrame:
+    """The district's fine cells whose figures changed: their keys (``agg.FINE_KEYS``) and
+    new minus old ``values`` (a cell gone: minus its old row). Most of a district's cells come
+    out as they were and are left out (x - x is exactly 0; NaN counts as a change)."""
+    where = pd.MultiIndex.from_frame(old[agg.FINE_KEYS]).get_indexer(pd.MultiIndex.from_frame(new[agg.FINE_KEYS]))
+    found = where >= 0
+    before = old[values].to_numpy(dtype=float)
+    change = np.array(new[values].to_numpy(dtype=float))  # a copy: subtracted in place
+    change[found] -= before[where[found]]
+    gone = np.ones(len(old), dtype=bool)
+    gone[where[found]] = False
+    keys = pd.concat([new[agg.FINE_KEYS], old.loc[gone, agg.FINE_KEYS]], ignore_index=True)
+    change = np.vstack([change, -before[gone]])
+    moved = ~(change == 0).all(axis=1)
+    return pd.concat([keys[moved].reset_index(drop=True), pd.DataFrame(change[moved], columns=values)], axis=1)
+
+
 def _plus(current: pd.DataFrame, delta: pd.DataFrame, counts: list[str], sums: list[str]) -> pd.DataFrame:
     """Each area's stored row (``current``) plus its change (``delta``), exact; the areas
     left without households, persons and entornos are left out."""
@@ -255,6 +270,22 @@ def _delete_fine(cur, codigo: str, keys: pd.DataFrame) -> None:
         " AND t.dpto IS NOT DISTINCT FROM k.dpto AND t.h3_8 IS NOT DISTINCT FROM k.h3_8",
         (*(keys[c].tolist() for c in agg.FINE_KEYS), codigo),
     )
+
+
+def _territories(fine_keys: pd.DataFrame) -> pd.DataFrame:
+    """The territories (nivel, codigo, padre) the fine cells ``fine_keys`` are in."""
+    keys = agg.territory_keys(fine_keys)
+    frames = [
+        pd.DataFrame(
+            {
+                "nivel": level,
+                "codigo": codes,
+                "padre": keys[agg.PARENT_LEVEL[level]] if agg.PARENT_LEVEL[level] else None,
+            }
+        )
+        for level, codes in keys.items()
+    ]
+    return pd.concat(frames, ignore_index=True).drop_duplicates(["nivel", "codigo"], ignore_index=True)
 
 
 def _groups_of(fine_keys: pd.DataFrame) -> pd.DataFrame:

@@ -269,10 +269,16 @@ def level_keys(fine: pd.DataFrame) -> dict[str, np.ndarray]:
     keys = {"h3_8": cells8}
     for res in H3_LEVELS[1:]:
         keys[f"h3_{res}"] = parent_cells(cells8, res)
-    keys["distrito"] = fine["codigo_2012"].fillna("").to_numpy(dtype=object)
-    keys["departamento"] = fine["dpto"].to_numpy(dtype=object)
-    keys["pais"] = np.full(len(fine), "PY", dtype=object)
-    return keys
+    return keys | territory_keys(fine)
+
+
+def territory_keys(fine: pd.DataFrame) -> dict[str, np.ndarray]:
+    """For each fine cell, its code at the territorial levels (``level_keys``' last three)."""
+    return {
+        "distrito": fine["codigo_2012"].fillna("").to_numpy(dtype=object),
+        "departamento": fine["dpto"].to_numpy(dtype=object),
+        "pais": np.full(len(fine), "PY", dtype=object),
+    }
 
 
 PARENT_LEVEL = {

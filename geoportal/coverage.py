@@ -314,16 +314,24 @@ class Status:
         return "cubierto" if self.cubierto[i, j] else "no cubierto"
 
 
-def _concurrent(catalog: Catalogo, status: Status, category: str, in_universe: np.ndarray) -> None:
-    logro = catalog.categoria(category).logro
-    status.universo[logro] = in_universe
-    for target, packages in ((status.protegido, ("nucleo",)), (status.completo_ampliado, ("nucleo", "ampliado"))):
-        ok = in_universe.copy()
-        for s in catalog.servicios:
-            if s.paquete in packages and category in s.categorias and s.codigo in status.codes:
-                j = status.codes.index(s.codigo)
-                ok &= ~status.aplica[:, j] | status.cubierto[:, j]
-        target[logro] = ok
+def _logros(catalog: Catalogo, status: Status, universe) -> Status:
+    """Each Logro of the status' unit type: its universe (``universe(category)``, a mask),
+    those protected (every núcleo service that applies covered) and those with the whole
+    ampliado package too."""
+    met = ~status.aplica | status.cubierto
+    for cat in catalog.categorias:
+        if cat.universo != status.unidad:
+            continue
+        in_universe = universe(cat)
+        status.universo[cat.logro] = in_universe
+        for target, packages in ((status.protegido, ("nucleo",)), (status.completo_ampliado, ("nucleo", "ampliado"))):
+            columns = [
+                status.codes.index(s.codigo)
+                for s in catalog.servicios
+                if s.paquete in packages and cat.codigo in s.categorias and s.codigo in status.codes
+            ]
+            target[cat.logro] = in_universe & met[:, columns].all(axis=1)
+    return status
 
 
 def person_status(
@@ -347,11 +355,7 @@ def person_status(
     )
     cubierto = covered_matrix(personas["servicios"], codes)
     cubierto = apply_events(cubierto, personas["persona_id"], codes, eventos, "persona", interviewed)
-    status = Status("persona", codes, aplica, cubierto)
-    for cat in catalog.categorias:
-        if cat.universo == "persona":
-            _concurrent(catalog, status, cat.codigo, cat.regla.applies(people))
-    return status
+    return _logros(catalog, Status("persona", codes, aplica, cubierto), lambda cat: cat.regla.applies(people))
 
 
 def household_status(catalog: Catalogo, hogares: pd.DataFrame, eventos: pd.DataFrame) -> Status:
@@ -362,11 +366,7 @@ def household_status(catalog: Catalogo, hogares: pd.DataFrame, eventos: pd.DataF
     cubierto = apply_events(
         cubierto, hogares["hogar_id"], codes, eventos, "hogar", hogares["fecha_relevamiento"].to_numpy()
     )
-    status = Status("hogar", codes, aplica, cubierto)
-    for cat in catalog.categorias:
-        if cat.universo == "hogar":
-            _concurrent(catalog, status, cat.codigo, np.ones(len(hogares), dtype=bool))
-    return status
+    return _logros(catalog, Status("hogar", codes, aplica, cubierto), lambda cat: np.ones(len(hogares), dtype=bool))
 
 
 def entorno_units(hogares: pd.DataFrame, lugares: pd.DataFrame | None = None) -> tuple[pd.DataFrame, np.ndarray]:
@@ -452,8 +452,4 @@ def entorno_status(
         yes = household_reach[s.codigo] if s.origen_estatus == "oferta" else reported[:, j]
         share = np.bincount(household_of, weights=yes, minlength=n) / np.maximum(size, 1)
         cubierto[:, j] = share > ENTORNO_MAJORITY
-    status = Status("entorno", codes, aplica, cubierto)
-    for cat in catalog.categorias:
-        if cat.universo == "entorno":
-            _concurrent(catalog, status, cat.codigo, np.ones(n, dtype=bool))
-    return status
+    return _logros(catalog, Status("entorno", codes, aplica, cubierto), lambda cat: np.ones(n, dtype=bool))

@@ -24,6 +24,10 @@ Modelling assumptions
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -59,20 +63,7 @@ def nearest_km_xyz(src_xyz: np.ndarray, dst_lon, dst_lat, k: int = 1) -> tuple[n
 
     Lets a caller convert millions of sources once and query several destination sets.
     """
-    src = np.asarray(src_xyz, dtype=np.float64).reshape(-1, 3)
-    dst = unit_vectors(dst_lon, dst_lat)
-    n = len(src)
-    shape = (n,) if k == 1 else (n, k)
-    if len(dst) == 0 or n == 0:
-        return np.full(shape, np.inf), np.full(shape, -1, dtype=np.int64)
-    tree = cKDTree(dst)
-    chord, idx = tree.query(src, k=k, workers=-1)
-    idx = np.asarray(idx, dtype=np.int64)
-    missing = idx >= len(dst)
-    dist = chord_to_km(np.where(missing, 0.0, chord))
-    dist[missing] = np.inf
-    idx[missing] = -1
-    return dist.reshape(shape), idx.reshape(shape)
+    return NearestIndex(dst_lon, dst_lat).query_km(src_xyz, k)
 
 
 def haversine_km(lon1, lat1, lon2, lat2) -> np.ndarray:
@@ -97,6 +88,12 @@ def offset_deg(east_km, north_km, lat) -> tuple[np.ndarray, np.ndarray]:
 PARALLEL_MIN = 50_000
 
 
+def _workers(sources: int) -> int:
+    """Threads for a k-d tree query: all cores for large queries only (starting them costs
+    ~5 ms each call, more than a district's query takes)."""
+    return -1 if sources > PARALLEL_MIN else 1
+
+
 class NearestIndex:
     """Reusable nearest-destination index (cKDTree over unit vectors); queries are thread-safe.
 
@@ -116,23 +113,32 @@ class NearestIndex:
     def __len__(self) -> int:
         return len(self.xyz)
 
-    def query_xyz(self, src_xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(km, idx) to the nearest destination of each source unit vector (inf, -1 if none)."""
+    def query_km(self, src_xyz: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """(km, idx) to the ``k`` nearest destinations of each source unit vector, as
+        :func:`nearest_km` returns them (inf, -1 for the missing ones)."""
         src = np.asarray(src_xyz, dtype=np.float64).reshape(-1, 3)
-        if self.tree is None or len(src) == 0:
-            return np.full(len(src), np.inf), np.full(len(src), -1, dtype=np.int64)
-        # Threads pay off only for large queries (starting them costs ~5 ms each call).
-        chord, idx = self.tree.query(src, k=1, workers=-1 if len(src) > PARALLEL_MIN else 1)
-        return chord_to_km(chord), np.asarray(idx, dtype=np.int64)
+        n = len(src)
+        shape = (n,) if k == 1 else (n, k)
+        if self.tree is None or n == 0:
+            return np.full(shape, np.inf), np.full(shape, -1, dtype=np.int64)
+        chord, idx = self.tree.query(src, k=k, workers=_workers(n))
+        idx = np.asarray(idx, dtype=np.int64)
+        missing = idx >= len(self)
+        dist = chord_to_km(np.where(missing, 0.0, chord))
+        dist[missing] = np.inf
+        idx[missing] = -1
+        return dist.reshape(shape), idx.reshape(shape)
 
     def query_clustered(
         self, src_xyz: np.ndarray, anchor_xyz: np.ndarray, anchor_of: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """As :meth:`query_xyz`; ``anchor_of[i]`` is the row of ``anchor_xyz`` near source i."""
+        """As :meth:`query_km` (``k = 1``); ``anchor_of[i]`` is the row of ``anchor_xyz`` near source i."""
         src = np.asarray(src_xyz, dtype=np.float64).reshape(-1, 3)
         if self.tree is None or len(src) == 0 or len(self) < 2:
-            return self.query_xyz(src)
-        c, i = self.tree.query(np.asarray(anchor_xyz, dtype=np.float64).reshape(-1, 3), k=2, workers=-1)
+            return self.query_km(src)
+        c, i = self.tree.query(
+            np.asarray(anchor_xyz, dtype=np.float64).reshape(-1, 3), k=2, workers=_workers(len(anchor_xyz))
+        )
         margin = (c[:, 1] - c[:, 0]) / 2.0
         nearest = i[:, 0].astype(np.int64)
         anchor_of = np.asarray(anchor_of, dtype=np.int64)
@@ -143,6 +149,36 @@ class NearestIndex:
         chord = np.sqrt(np.einsum("ij,ij->i", diff, diff))
         rest = np.flatnonzero(to_anchor > margin[anchor_of])
         if len(rest):
-            chord_r, idx_r = self.tree.query(src[rest], k=1, workers=-1)
+            chord_r, idx_r = self.tree.query(src[rest], k=1, workers=_workers(len(rest)))
             chord[rest], idx[rest] = chord_r, idx_r
         return chord_to_km(chord), idx
+
+
+_INDEXES: OrderedDict[bytes, NearestIndex] = OrderedDict()
+_INDEXES_KEPT = 8
+_INDEXES_LOCK = threading.Lock()
+
+
+def nearest_index(dst_lon, dst_lat) -> NearestIndex:
+    """The :class:`NearestIndex` of these destinations, built once per content: a district
+    update reads the country's delivery points again each time, and their trees would be
+    rebuilt for a few thousand households. Keyed by a digest of the coordinates' bytes (the
+    same points in the same order), the last ``_INDEXES_KEPT`` sets kept; thread-safe.
+    For destination sets that come back (the delivery points of each type), not for
+    one-off ones (``NearestIndex``)."""
+    lon = np.ascontiguousarray(dst_lon, dtype=np.float64).ravel()
+    lat = np.ascontiguousarray(dst_lat, dtype=np.float64).ravel()
+    digest = hashlib.blake2b(lon.tobytes(), digest_size=16)
+    digest.update(lat.tobytes())
+    key = len(lon).to_bytes(8, "little") + digest.digest()
+    with _INDEXES_LOCK:
+        index = _INDEXES.get(key)
+        if index is not None:
+            _INDEXES.move_to_end(key)
+            return index
+    index = NearestIndex(lon, lat)
+    with _INDEXES_LOCK:
+        _INDEXES[key] = index
+        while len(_INDEXES) > _INDEXES_KEPT:
+            _INDEXES.popitem(last=False)
+    return index

@@ -31,7 +31,7 @@ import psycopg
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.coverage import Units, household_status, index_in, person_status
 from geoportal.dbcopy import connect_like
-from geoportal.geodesia import NearestIndex, chord_to_km, unit_vectors
+from geoportal.geodesia import chord_to_km, nearest_index, unit_vectors
 from geoportal.pipeline import ages_reference
 
 
@@ -49,7 +49,7 @@ class FiltrosLista:
 def _nearest(units_lon, units_lat, puntos: pd.DataFrame, tipo: str) -> tuple[np.ndarray, np.ndarray]:
     """(km, row in puntos) of each unit's nearest point of ``tipo`` (inf, -1 if none)."""
     sub = puntos.index[puntos["tipo"] == tipo].to_numpy()
-    km, idx = NearestIndex(puntos.loc[sub, "lon"].to_numpy(float), puntos.loc[sub, "lat"].to_numpy(float)).query_xyz(
+    km, idx = nearest_index(puntos.loc[sub, "lon"].to_numpy(float), puntos.loc[sub, "lat"].to_numpy(float)).query_km(
         unit_vectors(units_lon, units_lat)
     )
     return km, np.where(idx >= 0, sub[np.clip(idx, 0, None)] if len(sub) else -1, -1)

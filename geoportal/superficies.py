@@ -155,7 +155,7 @@ def distancia_km(rejilla: Rejilla, mask: np.ndarray, lon: np.ndarray, lat: np.nd
     for i in range(0, len(filas), step):
         x, y = rejilla.centros(filas[i : i + step], cols[i : i + step])
         clon, clat = a_lonlat(rejilla, x, y)
-        km, _ = index.query_xyz(unit_vectors(clon, clat))
+        km, _ = index.query_km(unit_vectors(clon, clat))
         out[filas[i : i + step], cols[i : i + step]] = km
     return out
 

@@ -1,5 +1,6 @@
-"""The live table's row hash and H3 cell geometry (geoportal/tabla_viva.py), checked against
-values built here: shapely's reading of the EWKB, h3's own boundary."""
+"""The live table's row hash and H3 cell geometry (geoportal/tabla_viva.py) and a district's change of
+its fine cells (geoportal/actualizacion.py), checked against
+values built here: shapely's reading of the EWKB, h3's own boundary, hand-made cells."""
 
 from __future__ import annotations
 
@@ -85,3 +86,34 @@ def test_a_protection_hashes_as_its_rows_and_its_inputs_change_every_hash():
     assert (column_hash(protection.shown(), 3, seed=8) != from_arrays).all()
     only = np.array([False, False, True])
     assert row_hash(protection.frame(only), seed=7)[0] == from_arrays[2]
+
+
+def test_a_district_change_keeps_the_cells_that_moved_and_subtracts_those_gone():
+    from geoportal.actualizacion import _change
+
+    keys = ["codigo_distrito", "codigo_2012", "dpto", "h3_8"]
+    old = pd.DataFrame(
+        [
+            ["1116", "1116", "11", 1, 5, 2.5],  # as it was: left out
+            ["1116", "1116", "11", 2, 3, 1.0],  # one more household
+            ["1116", None, "11", 3, 4, np.nan],  # gone (no 2012 polygon): minus its row
+            ["1116", "1116", "11", 4, 2, np.nan],  # same count, a sum still missing: kept (NaN)
+        ],
+        columns=[*keys, "hogares", "dist_usf_km_suma"],
+    )
+    new = pd.DataFrame(
+        [
+            ["1116", "1116", "11", 4, 2, np.nan],
+            ["1116", "1116", "11", 2, 4, 1.0],
+            ["1116", "1116", "11", 1, 5, 2.5],
+            ["1116", "1116", "11", 9, 1, 0.75],  # new cell
+        ],
+        columns=old.columns,
+    )
+    got = _change(new, old, ["hogares", "dist_usf_km_suma"])
+    by_cell = {row.h3_8: (row.hogares, row.dist_usf_km_suma, row.codigo_2012) for row in got.itertuples()}
+    assert set(by_cell) == {2, 3, 4, 9}
+    assert by_cell[2][:2] == (1.0, 0.0)
+    assert by_cell[3][0] == -4.0 and np.isnan(by_cell[3][1]) and pd.isna(by_cell[3][2])  # a missing sum stays missing
+    assert by_cell[4][0] == 0.0 and np.isnan(by_cell[4][1])
+    assert by_cell[9][:2] == (1.0, 0.75)
