@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import functools
 import gc
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import date
 
 import numpy as np
 import pandas as pd
 import psycopg
+from psycopg import sql
 
 from geoportal import aggregate as agg
 from geoportal import tabla_viva
 from geoportal.audit import log_access
 from geoportal.catalog import Catalogo, default_catalog
 from geoportal.coverage import Units
-from geoportal.dbcopy import copy_in, copy_out
+from geoportal.dbcopy import conninfo, copy_in, copy_out
 from geoportal.huella import district_sums, fingerprints
 from geoportal.pipeline import (
     EN_VIGOR,
@@ -94,10 +95,35 @@ def compute_district(
     value_columns = counts + sums
     require_stored_columns(conn, value_columns)
     conn.commit()
-    # One snapshot for every read, on ``conn`` itself: a district's rows are few, and a
-    # second (binary) session would cost more to open than its reads save.
+    # One snapshot for every read: ``conn``'s, exported to a second session that reads the
+    # stored side (the district's contribution, the sibling groups, the inputs' digests)
+    # while ``conn`` reads the district's units: the server works on both cores.
+    companion = conninfo(conn)
     with conn.transaction(), ThreadPoolExecutor(max_workers=1) as pool:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+
+        ratio_rows: Future = Future()
+
+        def read_rest():
+            """The points' ratios (first: the statuses wait for them), the district's stored
+            contribution, the sibling groups of the cells and territories its rows were in
+            (those of new places are read when written) and the computation's inputs."""
+            with psycopg.connect(companion) as other, other.transaction():
+                other.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                other.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+                ratio_rows.set_result(copy_out(other, "SELECT punto_id, tipo, ratio FROM calculo.punto_ratio"))
+                old = copy_out(
+                    other, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = {}", (codigo,), typed=True
+                )
+                old["h3_8"] = old["h3_8"].astype(np.int64)
+                likely = _groups_of(old[agg.FINE_KEYS])
+                inputs = computation_inputs(
+                    other, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
+                )
+                return old, likely, _read_groups(other, likely), inputs
+
+        reading = pool.submit(read_rest)
         units = Units.from_db(
             conn,
             fecha_corte,
@@ -106,24 +132,8 @@ def compute_district(
             companion=conn,
             meanwhile=lambda partial: household_side(catalog, partial),
         )
-        ratio_rows = copy_out(conn, "SELECT punto_id, tipo, ratio FROM calculo.punto_ratio")
-
-        def read_rest():
-            """The district's stored contribution and the sibling groups of the cells and
-            territories its rows are in (where they were and where they are)."""
-            old = copy_out(conn, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = {}", (codigo,), typed=True)
-            old["h3_8"] = old["h3_8"].astype(np.int64)
-            likely = _groups_of(pd.concat([old[agg.FINE_KEYS], units.hogares[agg.FINE_KEYS]], ignore_index=True))
-            inputs = computation_inputs(
-                conn, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
-            )
-            return old, likely, _read_groups(conn, likely), inputs
-
-        # Read while the statuses are computed: the server works on the other core.
-        # Nothing else uses ``conn`` meanwhile.
-        reading = pool.submit(read_rest)
-        ratios = {t: g.set_index("punto_id")["ratio"] for t, g in ratio_rows.groupby("tipo")}
         row_sums = district_sums(units)  # the district's fingerprint, from the rows read (as in compute_all)
+        ratios = {t: g.set_index("punto_id")["ratio"] for t, g in _first(ratio_rows, reading).groupby("tipo")}
         timing.mark("lectura")
         if len(units.hogares):
             new, _, _ = unit_measures(catalog, units, ratios)
@@ -131,7 +141,7 @@ def compute_district(
             new = pd.DataFrame(columns=agg.FINE_KEYS + value_columns)
         old, likely, read, inputs = reading.result()
     timing.mark("estatus_acceso_logros")
-    delta = _change(new, old, value_columns)
+    delta, rewrite, stale = _change(new, old, value_columns)
     delta_levels = agg.aggregate_levels(delta, counts, sums)
     # The territories the district is in are recomputed whatever changed (their data_version).
     territories = _territories(pd.concat([new[agg.FINE_KEYS], old[agg.FINE_KEYS]], ignore_index=True))
@@ -158,9 +168,8 @@ def compute_district(
         vanished, altered, write = _differing(updated, current, ["nivel", "codigo"], ["padre", *value_columns])
         _delete_keys(cur, "calculo.agregado", pd.concat([vanished, altered]))
         copy_in(cur, "calculo.agregado", updated.loc[write, ["nivel", "codigo", "padre", *value_columns]])
-        removed, altered, write = _differing(new, old, agg.FINE_KEYS, value_columns)
-        _delete_fine(cur, codigo, pd.concat([removed, altered]))
-        copy_in(cur, "calculo.contribucion", new.loc[write, agg.FINE_KEYS + value_columns])
+        _delete_fine(cur, codigo, stale)
+        copy_in(cur, "calculo.contribucion", new.loc[rewrite, agg.FINE_KEYS + value_columns])
         # Re-protect every area whose sibling group changed (complementary suppression is per group).
         groups = (
             pd.concat(
@@ -225,10 +234,20 @@ def _differing(now: pd.DataFrame, before: pd.DataFrame, keys: list[str], values:
     return gone, now[keys].iloc[found[~same]], differs
 
 
-def _change(new: pd.DataFrame, old: pd.DataFrame, values: list[str]) -> pd.DataFrame:
-    """The district's fine cells whose figures changed: their keys (``agg.FINE_KEYS``) and
-    new minus old ``values`` (a cell gone: minus its old row). Most of a district's cells come
-    out as they were and are left out (x - x is exactly 0; NaN counts as a change)."""
+def _first(part: Future, whole: Future):
+    """``part``'s result, set early by the task ``whole`` (whose failure is raised instead
+    when it ends without setting it)."""
+    wait([part, whole], return_when=FIRST_COMPLETED)
+    if not part.done():
+        whole.result()  # raises the task's error
+    return part.result()
+
+
+def _change(new: pd.DataFrame, old: pd.DataFrame, values: list[str]):
+    """The district's fine cells whose figures changed (most of a district's come out as
+    they were: x - x is exactly 0; NaN counts as a change): (their keys, ``agg.FINE_KEYS``,
+    and new minus old ``values``, a cell gone counting minus its old row; the rows of
+    ``new`` to write, new or changed; the keys of the stored rows to delete, changed or gone)."""
     where = pd.MultiIndex.from_frame(old[agg.FINE_KEYS]).get_indexer(pd.MultiIndex.from_frame(new[agg.FINE_KEYS]))
     found = where >= 0
     before = old[values].to_numpy(dtype=float)
@@ -239,7 +258,9 @@ def _change(new: pd.DataFrame, old: pd.DataFrame, values: list[str]) -> pd.DataF
     keys = pd.concat([new[agg.FINE_KEYS], old.loc[gone, agg.FINE_KEYS]], ignore_index=True)
     change = np.vstack([change, -before[gone]])
     moved = ~(change == 0).all(axis=1)
-    return pd.concat([keys[moved].reset_index(drop=True), pd.DataFrame(change[moved], columns=values)], axis=1)
+    stored = np.r_[found, np.ones(gone.sum(), dtype=bool)]
+    delta = pd.concat([keys[moved].reset_index(drop=True), pd.DataFrame(change[moved], columns=values)], axis=1)
+    return delta, moved[: len(new)], keys[moved & stored]
 
 
 def _plus(current: pd.DataFrame, delta: pd.DataFrame, counts: list[str], sums: list[str]) -> pd.DataFrame:

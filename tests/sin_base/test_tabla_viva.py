@@ -110,10 +110,12 @@ def test_a_district_change_keeps_the_cells_that_moved_and_subtracts_those_gone()
         ],
         columns=old.columns,
     )
-    got = _change(new, old, ["hogares", "dist_usf_km_suma"])
+    got, rewrite, stale = _change(new, old, ["hogares", "dist_usf_km_suma"])
     by_cell = {row.h3_8: (row.hogares, row.dist_usf_km_suma, row.codigo_2012) for row in got.itertuples()}
     assert set(by_cell) == {2, 3, 4, 9}
     assert by_cell[2][:2] == (1.0, 0.0)
     assert by_cell[3][0] == -4.0 and np.isnan(by_cell[3][1]) and pd.isna(by_cell[3][2])  # a missing sum stays missing
     assert by_cell[4][0] == 0.0 and np.isnan(by_cell[4][1])
     assert by_cell[9][:2] == (1.0, 0.75)
+    assert rewrite.tolist() == [True, True, False, True]  # new rows written: all but the one as it was
+    assert sorted(stale["h3_8"]) == [2, 3, 4]  # stored rows deleted: changed or gone
