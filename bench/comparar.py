@@ -6,7 +6,8 @@ The machine's speed drifts 15-25 % within minutes (a shared 2-core machine): two
 taken minutes apart say little. So each round runs the peer's code and then ours, each in
 a process of its own on the same database (``geoportal_bench``, after bench/ingesta.py):
 a national computation (wall seconds, CPU, peak memory), then the one-district update of
-bench/calculo.py's district several times (median and minimum). The peer's code is a git
+bench/calculo.py's district several times, each after a contrarreferencia that changes one
+person's USF enrolment (median and minimum). The peer's code is a git
 worktree of the revision asked for, with this checkout's state (the same disclosure
 secret) and the same server (never a cluster of its own).
 Each code's district updates follow its own national computation (the live table is the
@@ -48,8 +49,22 @@ with psycopg.connect(url) as conn:
     compute_all(conn)
     national = (time.perf_counter() - wall, time.process_time() - cpu)
     compute_district(conn, district)  # warm: the first update after the national one
+    # Each update follows a contrarreferencia (delivered, then withdrawn, and so on): one
+    # person's USF enrolment changes, as after a Mesa's referral is answered.
+    person = conn.execute(
+        "SELECT p.persona_id FROM nominal.persona p JOIN nominal.hogar h USING (hogar_id)"
+        " WHERE h.codigo_distrito = %s AND NOT ('USF_ADSCRIPCION' = ANY (p.servicios))"
+        " ORDER BY p.persona_id LIMIT 1",
+        (district,),
+    ).fetchone()[0]
     seconds = []
-    for _ in range(runs):
+    for run in range(runs):
+        conn.execute(
+            "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
+            " VALUES ('persona', %s, 'USF_ADSCRIPCION', %s, current_date, 'contrarreferencia (benchmark)')",
+            (person, run % 2 == 0),
+        )
+        conn.commit()
         start = time.perf_counter()
         compute_district(conn, district)
         seconds.append(time.perf_counter() - start)
