@@ -401,6 +401,7 @@ def compute_all(
                     ),
                     fine,
                     ["(codigo_distrito)"],
+                    ("codigo_distrito",),
                 ),
             ),
             writers.submit(
@@ -442,6 +443,7 @@ def compute_all(
                     ),
                     agregado,
                     ["UNIQUE (nivel, codigo)", "(nivel, padre)"],
+                    ("nivel", "codigo", "padre"),
                 ),
             )
         )
@@ -497,12 +499,22 @@ def _on_own_connection(conn: psycopg.Connection, work):
 
 
 def _build_table(
-    conn: psycopg.Connection, table: str, ddl: sql.Composed, frame: pd.DataFrame, indexes: list[str]
+    conn: psycopg.Connection,
+    table: str,
+    ddl: sql.Composed,
+    frame: pd.DataFrame,
+    indexes: list[str],
+    looked_up: tuple[str, ...] = (),
 ) -> None:
-    """``table`` created, filled by binary COPY and indexed in one transaction on ``conn`` (its own, idle)."""
+    """``table`` created, filled by binary COPY and indexed in one transaction on ``conn`` (its own, idle).
+
+    ``looked_up``: the columns its readers select rows by, whose statistics are gathered
+    before it is swapped in (a new table has none until autovacuum's next pass, a minute
+    later, and the district updates meanwhile ran on the planner's defaults: 20-30 % slower)."""
     create = (f"DROP TABLE IF EXISTS {table}", ddl.as_string(conn))
     index_sql = tuple(
         f"CREATE {'UNIQUE ' if index.startswith('UNIQUE') else ''}INDEX ON {table} {index.removeprefix('UNIQUE ')}"
         for index in indexes
     )
-    ingest(conn, table, frame, before=create, after=index_sql)
+    analyze = (f"ANALYZE {table} ({', '.join(looked_up)})",) if looked_up else ()
+    ingest(conn, table, frame, before=create, after=index_sql + analyze)

@@ -576,6 +576,7 @@ def build_live_apart(conn: psycopg.Connection, public: pd.DataFrame, catalog: Ca
         after=(
             tabla_viva.territory_geometry("calculo.cobertura_viva_nueva").as_string(conn),
             "CREATE UNIQUE INDEX ON calculo.cobertura_viva_nueva (nivel, codigo)",
+            "ANALYZE calculo.cobertura_viva_nueva (nivel, codigo)",  # as pipeline._build_table's looked_up
         ),
     )
 
