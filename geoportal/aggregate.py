@@ -323,7 +323,7 @@ def aggregate_levels(fine: pd.DataFrame, counts_order: list[str], sums_order: li
     keys = level_keys(fine)
     counts = _count_matrix(fine, counts_order)
     values = fine[sums_order].to_numpy(dtype=np.float64)
-    frames = []
+    heads, level_counts, level_sums = [], [], []
     for level, codes in keys.items():
         uniques, sums, first = group_sum(codes, values)
         inverse = np.searchsorted(uniques, codes)
@@ -336,13 +336,26 @@ def aggregate_levels(fine: pd.DataFrame, counts_order: list[str], sums_order: li
             uniques = np.array([h3_code(c) for c in uniques], dtype=object)
             if parent_level and parent_level.startswith("h3_"):
                 parents = np.array([h3_code(c) for c in parents], dtype=object)
-        frame = pd.concat(
-            [
-                pd.DataFrame({"nivel": level, "codigo": uniques, "padre": parents}),
-                pd.DataFrame(np.asarray(member @ counts, dtype=np.int64), columns=counts_order),
-                pd.DataFrame(sums, columns=sums_order),
-            ],
-            axis=1,
-        )
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+        heads.append(pd.DataFrame({"nivel": level, "codigo": uniques, "padre": parents}))
+        level_counts.append(member @ counts)
+        level_sums.append(sums)
+    # Every level's rows in one column-major block per kind, copied once (a frame per level
+    # and their concatenation copied the hundreds of columns twice more).
+    return pd.concat(
+        [
+            pd.concat(heads, ignore_index=True),
+            pd.DataFrame(_stacked(level_counts, len(counts_order), np.int64), columns=counts_order, copy=False),
+            pd.DataFrame(_stacked(level_sums, len(sums_order), np.float64), columns=sums_order, copy=False),
+        ],
+        axis=1,
+    )
+
+
+def _stacked(parts: list[np.ndarray], columns: int, dtype) -> np.ndarray:
+    """The matrices ``parts`` one under the other, as one column-major matrix of ``dtype``."""
+    out = np.empty((sum(len(p) for p in parts), columns), dtype=dtype, order="F")
+    start = 0
+    for part in parts:
+        out[start : start + len(part)] = part
+        start += len(part)
+    return out
