@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import functools
 import gc
+import threading
+from collections import OrderedDict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -29,6 +32,7 @@ from geoportal.dbcopy import conninfo, copy_in, copy_out
 from geoportal.huella import district_sums, fingerprints
 from geoportal.pipeline import (
     EN_VIGOR,
+    LAST_UPDATE,
     Timing,
     computation_inputs,
     cutoff_label,
@@ -98,7 +102,7 @@ def compute_district(
     # One snapshot for every read: ``conn``'s, exported to a second session that reads the
     # stored side (the district's contribution, the sibling groups, the inputs' digests)
     # while ``conn`` reads the district's units: the server works on both cores.
-    companion = conninfo(conn)
+    companion, database = conninfo(conn), _database(conn)
     with conn.transaction(), ThreadPoolExecutor(max_workers=1) as pool:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
@@ -112,7 +116,13 @@ def compute_district(
             with psycopg.connect(companion) as other, other.transaction():
                 other.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 other.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-                ratio_rows.set_result(copy_out(other, "SELECT punto_id, tipo, ratio FROM calculo.punto_ratio"))
+                mark = other.execute(LAST_UPDATE).fetchone()
+                held = _held(database, mark)
+                ratio_rows.set_result(
+                    held.ratios
+                    if held
+                    else copy_out(other, "SELECT punto_id, tipo, ratio FROM calculo.punto_ratio ORDER BY punto_id")
+                )
                 old = copy_out(
                     other, "SELECT * FROM calculo.contribucion WHERE codigo_distrito = {}", (codigo,), typed=True
                 )
@@ -121,7 +131,7 @@ def compute_district(
                 inputs = computation_inputs(
                     other, settings, settings.catalogo.read_bytes(), settings.metas.read_bytes(), fecha_corte
                 )
-                return old, likely, _read_groups(other, likely), inputs
+                return old, likely, _sibling_rows(other, held, likely), inputs
 
         reading = pool.submit(read_rest)
         units = Units.from_db(
@@ -181,9 +191,9 @@ def compute_district(
             .dropna()
             .drop_duplicates()
         )
-        family = pd.concat([read[~is_touched], updated[read.columns]], ignore_index=True)
-        in_groups = tabla_viva.keys_in(family, groups, ["nivel", "padre"]) | (family["nivel"] == "pais").to_numpy()
-        family = family[in_groups].sort_values(["nivel", "codigo"], ignore_index=True)
+        after = pd.concat([read[~is_touched], updated[read.columns]], ignore_index=True)  # the groups, as written
+        in_groups = tabla_viva.keys_in(after, groups, ["nivel", "padre"]) | (after["nivel"] == "pais").to_numpy()
+        family = after[in_groups].sort_values(["nivel", "codigo"], ignore_index=True)
         huellas = dict(
             cur.execute("SELECT ambito, huella FROM calculo.huella WHERE ambito <> %s", (codigo,)).fetchall()
         )
@@ -196,9 +206,10 @@ def compute_district(
         _delete_keys(cur, "calculo.cobertura_viva", gone)
         shown = protected.frame(rows)
         write_public(cur, described(conn, shown, catalog, settings, version), catalog)
-        log_update(cur, version, f"distrito {codigo}", parametros, cambios)
+        mark = log_update(cur, version, f"distrito {codigo}", parametros, cambios)
         store_fingerprints(cur, huellas, replace=codigo)
         log_access(conn, "calcular", codigo, {"data_version": version, "hogares": len(units.hogares)})
+    _hold(database, _Held(mark, pd.concat([likely, missing], ignore_index=True), after, ratio_rows.result()))
     timing.mark("actualizacion_interna")
     released = publish(conn, catalog, settings)["publicada"]
     timing.mark("publicacion")
@@ -322,6 +333,58 @@ def _groups_of(fine_keys: pd.DataFrame) -> pd.DataFrame:
             parents = [agg.h3_code(c) for c in parents]
         groups.append(pd.DataFrame({"nivel": level, "padre": pd.Series(parents, dtype=object)}))
     return pd.concat(groups, ignore_index=True).dropna()
+
+
+# ----------------------------------------------------------------------------- held groups
+@dataclass
+class _Held:
+    """What this process last read and wrote of the stored side of one database, current
+    while the newest row of calculo.actualizacion is ``mark``: every writer of
+    calculo.agregado (national or district) adds one in the same transaction, under the
+    writers' lock, so nothing of it changed since. The country's sibling group of H3 cells
+    (1,647 rows of 300 columns) is in every district's family: read once, not each update."""
+
+    mark: tuple  # (actualizacion_id, data_version, calculado_en)
+    groups: pd.DataFrame  # (nivel, padre) of every sibling group held, each whole
+    rows: pd.DataFrame  # their rows of calculo.agregado, and the country's
+    ratios: pd.DataFrame  # calculo.punto_ratio
+
+
+_HELD: OrderedDict[tuple, _Held] = OrderedDict()
+_HELD_KEPT = 4  # databases (a test run uses several)
+_HELD_LOCK = threading.Lock()
+
+
+def _database(conn: psycopg.Connection) -> tuple:
+    return (conn.info.host, conn.info.port, conn.info.dbname)
+
+
+def _held(database: tuple, mark: tuple | None) -> _Held | None:
+    with _HELD_LOCK:
+        held = _HELD.get(database)
+    return held if held is not None and mark is not None and held.mark == tuple(mark) else None
+
+
+def _hold(database: tuple, held: _Held) -> None:
+    held.mark = tuple(held.mark)
+    with _HELD_LOCK:
+        _HELD[database] = held
+        _HELD.move_to_end(database)
+        while len(_HELD) > _HELD_KEPT:
+            _HELD.popitem(last=False)
+
+
+def _sibling_rows(conn: psycopg.Connection, held: _Held | None, groups: pd.DataFrame) -> pd.DataFrame:
+    """``_read_groups(conn, groups)``: the groups held taken from ``held`` (current), the rest read."""
+    if held is None:
+        return _read_groups(conn, groups)
+    missing = groups[~tabla_viva.keys_in(groups, held.groups, ["nivel", "padre"])]
+    have = held.rows[
+        tabla_viva.keys_in(held.rows, groups, ["nivel", "padre"]) | (held.rows["nivel"] == "pais").to_numpy()
+    ]
+    if not len(missing):
+        return have.reset_index(drop=True)
+    return pd.concat([have, _read_groups(conn, missing, country=False)], ignore_index=True)
 
 
 def _read_groups(conn: psycopg.Connection, groups: pd.DataFrame, country: bool = True) -> pd.DataFrame:

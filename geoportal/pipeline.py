@@ -332,11 +332,21 @@ def store_fingerprints(cur, huellas: dict[str, str], replace: str | None = None)
     )
 
 
-def log_update(cur, version: str, ambito: str, parametros: dict, cambios: int) -> None:
-    cur.execute(
-        "INSERT INTO calculo.actualizacion (data_version, ambito, parametros, cambios) VALUES (%s, %s, %s, %s)",
+# The newest computation logged (calculo.actualizacion): every writer of calculo.agregado,
+# national or district, logs one in its transaction, under the writers' lock.
+LAST_UPDATE = (
+    "SELECT actualizacion_id, data_version, calculado_en FROM calculo.actualizacion"
+    " ORDER BY actualizacion_id DESC LIMIT 1"
+)
+
+
+def log_update(cur, version: str, ambito: str, parametros: dict, cambios: int) -> tuple:
+    """Log a computation; returns its row as ``LAST_UPDATE`` reads it."""
+    return cur.execute(
+        "INSERT INTO calculo.actualizacion (data_version, ambito, parametros, cambios) VALUES (%s, %s, %s, %s)"
+        " RETURNING actualizacion_id, data_version, calculado_en",
         (version, ambito, json.dumps(parametros), int(cambios)),
-    )
+    ).fetchone()
 
 
 @serialised

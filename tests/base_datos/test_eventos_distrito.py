@@ -219,3 +219,52 @@ def test_a_district_update_rewrites_only_the_live_rows_that_changed(base):
     assert rewritten == shown_changed | territories
     assert len(rewritten) < len(after) / 10
     assert all(after[k][2] for k in after if k != ("distrito", "D9999"))  # every row keeps or gets its geometry
+
+
+def test_the_groups_an_update_holds_are_the_stored_ones_until_another_writer_logs(base):
+    import pandas as pd
+
+    from geoportal import actualizacion
+    from geoportal.actualizacion import compute_district
+    from geoportal.pipeline import LAST_UPDATE
+
+    with psycopg.connect(base) as conn:
+        compute_district(conn, "0607")
+        _, members = _household_with_members(conn, "0607", skip=7)
+        conn.execute(
+            "INSERT INTO nominal.estatus_evento (unidad, unidad_id, servicio, cubierto, fecha, fuente)"
+            " SELECT 'persona', persona_id, 'USF_ADSCRIPCION', NOT ('USF_ADSCRIPCION' = ANY (servicios)),"
+            " '2025-12-01', 'prueba:retenidos' FROM nominal.persona WHERE persona_id = %s",
+            (members[0],),
+        )
+        conn.commit()
+        compute_district(conn, "0607")  # starts from the groups the first update held
+        database = actualizacion._database(conn)
+        held = actualizacion._HELD[database]
+        assert held.mark == conn.execute(LAST_UPDATE).fetchone()
+        assert (held.groups["nivel"] == "h3_5").any() and len(held.rows) > len(held.groups)
+        # What it holds is what calculo.agregado has, read here straight from the table.
+        columns = list(held.rows.columns)
+        stored = pd.DataFrame(
+            conn.execute(
+                "SELECT t.* FROM calculo.agregado t WHERE t.nivel = 'pais' OR (t.nivel, t.padre) IN"
+                " (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                (held.groups["nivel"].tolist(), held.groups["padre"].tolist()),
+            ).fetchall(),
+            columns=[d.name for d in conn.execute("SELECT * FROM calculo.agregado LIMIT 0").description],
+        )[columns]
+        key = ["nivel", "codigo"]
+        mine = held.rows.sort_values(key, ignore_index=True)
+        stored = stored.sort_values(key, ignore_index=True)
+        assert mine[key].astype(str).to_numpy().tolist() == stored[key].astype(str).to_numpy().tolist()
+        np.testing.assert_array_equal(
+            mine[columns[3:]].to_numpy(dtype=float), stored[columns[3:]].to_numpy(dtype=float)
+        )
+        # Another session logs a computation: what this process holds is no longer current.
+        with psycopg.connect(base) as other:
+            other.execute(
+                "INSERT INTO calculo.actualizacion (data_version, ambito, parametros, cambios)"
+                " VALUES ('otra', 'prueba', '{}', 0)"
+            )
+        assert actualizacion._held(database, conn.execute(LAST_UPDATE).fetchone()) is None
+        conn.rollback()
