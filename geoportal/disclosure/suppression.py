@@ -32,22 +32,34 @@ TERRITORY = ("distrito", "departamento")
 LISTED_ALWAYS = {"pais", "departamento", "distrito", "h3_5", "h3_6"}  # reserved rows stay listed
 
 
-def _positions(frame: pd.DataFrame, levels, codes) -> np.ndarray:
-    """Row of each (level, code) in ``frame`` (unique by nivel and codigo), -1 when absent;
-    looked up level by level (a MultiIndex of the pairs materialises tuples)."""
-    nivel = frame["nivel"].astype(str).to_numpy(dtype=object)
-    codigo = frame["codigo"].astype(str).to_numpy(dtype=object)
-    levels = np.asarray(levels, dtype=object)
-    codes = np.asarray(codes, dtype=object).astype(str).astype(object)
-    out = np.full(len(levels), -1, dtype=np.int64)
-    for level in pd.unique(levels):
-        rows = np.flatnonzero(nivel == level)
-        wanted = levels == level
+class _Rows:
+    """Row of each (level, code) in ``frame`` (unique by nivel and codigo), -1 when absent:
+    looked up level by level (a MultiIndex of the pairs materialises tuples), each level's
+    codes hashed once however many lookups."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.nivel = frame["nivel"].astype(str).to_numpy(dtype=object)
+        self.codigo = frame["codigo"].astype(str).to_numpy(dtype=object)
+        self._levels: dict[str, tuple[np.ndarray, pd.Index]] = {}
+
+    def at_level(self, level: str, codes) -> np.ndarray:
+        if level not in self._levels:
+            rows = np.flatnonzero(self.nivel == level)
+            self._levels[level] = (rows, pd.Index(self.codigo[rows]))
+        rows, index = self._levels[level]
+        codes = np.asarray(codes, dtype=object).astype(str).astype(object)
         if not len(rows):
-            continue
-        found = pd.Index(codigo[rows]).get_indexer(codes[wanted])
-        out[wanted] = np.where(found >= 0, rows[np.maximum(found, 0)], -1)
-    return out
+            return np.full(len(codes), -1, dtype=np.int64)
+        found = index.get_indexer(codes)
+        return np.where(found >= 0, rows[np.maximum(found, 0)], -1)
+
+    def of(self, levels, codes) -> np.ndarray:
+        levels, codes = np.asarray(levels, dtype=object), np.asarray(codes, dtype=object)
+        out = np.full(len(levels), -1, dtype=np.int64)
+        for level in pd.unique(levels):
+            wanted = levels == level
+            out[wanted] = self.at_level(level, codes[wanted])
+        return out
 
 
 class Tree:
@@ -56,7 +68,7 @@ class Tree:
     def __init__(self, frame: pd.DataFrame):
         self.nivel = frame["nivel"].astype(str).to_numpy()
         parent_level = pd.Series(self.nivel).map(PARENT_LEVEL).fillna("").to_numpy(dtype=object)
-        self.parent = _positions(frame, parent_level, frame["padre"].fillna("").to_numpy(dtype=object))
+        self.parent = _Rows(frame).of(parent_level, frame["padre"].fillna("").to_numpy(dtype=object))
         self.group = pair_codes(
             pd.factorize(frame["nivel"].astype(str))[0], pd.factorize(frame["padre"].fillna("").astype(str))[0]
         )
@@ -94,14 +106,15 @@ def siblings(reserved: np.ndarray, hogares: np.ndarray, tree: Tree, threshold: i
 def fine_positions(frame: pd.DataFrame, fine: pd.DataFrame) -> dict:
     """Row in ``frame`` of each fine cell's district, department and res-5..8 cell (-1 when absent)."""
     cells8 = fine["h3_8"].to_numpy(np.int64)
+    rows = _Rows(frame)
     pos = {
-        "distrito": _positions(frame, np.full(len(fine), "distrito"), fine["codigo_2012"].astype(str)),
-        "departamento": _positions(frame, np.full(len(fine), "departamento"), fine["dpto"].astype(str)),
+        "distrito": rows.at_level("distrito", fine["codigo_2012"].astype(str)),
+        "departamento": rows.at_level("departamento", fine["dpto"].astype(str)),
     }
     for res in H3_RES:
         uniques, inverse = np.unique(parent_cells(cells8, res), return_inverse=True)
-        codes = np.array([h3_code(c) for c in uniques.tolist()], dtype=object)[inverse]
-        pos[res] = _positions(frame, np.full(len(fine), f"h3_{res}"), codes)
+        codes = np.array([h3_code(c) for c in uniques.tolist()], dtype=object)
+        pos[res] = rows.at_level(f"h3_{res}", codes)[inverse]
     return pos
 
 
