@@ -1,11 +1,17 @@
 """``geoportal calcular --distrito``: the incremental update of one 2022 district.
 
 After a contrarreferencia, say: it subtracts the district's stored contribution from every
-aggregate it touches and adds the new one (exact), re-protects the touched areas and their
-siblings in the live table of authorised roles (``calculo.cobertura_viva``), and publishes
-only when a batched release is due (``publish``, ``geoportal publicar``), re-protecting the
-whole country then. It never reads the rest of the country otherwise, and rewrites only the
-rows that changed (``geoportal.tabla_viva``).
+aggregate it touches and adds the new one (exact), re-protects the areas whose figures
+changed and their siblings in the live table of authorised roles (``calculo.cobertura_viva``),
+and publishes only when a batched release is due (``publish``, ``geoportal publicar``),
+re-protecting the whole country then. It never reads the rest of the country otherwise, and
+rewrites only the rows that changed (``geoportal.tabla_viva``).
+
+Speed (bench/comparar.py): the district's units are read on ``conn`` while a second session,
+on the same snapshot, reads the stored side; only the fine cells whose figures moved go up
+the levels; and the sibling groups a process last read and wrote stay with it while no
+other computation is logged (``_Held``): the country's group of H3 cells, in every
+district's family, is read once, not at each update.
 """
 
 from __future__ import annotations
