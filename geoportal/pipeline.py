@@ -461,11 +461,11 @@ def compute_all(
         huellas = fingerprints(row_sums, inputs)
         version, parametros = data_version(settings, inputs, huellas)
         public = public_frame(conn, agregado, catalog, settings, version, parametros, fine)
-        loss = disclosure.information_loss(agregado, public, public_counts(catalog))
         conn.commit()
         timing.mark("proteccion")
         step("publicando", 0.85)
         written.append(writers.submit(_on_own_connection, conn, lambda other: build_live_apart(other, public, catalog)))
+        loss = disclosure.information_loss(agregado, public, public_counts(catalog))  # while the live table is written
         for future in written:
             future.result()
     with conn.transaction(), conn.cursor() as cur:
