@@ -11,7 +11,9 @@ person's USF enrolment (median and minimum). The peer's code is a git
 worktree of the revision asked for, with this checkout's state (the same disclosure
 secret) and the same server (never a cluster of its own).
 Each code's district updates follow its own national computation (the live table is the
-one it wrote). The database ends as our code leaves it.
+one it wrote). ``--calma S`` waits S seconds before each run: after a national computation
+autovacuum analyses its new tables (~10 s of one core) and, without the wait, that lands
+on whichever code runs next. The database ends as our code leaves it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -91,6 +94,7 @@ def main() -> None:
     parser.add_argument("--contra", required=True, help="revisión de git del par (p. ej. el comienzo de la sesión)")
     parser.add_argument("--rondas", type=int, default=2)
     parser.add_argument("--corridas-distrito", type=int, default=8)
+    parser.add_argument("--calma", type=float, default=0.0, help="segundos de espera antes de cada corrida")
     args = parser.parse_args()
 
     url = bench_url(fresh=False)
@@ -109,6 +113,7 @@ def main() -> None:
     try:
         for round_ in range(1, args.rondas + 1):
             for label, root in (("par", peer), ("propio", ROOT)):
+                time.sleep(args.calma)
                 r = run(root, url, args.corridas_distrito, env)
                 results[label].append(r)
                 print(

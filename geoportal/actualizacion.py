@@ -215,7 +215,7 @@ def compute_district(
         mark = log_update(cur, version, f"distrito {codigo}", parametros, cambios)
         store_fingerprints(cur, huellas, replace=codigo)
         log_access(conn, "calcular", codigo, {"data_version": version, "hogares": len(units.hogares)})
-    _hold(database, _Held(mark, pd.concat([likely, missing], ignore_index=True), after, ratio_rows.result()))
+    _hold(database, _Held(tuple(mark), pd.concat([likely, missing], ignore_index=True), after, ratio_rows.result()))
     timing.mark("actualizacion_interna")
     released = publish(conn, catalog, settings)["publicada"]
     timing.mark("publicacion")
@@ -372,7 +372,6 @@ def _held(database: tuple, mark: tuple | None) -> _Held | None:
 
 
 def _hold(database: tuple, held: _Held) -> None:
-    held.mark = tuple(held.mark)
     with _HELD_LOCK:
         _HELD[database] = held
         _HELD.move_to_end(database)

@@ -375,8 +375,7 @@ def perturb(
         if not moved.any():
             return False
         where = _row_numbers(rows, len(matrix))[moved]
-        if not np.may_share_memory(block, matrix):  # a gathered copy (not every row): write it back
-            matrix[where] = block[moved]
+        matrix[where] = block[moved]
         changes.touch(where)
         return True
 

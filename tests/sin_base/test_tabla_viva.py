@@ -1,6 +1,6 @@
-"""The live table's row hash and H3 cell geometry (geoportal/tabla_viva.py) and a district's change of
-its fine cells (geoportal/actualizacion.py), checked against
-values built here: shapely's reading of the EWKB, h3's own boundary, hand-made cells."""
+"""The live table's row hash and H3 cell geometry (geoportal/tabla_viva.py) and a district's
+change of its fine cells (geoportal/actualizacion.py), checked against values built here:
+shapely's reading of the EWKB, h3's own boundary, hand-made cells."""
 
 from __future__ import annotations
 
